@@ -1,0 +1,587 @@
+//! The KPI catalog: one engine-neutral definition per KPI (inputs, row filter, aggregates, unit, direction,
+//! doc). `deskpulse kpis`, `docs/kpis.md`, validation and output metadata are all generated from here.
+//! No engine types: `exec` lowers these definitions to Polars.
+
+pub mod expr;
+
+use crate::model::Table;
+use expr::{col, text, Expr};
+use serde::Serialize;
+
+/// Which way is better.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    HigherIsBetter,
+    LowerIsBetter,
+    Neutral,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::HigherIsBetter => "higher",
+            Direction::LowerIsBetter => "lower",
+            Direction::Neutral => "none",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unit {
+    Percent,
+    Seconds,
+    Count,
+    Points,
+    Score,
+}
+
+impl Unit {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Unit::Percent => "percent",
+            Unit::Seconds => "seconds",
+            Unit::Count => "count",
+            Unit::Points => "points",
+            Unit::Score => "score",
+        }
+    }
+}
+
+/// How one output row of a KPI is aggregated over the KPI's rows in a segment and period.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Aggregate {
+    /// value = n = number of rows.
+    Count,
+    /// value = 100 × numerator / denominator; numerator = rows where `when` holds, denominator = n = rows.
+    Share { when: Expr },
+    /// value = numerator / denominator: sum and count of the non-null measure; n = that count.
+    Mean(Expr),
+    /// Linear-interpolation quantile of the non-null measure; n = its count.
+    Quantile(Expr, f64),
+    /// value = 100 × (promoters − detractors) / n; numerator = promoters − detractors, denominator = n.
+    NetScore { promoter: Expr, detractor: Expr },
+    /// 95 % margin of error of the net score: 1.96 × sqrt((p+ + p− − (p+ − p−)²) / n) × 100.
+    NetScoreMargin { promoter: Expr, detractor: Expr },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct StatDef {
+    pub stat: String,
+    pub unit: Unit,
+    pub aggregate: Aggregate,
+}
+
+/// A KPI as compiled for one pipeline: its definition options already applied.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KpiDefinition {
+    pub name: &'static str,
+    pub table: Table,
+    /// Rows the KPI is computed over (all rows of `table` in the segment when `None`).
+    pub filter: Option<Expr>,
+    pub stats: Vec<StatDef>,
+    pub direction: Direction,
+    pub min_sample: u64,
+}
+
+impl KpiDefinition {
+    /// Canonical columns the definition reads.
+    pub fn columns(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if let Some(f) = &self.filter {
+            f.columns(&mut out);
+        }
+        for s in &self.stats {
+            match &s.aggregate {
+                Aggregate::Count => {},
+                Aggregate::Share { when } => when.columns(&mut out),
+                Aggregate::Mean(e) | Aggregate::Quantile(e, _) => e.columns(&mut out),
+                Aggregate::NetScore { promoter, detractor } | Aggregate::NetScoreMargin { promoter, detractor } => {
+                    promoter.columns(&mut out);
+                    detractor.columns(&mut out);
+                },
+            }
+        }
+        out
+    }
+}
+
+/// Definition choices a pipeline states once (`definitions:`), with the spec's defaults.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Definitions {
+    /// Vendor statuses that mean resolved; empty means "any ticket with `resolved_at`".
+    pub resolved_statuses: Vec<String>,
+    /// Abandoned tickets count as resolved only when this is set.
+    pub abandoned_can_resolve: bool,
+    pub fcr_max_agent_replies: i64,
+    pub fcr_reopened_counts: bool,
+    pub csat_scale: (f64, f64),
+    pub csat_satisfied_min: f64,
+    pub ces_scale: (f64, f64),
+    pub ces_easy_min: f64,
+    pub queue_channels: Vec<String>,
+}
+
+impl Default for Definitions {
+    fn default() -> Self {
+        Definitions {
+            resolved_statuses: Vec::new(),
+            abandoned_can_resolve: false,
+            fcr_max_agent_replies: 1,
+            fcr_reopened_counts: false,
+            csat_scale: (1.0, 5.0),
+            csat_satisfied_min: 4.0,
+            ces_scale: (1.0, 7.0),
+            ces_easy_min: 6.0,
+            queue_channels: vec!["phone".into(), "chat".into()],
+        }
+    }
+}
+
+/// Statistics a duration KPI may report.
+pub const DURATION_STATS: &[&str] = &["mean", "median", "p75", "p90", "p95", "p99"];
+
+/// Per-KPI options from the pipeline file, already validated.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KpiOptions {
+    /// For duration KPIs: which of `DURATION_STATS`, in order; `None` for the KPI's default.
+    pub stats: Option<Vec<String>>,
+    pub min_sample: u64,
+}
+
+/// A catalog entry: documentation plus the builder that applies a pipeline's choices.
+pub struct KpiInfo {
+    pub name: &'static str,
+    pub title: &'static str,
+    pub table: Table,
+    pub direction: Direction,
+    pub unit: Unit,
+    /// Canonical columns that must be mapped (beyond the table's required ones).
+    pub inputs: &'static [&'static str],
+    pub definition: &'static str,
+    /// Options the pipeline can set for it, in words.
+    pub options: &'static str,
+    /// Default stats for duration KPIs (empty for others).
+    pub default_stats: &'static [&'static str],
+    build: fn(&Definitions) -> (Option<Expr>, Vec<StatDef>),
+}
+
+impl KpiInfo {
+    pub fn is_duration(&self) -> bool {
+        !self.default_stats.is_empty()
+    }
+
+    pub fn define(&self, defs: &Definitions, options: &KpiOptions) -> KpiDefinition {
+        let (filter, mut stats) = (self.build)(defs);
+        if self.is_duration() {
+            let wanted: Vec<String> =
+                options.stats.clone().unwrap_or_else(|| self.default_stats.iter().map(|s| s.to_string()).collect());
+            let measure = match &stats[0].aggregate {
+                Aggregate::Mean(e) => e.clone(),
+                _ => unreachable!("duration KPIs are built with a mean"),
+            };
+            stats = wanted.iter().map(|s| duration_stat(s, measure.clone())).collect();
+        }
+        KpiDefinition {
+            name: self.name,
+            table: self.table,
+            filter,
+            stats,
+            direction: self.direction,
+            min_sample: options.min_sample,
+        }
+    }
+}
+
+fn duration_stat(stat: &str, measure: Expr) -> StatDef {
+    let aggregate = match stat {
+        "mean" => Aggregate::Mean(measure),
+        "median" => Aggregate::Quantile(measure, 0.5),
+        p => {
+            let q: f64 = p.trim_start_matches('p').parse().expect("validated duration stat");
+            Aggregate::Quantile(measure, q / 100.0)
+        },
+    };
+    StatDef { stat: stat.to_string(), unit: Unit::Seconds, aggregate }
+}
+
+fn one(stat: &str, unit: Unit, aggregate: Aggregate) -> StatDef {
+    StatDef { stat: stat.to_string(), unit, aggregate }
+}
+
+fn resolved() -> Expr {
+    col("resolved_at").is_not_null()
+}
+
+fn kind(k: &str) -> Expr {
+    col("kind").eq(text(k))
+}
+
+fn seconds_mean(start: &'static str, end: &'static str) -> Vec<StatDef> {
+    vec![one("mean", Unit::Seconds, Aggregate::Mean(Expr::SecondsBetween { start, end }))]
+}
+
+fn net_score_stats(promoter: Expr, detractor: Expr) -> Vec<StatDef> {
+    vec![
+        one("value", Unit::Points, Aggregate::NetScore { promoter: promoter.clone(), detractor: detractor.clone() }),
+        one("margin_of_error", Unit::Points, Aggregate::NetScoreMargin { promoter, detractor }),
+    ]
+}
+
+pub static CATALOG: &[KpiInfo] = &[
+    KpiInfo {
+        name: "ticket_volume",
+        title: "Ticket volume",
+        table: Table::Tickets,
+        direction: Direction::Neutral,
+        unit: Unit::Count,
+        inputs: &[],
+        definition: "Tickets created in the period.",
+        options: "",
+        default_stats: &[],
+        build: |_| (None, vec![one("value", Unit::Count, Aggregate::Count)]),
+    },
+    KpiInfo {
+        name: "first_response_time",
+        title: "First response time",
+        table: Table::Tickets,
+        direction: Direction::LowerIsBetter,
+        unit: Unit::Seconds,
+        inputs: &["first_response_at"],
+        definition: "`first_response_at - created_at` in seconds, over tickets with a response.",
+        options: "`stats`: any of mean, median, p75, p90, p95, p99 (default mean, median, p90).",
+        default_stats: &["mean", "median", "p90"],
+        build: |_| (Some(col("first_response_at").is_not_null()), seconds_mean("created_at", "first_response_at")),
+    },
+    KpiInfo {
+        name: "resolution_time",
+        title: "Resolution time",
+        table: Table::Tickets,
+        direction: Direction::LowerIsBetter,
+        unit: Unit::Seconds,
+        inputs: &["resolved_at"],
+        definition: "`resolved_at - created_at` in seconds, over resolved tickets.",
+        options: "`stats`: any of mean, median, p75, p90, p95, p99 (default mean, median, p90).",
+        default_stats: &["mean", "median", "p90"],
+        build: |_| (Some(resolved()), seconds_mean("created_at", "resolved_at")),
+    },
+    KpiInfo {
+        name: "handle_time",
+        title: "Average handle time (AHT)",
+        table: Table::Tickets,
+        direction: Direction::LowerIsBetter,
+        unit: Unit::Seconds,
+        inputs: &["handle_seconds"],
+        definition: "Mean `handle_seconds` over tickets that have it.",
+        options: "`stats`: any of mean, median, p75, p90, p95, p99 (default mean).",
+        default_stats: &["mean"],
+        build: |_| {
+            (
+                Some(col("handle_seconds").is_not_null()),
+                vec![one("mean", Unit::Seconds, Aggregate::Mean(col("handle_seconds")))],
+            )
+        },
+    },
+    KpiInfo {
+        name: "resolution_rate",
+        title: "Resolution rate",
+        table: Table::Tickets,
+        direction: Direction::HigherIsBetter,
+        unit: Unit::Percent,
+        inputs: &["resolved_at"],
+        definition: "Resolved tickets / tickets × 100.",
+        options: "`definitions.resolved_when` decides what counts as resolved.",
+        default_stats: &[],
+        build: |_| (None, vec![one("value", Unit::Percent, Aggregate::Share { when: resolved() })]),
+    },
+    KpiInfo {
+        name: "fcr_rate",
+        title: "First contact resolution rate",
+        table: Table::Tickets,
+        direction: Direction::HigherIsBetter,
+        unit: Unit::Percent,
+        inputs: &["resolved_at", "agent_replies"],
+        definition:
+            "Resolved tickets with `agent_replies <= max_agent_replies` and no reopen / resolved tickets × 100.",
+        options:
+            "`definitions.fcr.max_agent_replies` (default 1), `definitions.fcr.reopened_counts_as_fcr` (default false).",
+        default_stats: &[],
+        build: |d| {
+            let mut when = col("agent_replies").lt_eq(Expr::Int(d.fcr_max_agent_replies));
+            if !d.fcr_reopened_counts {
+                when = when.and(col("reopens").eq(Expr::Int(0)));
+            }
+            (Some(resolved()), vec![one("value", Unit::Percent, Aggregate::Share { when })])
+        },
+    },
+    KpiInfo {
+        name: "escalation_rate",
+        title: "Escalation rate",
+        table: Table::Tickets,
+        direction: Direction::LowerIsBetter,
+        unit: Unit::Percent,
+        inputs: &["escalated"],
+        definition: "Escalated tickets / tickets × 100.",
+        options: "",
+        default_stats: &[],
+        build: |_| (None, vec![one("value", Unit::Percent, Aggregate::Share { when: col("escalated") })]),
+    },
+    KpiInfo {
+        name: "reopen_rate",
+        title: "Reopen rate",
+        table: Table::Tickets,
+        direction: Direction::LowerIsBetter,
+        unit: Unit::Percent,
+        inputs: &["resolved_at", "reopens"],
+        definition: "Resolved tickets with `reopens > 0` / resolved tickets × 100.",
+        options: "",
+        default_stats: &[],
+        build: |_| {
+            (
+                Some(resolved()),
+                vec![one("value", Unit::Percent, Aggregate::Share { when: col("reopens").gt(Expr::Int(0)) })],
+            )
+        },
+    },
+    KpiInfo {
+        name: "abandonment_rate",
+        title: "Abandonment rate",
+        table: Table::Tickets,
+        direction: Direction::LowerIsBetter,
+        unit: Unit::Percent,
+        inputs: &["abandoned", "channel"],
+        definition: "Abandoned tickets / tickets on queue channels × 100.",
+        options: "`definitions.queue_channels` (default phone, chat).",
+        default_stats: &[],
+        build: |d| {
+            (
+                Some(col("channel").is_in(&d.queue_channels)),
+                vec![one("value", Unit::Percent, Aggregate::Share { when: col("abandoned") })],
+            )
+        },
+    },
+    KpiInfo {
+        name: "csat",
+        title: "Customer satisfaction (CSAT)",
+        table: Table::Surveys,
+        direction: Direction::HigherIsBetter,
+        unit: Unit::Percent,
+        inputs: &[],
+        definition: "CSAT answers scoring `satisfied_min` or more / CSAT answers × 100 (stat `value`); \
+                     the mean score (stat `mean`).",
+        options: "`definitions.csat.scale` (default [1, 5]), `definitions.csat.satisfied_min` (default 4).",
+        default_stats: &[],
+        build: |d| {
+            (
+                Some(kind("csat")),
+                vec![
+                    one(
+                        "value",
+                        Unit::Percent,
+                        Aggregate::Share { when: col("score").gt_eq(Expr::Float(d.csat_satisfied_min)) },
+                    ),
+                    one("mean", Unit::Score, Aggregate::Mean(col("score"))),
+                ],
+            )
+        },
+    },
+    KpiInfo {
+        name: "nps",
+        title: "Net Promoter Score (NPS)",
+        table: Table::Surveys,
+        direction: Direction::HigherIsBetter,
+        unit: Unit::Points,
+        inputs: &[],
+        definition: "% of NPS answers scoring 9–10 minus % scoring 0–6, in points (−100..100) (stat `value`), \
+                     with its 95 % margin of error `1.96 × sqrt((p+ + p− − (p+ − p−)²) / n) × 100` \
+                     (stat `margin_of_error`).",
+        options: "",
+        default_stats: &[],
+        build: |_| {
+            (Some(kind("nps")), net_score_stats(col("score").gt_eq(Expr::Int(9)), col("score").lt_eq(Expr::Int(6))))
+        },
+    },
+    KpiInfo {
+        name: "ces",
+        title: "Customer effort score (CES)",
+        table: Table::Surveys,
+        direction: Direction::HigherIsBetter,
+        unit: Unit::Score,
+        inputs: &[],
+        definition: "Mean score of CES answers on the declared scale, higher = easier (stat `value`); \
+                     share of \"easy\" answers, scoring `easy_min` or more, × 100 (stat `easy_share`).",
+        options:
+            "`definitions.ces.scale` (default [1, 7]), `definitions.ces.easy_min` (default 6: the top two points).",
+        default_stats: &[],
+        build: |d| {
+            (
+                Some(kind("ces")),
+                vec![
+                    one("value", Unit::Score, Aggregate::Mean(col("score"))),
+                    one(
+                        "easy_share",
+                        Unit::Percent,
+                        Aggregate::Share { when: col("score").gt_eq(Expr::Float(d.ces_easy_min)) },
+                    ),
+                ],
+            )
+        },
+    },
+];
+
+pub fn lookup(name: &str) -> Option<&'static KpiInfo> {
+    CATALOG.iter().find(|k| k.name == name)
+}
+
+pub fn names() -> Vec<&'static str> {
+    CATALOG.iter().map(|k| k.name).collect()
+}
+
+/// The catalog as data, for `deskpulse kpis --format json` and tests.
+#[derive(Serialize)]
+pub struct KpiDoc {
+    pub name: &'static str,
+    pub title: &'static str,
+    pub table: &'static str,
+    pub unit: &'static str,
+    pub direction: &'static str,
+    pub inputs: Vec<&'static str>,
+    pub definition: &'static str,
+    pub options: &'static str,
+    pub stats: Vec<String>,
+    /// The default compiled form (SQL-like text), one entry per stat.
+    pub formula: Vec<String>,
+}
+
+pub fn docs() -> Vec<KpiDoc> {
+    let defs = Definitions::default();
+    CATALOG
+        .iter()
+        .map(|k| {
+            let compiled = k.define(&defs, &KpiOptions { stats: None, min_sample: 30 });
+            let mut inputs = compiled.columns();
+            for i in k.inputs {
+                if !inputs.contains(i) {
+                    inputs.push(i);
+                }
+            }
+            let filter = compiled.filter.as_ref().map(|f| format!(" WHERE {f}")).unwrap_or_default();
+            KpiDoc {
+                name: k.name,
+                title: k.title,
+                table: k.table.name(),
+                unit: k.unit.as_str(),
+                direction: k.direction.as_str(),
+                inputs,
+                definition: k.definition,
+                options: k.options,
+                stats: compiled.stats.iter().map(|s| s.stat.clone()).collect(),
+                formula: compiled
+                    .stats
+                    .iter()
+                    .map(|s| format!("{} = {}{filter}", s.stat, describe(&s.aggregate)))
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+/// The aggregate as SQL-like text.
+pub fn describe(a: &Aggregate) -> String {
+    match a {
+        Aggregate::Count => "count(*)".into(),
+        Aggregate::Share { when } => format!("100 * count(*) FILTER ({when}) / count(*)"),
+        Aggregate::Mean(e) => format!("avg({e})"),
+        Aggregate::Quantile(e, q) => format!("quantile_linear({e}, {q})"),
+        Aggregate::NetScore { promoter, detractor } => {
+            format!("100 * (count(*) FILTER ({promoter}) - count(*) FILTER ({detractor})) / count(*)")
+        },
+        Aggregate::NetScoreMargin { promoter, detractor } => format!(
+            "1.96 * sqrt((p+ + p- - (p+ - p-)^2) / n) * 100 with p+ = share of {promoter}, p- = share of {detractor}"
+        ),
+    }
+}
+
+/// `docs/kpis.md`, generated; a test keeps the committed file equal to this.
+pub fn markdown() -> String {
+    let mut md = String::from(
+        "# KPI catalog\n\n<!-- Generated from src/catalog/mod.rs by `deskpulse kpis --format markdown`; \
+         do not edit by hand. -->\n\n\
+         Every KPI below is computed per segment and period. Rates and shares are percentages (0–100), NPS-like \
+         scores are points (−100..100), durations are seconds. Each output row carries `numerator`, \
+         `denominator` and `n` where the KPI is a ratio or a mean, so that BI tools can roll results up \
+         (sum the numerators, sum the denominators, divide) instead of averaging ratios. A KPI with no \
+         observation in a segment and period yields no row. Percentiles interpolate linearly between the \
+         closest ranks (numpy's default).\n\n\
+         | kpi | table | unit | better | stats |\n|---|---|---|---|---|\n",
+    );
+    let docs = docs();
+    for d in &docs {
+        md.push_str(&format!(
+            "| [`{}`](#{}) | {} | {} | {} | {} |\n",
+            d.name,
+            d.name,
+            d.table,
+            d.unit,
+            d.direction,
+            d.stats.join(", ")
+        ));
+    }
+    for d in &docs {
+        md.push_str(&format!("\n## {}\n\n{}\n\n{}\n\n", d.name, d.title, d.definition));
+        md.push_str(&format!(
+            "- table: `{}`; unit: {}; better: {}\n- inputs: {}\n",
+            d.table,
+            d.unit,
+            d.direction,
+            d.inputs.iter().map(|i| format!("`{i}`")).collect::<Vec<_>>().join(", ")
+        ));
+        if !d.options.is_empty() {
+            md.push_str(&format!("- options: {}\n", d.options));
+        }
+        md.push_str("- formula (default options):\n");
+        for f in &d.formula {
+            md.push_str(&format!("  - `{f}`\n"));
+        }
+    }
+    md
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique() {
+        let mut names = names();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), CATALOG.len());
+    }
+
+    #[test]
+    fn fcr_options_change_the_definition() {
+        let fcr = lookup("fcr_rate").unwrap();
+        let opts = KpiOptions { stats: None, min_sample: 30 };
+        let strict = fcr.define(&Definitions::default(), &opts);
+        let lenient = fcr
+            .define(&Definitions { fcr_max_agent_replies: 2, fcr_reopened_counts: true, ..Default::default() }, &opts);
+        assert_eq!(
+            describe(&strict.stats[0].aggregate),
+            "100 * count(*) FILTER (agent_replies <= 1 AND reopens = 0) / count(*)"
+        );
+        assert_eq!(describe(&lenient.stats[0].aggregate), "100 * count(*) FILTER (agent_replies <= 2) / count(*)");
+    }
+
+    #[test]
+    fn duration_stats_follow_options() {
+        let frt = lookup("first_response_time").unwrap();
+        let d = frt.define(
+            &Definitions::default(),
+            &KpiOptions { stats: Some(vec!["p95".into(), "mean".into()]), min_sample: 5 },
+        );
+        assert_eq!(d.stats.iter().map(|s| s.stat.as_str()).collect::<Vec<_>>(), ["p95", "mean"]);
+        assert!(matches!(d.stats[0].aggregate, Aggregate::Quantile(_, q) if (q - 0.95).abs() < 1e-12));
+    }
+}

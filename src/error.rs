@@ -1,0 +1,99 @@
+//! Library errors, one enum per stage, and the exit code each maps to. Rendering (snippets, colours) happens
+//! at the CLI edge.
+
+use std::path::PathBuf;
+
+use crate::plan::PlanError;
+use crate::spec::{LoadError, Location};
+
+/// Exit codes, documented in the README.
+pub mod exit {
+    pub const OK: i32 = 0;
+    pub const INTERNAL: i32 = 1;
+    pub const INVALID_PIPELINE: i32 = 2;
+    pub const BAD_INPUT: i32 = 3;
+    pub const OUTPUT: i32 = 4;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error(transparent)]
+    Data(#[from] DataError),
+    #[error("cannot write outputs to {}: {message}", path.display())]
+    Output { path: PathBuf, message: String },
+    /// A bug or an engine failure that the input does not explain.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Load(_) | Error::Plan(_) => exit::INVALID_PIPELINE,
+            Error::Data(_) => exit::BAD_INPUT,
+            Error::Output { .. } => exit::OUTPUT,
+            Error::Internal(_) => exit::INTERNAL,
+        }
+    }
+}
+
+impl From<polars::error::PolarsError> for Error {
+    fn from(e: polars::error::PolarsError) -> Self {
+        Error::Internal(e.to_string())
+    }
+}
+
+/// One value that could not be read as its canonical type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BadValue {
+    pub file: String,
+    /// 1-based data row (the header is row 0).
+    pub row: u64,
+    pub column: String,
+    pub value: String,
+}
+
+/// The input data do not match what the pipeline says.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    #[error("source `{source_name}`: no file matches {pattern}")]
+    NoFiles { source_name: String, pattern: String, at: Location },
+    #[error("source `{source_name}`: {file} has no column `{column}`{}", help.as_ref().map(|h| format!(" ({h})")).unwrap_or_default())]
+    MissingColumn { source_name: String, file: String, column: String, at: Location, help: Option<String> },
+    #[error("source `{source_name}`: cannot read {file}: {message}")]
+    Unreadable { source_name: String, file: String, message: String },
+    #[error("{}", bad_values_message(table, column, expected, total, examples))]
+    BadValues {
+        table: String,
+        column: String,
+        /// What the value should have been, e.g. "a timestamp in format %d/%m/%Y %H:%M".
+        expected: String,
+        total: u64,
+        examples: Vec<BadValue>,
+        at: Location,
+    },
+}
+
+impl DataError {
+    /// Where in the pipeline file the problem was declared, when it was.
+    pub fn location(&self) -> Option<Location> {
+        match self {
+            DataError::NoFiles { at, .. } | DataError::MissingColumn { at, .. } | DataError::BadValues { at, .. } => {
+                Some(*at)
+            },
+            DataError::Unreadable { .. } => None,
+        }
+    }
+}
+
+fn bad_values_message(table: &str, column: &str, expected: &str, total: &u64, examples: &[BadValue]) -> String {
+    let mut msg = format!("{total} value(s) of {table}.{column} cannot be read as {expected}");
+    for b in examples {
+        msg.push_str(&format!("\n  {} row {}: column `{}` = {:?}", b.file, b.row, b.column, b.value));
+    }
+    msg
+}

@@ -1,0 +1,133 @@
+//! Lowers engine-neutral KPI definitions (`catalog`) to Polars expressions. The only place that knows how a
+//! definition becomes an aggregation in Polars.
+
+use polars::prelude::*;
+
+use crate::catalog::expr::{CmpOp, Expr as N};
+use crate::catalog::{Aggregate, KpiDefinition};
+
+/// A row expression. Durations come out in milliseconds (see `measure`).
+pub fn expr(e: &N) -> Expr {
+    match e {
+        N::Col(c) => col(*c),
+        N::Int(v) => lit(*v),
+        N::Float(v) => lit(*v),
+        N::Text(v) => lit(v.as_str()),
+        N::SecondsBetween { start, end } => {
+            (col(*end) - col(*start)).dt().total_milliseconds(false).cast(DataType::Float64)
+        },
+        N::Cmp(a, op, b) => {
+            let (a, b) = (expr(a), expr(b));
+            match op {
+                CmpOp::Eq => a.eq(b),
+                CmpOp::Lt => a.lt(b),
+                CmpOp::LtEq => a.lt_eq(b),
+                CmpOp::Gt => a.gt(b),
+                CmpOp::GtEq => a.gt_eq(b),
+            }
+        },
+        N::And(all) => all.iter().map(expr).reduce(|a, b| a.and(b)).unwrap_or(lit(true)),
+        N::Or(all) => all.iter().map(expr).reduce(|a, b| a.or(b)).unwrap_or(lit(false)),
+        N::Not(e) => expr(e).not(),
+        N::IsNotNull(e) => expr(e).is_not_null(),
+        N::InList(e, values) => {
+            let list = Series::new("values".into(), values.iter().map(String::as_str).collect::<Vec<_>>());
+            expr(e).is_in(lit(list).implode(false), false)
+        },
+    }
+}
+
+/// A measure and the factor that turns its unit into the KPI's: durations are summed in whole milliseconds
+/// (exact in f64, so sums do not depend on the order threads add them in) and scaled to seconds once.
+fn measure(e: &N) -> (Expr, f64) {
+    match e {
+        N::SecondsBetween { .. } => (expr(e), 1e-3),
+        other => (expr(other).cast(DataType::Float64), 1.0),
+    }
+}
+
+/// A predicate where null means "no".
+fn holds(e: &N) -> Expr {
+    expr(e).fill_null(lit(false))
+}
+
+fn count_true(e: Expr) -> Expr {
+    e.cast(DataType::Int64).sum()
+}
+
+/// Columns the aggregation of stat `i` produces, by suffix.
+pub const PARTS: [&str; 4] = ["value", "numerator", "denominator", "n"];
+
+pub fn part(kpi: usize, stat: usize, part: &str) -> String {
+    format!("__k{kpi}_s{stat}_{part}")
+}
+
+/// The aggregation expressions of one KPI inside a `group_by`: four columns per stat (value, numerator,
+/// denominator, n), named by `part`.
+pub fn aggregations(k: usize, def: &KpiDefinition) -> Vec<Expr> {
+    let filter = def.filter.as_ref().map(holds);
+    // Rows of the KPI in the group, and those of them where `e` holds. A literal `true` would not broadcast
+    // inside an aggregation, hence `len()` when there is no filter.
+    let rows = || match &filter {
+        Some(f) => count_true(f.clone()),
+        None => len().cast(DataType::Int64),
+    };
+    let rows_where = |e: Expr| match &filter {
+        Some(f) => count_true(f.clone().and(e)),
+        None => count_true(e),
+    };
+    let mask = |m: Expr| match &filter {
+        Some(f) => when(f.clone()).then(m).otherwise(lit(NULL).cast(DataType::Float64)),
+        None => m,
+    };
+    let mut out = Vec::new();
+    for (s, stat) in def.stats.iter().enumerate() {
+        let null = || lit(NULL).cast(DataType::Float64);
+        let (value, numerator, denominator, n) = match &stat.aggregate {
+            Aggregate::Count => {
+                let n = rows();
+                (n.clone().cast(DataType::Float64), null(), null(), n)
+            },
+            Aggregate::Share { when } => {
+                let num = rows_where(holds(when));
+                let den = rows();
+                let value = lit(100.0) * num.clone().cast(DataType::Float64) / den.clone().cast(DataType::Float64);
+                (value, num.cast(DataType::Float64), den.clone().cast(DataType::Float64), den)
+            },
+            Aggregate::Mean(e) => {
+                let (m, scale) = measure(e);
+                let masked = mask(m);
+                let sum = masked.clone().sum() * lit(scale);
+                let cnt = masked.count().cast(DataType::Int64);
+                (sum.clone() / cnt.clone().cast(DataType::Float64), sum, cnt.clone().cast(DataType::Float64), cnt)
+            },
+            Aggregate::Quantile(e, q) => {
+                let (m, scale) = measure(e);
+                let masked = mask(m);
+                let value = masked.clone().quantile(lit(*q), QuantileMethod::Linear) * lit(scale);
+                (value, null(), null(), masked.count().cast(DataType::Int64))
+            },
+            Aggregate::NetScore { promoter, detractor } => {
+                let p = rows_where(holds(promoter));
+                let d = rows_where(holds(detractor));
+                let n = rows();
+                let num = (p - d).cast(DataType::Float64);
+                let value = lit(100.0) * num.clone() / n.clone().cast(DataType::Float64);
+                (value, num, n.clone().cast(DataType::Float64), n)
+            },
+            Aggregate::NetScoreMargin { promoter, detractor } => {
+                let n = rows();
+                let nf = n.clone().cast(DataType::Float64);
+                let p = rows_where(holds(promoter)).cast(DataType::Float64) / nf.clone();
+                let d = rows_where(holds(detractor)).cast(DataType::Float64) / nf.clone();
+                let diff = p.clone() - d.clone();
+                let var = (p + d - diff.clone() * diff) / nf;
+                (lit(1.96) * var.sqrt() * lit(100.0), null(), null(), n)
+            },
+        };
+        for (name, e) in PARTS.iter().zip([value, numerator, denominator, n]) {
+            out.push(e.alias(part(k, s, name)));
+        }
+    }
+    out
+}

@@ -1,0 +1,298 @@
+//! Source rows → canonical rows: applies a source's column mapping (maps, defaults, constants, SQL
+//! expressions) and types every column. A text value that does not read as its type becomes null and is
+//! kept beside it in a `__bad_<column>` column, so the run can report it with its file and row.
+
+use polars::prelude::*;
+
+use crate::error::{BadValue, DataError};
+use crate::model::{Column, ColumnType, Fill, Table};
+use crate::plan::{ColumnMapping, MappedValue, Plan, Source, Sql};
+
+use super::read::{FILE, ROW};
+
+pub fn bad(column: &str) -> String {
+    format!("__bad_{column}")
+}
+
+/// Formats tried, in order, for timestamps written without a declared `format`.
+const TIMESTAMP_FORMATS: &[&str] = &[
+    "%Y-%m-%dT%H:%M:%SZ",
+    "%Y-%m-%dT%H:%M:%S%.fZ",
+    "%Y-%m-%dT%H:%M:%S%:z",
+    "%Y-%m-%dT%H:%M:%S%.f%:z",
+    "%Y-%m-%dT%H:%M:%S%z",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%d %H:%M:%S%:z",
+    "%Y-%m-%d %H:%M:%S%z",
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%d",
+];
+const DATE_FORMATS: &[&str] = &["%Y-%m-%d"];
+
+/// Parses SQL from the pipeline (source filters, `expr:` mappings, table filters).
+pub fn sql(s: &Sql) -> Result<Expr, crate::plan::Diagnostic> {
+    polars::sql::sql_expr(&s.text)
+        .map_err(|e| crate::plan::Diagnostic::new(format!("invalid SQL expression `{}`: {e}", s.text), s.at))
+}
+
+/// The canonical frame of one file of a source: every column of the table, typed, plus `__file`, `__row`
+/// and one `__bad_<column>` per typed column.
+pub fn normalise(
+    plan: &Plan,
+    source: &Source,
+    file: &std::path::Path,
+    lf: LazyFrame,
+    schema: &Schema,
+) -> Result<LazyFrame, crate::error::Error> {
+    let mut lf = lf;
+    if let Some(filter) = &source.filter {
+        lf = lf.filter(sql(filter).map_err(|d| plan_error(plan, d))?.fill_null(lit(false)));
+    }
+    let mut exprs = vec![col(FILE), col(ROW).cast(DataType::UInt64)];
+    let mut bad_exprs = Vec::new();
+    for column in source.table.columns() {
+        let mapping = source.columns.iter().find(|m| m.canonical.name == column.name);
+        let (typed, bad_raw) = match mapping {
+            None => (default_value(column), None),
+            Some(m) => {
+                let (raw, is_text) = raw_value(m, schema).map_err(|d| plan_error(plan, d))?;
+                let typed = match column.ty {
+                    ColumnType::Timestamp | ColumnType::Date if is_text => {
+                        let format = match &m.format {
+                            Some(f) => f.clone(),
+                            None => infer_format(source, file, &lf, raw.clone(), column, m)?,
+                        };
+                        parse_temporal(raw.clone(), column.ty, &format, m.time_zone.as_deref())
+                    },
+                    _ => type_value(raw.clone(), column.ty, is_text, m, source.csv.decimal_comma),
+                };
+                (typed, if is_text && column.ty != ColumnType::Text { Some(raw) } else { None })
+            },
+        };
+        if column.ty != ColumnType::Text {
+            let b = match bad_raw {
+                Some(raw) => when(raw.clone().is_not_null().and(typed.clone().is_null()))
+                    .then(raw.cast(DataType::String))
+                    .otherwise(lit(NULL).cast(DataType::String)),
+                None => lit(NULL).cast(DataType::String),
+            };
+            bad_exprs.push(b.alias(bad(column.name)));
+        }
+        exprs.push(typed.alias(column.name));
+    }
+    exprs.extend(bad_exprs);
+    Ok(lf.select(exprs))
+}
+
+fn plan_error(plan: &Plan, d: crate::plan::Diagnostic) -> crate::error::Error {
+    crate::plan::PlanError { path: plan.pipeline_path.clone(), text: plan.pipeline_text.clone(), diagnostics: vec![d] }
+        .into()
+}
+
+/// The canonical dtype of a column type.
+pub fn dtype(ty: ColumnType) -> DataType {
+    match ty {
+        ColumnType::Text => DataType::String,
+        ColumnType::Timestamp => DataType::Datetime(TimeUnit::Milliseconds, None),
+        ColumnType::Date => DataType::Date,
+        ColumnType::Integer => DataType::Int64,
+        ColumnType::Float => DataType::Float64,
+        ColumnType::Boolean => DataType::Boolean,
+    }
+}
+
+fn default_value(column: &Column) -> Expr {
+    let v = match column.fill {
+        Fill::Int(i) => lit(i),
+        Fill::Bool(b) => lit(b),
+        Fill::Null | Fill::Required => lit(NULL),
+    };
+    v.cast(dtype(column.ty))
+}
+
+/// The source value after `map` and `default`, and whether it is text (and so needs parsing).
+fn raw_value(m: &ColumnMapping, schema: &Schema) -> Result<(Expr, bool), crate::plan::Diagnostic> {
+    let (mut raw, mut is_text) = match &m.value {
+        MappedValue::Column { name, .. } => {
+            (col(name.as_str()), matches!(schema.get(name.as_str()), Some(DataType::String) | None))
+        },
+        MappedValue::Constant(v) => (lit(v.as_str()), true),
+        // An expression's type is only known to the engine; cast to text so parsing rules apply uniformly.
+        MappedValue::Expr(s) => (sql(s)?.cast(DataType::String), true),
+    };
+    if !m.map.is_empty() {
+        let old = Series::new("old".into(), m.map.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>());
+        let new = Series::new("new".into(), m.map.iter().map(|(_, v)| v.as_str()).collect::<Vec<_>>());
+        raw = raw.cast(DataType::String).replace(lit(old), lit(new));
+        is_text = true;
+    }
+    if let Some(d) = &m.default {
+        if !is_text {
+            raw = raw.cast(DataType::String);
+            is_text = true;
+        }
+        raw = raw.fill_null(lit(d.as_str()));
+    }
+    Ok((raw, is_text))
+}
+
+fn text_list(values: &[String]) -> Expr {
+    lit(Series::new("v".into(), values.iter().map(String::as_str).collect::<Vec<_>>())).implode(false)
+}
+
+fn type_value(raw: Expr, ty: ColumnType, is_text: bool, m: &ColumnMapping, decimal_comma: bool) -> Expr {
+    let target = dtype(ty);
+    if !is_text {
+        return match ty {
+            ColumnType::Timestamp => temporal_to_utc(raw),
+            ColumnType::Boolean => raw.cast(DataType::Boolean),
+            _ => raw.cast(target),
+        };
+    }
+    let trimmed = raw.clone().str().strip_chars(lit(NULL));
+    match ty {
+        ColumnType::Text => raw,
+        ColumnType::Integer => trimmed.cast(target),
+        ColumnType::Float => {
+            let t = if decimal_comma { trimmed.str().replace_all(lit(","), lit("."), true) } else { trimmed };
+            t.cast(target)
+        },
+        ColumnType::Boolean => {
+            let lower = trimmed.str().to_lowercase();
+            when(lower.clone().is_in(text_list(&m.true_values), false))
+                .then(lit(true))
+                .when(lower.is_in(text_list(&m.false_values), false))
+                .then(lit(false))
+                .otherwise(lit(NULL).cast(DataType::Boolean))
+        },
+        ColumnType::Timestamp | ColumnType::Date => unreachable!("parsed by parse_temporal"),
+    }
+}
+
+/// A typed date or datetime column → naive UTC milliseconds.
+fn temporal_to_utc(e: Expr) -> Expr {
+    // A time-zone-aware input is converted to UTC first; naive inputs are taken as UTC.
+    e.cast(DataType::Datetime(TimeUnit::Milliseconds, None))
+}
+
+fn has_offset(format: &str) -> bool {
+    format.contains("%z") || format.contains("%:z") || format.contains("%#z") || format.contains("%::z")
+}
+
+fn has_time(format: &str) -> bool {
+    ["%H", "%I", "%M", "%S", "%T", "%R", "%s", "%c"].iter().any(|p| format.contains(p))
+}
+
+/// Text → naive UTC timestamp (or date), strictly in `format`; failures become null.
+pub fn parse_temporal(raw: Expr, ty: ColumnType, format: &str, time_zone: Option<&str>) -> Expr {
+    let options = |strict| StrptimeOptions { format: Some(format.into()), strict, exact: true, cache: true };
+    let text = raw.str().strip_chars(lit(NULL));
+    if ty == ColumnType::Date && !has_time(format) {
+        return text.str().to_date(options(false));
+    }
+    let offset = has_offset(format);
+    let mut ts = text.str().to_datetime(Some(TimeUnit::Milliseconds), None, options(false), lit("earliest"));
+    if offset {
+        ts = ts.dt().convert_time_zone(TimeZone::UTC).dt().replace_time_zone(None, lit("raise"), NonExistent::Raise);
+    } else if let Some(tz) = time_zone.filter(|tz| *tz != "UTC") {
+        let zone = TimeZone::opt_try_new(Some(tz)).ok().flatten().unwrap_or(TimeZone::UTC);
+        ts = ts
+            .dt()
+            .replace_time_zone(Some(zone), lit("earliest"), NonExistent::Null)
+            .dt()
+            .convert_time_zone(TimeZone::UTC)
+            .dt()
+            .replace_time_zone(None, lit("raise"), NonExistent::Raise);
+    }
+    if ty == ColumnType::Date {
+        ts.dt().date()
+    } else {
+        ts
+    }
+}
+
+/// Picks the first candidate format that reads every value of a sample of the column.
+fn infer_format(
+    source: &Source,
+    file: &std::path::Path,
+    lf: &LazyFrame,
+    raw: Expr,
+    column: &Column,
+    m: &ColumnMapping,
+) -> Result<String, crate::error::Error> {
+    let sample = lf
+        .clone()
+        .select([col(ROW), raw.cast(DataType::String).alias("v")])
+        .filter(col("v").is_not_null())
+        .limit(200)
+        .collect()?;
+    if sample.height() == 0 {
+        return Ok(if column.ty == ColumnType::Date { DATE_FORMATS[0] } else { TIMESTAMP_FORMATS[0] }.to_string());
+    }
+    let candidates = if column.ty == ColumnType::Date { DATE_FORMATS } else { TIMESTAMP_FORMATS };
+    for f in candidates {
+        let parsed = sample
+            .clone()
+            .lazy()
+            .select([parse_temporal(col("v"), column.ty, f, None).is_null().sum().alias("failed")])
+            .collect()?;
+        if parsed.column("failed")?.u32().map(|c| c.get(0) == Some(0)).unwrap_or(false)
+            || parsed.column("failed")?.cast(&DataType::UInt64)?.u64()?.get(0) == Some(0)
+        {
+            return Ok(f.to_string());
+        }
+    }
+    let rows = sample.column(ROW)?.cast(&DataType::UInt64)?;
+    let values = sample.column("v")?;
+    let examples = (0..sample.height().min(3))
+        .map(|i| BadValue {
+            file: file.display().to_string(),
+            row: rows.u64().ok().and_then(|r| r.get(i)).unwrap_or(0),
+            column: source_column_name(m),
+            value: values.str().ok().and_then(|v| v.get(i)).unwrap_or("").to_string(),
+        })
+        .collect();
+    Err(DataError::BadValues {
+        table: source.table.to_string(),
+        column: column.name.to_string(),
+        expected: format!(
+            "an ISO 8601 {} (declare `format:` for other layouts, e.g. \"%d/%m/%Y %H:%M\")",
+            if column.ty == ColumnType::Date { "date" } else { "timestamp" }
+        ),
+        total: sample.height() as u64,
+        examples,
+        at: m.at,
+    }
+    .into())
+}
+
+pub fn source_column_name(m: &ColumnMapping) -> String {
+    match &m.value {
+        MappedValue::Column { name, .. } => name.clone(),
+        MappedValue::Constant(v) => format!("constant {v:?}"),
+        MappedValue::Expr(s) => format!("expr {}", s.text),
+    }
+}
+
+/// What a canonical column must read as, for error messages.
+pub fn expected(table: Table, column: &str, plan: &Plan) -> String {
+    let ty = table.column(column).map(|c| c.ty).unwrap_or(ColumnType::Text);
+    let formats: Vec<String> = plan
+        .sources_of(table)
+        .flat_map(|s| s.columns.iter())
+        .filter(|m| m.canonical.name == column)
+        .filter_map(|m| m.format.clone())
+        .collect();
+    match ty {
+        ColumnType::Timestamp | ColumnType::Date if !formats.is_empty() => {
+            format!("a {} in format {}", ty.name(), formats.join(" or "))
+        },
+        ColumnType::Timestamp | ColumnType::Date => format!("an ISO 8601 {}", ty.name()),
+        ColumnType::Boolean => "a boolean (true/false, 1/0, yes/no, oui/non or the declared values)".into(),
+        other => format!("a {}", other.name()),
+    }
+}

@@ -1,0 +1,180 @@
+//! One segment's KPI table: the canonical tables filtered to the window, joined to the lookups the
+//! dimensions need, grouped by dimensions × period, aggregated by the compiled KPI definitions, and turned
+//! into the long output format.
+
+use polars::prelude::*;
+
+use super::compile::{self, part};
+use super::Staged;
+use crate::catalog::Aggregate;
+use crate::model::{self, Table};
+use crate::plan::{Grain, Plan, Segment, Window};
+
+pub const PERIOD: &str = "period_start";
+
+/// Output columns after the dimensions, in order.
+pub const OUTPUT_COLUMNS: [&str; 9] =
+    ["period_start", "kpi", "stat", "value", "unit", "numerator", "denominator", "n", "low_sample"];
+
+fn days_since_epoch(d: jiff::civil::Date) -> i64 {
+    d.since(jiff::civil::date(1970, 1, 1)).map(|s| s.get_days() as i64).unwrap_or(0)
+}
+
+fn date_literal(d: jiff::civil::Date) -> Expr {
+    lit(days_since_epoch(d) as i32).cast(DataType::Date)
+}
+
+fn instant_literal(d: jiff::civil::Date) -> Expr {
+    lit(days_since_epoch(d) * 86_400_000).cast(DataType::Datetime(TimeUnit::Milliseconds, None))
+}
+
+/// The first day of the period a timestamp falls in.
+pub fn period_start(grain: Grain, timestamp: Expr, window: &Window) -> Expr {
+    let truncate = |every: &str| timestamp.clone().dt().truncate(lit(every)).dt().date();
+    match grain {
+        Grain::Day => timestamp.dt().date(),
+        Grain::Week => truncate("1w"),
+        Grain::Month => truncate("1mo"),
+        Grain::Quarter => truncate("1q"),
+        Grain::Year => truncate("1y"),
+        Grain::All => match window.from {
+            Some(from) => date_literal(from),
+            None => lit(NULL).cast(DataType::Date),
+        },
+    }
+}
+
+/// Rows of `table` in the window and its filter, with the dimensions joined in and `period_start`.
+pub fn table_frame(
+    plan: &Plan,
+    table: Table,
+    seg: &Segment,
+    staged: &Staged,
+) -> Result<LazyFrame, crate::error::Error> {
+    let mut lf = staged.scan(table)?;
+    let period = table.period_column().expect("KPI tables have a period column");
+    if let Some(from) = plan.window.from {
+        lf = lf.filter(col(period).gt_eq(instant_literal(from)));
+    }
+    if let Some(to) = plan.window.to {
+        lf = lf.filter(col(period).lt(instant_literal(to)));
+    }
+    for (t, sql) in &plan.table_filters {
+        if *t == table {
+            let e = super::normalise::sql(sql).map_err(|d| crate::plan::PlanError {
+                path: plan.pipeline_path.clone(),
+                text: plan.pipeline_text.clone(),
+                diagnostics: vec![d],
+            })?;
+            lf = lf.filter(e.fill_null(lit(false)));
+        }
+    }
+    let dims = &seg.dimensions;
+    let needs_account = dims.iter().any(|d| model::FROM_ACCOUNT.contains(d));
+    if table == Table::Surveys {
+        let from_ticket: Vec<&str> = model::SURVEY_FROM_TICKET
+            .iter()
+            .copied()
+            .filter(|c| dims.contains(c) || (*c == "account_id" && needs_account))
+            .filter(|c| plan.has_column(Table::Tickets, c))
+            .collect();
+        if !from_ticket.is_empty() && plan.has_column(Table::Surveys, "ticket_id") {
+            let mut keep = vec![col("ticket_id")];
+            keep.extend(from_ticket.iter().map(|c| col(*c).alias(format!("__t_{c}"))));
+            let tickets = staged
+                .scan(Table::Tickets)?
+                .select(keep)
+                .unique_stable(Some(polars::prelude::cols(["ticket_id"])), UniqueKeepStrategy::First);
+            lf = lf.left_join(tickets, col("ticket_id"), col("ticket_id"));
+            let fill: Vec<Expr> = from_ticket
+                .iter()
+                .map(|c| {
+                    let theirs = col(format!("__t_{c}"));
+                    let value = if Table::Surveys.column(c).is_some() {
+                        when(col(*c).is_null()).then(theirs).otherwise(col(*c))
+                    } else {
+                        theirs
+                    };
+                    value.alias(*c)
+                })
+                .collect();
+            lf = lf.with_columns(fill);
+        }
+    }
+    if needs_account && table != Table::Accounts {
+        let attrs: Vec<&str> = model::FROM_ACCOUNT.iter().copied().filter(|a| dims.contains(a)).collect();
+        let mut keep = vec![col("account_id")];
+        keep.extend(attrs.iter().map(|a| col(*a)));
+        let accounts = staged
+            .scan(Table::Accounts)?
+            .select(keep)
+            .filter(col("account_id").is_not_null())
+            .unique_stable(Some(polars::prelude::cols(["account_id"])), UniqueKeepStrategy::First);
+        lf = lf.left_join(accounts, col("account_id"), col("account_id"));
+    }
+    // Dimensions the table cannot fill stay null (validation only lets that through for joined lookups).
+    let missing: Vec<Expr> = dims
+        .iter()
+        .filter(|d| {
+            table.column(d).is_none()
+                && !model::FROM_ACCOUNT.contains(d)
+                && !(table == Table::Surveys && model::SURVEY_FROM_TICKET.contains(d))
+        })
+        .map(|d| lit(NULL).cast(DataType::String).alias(*d))
+        .collect();
+    if !missing.is_empty() {
+        lf = lf.with_columns(missing);
+    }
+    Ok(lf.with_column(period_start(seg.grain, col(period), &plan.window).alias(PERIOD)))
+}
+
+/// The segment's long-format KPI table, sorted by dimensions, period, KPI (declaration order), stat.
+pub fn segment_frame(plan: &Plan, seg: &Segment, staged: &Staged) -> Result<LazyFrame, crate::error::Error> {
+    let mut tables: Vec<Table> = Vec::new();
+    for &k in &seg.kpis {
+        if !tables.contains(&plan.kpis[k].table) {
+            tables.push(plan.kpis[k].table);
+        }
+    }
+    let keys: Vec<Expr> = seg.dimensions.iter().map(|d| col(*d)).chain([col(PERIOD)]).collect();
+    let mut parts = Vec::new();
+    for table in tables {
+        let kpis: Vec<usize> = seg.kpis.iter().copied().filter(|k| plan.kpis[*k].table == table).collect();
+        let aggs: Vec<Expr> = kpis.iter().flat_map(|k| compile::aggregations(*k, &plan.kpis[*k])).collect();
+        let grouped = table_frame(plan, table, seg, staged)?.group_by(keys.clone()).agg(aggs).cache();
+        for k in kpis {
+            let def = &plan.kpis[k];
+            for (s, stat) in def.stats.iter().enumerate() {
+                let n = col(part(k, s, "n"));
+                // An exact count is not a sample; everything else is an estimate that can be thin.
+                let low = if matches!(stat.aggregate, Aggregate::Count) {
+                    lit(false)
+                } else {
+                    n.clone().lt(lit(def.min_sample as i64))
+                };
+                let mut cols: Vec<Expr> = seg.dimensions.iter().map(|d| col(*d).cast(DataType::String)).collect();
+                cols.extend([
+                    col(PERIOD),
+                    lit(def.name).alias("kpi"),
+                    lit(stat.stat.as_str()).alias("stat"),
+                    col(part(k, s, "value")).alias("value"),
+                    lit(stat.unit.as_str()).alias("unit"),
+                    col(part(k, s, "numerator")).alias("numerator"),
+                    col(part(k, s, "denominator")).alias("denominator"),
+                    n.clone().cast(DataType::Int64).alias("n"),
+                    low.alias("low_sample"),
+                    lit(k as u32).alias("__k"),
+                    lit(s as u32).alias("__s"),
+                ]);
+                parts.push(grouped.clone().select(cols));
+            }
+        }
+    }
+    let all = concat(parts, UnionArgs::default())?;
+    let mut sort_by: Vec<PlSmallStr> = seg.dimensions.iter().map(|d| PlSmallStr::from(*d)).collect();
+    sort_by.extend([PERIOD.into(), "__k".into(), "__s".into()]);
+    Ok(all
+        .filter(col("n").gt(lit(0i64)).and(col("value").is_not_null()).and(col("value").is_not_nan()))
+        .sort(sort_by, SortMultipleOptions::default().with_nulls_last(true).with_maintain_order(true))
+        .drop(cols(["__k", "__s"])))
+}

@@ -1,0 +1,23 @@
+//! deskpulse: customer-support KPIs from helpdesk and CRM dumps.
+//!
+//! The flow, one module per stage: pipeline file (`spec`) → validated plan (`plan`, using the engine-neutral
+//! `catalog` and `model`) → Polars lazy frames (`exec`) → KPI tables written by `sink`.
+
+pub mod catalog;
+pub mod error;
+pub mod exec;
+pub mod model;
+pub mod plan;
+pub mod sink;
+pub mod spec;
+mod suggest;
+
+pub use error::Error;
+
+use std::path::Path;
+
+/// Reads and validates a pipeline file (no data is read).
+pub fn load_plan(path: &Path) -> Result<plan::Plan, Error> {
+    let (spec, text) = spec::load(path)?;
+    Ok(plan::build(spec, path, text)?)
+}

@@ -1,0 +1,127 @@
+//! The command line: parses arguments, calls the library, renders errors with the pipeline line they point
+//! at, and turns them into exit codes (see README). No KPI logic lives here.
+
+mod render;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use deskpulse::{catalog, error::exit, exec, spec, Error};
+
+#[derive(Parser)]
+#[command(
+    name = "deskpulse",
+    version,
+    about = "Customer-support KPIs from helpdesk and CRM dumps, segmented and \
+benchmarked by sector, written as Parquet and CSV."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a pipeline: read its sources, compute every segment's KPI table, write Parquet and CSV.
+    Run {
+        /// The pipeline file (YAML), e.g. pipelines/support_kpis.yaml.
+        pipeline: PathBuf,
+        /// Output directory (overrides `outputs.dir`); created if missing.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Check a pipeline file: every problem with its line, then the sources' files and columns.
+    Validate {
+        pipeline: PathBuf,
+        /// Check the file only, without opening any source.
+        #[arg(long)]
+        no_data: bool,
+    },
+    /// List the KPI catalog with exact definitions, units, directions and inputs.
+    Kpis {
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Print the validated plan and the optimised Polars plan of each output.
+    Explain { pipeline: PathBuf },
+    /// Print the JSON Schema of the pipeline format (for editors and CI checks).
+    Schema,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Table,
+    Json,
+    Markdown,
+}
+
+fn main() -> ExitCode {
+    // Unwrapped lines: messages stay greppable in scheduler logs.
+    let _ = miette::set_hook(Box::new(|_| Box::new(miette::MietteHandlerOpts::new().wrap_lines(false).build())));
+    let cli = Cli::parse();
+    match execute(cli.command) {
+        Ok(()) => ExitCode::from(exit::OK as u8),
+        Err(e) => {
+            render::error(&e);
+            ExitCode::from(e.exit_code() as u8)
+        },
+    }
+}
+
+fn execute(command: Command) -> Result<(), Error> {
+    match command {
+        Command::Run { pipeline, out } => {
+            let plan = deskpulse::load_plan(&pipeline)?;
+            let Some(out) = out.or_else(|| plan.output_dir.clone()) else {
+                return Err(Error::Output {
+                    path: pipeline,
+                    message: "no output directory: pass --out DIR or set outputs.dir in the pipeline".into(),
+                });
+            };
+            let report = exec::run(&plan, &out)?;
+            for (table, rows) in &report.rows {
+                println!("read {table}: {rows} rows");
+            }
+            for (name, rows, paths) in &report.outputs {
+                let files: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+                println!("wrote {name}: {rows} rows -> {}", files.join(", "));
+            }
+            println!("done in {:.2} s", report.seconds);
+        },
+        Command::Validate { pipeline, no_data } => {
+            let plan = deskpulse::load_plan(&pipeline)?;
+            if !no_data {
+                exec::check(&plan)?;
+            }
+            println!(
+                "ok: pipeline `{}`: {} source(s), {} KPI(s), {} segment(s){}",
+                plan.name,
+                plan.sources.len(),
+                plan.kpis.len(),
+                plan.segments.len(),
+                if no_data { "" } else { "; files and columns checked" }
+            );
+        },
+        Command::Kpis { format } => match format {
+            Format::Json => {
+                let json =
+                    serde_json::to_string_pretty(&catalog::docs()).map_err(|e| Error::Internal(e.to_string()))?;
+                println!("{json}");
+            },
+            Format::Markdown => print!("{}", catalog::markdown()),
+            Format::Table => {
+                for d in catalog::docs() {
+                    println!("{:<22} {:<8} {:<8} better: {:<6} {}", d.name, d.table, d.unit, d.direction, d.definition);
+                }
+            },
+        },
+        Command::Explain { pipeline } => {
+            let plan = deskpulse::load_plan(&pipeline)?;
+            println!("{plan}");
+            print!("{}", exec::explain(&plan)?);
+        },
+        Command::Schema => println!("{}", spec::json_schema()),
+    }
+    Ok(())
+}

@@ -1,0 +1,211 @@
+//! The canonical data model: the logical tables every source is mapped onto (see `docs/pipeline-format.md`).
+//! Pure description; no I/O and no engine types here.
+
+use std::fmt;
+
+/// A canonical table a source can feed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Table {
+    Tickets,
+    Surveys,
+    Accounts,
+}
+
+impl Table {
+    pub const ALL: [Table; 3] = [Table::Tickets, Table::Surveys, Table::Accounts];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Table::Tickets => "tickets",
+            Table::Surveys => "surveys",
+            Table::Accounts => "accounts",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Table> {
+        Table::ALL.into_iter().find(|t| t.name() == name)
+    }
+
+    pub fn columns(self) -> &'static [Column] {
+        match self {
+            Table::Tickets => TICKETS,
+            Table::Surveys => SURVEYS,
+            Table::Accounts => ACCOUNTS,
+        }
+    }
+
+    pub fn column(self, name: &str) -> Option<&'static Column> {
+        self.columns().iter().find(|c| c.name == name)
+    }
+
+    /// The timestamp that places a row in a reporting period.
+    pub fn period_column(self) -> Option<&'static str> {
+        match self {
+            Table::Tickets => Some("created_at"),
+            Table::Surveys => Some("submitted_at"),
+            Table::Accounts => None,
+        }
+    }
+
+    /// The key other tables join on, when this table is the lookup side.
+    pub fn key(self) -> &'static str {
+        match self {
+            Table::Tickets => "ticket_id",
+            Table::Surveys => "survey_id",
+            Table::Accounts => "account_id",
+        }
+    }
+}
+
+impl fmt::Display for Table {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The logical type of a canonical column. Timestamps are instants in UTC; dates are calendar days.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ColumnType {
+    Text,
+    Timestamp,
+    Date,
+    Integer,
+    Float,
+    Boolean,
+}
+
+impl ColumnType {
+    pub fn name(self) -> &'static str {
+        match self {
+            ColumnType::Text => "text",
+            ColumnType::Timestamp => "timestamp",
+            ColumnType::Date => "date",
+            ColumnType::Integer => "integer",
+            ColumnType::Float => "number",
+            ColumnType::Boolean => "boolean",
+        }
+    }
+}
+
+/// What a canonical column holds when a pipeline does not map it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Fill {
+    /// Must be mapped.
+    Required,
+    /// Null when not mapped.
+    Null,
+    Int(i64),
+    Bool(bool),
+}
+
+#[derive(Debug)]
+pub struct Column {
+    pub name: &'static str,
+    pub ty: ColumnType,
+    pub fill: Fill,
+    /// Can be used as a segment dimension.
+    pub dimension: bool,
+    pub doc: &'static str,
+}
+
+const fn col(name: &'static str, ty: ColumnType, fill: Fill, dimension: bool, doc: &'static str) -> Column {
+    Column { name, ty, fill, dimension, doc }
+}
+
+use ColumnType::*;
+use Fill::*;
+
+const TICKETS: &[Column] = &[
+    col("ticket_id", Text, Required, false, "unique ticket id"),
+    col("created_at", Timestamp, Required, false, "when the customer opened it; places the ticket in a period"),
+    col("first_response_at", Timestamp, Null, false, "first public agent reply"),
+    col("resolved_at", Timestamp, Null, false, "when it was resolved; kept only for statuses in `resolved_when`"),
+    col("closed_at", Timestamp, Null, false, "when it stopped needing work for any reason; defaults to resolved_at"),
+    col("status", Text, Null, true, "vendor status"),
+    col("channel", Text, Null, true, "email, chat, phone, social, …"),
+    col("priority", Text, Null, true, "vendor priority"),
+    col("category", Text, Null, true, "ticket type or category"),
+    col("agent_id", Text, Null, true, "assignee"),
+    col("team", Text, Null, true, "assignee's group or team"),
+    col("account_id", Text, Null, true, "customer account; joins accounts"),
+    col("reopens", Integer, Int(0), false, "times the ticket was reopened"),
+    col("agent_replies", Integer, Null, false, "public agent replies"),
+    col("escalated", Boolean, Bool(false), false, "escalated to a higher level"),
+    col("abandoned", Boolean, Bool(false), false, "the customer left the queue before being served"),
+    col("wait_seconds", Float, Null, false, "time in queue before being served (phone, chat)"),
+    col("handle_seconds", Float, Null, false, "agent handling time (talk + hold + wrap-up)"),
+];
+
+const SURVEYS: &[Column] = &[
+    col("survey_id", Text, Null, false, "response id"),
+    col("ticket_id", Text, Null, false, "the ticket it rates; joins tickets"),
+    col("account_id", Text, Null, true, "the customer account; falls back to the ticket's"),
+    col("agent_id", Text, Null, true, "the agent rated; falls back to the ticket's"),
+    col("kind", Text, Required, false, "csat, nps, ces or enps"),
+    col("score", Float, Required, false, "the answer on the kind's scale"),
+    col("submitted_at", Timestamp, Required, false, "when it was answered; places the answer in a period"),
+    col("comment", Text, Null, false, "free text"),
+];
+
+const ACCOUNTS: &[Column] = &[
+    col("account_id", Text, Required, true, "unique account id"),
+    col("name", Text, Null, false, "account name"),
+    col("sector", Text, Null, true, "business sector (industry)"),
+    col("region", Text, Null, true, "region"),
+    col("tier", Text, Null, true, "commercial tier or plan"),
+    col("customer_since", Date, Null, false, "first day as a customer"),
+    col("churned_at", Date, Null, false, "day the account churned"),
+    col("annual_revenue", Float, Null, false, "yearly revenue from the account"),
+];
+
+/// Ticket attributes a survey inherits through `ticket_id` when it has none of its own.
+pub const SURVEY_FROM_TICKET: &[&str] =
+    &["channel", "priority", "category", "team", "status", "agent_id", "account_id"];
+
+/// Account attributes any table with an `account_id` inherits.
+pub const FROM_ACCOUNT: &[&str] = &["sector", "region", "tier"];
+
+/// The dimensions a segment over `table` may use, through the joins the model implies.
+pub fn dimensions_of(table: Table) -> Vec<&'static str> {
+    let own = table.columns().iter().filter(|c| c.dimension).map(|c| c.name);
+    let mut dims: Vec<&'static str> = match table {
+        Table::Tickets => own.chain(FROM_ACCOUNT.iter().copied()).collect(),
+        Table::Surveys => own.chain(SURVEY_FROM_TICKET.iter().copied()).chain(FROM_ACCOUNT.iter().copied()).collect(),
+        Table::Accounts => own.collect(),
+    };
+    let mut seen = std::collections::HashSet::new();
+    dims.retain(|d| seen.insert(*d));
+    dims
+}
+
+/// Every dimension any table offers, in a stable order (for suggestions and docs).
+pub fn all_dimensions() -> Vec<&'static str> {
+    let mut all = Vec::new();
+    for t in Table::ALL {
+        for d in dimensions_of(t) {
+            if !all.contains(&d) {
+                all.push(d);
+            }
+        }
+    }
+    all
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn surveys_reach_ticket_and_account_dimensions() {
+        let dims = dimensions_of(Table::Surveys);
+        for d in ["channel", "agent_id", "sector", "account_id", "team"] {
+            assert!(dims.contains(&d), "{d} missing from {dims:?}");
+        }
+        assert_eq!(dims.iter().filter(|d| **d == "agent_id").count(), 1);
+    }
+
+    #[test]
+    fn accounts_do_not_reach_ticket_dimensions() {
+        assert!(!dimensions_of(Table::Accounts).contains(&"channel"));
+    }
+}

@@ -1,0 +1,537 @@
+//! Spec → Plan: every check that needs no data, all problems collected in one pass. No I/O here.
+
+use std::path::Path;
+
+use super::*;
+use crate::catalog::{self, KpiOptions, DURATION_STATS};
+use crate::model::{self, ColumnType, Fill};
+use crate::spec::{ColumnSpec, Located, PipelineSpec, SourceSpec};
+use crate::suggest;
+
+const DEFAULT_MIN_SAMPLE: u64 = 30;
+
+/// Validates a parsed pipeline. `path` is the pipeline file (sources resolve against its folder).
+pub fn build(spec: PipelineSpec, path: &Path, text: String) -> Result<Plan, PlanError> {
+    let mut errs = Vec::new();
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    // Destructure so that a new spec field cannot be forgotten here.
+    let PipelineSpec { name, description: _, sources, definitions, kpis, segments, filters, min_sample, outputs } =
+        spec;
+
+    let sources: Vec<Source> = sources.into_iter().filter_map(|(n, s)| source(n, s, &base, &mut errs)).collect();
+    let definitions = definitions_of(definitions, &mut errs);
+    let min_sample = min_sample.map(|m| m.value).unwrap_or(DEFAULT_MIN_SAMPLE);
+
+    let mut plan = Plan {
+        name,
+        pipeline_path: path.to_path_buf(),
+        pipeline_text: String::new(),
+        sources,
+        definitions,
+        kpis: Vec::new(),
+        segments: Vec::new(),
+        window: Window::default(),
+        table_filters: Vec::new(),
+        output_dir: outputs.dir.map(|d| base.join(&d.value)),
+        formats: Vec::new(),
+    };
+
+    for entry in &kpis {
+        let at = if entry.name.at.is_known() { entry.name.at } else { entry.at };
+        let Some(info) = catalog::lookup(&entry.name) else {
+            errs.push(
+                Diagnostic::new(format!("unknown KPI `{}`", entry.name.value), at)
+                    .with_help(suggest::help(&entry.name, &catalog::names())),
+            );
+            continue;
+        };
+        if plan.kpis.iter().any(|k| k.name == info.name) {
+            errs.push(Diagnostic::new(format!("KPI `{}` is listed twice", info.name), at));
+            continue;
+        }
+        if let Some(stats) = &entry.stats {
+            if !info.is_duration() {
+                errs.push(Diagnostic::new(format!("KPI `{}` takes no `stats` option", info.name), stats.at));
+            }
+            for s in stats.iter() {
+                if info.is_duration() && !DURATION_STATS.contains(&s.as_str()) {
+                    errs.push(
+                        Diagnostic::new(format!("unknown statistic `{s}` for `{}`", info.name), stats.at)
+                            .with_help(suggest::help(s, DURATION_STATS)),
+                    );
+                }
+            }
+        }
+        if !plan.sources.iter().any(|s| s.table == info.table) {
+            errs.push(Diagnostic::new(
+                format!("KPI `{}` needs the `{}` table, but no source feeds it", info.name, info.table),
+                at,
+            ));
+        } else {
+            let def = info.define(&plan.definitions, &KpiOptions { stats: None, min_sample });
+            let mut needed = def.columns();
+            for i in info.inputs {
+                if !needed.contains(i) {
+                    needed.push(i);
+                }
+            }
+            for column in needed {
+                let c = info.table.column(column).expect("catalog inputs are canonical columns");
+                if c.fill == Fill::Required || plan.has_column(info.table, column) {
+                    continue;
+                }
+                let defaulted = !matches!(c.fill, Fill::Null);
+                if defaulted && !info.inputs.contains(&column) {
+                    continue;
+                }
+                errs.push(
+                    Diagnostic::new(
+                        format!("KPI `{}` needs `{}.{column}`, which no source maps", info.name, info.table),
+                        at,
+                    )
+                    .with_help(format!("map it under `columns:` of a {} source", info.table)),
+                );
+            }
+        }
+        let options = KpiOptions {
+            stats: entry.stats.as_ref().map(|s| s.value.clone()),
+            min_sample: entry.min_sample.as_ref().map(|m| m.value).unwrap_or(min_sample),
+        };
+        plan.kpis.push(info.define(&plan.definitions, &options));
+    }
+
+    for (seg_name, seg) in segments {
+        if let Some(s) = segment(&plan, seg_name, seg, &mut errs) {
+            plan.segments.push(s);
+        }
+    }
+
+    if let Some(w) = filters.window {
+        plan.window.from = w.from.and_then(|d| date(&d, &mut errs));
+        plan.window.to = w.to.and_then(|d| date(&d, &mut errs));
+        if let (Some(from), Some(to)) = (plan.window.from, plan.window.to) {
+            if from >= to {
+                errs.push(Diagnostic::new("the window's `from` must come before its `to`", Location::default()));
+            }
+        }
+    }
+    for (table, sql) in [(Table::Tickets, filters.tickets), (Table::Surveys, filters.surveys)] {
+        if let Some(sql) = sql {
+            plan.table_filters.push((table, Sql { text: sql.value, at: sql.at }));
+        }
+    }
+
+    plan.formats = match outputs.formats {
+        None => vec![OutputFormat::Parquet, OutputFormat::Csv],
+        Some(list) => list
+            .iter()
+            .filter_map(|f| match f.as_str() {
+                "parquet" => Some(OutputFormat::Parquet),
+                "csv" => Some(OutputFormat::Csv),
+                other => {
+                    errs.push(
+                        Diagnostic::new(format!("unknown output format `{other}`",), f.at)
+                            .with_help(suggest::help(other, &["parquet", "csv"])),
+                    );
+                    None
+                },
+            })
+            .collect(),
+    };
+
+    if errs.is_empty() {
+        plan.pipeline_text = text;
+        Ok(plan)
+    } else {
+        errs.sort_by_key(|d| (d.at.line, d.at.column));
+        Err(PlanError { path: path.to_path_buf(), text, diagnostics: errs })
+    }
+}
+
+fn source(name: String, spec: Located<SourceSpec>, base: &Path, errs: &mut Vec<Diagnostic>) -> Option<Source> {
+    let at = spec.at;
+    let spec = spec.value;
+    let table_names: Vec<&str> = Table::ALL.iter().map(|t| t.name()).collect();
+    let Some(table) = Table::from_name(&spec.table) else {
+        errs.push(
+            Diagnostic::new(format!("source `{name}`: unknown table `{}`", spec.table.value), spec.table.at)
+                .with_help(suggest::help(&spec.table, &table_names)),
+        );
+        return None;
+    };
+    let format = match spec.format.as_ref().map(|f| f.as_str()) {
+        Some("csv") => FileFormat::Csv,
+        Some("parquet") => FileFormat::Parquet,
+        Some("ndjson") | Some("jsonl") => FileFormat::Ndjson,
+        Some(other) => {
+            errs.push(
+                Diagnostic::new(format!("unknown format `{other}`"), spec.format.as_ref().unwrap().at)
+                    .with_help(suggest::help(other, &["csv", "parquet", "ndjson"])),
+            );
+            FileFormat::Csv
+        },
+        None => {
+            let lower = spec.path.to_lowercase();
+            let lower = lower.trim_end_matches(".gz").trim_end_matches(".zst");
+            if lower.ends_with(".parquet") || lower.ends_with(".pq") {
+                FileFormat::Parquet
+            } else if lower.ends_with(".ndjson") || lower.ends_with(".jsonl") {
+                FileFormat::Ndjson
+            } else if lower.ends_with(".csv") || lower.ends_with(".tsv") || lower.ends_with(".txt") {
+                FileFormat::Csv
+            } else {
+                errs.push(Diagnostic::new(
+                    format!(
+                        "source `{name}`: cannot tell the format of `{}`; add `format: csv|parquet|ndjson`",
+                        spec.path.value
+                    ),
+                    spec.path.at,
+                ));
+                FileFormat::Csv
+            }
+        },
+    };
+    let csv = csv_options(&spec.csv, errs);
+
+    let mut columns = Vec::new();
+    let valid: Vec<&str> = table.columns().iter().map(|c| c.name).collect();
+    for (canonical, mapping) in spec.columns {
+        let Some(column) = table.column(&canonical) else {
+            errs.push(
+                Diagnostic::new(format!("`{}` is not a column of the {table} table", canonical.value), canonical.at)
+                    .with_help(suggest::help(&canonical, &valid)),
+            );
+            continue;
+        };
+        if let Some(m) = column_mapping(column, mapping, errs) {
+            columns.push(m);
+        }
+    }
+    for c in table.columns() {
+        if c.fill == Fill::Required && !columns.iter().any(|m: &ColumnMapping| m.canonical.name == c.name) {
+            errs.push(Diagnostic::new(
+                format!("source `{name}` feeds {table} but does not map the required column `{}`", c.name),
+                at,
+            ));
+        }
+    }
+    let pattern = base.join(&spec.path.value).to_string_lossy().into_owned();
+    let filter = spec.filter.map(|f| Sql { text: f.value, at: f.at });
+    Some(Source { name, table, pattern, pattern_at: spec.path.at, format, csv, filter, columns })
+}
+
+fn single_byte(value: &Option<Located<String>>, default: u8, what: &str, errs: &mut Vec<Diagnostic>) -> u8 {
+    let Some(v) = value else { return default };
+    let s = if v.value == "\\t" { "\t" } else { v.as_str() };
+    match s.as_bytes() {
+        [b] => *b,
+        _ => {
+            errs.push(Diagnostic::new(format!("{what} must be one ASCII character, found {:?}", v.value), v.at));
+            default
+        },
+    }
+}
+
+fn csv_options(spec: &crate::spec::CsvSpec, errs: &mut Vec<Diagnostic>) -> CsvOptions {
+    let lossy_utf8 = match spec.encoding.as_ref().map(|e| e.to_lowercase()) {
+        None => false,
+        Some(e) if e == "utf-8" || e == "utf8" => false,
+        Some(e) if e == "utf-8-lossy" || e == "utf8-lossy" => true,
+        Some(e) => {
+            errs.push(
+                Diagnostic::new(format!("unsupported encoding `{e}`"), spec.encoding.as_ref().unwrap().at).with_help(
+                    "expected utf-8 or utf-8-lossy; convert other encodings first (e.g. `iconv -f cp1252 -t utf-8`)",
+                ),
+            );
+            false
+        },
+    };
+    CsvOptions {
+        delimiter: single_byte(&spec.delimiter, b',', "`delimiter`", errs),
+        quote: single_byte(&spec.quote, b'"', "`quote`", errs),
+        null_values: spec.null_values.clone().unwrap_or_else(|| vec![String::new()]),
+        decimal_comma: spec.decimal_comma,
+        lossy_utf8,
+    }
+}
+
+const TRUE_VALUES: &[&str] = &["true", "1", "yes", "y", "oui", "t"];
+const FALSE_VALUES: &[&str] = &["false", "0", "no", "n", "non", "f"];
+
+fn column_mapping(
+    column: &'static model::Column,
+    mapping: Located<ColumnSpec>,
+    errs: &mut Vec<Diagnostic>,
+) -> Option<ColumnMapping> {
+    let at = mapping.at;
+    let detail = match mapping.value {
+        ColumnSpec::Source(name) => {
+            return Some(ColumnMapping {
+                canonical: column,
+                value: MappedValue::Column { name, at },
+                format: None,
+                time_zone: None,
+                map: Vec::new(),
+                default: None,
+                true_values: TRUE_VALUES.iter().map(|s| s.to_string()).collect(),
+                false_values: FALSE_VALUES.iter().map(|s| s.to_string()).collect(),
+                at,
+            })
+        },
+        ColumnSpec::Detailed(d) => d,
+    };
+    let value = match (detail.column, detail.constant, detail.expr) {
+        (Some(c), None, None) => MappedValue::Column { name: c.value, at: c.at },
+        (None, Some(v), None) => MappedValue::Constant(v.value),
+        (None, None, Some(e)) => MappedValue::Expr(Sql { text: e.value, at: e.at }),
+        _ => {
+            errs.push(Diagnostic::new(
+                format!("`{}`: give exactly one of `column`, `constant` or `expr`", column.name),
+                at,
+            ));
+            return None;
+        },
+    };
+    let temporal = matches!(column.ty, ColumnType::Timestamp | ColumnType::Date);
+    if let Some(f) = &detail.format {
+        if !temporal {
+            errs.push(Diagnostic::new(
+                format!("`format` applies to timestamps and dates, and `{}` is {}", column.name, column.ty.name()),
+                f.at,
+            ));
+        }
+    }
+    if let Some(tz) = &detail.time_zone {
+        if column.ty != ColumnType::Timestamp {
+            errs.push(Diagnostic::new(
+                format!("`time_zone` applies to timestamps, and `{}` is not one", column.name),
+                tz.at,
+            ));
+        } else if jiff::tz::TimeZone::get(tz).is_err() {
+            errs.push(
+                Diagnostic::new(format!("unknown time zone `{}`", tz.value), tz.at)
+                    .with_help("use an IANA name such as Europe/Paris or UTC"),
+            );
+        }
+    }
+    if column.ty != ColumnType::Boolean && (detail.true_values.is_some() || detail.false_values.is_some()) {
+        errs.push(Diagnostic::new(
+            format!("`true_values`/`false_values` apply to booleans, and `{}` is not one", column.name),
+            at,
+        ));
+    }
+    let lower = |v: Option<Vec<String>>, d: &[&str]| -> Vec<String> {
+        v.map(|v| v.into_iter().map(|s| s.to_lowercase()).collect())
+            .unwrap_or_else(|| d.iter().map(|s| s.to_string()).collect())
+    };
+    Some(ColumnMapping {
+        canonical: column,
+        value,
+        format: detail.format.map(|f| f.value),
+        time_zone: detail.time_zone.map(|t| t.value),
+        map: detail.map.map(|m| m.value.into_iter().collect()).unwrap_or_default(),
+        default: detail.default.map(|d| d.value),
+        true_values: lower(detail.true_values, TRUE_VALUES),
+        false_values: lower(detail.false_values, FALSE_VALUES),
+        at,
+    })
+}
+
+fn definitions_of(spec: crate::spec::DefinitionsSpec, errs: &mut Vec<Diagnostic>) -> Definitions {
+    let mut d = Definitions::default();
+    if let Some(r) = spec.resolved_when {
+        d.resolved_statuses = r.statuses.unwrap_or_default();
+        d.abandoned_can_resolve = r.abandoned.unwrap_or(false);
+    }
+    if let Some(f) = spec.fcr {
+        if let Some(m) = f.max_agent_replies {
+            if m.value < 0 {
+                errs.push(Diagnostic::new("`max_agent_replies` must be 0 or more", m.at));
+            }
+            d.fcr_max_agent_replies = m.value;
+        }
+        d.fcr_reopened_counts = f.reopened_counts_as_fcr.unwrap_or(false);
+    }
+    if let Some(c) = spec.csat {
+        d.csat_scale = scale(&c.scale, d.csat_scale, errs);
+        if let Some(m) = c.satisfied_min {
+            d.csat_satisfied_min = within(&m, d.csat_scale, "satisfied_min", errs);
+        }
+        if let Some(e) = c.easy_min {
+            errs.push(Diagnostic::new("`easy_min` is a CES option; CSAT takes `satisfied_min`", e.at));
+        }
+    }
+    if let Some(c) = spec.ces {
+        d.ces_scale = scale(&c.scale, d.ces_scale, errs);
+        if let Some(m) = c.easy_min {
+            d.ces_easy_min = within(&m, d.ces_scale, "easy_min", errs);
+        }
+        if let Some(s) = c.satisfied_min {
+            errs.push(Diagnostic::new("`satisfied_min` is a CSAT option; CES takes `easy_min`", s.at));
+        }
+    }
+    if let Some(q) = spec.queue_channels {
+        d.queue_channels = q;
+    }
+    d
+}
+
+fn scale(spec: &Option<Located<Vec<f64>>>, default: (f64, f64), errs: &mut Vec<Diagnostic>) -> (f64, f64) {
+    match spec {
+        None => default,
+        Some(s) => match s.as_slice() {
+            [lo, hi] if lo < hi => (*lo, *hi),
+            _ => {
+                errs.push(Diagnostic::new("`scale` must be [lowest, highest] with lowest < highest", s.at));
+                default
+            },
+        },
+    }
+}
+
+fn within(v: &Located<f64>, scale: (f64, f64), what: &str, errs: &mut Vec<Diagnostic>) -> f64 {
+    if v.value < scale.0 || v.value > scale.1 {
+        errs.push(Diagnostic::new(
+            format!("`{what}` {} lies outside the scale {}–{}", v.value, scale.0, scale.1),
+            v.at,
+        ));
+    }
+    v.value
+}
+
+fn date(d: &Located<String>, errs: &mut Vec<Diagnostic>) -> Option<jiff::civil::Date> {
+    match d.parse::<jiff::civil::Date>() {
+        Ok(date) => Some(date),
+        Err(_) => {
+            errs.push(
+                Diagnostic::new(format!("`{}` is not a date", d.value), d.at).with_help("write it as YYYY-MM-DD"),
+            );
+            None
+        },
+    }
+}
+
+/// Can `dimension` be filled for rows of `table` by what the sources map?
+fn dimension_available(plan: &Plan, table: Table, dimension: &str) -> Result<(), String> {
+    if table.column(dimension).is_some_and(|c| c.dimension) && plan.has_column(table, dimension) {
+        return Ok(());
+    }
+    let via_ticket = table == Table::Surveys && model::SURVEY_FROM_TICKET.contains(&dimension);
+    if via_ticket && plan.has_column(Table::Surveys, "ticket_id") && plan.has_column(Table::Tickets, dimension) {
+        return Ok(());
+    }
+    if model::FROM_ACCOUNT.contains(&dimension) && table != Table::Accounts {
+        let has_account = plan.has_column(table, "account_id")
+            || (table == Table::Surveys
+                && plan.has_column(Table::Surveys, "ticket_id")
+                && plan.has_column(Table::Tickets, "account_id"));
+        if !plan.has_column(Table::Accounts, dimension) {
+            return Err(format!("`{dimension}` comes from accounts.{dimension}, which no source maps"));
+        }
+        if !has_account {
+            return Err(format!("{table} have no `account_id` to reach accounts.{dimension}"));
+        }
+        return Ok(());
+    }
+    if table == Table::Accounts && plan.has_column(table, dimension) {
+        return Ok(());
+    }
+    if model::dimensions_of(table).contains(&dimension) {
+        Err(format!("no source maps `{dimension}` for {table}"))
+    } else {
+        Err(format!("`{dimension}` is not a dimension of {table}"))
+    }
+}
+
+fn segment(
+    plan: &Plan,
+    name: Located<String>,
+    spec: Located<crate::spec::SegmentSpec>,
+    errs: &mut Vec<Diagnostic>,
+) -> Option<Segment> {
+    let spec_at = spec.at;
+    let spec = spec.value;
+    let before = errs.len();
+    let grain = Grain::from_name(&spec.grain).or_else(|| {
+        errs.push(
+            Diagnostic::new(format!("unknown grain `{}`", spec.grain.value), spec.grain.at)
+                .with_help(suggest::help(&spec.grain, &Grain::NAMES)),
+        );
+        None
+    });
+    if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') || name.is_empty() {
+        errs.push(Diagnostic::new(
+            format!("segment name `{}` must use letters, digits, `_` or `-` (it names output files)", name.value),
+            name.at,
+        ));
+    }
+    let all_dims = model::all_dimensions();
+    let mut dimensions = Vec::new();
+    for d in &spec.by {
+        match all_dims.iter().find(|x| **x == d.as_str()) {
+            Some(dim) if dimensions.contains(dim) => {
+                errs.push(Diagnostic::new(format!("dimension `{dim}` is listed twice"), d.at))
+            },
+            Some(dim) => dimensions.push(*dim),
+            None => errs.push(
+                Diagnostic::new(format!("unknown dimension `{}`", d.value), d.at)
+                    .with_help(suggest::help(d, &all_dims)),
+            ),
+        }
+    }
+    let mut kpis = Vec::new();
+    match &spec.kpis {
+        Some(list) => {
+            for k in list {
+                let Some(i) = plan.kpis.iter().position(|x| x.name == k.as_str()) else {
+                    let declared: Vec<&str> = plan.kpis.iter().map(|x| x.name).collect();
+                    errs.push(
+                        Diagnostic::new(
+                            format!("segment `{}` names KPI `{}`, which `kpis:` does not declare", name.value, k.value),
+                            k.at,
+                        )
+                        .with_help(suggest::help(k, &declared)),
+                    );
+                    continue;
+                };
+                for d in &dimensions {
+                    if let Err(why) = dimension_available(plan, plan.kpis[i].table, d) {
+                        errs.push(Diagnostic::new(
+                            format!("segment `{}`: KPI `{}` cannot be split by `{d}`: {why}", name.value, k.value),
+                            k.at,
+                        ));
+                    }
+                }
+                kpis.push(i);
+            }
+        },
+        None => {
+            for (i, k) in plan.kpis.iter().enumerate() {
+                let problems: Vec<String> =
+                    dimensions.iter().filter_map(|d| dimension_available(plan, k.table, d).err()).collect();
+                if problems.is_empty() {
+                    kpis.push(i);
+                } else if dimensions.iter().all(|d| !model::dimensions_of(k.table).contains(d)) {
+                    // A dimension foreign to the KPI's table (e.g. channel for account KPIs): leave the KPI out.
+                } else {
+                    errs.push(Diagnostic::new(
+                        format!(
+                            "segment `{}`: KPI `{}` cannot be split this way: {}",
+                            name.value,
+                            k.name,
+                            problems.join("; ")
+                        ),
+                        spec_at,
+                    ));
+                }
+            }
+            if kpis.is_empty() && errs.len() == before && !plan.kpis.is_empty() {
+                errs.push(Diagnostic::new(
+                    format!("segment `{}`: no declared KPI can be split by these dimensions", name.value),
+                    spec_at,
+                ));
+            }
+        },
+    }
+    Some(Segment { name: name.value, dimensions, grain: grain?, kpis })
+}

@@ -1,0 +1,230 @@
+//! The validated plan: everything the pipeline file says, checked and resolved into types that cannot hold
+//! bad states. Built by `build` without touching data; `exec` runs it.
+
+mod build;
+
+pub use build::build;
+
+use std::fmt;
+use std::path::PathBuf;
+
+use crate::catalog::{Definitions, KpiDefinition};
+use crate::model::{Column, Table};
+use crate::spec::Location;
+
+#[derive(Debug)]
+pub struct Plan {
+    pub name: String,
+    /// The pipeline file and its text, for error messages and output metadata.
+    pub pipeline_path: PathBuf,
+    pub pipeline_text: String,
+    pub sources: Vec<Source>,
+    pub definitions: Definitions,
+    /// In declaration order.
+    pub kpis: Vec<KpiDefinition>,
+    pub segments: Vec<Segment>,
+    pub window: Window,
+    /// SQL predicates over canonical columns, per table.
+    pub table_filters: Vec<(Table, Sql)>,
+    pub output_dir: Option<PathBuf>,
+    pub formats: Vec<OutputFormat>,
+}
+
+impl Plan {
+    pub fn sources_of(&self, table: Table) -> impl Iterator<Item = &Source> {
+        self.sources.iter().filter(move |s| s.table == table)
+    }
+
+    /// Is the canonical column filled by at least one source (or by a default)?
+    pub fn has_column(&self, table: Table, column: &str) -> bool {
+        self.sources_of(table).any(|s| s.columns.iter().any(|c| c.canonical.name == column))
+    }
+
+    /// Tables the KPIs need, with the lookups their segments join.
+    pub fn kpi(&self, name: &str) -> Option<&KpiDefinition> {
+        self.kpis.iter().find(|k| k.name == name)
+    }
+}
+
+/// A SQL snippet from the pipeline with where it was written.
+#[derive(Clone, Debug)]
+pub struct Sql {
+    pub text: String,
+    pub at: Location,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileFormat {
+    Csv,
+    Parquet,
+    Ndjson,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutputFormat {
+    Parquet,
+    Csv,
+}
+
+impl OutputFormat {
+    pub fn extension(self) -> &'static str {
+        match self {
+            OutputFormat::Parquet => "parquet",
+            OutputFormat::Csv => "csv",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct CsvOptions {
+    pub delimiter: u8,
+    pub quote: u8,
+    pub null_values: Vec<String>,
+    pub decimal_comma: bool,
+    pub lossy_utf8: bool,
+}
+
+#[derive(Debug)]
+pub struct Source {
+    pub name: String,
+    pub table: Table,
+    /// Path or glob, resolved against the pipeline file's folder.
+    pub pattern: String,
+    pub pattern_at: Location,
+    pub format: FileFormat,
+    pub csv: CsvOptions,
+    pub filter: Option<Sql>,
+    pub columns: Vec<ColumnMapping>,
+}
+
+#[derive(Debug)]
+pub struct ColumnMapping {
+    pub canonical: &'static Column,
+    pub value: MappedValue,
+    /// strftime format for timestamps and dates.
+    pub format: Option<String>,
+    /// IANA zone of offset-less timestamps.
+    pub time_zone: Option<String>,
+    pub map: Vec<(String, String)>,
+    pub default: Option<String>,
+    pub true_values: Vec<String>,
+    pub false_values: Vec<String>,
+    pub at: Location,
+}
+
+#[derive(Debug, Clone)]
+pub enum MappedValue {
+    Column { name: String, at: Location },
+    Constant(String),
+    Expr(Sql),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Grain {
+    Day,
+    Week,
+    Month,
+    Quarter,
+    Year,
+    All,
+}
+
+impl Grain {
+    pub const NAMES: [&'static str; 6] = ["day", "week", "month", "quarter", "year", "all"];
+
+    pub fn from_name(name: &str) -> Option<Grain> {
+        Some(match name {
+            "day" => Grain::Day,
+            "week" => Grain::Week,
+            "month" => Grain::Month,
+            "quarter" => Grain::Quarter,
+            "year" => Grain::Year,
+            "all" => Grain::All,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        Grain::NAMES[self as usize]
+    }
+}
+
+#[derive(Debug)]
+pub struct Segment {
+    pub name: String,
+    pub dimensions: Vec<&'static str>,
+    pub grain: Grain,
+    /// Indices into `Plan::kpis`.
+    pub kpis: Vec<usize>,
+}
+
+/// Half-open `[from, to)` in UTC, on each table's period timestamp.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Window {
+    pub from: Option<jiff::civil::Date>,
+    pub to: Option<jiff::civil::Date>,
+}
+
+/// A problem in the pipeline file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Diagnostic {
+    pub message: String,
+    pub at: Location,
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    pub fn new(message: impl Into<String>, at: Location) -> Diagnostic {
+        Diagnostic { message: message.into(), at, help: None }
+    }
+    pub fn with_help(mut self, help: impl Into<String>) -> Diagnostic {
+        self.help = Some(help.into());
+        self
+    }
+}
+
+/// Every problem of a pipeline, found in one pass.
+#[derive(Debug, thiserror::Error)]
+#[error("{} has {} problem(s)", path.display(), diagnostics.len())]
+pub struct PlanError {
+    pub path: PathBuf,
+    pub text: String,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// What `explain` prints before the engine's plans.
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "pipeline {} ({})", self.name, self.pipeline_path.display())?;
+        for s in &self.sources {
+            writeln!(f, "source {} -> {} from {} ({:?})", s.name, s.table, s.pattern, s.format)?;
+            for c in &s.columns {
+                let from = match &c.value {
+                    MappedValue::Column { name, .. } => format!("column {name:?}"),
+                    MappedValue::Constant(v) => format!("constant {v:?}"),
+                    MappedValue::Expr(sql) => format!("expr {}", sql.text),
+                };
+                writeln!(f, "  {}.{} <- {from}", s.table, c.canonical.name)?;
+            }
+        }
+        for k in &self.kpis {
+            let filter = k.filter.as_ref().map(|e| format!(" where {e}")).unwrap_or_default();
+            writeln!(f, "kpi {} over {}{filter}", k.name, k.table)?;
+            for s in &k.stats {
+                writeln!(f, "  {} [{}] = {}", s.stat, s.unit.as_str(), crate::catalog::describe(&s.aggregate))?;
+            }
+        }
+        for s in &self.segments {
+            let kpis: Vec<&str> = s.kpis.iter().map(|i| self.kpis[*i].name).collect();
+            writeln!(
+                f,
+                "segment {} by [{}] per {}: {}",
+                s.name,
+                s.dimensions.join(", "),
+                s.grain.name(),
+                kpis.join(", ")
+            )?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,316 @@
+//! Raw pipeline file types: what the YAML says, deserialised as written (with locations), before any check.
+//! Nothing here decides meaning; `plan` validates these into executable types.
+
+mod load;
+mod located;
+
+pub use load::{load, parse, LoadError};
+pub use located::{Located, Location};
+
+use std::fmt;
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::de::{self, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+
+/// A deskpulse pipeline: where the data is, how it maps onto the canonical tables, what to compute, where to
+/// write it.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineSpec {
+    /// Pipeline name, used in output metadata.
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Named sources; several sources may feed one canonical table (their rows are appended).
+    pub sources: IndexMap<String, Located<SourceSpec>>,
+    /// Definition choices (what counts as resolved, FCR, CSAT and CES scales…), each with the spec's default.
+    #[serde(default)]
+    pub definitions: DefinitionsSpec,
+    /// KPIs to compute, by catalog name (`deskpulse kpis` lists them), optionally with options.
+    pub kpis: Vec<Located<KpiEntry>>,
+    /// Named segments: one output table each.
+    pub segments: IndexMap<Located<String>, Located<SegmentSpec>>,
+    #[serde(default)]
+    pub filters: FiltersSpec,
+    /// Observations below which a row is flagged `low_sample` (default 30).
+    #[serde(default)]
+    pub min_sample: Option<Located<u64>>,
+    #[serde(default)]
+    pub outputs: OutputsSpec,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SourceSpec {
+    /// Canonical table the source feeds: tickets, surveys or accounts.
+    pub table: Located<String>,
+    /// File path or glob, relative to the pipeline file.
+    pub path: Located<String>,
+    /// csv, parquet or ndjson; inferred from the file extension when omitted.
+    #[serde(default)]
+    pub format: Option<Located<String>>,
+    #[serde(default)]
+    pub csv: CsvSpec,
+    /// SQL predicate over the source's own columns; rows where it is not true are skipped.
+    #[serde(default)]
+    pub filter: Option<Located<String>>,
+    /// Canonical column → source column (a name) or a transform.
+    pub columns: IndexMap<Located<String>, Located<ColumnSpec>>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CsvSpec {
+    /// One character (default `,`).
+    #[serde(default)]
+    pub delimiter: Option<Located<String>>,
+    /// utf-8 (default) or utf-8-lossy (invalid bytes replaced).
+    #[serde(default)]
+    pub encoding: Option<Located<String>>,
+    /// Strings read as null (default: the empty string).
+    #[serde(default)]
+    pub null_values: Option<Vec<String>>,
+    /// Numbers written with a decimal comma (`12,5`).
+    #[serde(default)]
+    pub decimal_comma: bool,
+    /// Quote character (default `"`).
+    #[serde(default)]
+    pub quote: Option<Located<String>>,
+}
+
+/// How a canonical column is filled: a source column name, or a transform.
+#[derive(Debug, Clone)]
+pub enum ColumnSpec {
+    Source(String),
+    Detailed(ColumnDetail),
+}
+
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ColumnDetail {
+    /// Source column to read.
+    #[serde(default)]
+    pub column: Option<Located<String>>,
+    /// A constant value for every row.
+    #[serde(default)]
+    pub constant: Option<Located<String>>,
+    /// A SQL expression over the source's columns (e.g. `tags LIKE '%escalated%'`, `talk + hold`).
+    #[serde(default)]
+    pub expr: Option<Located<String>>,
+    /// strftime format of a timestamp or date column (e.g. `%d/%m/%Y %H:%M`); ISO 8601 when omitted.
+    #[serde(default)]
+    pub format: Option<Located<String>>,
+    /// Time zone of timestamps written without an offset (IANA name, default UTC).
+    #[serde(default)]
+    pub time_zone: Option<Located<String>>,
+    /// Value map applied to the source text before typing (e.g. `voice: phone`); unmapped values pass through.
+    #[serde(default)]
+    pub map: Option<Located<IndexMap<String, String>>>,
+    /// Value used where the source is null (after `map`).
+    #[serde(default)]
+    pub default: Option<Located<String>>,
+    /// Texts read as true for a boolean column (default true, 1, yes, y, oui, t).
+    #[serde(default)]
+    pub true_values: Option<Vec<String>>,
+    /// Texts read as false for a boolean column (default false, 0, no, n, non, f).
+    #[serde(default)]
+    pub false_values: Option<Vec<String>>,
+}
+
+impl<'de> Deserialize<'de> for ColumnSpec {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = ColumnSpec;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a source column name or a map with `column`, `constant` or `expr`")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<ColumnSpec, E> {
+                Ok(ColumnSpec::Source(v.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<ColumnSpec, E> {
+                Ok(ColumnSpec::Source(v.to_string()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<ColumnSpec, E> {
+                Ok(ColumnSpec::Source(v.to_string()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<ColumnSpec, A::Error> {
+                ColumnDetail::deserialize(de::value::MapAccessDeserializer::new(map)).map(ColumnSpec::Detailed)
+            }
+        }
+        deserializer.deserialize_any(V)
+    }
+}
+
+impl JsonSchema for ColumnSpec {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ColumnSpec".into()
+    }
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let detail = generator.subschema_for::<ColumnDetail>();
+        schemars::json_schema!({
+            "description": "A source column name, or a transform.",
+            "anyOf": [{ "type": "string" }, detail]
+        })
+    }
+}
+
+/// A KPI by name, or a map with its name and options.
+#[derive(Debug, Clone)]
+pub struct KpiEntry {
+    pub name: Located<String>,
+    pub stats: Option<Located<Vec<String>>>,
+    pub min_sample: Option<Located<u64>>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct KpiEntryMap {
+    /// Catalog name.
+    name: Located<String>,
+    /// For durations: which statistics (mean, median, p75, p90, p95, p99).
+    #[serde(default)]
+    stats: Option<Located<Vec<String>>>,
+    /// Overrides the pipeline's `min_sample` for this KPI.
+    #[serde(default)]
+    min_sample: Option<Located<u64>>,
+}
+
+impl<'de> Deserialize<'de> for KpiEntry {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = KpiEntry;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a KPI name or a map with `name` and options")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<KpiEntry, E> {
+                Ok(KpiEntry { name: Located::new(v.to_string(), Location::default()), stats: None, min_sample: None })
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<KpiEntry, A::Error> {
+                let m = KpiEntryMap::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(KpiEntry { name: m.name, stats: m.stats, min_sample: m.min_sample })
+            }
+        }
+        deserializer.deserialize_any(V)
+    }
+}
+
+impl JsonSchema for KpiEntry {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "KpiEntry".into()
+    }
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let map = generator.subschema_for::<KpiEntryMap>();
+        schemars::json_schema!({
+            "description": "A KPI name from the catalog, or a map with `name` and options.",
+            "anyOf": [{ "type": "string" }, map]
+        })
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SegmentSpec {
+    /// Dimensions (canonical column names such as channel, sector, agent_id); empty for one overall figure.
+    #[serde(default)]
+    pub by: Vec<Located<String>>,
+    /// day, week (ISO, starting Monday), month, quarter, year, or all (the whole window).
+    pub grain: Located<String>,
+    /// Only these KPIs (default: every KPI of the pipeline that the dimensions allow).
+    #[serde(default)]
+    pub kpis: Option<Vec<Located<String>>>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DefinitionsSpec {
+    #[serde(default)]
+    pub resolved_when: Option<ResolvedWhenSpec>,
+    #[serde(default)]
+    pub fcr: Option<FcrSpec>,
+    #[serde(default)]
+    pub csat: Option<ScaleSpec>,
+    #[serde(default)]
+    pub ces: Option<ScaleSpec>,
+    /// Channels with a queue, for abandonment (default phone, chat).
+    #[serde(default)]
+    pub queue_channels: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResolvedWhenSpec {
+    /// Vendor statuses (as mapped to `status`) that mean resolved.
+    #[serde(default)]
+    pub statuses: Option<Vec<String>>,
+    /// Count abandoned tickets as resolved (default false).
+    #[serde(default)]
+    pub abandoned: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FcrSpec {
+    #[serde(default)]
+    pub max_agent_replies: Option<Located<i64>>,
+    #[serde(default)]
+    pub reopened_counts_as_fcr: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScaleSpec {
+    /// [lowest, highest] score.
+    #[serde(default)]
+    pub scale: Option<Located<Vec<f64>>>,
+    /// CSAT: lowest satisfied score (default 4).
+    #[serde(default)]
+    pub satisfied_min: Option<Located<f64>>,
+    /// CES: lowest "easy" score (default 6).
+    #[serde(default)]
+    pub easy_min: Option<Located<f64>>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FiltersSpec {
+    /// Half-open window `[from, to)` on each table's period timestamp (tickets: created_at, surveys:
+    /// submitted_at), as dates (YYYY-MM-DD, UTC).
+    #[serde(default)]
+    pub window: Option<WindowSpec>,
+    /// SQL predicate over canonical ticket columns.
+    #[serde(default)]
+    pub tickets: Option<Located<String>>,
+    /// SQL predicate over canonical survey columns.
+    #[serde(default)]
+    pub surveys: Option<Located<String>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WindowSpec {
+    #[serde(default)]
+    pub from: Option<Located<String>>,
+    #[serde(default)]
+    pub to: Option<Located<String>>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OutputsSpec {
+    /// Output directory, relative to the pipeline file (`--out` overrides it).
+    #[serde(default)]
+    pub dir: Option<Located<String>>,
+    /// parquet and/or csv (default both).
+    #[serde(default)]
+    pub formats: Option<Vec<Located<String>>>,
+}
+
+/// The JSON Schema of the pipeline format (`deskpulse schema`).
+pub fn json_schema() -> String {
+    let schema = schemars::schema_for!(PipelineSpec);
+    serde_json::to_string_pretty(&schema).expect("schema serialises")
+}

@@ -1,0 +1,74 @@
+//! Helpers shared by the integration tests: running pipelines and reading KPI rows back.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs a pipeline through the library into a fresh temporary directory.
+pub fn run(pipeline: &Path) -> tempfile::TempDir {
+    let out = tempfile::tempdir().unwrap();
+    let plan = deskpulse::load_plan(pipeline).unwrap_or_else(|e| panic!("{e}"));
+    deskpulse::exec::run(&plan, out.path()).unwrap_or_else(|e| panic!("{e}"));
+    out
+}
+
+pub fn read_parquet(path: &Path) -> DataFrame {
+    ParquetReader::new(std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+        .finish()
+        .unwrap()
+}
+
+#[derive(Debug, PartialEq)]
+pub struct Row {
+    pub value: f64,
+    pub numerator: Option<f64>,
+    pub denominator: Option<f64>,
+    pub n: i64,
+    pub unit: String,
+    pub low_sample: bool,
+}
+
+/// The one row of `kpi`/`stat` where each dimension equals the given value (`None`: null) and the period
+/// starts on `period` (`None`: null).
+pub fn row(df: &DataFrame, dims: &[(&str, Option<&str>)], period: Option<&str>, kpi: &str, stat: &str) -> Row {
+    let mut pred = col("kpi").eq(lit(kpi)).and(col("stat").eq(lit(stat)));
+    for (d, v) in dims {
+        pred = pred.and(match v {
+            Some(v) => col(*d).eq(lit(*v)),
+            None => col(*d).is_null(),
+        });
+    }
+    pred = pred.and(match period {
+        Some(p) => col("period_start").cast(DataType::String).eq(lit(p)),
+        None => col("period_start").is_null(),
+    });
+    let found = df.clone().lazy().filter(pred).collect().unwrap();
+    assert_eq!(found.height(), 1, "expected one row for {dims:?} {period:?} {kpi}/{stat}, found:\n{found}");
+    let f = |c: &str| found.column(c).unwrap().f64().unwrap().get(0);
+    Row {
+        value: f("value").unwrap(),
+        numerator: f("numerator"),
+        denominator: f("denominator"),
+        n: found.column("n").unwrap().i64().unwrap().get(0).unwrap(),
+        unit: found.column("unit").unwrap().str().unwrap().get(0).unwrap().to_string(),
+        low_sample: found.column("low_sample").unwrap().bool().unwrap().get(0).unwrap(),
+    }
+}
+
+/// Rows of `kpi` whose `channel` is `channel`.
+pub fn count(df: &DataFrame, kpi: &str, channel: Option<&str>) -> usize {
+    let mut pred = col("kpi").eq(lit(kpi));
+    if let Some(c) = channel {
+        pred = pred.and(col("channel").eq(lit(c)));
+    }
+    df.clone().lazy().filter(pred).collect().unwrap().height()
+}
+
+pub fn assert_close(actual: f64, expected: f64, what: &str) {
+    assert!((actual - expected).abs() < 1e-9 * expected.abs().max(1.0), "{what}: got {actual}, expected {expected}");
+}
