@@ -14,7 +14,7 @@ where
 }
 
 /// `did you mean `x`?` or a list of what is valid.
-pub fn help<'a>(word: &str, candidates: &[&'a str]) -> String {
+pub fn help(word: &str, candidates: &[&str]) -> String {
     match closest(word, candidates.iter().copied()) {
         Some(c) => format!("did you mean `{c}`?"),
         None => format!("expected one of: {}", candidates.join(", ")),

@@ -278,7 +278,7 @@ fn column_mapping(
                 at,
             })
         },
-        ColumnSpec::Detailed(d) => d,
+        ColumnSpec::Detailed(d) => *d,
     };
     let value = match (detail.column, detail.constant, detail.expr) {
         (Some(c), None, None) => MappedValue::Column { name: c.value, at: c.at },

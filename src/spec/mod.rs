@@ -84,7 +84,7 @@ pub struct CsvSpec {
 #[derive(Debug, Clone)]
 pub enum ColumnSpec {
     Source(String),
-    Detailed(ColumnDetail),
+    Detailed(Box<ColumnDetail>),
 }
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
@@ -137,7 +137,8 @@ impl<'de> Deserialize<'de> for ColumnSpec {
                 Ok(ColumnSpec::Source(v.to_string()))
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<ColumnSpec, A::Error> {
-                ColumnDetail::deserialize(de::value::MapAccessDeserializer::new(map)).map(ColumnSpec::Detailed)
+                ColumnDetail::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(|d| ColumnSpec::Detailed(Box::new(d)))
             }
         }
         deserializer.deserialize_any(V)
