@@ -8,6 +8,7 @@ The files imitate real exports, awkward parts included:
 - zendesk/satisfaction_ratings.csv: Zendesk's good / bad ratings, with "offered" rows that were never answered.
 - surveys/survey_responses.csv: a survey tool's export (NPS and CES), local Paris time as dd/mm/yyyy HH:MM.
 - crm/accounts.csv: a CRM account export with `;` separators, decimal commas and dd/mm/yyyy dates.
+- hr/enps.csv: an HR tool's quarterly employee NPS answers from the support agents.
 
 Run from the repository root: python3 sample_data/make_sample.py
 """
@@ -238,6 +239,19 @@ def main():
     write(f"{HERE}/surveys/survey_responses.csv", responses,
           ["Response ID", "Survey Type", "Score", "Comment", "Submitted", "Company ID", "Ticket"])
     write(f"{HERE}/crm/accounts.csv", accounts, list(accounts[0].keys()), delimiter=";")
+    write(f"{HERE}/hr/enps.csv", make_enps(agents), ["respondent", "team", "question", "answer", "answered_on"])
+
+
+def make_enps(agents):
+    hr = random.Random(7)  # its own stream: the other files stay as they were
+    rows = []
+    for quarter_start in ("2026-01-12", "2026-04-13"):
+        for a in agents:
+            if hr.random() < 0.85:
+                answer = hr.choice([9, 10, 10, 8, 7, 6, 9, 4, 8, 10])
+                rows.append({"respondent": a["email"], "team": a["team"], "question": "eNPS",
+                             "answer": str(answer), "answered_on": quarter_start})
+    return rows
 
 
 if __name__ == "__main__":

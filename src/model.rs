@@ -158,6 +158,13 @@ const ACCOUNTS: &[Column] = &[
     col("annual_revenue", Float, Null, false, "yearly revenue from the account"),
 ];
 
+/// Columns computed from other tables through the model's joins, never mapped.
+pub const DERIVED: &[(Table, &str)] = &[(Table::Tickets, "has_survey"), (Table::Surveys, "first_response_seconds")];
+
+pub fn is_derived(table: Table, column: &str) -> bool {
+    DERIVED.contains(&(table, column))
+}
+
 /// Ticket attributes a survey inherits through `ticket_id` when it has none of its own.
 pub const SURVEY_FROM_TICKET: &[&str] =
     &["channel", "priority", "category", "team", "status", "agent_id", "account_id"];

@@ -59,10 +59,15 @@ fn sample_pipeline_runs_and_reads_back() {
     let tickets = count_csv_records(&mut reader);
     let overall = read_parquet(&out.path().join("overall_month.parquet"));
     assert_eq!(row(&overall, &[], Some("2026-01-01"), "ticket_volume", "value").value, tickets as f64);
-    // Six sectors' worth of rows at most: the five CRM sectors (every ticket has an account).
+    // The five CRM sectors (every ticket has an account); only employee surveys (eNPS) have no sector.
     let sectors = read_parquet(&out.path().join("sector_month.parquet"));
-    let distinct = sectors.column("sector").unwrap().n_unique().unwrap();
-    assert_eq!(distinct, 5, "{sectors}");
+    let (sector, kpi) =
+        (sectors.column("sector").unwrap().str().unwrap(), sectors.column("kpi").unwrap().str().unwrap());
+    let named: std::collections::BTreeSet<&str> = (0..sectors.height()).filter_map(|i| sector.get(i)).collect();
+    assert_eq!(named.len(), 5, "{named:?}");
+    let unsectored: std::collections::BTreeSet<&str> =
+        (0..sectors.height()).filter(|i| sector.get(*i).is_none()).filter_map(|i| kpi.get(i)).collect();
+    assert_eq!(unsectored.into_iter().collect::<Vec<_>>(), ["enps"]);
     assert!(files_in(out.path()).iter().all(|f| !f.starts_with('.')), "work files left: {:?}", files_in(out.path()));
 }
 

@@ -35,6 +35,8 @@ pub enum Unit {
     Count,
     Points,
     Score,
+    /// A correlation coefficient, −1..1.
+    Coefficient,
 }
 
 impl Unit {
@@ -45,6 +47,7 @@ impl Unit {
             Unit::Count => "count",
             Unit::Points => "points",
             Unit::Score => "score",
+            Unit::Coefficient => "coefficient",
         }
     }
 }
@@ -64,6 +67,12 @@ pub enum Aggregate {
     NetScore { promoter: Expr, detractor: Expr },
     /// 95 % margin of error of the net score: 1.96 × sqrt((p+ + p− − (p+ − p−)²) / n) × 100.
     NetScoreMargin { promoter: Expr, detractor: Expr },
+    /// One row per value of column `of` (its `stat`): rows with that value / rows × 100.
+    Mix { of: &'static str },
+    /// Rows with an agent / (distinct agents × calendar days in the period).
+    PerAgentDay { agent: &'static str },
+    /// Spearman rank correlation of two measures over the rows where both are set (average ranks for ties).
+    Spearman(Expr, Expr),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -100,6 +109,11 @@ impl KpiDefinition {
                 Aggregate::NetScore { promoter, detractor } | Aggregate::NetScoreMargin { promoter, detractor } => {
                     promoter.columns(&mut out);
                     detractor.columns(&mut out);
+                },
+                Aggregate::Mix { of } | Aggregate::PerAgentDay { agent: of } => expr::col(of).columns(&mut out),
+                Aggregate::Spearman(a, b) => {
+                    a.columns(&mut out);
+                    b.columns(&mut out);
                 },
             }
         }
@@ -164,6 +178,8 @@ pub struct KpiInfo {
     pub options: &'static str,
     /// Default stats for duration KPIs (empty for others).
     pub default_stats: &'static [&'static str],
+    /// Columns of other tables it reads through the model's joins (e.g. surveys.ticket_id).
+    pub lookups: &'static [(Table, &'static str)],
     build: fn(&Definitions) -> (Option<Expr>, Vec<StatDef>),
 }
 
@@ -240,6 +256,7 @@ pub static CATALOG: &[KpiInfo] = &[
         definition: "Tickets created in the period.",
         options: "",
         default_stats: &[],
+        lookups: &[],
         build: |_| (None, vec![one("value", Unit::Count, Aggregate::Count)]),
     },
     KpiInfo {
@@ -252,6 +269,7 @@ pub static CATALOG: &[KpiInfo] = &[
         definition: "`first_response_at - created_at` in seconds, over tickets with a response.",
         options: "`stats`: any of mean, median, p75, p90, p95, p99 (default mean, median, p90).",
         default_stats: &["mean", "median", "p90"],
+        lookups: &[],
         build: |_| (Some(col("first_response_at").is_not_null()), seconds_mean("created_at", "first_response_at")),
     },
     KpiInfo {
@@ -264,6 +282,7 @@ pub static CATALOG: &[KpiInfo] = &[
         definition: "`resolved_at - created_at` in seconds, over resolved tickets.",
         options: "`stats`: any of mean, median, p75, p90, p95, p99 (default mean, median, p90).",
         default_stats: &["mean", "median", "p90"],
+        lookups: &[],
         build: |_| (Some(resolved()), seconds_mean("created_at", "resolved_at")),
     },
     KpiInfo {
@@ -276,6 +295,7 @@ pub static CATALOG: &[KpiInfo] = &[
         definition: "Mean `handle_seconds` over tickets that have it.",
         options: "`stats`: any of mean, median, p75, p90, p95, p99 (default mean).",
         default_stats: &["mean"],
+        lookups: &[],
         build: |_| {
             (
                 Some(col("handle_seconds").is_not_null()),
@@ -293,6 +313,7 @@ pub static CATALOG: &[KpiInfo] = &[
         definition: "Resolved tickets / tickets × 100.",
         options: "`definitions.resolved_when` decides what counts as resolved.",
         default_stats: &[],
+        lookups: &[],
         build: |_| (None, vec![one("value", Unit::Percent, Aggregate::Share { when: resolved() })]),
     },
     KpiInfo {
@@ -307,6 +328,7 @@ pub static CATALOG: &[KpiInfo] = &[
         options:
             "`definitions.fcr.max_agent_replies` (default 1), `definitions.fcr.reopened_counts_as_fcr` (default false).",
         default_stats: &[],
+        lookups: &[],
         build: |d| {
             let mut when = col("agent_replies").lt_eq(Expr::Int(d.fcr_max_agent_replies));
             if !d.fcr_reopened_counts {
@@ -325,6 +347,7 @@ pub static CATALOG: &[KpiInfo] = &[
         definition: "Escalated tickets / tickets × 100.",
         options: "",
         default_stats: &[],
+        lookups: &[],
         build: |_| (None, vec![one("value", Unit::Percent, Aggregate::Share { when: col("escalated") })]),
     },
     KpiInfo {
@@ -337,6 +360,7 @@ pub static CATALOG: &[KpiInfo] = &[
         definition: "Resolved tickets with `reopens > 0` / resolved tickets × 100.",
         options: "",
         default_stats: &[],
+        lookups: &[],
         build: |_| {
             (
                 Some(resolved()),
@@ -354,6 +378,7 @@ pub static CATALOG: &[KpiInfo] = &[
         definition: "Abandoned tickets / tickets on queue channels × 100.",
         options: "`definitions.queue_channels` (default phone, chat).",
         default_stats: &[],
+        lookups: &[],
         build: |d| {
             (
                 Some(col("channel").is_in(&d.queue_channels)),
@@ -372,6 +397,7 @@ pub static CATALOG: &[KpiInfo] = &[
                      the mean score (stat `mean`).",
         options: "`definitions.csat.scale` (default [1, 5]), `definitions.csat.satisfied_min` (default 4).",
         default_stats: &[],
+        lookups: &[],
         build: |d| {
             (
                 Some(kind("csat")),
@@ -398,6 +424,7 @@ pub static CATALOG: &[KpiInfo] = &[
                      (stat `margin_of_error`).",
         options: "",
         default_stats: &[],
+        lookups: &[],
         build: |_| {
             (Some(kind("nps")), net_score_stats(col("score").gt_eq(Expr::Int(9)), col("score").lt_eq(Expr::Int(6))))
         },
@@ -414,6 +441,7 @@ pub static CATALOG: &[KpiInfo] = &[
         options:
             "`definitions.ces.scale` (default [1, 7]), `definitions.ces.easy_min` (default 6: the top two points).",
         default_stats: &[],
+        lookups: &[],
         build: |d| {
             (
                 Some(kind("ces")),
@@ -425,6 +453,135 @@ pub static CATALOG: &[KpiInfo] = &[
                         Aggregate::Share { when: col("score").gt_eq(Expr::Float(d.ces_easy_min)) },
                     ),
                 ],
+            )
+        },
+    },
+    KpiInfo {
+        name: "wait_time",
+        title: "Wait time",
+        table: Table::Tickets,
+        direction: Direction::LowerIsBetter,
+        unit: Unit::Seconds,
+        inputs: &["wait_seconds", "channel"],
+        definition: "Mean `wait_seconds` over tickets on queue channels (phone and chat by default) that have it.",
+        options: "`definitions.queue_channels`; `stats`: any of mean, median, p75, p90, p95, p99 (default mean).",
+        default_stats: &["mean"],
+        lookups: &[],
+        build: |d| {
+            (
+                Some(col("channel").is_in(&d.queue_channels).and(col("wait_seconds").is_not_null())),
+                vec![one("mean", Unit::Seconds, Aggregate::Mean(col("wait_seconds")))],
+            )
+        },
+    },
+    KpiInfo {
+        name: "exchanges_per_resolution",
+        title: "Exchanges per resolution",
+        table: Table::Tickets,
+        direction: Direction::LowerIsBetter,
+        unit: Unit::Count,
+        inputs: &["resolved_at", "agent_replies"],
+        definition: "Mean `agent_replies` over resolved tickets that have it.",
+        options: "",
+        default_stats: &[],
+        lookups: &[],
+        build: |_| {
+            (
+                Some(resolved().and(col("agent_replies").is_not_null())),
+                vec![one("value", Unit::Count, Aggregate::Mean(col("agent_replies")))],
+            )
+        },
+    },
+    KpiInfo {
+        name: "tickets_per_agent_day",
+        title: "Tickets per agent per day",
+        table: Table::Tickets,
+        direction: Direction::Neutral,
+        unit: Unit::Count,
+        inputs: &["agent_id"],
+        definition: "Tickets with an agent / (distinct agents × calendar days in the period). For grain `all` the \
+                     days are the window's, or those from the first to the last ticket without a window. Split by \
+                     `agent_id` it is each agent's daily productivity.",
+        options: "",
+        default_stats: &[],
+        lookups: &[],
+        build: |_| (None, vec![one("value", Unit::Count, Aggregate::PerAgentDay { agent: "agent_id" })]),
+    },
+    KpiInfo {
+        name: "survey_response_rate",
+        title: "Survey response rate",
+        table: Table::Tickets,
+        direction: Direction::HigherIsBetter,
+        unit: Unit::Percent,
+        inputs: &["resolved_at"],
+        definition: "Resolved tickets with at least one survey answer (any kind, any date) / resolved tickets × 100.",
+        options: "",
+        default_stats: &[],
+        lookups: &[(Table::Surveys, "ticket_id")],
+        build: |_| (Some(resolved()), vec![one("value", Unit::Percent, Aggregate::Share { when: col("has_survey") })]),
+    },
+    KpiInfo {
+        name: "channel_mix",
+        title: "Channel mix",
+        table: Table::Tickets,
+        direction: Direction::Neutral,
+        unit: Unit::Percent,
+        inputs: &["channel"],
+        definition: "Share of the segment's ticket volume per channel × 100: one row per channel, whose name is the \
+                     row's `stat` (tickets without a channel: `(none)`).",
+        options: "",
+        default_stats: &[],
+        lookups: &[],
+        build: |_| (None, vec![one("mix", Unit::Percent, Aggregate::Mix { of: "channel" })]),
+    },
+    KpiInfo {
+        name: "category_mix",
+        title: "Category mix",
+        table: Table::Tickets,
+        direction: Direction::Neutral,
+        unit: Unit::Percent,
+        inputs: &["category"],
+        definition: "Share of the segment's ticket volume per category × 100: one row per category, whose name is \
+                     the row's `stat` (tickets without a category: `(none)`).",
+        options: "",
+        default_stats: &[],
+        lookups: &[],
+        build: |_| (None, vec![one("mix", Unit::Percent, Aggregate::Mix { of: "category" })]),
+    },
+    KpiInfo {
+        name: "enps",
+        title: "Employee Net Promoter Score (eNPS)",
+        table: Table::Surveys,
+        direction: Direction::HigherIsBetter,
+        unit: Unit::Points,
+        inputs: &[],
+        definition: "NPS computed on surveys of kind `enps` (employee surveys): % scoring 9–10 minus % scoring 0–6, \
+                     in points, with its 95 % margin of error.",
+        options: "",
+        default_stats: &[],
+        lookups: &[],
+        build: |_| {
+            (Some(kind("enps")), net_score_stats(col("score").gt_eq(Expr::Int(9)), col("score").lt_eq(Expr::Int(6))))
+        },
+    },
+    KpiInfo {
+        name: "frt_csat_correlation",
+        title: "First response time / CSAT correlation",
+        table: Table::Surveys,
+        direction: Direction::Neutral,
+        unit: Unit::Coefficient,
+        inputs: &[],
+        definition: "Spearman rank correlation between the first response time of the rated ticket and the CSAT \
+                     score, one pair per CSAT answer on a replied ticket, ties given average ranks. No row with fewer \
+                     than 2 pairs or when either variable is constant. Negative means faster answers, happier \
+                     customers.",
+        options: "",
+        default_stats: &[],
+        lookups: &[(Table::Surveys, "ticket_id"), (Table::Tickets, "first_response_at")],
+        build: |_| {
+            (
+                Some(kind("csat").and(col("first_response_seconds").is_not_null())),
+                vec![one("value", Unit::Coefficient, Aggregate::Spearman(col("first_response_seconds"), col("score")))],
             )
         },
     },
@@ -500,6 +657,11 @@ pub fn describe(a: &Aggregate) -> String {
         Aggregate::NetScoreMargin { promoter, detractor } => format!(
             "1.96 * sqrt((p+ + p- - (p+ - p-)^2) / n) * 100 with p+ = share of {promoter}, p- = share of {detractor}"
         ),
+        Aggregate::Mix { of } => format!("100 * count(*) / sum(count(*)) per {of}, one row per {of} (stat = the {of})"),
+        Aggregate::PerAgentDay { agent } => {
+            format!("count({agent}) / (count(DISTINCT {agent}) * calendar days in the period)")
+        },
+        Aggregate::Spearman(a, b) => format!("spearman_rank_correlation({a}, {b}) with average ranks for ties"),
     }
 }
 

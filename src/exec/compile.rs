@@ -46,6 +46,35 @@ fn measure(e: &N) -> (Expr, f64) {
     }
 }
 
+/// Label of rows whose mix column is null.
+pub const NONE_LABEL: &str = "(none)";
+
+/// A `Mix` stat: per group and value of `of`, the value's share of the group's rows (filter applied).
+/// Returns the group keys plus `stat` (the value), `value`, `numerator`, `denominator`, `n`.
+pub fn mix(
+    lf: LazyFrame,
+    keys: &[Expr],
+    key_names: &[PlSmallStr],
+    def: &KpiDefinition,
+    of: &str,
+) -> PolarsResult<LazyFrame> {
+    let lf = match &def.filter {
+        Some(f) => lf.filter(holds(f)),
+        None => lf,
+    };
+    let label = col(of).cast(DataType::String).fill_null(lit(NONE_LABEL)).alias("stat");
+    let mut by = keys.to_vec();
+    by.push(label);
+    let counts = lf.group_by(by).agg([len().cast(DataType::Int64).alias("__count")]);
+    let totals_by: Vec<Expr> = key_names.iter().map(|k| col(k.clone())).collect();
+    Ok(counts.with_column(col("__count").sum().over(totals_by)?.alias("__total")).with_columns([
+        (lit(100.0) * col("__count").cast(DataType::Float64) / col("__total").cast(DataType::Float64)).alias("value"),
+        col("__count").cast(DataType::Float64).alias("numerator"),
+        col("__total").cast(DataType::Float64).alias("denominator"),
+        col("__total").alias("n"),
+    ]))
+}
+
 /// A predicate where null means "no".
 fn holds(e: &N) -> Expr {
     expr(e).fill_null(lit(false))
@@ -63,8 +92,9 @@ pub fn part(kpi: usize, stat: usize, part: &str) -> String {
 }
 
 /// The aggregation expressions of one KPI inside a `group_by`: four columns per stat (value, numerator,
-/// denominator, n), named by `part`.
-pub fn aggregations(k: usize, def: &KpiDefinition) -> Vec<Expr> {
+/// denominator, n), named by `part`. `days` is the group's number of calendar days. `Mix` stats are computed
+/// apart (`mix`), having one row per value.
+pub fn aggregations(k: usize, def: &KpiDefinition, days: &Expr) -> Vec<Expr> {
     let filter = def.filter.as_ref().map(holds);
     // Rows of the KPI in the group, and those of them where `e` holds. A literal `true` would not broadcast
     // inside an aggregation, hence `len()` when there is no filter.
@@ -124,6 +154,27 @@ pub fn aggregations(k: usize, def: &KpiDefinition) -> Vec<Expr> {
                 let var = (p + d - diff.clone() * diff) / nf;
                 (lit(1.96) * var.sqrt() * lit(100.0), null(), null(), n)
             },
+            Aggregate::PerAgentDay { agent } => {
+                let with_agent = rows_where(col(*agent).is_not_null());
+                let agents = mask(col(*agent)).drop_nulls().n_unique().cast(DataType::Float64);
+                let den = agents * days.clone().cast(DataType::Float64);
+                let num = with_agent.clone().cast(DataType::Float64);
+                (num.clone() / den.clone(), num, den, with_agent)
+            },
+            Aggregate::Spearman(a, b) => {
+                // Pearson correlation of the average ranks of the pairs where both values are set.
+                let (a, b) = (mask(expr(a).cast(DataType::Float64)), mask(expr(b).cast(DataType::Float64)));
+                let pairs = a.clone().is_not_null().and(b.clone().is_not_null());
+                let ranks = |e: Expr| {
+                    when(pairs.clone())
+                        .then(e)
+                        .otherwise(null())
+                        .rank(RankOptions { method: RankMethod::Average, descending: false }, None)
+                        .cast(DataType::Float64)
+                };
+                (pearson_corr(ranks(a), ranks(b)), null(), null(), count_true(pairs))
+            },
+            Aggregate::Mix { .. } => continue,
         };
         for (name, e) in PARTS.iter().zip([value, numerator, denominator, n]) {
             out.push(e.alias(part(k, s, name)));

@@ -44,6 +44,28 @@ pub fn period_start(grain: Grain, timestamp: Expr, window: &Window) -> Expr {
     }
 }
 
+/// Calendar days of the group's period, as an expression inside the aggregation.
+fn days_in_period(grain: Grain, period: &str, window: &Window) -> Expr {
+    let span = |every: &str| {
+        let start = col(PERIOD).first();
+        (start.clone().dt().offset_by(lit(every)) - start).dt().total_days(false)
+    };
+    match grain {
+        Grain::Day => lit(1i64),
+        Grain::Week => lit(7i64),
+        Grain::Month => span("1mo"),
+        Grain::Quarter => span("1q"),
+        Grain::Year => span("1y"),
+        Grain::All => match (window.from, window.to) {
+            (Some(from), Some(to)) => lit(days_since_epoch(to) - days_since_epoch(from)),
+            _ => {
+                let day = col(period).dt().date();
+                (day.clone().max() - day.min()).dt().total_days(false) + lit(1i64)
+            },
+        },
+    }
+}
+
 /// Rows of `table` in the window and its filter, with the dimensions joined in and `period_start`.
 pub fn table_frame(
     plan: &Plan,
@@ -70,17 +92,36 @@ pub fn table_frame(
         }
     }
     let dims = &seg.dimensions;
+    let reads: Vec<&str> =
+        seg.kpis.iter().filter(|k| plan.kpis[**k].table == table).flat_map(|k| plan.kpis[*k].columns()).collect();
+    if table == Table::Tickets && reads.contains(&"has_survey") {
+        // Any answer counts, whenever it came: the survey window does not apply.
+        let answered = staged
+            .scan(Table::Surveys)?
+            .select([col("ticket_id")])
+            .filter(col("ticket_id").is_not_null())
+            .unique_stable(None, UniqueKeepStrategy::First)
+            .with_column(lit(true).alias("has_survey"));
+        lf = lf
+            .left_join(answered, col("ticket_id"), col("ticket_id"))
+            .with_column(col("has_survey").fill_null(lit(false)));
+    }
     let needs_account = dims.iter().any(|d| model::FROM_ACCOUNT.contains(d));
     if table == Table::Surveys {
+        let needs_frt = reads.contains(&"first_response_seconds");
         let from_ticket: Vec<&str> = model::SURVEY_FROM_TICKET
             .iter()
             .copied()
             .filter(|c| dims.contains(c) || (*c == "account_id" && needs_account))
             .filter(|c| plan.has_column(Table::Tickets, c))
             .collect();
-        if !from_ticket.is_empty() && plan.has_column(Table::Surveys, "ticket_id") {
+        if (needs_frt || !from_ticket.is_empty()) && plan.has_column(Table::Surveys, "ticket_id") {
             let mut keep = vec![col("ticket_id")];
             keep.extend(from_ticket.iter().map(|c| col(*c).alias(format!("__t_{c}"))));
+            if needs_frt {
+                let seconds = (col("first_response_at") - col("created_at")).dt().total_milliseconds(false);
+                keep.push((seconds.cast(DataType::Float64) / lit(1000.0)).alias("first_response_seconds"));
+            }
             let tickets = staged
                 .scan(Table::Tickets)?
                 .select(keep)
@@ -137,14 +178,37 @@ pub fn segment_frame(plan: &Plan, seg: &Segment, staged: &Staged) -> Result<Lazy
         }
     }
     let keys: Vec<Expr> = seg.dimensions.iter().map(|d| col(*d)).chain([col(PERIOD)]).collect();
+    let key_names: Vec<PlSmallStr> =
+        seg.dimensions.iter().map(|d| PlSmallStr::from(*d)).chain([PERIOD.into()]).collect();
     let mut parts = Vec::new();
     for table in tables {
         let kpis: Vec<usize> = seg.kpis.iter().copied().filter(|k| plan.kpis[*k].table == table).collect();
-        let aggs: Vec<Expr> = kpis.iter().flat_map(|k| compile::aggregations(*k, &plan.kpis[*k])).collect();
-        let grouped = table_frame(plan, table, seg, staged)?.group_by(keys.clone()).agg(aggs).cache();
+        let period = table.period_column().expect("KPI tables have a period column");
+        let days = days_in_period(seg.grain, period, &plan.window);
+        let aggs: Vec<Expr> = kpis.iter().flat_map(|k| compile::aggregations(*k, &plan.kpis[*k], &days)).collect();
+        let rows = table_frame(plan, table, seg, staged)?;
+        let grouped = rows.clone().group_by(keys.clone()).agg(aggs).cache();
         for k in kpis {
             let def = &plan.kpis[k];
             for (s, stat) in def.stats.iter().enumerate() {
+                if let Aggregate::Mix { of } = stat.aggregate {
+                    let mut cols: Vec<Expr> = seg.dimensions.iter().map(|d| col(*d).cast(DataType::String)).collect();
+                    cols.extend([
+                        col(PERIOD),
+                        lit(def.name).alias("kpi"),
+                        col("stat"),
+                        col("value"),
+                        lit(stat.unit.as_str()).alias("unit"),
+                        col("numerator"),
+                        col("denominator"),
+                        col("n"),
+                        col("n").lt(lit(def.min_sample as i64)).alias("low_sample"),
+                        lit(k as u32).alias("__k"),
+                        lit(s as u32).alias("__s"),
+                    ]);
+                    parts.push(compile::mix(rows.clone(), &keys, &key_names, def, of)?.select(cols));
+                    continue;
+                }
                 let n = col(part(k, s, "n"));
                 // An exact count is not a sample; everything else is an estimate that can be thin.
                 let low = if matches!(stat.aggregate, Aggregate::Count) {
@@ -172,7 +236,7 @@ pub fn segment_frame(plan: &Plan, seg: &Segment, staged: &Staged) -> Result<Lazy
     }
     let all = concat(parts, UnionArgs::default())?;
     let mut sort_by: Vec<PlSmallStr> = seg.dimensions.iter().map(|d| PlSmallStr::from(*d)).collect();
-    sort_by.extend([PERIOD.into(), "__k".into(), "__s".into()]);
+    sort_by.extend([PERIOD.into(), "__k".into(), "__s".into(), "stat".into()]);
     Ok(all
         .filter(col("n").gt(lit(0i64)).and(col("value").is_not_null()).and(col("value").is_not_nan()))
         .sort(sort_by, SortMultipleOptions::default().with_nulls_last(true).with_maintain_order(true))

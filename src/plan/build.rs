@@ -75,7 +75,18 @@ pub fn build(spec: PipelineSpec, path: &Path, text: String) -> Result<Plan, Plan
                     needed.push(i);
                 }
             }
+            for (table, column) in info.lookups {
+                if !plan.has_column(*table, column) {
+                    errs.push(Diagnostic::new(
+                        format!("KPI `{}` needs `{table}.{column}`, which no source maps", info.name),
+                        at,
+                    ));
+                }
+            }
             for column in needed {
+                if model::is_derived(info.table, column) {
+                    continue;
+                }
                 let c = info.table.column(column).expect("catalog inputs are canonical columns");
                 if c.fill == Fill::Required || plan.has_column(info.table, column) {
                     continue;
@@ -443,6 +454,10 @@ fn dimension_available(plan: &Plan, table: Table, dimension: &str) -> Result<(),
     }
 }
 
+fn splits_own_mix(kpi: &crate::catalog::KpiDefinition, dimensions: &[&str]) -> bool {
+    kpi.stats.iter().any(|s| matches!(s.aggregate, crate::catalog::Aggregate::Mix { of } if dimensions.contains(&of)))
+}
+
 fn segment(
     plan: &Plan,
     name: Located<String>,
@@ -494,6 +509,12 @@ fn segment(
                     );
                     continue;
                 };
+                if splits_own_mix(&plan.kpis[i], &dimensions) {
+                    errs.push(Diagnostic::new(
+                        format!("segment `{}`: `{}` cannot be split by the column it measures", name.value, k.value),
+                        k.at,
+                    ));
+                }
                 for d in &dimensions {
                     if let Err(why) = dimension_available(plan, plan.kpis[i].table, d) {
                         errs.push(Diagnostic::new(
@@ -509,7 +530,9 @@ fn segment(
             for (i, k) in plan.kpis.iter().enumerate() {
                 let problems: Vec<String> =
                     dimensions.iter().filter_map(|d| dimension_available(plan, k.table, d).err()).collect();
-                if problems.is_empty() {
+                if splits_own_mix(k, &dimensions) {
+                    // channel_mix by channel would be 100 % everywhere: leave it out.
+                } else if problems.is_empty() {
                     kpis.push(i);
                 } else if dimensions.iter().all(|d| !model::dimensions_of(k.table).contains(d)) {
                     // A dimension foreign to the KPI's table (e.g. channel for account KPIs): leave the KPI out.

@@ -1,0 +1,99 @@
+//! The catalog KPIs beyond the foundation on `tests/fixtures/catalog/`, against values worked out by hand.
+//! January: K1 phone, K2 chat, K3 email, K4 email, K5 chat (open, no agent, no category), K7 email (resolved
+//! without reply); February: K6 phone. Resolved in January: K1, K2, K3, K4, K7.
+
+mod common;
+use common::*;
+
+fn outputs() -> (tempfile::TempDir, polars::prelude::DataFrame) {
+    let out = run(&root().join("tests/fixtures/catalog/pipeline.yaml"));
+    let overall = read_parquet(&out.path().join("overall.parquet"));
+    (out, overall)
+}
+
+const JAN: Option<&str> = Some("2026-01-01");
+
+#[test]
+fn wait_time_is_over_queue_channels_only() {
+    let (_o, overall) = outputs();
+    // Phone and chat tickets with a wait: K1 30, K2 90, K5 200.
+    let r = row(&overall, &[], JAN, "wait_time", "mean");
+    assert_close(r.value, 320.0 / 3.0, "wait");
+    assert_eq!((r.n, r.unit.as_str()), (3, "seconds"));
+}
+
+#[test]
+fn exchanges_per_resolution_is_the_mean_of_agent_replies_over_resolved() {
+    let (_o, overall) = outputs();
+    // Replies of K1, K2, K3, K4, K7: 1, 3, 2, 1, 0.
+    let r = row(&overall, &[], JAN, "exchanges_per_resolution", "value");
+    assert_eq!((r.value, r.numerator, r.denominator), (1.4, Some(7.0), Some(5.0)));
+}
+
+#[test]
+fn tickets_per_agent_day_divides_by_agents_and_calendar_days() {
+    let (o, overall) = outputs();
+    // Five January tickets have an agent (all but K5), two agents, 31 days.
+    let r = row(&overall, &[], JAN, "tickets_per_agent_day", "value");
+    assert_close(r.value, 5.0 / 62.0, "overall");
+    assert_eq!((r.numerator, r.denominator), (Some(5.0), Some(62.0)));
+    // February has 28 days.
+    assert_close(row(&overall, &[], Some("2026-02-01"), "tickets_per_agent_day", "value").value, 1.0 / 28.0, "feb");
+    // Per agent: a1 handled K1 and K2, a2 handled K3, K4 and K7.
+    let by = read_parquet(&o.path().join("by_agent.parquet"));
+    assert_close(row(&by, &[("agent_id", Some("a1"))], JAN, "tickets_per_agent_day", "value").value, 2.0 / 31.0, "a1");
+    assert_close(row(&by, &[("agent_id", Some("a2"))], JAN, "tickets_per_agent_day", "value").value, 3.0 / 31.0, "a2");
+}
+
+#[test]
+fn survey_response_rate_counts_resolved_tickets_with_an_answer() {
+    let (_o, overall) = outputs();
+    // K1, K2, K3, K4 have an answer, K7 has none; Q4 rates K5, which is not resolved.
+    let r = row(&overall, &[], JAN, "survey_response_rate", "value");
+    assert_eq!((r.value, r.numerator, r.denominator), (80.0, Some(4.0), Some(5.0)));
+}
+
+#[test]
+fn channel_and_category_mix_give_one_row_per_value() {
+    let (o, overall) = outputs();
+    // January: phone 1, chat 2, email 3 of 6.
+    for (channel, share) in [("phone", 100.0 / 6.0), ("chat", 200.0 / 6.0), ("email", 50.0)] {
+        let r = row(&overall, &[], JAN, "channel_mix", channel);
+        assert_close(r.value, share, channel);
+        assert_eq!(r.denominator, Some(6.0));
+    }
+    // billing 2, bug 3, no category 1.
+    assert_close(row(&overall, &[], JAN, "category_mix", "bug").value, 50.0, "bug");
+    assert_close(row(&overall, &[], JAN, "category_mix", "(none)").value, 100.0 / 6.0, "none");
+    // Split by channel, the channel mix would be 100 % everywhere: it is left out of that segment.
+    let by_channel = read_parquet(&o.path().join("by_channel.parquet"));
+    assert_eq!(count(&by_channel, "channel_mix", None), 0);
+    assert_close(
+        row(&by_channel, &[("channel", Some("email"))], None, "category_mix", "bug").value,
+        100.0,
+        "email bugs",
+    );
+}
+
+#[test]
+fn enps_is_an_nps_on_employee_surveys() {
+    let (_o, overall) = outputs();
+    // 10, 9 promoters; 8 passive; 5, 6 detractors: 40 % − 40 % = 0.
+    let r = row(&overall, &[], JAN, "enps", "value");
+    assert_eq!((r.value, r.n, r.unit.as_str()), (0.0, 5, "points"));
+    // 1.96 × sqrt((0.4 + 0.4 − 0²) / 5) × 100 = 1.96 × 0.4 × 100.
+    assert_close(row(&overall, &[], JAN, "enps", "margin_of_error").value, 78.4, "moe");
+}
+
+#[test]
+fn frt_csat_correlation_is_spearman_with_average_ranks() {
+    let (_o, overall) = outputs();
+    // Pairs (first response s, score): K1 (60, 5), K2 (600, 3), K3 (3600, 1), K4 (1200, 3); Q4 rates K5, which
+    // has no response. Ranks x = 1, 2, 4, 3; y = 4, 2.5, 1, 2.5 (the two 3s share 2.5).
+    // Σdxdy = −4.5, Σdx² = 5, Σdy² = 4.5: ρ = −4.5 / sqrt(22.5) = −3 / sqrt(10).
+    let r = row(&overall, &[], JAN, "frt_csat_correlation", "value");
+    assert_close(r.value, -3.0 / 10f64.sqrt(), "rho");
+    assert_eq!((r.n, r.unit.as_str()), (4, "coefficient"));
+    // February has no CSAT answer: no row rather than a NaN.
+    assert_eq!(count(&overall, "frt_csat_correlation", None), 1);
+}
