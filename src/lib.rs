@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod error;
 pub mod exec;
 pub mod model;
+pub mod periods;
 pub mod plan;
 pub mod sink;
 pub mod spec;

@@ -96,6 +96,8 @@ pub enum Fill {
     Null,
     Int(i64),
     Bool(bool),
+    /// Takes another column's value (applied in `exec`, e.g. `closed_at` defaults to `resolved_at`).
+    Column(&'static str),
 }
 
 #[derive(Debug)]
@@ -120,7 +122,13 @@ const TICKETS: &[Column] = &[
     col("created_at", Timestamp, Required, false, "when the customer opened it; places the ticket in a period"),
     col("first_response_at", Timestamp, Null, false, "first public agent reply"),
     col("resolved_at", Timestamp, Null, false, "when it was resolved; kept only for statuses in `resolved_when`"),
-    col("closed_at", Timestamp, Null, false, "when it stopped needing work for any reason; defaults to resolved_at"),
+    col(
+        "closed_at",
+        Timestamp,
+        Column("resolved_at"),
+        false,
+        "when it stopped needing work for any reason; defaults to resolved_at",
+    ),
     col("status", Text, Null, true, "vendor status"),
     col("channel", Text, Null, true, "email, chat, phone, social, …"),
     col("priority", Text, Null, true, "vendor priority"),

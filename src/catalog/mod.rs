@@ -73,6 +73,21 @@ pub enum Aggregate {
     PerAgentDay { agent: &'static str },
     /// Spearman rank correlation of two measures over the rows where both are set (average ranks for ties).
     Spearman(Expr, Expr),
+    /// Tickets open at the period end (its first instant): created before it and neither resolved nor closed
+    /// before it. n = tickets created before it. Counts every ticket, not only the window's.
+    OpenAtPeriodEnd,
+    /// Customer retention over accounts, ((E − N) / S) × 100 with S customers at the period start, E at its
+    /// end, N acquired during it; numerator E − N, denominator S.
+    Retention,
+    /// Accounts counted in S whose `churned_at` falls in the period / S × 100.
+    Churn,
+}
+
+impl Aggregate {
+    /// Evaluated at period boundaries over the whole history, instead of over the rows placed in the period.
+    pub fn is_snapshot(&self) -> bool {
+        matches!(self, Aggregate::OpenAtPeriodEnd | Aggregate::Retention | Aggregate::Churn)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -114,6 +129,16 @@ impl KpiDefinition {
                 Aggregate::Spearman(a, b) => {
                     a.columns(&mut out);
                     b.columns(&mut out);
+                },
+                Aggregate::OpenAtPeriodEnd => {
+                    for c in ["created_at", "resolved_at", "closed_at"] {
+                        expr::col(c).columns(&mut out);
+                    }
+                },
+                Aggregate::Retention | Aggregate::Churn => {
+                    for c in ["customer_since", "churned_at"] {
+                        expr::col(c).columns(&mut out);
+                    }
                 },
             }
         }
@@ -585,8 +610,55 @@ pub static CATALOG: &[KpiInfo] = &[
             )
         },
     },
+    KpiInfo {
+        name: "backlog",
+        title: "Backlog",
+        table: Table::Tickets,
+        direction: Direction::LowerIsBetter,
+        unit: Unit::Count,
+        inputs: &["resolved_at"],
+        definition: "Tickets created before the period end and still open at it: neither resolved nor closed by \
+                     then (a ticket resolved at the very instant the period ends is no longer open). The period end \
+                     is the first instant of the next period. Every ticket counts, including those created before \
+                     the window; `n` is the number of tickets created before the period end.",
+        options: "",
+        default_stats: &[],
+        lookups: &[],
+        build: |_| (None, vec![one("value", Unit::Count, Aggregate::OpenAtPeriodEnd)]),
+    },
+    KpiInfo {
+        name: "retention_rate",
+        title: "Customer retention rate (CRR)",
+        table: Table::Accounts,
+        direction: Direction::HigherIsBetter,
+        unit: Unit::Percent,
+        inputs: &["customer_since", "churned_at"],
+        definition: "((E − N) / S) × 100 with S customers at the period start, E at the period end, N acquired \
+                     during the period. An account is a customer on day d when `customer_since < d` and \
+                     (`churned_at` is empty or `churned_at >= d`); for a period [start, next start), S counts \
+                     customers on `start`, E customers on `next start`, N accounts with `start <= customer_since < \
+                     next start`. Example: S = 100, E = 90, N = 15 gives 75. Split only by account dimensions \
+                     (sector, region, tier).",
+        options: "",
+        default_stats: &[],
+        lookups: &[],
+        build: |_| (None, vec![one("value", Unit::Percent, Aggregate::Retention)]),
+    },
+    KpiInfo {
+        name: "churn_rate",
+        title: "Churn rate",
+        table: Table::Accounts,
+        direction: Direction::LowerIsBetter,
+        unit: Unit::Percent,
+        inputs: &["customer_since", "churned_at"],
+        definition: "Accounts counted in S (customers at the period start) whose `churned_at` falls in the period / \
+                     S × 100. Split only by account dimensions (sector, region, tier).",
+        options: "",
+        default_stats: &[],
+        lookups: &[],
+        build: |_| (None, vec![one("value", Unit::Percent, Aggregate::Churn)]),
+    },
 ];
-
 pub fn lookup(name: &str) -> Option<&'static KpiInfo> {
     CATALOG.iter().find(|k| k.name == name)
 }
@@ -662,6 +734,14 @@ pub fn describe(a: &Aggregate) -> String {
             format!("count({agent}) / (count(DISTINCT {agent}) * calendar days in the period)")
         },
         Aggregate::Spearman(a, b) => format!("spearman_rank_correlation({a}, {b}) with average ranks for ties"),
+        Aggregate::OpenAtPeriodEnd => "count(*) FILTER (created_at < period_end AND NOT resolved_at <= period_end \
+                                       AND NOT closed_at <= period_end)"
+            .into(),
+        Aggregate::Retention => "100 * (E - N) / S with S = customers on period_start, E = customers on \
+                                 period_end, N = accounts with period_start <= customer_since < period_end; a \
+                                 customer on day d has customer_since < d and (churned_at IS NULL OR churned_at >= d)"
+            .into(),
+        Aggregate::Churn => "100 * count(S) FILTER (period_start <= churned_at < period_end) / S".into(),
     }
 }
 

@@ -109,7 +109,7 @@ fn default_value(column: &Column) -> Expr {
     let v = match column.fill {
         Fill::Int(i) => lit(i),
         Fill::Bool(b) => lit(b),
-        Fill::Null | Fill::Required => lit(NULL),
+        Fill::Null | Fill::Required | Fill::Column(_) => lit(NULL),
     };
     v.cast(dtype(column.ty))
 }

@@ -74,13 +74,26 @@ pub fn table_frame(
     staged: &Staged,
 ) -> Result<LazyFrame, crate::error::Error> {
     let mut lf = staged.scan(table)?;
-    let period = table.period_column().expect("KPI tables have a period column");
+    let period = table.period_column().expect("event KPIs are over tables with a period column");
     if let Some(from) = plan.window.from {
         lf = lf.filter(col(period).gt_eq(instant_literal(from)));
     }
     if let Some(to) = plan.window.to {
         lf = lf.filter(col(period).lt(instant_literal(to)));
     }
+    let lf = enriched(plan, table, seg, staged, lf)?;
+    Ok(lf.with_column(period_start(seg.grain, col(period), &plan.window).alias(PERIOD)))
+}
+
+/// `lf` (rows of `table`) with the table's filter applied and the segment's dimensions and derived columns
+/// joined in.
+fn enriched(
+    plan: &Plan,
+    table: Table,
+    seg: &Segment,
+    staged: &Staged,
+    mut lf: LazyFrame,
+) -> Result<LazyFrame, crate::error::Error> {
     for (t, sql) in &plan.table_filters {
         if *t == table {
             let e = super::normalise::sql(sql).map_err(|d| crate::plan::PlanError {
@@ -166,15 +179,108 @@ pub fn table_frame(
     if !missing.is_empty() {
         lf = lf.with_columns(missing);
     }
-    Ok(lf.with_column(period_start(seg.grain, col(period), &plan.window).alias(PERIOD)))
+    Ok(lf)
+}
+
+/// The dates the boundary KPIs are measured over: the window, or the tickets' (else surveys') first to last
+/// day.
+fn date_range(plan: &Plan, staged: &Staged) -> Result<(jiff::civil::Date, jiff::civil::Date), crate::error::Error> {
+    if let (Some(from), Some(to)) = (plan.window.from, plan.window.to) {
+        return Ok((from, to));
+    }
+    let table = [Table::Tickets, Table::Surveys]
+        .into_iter()
+        .find(|t| plan.sources_of(*t).next().is_some())
+        .ok_or_else(|| crate::error::Error::Internal("boundary KPIs need a window or event data".into()))?;
+    let period = table.period_column().expect("event tables have a period column");
+    let day = col(period).dt().date().cast(DataType::Int32);
+    let df = staged.scan(table)?.select([day.clone().min().alias("lo"), day.max().alias("hi")]).collect()?;
+    let get = |c: &str| df.column(c).ok().and_then(|s| s.i32().ok()?.get(0));
+    let epoch = jiff::civil::date(1970, 1, 1);
+    let to_date = |d: i32| epoch.checked_add(jiff::Span::new().days(d as i64)).unwrap_or(epoch);
+    let (lo, hi) = match (get("lo"), get("hi")) {
+        (Some(lo), Some(hi)) => (to_date(lo), to_date(hi + 1)),
+        _ => (epoch, epoch),
+    };
+    Ok((plan.window.from.unwrap_or(lo), plan.window.to.unwrap_or(hi)))
+}
+
+/// Rows of the boundary KPIs (backlog, retention, churn) of `table`: one aggregation per period boundary,
+/// in one pass grouped by the dimensions only.
+fn snapshot_parts(
+    plan: &Plan,
+    seg: &Segment,
+    staged: &Staged,
+    table: Table,
+    kpis: &[usize],
+    parts: &mut Vec<LazyFrame>,
+) -> Result<(), crate::error::Error> {
+    let (from, to) = date_range(plan, staged)?;
+    let periods = crate::periods::periods(seg.grain, from, to);
+    let lf = enriched(plan, table, seg, staged, staged.scan(table)?)?;
+    let mut aggs = Vec::new();
+    for &k in kpis {
+        for (s, stat) in plan.kpis[k].stats.iter().enumerate() {
+            for (i, (start, end)) in periods.iter().enumerate() {
+                let (sd, ed) = (days_since_epoch(*start), days_since_epoch(*end));
+                let exprs = compile::snapshot(&stat.aggregate, sd * 86_400_000, ed * 86_400_000, sd as i32, ed as i32);
+                for (name, e) in compile::PARTS.iter().zip(exprs) {
+                    aggs.push(e.alias(format!("__k{k}_s{s}_p{i}_{name}")));
+                }
+            }
+        }
+    }
+    let grouped = if seg.dimensions.is_empty() {
+        lf.select(aggs)
+    } else {
+        lf.group_by(seg.dimensions.iter().map(|d| col(*d)).collect::<Vec<_>>()).agg(aggs)
+    }
+    .cache();
+    for &k in kpis {
+        let def = &plan.kpis[k];
+        for (s, stat) in def.stats.iter().enumerate() {
+            for (i, (start, _)) in periods.iter().enumerate() {
+                let p = |name: &str| col(format!("__k{k}_s{s}_p{i}_{name}"));
+                let low = if matches!(stat.aggregate, Aggregate::OpenAtPeriodEnd) {
+                    lit(false)
+                } else {
+                    p("n").lt(lit(def.min_sample as i64))
+                };
+                let period = if seg.grain == Grain::All && plan.window.from.is_none() {
+                    lit(NULL).cast(DataType::Date)
+                } else {
+                    date_literal(*start)
+                };
+                let mut cols: Vec<Expr> = seg.dimensions.iter().map(|d| col(*d).cast(DataType::String)).collect();
+                cols.extend([
+                    period.alias(PERIOD),
+                    lit(def.name).alias("kpi"),
+                    lit(stat.stat.as_str()).alias("stat"),
+                    p("value").alias("value"),
+                    lit(stat.unit.as_str()).alias("unit"),
+                    p("numerator").alias("numerator"),
+                    p("denominator").alias("denominator"),
+                    p("n").cast(DataType::Int64).alias("n"),
+                    low.alias("low_sample"),
+                    lit(k as u32).alias("__k"),
+                    lit(s as u32).alias("__s"),
+                ]);
+                parts.push(grouped.clone().select(cols));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The segment's long-format KPI table, sorted by dimensions, period, KPI (declaration order), stat.
 pub fn segment_frame(plan: &Plan, seg: &Segment, staged: &Staged) -> Result<LazyFrame, crate::error::Error> {
+    let is_snapshot = |k: usize| plan.kpis[k].stats.iter().any(|s| s.aggregate.is_snapshot());
     let mut tables: Vec<Table> = Vec::new();
+    let mut snapshot_tables: Vec<Table> = Vec::new();
     for &k in &seg.kpis {
-        if !tables.contains(&plan.kpis[k].table) {
-            tables.push(plan.kpis[k].table);
+        let list = if is_snapshot(k) { &mut snapshot_tables } else { &mut tables };
+        if !list.contains(&plan.kpis[k].table) {
+            list.push(plan.kpis[k].table);
         }
     }
     let keys: Vec<Expr> = seg.dimensions.iter().map(|d| col(*d)).chain([col(PERIOD)]).collect();
@@ -182,7 +288,8 @@ pub fn segment_frame(plan: &Plan, seg: &Segment, staged: &Staged) -> Result<Lazy
         seg.dimensions.iter().map(|d| PlSmallStr::from(*d)).chain([PERIOD.into()]).collect();
     let mut parts = Vec::new();
     for table in tables {
-        let kpis: Vec<usize> = seg.kpis.iter().copied().filter(|k| plan.kpis[*k].table == table).collect();
+        let kpis: Vec<usize> =
+            seg.kpis.iter().copied().filter(|k| plan.kpis[*k].table == table && !is_snapshot(*k)).collect();
         let period = table.period_column().expect("KPI tables have a period column");
         let days = days_in_period(seg.grain, period, &plan.window);
         let aggs: Vec<Expr> = kpis.iter().flat_map(|k| compile::aggregations(*k, &plan.kpis[*k], &days)).collect();
@@ -233,6 +340,11 @@ pub fn segment_frame(plan: &Plan, seg: &Segment, staged: &Staged) -> Result<Lazy
                 parts.push(grouped.clone().select(cols));
             }
         }
+    }
+    for table in snapshot_tables {
+        let kpis: Vec<usize> =
+            seg.kpis.iter().copied().filter(|k| plan.kpis[*k].table == table && is_snapshot(*k)).collect();
+        snapshot_parts(plan, seg, staged, table, &kpis, &mut parts)?;
     }
     let all = concat(parts, UnionArgs::default())?;
     let mut sort_by: Vec<PlSmallStr> = seg.dimensions.iter().map(|d| PlSmallStr::from(*d)).collect();

@@ -91,6 +91,11 @@ pub fn build(spec: PipelineSpec, path: &Path, text: String) -> Result<Plan, Plan
                 if c.fill == Fill::Required || plan.has_column(info.table, column) {
                     continue;
                 }
+                if let Fill::Column(other) = c.fill {
+                    if plan.has_column(info.table, other) {
+                        continue;
+                    }
+                }
                 let defaulted = !matches!(c.fill, Fill::Null);
                 if defaulted && !info.inputs.contains(&column) {
                     continue;

@@ -1,0 +1,73 @@
+//! Reporting periods as calendar dates: where a grain's periods start and end. Engine-neutral, used where
+//! KPIs are measured at period boundaries (backlog, retention, churn).
+
+use jiff::civil::{Date, Weekday};
+use jiff::ToSpan;
+
+use crate::plan::Grain;
+
+/// First day of the period of `grain` containing `d` (`All` has no boundaries of its own: `d` itself).
+pub fn start_of(grain: Grain, d: Date) -> Date {
+    match grain {
+        Grain::Day | Grain::All => d,
+        Grain::Week => d.checked_sub((d.weekday().to_monday_zero_offset() as i64).days()).unwrap_or(d),
+        Grain::Month => d.first_of_month(),
+        Grain::Quarter => Date::new(d.year(), ((d.month() - 1) / 3) * 3 + 1, 1).unwrap_or(d),
+        Grain::Year => d.first_of_year(),
+    }
+}
+
+/// The day the period starting on `start` ends (the next period's first day).
+pub fn next_start(grain: Grain, start: Date) -> Date {
+    let step = match grain {
+        Grain::Day | Grain::All => 1.day(),
+        Grain::Week => 1.week(),
+        Grain::Month => 1.month(),
+        Grain::Quarter => 3.months(),
+        Grain::Year => 1.year(),
+    };
+    start.checked_add(step).unwrap_or(Date::MAX)
+}
+
+/// The `[start, end)` periods covering `[from, to)`; for `All`, the single period `[from, to)`.
+pub fn periods(grain: Grain, from: Date, to: Date) -> Vec<(Date, Date)> {
+    if grain == Grain::All {
+        return vec![(from, to)];
+    }
+    let mut out = Vec::new();
+    let mut start = start_of(grain, from);
+    while start < to {
+        let end = next_start(grain, start);
+        out.push((start, end));
+        start = end;
+    }
+    out
+}
+
+/// Monday, for documentation and tests.
+pub const WEEK_STARTS: Weekday = Weekday::Monday;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jiff::civil::date;
+
+    #[test]
+    fn boundaries_of_each_grain() {
+        let d = date(2026, 1, 1); // a Thursday
+        assert_eq!(start_of(Grain::Week, d), date(2025, 12, 29));
+        assert_eq!(start_of(Grain::Week, date(2026, 1, 5)), date(2026, 1, 5));
+        assert_eq!(start_of(Grain::Quarter, date(2026, 6, 30)), date(2026, 4, 1));
+        assert_eq!(next_start(Grain::Quarter, date(2026, 10, 1)), date(2027, 1, 1));
+        assert_eq!(next_start(Grain::Month, date(2024, 2, 1)), date(2024, 3, 1));
+        assert_eq!(start_of(Grain::Year, date(2026, 7, 4)), date(2026, 1, 1));
+    }
+
+    #[test]
+    fn periods_cover_the_window() {
+        let p = periods(Grain::Month, date(2026, 1, 15), date(2026, 3, 1));
+        assert_eq!(p, [(date(2026, 1, 1), date(2026, 2, 1)), (date(2026, 2, 1), date(2026, 3, 1))]);
+        assert_eq!(periods(Grain::All, date(2026, 1, 15), date(2026, 3, 1)), [(date(2026, 1, 15), date(2026, 3, 1))]);
+        assert_eq!(periods(Grain::Week, date(2026, 1, 1), date(2026, 1, 6)).len(), 2);
+    }
+}
