@@ -33,6 +33,10 @@ enum Command {
         /// Output directory (overrides `outputs.dir`); created if missing.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Judge unanswered tickets against their SLA at this instant (RFC 3339, or a date for its midnight
+        /// UTC) instead of now: reruns over past periods give the figures they gave then.
+        #[arg(long, value_parser = parse_as_of)]
+        as_of: Option<jiff::Timestamp>,
     },
     /// Check a pipeline file: every problem with its line, then the sources' files and columns.
     Validate {
@@ -72,10 +76,26 @@ fn main() -> ExitCode {
     }
 }
 
+fn parse_as_of(text: &str) -> Result<jiff::Timestamp, String> {
+    if let Ok(t) = text.parse::<jiff::Timestamp>() {
+        return Ok(t);
+    }
+    text.parse::<jiff::civil::Date>()
+        .ok()
+        .and_then(|d| d.to_zoned(jiff::tz::TimeZone::UTC).ok())
+        .map(|z| z.timestamp())
+        .ok_or_else(|| {
+            format!("`{text}` is neither an RFC 3339 instant (2026-07-01T00:00:00Z) nor a date (2026-07-01)")
+        })
+}
+
 fn execute(command: Command) -> Result<(), Error> {
     match command {
-        Command::Run { pipeline, out } => {
-            let plan = deskpulse::load_plan(&pipeline)?;
+        Command::Run { pipeline, out, as_of } => {
+            let mut plan = deskpulse::load_plan(&pipeline)?;
+            if let Some(t) = as_of {
+                plan.as_of = t;
+            }
             let Some(out) = out.or_else(|| plan.output_dir.clone()) else {
                 return Err(Error::Output {
                     path: pipeline,

@@ -167,7 +167,13 @@ const ACCOUNTS: &[Column] = &[
 ];
 
 /// Columns computed from other tables through the model's joins, never mapped.
-pub const DERIVED: &[(Table, &str)] = &[(Table::Tickets, "has_survey"), (Table::Surveys, "first_response_seconds")];
+pub const DERIVED: &[(Table, &str)] = &[
+    (Table::Tickets, "has_survey"),
+    (Table::Tickets, "first_response_target"),
+    (Table::Tickets, "first_response_overdue"),
+    (Table::Tickets, "resolution_target"),
+    (Table::Surveys, "first_response_seconds"),
+];
 
 pub fn is_derived(table: Table, column: &str) -> bool {
     DERIVED.contains(&(table, column))

@@ -97,3 +97,35 @@ fn frt_csat_correlation_is_spearman_with_average_ranks() {
     // February has no CSAT answer: no row rather than a NaN.
     assert_eq!(count(&overall, "frt_csat_correlation", None), 1);
 }
+
+#[test]
+fn first_response_sla_counts_overdue_unanswered_tickets_as_breaches() {
+    let (_o, overall) = outputs();
+    // Targets: phone 60 s, chat 5 min, email 1 h. Within: K1 (phone, 60 s: ≤ counts), K3 (email, exactly 1 h),
+    // K4 (email, 20 min); breached: K2 (chat, 10 min); unanswered and long overdue now: K5, K7.
+    let r = row(&overall, &[], JAN, "sla_attainment", "value");
+    assert_eq!((r.value, r.numerator, r.denominator), (50.0, Some(3.0), Some(6.0)));
+    // February: K6 answered a phone call in 2 minutes.
+    assert_eq!(row(&overall, &[], Some("2026-02-01"), "sla_attainment", "value").value, 0.0);
+}
+
+#[test]
+fn unanswered_tickets_within_their_target_at_the_as_of_time_are_left_out() {
+    let mut plan = deskpulse::load_plan(&root().join("tests/fixtures/catalog/pipeline.yaml")).unwrap();
+    // 9 January 09:03 UTC: K5 (chat, opened 09:00) is 3 minutes old, within its 5; K7 is not opened yet.
+    plan.as_of = "2026-01-09T09:03:00Z".parse().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    deskpulse::exec::run(&plan, out.path()).unwrap();
+    let overall = read_parquet(&out.path().join("overall.parquet"));
+    let r = row(&overall, &[], JAN, "sla_attainment", "value");
+    assert_eq!((r.value, r.numerator, r.denominator), (75.0, Some(3.0), Some(4.0)));
+}
+
+#[test]
+fn resolution_sla_uses_the_most_specific_rule() {
+    let (_o, overall) = outputs();
+    // Phone tickets have 30 min, the rest 1 day. K1 (phone, 1 h) breached; K2 (3 h), K3 (exactly 24 h),
+    // K4 (2 h), K7 (1 h) within.
+    let r = row(&overall, &[], JAN, "resolution_sla_attainment", "value");
+    assert_eq!((r.value, r.numerator, r.denominator), (80.0, Some(4.0), Some(5.0)));
+}

@@ -205,6 +205,8 @@ pub struct KpiInfo {
     pub default_stats: &'static [&'static str],
     /// Columns of other tables it reads through the model's joins (e.g. surveys.ticket_id).
     pub lookups: &'static [(Table, &'static str)],
+    /// Pipeline sections it needs declared (e.g. `sla.first_response`).
+    pub config: &'static [&'static str],
     build: fn(&Definitions) -> (Option<Expr>, Vec<StatDef>),
 }
 
@@ -282,6 +284,7 @@ pub static CATALOG: &[KpiInfo] = &[
         options: "",
         default_stats: &[],
         lookups: &[],
+        config: &[],
         build: |_| (None, vec![one("value", Unit::Count, Aggregate::Count)]),
     },
     KpiInfo {
@@ -295,6 +298,7 @@ pub static CATALOG: &[KpiInfo] = &[
         options: "`stats`: any of mean, median, p75, p90, p95, p99 (default mean, median, p90).",
         default_stats: &["mean", "median", "p90"],
         lookups: &[],
+        config: &[],
         build: |_| (Some(col("first_response_at").is_not_null()), seconds_mean("created_at", "first_response_at")),
     },
     KpiInfo {
@@ -308,6 +312,7 @@ pub static CATALOG: &[KpiInfo] = &[
         options: "`stats`: any of mean, median, p75, p90, p95, p99 (default mean, median, p90).",
         default_stats: &["mean", "median", "p90"],
         lookups: &[],
+        config: &[],
         build: |_| (Some(resolved()), seconds_mean("created_at", "resolved_at")),
     },
     KpiInfo {
@@ -321,6 +326,7 @@ pub static CATALOG: &[KpiInfo] = &[
         options: "`stats`: any of mean, median, p75, p90, p95, p99 (default mean).",
         default_stats: &["mean"],
         lookups: &[],
+        config: &[],
         build: |_| {
             (
                 Some(col("handle_seconds").is_not_null()),
@@ -339,6 +345,7 @@ pub static CATALOG: &[KpiInfo] = &[
         options: "`definitions.resolved_when` decides what counts as resolved.",
         default_stats: &[],
         lookups: &[],
+        config: &[],
         build: |_| (None, vec![one("value", Unit::Percent, Aggregate::Share { when: resolved() })]),
     },
     KpiInfo {
@@ -354,6 +361,7 @@ pub static CATALOG: &[KpiInfo] = &[
             "`definitions.fcr.max_agent_replies` (default 1), `definitions.fcr.reopened_counts_as_fcr` (default false).",
         default_stats: &[],
         lookups: &[],
+        config: &[],
         build: |d| {
             let mut when = col("agent_replies").lt_eq(Expr::Int(d.fcr_max_agent_replies));
             if !d.fcr_reopened_counts {
@@ -373,6 +381,7 @@ pub static CATALOG: &[KpiInfo] = &[
         options: "",
         default_stats: &[],
         lookups: &[],
+        config: &[],
         build: |_| (None, vec![one("value", Unit::Percent, Aggregate::Share { when: col("escalated") })]),
     },
     KpiInfo {
@@ -386,6 +395,7 @@ pub static CATALOG: &[KpiInfo] = &[
         options: "",
         default_stats: &[],
         lookups: &[],
+        config: &[],
         build: |_| {
             (
                 Some(resolved()),
@@ -404,6 +414,7 @@ pub static CATALOG: &[KpiInfo] = &[
         options: "`definitions.queue_channels` (default phone, chat).",
         default_stats: &[],
         lookups: &[],
+        config: &[],
         build: |d| {
             (
                 Some(col("channel").is_in(&d.queue_channels)),
@@ -423,6 +434,7 @@ pub static CATALOG: &[KpiInfo] = &[
         options: "`definitions.csat.scale` (default [1, 5]), `definitions.csat.satisfied_min` (default 4).",
         default_stats: &[],
         lookups: &[],
+        config: &[],
         build: |d| {
             (
                 Some(kind("csat")),
@@ -450,6 +462,7 @@ pub static CATALOG: &[KpiInfo] = &[
         options: "",
         default_stats: &[],
         lookups: &[],
+        config: &[],
         build: |_| {
             (Some(kind("nps")), net_score_stats(col("score").gt_eq(Expr::Int(9)), col("score").lt_eq(Expr::Int(6))))
         },
@@ -467,6 +480,7 @@ pub static CATALOG: &[KpiInfo] = &[
             "`definitions.ces.scale` (default [1, 7]), `definitions.ces.easy_min` (default 6: the top two points).",
         default_stats: &[],
         lookups: &[],
+        config: &[],
         build: |d| {
             (
                 Some(kind("ces")),
@@ -492,6 +506,7 @@ pub static CATALOG: &[KpiInfo] = &[
         options: "`definitions.queue_channels`; `stats`: any of mean, median, p75, p90, p95, p99 (default mean).",
         default_stats: &["mean"],
         lookups: &[],
+        config: &[],
         build: |d| {
             (
                 Some(col("channel").is_in(&d.queue_channels).and(col("wait_seconds").is_not_null())),
@@ -510,6 +525,7 @@ pub static CATALOG: &[KpiInfo] = &[
         options: "",
         default_stats: &[],
         lookups: &[],
+        config: &[],
         build: |_| {
             (
                 Some(resolved().and(col("agent_replies").is_not_null())),
@@ -530,6 +546,7 @@ pub static CATALOG: &[KpiInfo] = &[
         options: "",
         default_stats: &[],
         lookups: &[],
+        config: &[],
         build: |_| (None, vec![one("value", Unit::Count, Aggregate::PerAgentDay { agent: "agent_id" })]),
     },
     KpiInfo {
@@ -543,6 +560,7 @@ pub static CATALOG: &[KpiInfo] = &[
         options: "",
         default_stats: &[],
         lookups: &[(Table::Surveys, "ticket_id")],
+        config: &[],
         build: |_| (Some(resolved()), vec![one("value", Unit::Percent, Aggregate::Share { when: col("has_survey") })]),
     },
     KpiInfo {
@@ -557,6 +575,7 @@ pub static CATALOG: &[KpiInfo] = &[
         options: "",
         default_stats: &[],
         lookups: &[],
+        config: &[],
         build: |_| (None, vec![one("mix", Unit::Percent, Aggregate::Mix { of: "channel" })]),
     },
     KpiInfo {
@@ -571,6 +590,7 @@ pub static CATALOG: &[KpiInfo] = &[
         options: "",
         default_stats: &[],
         lookups: &[],
+        config: &[],
         build: |_| (None, vec![one("mix", Unit::Percent, Aggregate::Mix { of: "category" })]),
     },
     KpiInfo {
@@ -585,6 +605,7 @@ pub static CATALOG: &[KpiInfo] = &[
         options: "",
         default_stats: &[],
         lookups: &[],
+        config: &[],
         build: |_| {
             (Some(kind("enps")), net_score_stats(col("score").gt_eq(Expr::Int(9)), col("score").lt_eq(Expr::Int(6))))
         },
@@ -603,6 +624,7 @@ pub static CATALOG: &[KpiInfo] = &[
         options: "",
         default_stats: &[],
         lookups: &[(Table::Surveys, "ticket_id"), (Table::Tickets, "first_response_at")],
+        config: &[],
         build: |_| {
             (
                 Some(kind("csat").and(col("first_response_seconds").is_not_null())),
@@ -624,6 +646,7 @@ pub static CATALOG: &[KpiInfo] = &[
         options: "",
         default_stats: &[],
         lookups: &[],
+        config: &[],
         build: |_| (None, vec![one("value", Unit::Count, Aggregate::OpenAtPeriodEnd)]),
     },
     KpiInfo {
@@ -642,6 +665,7 @@ pub static CATALOG: &[KpiInfo] = &[
         options: "",
         default_stats: &[],
         lookups: &[],
+        config: &[],
         build: |_| (None, vec![one("value", Unit::Percent, Aggregate::Retention)]),
     },
     KpiInfo {
@@ -656,7 +680,65 @@ pub static CATALOG: &[KpiInfo] = &[
         options: "",
         default_stats: &[],
         lookups: &[],
+        config: &[],
         build: |_| (None, vec![one("value", Unit::Percent, Aggregate::Churn)]),
+    },
+    KpiInfo {
+        name: "sla_attainment",
+        title: "First response SLA attainment",
+        table: Table::Tickets,
+        direction: Direction::HigherIsBetter,
+        unit: Unit::Percent,
+        inputs: &["channel"],
+        definition: "Tickets whose first response came within (≤) the target declared for their channel (and \
+                     priority) / tickets with a target × 100. An unanswered ticket older than its target at the \
+                     run's as-of time counts as a breach; one still within it is left out of both.",
+        options: "`sla.first_response` rules (the most specific match applies); `deskpulse run --as-of`.",
+        default_stats: &[],
+        lookups: &[],
+        config: &["sla.first_response"],
+        build: |_| {
+            let target = col("first_response_target");
+            let answered = col("first_response_at").is_not_null();
+            (
+                Some(target.clone().is_not_null().and(Expr::Or(vec![answered.clone(), col("first_response_overdue")]))),
+                vec![one(
+                    "value",
+                    Unit::Percent,
+                    Aggregate::Share {
+                        when: answered
+                            .and(Expr::SecondsBetween { start: "created_at", end: "first_response_at" }.lt_eq(target)),
+                    },
+                )],
+            )
+        },
+    },
+    KpiInfo {
+        name: "resolution_sla_attainment",
+        title: "Resolution SLA attainment",
+        table: Table::Tickets,
+        direction: Direction::HigherIsBetter,
+        unit: Unit::Percent,
+        inputs: &["resolved_at", "channel"],
+        definition: "Resolved tickets resolved within (≤) the resolution target declared for their channel (and \
+                     priority) / resolved tickets with a target × 100.",
+        options: "`sla.resolution` rules (the most specific match applies).",
+        default_stats: &[],
+        lookups: &[],
+        config: &["sla.resolution"],
+        build: |_| {
+            let target = col("resolution_target");
+            (
+                Some(resolved().and(target.clone().is_not_null())),
+                vec![one(
+                    "value",
+                    Unit::Percent,
+                    Aggregate::Share {
+                        when: Expr::SecondsBetween { start: "created_at", end: "resolved_at" }.lt_eq(target),
+                    },
+                )],
+            )
+        },
     },
 ];
 pub fn lookup(name: &str) -> Option<&'static KpiInfo> {

@@ -6,16 +6,14 @@ use polars::prelude::*;
 use crate::catalog::expr::{CmpOp, Expr as N};
 use crate::catalog::{Aggregate, KpiDefinition};
 
-/// A row expression. Durations come out in milliseconds (see `measure`).
+/// A row expression; durations in seconds.
 pub fn expr(e: &N) -> Expr {
     match e {
         N::Col(c) => col(*c),
         N::Int(v) => lit(*v),
         N::Float(v) => lit(*v),
         N::Text(v) => lit(v.as_str()),
-        N::SecondsBetween { start, end } => {
-            (col(*end) - col(*start)).dt().total_milliseconds(false).cast(DataType::Float64)
-        },
+        N::SecondsBetween { start, end } => milliseconds_between(start, end) / lit(1000.0),
         N::Cmp(a, op, b) => {
             let (a, b) = (expr(a), expr(b));
             match op {
@@ -37,11 +35,15 @@ pub fn expr(e: &N) -> Expr {
     }
 }
 
+fn milliseconds_between(start: &str, end: &str) -> Expr {
+    (col(end) - col(start)).dt().total_milliseconds(false).cast(DataType::Float64)
+}
+
 /// A measure and the factor that turns its unit into the KPI's: durations are summed in whole milliseconds
 /// (exact in f64, so sums do not depend on the order threads add them in) and scaled to seconds once.
 fn measure(e: &N) -> (Expr, f64) {
     match e {
-        N::SecondsBetween { .. } => (expr(e), 1e-3),
+        N::SecondsBetween { start, end } => (milliseconds_between(start, end), 1e-3),
         other => (expr(other).cast(DataType::Float64), 1.0),
     }
 }

@@ -119,6 +119,24 @@ fn enriched(
             .left_join(answered, col("ticket_id"), col("ticket_id"))
             .with_column(col("has_survey").fill_null(lit(false)));
     }
+    if table == Table::Tickets {
+        let targets =
+            [("first_response_target", &plan.sla.first_response), ("resolution_target", &plan.sla.resolution)];
+        for (name, rules) in targets {
+            if reads.contains(&name) {
+                lf = lf.with_column(sla_target(rules).alias(name));
+            }
+        }
+        if reads.contains(&"first_response_overdue") {
+            let age_ms = lit(plan.as_of.as_millisecond()).cast(DataType::Datetime(TimeUnit::Milliseconds, None))
+                - col("created_at");
+            let overdue = col("first_response_at").is_null().and(
+                (age_ms.dt().total_milliseconds(false).cast(DataType::Float64) / lit(1000.0))
+                    .gt(col("first_response_target")),
+            );
+            lf = lf.with_column(overdue.fill_null(lit(false)).alias("first_response_overdue"));
+        }
+    }
     let needs_account = dims.iter().any(|d| model::FROM_ACCOUNT.contains(d));
     if table == Table::Surveys {
         let needs_frt = reads.contains(&"first_response_seconds");
@@ -180,6 +198,22 @@ fn enriched(
         lf = lf.with_columns(missing);
     }
     Ok(lf)
+}
+
+/// Each ticket's target in seconds: the first matching rule, rules being sorted most specific first.
+fn sla_target(rules: &[crate::plan::SlaRule]) -> Expr {
+    let mut target = lit(NULL).cast(DataType::Float64);
+    for rule in rules.iter().rev() {
+        let mut matches = lit(true);
+        if let Some(c) = &rule.channel {
+            matches = matches.and(col("channel").eq(lit(c.as_str())));
+        }
+        if let Some(p) = &rule.priority {
+            matches = matches.and(col("priority").eq(lit(p.as_str())));
+        }
+        target = when(matches.fill_null(lit(false))).then(lit(rule.target_seconds)).otherwise(target);
+    }
+    target
 }
 
 /// The dates the boundary KPIs are measured over: the window, or the tickets' (else surveys') first to last

@@ -15,7 +15,7 @@ pub fn build(spec: PipelineSpec, path: &Path, text: String) -> Result<Plan, Plan
     let mut errs = Vec::new();
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     // Destructure so that a new spec field cannot be forgotten here.
-    let PipelineSpec { name, description: _, sources, definitions, kpis, segments, filters, min_sample, outputs } =
+    let PipelineSpec { name, description: _, sources, definitions, kpis, segments, sla, filters, min_sample, outputs } =
         spec;
 
     let sources: Vec<Source> = sources.into_iter().filter_map(|(n, s)| source(n, s, &base, &mut errs)).collect();
@@ -31,6 +31,11 @@ pub fn build(spec: PipelineSpec, path: &Path, text: String) -> Result<Plan, Plan
         kpis: Vec::new(),
         segments: Vec::new(),
         window: Window::default(),
+        sla: Sla {
+            first_response: sla_rules(sla.first_response, &mut errs),
+            resolution: sla_rules(sla.resolution, &mut errs),
+        },
+        as_of: jiff::Timestamp::now(),
         table_filters: Vec::new(),
         output_dir: outputs.dir.map(|d| base.join(&d.value)),
         formats: Vec::new(),
@@ -60,6 +65,19 @@ pub fn build(spec: PipelineSpec, path: &Path, text: String) -> Result<Plan, Plan
                             .with_help(suggest::help(s, DURATION_STATS)),
                     );
                 }
+            }
+        }
+        for section in info.config {
+            let declared = match *section {
+                "sla.first_response" => !plan.sla.first_response.is_empty(),
+                "sla.resolution" => !plan.sla.resolution.is_empty(),
+                other => unreachable!("unknown config section {other}"),
+            };
+            if !declared {
+                errs.push(
+                    Diagnostic::new(format!("KPI `{}` needs targets under `{section}`", info.name), at)
+                        .with_help("e.g. sla: { first_response: [{ channel: chat, target: 60s }] }"),
+                );
             }
         }
         if !plan.sources.iter().any(|s| s.table == info.table) {
@@ -162,6 +180,25 @@ pub fn build(spec: PipelineSpec, path: &Path, text: String) -> Result<Plan, Plan
         errs.sort_by_key(|d| (d.at.line, d.at.column));
         Err(PlanError { path: path.to_path_buf(), text, diagnostics: errs })
     }
+}
+
+fn sla_rules(rules: Vec<Located<crate::spec::SlaRuleSpec>>, errs: &mut Vec<Diagnostic>) -> Vec<SlaRule> {
+    let mut out: Vec<SlaRule> = rules
+        .into_iter()
+        .filter_map(|r| {
+            let Some(target_seconds) = parse_duration(&r.target) else {
+                errs.push(
+                    Diagnostic::new(format!("`{}` is not a duration", r.target.value), r.target.at)
+                        .with_help("write it as 60s, 2m, 4h, 2d or a number of seconds"),
+                );
+                return None;
+            };
+            Some(SlaRule { channel: r.value.channel, priority: r.value.priority, target_seconds })
+        })
+        .collect();
+    // Most specific first; the sort is stable, so declaration order breaks ties.
+    out.sort_by_key(|r| std::cmp::Reverse(2 * usize::from(r.channel.is_some()) + usize::from(r.priority.is_some())));
+    out
 }
 
 fn source(name: String, spec: Located<SourceSpec>, base: &Path, errs: &mut Vec<Diagnostic>) -> Option<Source> {

@@ -24,6 +24,9 @@ pub struct Plan {
     pub kpis: Vec<KpiDefinition>,
     pub segments: Vec<Segment>,
     pub window: Window,
+    pub sla: Sla,
+    /// The instant unanswered tickets are judged at (SLA breaches); the run's start unless `--as-of` says.
+    pub as_of: jiff::Timestamp,
     /// SQL predicates over canonical columns, per table.
     pub table_filters: Vec<(Table, Sql)>,
     pub output_dir: Option<PathBuf>,
@@ -156,6 +159,36 @@ pub struct Segment {
     pub grain: Grain,
     /// Indices into `Plan::kpis`.
     pub kpis: Vec<usize>,
+}
+
+/// SLA rules, most specific first (channel and priority, channel, priority, any).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Sla {
+    pub first_response: Vec<SlaRule>,
+    pub resolution: Vec<SlaRule>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct SlaRule {
+    pub channel: Option<String>,
+    pub priority: Option<String>,
+    pub target_seconds: f64,
+}
+
+/// `60s`, `2m`, `90min`, `4h`, `2d` or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Option<f64> {
+    let t = text.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let n: f64 = number.parse().ok()?;
+    let factor = match unit.trim() {
+        "" | "s" | "sec" => 1.0,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        "d" => 86_400.0,
+        _ => return None,
+    };
+    Some(n * factor)
 }
 
 /// Half-open `[from, to)` in UTC, on each table's period timestamp.

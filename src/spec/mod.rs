@@ -32,6 +32,9 @@ pub struct PipelineSpec {
     pub kpis: Vec<Located<KpiEntry>>,
     /// Named segments: one output table each.
     pub segments: IndexMap<Located<String>, Located<SegmentSpec>>,
+    /// Service-level targets for first response and resolution, per channel and optionally priority.
+    #[serde(default)]
+    pub sla: SlaSpec,
     #[serde(default)]
     pub filters: FiltersSpec,
     /// Observations below which a row is flagged `low_sample` (default 30).
@@ -273,6 +276,30 @@ pub struct ScaleSpec {
     /// CES: lowest "easy" score (default 6).
     #[serde(default)]
     pub easy_min: Option<Located<f64>>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SlaSpec {
+    /// Targets for the first response; the most specific matching rule applies.
+    #[serde(default)]
+    pub first_response: Vec<Located<SlaRuleSpec>>,
+    /// Targets for resolution.
+    #[serde(default)]
+    pub resolution: Vec<Located<SlaRuleSpec>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SlaRuleSpec {
+    /// Channel the rule applies to (any when omitted).
+    #[serde(default)]
+    pub channel: Option<String>,
+    /// Priority the rule applies to (any when omitted).
+    #[serde(default)]
+    pub priority: Option<String>,
+    /// A duration: `60s`, `2m`, `4h`, `2d` (a day is 24 hours) or a number of seconds.
+    pub target: Located<String>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
