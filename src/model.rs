@@ -9,16 +9,19 @@ pub enum Table {
     Tickets,
     Surveys,
     Accounts,
+    /// One row per message of a conversation; fills tickets' first response and agent replies.
+    Messages,
 }
 
 impl Table {
-    pub const ALL: [Table; 3] = [Table::Tickets, Table::Surveys, Table::Accounts];
+    pub const ALL: [Table; 4] = [Table::Tickets, Table::Surveys, Table::Accounts, Table::Messages];
 
     pub fn name(self) -> &'static str {
         match self {
             Table::Tickets => "tickets",
             Table::Surveys => "surveys",
             Table::Accounts => "accounts",
+            Table::Messages => "messages",
         }
     }
 
@@ -31,6 +34,7 @@ impl Table {
             Table::Tickets => TICKETS,
             Table::Surveys => SURVEYS,
             Table::Accounts => ACCOUNTS,
+            Table::Messages => MESSAGES,
         }
     }
 
@@ -43,7 +47,7 @@ impl Table {
         match self {
             Table::Tickets => Some("created_at"),
             Table::Surveys => Some("submitted_at"),
-            Table::Accounts => None,
+            Table::Accounts | Table::Messages => None,
         }
     }
 
@@ -53,6 +57,7 @@ impl Table {
             Table::Tickets => "ticket_id",
             Table::Surveys => "survey_id",
             Table::Accounts => "account_id",
+            Table::Messages => "message_id",
         }
     }
 }
@@ -166,6 +171,14 @@ const ACCOUNTS: &[Column] = &[
     col("annual_revenue", Float, Null, false, "yearly revenue from the account"),
 ];
 
+const MESSAGES: &[Column] = &[
+    col("ticket_id", Text, Required, false, "the conversation's ticket"),
+    col("created_at", Timestamp, Required, false, "when the message was sent"),
+    col("author_role", Text, Required, false, "customer, agent, bot or system (map vendor roles onto these)"),
+    col("author_id", Text, Null, false, "who wrote it"),
+    col("is_public", Boolean, Bool(true), false, "false for internal notes"),
+];
+
 /// Columns computed from other tables through the model's joins, never mapped.
 pub const DERIVED: &[(Table, &str)] = &[
     (Table::Tickets, "has_survey"),
@@ -192,7 +205,7 @@ pub fn dimensions_of(table: Table) -> Vec<&'static str> {
     let mut dims: Vec<&'static str> = match table {
         Table::Tickets => own.chain(FROM_ACCOUNT.iter().copied()).collect(),
         Table::Surveys => own.chain(SURVEY_FROM_TICKET.iter().copied()).chain(FROM_ACCOUNT.iter().copied()).collect(),
-        Table::Accounts => own.collect(),
+        Table::Accounts | Table::Messages => own.collect(),
     };
     let mut seen = std::collections::HashSet::new();
     dims.retain(|d| seen.insert(*d));

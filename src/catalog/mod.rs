@@ -160,6 +160,8 @@ pub struct Definitions {
     pub ces_scale: (f64, f64),
     pub ces_easy_min: f64,
     pub queue_channels: Vec<String>,
+    /// Message author roles that count as agents (bots and system messages never do).
+    pub agent_roles: Vec<String>,
 }
 
 impl Default for Definitions {
@@ -174,6 +176,7 @@ impl Default for Definitions {
             ces_scale: (1.0, 7.0),
             ces_easy_min: 6.0,
             queue_channels: vec!["phone".into(), "chat".into()],
+            agent_roles: vec!["agent".into()],
         }
     }
 }

@@ -46,13 +46,50 @@ pub fn normalised(plan: &Plan) -> Result<Staged, Error> {
         if parts.is_empty() {
             continue;
         }
-        let mut lf = concat(parts, UnionArgs::default())?;
-        if table == Table::Tickets {
-            lf = lf.with_columns(ticket_rules(plan));
-        }
+        let lf = concat(parts, UnionArgs::default())?;
         frames.insert(table, lf);
     }
+    if let (Some(tickets), Some(messages)) = (frames.get(&Table::Tickets), frames.get(&Table::Messages)) {
+        let filled = from_messages(plan, tickets.clone(), messages.clone());
+        frames.insert(Table::Tickets, filled);
+    }
+    if let Some(tickets) = frames.get_mut(&Table::Tickets) {
+        *tickets = tickets.clone().with_columns(ticket_rules(plan));
+    }
     Ok(Staged { frames })
+}
+
+/// Tickets' `first_response_at` (first public agent message after the ticket opened) and `agent_replies`
+/// (public agent messages), from the conversation log, where the ticket export has none.
+fn from_messages(plan: &Plan, tickets: LazyFrame, messages: LazyFrame) -> LazyFrame {
+    let roles = Series::new("r".into(), plan.definitions.agent_roles.iter().map(String::as_str).collect::<Vec<_>>());
+    let by_agent = col("author_role")
+        .is_in(lit(roles).implode(false), false)
+        .and(col("is_public").fill_null(lit(true)))
+        .fill_null(lit(false));
+    let opened = tickets.clone().select([col("ticket_id"), col("created_at").alias("__opened")]);
+    let replies = messages
+        .filter(by_agent)
+        .select([col("ticket_id"), col("created_at")])
+        .left_join(opened, col("ticket_id"), col("ticket_id"))
+        .group_by([col("ticket_id")])
+        .agg([
+            col("created_at").filter(col("created_at").gt(col("__opened"))).min().alias("__first_reply"),
+            len().cast(DataType::Int64).alias("__replies"),
+        ]);
+    tickets
+        .left_join(replies, col("ticket_id"), col("ticket_id"))
+        .with_columns([
+            when(col("first_response_at").is_null())
+                .then(col("__first_reply"))
+                .otherwise(col("first_response_at"))
+                .alias("first_response_at"),
+            when(col("agent_replies").is_null())
+                .then(col("__replies").fill_null(lit(0i64)))
+                .otherwise(col("agent_replies"))
+                .alias("agent_replies"),
+        ])
+        .drop(cols(["__first_reply", "__replies"]))
 }
 
 /// Resolution as the pipeline defines it, and `closed_at` defaulting to `resolved_at`.

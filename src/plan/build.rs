@@ -426,6 +426,14 @@ fn definitions_of(spec: crate::spec::DefinitionsSpec, errs: &mut Vec<Diagnostic>
     if let Some(q) = spec.queue_channels {
         d.queue_channels = q;
     }
+    if let Some(roles) = spec.messages.and_then(|m| m.agent_roles) {
+        for r in &roles {
+            if r.value == "bot" || r.value == "system" {
+                errs.push(Diagnostic::new(format!("`{}` messages never count as a response", r.value), r.at));
+            }
+        }
+        d.agent_roles = roles.into_iter().map(|r| r.value).collect();
+    }
     d
 }
 

@@ -40,7 +40,10 @@ impl Plan {
 
     /// Is the canonical column filled by at least one source (or by a default)?
     pub fn has_column(&self, table: Table, column: &str) -> bool {
-        self.sources_of(table).any(|s| s.columns.iter().any(|c| c.canonical.name == column))
+        let from_messages = table == Table::Tickets
+            && matches!(column, "first_response_at" | "agent_replies")
+            && self.sources_of(Table::Messages).next().is_some();
+        from_messages || self.sources_of(table).any(|s| s.columns.iter().any(|c| c.canonical.name == column))
     }
 
     /// Tables the KPIs need, with the lookups their segments join.

@@ -242,6 +242,16 @@ pub struct DefinitionsSpec {
     /// Channels with a queue, for abandonment (default phone, chat).
     #[serde(default)]
     pub queue_channels: Option<Vec<String>>,
+    #[serde(default)]
+    pub messages: Option<MessagesSpec>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MessagesSpec {
+    /// Author roles that count as agents (default [agent]); bot and system messages never count.
+    #[serde(default)]
+    pub agent_roles: Option<Vec<Located<String>>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
