@@ -7,6 +7,7 @@
 // their size does not matter.
 #![allow(clippy::result_large_err)]
 
+pub mod calendar;
 pub mod catalog;
 pub mod error;
 pub mod exec;
