@@ -9,6 +9,7 @@ The files imitate real exports, awkward parts included:
 - surveys/survey_responses.csv: a survey tool's export (NPS and CES), local Paris time as dd/mm/yyyy HH:MM.
 - crm/accounts.csv: a CRM account export with `;` separators, decimal commas and dd/mm/yyyy dates.
 - hr/enps.csv: an HR tool's quarterly employee NPS answers from the support agents.
+- zendesk/chat_messages.csv: chat transcripts, one row per message (end-user, agent, bot; internal notes).
 
 Run from the repository root: python3 sample_data/make_sample.py
 """
@@ -240,6 +241,37 @@ def main():
           ["Response ID", "Survey Type", "Score", "Comment", "Submitted", "Company ID", "Ticket"])
     write(f"{HERE}/crm/accounts.csv", accounts, list(accounts[0].keys()), delimiter=";")
     write(f"{HERE}/hr/enps.csv", make_enps(agents), ["respondent", "team", "question", "answer", "answered_on"])
+    write(f"{HERE}/zendesk/chat_messages.csv", make_chat_messages(tickets),
+          ["ticket_id", "created_at", "author_type", "author", "public"])
+
+
+def make_chat_messages(tickets):
+    chat = random.Random(11)  # its own stream: the other files stay as they were
+    rows = []
+    for t in tickets:
+        if t["via"] != "chat":
+            continue
+        opened = t["created_at"]
+        rows.append((t["id"], opened, "end-user", "", "true"))
+        rows.append((t["id"], opened + timedelta(seconds=2), "bot", "", "true"))
+        if not t["first_replied_at"]:
+            continue
+        at = datetime.strptime(t["first_replied_at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+        agent = t["assignee_email"]
+        rows.append((t["id"], at, "agent", agent, "true"))
+        for _ in range(int(t["replies"]) - 1):
+            if chat.random() < 0.2:
+                rows.append((t["id"], at + timedelta(seconds=5), "agent", agent, "false"))  # internal note
+            at += timedelta(seconds=round(lognormal_with(chat, 90, 0.8)))
+            rows.append((t["id"], at, "end-user", "", "true"))
+            at += timedelta(seconds=round(lognormal_with(chat, 75, 0.9)))
+            rows.append((t["id"], at, "agent", agent, "true"))
+    return [{"ticket_id": r[0], "created_at": iso(r[1]), "author_type": r[2], "author": r[3], "public": r[4]}
+            for r in sorted(rows, key=lambda r: (r[1], r[0]))]
+
+
+def lognormal_with(generator, median, sigma):
+    return median * math.exp(generator.gauss(0, sigma))
 
 
 def make_enps(agents):

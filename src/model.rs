@@ -11,10 +11,22 @@ pub enum Table {
     Accounts,
     /// One row per message of a conversation; fills tickets' first response and agent replies.
     Messages,
+    /// Derived from messages, never fed by a source: one row per customer wait that an agent reply ended.
+    ReplyWaits,
 }
 
 impl Table {
-    pub const ALL: [Table; 4] = [Table::Tickets, Table::Surveys, Table::Accounts, Table::Messages];
+    pub const ALL: [Table; 5] = [Table::Tickets, Table::Surveys, Table::Accounts, Table::Messages, Table::ReplyWaits];
+
+    /// Computed by deskpulse from other tables; no source may feed it.
+    pub fn is_derived(self) -> bool {
+        self == Table::ReplyWaits
+    }
+
+    /// Takes the attributes of its ticket (channel, team…) through `ticket_id`.
+    pub fn inherits_ticket(self) -> bool {
+        matches!(self, Table::Surveys | Table::ReplyWaits)
+    }
 
     pub fn name(self) -> &'static str {
         match self {
@@ -22,6 +34,7 @@ impl Table {
             Table::Surveys => "surveys",
             Table::Accounts => "accounts",
             Table::Messages => "messages",
+            Table::ReplyWaits => "reply_waits",
         }
     }
 
@@ -35,6 +48,7 @@ impl Table {
             Table::Surveys => SURVEYS,
             Table::Accounts => ACCOUNTS,
             Table::Messages => MESSAGES,
+            Table::ReplyWaits => REPLY_WAITS,
         }
     }
 
@@ -48,6 +62,8 @@ impl Table {
             Table::Tickets => Some("created_at"),
             Table::Surveys => Some("submitted_at"),
             Table::Accounts | Table::Messages => None,
+            // A wait belongs to the period of its ticket.
+            Table::ReplyWaits => Some("created_at"),
         }
     }
 
@@ -58,6 +74,7 @@ impl Table {
             Table::Surveys => "survey_id",
             Table::Accounts => "account_id",
             Table::Messages => "message_id",
+            Table::ReplyWaits => "ticket_id",
         }
     }
 }
@@ -179,6 +196,13 @@ const MESSAGES: &[Column] = &[
     col("is_public", Boolean, Bool(true), false, "false for internal notes"),
 ];
 
+const REPLY_WAITS: &[Column] = &[
+    col("ticket_id", Text, Required, false, "the conversation's ticket"),
+    col("created_at", Timestamp, Required, false, "the ticket's opening; places the wait in a period"),
+    col("waiting_since", Timestamp, Required, false, "the customer message that started the wait"),
+    col("answered_at", Timestamp, Required, false, "the public agent message that ended it"),
+];
+
 /// Columns computed from other tables through the model's joins, never mapped.
 pub const DERIVED: &[(Table, &str)] = &[
     (Table::Tickets, "has_survey"),
@@ -204,7 +228,9 @@ pub fn dimensions_of(table: Table) -> Vec<&'static str> {
     let own = table.columns().iter().filter(|c| c.dimension).map(|c| c.name);
     let mut dims: Vec<&'static str> = match table {
         Table::Tickets => own.chain(FROM_ACCOUNT.iter().copied()).collect(),
-        Table::Surveys => own.chain(SURVEY_FROM_TICKET.iter().copied()).chain(FROM_ACCOUNT.iter().copied()).collect(),
+        Table::Surveys | Table::ReplyWaits => {
+            own.chain(SURVEY_FROM_TICKET.iter().copied()).chain(FROM_ACCOUNT.iter().copied()).collect()
+        },
         Table::Accounts | Table::Messages => own.collect(),
     };
     let mut seen = std::collections::HashSet::new();

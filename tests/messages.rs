@@ -19,3 +19,18 @@ fn first_response_and_replies_come_from_public_agent_messages() {
     // Two replies each: neither is a first-contact resolution.
     assert_eq!(row(&df, &[], jan, "fcr_rate", "value").value, 0.0);
 }
+
+#[test]
+fn next_reply_time_measures_each_customer_wait_until_the_next_public_agent_message() {
+    let out = run(&root().join("tests/fixtures/messages/pipeline.yaml"));
+    let df = read_parquet(&out.path().join("overall.parquet"));
+    let jan = Some("2026-01-01");
+    // M1: the customer writes at 09:00 (bot and internal note ignored), answered 09:10 (600 s); writes again
+    // at 09:20 after that reply, answered 09:30 (600 s). M2: the customer writes at 10:05 after the agent's
+    // 10:00 message, answered 10:35 (1,800 s). M3's wait never ends: left out. Waits 600, 600, 1,800.
+    let mean = row(&df, &[], jan, "next_reply_time", "mean");
+    assert_eq!((mean.value, mean.n), (1_000.0, 3));
+    assert_eq!(row(&df, &[], jan, "next_reply_time", "median").value, 600.0);
+    // p90: rank 0.9 × 2 = 1.8 → 600 + 0.8 × 1,200.
+    assert_close(row(&df, &[], jan, "next_reply_time", "p90").value, 1_560.0, "p90");
+}

@@ -743,6 +743,24 @@ pub static CATALOG: &[KpiInfo] = &[
             )
         },
     },
+    KpiInfo {
+        name: "next_reply_time",
+        title: "Next reply time",
+        table: Table::ReplyWaits,
+        direction: Direction::LowerIsBetter,
+        unit: Unit::Seconds,
+        inputs: &[],
+        definition: "From messages: a wait starts at the first customer message after the ticket opens or after an \
+                     agent's public reply, and ends at the next public agent message (more customer messages \
+                     meanwhile do not restart it; bots, system messages and internal notes are ignored). Seconds \
+                     over ended waits, attributed to the ticket's period; open waits are left out.",
+        options: "`stats`: any of mean, median, p75, p90, p95, p99 (default mean, median, p90); \
+                  `definitions.messages.agent_roles`.",
+        default_stats: &["mean", "median", "p90"],
+        lookups: &[(Table::Messages, "author_role")],
+        config: &[],
+        build: |_| (None, seconds_mean("waiting_since", "answered_at")),
+    },
 ];
 pub fn lookup(name: &str) -> Option<&'static KpiInfo> {
     CATALOG.iter().find(|k| k.name == name)

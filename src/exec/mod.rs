@@ -50,7 +50,9 @@ pub fn normalised(plan: &Plan) -> Result<Staged, Error> {
         frames.insert(table, lf);
     }
     if let (Some(tickets), Some(messages)) = (frames.get(&Table::Tickets), frames.get(&Table::Messages)) {
+        let waits = reply_waits(plan, tickets.clone(), messages.clone());
         let filled = from_messages(plan, tickets.clone(), messages.clone());
+        frames.insert(Table::ReplyWaits, waits);
         frames.insert(Table::Tickets, filled);
     }
     if let Some(tickets) = frames.get_mut(&Table::Tickets) {
@@ -59,17 +61,54 @@ pub fn normalised(plan: &Plan) -> Result<Staged, Error> {
     Ok(Staged { frames })
 }
 
+fn by_agent(plan: &Plan) -> Expr {
+    let roles = Series::new("r".into(), plan.definitions.agent_roles.iter().map(String::as_str).collect::<Vec<_>>());
+    col("author_role")
+        .is_in(lit(roles).implode(false), false)
+        .and(col("is_public").fill_null(lit(true)))
+        .fill_null(lit(false))
+}
+
+/// Customer waits for an agent: a wait starts at a customer message that follows the ticket's opening or a
+/// public agent message, and ends at the next public agent message. Bots, system messages and internal
+/// notes are dropped first, so they neither start nor end a wait.
+fn reply_waits(plan: &Plan, tickets: LazyFrame, messages: LazyFrame) -> LazyFrame {
+    let opened = tickets.select([col("ticket_id"), col("created_at").alias("__opened")]);
+    let agent = by_agent(plan);
+    let customer = col("author_role").eq(lit("customer")).fill_null(lit(false));
+    let when_agent = when(col("__agent"))
+        .then(col("created_at"))
+        .otherwise(lit(NULL).cast(col_dtype(Table::Messages, "created_at")));
+    messages
+        .filter(agent.clone().or(customer))
+        .inner_join(opened, col("ticket_id"), col("ticket_id"))
+        .filter(col("created_at").gt_eq(col("__opened")))
+        .with_column(agent.alias("__agent"))
+        .sort(["ticket_id", "created_at"], SortMultipleOptions::default().with_maintain_order(true))
+        .with_columns([
+            col("__agent").shift(lit(1)).over([col("ticket_id")]).expect("window over a column").alias("__prev_agent"),
+            when_agent
+                .fill_null_with_strategy(FillNullStrategy::Backward(FillNullLimit::None))
+                .over([col("ticket_id")])
+                .expect("window over a column")
+                .alias("answered_at"),
+        ])
+        .filter(col("__agent").not().and(col("__prev_agent").is_null().or(col("__prev_agent"))))
+        .filter(col("answered_at").is_not_null())
+        .select([
+            col("ticket_id"),
+            col("__opened").alias("created_at"),
+            col("created_at").alias("waiting_since"),
+            col("answered_at"),
+        ])
+}
+
 /// Tickets' `first_response_at` (first public agent message after the ticket opened) and `agent_replies`
 /// (public agent messages), from the conversation log, where the ticket export has none.
 fn from_messages(plan: &Plan, tickets: LazyFrame, messages: LazyFrame) -> LazyFrame {
-    let roles = Series::new("r".into(), plan.definitions.agent_roles.iter().map(String::as_str).collect::<Vec<_>>());
-    let by_agent = col("author_role")
-        .is_in(lit(roles).implode(false), false)
-        .and(col("is_public").fill_null(lit(true)))
-        .fill_null(lit(false));
     let opened = tickets.clone().select([col("ticket_id"), col("created_at").alias("__opened")]);
     let replies = messages
-        .filter(by_agent)
+        .filter(by_agent(plan))
         .select([col("ticket_id"), col("created_at")])
         .left_join(opened, col("ticket_id"), col("ticket_id"))
         .group_by([col("ticket_id")])
@@ -196,7 +235,7 @@ fn read_error(plan: &Plan, e: PolarsError) -> Error {
 /// Counts rows and fails on the first column with values that do not read as their type.
 fn check_values(plan: &Plan, staged: &Staged) -> Result<Vec<(Table, u64)>, Error> {
     let mut rows = Vec::new();
-    for (table, lf) in &staged.frames {
+    for (table, lf) in staged.frames.iter().filter(|(t, _)| !t.is_derived()) {
         let typed: Vec<&str> = table.columns().iter().filter(|c| c.ty != ColumnType::Text).map(|c| c.name).collect();
         let mut counts = vec![len().cast(DataType::UInt64).alias("__rows")];
         counts

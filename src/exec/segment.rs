@@ -138,7 +138,7 @@ fn enriched(
         }
     }
     let needs_account = dims.iter().any(|d| model::FROM_ACCOUNT.contains(d));
-    if table == Table::Surveys {
+    if table.inherits_ticket() {
         let needs_frt = reads.contains(&"first_response_seconds");
         let from_ticket: Vec<&str> = model::SURVEY_FROM_TICKET
             .iter()
@@ -146,7 +146,7 @@ fn enriched(
             .filter(|c| dims.contains(c) || (*c == "account_id" && needs_account))
             .filter(|c| plan.has_column(Table::Tickets, c))
             .collect();
-        if (needs_frt || !from_ticket.is_empty()) && plan.has_column(Table::Surveys, "ticket_id") {
+        if (needs_frt || !from_ticket.is_empty()) && plan.has_column(table, "ticket_id") {
             let mut keep = vec![col("ticket_id")];
             keep.extend(from_ticket.iter().map(|c| col(*c).alias(format!("__t_{c}"))));
             if needs_frt {
@@ -162,7 +162,7 @@ fn enriched(
                 .iter()
                 .map(|c| {
                     let theirs = col(format!("__t_{c}"));
-                    let value = if Table::Surveys.column(c).is_some() {
+                    let value = if table.column(c).is_some() {
                         when(col(*c).is_null()).then(theirs).otherwise(col(*c))
                     } else {
                         theirs
@@ -190,7 +190,7 @@ fn enriched(
         .filter(|d| {
             table.column(d).is_none()
                 && !model::FROM_ACCOUNT.contains(d)
-                && !(table == Table::Surveys && model::SURVEY_FROM_TICKET.contains(d))
+                && !(table.inherits_ticket() && model::SURVEY_FROM_TICKET.contains(d))
         })
         .map(|d| lit(NULL).cast(DataType::String).alias(*d))
         .collect();

@@ -80,7 +80,9 @@ pub fn build(spec: PipelineSpec, path: &Path, text: String) -> Result<Plan, Plan
                 );
             }
         }
-        if !plan.sources.iter().any(|s| s.table == info.table) {
+        if info.table.is_derived() {
+            // Fed by messages: `lookups` names what it needs.
+        } else if !plan.sources.iter().any(|s| s.table == info.table) {
             errs.push(Diagnostic::new(
                 format!("KPI `{}` needs the `{}` table, but no source feeds it", info.name, info.table),
                 at,
@@ -204,8 +206,8 @@ fn sla_rules(rules: Vec<Located<crate::spec::SlaRuleSpec>>, errs: &mut Vec<Diagn
 fn source(name: String, spec: Located<SourceSpec>, base: &Path, errs: &mut Vec<Diagnostic>) -> Option<Source> {
     let at = spec.at;
     let spec = spec.value;
-    let table_names: Vec<&str> = Table::ALL.iter().map(|t| t.name()).collect();
-    let Some(table) = Table::from_name(&spec.table) else {
+    let table_names: Vec<&str> = Table::ALL.iter().filter(|t| !t.is_derived()).map(|t| t.name()).collect();
+    let Some(table) = Table::from_name(&spec.table).filter(|t| !t.is_derived()) else {
         errs.push(
             Diagnostic::new(format!("source `{name}`: unknown table `{}`", spec.table.value), spec.table.at)
                 .with_help(suggest::help(&spec.table, &table_names)),
@@ -477,14 +479,14 @@ fn dimension_available(plan: &Plan, table: Table, dimension: &str) -> Result<(),
     if table.column(dimension).is_some_and(|c| c.dimension) && plan.has_column(table, dimension) {
         return Ok(());
     }
-    let via_ticket = table == Table::Surveys && model::SURVEY_FROM_TICKET.contains(&dimension);
-    if via_ticket && plan.has_column(Table::Surveys, "ticket_id") && plan.has_column(Table::Tickets, dimension) {
+    let via_ticket = table.inherits_ticket() && model::SURVEY_FROM_TICKET.contains(&dimension);
+    if via_ticket && plan.has_column(table, "ticket_id") && plan.has_column(Table::Tickets, dimension) {
         return Ok(());
     }
     if model::FROM_ACCOUNT.contains(&dimension) && table != Table::Accounts {
         let has_account = plan.has_column(table, "account_id")
-            || (table == Table::Surveys
-                && plan.has_column(Table::Surveys, "ticket_id")
+            || (table.inherits_ticket()
+                && plan.has_column(table, "ticket_id")
                 && plan.has_column(Table::Tickets, "account_id"));
         if !plan.has_column(Table::Accounts, dimension) {
             return Err(format!("`{dimension}` comes from accounts.{dimension}, which no source maps"));

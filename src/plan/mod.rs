@@ -40,10 +40,13 @@ impl Plan {
 
     /// Is the canonical column filled by at least one source (or by a default)?
     pub fn has_column(&self, table: Table, column: &str) -> bool {
-        let from_messages = table == Table::Tickets
-            && matches!(column, "first_response_at" | "agent_replies")
-            && self.sources_of(Table::Messages).next().is_some();
-        from_messages || self.sources_of(table).any(|s| s.columns.iter().any(|c| c.canonical.name == column))
+        // Messages fill tickets' response columns and are the whole of the derived reply waits.
+        let has_messages = self.sources_of(Table::Messages).next().is_some();
+        let from_messages = table == Table::Tickets && matches!(column, "first_response_at" | "agent_replies");
+        if (from_messages || table == Table::ReplyWaits) && has_messages {
+            return true;
+        }
+        self.sources_of(table).any(|s| s.columns.iter().any(|c| c.canonical.name == column))
     }
 
     /// Tables the KPIs need, with the lookups their segments join.
