@@ -48,11 +48,6 @@ impl Plan {
         }
         self.sources_of(table).any(|s| s.columns.iter().any(|c| c.canonical.name == column))
     }
-
-    /// Tables the KPIs need, with the lookups their segments join.
-    pub fn kpi(&self, name: &str) -> Option<&KpiDefinition> {
-        self.kpis.iter().find(|k| k.name == name)
-    }
 }
 
 /// A SQL snippet from the pipeline with where it was written.
