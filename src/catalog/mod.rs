@@ -218,6 +218,17 @@ impl KpiInfo {
         !self.default_stats.is_empty()
     }
 
+    /// Canonical columns of its table that `def` (this KPI compiled) reads, then its declared inputs.
+    pub fn columns_read(&self, def: &KpiDefinition) -> Vec<&'static str> {
+        let mut columns = def.columns();
+        for i in self.inputs {
+            if !columns.contains(i) {
+                columns.push(i);
+            }
+        }
+        columns
+    }
+
     pub fn define(&self, defs: &Definitions, options: &KpiOptions) -> KpiDefinition {
         let (filter, mut stats) = (self.build)(defs);
         if self.is_duration() {
@@ -792,12 +803,7 @@ pub fn docs() -> Vec<KpiDoc> {
         .iter()
         .map(|k| {
             let compiled = k.define(&defs, &KpiOptions { stats: None, min_sample: 30 });
-            let mut inputs = compiled.columns();
-            for i in k.inputs {
-                if !inputs.contains(i) {
-                    inputs.push(i);
-                }
-            }
+            let inputs = k.columns_read(&compiled);
             let filter = compiled.filter.as_ref().map(|f| format!(" WHERE {f}")).unwrap_or_default();
             KpiDoc {
                 name: k.name,

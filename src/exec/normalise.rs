@@ -88,7 +88,7 @@ pub fn normalise(
     Ok(lf.select(exprs))
 }
 
-fn plan_error(plan: &Plan, d: crate::plan::Diagnostic) -> crate::error::Error {
+pub fn plan_error(plan: &Plan, d: crate::plan::Diagnostic) -> crate::error::Error {
     crate::plan::PlanError { path: plan.pipeline_path.clone(), text: plan.pipeline_text.clone(), diagnostics: vec![d] }
         .into()
 }
@@ -240,9 +240,7 @@ fn infer_format(
             .lazy()
             .select([parse_temporal(col("v"), column.ty, f, None).is_null().sum().alias("failed")])
             .collect()?;
-        if parsed.column("failed")?.u32().map(|c| c.get(0) == Some(0)).unwrap_or(false)
-            || parsed.column("failed")?.cast(&DataType::UInt64)?.u64()?.get(0) == Some(0)
-        {
+        if parsed.column("failed")?.cast(&DataType::UInt64)?.u64()?.get(0) == Some(0) {
             return Ok(f.to_string());
         }
     }

@@ -6,7 +6,7 @@ use polars::prelude::*;
 
 use super::compile::{self, part};
 use super::Staged;
-use crate::catalog::Aggregate;
+use crate::catalog::{Aggregate, KpiDefinition, StatDef};
 use crate::model::{self, Table};
 use crate::plan::{Grain, Plan, Segment, Window};
 
@@ -96,11 +96,7 @@ fn enriched(
 ) -> Result<LazyFrame, crate::error::Error> {
     for (t, sql) in &plan.table_filters {
         if *t == table {
-            let e = super::normalise::sql(sql).map_err(|d| crate::plan::PlanError {
-                path: plan.pipeline_path.clone(),
-                text: plan.pipeline_text.clone(),
-                diagnostics: vec![d],
-            })?;
+            let e = super::normalise::sql(sql).map_err(|d| super::normalise::plan_error(plan, d))?;
             lf = lf.filter(e.fill_null(lit(false)));
         }
     }
@@ -275,35 +271,51 @@ fn snapshot_parts(
         for (s, stat) in def.stats.iter().enumerate() {
             for (i, (start, _)) in periods.iter().enumerate() {
                 let p = |name: &str| col(format!("__k{k}_s{s}_p{i}_{name}"));
-                let low = if matches!(stat.aggregate, Aggregate::OpenAtPeriodEnd) {
-                    lit(false)
-                } else {
-                    p("n").lt(lit(def.min_sample as i64))
-                };
                 let period = if seg.grain == Grain::All && plan.window.from.is_none() {
                     lit(NULL).cast(DataType::Date)
                 } else {
                     date_literal(*start)
                 };
-                let mut cols: Vec<Expr> = seg.dimensions.iter().map(|d| col(*d).cast(DataType::String)).collect();
-                cols.extend([
-                    period.alias(PERIOD),
-                    lit(def.name).alias("kpi"),
-                    lit(stat.stat.as_str()).alias("stat"),
-                    p("value").alias("value"),
-                    lit(stat.unit.as_str()).alias("unit"),
-                    p("numerator").alias("numerator"),
-                    p("denominator").alias("denominator"),
-                    p("n").cast(DataType::Int64).alias("n"),
-                    low.alias("low_sample"),
-                    lit(k as u32).alias("__k"),
-                    lit(s as u32).alias("__s"),
-                ]);
-                parts.push(grouped.clone().select(cols));
+                let figures = [p("value"), p("numerator"), p("denominator"), p("n")];
+                let stat_name = lit(stat.stat.as_str());
+                parts.push(grouped.clone().select(output_row(seg, def, (k, s), stat, period, stat_name, figures)));
             }
         }
     }
     Ok(())
+}
+
+/// One KPI stat's output columns: the dimensions, then `OUTPUT_COLUMNS`, then the sort keys `__k`, `__s`.
+/// `figures` are value, numerator, denominator and n.
+fn output_row(
+    seg: &Segment,
+    def: &KpiDefinition,
+    (k, s): (usize, usize),
+    stat: &StatDef,
+    period: Expr,
+    stat_name: Expr,
+    figures: [Expr; 4],
+) -> Vec<Expr> {
+    let [value, numerator, denominator, n] = figures;
+    let n = n.cast(DataType::Int64);
+    // An exact count is not a sample; everything else is an estimate that can be thin.
+    let exact = matches!(stat.aggregate, Aggregate::Count | Aggregate::OpenAtPeriodEnd);
+    let low = if exact { lit(false) } else { n.clone().lt(lit(def.min_sample as i64)) };
+    let mut cols: Vec<Expr> = seg.dimensions.iter().map(|d| col(*d).cast(DataType::String)).collect();
+    cols.extend([
+        period.alias(PERIOD),
+        lit(def.name).alias("kpi"),
+        stat_name.alias("stat"),
+        value.alias("value"),
+        lit(stat.unit.as_str()).alias("unit"),
+        numerator.alias("numerator"),
+        denominator.alias("denominator"),
+        n.alias("n"),
+        low.alias("low_sample"),
+        lit(k as u32).alias("__k"),
+        lit(s as u32).alias("__s"),
+    ]);
+    cols
 }
 
 /// The segment's long-format KPI table, sorted by dimensions, period, KPI (declaration order), stat.
@@ -333,45 +345,15 @@ pub fn segment_frame(plan: &Plan, seg: &Segment, staged: &Staged) -> Result<Lazy
             let def = &plan.kpis[k];
             for (s, stat) in def.stats.iter().enumerate() {
                 if let Aggregate::Mix { of } = stat.aggregate {
-                    let mut cols: Vec<Expr> = seg.dimensions.iter().map(|d| col(*d).cast(DataType::String)).collect();
-                    cols.extend([
-                        col(PERIOD),
-                        lit(def.name).alias("kpi"),
-                        col("stat"),
-                        col("value"),
-                        lit(stat.unit.as_str()).alias("unit"),
-                        col("numerator"),
-                        col("denominator"),
-                        col("n"),
-                        col("n").lt(lit(def.min_sample as i64)).alias("low_sample"),
-                        lit(k as u32).alias("__k"),
-                        lit(s as u32).alias("__s"),
-                    ]);
+                    // A mix's rows are named by the value they measure.
+                    let figures = [col("value"), col("numerator"), col("denominator"), col("n")];
+                    let cols = output_row(seg, def, (k, s), stat, col(PERIOD), col("stat"), figures);
                     parts.push(compile::mix(rows.clone(), &keys, &key_names, def, of)?.select(cols));
                     continue;
                 }
-                let n = col(part(k, s, "n"));
-                // An exact count is not a sample; everything else is an estimate that can be thin.
-                let low = if matches!(stat.aggregate, Aggregate::Count) {
-                    lit(false)
-                } else {
-                    n.clone().lt(lit(def.min_sample as i64))
-                };
-                let mut cols: Vec<Expr> = seg.dimensions.iter().map(|d| col(*d).cast(DataType::String)).collect();
-                cols.extend([
-                    col(PERIOD),
-                    lit(def.name).alias("kpi"),
-                    lit(stat.stat.as_str()).alias("stat"),
-                    col(part(k, s, "value")).alias("value"),
-                    lit(stat.unit.as_str()).alias("unit"),
-                    col(part(k, s, "numerator")).alias("numerator"),
-                    col(part(k, s, "denominator")).alias("denominator"),
-                    n.clone().cast(DataType::Int64).alias("n"),
-                    low.alias("low_sample"),
-                    lit(k as u32).alias("__k"),
-                    lit(s as u32).alias("__s"),
-                ]);
-                parts.push(grouped.clone().select(cols));
+                let figures = compile::PARTS.map(|name| col(part(k, s, name)));
+                let stat_name = lit(stat.stat.as_str());
+                parts.push(grouped.clone().select(output_row(seg, def, (k, s), stat, col(PERIOD), stat_name, figures)));
             }
         }
     }

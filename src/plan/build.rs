@@ -89,12 +89,7 @@ pub fn build(spec: PipelineSpec, path: &Path, text: String) -> Result<Plan, Plan
             ));
         } else {
             let def = info.define(&plan.definitions, &KpiOptions { stats: None, min_sample });
-            let mut needed = def.columns();
-            for i in info.inputs {
-                if !needed.contains(i) {
-                    needed.push(i);
-                }
-            }
+            let needed = info.columns_read(&def);
             for (table, column) in info.lookups {
                 if !plan.has_column(*table, column) {
                     errs.push(Diagnostic::new(
