@@ -106,6 +106,15 @@ fn execute(command: Command) -> Result<(), Error> {
             for (table, rows) in &report.rows {
                 println!("read {table}: {rows} rows");
             }
+            for (table, reason, rows) in &report.rejected {
+                println!(
+                    "quarantined {table}: {rows} rows ({reason}) -> {}",
+                    out.join("_rejected").join(format!("{table}.parquet")).display()
+                );
+            }
+            for (table, rows) in &report.superseded {
+                println!("superseded {table}: {rows} older copies dropped (duplicates: keep_latest)");
+            }
             for (name, rows, paths) in &report.outputs {
                 let files: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
                 println!("wrote {name}: {rows} rows -> {}", files.join(", "));

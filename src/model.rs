@@ -13,10 +13,13 @@ pub enum Table {
     Messages,
     /// Derived from messages, never fed by a source: one row per customer wait that an agent reply ended.
     ReplyWaits,
+    /// Sales and marketing spend per month (and acquisition channel): the numerator of CAC.
+    Spend,
 }
 
 impl Table {
-    pub const ALL: [Table; 5] = [Table::Tickets, Table::Surveys, Table::Accounts, Table::Messages, Table::ReplyWaits];
+    pub const ALL: [Table; 6] =
+        [Table::Tickets, Table::Surveys, Table::Accounts, Table::Messages, Table::ReplyWaits, Table::Spend];
 
     /// Computed by deskpulse from other tables; no source may feed it.
     pub fn is_derived(self) -> bool {
@@ -35,6 +38,7 @@ impl Table {
             Table::Accounts => "accounts",
             Table::Messages => "messages",
             Table::ReplyWaits => "reply_waits",
+            Table::Spend => "spend",
         }
     }
 
@@ -49,6 +53,7 @@ impl Table {
             Table::Accounts => ACCOUNTS,
             Table::Messages => MESSAGES,
             Table::ReplyWaits => REPLY_WAITS,
+            Table::Spend => SPEND,
         }
     }
 
@@ -61,7 +66,8 @@ impl Table {
         match self {
             Table::Tickets => Some("created_at"),
             Table::Surveys => Some("submitted_at"),
-            Table::Accounts | Table::Messages => None,
+            // Accounts are measured at period boundaries; spend carries its month as a date.
+            Table::Accounts | Table::Messages | Table::Spend => None,
             // A wait belongs to the period of its ticket.
             Table::ReplyWaits => Some("created_at"),
         }
@@ -75,6 +81,7 @@ impl Table {
             Table::Accounts => "account_id",
             Table::Messages => "message_id",
             Table::ReplyWaits => "ticket_id",
+            Table::Spend => "period",
         }
     }
 }
@@ -186,6 +193,19 @@ const ACCOUNTS: &[Column] = &[
     col("customer_since", Date, Null, false, "first day as a customer"),
     col("churned_at", Date, Null, false, "day the account churned"),
     col("annual_revenue", Float, Null, false, "yearly revenue from the account"),
+    col(
+        "acquisition_channel",
+        Text,
+        Null,
+        true,
+        "the marketing channel that won the account; matches spend.channel for CAC by channel",
+    ),
+];
+
+const SPEND: &[Column] = &[
+    col("period", Date, Required, false, "the month the money was spent (any day of it)"),
+    col("channel", Text, Null, true, "acquisition channel (ads, events, outbound, …)"),
+    col("amount", Float, Required, false, "sales and marketing spend"),
 ];
 
 const MESSAGES: &[Column] = &[
@@ -209,6 +229,12 @@ pub const DERIVED: &[(Table, &str)] = &[
     (Table::Tickets, "first_response_target"),
     (Table::Tickets, "first_response_overdue"),
     (Table::Tickets, "resolution_target"),
+    // Seconds to first response and to resolution while the ticket's business calendar is open.
+    (Table::Tickets, "first_response_business_seconds"),
+    (Table::Tickets, "resolution_business_seconds"),
+    // The same durations on the clock of the ticket's SLA rule (business or elapsed).
+    (Table::Tickets, "first_response_sla_seconds"),
+    (Table::Tickets, "resolution_sla_seconds"),
     (Table::Surveys, "first_response_seconds"),
 ];
 
@@ -231,7 +257,7 @@ pub fn dimensions_of(table: Table) -> Vec<&'static str> {
         Table::Surveys | Table::ReplyWaits => {
             own.chain(SURVEY_FROM_TICKET.iter().copied()).chain(FROM_ACCOUNT.iter().copied()).collect()
         },
-        Table::Accounts | Table::Messages => own.collect(),
+        Table::Accounts | Table::Messages | Table::Spend => own.collect(),
     };
     let mut seen = std::collections::HashSet::new();
     dims.retain(|d| seen.insert(*d));

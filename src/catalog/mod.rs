@@ -37,6 +37,8 @@ pub enum Unit {
     Score,
     /// A correlation coefficient, −1..1.
     Coefficient,
+    /// Money, in the currency of the sources.
+    Currency,
 }
 
 impl Unit {
@@ -48,6 +50,7 @@ impl Unit {
             Unit::Points => "points",
             Unit::Score => "score",
             Unit::Coefficient => "coefficient",
+            Unit::Currency => "currency",
         }
     }
 }
@@ -81,12 +84,26 @@ pub enum Aggregate {
     Retention,
     /// Accounts counted in S whose `churned_at` falls in the period / S × 100.
     Churn,
+    /// Customer acquisition cost: spend of the period / accounts acquired in it (`customer_since` in the
+    /// period); numerator spend, denominator = n = acquired accounts.
+    Cac,
+    /// Customer lifetime value: mean `annual_revenue` of the customers at the period end × average
+    /// relationship length in years − the period's CAC. The length is `relationship_years` when declared,
+    /// else the mean length of the relationships that ended (churned) before the period end.
+    Clv { relationship_years: Option<f64> },
 }
 
 impl Aggregate {
     /// Evaluated at period boundaries over the whole history, instead of over the rows placed in the period.
     pub fn is_snapshot(&self) -> bool {
-        matches!(self, Aggregate::OpenAtPeriodEnd | Aggregate::Retention | Aggregate::Churn)
+        matches!(
+            self,
+            Aggregate::OpenAtPeriodEnd
+                | Aggregate::Retention
+                | Aggregate::Churn
+                | Aggregate::Cac
+                | Aggregate::Clv { .. }
+        )
     }
 }
 
@@ -140,6 +157,12 @@ impl KpiDefinition {
                         expr::col(c).columns(&mut out);
                     }
                 },
+                // Over spend; the accounts it reads are `lookups`.
+                Aggregate::Cac | Aggregate::Clv { .. } => {
+                    for c in ["period", "amount"] {
+                        expr::col(c).columns(&mut out);
+                    }
+                },
             }
         }
         out
@@ -162,6 +185,8 @@ pub struct Definitions {
     pub queue_channels: Vec<String>,
     /// Message author roles that count as agents (bots and system messages never do).
     pub agent_roles: Vec<String>,
+    /// CLV's average relationship length in years; `None` measures it from churned accounts.
+    pub clv_relationship_years: Option<f64>,
 }
 
 impl Default for Definitions {
@@ -177,6 +202,7 @@ impl Default for Definitions {
             ces_easy_min: 6.0,
             queue_channels: vec!["phone".into(), "chat".into()],
             agent_roles: vec!["agent".into()],
+            clv_relationship_years: None,
         }
     }
 }
@@ -190,6 +216,21 @@ pub struct KpiOptions {
     /// For duration KPIs: which of `DURATION_STATS`, in order; `None` for the KPI's default.
     pub stats: Option<Vec<String>>,
     pub min_sample: u64,
+    /// Measure durations in business seconds (`clock: business`).
+    pub business: bool,
+}
+
+/// Durations that have a business-hours measure, and the derived column holding it.
+const BUSINESS_MEASURES: [(&str, &str); 2] =
+    [("first_response_at", "first_response_business_seconds"), ("resolved_at", "resolution_business_seconds")];
+
+fn business_measure(measure: &Expr) -> Option<&'static str> {
+    match measure {
+        Expr::SecondsBetween { start: "created_at", end } => {
+            BUSINESS_MEASURES.iter().find(|(e, _)| e == end).map(|(_, c)| *c)
+        },
+        _ => None,
+    }
 }
 
 /// A catalog entry: documentation plus the builder that applies a pipeline's choices.
@@ -218,6 +259,12 @@ impl KpiInfo {
         !self.default_stats.is_empty()
     }
 
+    /// Can be measured in business seconds (`clock: business`).
+    pub fn has_business_clock(&self) -> bool {
+        let (_, stats) = (self.build)(&Definitions::default());
+        matches!(&stats[..], [StatDef { aggregate: Aggregate::Mean(m), .. }, ..] if business_measure(m).is_some())
+    }
+
     /// Canonical columns of its table that `def` (this KPI compiled) reads, then its declared inputs.
     pub fn columns_read(&self, def: &KpiDefinition) -> Vec<&'static str> {
         let mut columns = def.columns();
@@ -234,10 +281,15 @@ impl KpiInfo {
         if self.is_duration() {
             let wanted: Vec<String> =
                 options.stats.clone().unwrap_or_else(|| self.default_stats.iter().map(|s| s.to_string()).collect());
-            let measure = match &stats[0].aggregate {
+            let mut measure = match &stats[0].aggregate {
                 Aggregate::Mean(e) => e.clone(),
                 _ => unreachable!("duration KPIs are built with a mean"),
             };
+            if options.business {
+                if let Some(column) = business_measure(&measure) {
+                    measure = col(column);
+                }
+            }
             stats = wanted.iter().map(|s| duration_stat(s, measure.clone())).collect();
         }
         KpiDefinition {
@@ -309,7 +361,8 @@ pub static CATALOG: &[KpiInfo] = &[
         unit: Unit::Seconds,
         inputs: &["first_response_at"],
         definition: "`first_response_at - created_at` in seconds, over tickets with a response.",
-        options: "`stats`: any of mean, median, p75, p90, p95, p99 (default mean, median, p90).",
+        options: "`stats`: any of mean, median, p75, p90, p95, p99 (default mean, median, p90); `clock: business` \
+                  counts only the seconds the ticket's business calendar is open (`calendars`, `business_hours`).",
         default_stats: &["mean", "median", "p90"],
         lookups: &[],
         config: &[],
@@ -323,7 +376,8 @@ pub static CATALOG: &[KpiInfo] = &[
         unit: Unit::Seconds,
         inputs: &["resolved_at"],
         definition: "`resolved_at - created_at` in seconds, over resolved tickets.",
-        options: "`stats`: any of mean, median, p75, p90, p95, p99 (default mean, median, p90).",
+        options: "`stats`: any of mean, median, p75, p90, p95, p99 (default mean, median, p90); `clock: business` \
+                  counts only the seconds the ticket's business calendar is open (`calendars`, `business_hours`).",
         default_stats: &["mean", "median", "p90"],
         lookups: &[],
         config: &[],
@@ -698,6 +752,51 @@ pub static CATALOG: &[KpiInfo] = &[
         build: |_| (None, vec![one("value", Unit::Percent, Aggregate::Churn)]),
     },
     KpiInfo {
+        name: "cac",
+        title: "Customer acquisition cost (CAC)",
+        table: Table::Spend,
+        direction: Direction::LowerIsBetter,
+        unit: Unit::Currency,
+        inputs: &[],
+        definition: "Sales and marketing spend in the period / customers acquired in the period (accounts with \
+                     `start <= customer_since < next start`); numerator the spend, denominator and `n` the acquired \
+                     accounts. Spend is monthly, so the grain is month, quarter, year or all. Split only by the \
+                     spend's `channel` (accounts are then attributed by `acquisition_channel`), or not at all. \
+                     Example: 10,000 spent, 20,000 acquired gives 0.50. No row for a period with no acquisition.",
+        options: "",
+        default_stats: &[],
+        lookups: &[(Table::Accounts, "customer_since")],
+        config: &[],
+        build: |_| (None, vec![one("value", Unit::Currency, Aggregate::Cac)]),
+    },
+    KpiInfo {
+        name: "clv",
+        title: "Customer lifetime value (CLV)",
+        table: Table::Spend,
+        direction: Direction::HigherIsBetter,
+        unit: Unit::Currency,
+        inputs: &[],
+        definition: "Annual revenue per customer × average relationship length in years − CAC, per period. Annual \
+                     revenue per customer is the mean `annual_revenue` of the customers at the period end (those \
+                     counted in E of `retention_rate`) that have one; `n` is their number. The average relationship \
+                     length is `definitions.clv.relationship_years` when declared, else the mean of `churned_at − \
+                     customer_since` (days / 365.25) over the accounts that churned before the period end (the \
+                     historical relationships that are complete). CAC is the same period's `cac`, so CLV splits \
+                     the way CAC does. No row when CAC or the relationship length is undefined.",
+        options: "`definitions.clv.relationship_years`: a fixed average relationship length in years.",
+        default_stats: &[],
+        lookups: &[
+            (Table::Accounts, "customer_since"),
+            (Table::Accounts, "churned_at"),
+            (Table::Accounts, "annual_revenue"),
+        ],
+        config: &[],
+        build: |d| {
+            let years = d.clv_relationship_years;
+            (None, vec![one("value", Unit::Currency, Aggregate::Clv { relationship_years: years })])
+        },
+    },
+    KpiInfo {
         name: "sla_attainment",
         title: "First response SLA attainment",
         table: Table::Tickets,
@@ -706,8 +805,11 @@ pub static CATALOG: &[KpiInfo] = &[
         inputs: &["channel"],
         definition: "Tickets whose first response came within (≤) the target declared for their channel (and \
                      priority) / tickets with a target × 100. An unanswered ticket older than its target at the \
-                     run's as-of time counts as a breach; one still within it is left out of both.",
-        options: "`sla.first_response` rules (the most specific match applies); `deskpulse run --as-of`.",
+                     run's as-of time counts as a breach; one still within it is left out of both. \
+                     `first_response_sla_seconds` is the time to first response on the clock of the ticket's rule: \
+                     elapsed seconds, or business seconds of the ticket's calendar for a `clock: business` rule.",
+        options: "`sla.first_response` rules (the most specific match applies; `clock: business` measures the \
+                  response and the target in the ticket's business hours); `deskpulse run --as-of`.",
         default_stats: &[],
         lookups: &[],
         config: &["sla.first_response"],
@@ -719,10 +821,7 @@ pub static CATALOG: &[KpiInfo] = &[
                 vec![one(
                     "value",
                     Unit::Percent,
-                    Aggregate::Share {
-                        when: answered
-                            .and(Expr::SecondsBetween { start: "created_at", end: "first_response_at" }.lt_eq(target)),
-                    },
+                    Aggregate::Share { when: answered.and(col("first_response_sla_seconds").lt_eq(target)) },
                 )],
             )
         },
@@ -734,9 +833,12 @@ pub static CATALOG: &[KpiInfo] = &[
         direction: Direction::HigherIsBetter,
         unit: Unit::Percent,
         inputs: &["resolved_at", "channel"],
-        definition: "Resolved tickets resolved within (≤) the resolution target declared for their channel (and \
-                     priority) / resolved tickets with a target × 100.",
-        options: "`sla.resolution` rules (the most specific match applies).",
+        definition:
+            "Resolved tickets resolved within (≤) the resolution target declared for their channel (and \
+                     priority) / resolved tickets with a target × 100. `resolution_sla_seconds` is the time to \
+                     resolution on the clock of the ticket's rule (elapsed, or business seconds for `clock: business`).",
+        options: "`sla.resolution` rules (the most specific match applies; `clock: business` measures in the \
+                  ticket's business hours).",
         default_stats: &[],
         lookups: &[],
         config: &["sla.resolution"],
@@ -747,9 +849,7 @@ pub static CATALOG: &[KpiInfo] = &[
                 vec![one(
                     "value",
                     Unit::Percent,
-                    Aggregate::Share {
-                        when: Expr::SecondsBetween { start: "created_at", end: "resolved_at" }.lt_eq(target),
-                    },
+                    Aggregate::Share { when: col("resolution_sla_seconds").lt_eq(target) },
                 )],
             )
         },
@@ -802,7 +902,7 @@ pub fn docs() -> Vec<KpiDoc> {
     CATALOG
         .iter()
         .map(|k| {
-            let compiled = k.define(&defs, &KpiOptions { stats: None, min_sample: 30 });
+            let compiled = k.define(&defs, &KpiOptions { stats: None, min_sample: 30, business: false });
             let inputs = k.columns_read(&compiled);
             let filter = compiled.filter.as_ref().map(|f| format!(" WHERE {f}")).unwrap_or_default();
             KpiDoc {
@@ -851,6 +951,16 @@ pub fn describe(a: &Aggregate) -> String {
                                  customer on day d has customer_since < d and (churned_at IS NULL OR churned_at >= d)"
             .into(),
         Aggregate::Churn => "100 * count(S) FILTER (period_start <= churned_at < period_end) / S".into(),
+        Aggregate::Cac => "sum(spend.amount) FILTER (period_start <= period < period_end) / count(accounts) FILTER \
+                           (period_start <= customer_since < period_end)"
+            .into(),
+        Aggregate::Clv { relationship_years } => {
+            let years = match relationship_years {
+                Some(y) => format!("{y}"),
+                None => "avg(churned_at - customer_since) / 365.25 FILTER (churned_at < period_end)".into(),
+            };
+            format!("avg(annual_revenue) FILTER (customer on period_end) * {years} - cac")
+        },
     }
 }
 
@@ -914,7 +1024,7 @@ mod tests {
     #[test]
     fn fcr_options_change_the_definition() {
         let fcr = lookup("fcr_rate").unwrap();
-        let opts = KpiOptions { stats: None, min_sample: 30 };
+        let opts = KpiOptions { stats: None, min_sample: 30, business: false };
         let strict = fcr.define(&Definitions::default(), &opts);
         let lenient = fcr
             .define(&Definitions { fcr_max_agent_replies: 2, fcr_reopened_counts: true, ..Default::default() }, &opts);
@@ -930,7 +1040,7 @@ mod tests {
         let frt = lookup("first_response_time").unwrap();
         let d = frt.define(
             &Definitions::default(),
-            &KpiOptions { stats: Some(vec!["p95".into(), "mean".into()]), min_sample: 5 },
+            &KpiOptions { stats: Some(vec!["p95".into(), "mean".into()]), min_sample: 5, business: false },
         );
         assert_eq!(d.stats.iter().map(|s| s.stat.as_str()).collect::<Vec<_>>(), ["p95", "mean"]);
         assert!(matches!(d.stats[0].aggregate, Aggregate::Quantile(_, q) if (q - 0.95).abs() < 1e-12));

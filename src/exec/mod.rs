@@ -2,8 +2,11 @@
 //! the outputs, so that a large CSV is parsed once), checks bad values, computes every segment's KPI table
 //! from one joint plan, and hands the tables to `sink`. The only module that imports polars.
 
+mod acquisition;
+mod business;
 mod compile;
 mod normalise;
+mod quarantine;
 mod read;
 mod segment;
 
@@ -20,9 +23,11 @@ use crate::sink;
 
 pub use segment::OUTPUT_COLUMNS;
 
-/// The canonical tables a plan computes from: lazily normalised sources, or their staged Parquet copies.
+/// The canonical tables a plan computes from (quarantined rows removed, derived tables added), and the
+/// business clock when the pipeline declares calendars.
 pub struct Staged {
     frames: BTreeMap<Table, LazyFrame>,
+    clock: Option<business::BusinessClock>,
 }
 
 impl Staged {
@@ -32,7 +37,7 @@ impl Staged {
 }
 
 /// Every table's sources, normalised and appended, as lazy frames (nothing is read but headers and samples).
-pub fn normalised(plan: &Plan) -> Result<Staged, Error> {
+fn raw_tables(plan: &Plan) -> Result<BTreeMap<Table, LazyFrame>, Error> {
     let mut frames = BTreeMap::new();
     for table in Table::ALL {
         let mut parts = Vec::new();
@@ -43,12 +48,16 @@ pub fn normalised(plan: &Plan) -> Result<Staged, Error> {
                 parts.push(normalise::normalise(plan, source, &file, lf, &schema)?);
             }
         }
-        if parts.is_empty() {
-            continue;
+        if !parts.is_empty() {
+            frames.insert(table, concat(parts, UnionArgs::default())?);
         }
-        let lf = concat(parts, UnionArgs::default())?;
-        frames.insert(table, lf);
     }
+    Ok(frames)
+}
+
+/// Tables computed from others: tickets' response columns and reply waits from messages, and the
+/// pipeline's resolution rules.
+fn derive(plan: &Plan, mut frames: BTreeMap<Table, LazyFrame>) -> BTreeMap<Table, LazyFrame> {
     if let (Some(tickets), Some(messages)) = (frames.get(&Table::Tickets), frames.get(&Table::Messages)) {
         let waits = reply_waits(plan, tickets.clone(), messages.clone());
         let filled = from_messages(plan, tickets.clone(), messages.clone());
@@ -58,7 +67,19 @@ pub fn normalised(plan: &Plan) -> Result<Staged, Error> {
     if let Some(tickets) = frames.get_mut(&Table::Tickets) {
         *tickets = tickets.clone().with_columns(ticket_rules(plan));
     }
-    Ok(Staged { frames })
+    frames
+}
+
+/// The tables straight from the sources, without staging: for checks and `explain`, whose plans must
+/// build but need not run. The business clock spans the window (or the as-of day) only.
+pub fn normalised(plan: &Plan) -> Result<Staged, Error> {
+    let frames =
+        raw_tables(plan)?.into_iter().map(|(t, lf)| (t, quarantine::kept(quarantine::judge(plan, t, lf)))).collect();
+    let today = plan.as_of.to_zoned(jiff::tz::TimeZone::UTC).date();
+    let range = (plan.window.from.unwrap_or(today), plan.window.to.unwrap_or(today));
+    let clock =
+        if plan.business_hours.is_empty() { None } else { Some(business::BusinessClock::new(plan, range.0, range.1)?) };
+    Ok(Staged { frames: derive(plan, frames), clock })
 }
 
 fn by_agent(plan: &Plan) -> Expr {
@@ -166,7 +187,12 @@ pub fn check(plan: &Plan) -> Result<(), Error> {
 /// What `deskpulse run` did.
 #[derive(Debug)]
 pub struct RunReport {
+    /// Rows read per table.
     pub rows: Vec<(Table, u64)>,
+    /// Quarantined rows per table and reason.
+    pub rejected: Vec<(Table, String, u64)>,
+    /// Older copies dropped under `duplicates: keep_latest`, per table.
+    pub superseded: Vec<(Table, u64)>,
     pub outputs: Vec<(String, usize, Vec<PathBuf>)>,
     pub seconds: f64,
 }
@@ -175,8 +201,26 @@ pub struct RunReport {
 pub fn run(plan: &Plan, out_dir: &Path) -> Result<RunReport, Error> {
     let started = Instant::now();
     let mut output = sink::Output::create(out_dir)?;
-    let staged = stage(plan, &output.work_dir().join("stage"))?;
-    let rows = check_values(plan, &staged)?;
+    let stage_dir = output.work_dir().join("stage");
+    let raw = stage(plan, raw_tables(plan)?, &stage_dir.join("raw"))?;
+    let rows = check_values(plan, &raw)?;
+    let mut judged = BTreeMap::new();
+    let mut rejected_paths = BTreeMap::new();
+    for (table, lf) in raw {
+        judged.insert(table, quarantine::judge(plan, table, lf).cache());
+        rejected_paths.insert(table, output.reserve(&format!("_rejected/{table}.parquet"))?);
+    }
+    let kept = judged.iter().map(|(t, lf)| (*t, quarantine::kept(lf.clone()))).collect();
+    let rejected: Vec<(PathBuf, LazyFrame)> =
+        judged.iter().map(|(t, lf)| (rejected_paths[t].clone(), quarantine::rejected(*t, lf.clone()))).collect();
+    let kept = stage_with(plan, kept, &stage_dir.join("clean"), rejected)?;
+    let (rejected, superseded) = quarantine_report(plan, &rows, &kept, &rejected_paths)?;
+    let frames = derive(plan, kept);
+    let clock = match plan.business_hours.is_empty() {
+        true => None,
+        false => Some(business_clock(plan, &frames)?),
+    };
+    let staged = Staged { frames, clock };
     let frames: Vec<LazyFrame> =
         plan.segments.iter().map(|s| segment::segment_frame(plan, s, &staged)).collect::<Result<_, _>>()?;
     let tables = LazyFrame::collect_all_with_engine(
@@ -191,26 +235,119 @@ pub fn run(plan: &Plan, out_dir: &Path) -> Result<RunReport, Error> {
         outputs.push((seg.name.clone(), df.height(), paths));
     }
     output.commit()?;
-    Ok(RunReport { rows, outputs, seconds: started.elapsed().as_secs_f64() })
+    Ok(RunReport { rows, rejected, superseded, outputs, seconds: started.elapsed().as_secs_f64() })
 }
 
-/// Sinks every canonical table to Parquet in `dir` with the streaming engine, and scans them back.
-fn stage(plan: &Plan, dir: &Path) -> Result<Staged, Error> {
+/// Counts the quarantined rows by reason and the superseded copies; fails when a table's quarantined share
+/// exceeds `max_rejected_share`.
+#[allow(clippy::type_complexity)]
+fn quarantine_report(
+    plan: &Plan,
+    rows: &[(Table, u64)],
+    kept: &BTreeMap<Table, LazyFrame>,
+    rejected_paths: &BTreeMap<Table, PathBuf>,
+) -> Result<(Vec<(Table, String, u64)>, Vec<(Table, u64)>), Error> {
+    let mut rejected = Vec::new();
+    let mut superseded = Vec::new();
+    for (table, total) in rows {
+        let path = PlRefPath::new(rejected_paths[table].to_string_lossy().as_ref());
+        let by_reason = LazyFrame::scan_parquet(path, ScanArgsParquet::default())?
+            .group_by([col(quarantine::REASON)])
+            .agg([len().cast(DataType::UInt64).alias("n")])
+            .sort([quarantine::REASON], SortMultipleOptions::default())
+            .collect()?;
+        let reasons = by_reason.column(quarantine::REASON)?.str()?;
+        let counts = by_reason.column("n")?.u64()?;
+        let mut table_rejected = 0;
+        for (reason, n) in reasons.iter().zip(counts.iter()) {
+            let n = n.unwrap_or(0);
+            table_rejected += n;
+            rejected.push((*table, reason.unwrap_or("").to_string(), n));
+        }
+        let kept_rows = kept[table].clone().select([len().cast(DataType::UInt64).alias("n")]).collect()?;
+        let kept_rows = kept_rows.column("n")?.u64()?.get(0).unwrap_or(0);
+        let dropped = total.saturating_sub(kept_rows + table_rejected);
+        if dropped > 0 {
+            superseded.push((*table, dropped));
+        }
+        if let Some(max) = plan.max_rejected_share {
+            let share = if *total == 0 { 0.0 } else { table_rejected as f64 / *total as f64 };
+            if share > max {
+                return Err(DataError::TooManyRejected {
+                    table: table.to_string(),
+                    rejected: table_rejected,
+                    total: *total,
+                    max,
+                    reasons: rejected.iter().filter(|r| r.0 == *table).map(|r| (r.1.clone(), r.2)).collect(),
+                }
+                .into());
+            }
+        }
+    }
+    Ok((rejected, superseded))
+}
+
+/// The business clock over the tickets' whole span, up to the as-of day.
+fn business_clock(plan: &Plan, frames: &BTreeMap<Table, LazyFrame>) -> Result<business::BusinessClock, Error> {
+    let today = plan.as_of.to_zoned(jiff::tz::TimeZone::UTC).date();
+    let Some(tickets) = frames.get(&Table::Tickets) else {
+        return Ok(business::BusinessClock::new(plan, today, today)?);
+    };
+    let day = |c: &str| col(c).dt().date().cast(DataType::Int32);
+    let ends = ["first_response_at", "resolved_at", "closed_at"].map(|c| day(c).max());
+    let df = tickets
+        .clone()
+        .select([
+            day("created_at").min().alias("lo"),
+            polars::lazy::dsl::max_horizontal([
+                day("created_at").max(),
+                ends[0].clone(),
+                ends[1].clone(),
+                ends[2].clone(),
+            ])?
+            .alias("hi"),
+        ])
+        .collect()?;
+    let get = |c: &str| df.column(c).ok().and_then(|s| s.i32().ok()?.get(0));
+    let epoch = jiff::civil::date(1970, 1, 1);
+    let to_date = |d: i32| epoch.checked_add(jiff::Span::new().days(d as i64)).unwrap_or(epoch);
+    let lo = get("lo").map(to_date).unwrap_or(today);
+    let hi = get("hi").map(to_date).unwrap_or(today).max(today);
+    Ok(business::BusinessClock::new(plan, lo.min(hi), hi)?)
+}
+
+/// Sinks every table to Parquet in `dir` with the streaming engine, and scans them back.
+fn stage(plan: &Plan, frames: BTreeMap<Table, LazyFrame>, dir: &Path) -> Result<BTreeMap<Table, LazyFrame>, Error> {
+    stage_with(plan, frames, dir, Vec::new())
+}
+
+fn parquet_sink(lf: LazyFrame, path: &Path, compression: ParquetCompression) -> PolarsResult<LazyFrame> {
+    let target = SinkTarget::Path(PlRefPath::new(path.to_string_lossy().as_ref()));
+    let options = ParquetWriteOptions { compression, ..Default::default() };
+    lf.sink(
+        SinkDestination::File { target },
+        FileWriteFormat::Parquet(std::sync::Arc::new(options)),
+        UnifiedSinkArgs::default(),
+    )
+}
+
+/// `stage`, also sinking `extra` frames to their paths in the same streaming pass.
+fn stage_with(
+    plan: &Plan,
+    frames: BTreeMap<Table, LazyFrame>,
+    dir: &Path,
+    extra: Vec<(PathBuf, LazyFrame)>,
+) -> Result<BTreeMap<Table, LazyFrame>, Error> {
     std::fs::create_dir_all(dir).map_err(|e| Error::Output { path: dir.to_path_buf(), message: e.to_string() })?;
-    let normalised = normalised(plan)?;
     let mut sinks = Vec::new();
     let mut paths = BTreeMap::new();
-    for (table, lf) in normalised.frames {
+    for (table, lf) in frames {
         let path = dir.join(format!("{table}.parquet"));
-        let target = SinkTarget::Path(PlRefPath::new(path.to_string_lossy().as_ref()));
-        let options = ParquetWriteOptions { compression: ParquetCompression::Lz4Raw, ..Default::default() };
-        let sink = lf.sink(
-            SinkDestination::File { target },
-            FileWriteFormat::Parquet(std::sync::Arc::new(options)),
-            UnifiedSinkArgs::default(),
-        )?;
-        sinks.push(sink.logical_plan);
+        sinks.push(parquet_sink(lf, &path, ParquetCompression::Lz4Raw)?.logical_plan);
         paths.insert(table, path);
+    }
+    for (path, lf) in extra {
+        sinks.push(parquet_sink(lf, &path, ParquetCompression::Zstd(None))?.logical_plan);
     }
     LazyFrame::collect_all_with_engine(sinks, Engine::Streaming, OptFlags::default())
         .map_err(|e| read_error(plan, e))?;
@@ -219,7 +356,7 @@ fn stage(plan: &Plan, dir: &Path) -> Result<Staged, Error> {
         let lf = LazyFrame::scan_parquet(PlRefPath::new(path.to_string_lossy().as_ref()), ScanArgsParquet::default())?;
         frames.insert(table, lf);
     }
-    Ok(Staged { frames })
+    Ok(frames)
 }
 
 /// A read failure during the full scan (a malformed CSV line, say) is the input's fault.
@@ -233,13 +370,21 @@ fn read_error(plan: &Plan, e: PolarsError) -> Error {
 }
 
 /// Counts rows and fails on the first column with values that do not read as their type.
-fn check_values(plan: &Plan, staged: &Staged) -> Result<Vec<(Table, u64)>, Error> {
+fn check_values(plan: &Plan, raw: &BTreeMap<Table, LazyFrame>) -> Result<Vec<(Table, u64)>, Error> {
     let mut rows = Vec::new();
-    for (table, lf) in staged.frames.iter().filter(|(t, _)| !t.is_derived()) {
+    for (table, lf) in raw {
+        // Sources that quarantine unreadable values leave them to `quarantine`.
+        let quarantining: Vec<&str> =
+            plan.sources_of(*table).filter(|s| s.quarantine_unreadable).map(|s| s.name.as_str()).collect();
+        let names = Series::new("s".into(), quarantining);
+        let failing = col(normalise::SOURCE).is_in(lit(names).implode(false), false).not();
         let typed: Vec<&str> = table.columns().iter().filter(|c| c.ty != ColumnType::Text).map(|c| c.name).collect();
         let mut counts = vec![len().cast(DataType::UInt64).alias("__rows")];
-        counts
-            .extend(typed.iter().map(|c| col(normalise::bad(c)).is_not_null().sum().cast(DataType::UInt64).alias(*c)));
+        counts.extend(
+            typed.iter().map(|c| {
+                col(normalise::bad(c)).is_not_null().and(failing.clone()).sum().cast(DataType::UInt64).alias(*c)
+            }),
+        );
         let df = lf.clone().select(counts).collect()?;
         let get = |name: &str| -> u64 { df.column(name).ok().and_then(|c| c.u64().ok()?.get(0)).unwrap_or(0) };
         rows.push((*table, get("__rows")));
@@ -251,7 +396,7 @@ fn check_values(plan: &Plan, staged: &Staged) -> Result<Vec<(Table, u64)>, Error
             let bad = normalise::bad(column);
             let sample = lf
                 .clone()
-                .filter(col(bad.as_str()).is_not_null())
+                .filter(col(bad.as_str()).is_not_null().and(failing.clone()))
                 .select([col(read::FILE), col(read::ROW), col(bad.as_str())])
                 .limit(5)
                 .collect()?;

@@ -10,6 +10,11 @@ use crate::plan::{ColumnMapping, MappedValue, Plan, Source, Sql};
 
 use super::read::{FILE, ROW};
 
+/// The source a row came from, its duplicates policy and the value that orders its copies.
+pub const SOURCE: &str = "__source";
+pub const KEEP_LATEST: &str = "__keep_latest";
+pub const LATEST: &str = "__latest";
+
 pub fn bad(column: &str) -> String {
     format!("__bad_{column}")
 }
@@ -85,6 +90,15 @@ pub fn normalise(
         exprs.push(typed.alias(column.name));
     }
     exprs.extend(bad_exprs);
+    let latest = match &source.duplicates {
+        crate::plan::Duplicates::KeepLatest { by, .. } => col(by.as_str()).cast(DataType::String),
+        crate::plan::Duplicates::Reject => lit(NULL).cast(DataType::String),
+    };
+    exprs.extend([
+        lit(source.name.as_str()).alias(SOURCE),
+        lit(matches!(source.duplicates, crate::plan::Duplicates::KeepLatest { .. })).alias(KEEP_LATEST),
+        latest.alias(LATEST),
+    ]);
     Ok(lf.select(exprs))
 }
 

@@ -71,17 +71,23 @@ pub fn schema(source: &Source, file: &std::path::Path, lf: &mut LazyFrame) -> Re
         message: e.to_string(),
     })?;
     let available: Vec<&str> = schema.iter_names().map(|n| n.as_str()).filter(|n| !n.starts_with("__")).collect();
-    for m in &source.columns {
-        if let crate::plan::MappedValue::Column { name, at } = &m.value {
-            if !schema.contains(name) {
-                return Err(DataError::MissingColumn {
-                    source_name: source.name.clone(),
-                    file: file.display().to_string(),
-                    column: name.clone(),
-                    at: *at,
-                    help: Some(suggest::help(name, &available)),
-                });
-            }
+    let latest_by = match &source.duplicates {
+        crate::plan::Duplicates::KeepLatest { by, at } => Some((by, at)),
+        crate::plan::Duplicates::Reject => None,
+    };
+    let mapped = source.columns.iter().filter_map(|m| match &m.value {
+        crate::plan::MappedValue::Column { name, at } => Some((name, at)),
+        _ => None,
+    });
+    for (name, at) in mapped.chain(latest_by) {
+        if !schema.contains(name) {
+            return Err(DataError::MissingColumn {
+                source_name: source.name.clone(),
+                file: file.display().to_string(),
+                column: name.clone(),
+                at: *at,
+                help: Some(suggest::help(name, &available)),
+            });
         }
     }
     Ok(schema)

@@ -4,6 +4,7 @@
 
 use polars::prelude::*;
 
+use super::business;
 use super::compile::{self, part};
 use super::Staged;
 use crate::catalog::{Aggregate, KpiDefinition, StatDef};
@@ -16,11 +17,11 @@ pub const PERIOD: &str = "period_start";
 pub const OUTPUT_COLUMNS: [&str; 9] =
     ["period_start", "kpi", "stat", "value", "unit", "numerator", "denominator", "n", "low_sample"];
 
-fn days_since_epoch(d: jiff::civil::Date) -> i64 {
+pub(super) fn days_since_epoch(d: jiff::civil::Date) -> i64 {
     d.since(jiff::civil::date(1970, 1, 1)).map(|s| s.get_days() as i64).unwrap_or(0)
 }
 
-fn date_literal(d: jiff::civil::Date) -> Expr {
+pub(super) fn date_literal(d: jiff::civil::Date) -> Expr {
     lit(days_since_epoch(d) as i32).cast(DataType::Date)
 }
 
@@ -123,13 +124,21 @@ fn enriched(
                 lf = lf.with_column(sla_target(rules).alias(name));
             }
         }
+        lf = business_time(plan, staged, &reads, lf);
         if reads.contains(&"first_response_overdue") {
-            let age_ms = lit(plan.as_of.as_millisecond()).cast(DataType::Datetime(TimeUnit::Milliseconds, None))
-                - col("created_at");
-            let overdue = col("first_response_at").is_null().and(
-                (age_ms.dt().total_milliseconds(false).cast(DataType::Float64) / lit(1000.0))
-                    .gt(col("first_response_target")),
-            );
+            let as_of = lit(plan.as_of.as_millisecond()).cast(DataType::Datetime(TimeUnit::Milliseconds, None));
+            let wall_age = (as_of - col("created_at")).dt().total_milliseconds(false).cast(DataType::Float64);
+            let age = match &staged.clock {
+                Some(clock) if plan.sla.first_response.iter().any(|r| r.business) => {
+                    let business_age = (clock.elapsed_at(plan.as_of.as_millisecond()) - col("__elapsed_created"))
+                        .cast(DataType::Float64);
+                    when(sla_business(&plan.sla.first_response).and(col(business::CALENDAR).is_not_null()))
+                        .then(business_age)
+                        .otherwise(wall_age)
+                },
+                _ => wall_age,
+            };
+            let overdue = col("first_response_at").is_null().and((age / lit(1000.0)).gt(col("first_response_target")));
             lf = lf.with_column(overdue.fill_null(lit(false)).alias("first_response_overdue"));
         }
     }
@@ -196,18 +205,81 @@ fn enriched(
     Ok(lf)
 }
 
+/// Business and SLA durations of tickets (derived columns `first_response_business_seconds`,
+/// `resolution_business_seconds`, `first_response_sla_seconds`, `resolution_sla_seconds`) that `reads` asks
+/// for. A ticket without a calendar is measured around the clock.
+fn business_time(plan: &Plan, staged: &Staged, reads: &[&str], mut lf: LazyFrame) -> LazyFrame {
+    let wall =
+        |end: &str| (col(end) - col("created_at")).dt().total_milliseconds(false).cast(DataType::Float64) / lit(1000.0);
+    let measures = [
+        (
+            "first_response_at",
+            "first_response_business_seconds",
+            "first_response_sla_seconds",
+            &plan.sla.first_response,
+        ),
+        ("resolved_at", "resolution_business_seconds", "resolution_sla_seconds", &plan.sla.resolution),
+    ];
+    let wanted = |name: &str| reads.contains(&name);
+    let Some(clock) = &staged.clock else {
+        // No calendar: business time is elapsed time.
+        for (end, business, sla, _) in measures {
+            for name in [business, sla] {
+                if wanted(name) {
+                    lf = lf.with_column(wall(end).alias(name));
+                }
+            }
+        }
+        return lf;
+    };
+    let needs_any = measures.iter().any(|(_, b, s, _)| wanted(b) || wanted(s)) || wanted("first_response_overdue");
+    if !needs_any {
+        return lf;
+    }
+    lf = lf.with_column(business::calendar_of(plan).alias(business::CALENDAR));
+    lf = clock.elapsed(lf, "created_at", "__elapsed_created");
+    for (end, business, sla, rules) in measures {
+        if !(wanted(business) || wanted(sla)) {
+            continue;
+        }
+        let elapsed = format!("__elapsed_{end}");
+        lf = clock.elapsed(lf, end, &elapsed);
+        let business_seconds = when(col(business::CALENDAR).is_null())
+            .then(wall(end))
+            .otherwise((col(elapsed.as_str()) - col("__elapsed_created")).cast(DataType::Float64) / lit(1000.0));
+        lf = lf.with_column(business_seconds.alias(business));
+        if wanted(sla) {
+            lf = lf.with_column(when(sla_business(rules)).then(col(business)).otherwise(wall(end)).alias(sla));
+        }
+    }
+    lf
+}
+
+/// Whether each ticket's SLA rule (the first match, rules sorted most specific first) counts business time.
+fn sla_business(rules: &[crate::plan::SlaRule]) -> Expr {
+    let mut business = lit(false);
+    for rule in rules.iter().rev() {
+        business = when(rule_matches(rule)).then(lit(rule.business)).otherwise(business);
+    }
+    business
+}
+
+fn rule_matches(rule: &crate::plan::SlaRule) -> Expr {
+    let mut matches = lit(true);
+    if let Some(c) = &rule.channel {
+        matches = matches.and(col("channel").eq(lit(c.as_str())));
+    }
+    if let Some(p) = &rule.priority {
+        matches = matches.and(col("priority").eq(lit(p.as_str())));
+    }
+    matches.fill_null(lit(false))
+}
+
 /// Each ticket's target in seconds: the first matching rule, rules being sorted most specific first.
 fn sla_target(rules: &[crate::plan::SlaRule]) -> Expr {
     let mut target = lit(NULL).cast(DataType::Float64);
     for rule in rules.iter().rev() {
-        let mut matches = lit(true);
-        if let Some(c) = &rule.channel {
-            matches = matches.and(col("channel").eq(lit(c.as_str())));
-        }
-        if let Some(p) = &rule.priority {
-            matches = matches.and(col("priority").eq(lit(p.as_str())));
-        }
-        target = when(matches.fill_null(lit(false))).then(lit(rule.target_seconds)).otherwise(target);
+        target = when(rule_matches(rule)).then(lit(rule.target_seconds)).otherwise(target);
     }
     target
 }
@@ -218,12 +290,14 @@ fn date_range(plan: &Plan, staged: &Staged) -> Result<(jiff::civil::Date, jiff::
     if let (Some(from), Some(to)) = (plan.window.from, plan.window.to) {
         return Ok((from, to));
     }
-    let table = [Table::Tickets, Table::Surveys]
+    let table = [Table::Tickets, Table::Surveys, Table::Spend]
         .into_iter()
         .find(|t| plan.sources_of(*t).next().is_some())
         .ok_or_else(|| crate::error::Error::Internal("boundary KPIs need a window or event data".into()))?;
-    let period = table.period_column().expect("event tables have a period column");
-    let day = col(period).dt().date().cast(DataType::Int32);
+    let day = match table.period_column() {
+        Some(period) => col(period).dt().date().cast(DataType::Int32),
+        None => col("period").cast(DataType::Int32),
+    };
     let df = staged.scan(table)?.select([day.clone().min().alias("lo"), day.max().alias("hi")]).collect()?;
     let get = |c: &str| df.column(c).ok().and_then(|s| s.i32().ok()?.get(0));
     let epoch = jiff::civil::date(1970, 1, 1);
@@ -247,6 +321,9 @@ fn snapshot_parts(
 ) -> Result<(), crate::error::Error> {
     let (from, to) = date_range(plan, staged)?;
     let periods = crate::periods::periods(seg.grain, from, to);
+    if table == Table::Spend {
+        return super::acquisition::parts(plan, seg, staged, kpis, &periods, parts);
+    }
     let lf = enriched(plan, table, seg, staged, staged.scan(table)?)?;
     let mut aggs = Vec::new();
     for &k in kpis {
@@ -287,7 +364,7 @@ fn snapshot_parts(
 
 /// One KPI stat's output columns: the dimensions, then `OUTPUT_COLUMNS`, then the sort keys `__k`, `__s`.
 /// `figures` are value, numerator, denominator and n.
-fn output_row(
+pub(super) fn output_row(
     seg: &Segment,
     def: &KpiDefinition,
     (k, s): (usize, usize),

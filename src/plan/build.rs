@@ -15,8 +15,21 @@ pub fn build(spec: PipelineSpec, path: &Path, text: String) -> Result<Plan, Plan
     let mut errs = Vec::new();
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     // Destructure so that a new spec field cannot be forgotten here.
-    let PipelineSpec { name, description: _, sources, definitions, kpis, segments, sla, filters, min_sample, outputs } =
-        spec;
+    let PipelineSpec {
+        name,
+        description: _,
+        sources,
+        definitions,
+        kpis,
+        segments,
+        sla,
+        filters,
+        min_sample,
+        outputs,
+        calendars,
+        business_hours,
+        max_rejected_share,
+    } = spec;
 
     let sources: Vec<Source> = sources.into_iter().filter_map(|(n, s)| source(n, s, &base, &mut errs)).collect();
     let definitions = definitions_of(definitions, &mut errs);
@@ -39,7 +52,28 @@ pub fn build(spec: PipelineSpec, path: &Path, text: String) -> Result<Plan, Plan
         table_filters: Vec::new(),
         output_dir: outputs.dir.map(|d| base.join(&d.value)),
         formats: Vec::new(),
+        calendars: Vec::new(),
+        business_hours: Vec::new(),
+        max_rejected_share: None,
     };
+    plan.calendars = calendars.into_iter().filter_map(|(n, c)| calendar(n, c, &mut errs)).collect();
+    plan.business_hours = calendar_rules(&plan.calendars, business_hours, &mut errs);
+    if let Some(share) = max_rejected_share {
+        if !(0.0..=1.0).contains(&share.value) {
+            errs.push(Diagnostic::new("`max_rejected_share` is a share between 0 and 1 (e.g. 0.01 for 1 %)", share.at));
+        }
+        plan.max_rejected_share = Some(share.value);
+    }
+    let business_sla = plan.sla.first_response.iter().chain(&plan.sla.resolution).any(|r| r.business);
+    if business_sla && plan.business_hours.is_empty() {
+        errs.push(
+            Diagnostic::new(
+                "SLA rules with `clock: business` need `calendars` and `business_hours`",
+                Location::default(),
+            )
+            .with_help("e.g. business_hours: [{ channel: email, calendar: office }]"),
+        );
+    }
 
     for entry in &kpis {
         let at = if entry.name.at.is_known() { entry.name.at } else { entry.at };
@@ -88,7 +122,7 @@ pub fn build(spec: PipelineSpec, path: &Path, text: String) -> Result<Plan, Plan
                 at,
             ));
         } else {
-            let def = info.define(&plan.definitions, &KpiOptions { stats: None, min_sample });
+            let def = info.define(&plan.definitions, &KpiOptions { stats: None, min_sample, business: false });
             let needed = info.columns_read(&def);
             for (table, column) in info.lookups {
                 if !plan.has_column(*table, column) {
@@ -124,9 +158,35 @@ pub fn build(spec: PipelineSpec, path: &Path, text: String) -> Result<Plan, Plan
                 );
             }
         }
+        let business = match &entry.clock {
+            None => false,
+            Some(c) if c.as_str() == "wall" => false,
+            Some(c) if c.as_str() == "business" => {
+                if !info.has_business_clock() {
+                    errs.push(Diagnostic::new(format!("KPI `{}` has no business-hours variant", info.name), c.at));
+                } else if plan.business_hours.is_empty() {
+                    errs.push(
+                        Diagnostic::new(
+                            format!("KPI `{}` on the business clock needs `calendars` and `business_hours`", info.name),
+                            c.at,
+                        )
+                        .with_help("e.g. business_hours: [{ calendar: office }] for every ticket"),
+                    );
+                }
+                true
+            },
+            Some(c) => {
+                errs.push(
+                    Diagnostic::new(format!("unknown clock `{}`", c.value), c.at)
+                        .with_help(suggest::help(c, &["wall", "business"])),
+                );
+                false
+            },
+        };
         let options = KpiOptions {
             stats: entry.stats.as_ref().map(|s| s.value.clone()),
             min_sample: entry.min_sample.as_ref().map(|m| m.value).unwrap_or(min_sample),
+            business,
         };
         plan.kpis.push(info.define(&plan.definitions, &options));
     }
@@ -179,6 +239,67 @@ pub fn build(spec: PipelineSpec, path: &Path, text: String) -> Result<Plan, Plan
     }
 }
 
+fn calendar(
+    name: Located<String>,
+    spec: Located<crate::spec::CalendarSpec>,
+    errs: &mut Vec<Diagnostic>,
+) -> Option<crate::calendar::Calendar> {
+    use crate::calendar::{parse_days, parse_hours, Calendar, Span};
+    let spec = spec.value;
+    let zone = match jiff::tz::TimeZone::get(&spec.time_zone) {
+        Ok(z) => Some(z),
+        Err(_) => {
+            errs.push(
+                Diagnostic::new(format!("unknown time zone `{}`", spec.time_zone.value), spec.time_zone.at)
+                    .with_help("use an IANA name such as Europe/Paris or America/New_York"),
+            );
+            None
+        },
+    };
+    let mut spans = Vec::new();
+    for (days, hours) in spec.hours.iter() {
+        let days = match parse_days(days) {
+            Ok(d) => d,
+            Err(why) => {
+                errs.push(Diagnostic::new(format!("calendar `{}`: {why}", name.value), spec.hours.at));
+                continue;
+            },
+        };
+        for text in hours.list() {
+            match parse_hours(text) {
+                Ok((start, end)) => spans.extend(days.iter().map(|&weekday| Span { weekday, start, end })),
+                Err(why) => errs.push(Diagnostic::new(format!("calendar `{}`: {why}", name.value), spec.hours.at)),
+            }
+        }
+    }
+    let holidays = spec.holidays.iter().filter_map(|d| date(d, errs)).collect();
+    Some(Calendar { name: name.value, zone: zone?, spans, holidays })
+}
+
+fn calendar_rules(
+    calendars: &[crate::calendar::Calendar],
+    rules: Vec<Located<crate::spec::BusinessHoursRule>>,
+    errs: &mut Vec<Diagnostic>,
+) -> Vec<CalendarRule> {
+    let names: Vec<&str> = calendars.iter().map(|c| c.name.as_str()).collect();
+    let mut out: Vec<CalendarRule> = rules
+        .into_iter()
+        .filter_map(|r| {
+            let r = r.value;
+            let Some(calendar) = names.iter().position(|n| *n == r.calendar.as_str()) else {
+                errs.push(
+                    Diagnostic::new(format!("unknown calendar `{}`", r.calendar.value), r.calendar.at)
+                        .with_help(suggest::help(&r.calendar, &names)),
+                );
+                return None;
+            };
+            Some(CalendarRule { channel: r.channel, team: r.team, calendar })
+        })
+        .collect();
+    out.sort_by_key(|r| std::cmp::Reverse(2 * usize::from(r.channel.is_some()) + usize::from(r.team.is_some())));
+    out
+}
+
 fn sla_rules(rules: Vec<Located<crate::spec::SlaRuleSpec>>, errs: &mut Vec<Diagnostic>) -> Vec<SlaRule> {
     let mut out: Vec<SlaRule> = rules
         .into_iter()
@@ -190,7 +311,19 @@ fn sla_rules(rules: Vec<Located<crate::spec::SlaRuleSpec>>, errs: &mut Vec<Diagn
                 );
                 return None;
             };
-            Some(SlaRule { channel: r.value.channel, priority: r.value.priority, target_seconds })
+            let business = match &r.clock {
+                None => false,
+                Some(c) if c.as_str() == "wall" => false,
+                Some(c) if c.as_str() == "business" => true,
+                Some(c) => {
+                    errs.push(
+                        Diagnostic::new(format!("unknown clock `{}`", c.value), c.at)
+                            .with_help(suggest::help(c, &["wall", "business"])),
+                    );
+                    false
+                },
+            };
+            Some(SlaRule { channel: r.value.channel, priority: r.value.priority, target_seconds, business })
         })
         .collect();
     // Most specific first; the sort is stable, so declaration order breaks ties.
@@ -267,7 +400,51 @@ fn source(name: String, spec: Located<SourceSpec>, base: &Path, errs: &mut Vec<D
     }
     let pattern = base.join(&spec.path.value).to_string_lossy().into_owned();
     let filter = spec.filter.map(|f| Sql { text: f.value, at: f.at });
-    Some(Source { name, table, pattern, pattern_at: spec.path.at, format, csv, filter, columns })
+    let duplicates = match (spec.duplicates.as_ref().map(|d| d.as_str()), spec.latest_by) {
+        (None | Some("reject"), None) => Duplicates::Reject,
+        (Some("keep_latest"), Some(by)) => Duplicates::KeepLatest { by: by.value, at: by.at },
+        (Some("keep_latest"), None) => {
+            errs.push(Diagnostic::new(
+                format!("source `{name}`: `duplicates: keep_latest` needs `latest_by`, the source column that orders the copies"),
+                spec.duplicates.as_ref().map(|d| d.at).unwrap_or(at),
+            ));
+            Duplicates::Reject
+        },
+        (None | Some("reject"), Some(by)) => {
+            errs.push(Diagnostic::new("`latest_by` only applies with `duplicates: keep_latest`", by.at));
+            Duplicates::Reject
+        },
+        (Some(other), _) => {
+            errs.push(
+                Diagnostic::new(format!("unknown duplicates policy `{other}`"), spec.duplicates.as_ref().unwrap().at)
+                    .with_help(suggest::help(other, &["reject", "keep_latest"])),
+            );
+            Duplicates::Reject
+        },
+    };
+    let quarantine_unreadable = match spec.on_error.as_ref().map(|o| o.as_str()) {
+        None | Some("fail") => false,
+        Some("quarantine") => true,
+        Some(other) => {
+            errs.push(
+                Diagnostic::new(format!("unknown `on_error` value `{other}`"), spec.on_error.as_ref().unwrap().at)
+                    .with_help(suggest::help(other, &["fail", "quarantine"])),
+            );
+            false
+        },
+    };
+    Some(Source {
+        name,
+        table,
+        pattern,
+        pattern_at: spec.path.at,
+        format,
+        csv,
+        filter,
+        columns,
+        duplicates,
+        quarantine_unreadable,
+    })
 }
 
 fn single_byte(value: &Option<Located<String>>, default: u8, what: &str, errs: &mut Vec<Diagnostic>) -> u8 {
@@ -423,6 +600,12 @@ fn definitions_of(spec: crate::spec::DefinitionsSpec, errs: &mut Vec<Diagnostic>
     if let Some(q) = spec.queue_channels {
         d.queue_channels = q;
     }
+    if let Some(years) = spec.clv.and_then(|c| c.relationship_years) {
+        if years.value <= 0.0 {
+            errs.push(Diagnostic::new("`relationship_years` must be more than 0", years.at));
+        }
+        d.clv_relationship_years = Some(years.value);
+    }
     if let Some(roles) = spec.messages.and_then(|m| m.agent_roles) {
         for r in &roles {
             if r.value == "bot" || r.value == "system" {
@@ -471,6 +654,9 @@ fn date(d: &Located<String>, errs: &mut Vec<Diagnostic>) -> Option<jiff::civil::
 
 /// Can `dimension` be filled for rows of `table` by what the sources map?
 fn dimension_available(plan: &Plan, table: Table, dimension: &str) -> Result<(), String> {
+    if table == Table::Spend && dimension == "channel" && !plan.has_column(Table::Accounts, "acquisition_channel") {
+        return Err("acquired accounts are split by `accounts.acquisition_channel`, which no source maps".into());
+    }
     if table.column(dimension).is_some_and(|c| c.dimension) && plan.has_column(table, dimension) {
         return Ok(());
     }
@@ -499,6 +685,13 @@ fn dimension_available(plan: &Plan, table: Table, dimension: &str) -> Result<(),
     } else {
         Err(format!("`{dimension}` is not a dimension of {table}"))
     }
+}
+
+/// Why `kpi` cannot be computed at `grain`, if it cannot.
+fn grain_unavailable(kpi: &crate::catalog::KpiDefinition, grain: Grain) -> Option<String> {
+    let monthly = kpi.table == Table::Spend;
+    (monthly && matches!(grain, Grain::Day | Grain::Week))
+        .then(|| format!("KPI `{}` is over monthly spend: use grain month, quarter, year or all", kpi.name))
 }
 
 fn splits_own_mix(kpi: &crate::catalog::KpiDefinition, dimensions: &[&str]) -> bool {
@@ -562,6 +755,9 @@ fn segment(
                         k.at,
                     ));
                 }
+                if let Some(why) = grain.and_then(|g| grain_unavailable(&plan.kpis[i], g)) {
+                    errs.push(Diagnostic::new(format!("segment `{}`: {why}", name.value), spec.grain.at));
+                }
                 for d in &dimensions {
                     if let Err(why) = dimension_available(plan, plan.kpis[i].table, d) {
                         errs.push(Diagnostic::new(
@@ -579,6 +775,8 @@ fn segment(
                     dimensions.iter().filter_map(|d| dimension_available(plan, k.table, d).err()).collect();
                 if splits_own_mix(k, &dimensions) {
                     // channel_mix by channel would be 100 % everywhere: leave it out.
+                } else if grain.is_some_and(|g| grain_unavailable(k, g).is_some()) {
+                    // Monthly spend cannot be cut by week: CAC and CLV are left out of finer segments.
                 } else if problems.is_empty() {
                     kpis.push(i);
                 } else if dimensions.iter().all(|d| !model::dimensions_of(k.table).contains(d)) {

@@ -31,6 +31,11 @@ pub struct Plan {
     pub table_filters: Vec<(Table, Sql)>,
     pub output_dir: Option<PathBuf>,
     pub formats: Vec<OutputFormat>,
+    pub calendars: Vec<crate::calendar::Calendar>,
+    /// Which calendar a ticket is measured on, most specific rule first.
+    pub business_hours: Vec<CalendarRule>,
+    /// Fail when more than this share of a table's rows is quarantined.
+    pub max_rejected_share: Option<f64>,
 }
 
 impl Plan {
@@ -99,6 +104,26 @@ pub struct Source {
     pub csv: CsvOptions,
     pub filter: Option<Sql>,
     pub columns: Vec<ColumnMapping>,
+    pub duplicates: Duplicates,
+    /// Quarantine rows with unreadable values instead of failing.
+    pub quarantine_unreadable: bool,
+}
+
+/// What to do with rows of a source that share an id.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Duplicates {
+    /// Quarantine every copy (`duplicate_id`).
+    Reject,
+    /// Keep the copy with the highest value of this source column; older copies are superseded.
+    KeepLatest { by: String, at: Location },
+}
+
+/// Tickets of `channel` and/or `team` are measured on `calendar` (an index into `Plan::calendars`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CalendarRule {
+    pub channel: Option<String>,
+    pub team: Option<String>,
+    pub calendar: usize,
 }
 
 #[derive(Debug)]
@@ -174,6 +199,8 @@ pub struct SlaRule {
     pub channel: Option<String>,
     pub priority: Option<String>,
     pub target_seconds: f64,
+    /// The target counts business seconds (the ticket's calendar) instead of elapsed seconds.
+    pub business: bool,
 }
 
 /// `60s`, `2m`, `90min`, `4h`, `2d` or a bare number of seconds.

@@ -34,6 +34,17 @@ impl Output {
         self.work.path()
     }
 
+    /// A path in the work folder for the output file `relative` (e.g. `_rejected/tickets.parquet`), to be
+    /// moved into place by `commit`.
+    pub fn reserve(&mut self, relative: &str) -> Result<PathBuf, Error> {
+        let path = self.work.path().join("out").join(relative);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| output_error(parent, e))?;
+        }
+        self.written.push(PathBuf::from(relative));
+        Ok(path)
+    }
+
     /// Writes one table in each format; returns the final paths the files will have.
     pub fn write_table(
         &mut self,
@@ -75,6 +86,9 @@ impl Output {
         for name in &self.written {
             let from = self.work.path().join("out").join(name);
             let to = self.dir.join(name);
+            if let Some(parent) = to.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| output_error(parent, e))?;
+            }
             std::fs::rename(&from, &to).map_err(|e| output_error(&to, e))?;
         }
         Ok(())

@@ -42,6 +42,59 @@ pub struct PipelineSpec {
     pub min_sample: Option<Located<u64>>,
     #[serde(default)]
     pub outputs: OutputsSpec,
+    /// Business calendars by name: a time zone, weekly opening hours and holidays.
+    #[serde(default)]
+    pub calendars: IndexMap<Located<String>, Located<CalendarSpec>>,
+    /// Which calendar measures business time for which tickets; the most specific matching rule applies, and
+    /// tickets no rule matches are measured around the clock.
+    #[serde(default)]
+    pub business_hours: Vec<Located<BusinessHoursRule>>,
+    /// Rows that break the spec's rules are quarantined; the run fails, writing nothing, when more than this
+    /// share (0–1) of any table's rows is quarantined.
+    #[serde(default)]
+    pub max_rejected_share: Option<Located<f64>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CalendarSpec {
+    /// IANA time zone the opening hours and holidays are in (e.g. Europe/Paris).
+    pub time_zone: Located<String>,
+    /// Weekday or range (mon-fri, sat) → opening span(s) such as `09:00-18:00` or [`08:00-12:00`, `14:00-18:00`].
+    pub hours: Located<IndexMap<String, Spans>>,
+    /// Closed days, YYYY-MM-DD.
+    #[serde(default)]
+    pub holidays: Vec<Located<String>>,
+}
+
+/// One opening span or a list of them.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Spans {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Spans {
+    pub fn list(&self) -> Vec<&str> {
+        match self {
+            Spans::One(s) => vec![s.as_str()],
+            Spans::Many(v) => v.iter().map(String::as_str).collect(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BusinessHoursRule {
+    /// Tickets of this channel (any when omitted).
+    #[serde(default)]
+    pub channel: Option<String>,
+    /// Tickets of this team (any when omitted).
+    #[serde(default)]
+    pub team: Option<String>,
+    /// A calendar declared under `calendars`.
+    pub calendar: Located<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -61,6 +114,17 @@ pub struct SourceSpec {
     pub filter: Option<Located<String>>,
     /// Canonical column → source column (a name) or a transform.
     pub columns: IndexMap<Located<String>, Located<ColumnSpec>>,
+    /// Rows sharing an id (tickets, surveys with a survey_id, accounts): `reject` (default: every copy is
+    /// quarantined as `duplicate_id`) or `keep_latest` (the copy with the highest `latest_by` wins).
+    #[serde(default)]
+    pub duplicates: Option<Located<String>>,
+    /// Source column that orders the copies for `keep_latest` (e.g. `updated_at`, a version counter).
+    #[serde(default)]
+    pub latest_by: Option<Located<String>>,
+    /// `fail` (default): a value that does not read as its type stops the run; `quarantine`: its row is
+    /// quarantined with reason `unreadable_value`.
+    #[serde(default)]
+    pub on_error: Option<Located<String>>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
@@ -167,6 +231,7 @@ pub struct KpiEntry {
     pub name: Located<String>,
     pub stats: Option<Located<Vec<String>>>,
     pub min_sample: Option<Located<u64>>,
+    pub clock: Option<Located<String>>,
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -180,6 +245,10 @@ struct KpiEntryMap {
     /// Overrides the pipeline's `min_sample` for this KPI.
     #[serde(default)]
     min_sample: Option<Located<u64>>,
+    /// first_response_time, resolution_time: `wall` (default, elapsed seconds) or `business` (seconds while
+    /// the ticket's business calendar is open).
+    #[serde(default)]
+    clock: Option<Located<String>>,
 }
 
 impl<'de> Deserialize<'de> for KpiEntry {
@@ -191,11 +260,16 @@ impl<'de> Deserialize<'de> for KpiEntry {
                 f.write_str("a KPI name or a map with `name` and options")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<KpiEntry, E> {
-                Ok(KpiEntry { name: Located::new(v.to_string(), Location::default()), stats: None, min_sample: None })
+                Ok(KpiEntry {
+                    name: Located::new(v.to_string(), Location::default()),
+                    stats: None,
+                    min_sample: None,
+                    clock: None,
+                })
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<KpiEntry, A::Error> {
                 let m = KpiEntryMap::deserialize(de::value::MapAccessDeserializer::new(map))?;
-                Ok(KpiEntry { name: m.name, stats: m.stats, min_sample: m.min_sample })
+                Ok(KpiEntry { name: m.name, stats: m.stats, min_sample: m.min_sample, clock: m.clock })
             }
         }
         deserializer.deserialize_any(V)
@@ -244,6 +318,16 @@ pub struct DefinitionsSpec {
     pub queue_channels: Option<Vec<String>>,
     #[serde(default)]
     pub messages: Option<MessagesSpec>,
+    #[serde(default)]
+    pub clv: Option<ClvSpec>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClvSpec {
+    /// A fixed average relationship length in years (default: measured from churned accounts).
+    #[serde(default)]
+    pub relationship_years: Option<Located<f64>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -310,6 +394,10 @@ pub struct SlaRuleSpec {
     pub priority: Option<String>,
     /// A duration: `60s`, `2m`, `4h`, `2d` (a day is 24 hours) or a number of seconds.
     pub target: Located<String>,
+    /// `wall` (default) or `business`: the target counts only the hours the ticket's calendar is open
+    /// (`24h` with `business` is 24 business hours).
+    #[serde(default)]
+    pub clock: Option<Located<String>>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]

@@ -1,0 +1,137 @@
+//! Quarantine: rows that break the spec's rules (a negative duration, a score outside its scale, an unknown
+//! survey kind, a duplicate id, an unreadable value where the source says `on_error: quarantine`) are split
+//! off with a `reason` and a `detail`, never used, and written to `DIR/_rejected/<table>.parquet`. Older
+//! copies of an id under `duplicates: keep_latest` are superseded, not rejected.
+
+use polars::prelude::*;
+
+use super::normalise::{self, KEEP_LATEST, LATEST, SOURCE};
+use super::read::{FILE, ROW};
+use crate::model::{ColumnType, Table};
+use crate::plan::Plan;
+
+pub const REASON: &str = "reason";
+pub const DETAIL: &str = "detail";
+const ORDER: &str = "__ord";
+const SUPERSEDED: &str = "__superseded";
+
+/// Survey kinds the spec knows, and the scale of each (CSAT and CES as the pipeline declares them).
+fn survey_scales(plan: &Plan) -> [(&'static str, (f64, f64)); 4] {
+    let d = &plan.definitions;
+    [("csat", d.csat_scale), ("nps", (0.0, 10.0)), ("ces", d.ces_scale), ("enps", (0.0, 10.0))]
+}
+
+/// The column whose copies are duplicates, for tables that have an id.
+fn id_column(table: Table) -> Option<&'static str> {
+    match table {
+        Table::Tickets => Some("ticket_id"),
+        Table::Surveys => Some("survey_id"),
+        Table::Accounts => Some("account_id"),
+        Table::Messages | Table::ReplyWaits | Table::Spend => None,
+    }
+}
+
+/// (condition, reason, detail) of each rule a row of `table` can break, first match wins.
+fn rules(plan: &Plan, table: Table) -> Vec<(Expr, &'static str, Expr)> {
+    let mut out = Vec::new();
+    let quarantining: Vec<&str> =
+        plan.sources_of(table).filter(|s| s.quarantine_unreadable).map(|s| s.name.as_str()).collect();
+    if !quarantining.is_empty() {
+        let sources = Series::new("s".into(), quarantining);
+        let from_quarantining = col(SOURCE).is_in(lit(sources).implode(false), false);
+        for c in table.columns().iter().filter(|c| c.ty != ColumnType::Text) {
+            let bad = col(normalise::bad(c.name));
+            let detail = concat_str([lit(format!("{} = ", c.name)), bad.clone()], "", true);
+            out.push((from_quarantining.clone().and(bad.is_not_null()), "unreadable_value", detail));
+        }
+    }
+    let before = |end: &str, start: &str| {
+        (col(end).lt(col(start)), "negative_duration", lit(format!("{end} is before {start}")))
+    };
+    let negative = |c: &str| (col(c).lt(lit(0.0)), "negative_duration", lit(format!("{c} is negative")));
+    match table {
+        Table::Tickets => {
+            for end in ["first_response_at", "resolved_at", "closed_at"] {
+                out.push(before(end, "created_at"));
+            }
+            out.extend([negative("handle_seconds"), negative("wait_seconds")]);
+        },
+        Table::Surveys => {
+            let scales = survey_scales(plan);
+            let kinds = Series::new("k".into(), scales.iter().map(|(k, _)| *k).collect::<Vec<_>>());
+            let known = col("kind").is_in(lit(kinds).implode(false), false).fill_null(lit(false));
+            let kind_detail = concat_str([lit("kind = "), col("kind").fill_null(lit("(empty)"))], "", true);
+            out.push((known.not(), "unknown_survey_kind", kind_detail));
+            for (kind, (lo, hi)) in scales {
+                let outside = col("kind").eq(lit(kind)).and(col("score").lt(lit(lo)).or(col("score").gt(lit(hi))));
+                let detail = concat_str(
+                    [
+                        lit(format!("{kind} score ")),
+                        col("score").cast(DataType::String),
+                        lit(format!(" outside {lo}–{hi}")),
+                    ],
+                    "",
+                    true,
+                );
+                out.push((outside, "score_out_of_scale", detail));
+            }
+        },
+        Table::Accounts => out.push(before("churned_at", "customer_since")),
+        Table::Messages | Table::ReplyWaits | Table::Spend => {},
+    }
+    out
+}
+
+/// `lf` (every row of `table`, appended from its sources) with `reason` and `detail` set on rows to
+/// quarantine, and `__superseded` on older copies under `keep_latest`.
+pub fn judge(plan: &Plan, table: Table, lf: LazyFrame) -> LazyFrame {
+    let null = || lit(NULL).cast(DataType::String);
+    let (mut reason, mut detail) = (null(), null());
+    for (cond, why, what) in rules(plan, table).into_iter().rev() {
+        let cond = cond.fill_null(lit(false));
+        reason = when(cond.clone()).then(lit(why)).otherwise(reason);
+        detail = when(cond).then(what).otherwise(detail);
+    }
+    let lf = lf.with_row_index(ORDER, None).with_columns([reason.alias(REASON), detail.alias(DETAIL)]);
+    let Some(id) = id_column(table) else {
+        return lf.with_column(lit(false).alias(SUPERSEDED));
+    };
+    let key = [col(id)];
+    let over = |e: Expr| e.over(key.clone()).expect("window over a column");
+    let ok = col(REASON).is_null().and(col(id).is_not_null());
+    let copies = over(ok.clone().cast(DataType::Int64).sum());
+    let latest_copies = over(ok.clone().and(col(KEEP_LATEST)).cast(DataType::Int64).sum());
+    let repeated = ok.clone().and(copies.clone().gt(lit(1i64)));
+    let keep_latest = latest_copies.eq(copies);
+    // The winning copy: highest `latest_by` as a number, else as text, else the last one read.
+    let number = col(LATEST).cast(DataType::Float64);
+    let top_number = over(when(ok.clone()).then(number.clone()).otherwise(lit(NULL).cast(DataType::Float64)).max());
+    let first = ok.and(top_number.clone().is_null().or(number.eq(top_number)).fill_null(lit(false)));
+    let top_text = over(when(first.clone()).then(col(LATEST)).otherwise(null()).max());
+    let second = first.and(top_text.clone().is_null().or(col(LATEST).eq(top_text)).fill_null(lit(false)));
+    let last = over(when(second.clone()).then(col(ORDER)).otherwise(lit(NULL).cast(DataType::UInt32)).max());
+    let winner = second.and(col(ORDER).eq(last)).fill_null(lit(false));
+    let duplicate = repeated.clone().and(keep_latest.clone().not());
+    let superseded = repeated.and(keep_latest).and(winner.not());
+    lf.with_columns([
+        when(duplicate.clone()).then(lit("duplicate_id")).otherwise(col(REASON)).alias(REASON),
+        when(duplicate)
+            .then(concat_str([lit(format!("{id} = ")), col(id)], "", true))
+            .otherwise(col(DETAIL))
+            .alias(DETAIL),
+        superseded.alias(SUPERSEDED),
+    ])
+}
+
+/// The rows to use, from a judged frame.
+pub fn kept(judged: LazyFrame) -> LazyFrame {
+    judged.filter(col(REASON).is_null().and(col(SUPERSEDED).not())).drop(cols([REASON, DETAIL, SUPERSEDED, ORDER]))
+}
+
+/// The quarantined rows, from a judged frame: where they came from, why, then their canonical columns.
+pub fn rejected(table: Table, judged: LazyFrame) -> LazyFrame {
+    let mut columns =
+        vec![col(SOURCE).alias("source"), col(FILE).alias("file"), col(ROW).alias("row"), col(REASON), col(DETAIL)];
+    columns.extend(table.columns().iter().map(|c| col(c.name)));
+    judged.filter(col(REASON).is_not_null()).select(columns)
+}
