@@ -10,6 +10,8 @@ The files imitate real exports, awkward parts included:
 - crm/accounts.csv: a CRM account export with `;` separators, decimal commas and dd/mm/yyyy dates.
 - hr/enps.csv: an HR tool's quarterly employee NPS answers from the support agents.
 - zendesk/chat_messages.csv: chat transcripts, one row per message (end-user, agent, bot; internal notes).
+- marketing/spend.csv: monthly sales and marketing spend per acquisition channel, months written as YYYY-MM;
+  the accounts carry the lead source that won them, and 24 of them were won during 2026.
 
 Run from the repository root: python3 sample_data/make_sample.py
 """
@@ -239,7 +241,9 @@ def main():
           ["id", "ticket_id", "score", "comment", "created_at", "assignee_email"])
     write(f"{HERE}/surveys/survey_responses.csv", responses,
           ["Response ID", "Survey Type", "Score", "Comment", "Submitted", "Company ID", "Ticket"])
-    write(f"{HERE}/crm/accounts.csv", accounts, list(accounts[0].keys()), delimiter=";")
+    crm = with_acquisitions(accounts)
+    write(f"{HERE}/crm/accounts.csv", crm, list(crm[0].keys()), delimiter=";")
+    write(f"{HERE}/marketing/spend.csv", make_spend(), ["month", "channel", "amount"])
     write(f"{HERE}/hr/enps.csv", make_enps(agents), ["respondent", "team", "question", "answer", "answered_on"])
     write(f"{HERE}/zendesk/chat_messages.csv", make_chat_messages(tickets),
           ["ticket_id", "created_at", "author_type", "author", "public"])
@@ -268,6 +272,32 @@ def make_chat_messages(tickets):
             rows.append((t["id"], at, "agent", agent, "true"))
     return [{"ticket_id": r[0], "created_at": iso(r[1]), "author_type": r[2], "author": r[3], "public": r[4]}
             for r in sorted(rows, key=lambda r: (r[1], r[0]))]
+
+
+LEAD_SOURCES = ["ads", "events", "referral", "outbound"]
+
+
+def with_acquisitions(accounts):
+    """The CRM file: every account with its lead source, plus accounts won in 2026 (no tickets yet)."""
+    crm = random.Random(23)  # its own stream: the other files stay as they were
+    rows = [dict(a, **{"Lead Source": crm.choice(LEAD_SOURCES)}) for a in accounts]
+    for n in range(24):
+        since = datetime(2026, 1, 1) + timedelta(days=crm.randrange(0, 181))
+        rows.append({
+            "Account ID": f"ORG-{2001 + n}", "Account Name": f"Nouveau client {n + 1}",
+            "Industry": crm.choice(list(SECTORS)), "Region": crm.choice(REGIONS), "Tier": crm.choice(TIERS),
+            "Customer Since": since.strftime("%d/%m/%Y"), "Churn Date": "",
+            "Annual Revenue (EUR)": f"{crm.uniform(8000, 200000):.2f}".replace(".", ","),
+            "Lead Source": crm.choice(LEAD_SOURCES),
+        })
+    return rows
+
+
+def make_spend():
+    marketing = random.Random(31)
+    budget = {"ads": 9000, "events": 6000, "referral": 1500, "outbound": 4000}
+    return [{"month": f"2026-{m:02d}", "channel": channel, "amount": f"{base * marketing.uniform(0.7, 1.3):.2f}"}
+            for m in range(1, MONTHS + 1) for channel, base in budget.items()]
 
 
 def lognormal_with(generator, median, sigma):

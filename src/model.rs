@@ -204,7 +204,7 @@ const ACCOUNTS: &[Column] = &[
 
 const SPEND: &[Column] = &[
     col("period", Date, Required, false, "the month the money was spent (any day of it)"),
-    col("channel", Text, Null, true, "acquisition channel (ads, events, outbound, …)"),
+    col("channel", Text, Null, false, "acquisition channel (ads, events, …); the `acquisition_channel` dimension"),
     col("amount", Float, Required, false, "sales and marketing spend"),
 ];
 
@@ -257,7 +257,9 @@ pub fn dimensions_of(table: Table) -> Vec<&'static str> {
         Table::Surveys | Table::ReplyWaits => {
             own.chain(SURVEY_FROM_TICKET.iter().copied()).chain(FROM_ACCOUNT.iter().copied()).collect()
         },
-        Table::Accounts | Table::Messages | Table::Spend => own.collect(),
+        Table::Accounts | Table::Messages => own.collect(),
+        // Spend meets the accounts it bought on their acquisition channel.
+        Table::Spend => vec!["acquisition_channel"],
     };
     let mut seen = std::collections::HashSet::new();
     dims.retain(|d| seen.insert(*d));

@@ -21,9 +21,9 @@ fn cac_is_spend_over_accounts_acquired() {
 
     let by = read_parquet(&out.path().join("by_channel.parquet"));
     // By channel, accounts count where their `acquisition_channel` says: ads won A3 then A5, events A4.
-    assert_eq!(row(&by, &[("channel", Some("ads"))], JAN, "cac", "value").value, 600.0);
-    assert_eq!(row(&by, &[("channel", Some("events"))], JAN, "cac", "value").value, 400.0);
-    assert_eq!(row(&by, &[("channel", Some("ads"))], FEB, "cac", "value").value, 900.0);
+    assert_eq!(row(&by, &[("acquisition_channel", Some("ads"))], JAN, "cac", "value").value, 600.0);
+    assert_eq!(row(&by, &[("acquisition_channel", Some("events"))], JAN, "cac", "value").value, 400.0);
+    assert_eq!(row(&by, &[("acquisition_channel", Some("ads"))], FEB, "cac", "value").value, 900.0);
     // Events spent 300 in February and won nobody: no row rather than a division by zero.
     assert_eq!(count_where(&by, "cac", "events", "2026-02-01"), 0);
 }
@@ -42,7 +42,7 @@ fn clv_is_revenue_per_customer_times_relationship_years_minus_cac() {
     let by = read_parquet(&out.path().join("by_channel.parquet"));
     // Ads on 1 Feb: A3 (2000) and A6 (none); its complete relationship is A1's; CAC 600.
     assert_close(
-        row(&by, &[("channel", Some("ads"))], JAN, "clv", "value").value,
+        row(&by, &[("acquisition_channel", Some("ads"))], JAN, "clv", "value").value,
         2000.0 * A1_YEARS - 600.0,
         "ads January CLV",
     );
@@ -94,8 +94,8 @@ filters: { window: { from: 2026-03-01, to: 2026-04-01 } }
 fn cac_cannot_be_split_by_week_or_by_sector() {
     let fixture = root().join("tests/fixtures/acquisition/pipeline.yaml");
     let yaml = std::fs::read_to_string(&fixture).unwrap().replace(
-        "  by_channel: { by: [channel], grain: month }",
-        "  by_channel: { by: [channel], grain: month }\n  weekly: { by: [], grain: week, kpis: [cac] }\n  \
+        "  by_channel: { by: [acquisition_channel], grain: month }",
+        "  by_channel: { by: [acquisition_channel], grain: month }\n  weekly: { by: [], grain: week, kpis: [cac] }\n  \
          sectors: { by: [sector], grain: month, kpis: [clv] }",
     );
     let dir = tempfile::tempdir().unwrap();
@@ -113,7 +113,7 @@ fn count_where(df: &polars::prelude::DataFrame, kpi: &str, channel: &str, period
     use polars::prelude::*;
     let pred = col("kpi")
         .eq(lit(kpi))
-        .and(col("channel").eq(lit(channel)))
+        .and(col("acquisition_channel").eq(lit(channel)))
         .and(col("period_start").cast(DataType::String).eq(lit(period)));
     df.clone().lazy().filter(pred).collect().unwrap().height()
 }

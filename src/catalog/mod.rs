@@ -729,7 +729,7 @@ pub static CATALOG: &[KpiInfo] = &[
                      (`churned_at` is empty or `churned_at >= d`); for a period [start, next start), S counts \
                      customers on `start`, E customers on `next start`, N accounts with `start <= customer_since < \
                      next start`. Example: S = 100, E = 90, N = 15 gives 75. Split only by account dimensions \
-                     (sector, region, tier).",
+                     (sector, region, tier, acquisition_channel).",
         options: "",
         default_stats: &[],
         lookups: &[],
@@ -744,7 +744,7 @@ pub static CATALOG: &[KpiInfo] = &[
         unit: Unit::Percent,
         inputs: &["customer_since", "churned_at"],
         definition: "Accounts counted in S (customers at the period start) whose `churned_at` falls in the period / \
-                     S × 100. Split only by account dimensions (sector, region, tier).",
+                     S × 100. Split only by account dimensions (sector, region, tier, acquisition_channel).",
         options: "",
         default_stats: &[],
         lookups: &[],
@@ -760,8 +760,9 @@ pub static CATALOG: &[KpiInfo] = &[
         inputs: &[],
         definition: "Sales and marketing spend in the period / customers acquired in the period (accounts with \
                      `start <= customer_since < next start`); numerator the spend, denominator and `n` the acquired \
-                     accounts. Spend is monthly, so the grain is month, quarter, year or all. Split only by the \
-                     spend's `channel` (accounts are then attributed by `acquisition_channel`), or not at all. \
+                     accounts. Spend is monthly, so the grain is month, quarter, year or all. Split only by \
+                     `acquisition_channel` (spend by its `channel`, accounts by their `acquisition_channel`), or not \
+                     at all. \
                      Example: 10,000 spent, 20,000 acquired gives 0.50. No row for a period with no acquisition.",
         options: "",
         default_stats: &[],

@@ -1,6 +1,6 @@
 //! CAC and CLV: per period, spend (the spend table) against the accounts acquired and retained (the accounts
 //! table), the two grouped apart by the segment's dimensions and joined. Spend's `channel` meets the accounts'
-//! `acquisition_channel`.
+//! `acquisition_channel`, the one dimension they share.
 
 use polars::prelude::*;
 
@@ -23,10 +23,7 @@ pub fn parts(
     parts: &mut Vec<LazyFrame>,
 ) -> Result<(), Error> {
     let dims: Vec<Expr> = seg.dimensions.iter().map(|d| col(*d)).collect();
-    let mut accounts = staged.scan(Table::Accounts)?;
-    if seg.dimensions.contains(&"channel") {
-        accounts = accounts.with_column(col("acquisition_channel").alias("channel"));
-    }
+    let accounts = staged.scan(Table::Accounts)?;
     let date = |d: i32| lit(d).cast(DataType::Date);
     let mut account_aggs = Vec::new();
     let mut spend_aggs = Vec::new();
@@ -60,7 +57,10 @@ pub fn parts(
                 .alias(format!("__spend{i}")),
         );
     }
-    let spend = staged.scan(Table::Spend)?;
+    let mut spend = staged.scan(Table::Spend)?;
+    if seg.dimensions.contains(&"acquisition_channel") {
+        spend = spend.with_column(col("channel").alias("acquisition_channel"));
+    }
     let joined = if dims.is_empty() {
         accounts.select(account_aggs).cross_join(spend.select(spend_aggs), None)
     } else {

@@ -247,16 +247,26 @@ fn infer_format(
     if sample.height() == 0 {
         return Ok(if column.ty == ColumnType::Date { DATE_FORMATS[0] } else { TIMESTAMP_FORMATS[0] }.to_string());
     }
+    // The layout that reads the most sampled values; the values it cannot read are reported (or quarantined)
+    // with their rows later, like any unreadable value.
     let candidates = if column.ty == ColumnType::Date { DATE_FORMATS } else { TIMESTAMP_FORMATS };
+    let mut best: Option<(&str, u64)> = None;
     for f in candidates {
         let parsed = sample
             .clone()
             .lazy()
-            .select([parse_temporal(col("v"), column.ty, f, None).is_null().sum().alias("failed")])
+            .select([parse_temporal(col("v"), column.ty, f, None).is_not_null().sum().alias("read")])
             .collect()?;
-        if parsed.column("failed")?.cast(&DataType::UInt64)?.u64()?.get(0) == Some(0) {
+        let read = parsed.column("read")?.cast(&DataType::UInt64)?.u64()?.get(0).unwrap_or(0);
+        if read == sample.height() as u64 {
             return Ok(f.to_string());
         }
+        if read > best.map_or(0, |b| b.1) {
+            best = Some((f, read));
+        }
+    }
+    if let Some((f, _)) = best {
+        return Ok(f.to_string());
     }
     let rows = sample.column(ROW)?.cast(&DataType::UInt64)?;
     let values = sample.column("v")?;

@@ -62,14 +62,15 @@ fn rules(plan: &Plan, table: Table) -> Vec<(Expr, &'static str, Expr)> {
             let known = col("kind").is_in(lit(kinds).implode(false), false).fill_null(lit(false));
             let kind_detail = concat_str([lit("kind = "), col("kind").fill_null(lit("(empty)"))], "", true);
             out.push((known.not(), "unknown_survey_kind", kind_detail));
+            // Whole scores as written (7, not 7.0).
+            let score = col("score");
+            let score_text = when(score.clone().eq(score.clone().floor()))
+                .then(score.clone().cast(DataType::Int64).cast(DataType::String))
+                .otherwise(score.cast(DataType::String));
             for (kind, (lo, hi)) in scales {
                 let outside = col("kind").eq(lit(kind)).and(col("score").lt(lit(lo)).or(col("score").gt(lit(hi))));
                 let detail = concat_str(
-                    [
-                        lit(format!("{kind} score ")),
-                        col("score").cast(DataType::String),
-                        lit(format!(" outside {lo}–{hi}")),
-                    ],
+                    [lit(format!("{kind} score ")), score_text.clone(), lit(format!(" outside {lo}–{hi}"))],
                     "",
                     true,
                 );

@@ -654,8 +654,17 @@ fn date(d: &Located<String>, errs: &mut Vec<Diagnostic>) -> Option<jiff::civil::
 
 /// Can `dimension` be filled for rows of `table` by what the sources map?
 fn dimension_available(plan: &Plan, table: Table, dimension: &str) -> Result<(), String> {
-    if table == Table::Spend && dimension == "channel" && !plan.has_column(Table::Accounts, "acquisition_channel") {
-        return Err("acquired accounts are split by `accounts.acquisition_channel`, which no source maps".into());
+    if table == Table::Spend {
+        return match dimension {
+            "acquisition_channel" if !plan.has_column(Table::Spend, "channel") => {
+                Err("spend is split by `spend.channel`, which no source maps".into())
+            },
+            "acquisition_channel" if !plan.has_column(Table::Accounts, "acquisition_channel") => {
+                Err("acquired accounts are split by `accounts.acquisition_channel`, which no source maps".into())
+            },
+            "acquisition_channel" => Ok(()),
+            _ => Err(format!("`{dimension}` is not a dimension of spend (only acquisition_channel)")),
+        };
     }
     if table.column(dimension).is_some_and(|c| c.dimension) && plan.has_column(table, dimension) {
         return Ok(());
