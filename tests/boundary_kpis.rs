@@ -76,3 +76,28 @@ filters: { window: { from: 2026-03-01, to: 2026-04-01 } }
     assert_eq!((crr.value, crr.numerator, crr.denominator), (75.0, Some(75.0), Some(100.0)));
     assert_eq!(row(&df, &[], Some("2026-03-01"), "churn_rate", "value").value, 25.0);
 }
+
+/// Account KPIs are over accounts, not tickets: a segment that asks for them by a ticket dimension is refused,
+/// one that merely has them in scope leaves them out.
+#[test]
+fn account_kpis_refuse_ticket_dimensions() {
+    let fixture = root().join("tests/fixtures/boundaries");
+    let yaml = std::fs::read_to_string(fixture.join("pipeline.yaml")).unwrap().replace(
+        "  by_sector: { by: [sector], grain: month, kpis: [retention_rate, churn_rate] }",
+        "  by_sector: { by: [sector], grain: month, kpis: [retention_rate, churn_rate] }\n  \
+         by_channel: { by: [channel], grain: month, kpis: [churn_rate] }",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("pipeline.yaml"), yaml).unwrap();
+    let Err(deskpulse::error::Error::Plan(p)) = deskpulse::load_plan(&dir.path().join("pipeline.yaml")) else {
+        panic!("expected a plan error");
+    };
+    assert_eq!(p.diagnostics.len(), 1, "{:?}", p.diagnostics);
+    assert!(
+        p.diagnostics[0]
+            .message
+            .contains("KPI `churn_rate` cannot be split by `channel`: `channel` is not a dimension of accounts"),
+        "{}",
+        p.diagnostics[0].message
+    );
+}
