@@ -10,6 +10,8 @@ The files imitate real exports, awkward parts included:
 - crm/accounts.csv: a CRM account export with `;` separators, decimal commas and dd/mm/yyyy dates.
 - hr/enps.csv: an HR tool's quarterly employee NPS answers from the support agents.
 - zendesk/chat_messages.csv: chat transcripts, one row per message (end-user, agent, bot; internal notes).
+- helpcenter/article_stats.csv: a help-center analytics export, one row per article and week (views, sessions,
+  bounces, "was this helpful?" votes), French and English articles; the legal section never gets votes.
 - marketing/spend.csv: monthly sales and marketing spend per acquisition channel, months written as YYYY-MM;
   the accounts carry the lead source that won them, and 24 of them were won during 2026.
 
@@ -244,6 +246,9 @@ def main():
     crm = with_acquisitions(accounts)
     write(f"{HERE}/crm/accounts.csv", crm, list(crm[0].keys()), delimiter=";")
     write(f"{HERE}/marketing/spend.csv", make_spend(), ["month", "channel", "amount"])
+    write(f"{HERE}/helpcenter/article_stats.csv", make_article_stats(),
+          ["Article ID", "Article title", "Section", "Locale", "Week", "Views", "Sessions", "Bounces", "Upvotes",
+           "Downvotes"])
     write(f"{HERE}/hr/enps.csv", make_enps(agents), ["respondent", "team", "question", "answer", "answered_on"])
     write(f"{HERE}/zendesk/chat_messages.csv", make_chat_messages(tickets),
           ["ticket_id", "created_at", "author_type", "author", "public"])
@@ -298,6 +303,41 @@ def make_spend():
     budget = {"ads": 9000, "events": 6000, "referral": 1500, "outbound": 4000}
     return [{"month": f"2026-{m:02d}", "channel": channel, "amount": f"{base * marketing.uniform(0.7, 1.3):.2f}"}
             for m in range(1, MONTHS + 1) for channel, base in budget.items()]
+
+
+ARTICLES = [  # section, locale, title, weekly views, helpful share (None: votes disabled)
+    ("Facturation", "fr", "Télécharger une facture", 420, 0.82),
+    ("Facturation", "fr", "Changer de moyen de paiement", 260, 0.74),
+    ("Facturation", "en-us", "Download an invoice", 150, 0.85),
+    ("Compte", "fr", "Réinitialiser son mot de passe", 610, 0.9),
+    ("Compte", "fr", "Ajouter un utilisateur « administrateur »", 180, 0.66),
+    ("Compte", "en-us", "Reset your password", 240, 0.88),
+    ("Livraison", "fr", "Suivre ma commande, étape par étape", 530, 0.58),
+    ("Livraison", "fr", "Délais de livraison à l'étranger", 210, 0.41),
+    ("Livraison", "en-us", "Track your order", 190, 0.6),
+    ("Intégrations", "en-us", "Connect the API, \"quick start\"", 95, 0.77),
+    ("Mentions légales", "fr", "Conditions générales de vente", 70, None),
+    ("Mentions légales", "en-us", "Terms of sale", 25, None),
+]
+
+
+def make_article_stats():
+    kb = random.Random(41)  # its own stream: the other files stay as they were
+    rows = []
+    monday = datetime(2025, 12, 29)
+    for week in range(27):
+        day = monday + timedelta(weeks=week)
+        for n, (section, locale, title, views, helpful) in enumerate(ARTICLES):
+            v = max(0, round(views * kb.uniform(0.6, 1.4)))
+            sessions = round(v * kb.uniform(0.7, 0.9))
+            bounces = round(sessions * kb.uniform(0.25, 0.6))
+            votes = 0 if helpful is None else round(v * kb.uniform(0.01, 0.05))
+            up = sum(kb.random() < helpful for _ in range(votes)) if votes else 0
+            rows.append({"Article ID": str(360001000 + n), "Article title": title, "Section": section,
+                         "Locale": locale, "Week": day.strftime("%Y-%m-%d"), "Views": v, "Sessions": sessions,
+                         "Bounces": bounces, "Upvotes": "" if helpful is None else up,
+                         "Downvotes": "" if helpful is None else votes - up})
+    return rows
 
 
 def lognormal_with(generator, median, sigma):

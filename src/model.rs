@@ -15,11 +15,20 @@ pub enum Table {
     ReplyWaits,
     /// Sales and marketing spend per month (and acquisition channel): the numerator of CAC.
     Spend,
+    /// Help-center article statistics per day or period (views, sessions, bounces, votes).
+    KbArticles,
 }
 
 impl Table {
-    pub const ALL: [Table; 6] =
-        [Table::Tickets, Table::Surveys, Table::Accounts, Table::Messages, Table::ReplyWaits, Table::Spend];
+    pub const ALL: [Table; 7] = [
+        Table::Tickets,
+        Table::Surveys,
+        Table::Accounts,
+        Table::Messages,
+        Table::ReplyWaits,
+        Table::Spend,
+        Table::KbArticles,
+    ];
 
     /// Computed by deskpulse from other tables; no source may feed it.
     pub fn is_derived(self) -> bool {
@@ -39,6 +48,7 @@ impl Table {
             Table::Messages => "messages",
             Table::ReplyWaits => "reply_waits",
             Table::Spend => "spend",
+            Table::KbArticles => "kb_articles",
         }
     }
 
@@ -54,6 +64,7 @@ impl Table {
             Table::Messages => MESSAGES,
             Table::ReplyWaits => REPLY_WAITS,
             Table::Spend => SPEND,
+            Table::KbArticles => KB_ARTICLES,
         }
     }
 
@@ -70,6 +81,8 @@ impl Table {
             Table::Accounts | Table::Messages | Table::Spend => None,
             // A wait belongs to the period of its ticket.
             Table::ReplyWaits => Some("created_at"),
+            // A date: the day (or first day of the period) the statistics cover.
+            Table::KbArticles => Some("date"),
         }
     }
 
@@ -82,6 +95,7 @@ impl Table {
             Table::Messages => "message_id",
             Table::ReplyWaits => "ticket_id",
             Table::Spend => "period",
+            Table::KbArticles => "article_id",
         }
     }
 }
@@ -202,6 +216,19 @@ const ACCOUNTS: &[Column] = &[
     ),
 ];
 
+const KB_ARTICLES: &[Column] = &[
+    col("article_id", Text, Required, true, "help-center article id"),
+    col("title", Text, Null, false, "article title"),
+    col("section", Text, Null, true, "help-center section or category"),
+    col("locale", Text, Null, true, "language of the article (fr, en-us, …)"),
+    col("date", Date, Required, false, "day (or first day of the period) the figures cover; places them in a period"),
+    col("views", Float, Required, false, "page views"),
+    col("sessions", Float, Null, false, "sessions that landed on the article"),
+    col("bounces", Float, Null, false, "sessions that left without another page"),
+    col("helpful_votes", Float, Null, false, "\"was this helpful?\" yes votes"),
+    col("unhelpful_votes", Float, Null, false, "\"was this helpful?\" no votes"),
+];
+
 const SPEND: &[Column] = &[
     col("period", Date, Required, false, "the month the money was spent (any day of it)"),
     col("channel", Text, Null, false, "acquisition channel (ads, events, …); the `acquisition_channel` dimension"),
@@ -257,7 +284,7 @@ pub fn dimensions_of(table: Table) -> Vec<&'static str> {
         Table::Surveys | Table::ReplyWaits => {
             own.chain(SURVEY_FROM_TICKET.iter().copied()).chain(FROM_ACCOUNT.iter().copied()).collect()
         },
-        Table::Accounts | Table::Messages => own.collect(),
+        Table::Accounts | Table::Messages | Table::KbArticles => own.collect(),
         // Spend meets the accounts it bought on their acquisition channel.
         Table::Spend => vec!["acquisition_channel"],
     };

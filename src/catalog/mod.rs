@@ -39,6 +39,8 @@ pub enum Unit {
     Coefficient,
     /// Money, in the currency of the sources.
     Currency,
+    /// A plain quotient (e.g. views per ticket).
+    Ratio,
 }
 
 impl Unit {
@@ -51,6 +53,7 @@ impl Unit {
             Unit::Score => "score",
             Unit::Coefficient => "coefficient",
             Unit::Currency => "currency",
+            Unit::Ratio => "ratio",
         }
     }
 }
@@ -91,6 +94,18 @@ pub enum Aggregate {
     /// relationship length in years − the period's CAC. The length is `relationship_years` when declared,
     /// else the mean length of the relationships that ended (churned) before the period end.
     Clv { relationship_years: Option<f64> },
+    /// value = numerator = sum of the measure; n = rows with it (an exact total, never a low sample).
+    Sum(Expr),
+    /// value = 100 × sum(num) / sum(den); numerator and denominator those sums, n = the denominator.
+    Ratio { num: Expr, den: Expr },
+    /// value = 100 × sum(yes) / (sum(yes) + sum(no)); n = the votes.
+    Proportion { yes: Expr, no: Expr },
+    /// A bound of the 95 % Wilson score interval of `Proportion`, × 100: (p̂ + z²/2n ∓ z·sqrt(p̂(1−p̂)/n +
+    /// z²/4n²)) / (1 + z²/n) with z = 1.96.
+    Wilson { yes: Expr, no: Expr, upper: bool },
+    /// Sum of the measure per ticket created in the same period and segment: numerator the sum, denominator
+    /// = n = the tickets.
+    PerTicket(Expr),
 }
 
 impl Aggregate {
@@ -156,6 +171,13 @@ impl KpiDefinition {
                     for c in ["customer_since", "churned_at"] {
                         expr::col(c).columns(&mut out);
                     }
+                },
+                Aggregate::Sum(e) | Aggregate::PerTicket(e) => e.columns(&mut out),
+                Aggregate::Ratio { num: a, den: b }
+                | Aggregate::Proportion { yes: a, no: b }
+                | Aggregate::Wilson { yes: a, no: b, .. } => {
+                    a.columns(&mut out);
+                    b.columns(&mut out);
                 },
                 // Over spend; the accounts it reads are `lookups`.
                 Aggregate::Cac | Aggregate::Clv { .. } => {
@@ -798,6 +820,85 @@ pub static CATALOG: &[KpiInfo] = &[
         },
     },
     KpiInfo {
+        name: "kb_views",
+        title: "Help-center views",
+        table: Table::KbArticles,
+        direction: Direction::Neutral,
+        unit: Unit::Count,
+        inputs: &[],
+        definition: "Sum of help-center article `views` over the rows dated in the period.",
+        options: "",
+        default_stats: &[],
+        lookups: &[],
+        config: &[],
+        build: |_| (None, vec![one("value", Unit::Count, Aggregate::Sum(col("views")))]),
+    },
+    KpiInfo {
+        name: "kb_bounce_rate",
+        title: "Help-center bounce rate",
+        table: Table::KbArticles,
+        direction: Direction::LowerIsBetter,
+        unit: Unit::Percent,
+        inputs: &["sessions", "bounces"],
+        definition: "Bounces / sessions × 100, summed over the rows dated in the period that give both; `n` is the \
+                     sessions.",
+        options: "",
+        default_stats: &[],
+        lookups: &[],
+        config: &[],
+        build: |_| {
+            (
+                Some(col("sessions").is_not_null().and(col("bounces").is_not_null())),
+                vec![one("value", Unit::Percent, Aggregate::Ratio { num: col("bounces"), den: col("sessions") })],
+            )
+        },
+    },
+    KpiInfo {
+        name: "article_helpfulness",
+        title: "Article helpfulness",
+        table: Table::KbArticles,
+        direction: Direction::HigherIsBetter,
+        unit: Unit::Percent,
+        inputs: &["helpful_votes", "unhelpful_votes"],
+        definition: "Helpful votes / (helpful + unhelpful votes) × 100, with the 95 % Wilson score interval \
+                     (`wilson_low`, `wilson_high`: (p̂ + z²/2n ∓ z·√(p̂(1−p̂)/n + z²/4n²)) / (1 + z²/n), z = 1.96), \
+                     which stays inside 0–100 and widens for few votes. `n` is the votes: an article with fewer \
+                     votes than `min_sample` is `low_sample`, one with none has no row.",
+        options: "",
+        default_stats: &[],
+        lookups: &[],
+        config: &[],
+        build: |_| {
+            let (yes, no) = (col("helpful_votes"), col("unhelpful_votes"));
+            let filter = Some(yes.clone().is_not_null().and(no.clone().is_not_null()));
+            let wilson = |upper| Aggregate::Wilson { yes: yes.clone(), no: no.clone(), upper };
+            (
+                filter,
+                vec![
+                    one("value", Unit::Percent, Aggregate::Proportion { yes: yes.clone(), no: no.clone() }),
+                    one("wilson_low", Unit::Percent, wilson(false)),
+                    one("wilson_high", Unit::Percent, wilson(true)),
+                ],
+            )
+        },
+    },
+    KpiInfo {
+        name: "self_service_ratio",
+        title: "Self-service ratio",
+        table: Table::KbArticles,
+        direction: Direction::HigherIsBetter,
+        unit: Unit::Ratio,
+        inputs: &[],
+        definition: "Help-center views / tickets created in the same period and segment: the deflection proxy \
+                     (views per ticket). Numerator the views, denominator and `n` the tickets. Splits only by \
+                     dimensions both tables have (in practice none: an overall figure per period).",
+        options: "",
+        default_stats: &[],
+        lookups: &[(Table::Tickets, "created_at")],
+        config: &[],
+        build: |_| (None, vec![one("value", Unit::Ratio, Aggregate::PerTicket(col("views")))]),
+    },
+    KpiInfo {
         name: "sla_attainment",
         title: "First response SLA attainment",
         table: Table::Tickets,
@@ -955,6 +1056,15 @@ pub fn describe(a: &Aggregate) -> String {
         Aggregate::Cac => "sum(spend.amount) FILTER (period_start <= period < period_end) / count(accounts) FILTER \
                            (period_start <= customer_since < period_end)"
             .into(),
+        Aggregate::Sum(e) => format!("sum({e})"),
+        Aggregate::Ratio { num, den } => format!("100 * sum({num}) / sum({den})"),
+        Aggregate::Proportion { yes, no } => format!("100 * sum({yes}) / (sum({yes}) + sum({no}))"),
+        Aggregate::Wilson { yes, no, upper } => format!(
+            "100 * (p + z^2/2n {} z * sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n) with p = sum({yes}) / n, n = sum({yes}) \
+             + sum({no}), z = 1.96",
+            if *upper { "+" } else { "-" }
+        ),
+        Aggregate::PerTicket(e) => format!("sum({e}) / count(tickets created in the period and segment)"),
         Aggregate::Clv { relationship_years } => {
             let years = match relationship_years {
                 Some(y) => format!("{y}"),

@@ -129,6 +129,13 @@ pub fn mix(
     ]))
 }
 
+/// Sums of the yes votes and of all votes.
+fn votes(mask: &dyn Fn(Expr) -> Expr, yes: &N, no: &N) -> (Expr, Expr) {
+    let yes = mask(expr(yes).cast(DataType::Float64)).sum();
+    let no = mask(expr(no).cast(DataType::Float64)).sum();
+    (yes.clone(), yes + no)
+}
+
 /// A predicate where null means "no".
 fn holds(e: &N) -> Expr {
     expr(e).fill_null(lit(false))
@@ -227,6 +234,35 @@ pub fn aggregations(k: usize, def: &KpiDefinition, days: &Expr) -> Vec<Expr> {
                         .cast(DataType::Float64)
                 };
                 (pearson_corr(ranks(a), ranks(b)), null(), null(), count_true(pairs))
+            },
+            Aggregate::Sum(e) => {
+                let m = mask(expr(e).cast(DataType::Float64));
+                let sum = m.clone().sum();
+                (sum.clone(), sum, null(), m.count().cast(DataType::Int64))
+            },
+            Aggregate::Ratio { num, den } => {
+                let (num, den) =
+                    (mask(expr(num).cast(DataType::Float64)).sum(), mask(expr(den).cast(DataType::Float64)).sum());
+                (lit(100.0) * num.clone() / den.clone(), num, den.clone(), den.cast(DataType::Int64))
+            },
+            Aggregate::Proportion { yes, no } => {
+                let (yes, votes) = votes(&mask, yes, no);
+                (lit(100.0) * yes.clone() / votes.clone(), yes, votes.clone(), votes.cast(DataType::Int64))
+            },
+            Aggregate::Wilson { yes, no, upper } => {
+                let (yes, n) = votes(&mask, yes, no);
+                let z = 1.96_f64;
+                let p = yes / n.clone();
+                let centre = p.clone() + lit(z * z) / (lit(2.0) * n.clone());
+                let spread = lit(z)
+                    * (p.clone() * (lit(1.0) - p) / n.clone() + lit(z * z) / (lit(4.0) * n.clone() * n.clone())).sqrt();
+                let bound = if *upper { centre + spread } else { centre - spread };
+                (lit(100.0) * bound / (lit(1.0) + lit(z * z) / n.clone()), null(), null(), n.cast(DataType::Int64))
+            },
+            // Divided by the tickets after the join in `segment`.
+            Aggregate::PerTicket(e) => {
+                let sum = mask(expr(e).cast(DataType::Float64)).sum();
+                (null(), sum, null(), lit(0i64))
             },
             Aggregate::Mix { .. } => continue,
             a if a.is_snapshot() => continue,

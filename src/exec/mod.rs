@@ -8,6 +8,7 @@ mod compile;
 mod normalise;
 mod quarantine;
 mod read;
+mod review;
 mod segment;
 
 use std::collections::BTreeMap;
@@ -181,6 +182,8 @@ pub fn check(plan: &Plan) -> Result<(), Error> {
     for seg in &plan.segments {
         let _plan_builds = segment::segment_frame(plan, seg, &staged)?;
     }
+    let _review_builds = review::review_sample(plan, &staged)?;
+    let _follow_up_builds = review::follow_up(plan, &staged)?;
     Ok(())
 }
 
@@ -221,8 +224,17 @@ pub fn run(plan: &Plan, out_dir: &Path) -> Result<RunReport, Error> {
         false => Some(business_clock(plan, &frames)?),
     };
     let staged = Staged { frames, clock };
-    let frames: Vec<LazyFrame> =
+    let mut frames: Vec<LazyFrame> =
         plan.segments.iter().map(|s| segment::segment_frame(plan, s, &staged)).collect::<Result<_, _>>()?;
+    let mut names: Vec<String> = plan.segments.iter().map(|s| s.name.clone()).collect();
+    for (name, frame) in
+        [("review_sample", review::review_sample(plan, &staged)?), ("follow_up", review::follow_up(plan, &staged)?)]
+    {
+        if let Some(frame) = frame {
+            names.push(format!("{name}/{name}"));
+            frames.push(frame);
+        }
+    }
     let tables = LazyFrame::collect_all_with_engine(
         frames.into_iter().map(|f| f.logical_plan).collect(),
         Engine::Auto,
@@ -230,9 +242,9 @@ pub fn run(plan: &Plan, out_dir: &Path) -> Result<RunReport, Error> {
     )?;
     let metadata = sink::metadata(plan);
     let mut outputs = Vec::new();
-    for (seg, mut df) in plan.segments.iter().zip(tables) {
-        let paths = output.write_table(&seg.name, &mut df, &plan.formats, &metadata)?;
-        outputs.push((seg.name.clone(), df.height(), paths));
+    for (name, mut df) in names.into_iter().zip(tables) {
+        let paths = output.write_table(&name, &mut df, &plan.formats, &metadata)?;
+        outputs.push((name, df.height(), paths));
     }
     output.commit()?;
     Ok(RunReport { rows, rejected, superseded, outputs, seconds: started.elapsed().as_secs_f64() })

@@ -27,7 +27,7 @@ fn id_column(table: Table) -> Option<&'static str> {
         Table::Tickets => Some("ticket_id"),
         Table::Surveys => Some("survey_id"),
         Table::Accounts => Some("account_id"),
-        Table::Messages | Table::ReplyWaits | Table::Spend => None,
+        Table::Messages | Table::ReplyWaits | Table::Spend | Table::KbArticles => None,
     }
 }
 
@@ -78,6 +78,12 @@ fn rules(plan: &Plan, table: Table) -> Vec<(Expr, &'static str, Expr)> {
             }
         },
         Table::Accounts => out.push(before("churned_at", "customer_since")),
+        Table::KbArticles => {
+            for c in ["views", "sessions", "bounces", "helpful_votes", "unhelpful_votes"] {
+                out.push((col(c).lt(lit(0.0)), "negative_count", lit(format!("{c} is negative"))));
+            }
+            out.push((col("bounces").gt(col("sessions")), "bounces_over_sessions", lit("more bounces than sessions")));
+        },
         Table::Messages | Table::ReplyWaits | Table::Spend => {},
     }
     out

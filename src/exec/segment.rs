@@ -12,6 +12,8 @@ use crate::model::{self, Table};
 use crate::plan::{Grain, Plan, Segment, Window};
 
 pub const PERIOD: &str = "period_start";
+/// Tickets of a group, joined in for KPIs per ticket.
+const TICKETS: &str = "__tickets";
 
 /// Output columns after the dimensions, in order.
 pub const OUTPUT_COLUMNS: [&str; 9] =
@@ -76,19 +78,28 @@ pub fn table_frame(
 ) -> Result<LazyFrame, crate::error::Error> {
     let mut lf = staged.scan(table)?;
     let period = table.period_column().expect("event KPIs are over tables with a period column");
+    if table.column(period).is_some_and(|c| c.ty == crate::model::ColumnType::Date) {
+        // A day stands for its first instant, so that dates and timestamps share the window and the grains.
+        lf = lf.with_column(col(period).cast(DataType::Datetime(TimeUnit::Milliseconds, None)));
+    }
+    let lf = enriched(plan, table, seg, staged, window_filter(plan, lf, period))?;
+    Ok(lf.with_column(period_start(seg.grain, col(period), &plan.window).alias(PERIOD)))
+}
+
+/// Rows whose `column` (a timestamp) falls in the pipeline's window.
+pub(super) fn window_filter(plan: &Plan, mut lf: LazyFrame, column: &str) -> LazyFrame {
     if let Some(from) = plan.window.from {
-        lf = lf.filter(col(period).gt_eq(instant_literal(from)));
+        lf = lf.filter(col(column).gt_eq(instant_literal(from)));
     }
     if let Some(to) = plan.window.to {
-        lf = lf.filter(col(period).lt(instant_literal(to)));
+        lf = lf.filter(col(column).lt(instant_literal(to)));
     }
-    let lf = enriched(plan, table, seg, staged, lf)?;
-    Ok(lf.with_column(period_start(seg.grain, col(period), &plan.window).alias(PERIOD)))
+    lf
 }
 
 /// `lf` (rows of `table`) with the table's filter applied and the segment's dimensions and derived columns
 /// joined in.
-fn enriched(
+pub(super) fn enriched(
     plan: &Plan,
     table: Table,
     seg: &Segment,
@@ -376,7 +387,7 @@ pub(super) fn output_row(
     let [value, numerator, denominator, n] = figures;
     let n = n.cast(DataType::Int64);
     // An exact count is not a sample; everything else is an estimate that can be thin.
-    let exact = matches!(stat.aggregate, Aggregate::Count | Aggregate::OpenAtPeriodEnd);
+    let exact = matches!(stat.aggregate, Aggregate::Count | Aggregate::OpenAtPeriodEnd | Aggregate::Sum(_));
     let low = if exact { lit(false) } else { n.clone().lt(lit(def.min_sample as i64)) };
     let mut cols: Vec<Expr> = seg.dimensions.iter().map(|d| col(*d).cast(DataType::String)).collect();
     cols.extend([
@@ -417,7 +428,17 @@ pub fn segment_frame(plan: &Plan, seg: &Segment, staged: &Staged) -> Result<Lazy
         let days = days_in_period(seg.grain, period, &plan.window);
         let aggs: Vec<Expr> = kpis.iter().flat_map(|k| compile::aggregations(*k, &plan.kpis[*k], &days)).collect();
         let rows = table_frame(plan, table, seg, staged)?;
-        let grouped = rows.clone().group_by(keys.clone()).agg(aggs).cache();
+        let mut grouped = rows.clone().group_by(keys.clone()).agg(aggs);
+        let per_ticket = |k: &usize| plan.kpis[*k].stats.iter().any(|s| matches!(s.aggregate, Aggregate::PerTicket(_)));
+        if kpis.iter().any(per_ticket) {
+            let tickets = table_frame(plan, Table::Tickets, seg, staged)?
+                .group_by(keys.clone())
+                .agg([len().cast(DataType::Int64).alias(TICKETS)]);
+            let mut args = JoinArgs::new(JoinType::Left);
+            args.nulls_equal = true; // the `all` grain without a window has a null period
+            grouped = grouped.join(tickets, keys.clone(), keys.clone(), args);
+        }
+        let grouped = grouped.cache();
         for k in kpis {
             let def = &plan.kpis[k];
             for (s, stat) in def.stats.iter().enumerate() {
@@ -428,7 +449,19 @@ pub fn segment_frame(plan: &Plan, seg: &Segment, staged: &Staged) -> Result<Lazy
                     parts.push(compile::mix(rows.clone(), &keys, &key_names, def, of)?.select(cols));
                     continue;
                 }
-                let figures = compile::PARTS.map(|name| col(part(k, s, name)));
+                let mut figures = compile::PARTS.map(|name| col(part(k, s, name)));
+                if let Aggregate::PerTicket(_) = stat.aggregate {
+                    let tickets = col(TICKETS).fill_null(lit(0i64));
+                    let numerator = col(part(k, s, "numerator"));
+                    figures = [
+                        when(tickets.clone().gt(lit(0i64)))
+                            .then(numerator.clone() / tickets.clone().cast(DataType::Float64))
+                            .otherwise(lit(NULL).cast(DataType::Float64)),
+                        numerator,
+                        tickets.clone().cast(DataType::Float64),
+                        tickets,
+                    ];
+                }
                 let stat_name = lit(stat.stat.as_str());
                 parts.push(grouped.clone().select(output_row(seg, def, (k, s), stat, col(PERIOD), stat_name, figures)));
             }

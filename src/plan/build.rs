@@ -29,6 +29,8 @@ pub fn build(spec: PipelineSpec, path: &Path, text: String) -> Result<Plan, Plan
         calendars,
         business_hours,
         max_rejected_share,
+        review_sample,
+        follow_up,
     } = spec;
 
     let sources: Vec<Source> = sources.into_iter().filter_map(|(n, s)| source(n, s, &base, &mut errs)).collect();
@@ -55,6 +57,8 @@ pub fn build(spec: PipelineSpec, path: &Path, text: String) -> Result<Plan, Plan
         calendars: Vec::new(),
         business_hours: Vec::new(),
         max_rejected_share: None,
+        review_sample: None,
+        follow_up: None,
     };
     plan.calendars = calendars.into_iter().filter_map(|(n, c)| calendar(n, c, &mut errs)).collect();
     plan.business_hours = calendar_rules(&plan.calendars, business_hours, &mut errs);
@@ -190,6 +194,9 @@ pub fn build(spec: PipelineSpec, path: &Path, text: String) -> Result<Plan, Plan
         };
         plan.kpis.push(info.define(&plan.definitions, &options));
     }
+
+    plan.review_sample = review_sample.and_then(|r| review_sample_of(&plan, r, &mut errs));
+    plan.follow_up = follow_up.and_then(|f| follow_up_of(&plan, f, &mut errs));
 
     for (seg_name, seg) in segments {
         if let Some(s) = segment(&plan, seg_name, seg, &mut errs) {
@@ -653,7 +660,7 @@ fn date(d: &Located<String>, errs: &mut Vec<Diagnostic>) -> Option<jiff::civil::
 }
 
 /// Can `dimension` be filled for rows of `table` by what the sources map?
-fn dimension_available(plan: &Plan, table: Table, dimension: &str) -> Result<(), String> {
+pub(crate) fn dimension_available(plan: &Plan, table: Table, dimension: &str) -> Result<(), String> {
     if table == Table::Spend {
         return match dimension {
             "acquisition_channel" if !plan.has_column(Table::Spend, "channel") => {
@@ -694,6 +701,125 @@ fn dimension_available(plan: &Plan, table: Table, dimension: &str) -> Result<(),
     } else {
         Err(format!("`{dimension}` is not a dimension of {table}"))
     }
+}
+
+fn grain_or(spec: Option<Located<String>>, default: Grain, errs: &mut Vec<Diagnostic>) -> Option<Grain> {
+    match spec {
+        None => Some(default),
+        Some(g) => Grain::from_name(&g).or_else(|| {
+            errs.push(
+                Diagnostic::new(format!("unknown grain `{}`", g.value), g.at)
+                    .with_help(suggest::help(&g, &Grain::NAMES)),
+            );
+            None
+        }),
+    }
+}
+
+/// `https://…/{ticket_id}` → its literal parts and ticket columns.
+fn link_template(text: Located<String>, errs: &mut Vec<Diagnostic>) -> Option<LinkTemplate> {
+    let columns: Vec<&str> = Table::Tickets.columns().iter().map(|c| c.name).collect();
+    let mut parts = Vec::new();
+    let mut rest = text.as_str();
+    while let Some(open) = rest.find('{') {
+        let Some(close) = rest[open..].find('}').map(|c| open + c) else {
+            errs.push(Diagnostic::new("the link template has a `{` without its `}`", text.at));
+            return None;
+        };
+        if open > 0 {
+            parts.push(LinkPart::Text(rest[..open].to_string()));
+        }
+        let name = &rest[open + 1..close];
+        match Table::Tickets.column(name) {
+            Some(c) => parts.push(LinkPart::Column(c.name)),
+            None => {
+                errs.push(
+                    Diagnostic::new(format!("`{{{name}}}` in the link template is not a ticket column"), text.at)
+                        .with_help(suggest::help(name, &columns)),
+                );
+                return None;
+            },
+        }
+        rest = &rest[close + 1..];
+    }
+    if !rest.is_empty() {
+        parts.push(LinkPart::Text(rest.to_string()));
+    }
+    Some(parts)
+}
+
+fn review_sample_of(
+    plan: &Plan,
+    spec: Located<crate::spec::ReviewSampleSpec>,
+    errs: &mut Vec<Diagnostic>,
+) -> Option<ReviewSample> {
+    let at = spec.at;
+    let spec = spec.value;
+    if plan.sources_of(Table::Tickets).next().is_none() {
+        errs.push(Diagnostic::new("`review_sample` draws tickets, but no source feeds the tickets table", at));
+        return None;
+    }
+    let mut per = Vec::new();
+    let names = spec.per.unwrap_or_else(|| vec![Located::new("agent_id".to_string(), at)]);
+    let ticket_dims = model::dimensions_of(Table::Tickets);
+    for d in names {
+        match ticket_dims.iter().find(|x| **x == d.as_str()) {
+            Some(dim) => match dimension_available(plan, Table::Tickets, dim) {
+                Ok(()) => per.push(*dim),
+                Err(why) => {
+                    errs.push(Diagnostic::new(format!("review_sample cannot stratify by `{dim}`: {why}"), d.at))
+                },
+            },
+            None => errs.push(
+                Diagnostic::new(format!("`{}` is not a ticket dimension", d.value), d.at)
+                    .with_help(suggest::help(&d, &ticket_dims)),
+            ),
+        }
+    }
+    if spec.size.value == 0 {
+        errs.push(Diagnostic::new("`size` must be at least 1", spec.size.at));
+    }
+    let resolved_only = match spec.from.as_ref().map(|f| f.as_str()) {
+        None | Some("resolved") => true,
+        Some("created") => false,
+        Some(other) => {
+            let f = spec.from.as_ref().expect("matched Some");
+            errs.push(
+                Diagnostic::new(format!("unknown `from` value `{other}`"), f.at)
+                    .with_help(suggest::help(other, &["resolved", "created"])),
+            );
+            true
+        },
+    };
+    let link = spec.link.and_then(|l| link_template(l, errs));
+    Some(ReviewSample {
+        per,
+        size: spec.size.value,
+        grain: grain_or(spec.grain, Grain::Week, errs)?,
+        resolved_only,
+        link,
+        seed: spec.seed.unwrap_or(0),
+    })
+}
+
+fn follow_up_of(plan: &Plan, spec: Located<crate::spec::FollowUpSpec>, errs: &mut Vec<Diagnostic>) -> Option<FollowUp> {
+    if plan.sources_of(Table::Surveys).next().is_none() {
+        errs.push(Diagnostic::new("`follow_up` lists survey answers, but no source feeds the surveys table", spec.at));
+        return None;
+    }
+    let spec = spec.value;
+    let link = spec.link.and_then(|l| link_template(l, errs));
+    Some(FollowUp { grain: grain_or(spec.grain, Grain::Week, errs)?, link })
+}
+
+/// A KPI per ticket (self_service_ratio) splits only by dimensions tickets have too.
+fn per_ticket_dimension(plan: &Plan, kpi: &crate::catalog::KpiDefinition, dimension: &str) -> Result<(), String> {
+    let per_ticket = kpi.stats.iter().any(|s| matches!(s.aggregate, crate::catalog::Aggregate::PerTicket(_)));
+    if !per_ticket {
+        return Ok(());
+    }
+    dimension_available(plan, Table::Tickets, dimension)
+        .map_err(|why| format!("it divides by tickets, and for tickets {why}"))
 }
 
 /// Why `kpi` cannot be computed at `grain`, if it cannot.
@@ -768,7 +894,9 @@ fn segment(
                     errs.push(Diagnostic::new(format!("segment `{}`: {why}", name.value), spec.grain.at));
                 }
                 for d in &dimensions {
-                    if let Err(why) = dimension_available(plan, plan.kpis[i].table, d) {
+                    if let Err(why) = dimension_available(plan, plan.kpis[i].table, d)
+                        .and_then(|_| per_ticket_dimension(plan, &plan.kpis[i], d))
+                    {
                         errs.push(Diagnostic::new(
                             format!("segment `{}`: KPI `{}` cannot be split by `{d}`: {why}", name.value, k.value),
                             k.at,
@@ -782,9 +910,10 @@ fn segment(
             for (i, k) in plan.kpis.iter().enumerate() {
                 let problems: Vec<String> =
                     dimensions.iter().filter_map(|d| dimension_available(plan, k.table, d).err()).collect();
+                let foreign_to_tickets = dimensions.iter().any(|d| per_ticket_dimension(plan, k, d).is_err());
                 if splits_own_mix(k, &dimensions) {
                     // channel_mix by channel would be 100 % everywhere: leave it out.
-                } else if grain.is_some_and(|g| grain_unavailable(k, g).is_some()) {
+                } else if grain.is_some_and(|g| grain_unavailable(k, g).is_some()) || foreign_to_tickets {
                     // Monthly spend cannot be cut by week: CAC and CLV are left out of finer segments.
                 } else if problems.is_empty() {
                     kpis.push(i);

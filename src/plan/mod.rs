@@ -4,6 +4,7 @@
 mod build;
 
 pub use build::build;
+pub(crate) use build::dimension_available;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -36,7 +37,36 @@ pub struct Plan {
     pub business_hours: Vec<CalendarRule>,
     /// Fail when more than this share of a table's rows is quarantined.
     pub max_rejected_share: Option<f64>,
+    pub review_sample: Option<ReviewSample>,
+    pub follow_up: Option<FollowUp>,
 }
+
+/// The weekly quality review's draw: `size` tickets per stratum (`per` × period).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReviewSample {
+    pub per: Vec<&'static str>,
+    pub size: u64,
+    pub grain: Grain,
+    /// Draw among resolved tickets placed by `resolved_at` (else every ticket, by `created_at`).
+    pub resolved_only: bool,
+    pub link: Option<LinkTemplate>,
+    pub seed: u64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct FollowUp {
+    pub grain: Grain,
+    pub link: Option<LinkTemplate>,
+}
+
+/// A URL template: literal text and ticket columns, in order.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LinkPart {
+    Text(String),
+    Column(&'static str),
+}
+
+pub type LinkTemplate = Vec<LinkPart>;
 
 impl Plan {
     pub fn sources_of(&self, table: Table) -> impl Iterator<Item = &Source> {

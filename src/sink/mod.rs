@@ -57,6 +57,9 @@ impl Output {
         for format in formats {
             let file_name = format!("{name}.{}", format.extension());
             let tmp = self.work.path().join("out").join(&file_name);
+            if let Some(parent) = tmp.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| output_error(parent, e))?;
+            }
             let mut file = File::create(&tmp).map_err(|e| output_error(&tmp, e))?;
             match format {
                 OutputFormat::Parquet => {

@@ -53,6 +53,46 @@ pub struct PipelineSpec {
     /// share (0–1) of any table's rows is quarantined.
     #[serde(default)]
     pub max_rejected_share: Option<Located<f64>>,
+    /// A reproducible random sample of tickets for the weekly quality review (`DIR/review_sample/`).
+    #[serde(default)]
+    pub review_sample: Option<Located<ReviewSampleSpec>>,
+    /// Survey answers that need a human, per period (`DIR/follow_up/`).
+    #[serde(default)]
+    pub follow_up: Option<Located<FollowUpSpec>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewSampleSpec {
+    /// Ticket dimensions to stratify by (default [agent_id]): `size` tickets per value and period.
+    #[serde(default)]
+    pub per: Option<Vec<Located<String>>>,
+    /// Tickets drawn per stratum and period; a stratum with fewer gives all of them.
+    pub size: Located<u64>,
+    /// day, week (default), month, quarter, year or all.
+    #[serde(default)]
+    pub grain: Option<Located<String>>,
+    /// `resolved` (default: resolved tickets, placed by `resolved_at`) or `created` (every ticket, by
+    /// `created_at`).
+    #[serde(default)]
+    pub from: Option<Located<String>>,
+    /// Ticket link with `{column}` placeholders, e.g. `https://example.zendesk.com/agent/tickets/{ticket_id}`.
+    #[serde(default)]
+    pub link: Option<Located<String>>,
+    /// Changes the draw (default 0); the same seed and data always give the same sample.
+    #[serde(default)]
+    pub seed: Option<u64>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FollowUpSpec {
+    /// day, week (default), month, quarter, year or all.
+    #[serde(default)]
+    pub grain: Option<Located<String>>,
+    /// Ticket link with `{column}` placeholders (ticket columns), as for `review_sample`.
+    #[serde(default)]
+    pub link: Option<Located<String>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

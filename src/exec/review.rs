@@ -1,0 +1,213 @@
+//! Outputs for people rather than dashboards: the weekly review sample (a reproducible, stratified random draw
+//! of tickets) and the follow-up list (survey answers that need a human).
+
+use polars::prelude::*;
+
+use super::segment::{enriched, period_start, window_filter, PERIOD};
+use super::Staged;
+use crate::error::Error;
+use crate::model::{self, Table};
+use crate::plan::{dimension_available, Grain, LinkPart, LinkTemplate, Plan, Segment};
+
+/// FNV-1a, 64 bits: a hash fixed by its definition, so a draw never changes with the engine's version.
+fn fnv1a(bytes: impl IntoIterator<Item = u8>) -> u64 {
+    bytes.into_iter().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+/// The seed's eight little-endian bytes, then the id's UTF-8 bytes.
+fn draw(seed: u64, id: &str) -> u64 {
+    fnv1a(seed.to_le_bytes().into_iter().chain(id.bytes()))
+}
+
+/// Each ticket's place in the draw: a hash of the seed and its id, so that it depends on nothing else.
+fn draw_key(seed: u64) -> Expr {
+    col("ticket_id").map(
+        move |c| {
+            let ids = c.str()?;
+            let keys: UInt64Chunked = ids.iter().map(|id| id.map(|id| draw(seed, id))).collect();
+            Ok(keys.with_name(c.name().clone()).into_column())
+        },
+        |_, f| Ok(Field::new(f.name().clone(), DataType::UInt64)),
+    )
+}
+
+fn link(template: &LinkTemplate, available: &dyn Fn(&str) -> bool) -> Expr {
+    let parts: Vec<Expr> = template
+        .iter()
+        .map(|p| match p {
+            LinkPart::Text(t) => lit(t.as_str()),
+            LinkPart::Column(c) if available(c) => col(*c).cast(DataType::String),
+            LinkPart::Column(_) => lit(NULL).cast(DataType::String),
+        })
+        .collect();
+    // A missing value leaves no link rather than a broken one.
+    concat_str(parts, "", false)
+}
+
+fn seconds(start: &str, end: &str) -> Expr {
+    (col(end) - col(start)).dt().total_milliseconds(false).cast(DataType::Float64) / lit(1000.0)
+}
+
+fn helper_segment(name: &str, dimensions: Vec<&'static str>, grain: Grain) -> Segment {
+    Segment { name: name.to_string(), dimensions, grain, kpis: Vec::new() }
+}
+
+/// `size` tickets per stratum and period, drawn by the smallest draw keys: the same data give the same
+/// sample, and tickets of later periods never change an earlier period's draw.
+pub fn review_sample(plan: &Plan, staged: &Staged) -> Result<Option<LazyFrame>, Error> {
+    let Some(r) = &plan.review_sample else { return Ok(None) };
+    let seg = helper_segment("review_sample", r.per.clone(), r.grain);
+    let placed_by = if r.resolved_only { "resolved_at" } else { "created_at" };
+    let mut tickets = staged.scan(Table::Tickets)?;
+    if r.resolved_only {
+        tickets = tickets.filter(col("resolved_at").is_not_null());
+    }
+    let tickets = enriched(plan, Table::Tickets, &seg, staged, window_filter(plan, tickets, placed_by))?;
+    let strata: Vec<Expr> = r.per.iter().map(|d| col(*d)).chain([col(PERIOD)]).collect();
+    let drawn = tickets
+        .with_columns([
+            period_start(r.grain, col(placed_by), &plan.window).alias(PERIOD),
+            draw_key(r.seed).alias("draw_key"),
+        ])
+        .filter(
+            col("draw_key")
+                .rank(RankOptions { method: RankMethod::Ordinal, descending: false }, None)
+                .over(strata)?
+                .lt_eq(lit(r.size as u32)),
+        );
+    let csat = latest_csat(plan, staged)?;
+    let drawn = match csat {
+        Some(csat) => drawn.left_join(csat, col("ticket_id"), col("ticket_id")),
+        None => drawn.with_columns([
+            lit(NULL).cast(DataType::Float64).alias("csat_score"),
+            lit(NULL).cast(DataType::String).alias("csat_comment"),
+        ]),
+    };
+    let mut columns: Vec<Expr> = vec![col(PERIOD)];
+    let mut names: Vec<&str> = vec![PERIOD];
+    for c in r.per.iter().copied().chain(["ticket_id", "agent_id", "channel"]) {
+        if !names.contains(&c) {
+            names.push(c);
+            columns.push(col(c).cast(DataType::String));
+        }
+    }
+    columns.extend([
+        col("created_at"),
+        col("first_response_at"),
+        col("resolved_at"),
+        seconds("created_at", "first_response_at").alias("first_response_seconds"),
+        seconds("created_at", "resolved_at").alias("resolution_seconds"),
+        col("csat_score"),
+        col("csat_comment"),
+    ]);
+    if let Some(template) = &r.link {
+        columns.push(link(template, &|c| Table::Tickets.column(c).is_some()).alias("link"));
+    }
+    let mut sort_by: Vec<PlSmallStr> = vec![PERIOD.into()];
+    sort_by.extend(r.per.iter().map(|d| PlSmallStr::from(*d)));
+    sort_by.push("draw_key".into());
+    columns.push(col("draw_key"));
+    Ok(Some(
+        drawn
+            .select(columns)
+            .sort(sort_by, SortMultipleOptions::default().with_nulls_last(true).with_maintain_order(true)),
+    ))
+}
+
+/// The last CSAT answer of each ticket (score and comment), when surveys are mapped.
+fn latest_csat(plan: &Plan, staged: &Staged) -> Result<Option<LazyFrame>, Error> {
+    if plan.sources_of(Table::Surveys).next().is_none() || !plan.has_column(Table::Surveys, "ticket_id") {
+        return Ok(None);
+    }
+    let csat = staged
+        .scan(Table::Surveys)?
+        .filter(col("kind").eq(lit("csat")).and(col("ticket_id").is_not_null()))
+        .sort(["submitted_at"], SortMultipleOptions::default().with_maintain_order(true))
+        .group_by([col("ticket_id")])
+        .agg([col("score").last().alias("csat_score"), col("comment").last().alias("csat_comment")]);
+    Ok(Some(csat))
+}
+
+/// Answers that need a human: NPS detractors (0–6), unsatisfied CSAT and high-effort CES (the bottom two
+/// points of their scales), and promoters (9–10) who left a comment.
+pub fn follow_up(plan: &Plan, staged: &Staged) -> Result<Option<LazyFrame>, Error> {
+    let Some(f) = &plan.follow_up else { return Ok(None) };
+    let d = &plan.definitions;
+    // Sector and the ticket columns a link needs, where the pipeline can fill them.
+    let mut dims: Vec<&'static str> = Vec::new();
+    let wanted =
+        ["agent_id", "account_id", "sector"].into_iter().chain(f.link.iter().flatten().filter_map(|p| match p {
+            LinkPart::Column(c) if model::SURVEY_FROM_TICKET.contains(c) => Some(*c),
+            _ => None,
+        }));
+    for c in wanted {
+        if !dims.contains(&c) && dimension_available(plan, Table::Surveys, c).is_ok() {
+            dims.push(c);
+        }
+    }
+    let seg = helper_segment("follow_up", dims.clone(), f.grain);
+    let surveys = window_filter(plan, staged.scan(Table::Surveys)?, "submitted_at");
+    let surveys = enriched(plan, Table::Surveys, &seg, staged, surveys)?;
+    let score = col("score");
+    let kind = |k: &str| col("kind").eq(lit(k));
+    let has_comment = col("comment").str().strip_chars(lit(NULL)).str().len_chars().gt(lit(0)).fill_null(lit(false));
+    let reason = when(kind("nps").and(score.clone().lt_eq(lit(6.0))))
+        .then(lit("detractor"))
+        .when(kind("csat").and(score.clone().lt_eq(lit(d.csat_scale.0 + 1.0))))
+        .then(lit("unsatisfied"))
+        .when(kind("ces").and(score.clone().lt_eq(lit(d.ces_scale.0 + 1.0))))
+        .then(lit("high_effort"))
+        .when(kind("nps").and(score.gt_eq(lit(9.0))).and(has_comment))
+        .then(lit("promoter_comment"))
+        .otherwise(lit(NULL).cast(DataType::String));
+    let present = |c: &str| dims.contains(&c) || Table::Surveys.column(c).is_some();
+    let text = |c: &'static str| {
+        if present(c) {
+            col(c).cast(DataType::String)
+        } else {
+            lit(NULL).cast(DataType::String).alias(c)
+        }
+    };
+    let mut columns = vec![
+        col(PERIOD),
+        col("reason"),
+        col("kind"),
+        col("score"),
+        col("comment"),
+        col("submitted_at"),
+        text("ticket_id"),
+        text("agent_id"),
+        text("account_id"),
+        text("sector"),
+    ];
+    if let Some(template) = &f.link {
+        columns.push(link(template, &present).alias("link"));
+    }
+    Ok(Some(
+        surveys
+            .with_columns([
+                period_start(f.grain, col("submitted_at"), &plan.window).alias(PERIOD),
+                reason.alias("reason"),
+            ])
+            .filter(col("reason").is_not_null())
+            .select(columns)
+            .sort(
+                [PERIOD, "reason", "submitted_at", "ticket_id", "score"],
+                SortMultipleOptions::default().with_nulls_last(true).with_maintain_order(true),
+            ),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{draw, fnv1a};
+
+    #[test]
+    fn fnv1a_matches_the_published_test_vectors() {
+        assert_eq!(fnv1a(*b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a(*b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv1a(*b"foobar"), 0x8594_4171_f739_67e8);
+        assert_eq!(draw(0, "a"), fnv1a([0, 0, 0, 0, 0, 0, 0, 0, b'a']));
+        assert_ne!(draw(0, "a"), draw(1, "a"));
+    }
+}
