@@ -78,6 +78,8 @@ pub enum DataError {
     },
     #[error("{rejected} of {total} {table} rows would be quarantined ({:.2} %), more than max_rejected_share {:.2} %: {}; nothing was written", 100.0 * *rejected as f64 / *total as f64, 100.0 * max, reasons.iter().map(|(r, n)| format!("{r}: {n}")).collect::<Vec<_>>().join(", "))]
     TooManyRejected { table: String, rejected: u64, total: u64, max: f64, reasons: Vec<(String, u64)> },
+    #[error("{what}")]
+    NotFound { what: String },
 }
 
 impl DataError {
@@ -87,7 +89,7 @@ impl DataError {
             DataError::NoFiles { at, .. } | DataError::MissingColumn { at, .. } | DataError::BadValues { at, .. } => {
                 Some(*at)
             },
-            DataError::Unreadable { .. } | DataError::TooManyRejected { .. } => None,
+            DataError::Unreadable { .. } | DataError::TooManyRejected { .. } | DataError::NotFound { .. } => None,
         }
     }
 }

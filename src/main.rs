@@ -54,6 +54,30 @@ enum Command {
     Explain { pipeline: PathBuf },
     /// Print the JSON Schema of the pipeline format (for editors and CI checks).
     Schema,
+    /// One account's KPIs against its sector: peers' quartiles, its rank, the reference figures (reads the
+    /// benchmark tables a run wrote).
+    Scorecard {
+        /// The pipeline file; its `outputs.dir` is read unless `--out` says otherwise.
+        pipeline: PathBuf,
+        /// The account, as in `account_id`.
+        #[arg(long)]
+        account: String,
+        /// The output directory of the run to read.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// The period to show (its first day, YYYY-MM-DD); default the account's latest.
+        #[arg(long)]
+        period: Option<String>,
+        #[arg(long, value_enum, default_value_t = CardFormat::Table)]
+        format: CardFormat,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum CardFormat {
+    Table,
+    Csv,
+    Json,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -154,6 +178,22 @@ fn execute(command: Command) -> Result<(), Error> {
             print!("{}", exec::explain(&plan)?);
         },
         Command::Schema => println!("{}", spec::json_schema()),
+        Command::Scorecard { pipeline, account, out, period, format } => {
+            let plan = deskpulse::load_plan(&pipeline)?;
+            let Some(out) = out.or_else(|| plan.output_dir.clone()) else {
+                return Err(Error::Output {
+                    path: pipeline,
+                    message: "no output directory: pass --out DIR or set outputs.dir in the pipeline".into(),
+                });
+            };
+            let card = exec::scorecard(&out, &account, period.as_deref())?;
+            let format = match format {
+                CardFormat::Table => exec::CardFormat::Table,
+                CardFormat::Csv => exec::CardFormat::Csv,
+                CardFormat::Json => exec::CardFormat::Json,
+            };
+            print!("{}", exec::render_scorecard(card, format)?);
+        },
     }
     Ok(())
 }

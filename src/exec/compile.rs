@@ -129,6 +129,18 @@ pub fn mix(
     ]))
 }
 
+/// A bound of the 95 % Wilson score interval of `yes` successes in `n` trials, in percent:
+/// 100 × (p̂ + z²/2n ± z·√(p̂(1−p̂)/n + z²/4n²)) / (1 + z²/n), z = 1.96.
+pub fn wilson(yes: Expr, n: Expr, upper: bool) -> Expr {
+    const Z: f64 = 1.96;
+    let p = yes / n.clone();
+    let centre = p.clone() + lit(Z * Z) / (lit(2.0) * n.clone());
+    let spread =
+        lit(Z) * (p.clone() * (lit(1.0) - p) / n.clone() + lit(Z * Z) / (lit(4.0) * n.clone() * n.clone())).sqrt();
+    let bound = if upper { centre + spread } else { centre - spread };
+    lit(100.0) * bound / (lit(1.0) + lit(Z * Z) / n)
+}
+
 /// Sums of the yes votes and of all votes.
 fn votes(mask: &dyn Fn(Expr) -> Expr, yes: &N, no: &N) -> (Expr, Expr) {
     let yes = mask(expr(yes).cast(DataType::Float64)).sum();
@@ -251,13 +263,7 @@ pub fn aggregations(k: usize, def: &KpiDefinition, days: &Expr) -> Vec<Expr> {
             },
             Aggregate::Wilson { yes, no, upper } => {
                 let (yes, n) = votes(&mask, yes, no);
-                let z = 1.96_f64;
-                let p = yes / n.clone();
-                let centre = p.clone() + lit(z * z) / (lit(2.0) * n.clone());
-                let spread = lit(z)
-                    * (p.clone() * (lit(1.0) - p) / n.clone() + lit(z * z) / (lit(4.0) * n.clone() * n.clone())).sqrt();
-                let bound = if *upper { centre + spread } else { centre - spread };
-                (lit(100.0) * bound / (lit(1.0) + lit(z * z) / n.clone()), null(), null(), n.cast(DataType::Int64))
+                (wilson(yes, n.clone(), *upper), null(), null(), n.cast(DataType::Int64))
             },
             // Divided by the tickets after the join in `segment`.
             Aggregate::PerTicket(e) => {

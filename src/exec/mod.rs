@@ -3,6 +3,7 @@
 //! from one joint plan, and hands the tables to `sink`. The only module that imports polars.
 
 mod acquisition;
+mod benchmark;
 mod business;
 mod compile;
 mod normalise;
@@ -22,6 +23,7 @@ use crate::model::{ColumnType, Table};
 use crate::plan::Plan;
 use crate::sink;
 
+pub use benchmark::{render_scorecard, scorecard, CardFormat};
 pub use segment::OUTPUT_COLUMNS;
 
 /// The canonical tables a plan computes from (quarantined rows removed, derived tables added), and the
@@ -242,7 +244,18 @@ pub fn run(plan: &Plan, out_dir: &Path) -> Result<RunReport, Error> {
     )?;
     let metadata = sink::metadata(plan);
     let mut outputs = Vec::new();
-    for (name, mut df) in names.into_iter().zip(tables) {
+    let mut named: Vec<(String, DataFrame)> = names.into_iter().zip(tables).collect();
+    if let Some(b) = &plan.benchmarks {
+        let reference = benchmark::reference_table(b)?;
+        let mut extra = Vec::new();
+        for (seg, (_, df)) in plan.segments.iter().zip(&named) {
+            if let Some(lf) = benchmark::benchmark(plan, b, seg, df, reference.clone())? {
+                extra.push((benchmark::output_name(seg), lf.collect()?));
+            }
+        }
+        named.extend(extra);
+    }
+    for (name, mut df) in named {
         let paths = output.write_table(&name, &mut df, &plan.formats, &metadata)?;
         outputs.push((name, df.height(), paths));
     }

@@ -31,6 +31,7 @@ pub fn build(spec: PipelineSpec, path: &Path, text: String) -> Result<Plan, Plan
         max_rejected_share,
         review_sample,
         follow_up,
+        benchmarks,
     } = spec;
 
     let sources: Vec<Source> = sources.into_iter().filter_map(|(n, s)| source(n, s, &base, &mut errs)).collect();
@@ -59,6 +60,7 @@ pub fn build(spec: PipelineSpec, path: &Path, text: String) -> Result<Plan, Plan
         max_rejected_share: None,
         review_sample: None,
         follow_up: None,
+        benchmarks: None,
     };
     plan.calendars = calendars.into_iter().filter_map(|(n, c)| calendar(n, c, &mut errs)).collect();
     plan.business_hours = calendar_rules(&plan.calendars, business_hours, &mut errs);
@@ -197,6 +199,18 @@ pub fn build(spec: PipelineSpec, path: &Path, text: String) -> Result<Plan, Plan
 
     plan.review_sample = review_sample.and_then(|r| review_sample_of(&plan, r, &mut errs));
     plan.follow_up = follow_up.and_then(|f| follow_up_of(&plan, f, &mut errs));
+    plan.benchmarks = benchmarks.map(|b| {
+        let min_peers = b.min_peers.as_ref().map(|m| m.value).unwrap_or(5);
+        if min_peers < 2 {
+            let at = b.min_peers.as_ref().map(|m| m.at).unwrap_or(b.at);
+            errs.push(Diagnostic::new("`min_peers` must be at least 2: a rank needs someone to be ranked against", at));
+        }
+        Benchmarks {
+            reference: b.reference.as_ref().map(|r| base.join(&r.value)),
+            reference_at: b.reference.as_ref().map(|r| r.at).unwrap_or(b.at),
+            min_peers,
+        }
+    });
 
     for (seg_name, seg) in segments {
         if let Some(s) = segment(&plan, seg_name, seg, &mut errs) {

@@ -39,6 +39,16 @@ pub struct Plan {
     pub max_rejected_share: Option<f64>,
     pub review_sample: Option<ReviewSample>,
     pub follow_up: Option<FollowUp>,
+    pub benchmarks: Option<Benchmarks>,
+}
+
+/// Sector benchmarks: compare segments by sector with a reference table, and accounts with their peers.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Benchmarks {
+    /// The reference CSV, resolved against the pipeline's folder.
+    pub reference: Option<PathBuf>,
+    pub reference_at: Location,
+    pub min_peers: u64,
 }
 
 /// The weekly quality review's draw: `size` tickets per stratum (`per` × period).

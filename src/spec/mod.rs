@@ -59,6 +59,22 @@ pub struct PipelineSpec {
     /// Survey answers that need a human, per period (`DIR/follow_up/`).
     #[serde(default)]
     pub follow_up: Option<Located<FollowUpSpec>>,
+    /// Sector benchmarks (`DIR/benchmarks/`): reference figures, and peer distributions for segments by
+    /// account.
+    #[serde(default)]
+    pub benchmarks: Option<Located<BenchmarksSpec>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BenchmarksSpec {
+    /// CSV of published figures (sector, kpi, stat, p25, median, p75, mean, source, year…), relative to the
+    /// pipeline file (see docs/benchmarks.md).
+    #[serde(default)]
+    pub reference: Option<Located<String>>,
+    /// Peer sets smaller than this get no distribution (default 5).
+    #[serde(default)]
+    pub min_peers: Option<Located<u64>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -1,0 +1,180 @@
+//! Reference and peer benchmarks on `tests/fixtures/benchmarks/`, against values worked out by hand.
+//!
+//! January, Retail: R1 resolves 4 of 4 tickets and escalates 1; R2 resolves 2 of 4, escalates none; R3
+//! resolves 2 of 4, escalates 2; R5 resolves 1 of 4, escalates 1; R4 has one resolved ticket (fewer than
+//! min_sample 3: low_sample). Software has one account, S1 (3 of 4 resolved). min_peers is 3.
+
+mod common;
+use common::*;
+
+use polars::prelude::*;
+
+struct Bench {
+    df: DataFrame,
+}
+
+impl Bench {
+    fn row(&self, account: Option<&str>, kpi: &str, stat: &str) -> DataFrame {
+        let mut pred = col("kpi").eq(lit(kpi)).and(col("stat").eq(lit(stat)));
+        if let Some(a) = account {
+            pred = pred.and(col("account_id").eq(lit(a)));
+        }
+        let found = self.df.clone().lazy().filter(pred).collect().unwrap();
+        assert_eq!(found.height(), 1, "{found}");
+        found
+    }
+    fn f(&self, account: Option<&str>, kpi: &str, column: &str) -> Option<f64> {
+        self.row(account, kpi, "value").column(column).unwrap().cast(&DataType::Float64).unwrap().f64().unwrap().get(0)
+    }
+    fn s(&self, account: Option<&str>, kpi: &str, column: &str) -> Option<String> {
+        let r = self.row(account, kpi, "value");
+        let c = r.column(column).unwrap().cast(&DataType::String).unwrap();
+        c.str().unwrap().get(0).map(str::to_string)
+    }
+}
+
+fn outputs() -> (tempfile::TempDir, Bench, Bench) {
+    let out = run(&root().join("tests/fixtures/benchmarks/pipeline.yaml"));
+    let accounts = Bench { df: read_parquet(&out.path().join("benchmarks/account_month.parquet")) };
+    let sectors = Bench { df: read_parquet(&out.path().join("benchmarks/sector_month.parquet")) };
+    (out, accounts, sectors)
+}
+
+fn retail(b: &Bench, account: &str, kpi: &str, column: &str) -> Option<f64> {
+    b.f(Some(account), kpi, column)
+}
+
+#[test]
+fn percentile_ranks_and_quartiles_with_ties() {
+    let (_out, b, _) = outputs();
+    // Resolution (higher is better), peers R1 100, R2 50, R3 50, R5 25 (R4 is low_sample):
+    // strictly worse than R1: 3 of n − 1 = 3 → 100, quartile 1; R2 and R3 tie: 1 / 3 → 33.3, quartile 3;
+    // R5: 0 → quartile 4.
+    assert_eq!(retail(&b, "R1", "resolution_rate", "percentile_rank"), Some(100.0));
+    assert_close(retail(&b, "R2", "resolution_rate", "percentile_rank").unwrap(), 100.0 / 3.0, "R2 rank");
+    assert_eq!(
+        retail(&b, "R2", "resolution_rate", "percentile_rank"),
+        retail(&b, "R3", "resolution_rate", "percentile_rank")
+    );
+    assert_eq!(retail(&b, "R5", "resolution_rate", "percentile_rank"), Some(0.0));
+    let quartiles: Vec<Option<f64>> =
+        ["R1", "R2", "R3", "R5"].iter().map(|a| retail(&b, a, "resolution_rate", "quartile")).collect();
+    assert_eq!(quartiles, [Some(1.0), Some(3.0), Some(3.0), Some(4.0)]);
+    // Escalation (lower is better), R1 25, R2 0, R3 50, R5 25: R2 is best (3 of 3 worse), R3 worst.
+    assert_eq!(retail(&b, "R2", "escalation_rate", "percentile_rank"), Some(100.0));
+    assert_eq!(retail(&b, "R3", "escalation_rate", "percentile_rank"), Some(0.0));
+    assert_close(retail(&b, "R1", "escalation_rate", "percentile_rank").unwrap(), 100.0 / 3.0, "R1 escalation rank");
+}
+
+#[test]
+fn peer_distribution_leaves_out_low_samples_and_small_sectors() {
+    let (_out, b, _) = outputs();
+    // Sorted peer values 25, 50, 50, 100; linear interpolation: p25 at 0.75 → 43.75, median 50, p75 at
+    // 2.25 → 62.5.
+    assert_eq!(retail(&b, "R1", "resolution_rate", "n_peers"), Some(4.0));
+    assert_eq!(retail(&b, "R1", "resolution_rate", "peer_p25"), Some(43.75));
+    assert_eq!(retail(&b, "R1", "resolution_rate", "peer_median"), Some(50.0));
+    assert_eq!(retail(&b, "R1", "resolution_rate", "peer_p75"), Some(62.5));
+    assert_eq!(retail(&b, "R1", "resolution_rate", "gap_to_peer_median"), Some(50.0));
+    // R4 (one ticket) is flagged and not ranked, but still sees its sector's distribution.
+    assert_eq!(retail(&b, "R4", "resolution_rate", "percentile_rank"), None);
+    assert_eq!(retail(&b, "R4", "resolution_rate", "peer_median"), Some(50.0));
+    assert!(b.s(Some("R4"), "resolution_rate", "peer_note").unwrap().starts_with("low_sample"));
+    // Software has one account, under min_peers 3: no distribution, and the note says why.
+    assert_eq!(b.f(Some("S1"), "resolution_rate", "peer_median"), None);
+    assert_eq!(b.f(Some("S1"), "resolution_rate", "percentile_rank"), None);
+    assert_eq!(
+        b.s(Some("S1"), "resolution_rate", "peer_note").as_deref(),
+        Some("only 1 peer(s), fewer than min_peers 3: no distribution")
+    );
+}
+
+#[test]
+fn reference_gaps_intervals_and_verdicts() {
+    let (_out, _, s) = outputs();
+    let retail = |kpi: &str, column: &str| {
+        let r =
+            s.df.clone()
+                .lazy()
+                .filter(col("sector").eq(lit("Retail")).and(col("kpi").eq(lit(kpi))).and(col("stat").eq(lit("value"))))
+                .collect()
+                .unwrap();
+        r.column(column).unwrap().cast(&DataType::Float64).unwrap().f64().unwrap().get(0)
+    };
+    let text = |sector: &str, kpi: &str, column: &str| {
+        let r =
+            s.df.clone()
+                .lazy()
+                .filter(col("sector").eq(lit(sector)).and(col("kpi").eq(lit(kpi))).and(col("stat").eq(lit("value"))))
+                .collect()
+                .unwrap();
+        r.column(column).unwrap().cast(&DataType::String).unwrap().str().unwrap().get(0).map(str::to_string)
+    };
+    // Retail resolution 10 / 17 = 58.82 % against a median of 60: gap −1.18 (−1.96 %). The 95 % Wilson
+    // interval of 10 / 17 (the roots of (p̂ − p)² = 1.96² p (1 − p) / 17) holds 60: on par, not significant.
+    assert_close(retail("resolution_rate", "gap").unwrap(), 1000.0 / 17.0 - 60.0, "gap");
+    assert_close(retail("resolution_rate", "gap_relative").unwrap(), (1000.0 / 17.0 - 60.0) / 60.0, "relative gap");
+    let (low, high) = wilson_roots(10.0, 17.0);
+    assert_close(retail("resolution_rate", "ci_low").unwrap(), 100.0 * low, "Wilson low");
+    assert_close(retail("resolution_rate", "ci_high").unwrap(), 100.0 * high, "Wilson high");
+    assert_eq!(text("Retail", "resolution_rate", "verdict").as_deref(), Some("on_par"));
+    assert_eq!(text("Retail", "resolution_rate", "significant").as_deref(), Some("false"));
+    // Escalation 4 / 17 = 23.5 % against 80 (lower is better): outside the interval → better, significant.
+    assert_eq!(text("Retail", "escalation_rate", "verdict").as_deref(), Some("better"));
+    assert_eq!(text("Retail", "escalation_rate", "significant").as_deref(), Some("true"));
+    // NPS of R1's four answers (10, 10, 9, 3) = 50 ± 1.96 × sqrt((0.75 + 0.25 − 0.25) / 4) × 100 = ± 84.87,
+    // clipped to −100..100: the published 28.4 (a mean) is inside → on par.
+    let margin = 1.96 * (0.75_f64 / 4.0).sqrt() * 100.0;
+    assert_close(retail("nps", "ci_low").unwrap(), 50.0 - margin, "NPS low");
+    assert_eq!(retail("nps", "ci_high"), Some(100.0));
+    assert_eq!(text("Retail", "nps", "reference_statistic").as_deref(), Some("mean"));
+    assert_eq!(text("Retail", "nps", "verdict").as_deref(), Some("on_par"));
+    // No reference for Software's escalations: no verdict rather than a guess.
+    assert_eq!(text("Software", "escalation_rate", "verdict"), None);
+}
+
+/// Roots of (p̂ − p)² = z² p (1 − p) / n in p, z = 1.96.
+fn wilson_roots(yes: f64, n: f64) -> (f64, f64) {
+    let (z, p) = (1.96_f64, yes / n);
+    let a = 1.0 + z * z / n;
+    let b = -(2.0 * p + z * z / n);
+    let d = (b * b - 4.0 * a * p * p).sqrt();
+    ((-b - d) / (2.0 * a), (-b + d) / (2.0 * a))
+}
+
+#[test]
+fn scorecard_prints_one_account_against_its_sector() {
+    let (out, _, _) = outputs();
+    let pipeline = root().join("tests/fixtures/benchmarks/pipeline.yaml");
+    let card = |account: &str, format: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_deskpulse"))
+            .args(["scorecard", pipeline.to_str().unwrap(), "--account", account, "--format", format])
+            .args(["--out", out.path().to_str().unwrap()])
+            .output()
+            .unwrap()
+    };
+    let csv = card("R1", "csv");
+    assert_eq!(csv.status.code(), Some(0), "{}", String::from_utf8_lossy(&csv.stderr));
+    let text = String::from_utf8(csv.stdout).unwrap();
+    let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
+    let resolution: Vec<&str> = text.lines().find(|l| l.contains(",resolution_rate,")).unwrap().split(',').collect();
+    let field = |name: &str| resolution[header.iter().position(|h| *h == name).unwrap()];
+    assert_eq!(
+        (field("account_id"), field("value"), field("percentile_rank"), field("quartile")),
+        ("R1", "100.0", "100.0", "1")
+    );
+    assert_eq!((field("peer_median"), field("reference"), field("verdict")), ("50.0", "60.0", "on_par"));
+
+    let table = card("R4", "table");
+    let text = String::from_utf8(table.stdout).unwrap();
+    assert!(text.starts_with("account R4 (Retail), period starting 2026-01-01"), "{text}");
+    assert!(text.contains("100.00* percent"), "R4's low sample is marked:\n{text}");
+
+    let json = card("S1", "json");
+    let rows: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 3);
+
+    let unknown = card("nobody", "table");
+    assert_eq!(unknown.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("account `nobody` has no row"));
+}
