@@ -11,6 +11,7 @@ pub mod calendar;
 pub mod catalog;
 pub mod error;
 pub mod exec;
+pub mod generate;
 pub mod model;
 pub mod periods;
 pub mod plan;

@@ -54,6 +54,20 @@ enum Command {
     Explain { pipeline: PathBuf },
     /// Print the JSON Schema of the pipeline format (for editors and CI checks).
     Schema,
+    /// Write a deterministic synthetic dump (tickets, ratings, accounts) and its pipeline, for scale tests.
+    Generate {
+        /// Number of tickets.
+        #[arg(long)]
+        tickets: u64,
+        /// Same seed, same files.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// A new or empty directory.
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, value_enum, default_value_t = GenFormat::Csv)]
+        format: GenFormat,
+    },
     /// One account's KPIs against its sector: peers' quartiles, its rank, the reference figures (reads the
     /// benchmark tables a run wrote).
     Scorecard {
@@ -71,6 +85,12 @@ enum Command {
         #[arg(long, value_enum, default_value_t = CardFormat::Table)]
         format: CardFormat,
     },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum GenFormat {
+    Csv,
+    Parquet,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -178,6 +198,23 @@ fn execute(command: Command) -> Result<(), Error> {
             print!("{}", exec::explain(&plan)?);
         },
         Command::Schema => println!("{}", spec::json_schema()),
+        Command::Generate { tickets, seed, out, format } => {
+            let format = match format {
+                GenFormat::Csv => deskpulse::generate::FileFormat::Csv,
+                GenFormat::Parquet => deskpulse::generate::FileFormat::Parquet,
+            };
+            let started = std::time::Instant::now();
+            let g = deskpulse::generate::generate(tickets, seed, &out, format)?;
+            println!(
+                "generated {} tickets, {} ratings, {} accounts in {} files ({:.1} s); pipeline: {}",
+                g.tickets,
+                g.ratings,
+                g.accounts,
+                g.files,
+                started.elapsed().as_secs_f64(),
+                g.pipeline.display()
+            );
+        },
         Command::Scorecard { pipeline, account, out, period, format } => {
             let plan = deskpulse::load_plan(&pipeline)?;
             let Some(out) = out.or_else(|| plan.output_dir.clone()) else {

@@ -207,8 +207,15 @@ pub fn run(plan: &Plan, out_dir: &Path) -> Result<RunReport, Error> {
     let started = Instant::now();
     let mut output = sink::Output::create(out_dir)?;
     let stage_dir = output.work_dir().join("stage");
+    let trace = |what: &str| {
+        if std::env::var_os("DESKPULSE_TRACE").is_some() {
+            eprintln!("[{:>8.2} s] {what}", started.elapsed().as_secs_f64());
+        }
+    };
     let raw = stage(plan, raw_tables(plan)?, &stage_dir.join("raw"))?;
+    trace("sources read and staged");
     let rows = check_values(plan, &raw)?;
+    trace("values checked");
     let mut judged = BTreeMap::new();
     let mut rejected_paths = BTreeMap::new();
     for (table, lf) in raw {
@@ -219,7 +226,9 @@ pub fn run(plan: &Plan, out_dir: &Path) -> Result<RunReport, Error> {
     let rejected: Vec<(PathBuf, LazyFrame)> =
         judged.iter().map(|(t, lf)| (rejected_paths[t].clone(), quarantine::rejected(*t, lf.clone()))).collect();
     let kept = stage_with(plan, kept, &stage_dir.join("clean"), rejected)?;
+    trace("quarantine split and staged");
     let (rejected, superseded) = quarantine_report(plan, &rows, &kept, &rejected_paths)?;
+    trace("quarantine counted");
     let frames = derive(plan, kept);
     let clock = match plan.business_hours.is_empty() {
         true => None,
@@ -242,6 +251,7 @@ pub fn run(plan: &Plan, out_dir: &Path) -> Result<RunReport, Error> {
         Engine::Auto,
         OptFlags::default(),
     )?;
+    trace("segments computed");
     let metadata = sink::metadata(plan);
     let mut outputs = Vec::new();
     let mut named: Vec<(String, DataFrame)> = names.into_iter().zip(tables).collect();

@@ -103,31 +103,43 @@ pub fn judge(plan: &Plan, table: Table, lf: LazyFrame) -> LazyFrame {
     let Some(id) = id_column(table) else {
         return lf.with_column(lit(false).alias(SUPERSEDED));
     };
-    let key = [col(id)];
-    let over = |e: Expr| e.over(key.clone()).expect("window over a column");
+    // Ids with several usable copies are few: count first, then settle only those (group-bys and joins, which
+    // stream; windows over a high-cardinality id do not).
     let ok = col(REASON).is_null().and(col(id).is_not_null());
-    let copies = over(ok.clone().cast(DataType::Int64).sum());
-    let latest_copies = over(ok.clone().and(col(KEEP_LATEST)).cast(DataType::Int64).sum());
-    let repeated = ok.clone().and(copies.clone().gt(lit(1i64)));
-    let keep_latest = latest_copies.eq(copies);
-    // The winning copy: highest `latest_by` as a number, else as text, else the last one read.
-    let number = col(LATEST).cast(DataType::Float64);
-    let top_number = over(when(ok.clone()).then(number.clone()).otherwise(lit(NULL).cast(DataType::Float64)).max());
-    let first = ok.and(top_number.clone().is_null().or(number.eq(top_number)).fill_null(lit(false)));
-    let top_text = over(when(first.clone()).then(col(LATEST)).otherwise(null()).max());
-    let second = first.and(top_text.clone().is_null().or(col(LATEST).eq(top_text)).fill_null(lit(false)));
-    let last = over(when(second.clone()).then(col(ORDER)).otherwise(lit(NULL).cast(DataType::UInt32)).max());
-    let winner = second.and(col(ORDER).eq(last)).fill_null(lit(false));
-    let duplicate = repeated.clone().and(keep_latest.clone().not());
-    let superseded = repeated.and(keep_latest).and(winner.not());
-    lf.with_columns([
-        when(duplicate.clone()).then(lit("duplicate_id")).otherwise(col(REASON)).alias(REASON),
-        when(duplicate)
-            .then(concat_str([lit(format!("{id} = ")), col(id)], "", true))
-            .otherwise(col(DETAIL))
-            .alias(DETAIL),
-        superseded.alias(SUPERSEDED),
-    ])
+    let repeated_ids = lf
+        .clone()
+        .filter(ok.clone())
+        .group_by([col(id)])
+        .agg([len().alias("__copies")])
+        .filter(col("__copies").gt(lit(1u32)))
+        .select([col(id)]);
+    // The winning copy under keep_latest: highest `latest_by` as a number, else as text, else the last read.
+    let order = SortMultipleOptions::default().with_order_descending(true).with_nulls_last(true);
+    let verdicts = lf
+        .clone()
+        .filter(ok.clone())
+        .join(repeated_ids, [col(id)], [col(id)], JoinArgs::new(JoinType::Inner))
+        .group_by([col(id)])
+        .agg([
+            col(KEEP_LATEST).all(true).alias("__all_latest"),
+            col(ORDER)
+                .sort_by([col(LATEST).cast(DataType::Float64), col(LATEST), col(ORDER)], order)
+                .first()
+                .alias("__winner"),
+        ]);
+    let repeated = ok.and(col("__winner").is_not_null());
+    let duplicate = repeated.clone().and(col("__all_latest").not());
+    let superseded = repeated.and(col("__all_latest")).and(col(ORDER).neq(col("__winner")));
+    lf.left_join(verdicts, col(id), col(id))
+        .with_columns([
+            when(duplicate.clone()).then(lit("duplicate_id")).otherwise(col(REASON)).alias(REASON),
+            when(duplicate)
+                .then(concat_str([lit(format!("{id} = ")), col(id)], "", true))
+                .otherwise(col(DETAIL))
+                .alias(DETAIL),
+            superseded.fill_null(lit(false)).alias(SUPERSEDED),
+        ])
+        .drop(cols(["__all_latest", "__winner"]))
 }
 
 /// The rows to use, from a judged frame.
