@@ -122,47 +122,55 @@ pub fn generate(tickets: u64, seed: u64, out: &Path, format: FileFormat) -> Resu
     let accounts = accounts(seed, n_accounts);
     let n_agents = (tickets / 20_000).clamp(20, 2_000) as usize;
     let chunks = tickets.div_ceil(CHUNK);
-    // One chunk per core at a time (rayon's global pool sizes itself to the cores); each chunk's writer then
-    // uses Polars' pool while the other chunk is being drawn, so the cores stay busy without piling up work.
-    let ratings: Vec<u64> = (0..chunks)
-        .into_par_iter()
-        .map(|c| {
-            let first = c * CHUNK;
-            let count = CHUNK.min(tickets - first);
-            write_chunk(seed, c, first, count, &accounts, n_agents, out, format)
-        })
-        .collect::<Result<Vec<u64>, Error>>()?;
+    // Draw one chunk per core in parallel, then write them one by one (the writer runs on Polars' own pool).
+    // Writing outside rayon's workers matters: a worker waiting on another pool steals more chunks, and
+    // memory would grow with N.
+    let batch = rayon::current_num_threads() as u64;
+    let mut ratings = 0;
+    for start in (0..chunks).step_by(batch as usize) {
+        let drawn: Vec<(u64, DataFrame, DataFrame)> = (start..(start + batch).min(chunks))
+            .into_par_iter()
+            .map(|c| {
+                let first = c * CHUNK;
+                let (t, r) = draw_chunk(seed, c, first, CHUNK.min(tickets - first), &accounts, n_agents)?;
+                Ok((c, t, r))
+            })
+            .collect::<Result<_, Error>>()?;
+        for (c, mut t, mut r) in drawn {
+            let ext = format.extension();
+            ratings += r.height() as u64;
+            write_frame(&mut t, &out.join(format!("zendesk/tickets-{c:05}.{ext}")), format)?;
+            write_frame(&mut r, &out.join(format!("zendesk/satisfaction_ratings-{c:05}.{ext}")), format)?;
+        }
+    }
     write_accounts(seed, &accounts, &out.join("crm/accounts.csv"))?;
     let pipeline = out.join("pipeline.yaml");
     std::fs::write(&pipeline, pipeline_yaml(format)).map_err(|e| io_error(&pipeline, e))?;
-    Ok(Generated {
-        tickets,
-        ratings: ratings.iter().sum(),
-        accounts: n_accounts,
-        files: 2 * chunks as usize + 2,
-        pipeline,
-    })
+    Ok(Generated { tickets, ratings, accounts: n_accounts, files: 2 * chunks as usize + 2, pipeline })
 }
 
-#[allow(clippy::too_many_arguments)]
-fn write_chunk(
+/// One chunk's tickets and ratings, drawn from the chunk's own generator.
+fn draw_chunk(
     seed: u64,
     chunk: u64,
     first: u64,
     count: u64,
     accounts: &[Account],
     n_agents: usize,
-    out: &Path,
-    format: FileFormat,
-) -> Result<u64, Error> {
+) -> Result<(DataFrame, DataFrame), Error> {
     let mut r = rng(seed, chunk);
     let n = count as usize;
     let mut id = Vec::with_capacity(n);
-    let (mut created, mut first_reply, mut solved) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
-    let (mut status, mut via, mut priority, mut kind) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
-    let (mut assignee, mut group, mut org, mut tags) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
-    let (mut reopens, mut replies, mut talk, mut hold) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
-    let (mut r_id, mut r_ticket, mut r_score, mut r_at, mut r_agent) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut created, mut first_reply, mut solved) =
+        (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+    let (mut status, mut via, mut priority, mut kind) =
+        (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+    let (mut assignee, mut group, mut org, mut tags) =
+        (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+    let (mut reopens, mut replies, mut talk, mut hold) =
+        (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+    let (mut r_id, mut r_ticket, mut r_score, mut r_at, mut r_agent) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let channel_weights: Vec<(usize, f64)> = CHANNELS.iter().enumerate().map(|(i, c)| (i, c.1)).collect();
     for i in 0..count {
         let ticket = first + i + 1;
@@ -180,11 +188,16 @@ fn write_chunk(
         let frt = lognormal(&mut r, frt_median * speed * agent_speed, 1.0).max(1.0);
         let reply_at = answered.then(|| opened + (frt * 1000.0) as i64);
         let resolved = answered && r.f64() < 0.88;
-        let solve_at = reply_at.filter(|_| resolved).map(|t| t + (lognormal(&mut r, work_median * speed, 0.9) * 1000.0) as i64);
+        let solve_at =
+            reply_at.filter(|_| resolved).map(|t| t + (lognormal(&mut r, work_median * speed, 0.9) * 1000.0) as i64);
         let st = if abandoned {
             "closed"
         } else if resolved {
-            if r.f64() < 0.5 { "solved" } else { "closed" }
+            if r.f64() < 0.5 {
+                "solved"
+            } else {
+                "closed"
+            }
         } else if r.bool() {
             "open"
         } else {
@@ -223,13 +236,12 @@ fn write_chunk(
             r_agent.push(format!("agent{agent:04}@support.example"));
         }
     }
-    let ts = |name: &str, v: Vec<i64>| {
-        Column::new(name.into(), v).cast(&DataType::Datetime(TimeUnit::Milliseconds, None))
-    };
+    let ts =
+        |name: &str, v: Vec<i64>| Column::new(name.into(), v).cast(&DataType::Datetime(TimeUnit::Milliseconds, None));
     let ts_opt = |name: &str, v: Vec<Option<i64>>| {
         Column::new(name.into(), v).cast(&DataType::Datetime(TimeUnit::Milliseconds, None))
     };
-    let mut tickets = DataFrame::new(
+    let tickets = DataFrame::new(
         n,
         vec![
             Column::new("id".into(), id),
@@ -251,7 +263,7 @@ fn write_chunk(
         ],
     )?;
     let rated = r_id.len();
-    let mut ratings = DataFrame::new(
+    let ratings = DataFrame::new(
         rated,
         vec![
             Column::new("id".into(), r_id),
@@ -261,10 +273,7 @@ fn write_chunk(
             Column::new("assignee_email".into(), r_agent),
         ],
     )?;
-    let ext = format.extension();
-    write_frame(&mut tickets, &out.join(format!("zendesk/tickets-{chunk:05}.{ext}")), format)?;
-    write_frame(&mut ratings, &out.join(format!("zendesk/satisfaction_ratings-{chunk:05}.{ext}")), format)?;
-    Ok(rated as u64)
+    Ok((tickets, ratings))
 }
 
 fn write_frame(df: &mut DataFrame, path: &Path, format: FileFormat) -> Result<(), Error> {
@@ -274,7 +283,9 @@ fn write_frame(df: &mut DataFrame, path: &Path, format: FileFormat) -> Result<()
             .include_header(true)
             .with_datetime_format(Some("%Y-%m-%dT%H:%M:%SZ".into()))
             .finish(df),
-        FileFormat::Parquet => ParquetWriter::new(&mut file).with_compression(ParquetCompression::Zstd(None)).finish(df).map(|_| ()),
+        FileFormat::Parquet => {
+            ParquetWriter::new(&mut file).with_compression(ParquetCompression::Zstd(None)).finish(df).map(|_| ())
+        },
     }
     .map_err(|e| io_error(path, e))
 }
@@ -282,7 +293,8 @@ fn write_frame(df: &mut DataFrame, path: &Path, format: FileFormat) -> Result<()
 /// The CRM file, as a French CRM writes it: `;`, decimal commas, dd/mm/yyyy.
 fn write_accounts(seed: u64, accounts: &[Account], path: &Path) -> Result<(), Error> {
     let mut r = rng(seed, u64::MAX - 1);
-    let mut text = String::from("Account ID;Account Name;Industry;Region;Tier;Customer Since;Churn Date;Annual Revenue (EUR)\n");
+    let mut text =
+        String::from("Account ID;Account Name;Industry;Region;Tier;Customer Since;Churn Date;Annual Revenue (EUR)\n");
     let regions = ["Île-de-France", "Auvergne-Rhône-Alpes", "Occitanie", "Benelux", "DACH"];
     let tiers = ["gold", "silver", "bronze"];
     let day = |r: &mut fastrand::Rng, from: jiff::civil::Date, days: i64| {

@@ -28,11 +28,14 @@ pub fn expr(e: &N) -> Expr {
         N::Or(all) => all.iter().map(expr).reduce(|a, b| a.or(b)).unwrap_or(lit(false)),
         N::Not(e) => expr(e).not(),
         N::IsNotNull(e) => expr(e).is_not_null(),
-        N::InList(e, values) => {
-            let list = Series::new("values".into(), values.iter().map(String::as_str).collect::<Vec<_>>());
-            expr(e).is_in(lit(list).implode(false), false)
-        },
+        N::InList(e, values) => one_of(expr(e), values),
     }
+}
+
+/// `e` equals one of `values`. A chain of comparisons rather than `is_in` with a list literal: the streaming
+/// engine streams the former, and fell back to holding whole tables for the latter.
+pub fn one_of<S: AsRef<str>>(e: Expr, values: &[S]) -> Expr {
+    values.iter().map(|v| e.clone().eq(lit(v.as_ref()))).reduce(|a, b| a.or(b)).unwrap_or(lit(false))
 }
 
 fn milliseconds_between(start: &str, end: &str) -> Expr {
@@ -238,14 +241,28 @@ pub fn aggregations(k: usize, def: &KpiDefinition, days: &Expr) -> Vec<Expr> {
                 // Pearson correlation of the average ranks of the pairs where both values are set.
                 let (a, b) = (mask(expr(a).cast(DataType::Float64)), mask(expr(b).cast(DataType::Float64)));
                 let pairs = a.clone().is_not_null().and(b.clone().is_not_null());
+                // Ranks doubled are whole numbers, so every sum below is exact in f64 (up to ~10^5 pairs per
+                // group) and the result does not depend on the order the engine adds rows in.
                 let ranks = |e: Expr| {
-                    when(pairs.clone())
-                        .then(e)
-                        .otherwise(null())
-                        .rank(RankOptions { method: RankMethod::Average, descending: false }, None)
-                        .cast(DataType::Float64)
+                    lit(2.0)
+                        * when(pairs.clone())
+                            .then(e)
+                            .otherwise(null())
+                            .rank(RankOptions { method: RankMethod::Average, descending: false }, None)
+                            .cast(DataType::Float64)
                 };
-                (pearson_corr(ranks(a), ranks(b)), null(), null(), count_true(pairs))
+                let (x, y) = (ranks(a), ranks(b));
+                let n = count_true(pairs.clone()).cast(DataType::Float64);
+                let (sx, sy) = (x.clone().sum(), y.clone().sum());
+                let sxy = (x.clone() * y.clone()).sum();
+                let (sxx, syy) = ((x.clone() * x).sum(), (y.clone() * y).sum());
+                let cov = n.clone() * sxy - sx.clone() * sy.clone();
+                let var_x = n.clone() * sxx - sx.clone() * sx;
+                let var_y = n * syy - sy.clone() * sy;
+                let r = when(var_x.clone().gt(lit(0.0)).and(var_y.clone().gt(lit(0.0))))
+                    .then(cov / (var_x * var_y).sqrt())
+                    .otherwise(null());
+                (r, null(), null(), count_true(pairs))
             },
             Aggregate::Sum(e) => {
                 let m = mask(expr(e).cast(DataType::Float64));

@@ -6,6 +6,7 @@ mod acquisition;
 mod benchmark;
 mod business;
 mod compile;
+mod hash;
 mod normalise;
 mod quarantine;
 mod read;
@@ -76,8 +77,10 @@ fn derive(plan: &Plan, mut frames: BTreeMap<Table, LazyFrame>) -> BTreeMap<Table
 /// The tables straight from the sources, without staging: for checks and `explain`, whose plans must
 /// build but need not run. The business clock spans the window (or the as-of day) only.
 pub fn normalised(plan: &Plan) -> Result<Staged, Error> {
-    let frames =
-        raw_tables(plan)?.into_iter().map(|(t, lf)| (t, quarantine::kept(quarantine::judge(plan, t, lf)))).collect();
+    let frames = raw_tables(plan)?
+        .into_iter()
+        .map(|(t, lf)| Ok((t, quarantine::kept(quarantine::judge(plan, t, lf, false)?))))
+        .collect::<Result<_, Error>>()?;
     let today = plan.as_of.to_zoned(jiff::tz::TimeZone::UTC).date();
     let range = (plan.window.from.unwrap_or(today), plan.window.to.unwrap_or(today));
     let clock =
@@ -86,9 +89,7 @@ pub fn normalised(plan: &Plan) -> Result<Staged, Error> {
 }
 
 fn by_agent(plan: &Plan) -> Expr {
-    let roles = Series::new("r".into(), plan.definitions.agent_roles.iter().map(String::as_str).collect::<Vec<_>>());
-    col("author_role")
-        .is_in(lit(roles).implode(false), false)
+    compile::one_of(col("author_role"), &plan.definitions.agent_roles)
         .and(col("is_public").fill_null(lit(true)))
         .fill_null(lit(false))
 }
@@ -160,8 +161,7 @@ fn ticket_rules(plan: &Plan) -> Vec<Expr> {
     let d = &plan.definitions;
     let mut resolved = col("resolved_at").is_not_null();
     if !d.resolved_statuses.is_empty() {
-        let statuses = Series::new("s".into(), d.resolved_statuses.iter().map(String::as_str).collect::<Vec<_>>());
-        resolved = resolved.and(col("status").is_in(lit(statuses).implode(false), false).fill_null(lit(false)));
+        resolved = resolved.and(compile::one_of(col("status"), &d.resolved_statuses).fill_null(lit(false)));
     }
     if !d.abandoned_can_resolve {
         resolved = resolved.and(col("abandoned").fill_null(lit(false)).not());
@@ -209,19 +209,27 @@ pub fn run(plan: &Plan, out_dir: &Path) -> Result<RunReport, Error> {
     let stage_dir = output.work_dir().join("stage");
     let trace = |what: &str| {
         if std::env::var_os("DESKPULSE_TRACE").is_some() {
-            eprintln!("[{:>8.2} s] {what}", started.elapsed().as_secs_f64());
+            // The peak resident memory so far (Linux), to see which stage needs it.
+            let peak = std::fs::read_to_string("/proc/self/status")
+                .ok()
+                .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(|l| l[6..].trim().to_string()))
+                .unwrap_or_default();
+            eprintln!("[{:>8.2} s, peak {peak}] {what}", started.elapsed().as_secs_f64());
         }
     };
-    let raw = stage(plan, raw_tables(plan)?, &stage_dir.join("raw"))?;
+    let raw = raw_tables(plan)?;
+    trace("sources scanned (schemas, formats)");
+    let raw = stage(plan, raw, &stage_dir.join("raw"))?;
     trace("sources read and staged");
     let rows = check_values(plan, &raw)?;
     trace("values checked");
     let mut judged = BTreeMap::new();
     let mut rejected_paths = BTreeMap::new();
     for (table, lf) in raw {
-        judged.insert(table, quarantine::judge(plan, table, lf).cache());
+        judged.insert(table, quarantine::judge(plan, table, lf, true)?);
         rejected_paths.insert(table, output.reserve(&format!("_rejected/{table}.parquet"))?);
     }
+    trace("repeated ids settled");
     let kept = judged.iter().map(|(t, lf)| (*t, quarantine::kept(lf.clone()))).collect();
     let rejected: Vec<(PathBuf, LazyFrame)> =
         judged.iter().map(|(t, lf)| (rejected_paths[t].clone(), quarantine::rejected(*t, lf.clone()))).collect();
@@ -248,7 +256,7 @@ pub fn run(plan: &Plan, out_dir: &Path) -> Result<RunReport, Error> {
     }
     let tables = LazyFrame::collect_all_with_engine(
         frames.into_iter().map(|f| f.logical_plan).collect(),
-        Engine::Auto,
+        Engine::Streaming,
         OptFlags::default(),
     )?;
     trace("segments computed");
@@ -356,9 +364,13 @@ fn stage(plan: &Plan, frames: BTreeMap<Table, LazyFrame>, dir: &Path) -> Result<
     stage_with(plan, frames, dir, Vec::new())
 }
 
+/// Rows per row group of the staged tables: the unit the later passes read.
+const STAGE_ROW_GROUP: usize = 128 * 1024;
+
 fn parquet_sink(lf: LazyFrame, path: &Path, compression: ParquetCompression) -> PolarsResult<LazyFrame> {
     let target = SinkTarget::Path(PlRefPath::new(path.to_string_lossy().as_ref()));
-    let options = ParquetWriteOptions { compression, ..Default::default() };
+    // Bounded row groups: with none, the whole table is one row group, and reading it back holds it all.
+    let options = ParquetWriteOptions { compression, row_group_size: Some(STAGE_ROW_GROUP), ..Default::default() };
     lf.sink(
         SinkDestination::File { target },
         FileWriteFormat::Parquet(std::sync::Arc::new(options)),
@@ -384,8 +396,10 @@ fn stage_with(
     for (path, lf) in extra {
         sinks.push(parquet_sink(lf, &path, ParquetCompression::Zstd(None))?.logical_plan);
     }
-    LazyFrame::collect_all_with_engine(sinks, Engine::Streaming, OptFlags::default())
-        .map_err(|e| read_error(plan, e))?;
+    // No shared-subplan caching: the kept and rejected rows of a table come from one plan, and a cache would
+    // hold the whole table in memory; reading the staged Parquet twice is cheaper.
+    let flags = OptFlags::default() & !OptFlags::COMM_SUBPLAN_ELIM;
+    LazyFrame::collect_all_with_engine(sinks, Engine::Streaming, flags).map_err(|e| read_error(plan, e))?;
     let mut frames = BTreeMap::new();
     for (table, path) in paths {
         let lf = LazyFrame::scan_parquet(PlRefPath::new(path.to_string_lossy().as_ref()), ScanArgsParquet::default())?;
@@ -411,8 +425,7 @@ fn check_values(plan: &Plan, raw: &BTreeMap<Table, LazyFrame>) -> Result<Vec<(Ta
         // Sources that quarantine unreadable values leave them to `quarantine`.
         let quarantining: Vec<&str> =
             plan.sources_of(*table).filter(|s| s.quarantine_unreadable).map(|s| s.name.as_str()).collect();
-        let names = Series::new("s".into(), quarantining);
-        let failing = col(normalise::SOURCE).is_in(lit(names).implode(false), false).not();
+        let failing = compile::one_of(col(normalise::SOURCE), &quarantining).not();
         let typed: Vec<&str> = table.columns().iter().filter(|c| c.ty != ColumnType::Text).map(|c| c.name).collect();
         let mut counts = vec![len().cast(DataType::UInt64).alias("__rows")];
         counts.extend(
@@ -420,7 +433,7 @@ fn check_values(plan: &Plan, raw: &BTreeMap<Table, LazyFrame>) -> Result<Vec<(Ta
                 col(normalise::bad(c)).is_not_null().and(failing.clone()).sum().cast(DataType::UInt64).alias(*c)
             }),
         );
-        let df = lf.clone().select(counts).collect()?;
+        let df = lf.clone().select(counts).collect_with_engine(Engine::Streaming)?.unwrap_single();
         let get = |name: &str| -> u64 { df.column(name).ok().and_then(|c| c.u64().ok()?.get(0)).unwrap_or(0) };
         rows.push((*table, get("__rows")));
         for column in typed {

@@ -139,9 +139,7 @@ fn raw_value(m: &ColumnMapping, schema: &Schema) -> Result<(Expr, bool), crate::
         MappedValue::Expr(s) => (sql(s)?.cast(DataType::String), true),
     };
     if !m.map.is_empty() {
-        let old = Series::new("old".into(), m.map.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>());
-        let new = Series::new("new".into(), m.map.iter().map(|(_, v)| v.as_str()).collect::<Vec<_>>());
-        raw = raw.cast(DataType::String).replace(lit(old), lit(new));
+        raw = value_map(raw.cast(DataType::String), &m.map);
         is_text = true;
     }
     if let Some(d) = &m.default {
@@ -154,8 +152,20 @@ fn raw_value(m: &ColumnMapping, schema: &Schema) -> Result<(Expr, bool), crate::
     Ok((raw, is_text))
 }
 
-fn text_list(values: &[String]) -> Expr {
-    lit(Series::new("v".into(), values.iter().map(String::as_str).collect::<Vec<_>>())).implode(false)
+/// Vendor values replaced by the pipeline's (`map:`), others passed through. A chain of comparisons is
+/// elementwise, so it streams; Polars' `replace` with list literals made the streaming engine hold whole
+/// files (10M tickets: 4.3 GB peak while staging). Very long maps use `replace`.
+fn value_map(raw: Expr, map: &[(String, String)]) -> Expr {
+    if map.len() > 64 {
+        let old = Series::new("old".into(), map.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>());
+        let new = Series::new("new".into(), map.iter().map(|(_, v)| v.as_str()).collect::<Vec<_>>());
+        return raw.replace(lit(old), lit(new));
+    }
+    let mut out = raw.clone();
+    for (from, to) in map.iter().rev() {
+        out = when(raw.clone().eq(lit(from.as_str()))).then(lit(to.as_str())).otherwise(out);
+    }
+    out
 }
 
 fn type_value(raw: Expr, ty: ColumnType, is_text: bool, m: &ColumnMapping, decimal_comma: bool) -> Expr {
@@ -177,9 +187,9 @@ fn type_value(raw: Expr, ty: ColumnType, is_text: bool, m: &ColumnMapping, decim
         },
         ColumnType::Boolean => {
             let lower = trimmed.str().to_lowercase();
-            when(lower.clone().is_in(text_list(&m.true_values), false))
+            when(super::compile::one_of(lower.clone(), &m.true_values))
                 .then(lit(true))
-                .when(lower.is_in(text_list(&m.false_values), false))
+                .when(super::compile::one_of(lower, &m.false_values))
                 .then(lit(false))
                 .otherwise(lit(NULL).cast(DataType::Boolean))
         },
@@ -238,8 +248,10 @@ fn infer_format(
     column: &Column,
     m: &ColumnMapping,
 ) -> Result<String, crate::error::Error> {
+    // The file's head is enough to recognise a layout; filtering the whole file first would read all of it.
     let sample = lf
         .clone()
+        .limit(5_000)
         .select([col(ROW), raw.cast(DataType::String).alias("v")])
         .filter(col("v").is_not_null())
         .limit(200)

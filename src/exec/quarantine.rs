@@ -12,7 +12,6 @@ use crate::plan::Plan;
 
 pub const REASON: &str = "reason";
 pub const DETAIL: &str = "detail";
-const ORDER: &str = "__ord";
 const SUPERSEDED: &str = "__superseded";
 
 /// Survey kinds the spec knows, and the scale of each (CSAT and CES as the pipeline declares them).
@@ -37,8 +36,7 @@ fn rules(plan: &Plan, table: Table) -> Vec<(Expr, &'static str, Expr)> {
     let quarantining: Vec<&str> =
         plan.sources_of(table).filter(|s| s.quarantine_unreadable).map(|s| s.name.as_str()).collect();
     if !quarantining.is_empty() {
-        let sources = Series::new("s".into(), quarantining);
-        let from_quarantining = col(SOURCE).is_in(lit(sources).implode(false), false);
+        let from_quarantining = super::compile::one_of(col(SOURCE), &quarantining);
         for c in table.columns().iter().filter(|c| c.ty != ColumnType::Text) {
             let bad = col(normalise::bad(c.name));
             let detail = concat_str([lit(format!("{} = ", c.name)), bad.clone()], "", true);
@@ -58,8 +56,8 @@ fn rules(plan: &Plan, table: Table) -> Vec<(Expr, &'static str, Expr)> {
         },
         Table::Surveys => {
             let scales = survey_scales(plan);
-            let kinds = Series::new("k".into(), scales.iter().map(|(k, _)| *k).collect::<Vec<_>>());
-            let known = col("kind").is_in(lit(kinds).implode(false), false).fill_null(lit(false));
+            let kinds: Vec<&str> = scales.iter().map(|(k, _)| *k).collect();
+            let known = super::compile::one_of(col("kind"), &kinds).fill_null(lit(false));
             let kind_detail = concat_str([lit("kind = "), col("kind").fill_null(lit("(empty)"))], "", true);
             out.push((known.not(), "unknown_survey_kind", kind_detail));
             // Whole scores as written (7, not 7.0).
@@ -91,7 +89,10 @@ fn rules(plan: &Plan, table: Table) -> Vec<(Expr, &'static str, Expr)> {
 
 /// `lf` (every row of `table`, appended from its sources) with `reason` and `detail` set on rows to
 /// quarantine, and `__superseded` on older copies under `keep_latest`.
-pub fn judge(plan: &Plan, table: Table, lf: LazyFrame) -> LazyFrame {
+/// With `settle`, the few repeated ids are found now (one streaming pass) and joined in as a small table, so
+/// that the frames built on the result stream without holding the whole table; without, the plan stays lazy
+/// (for checks and `explain`, which must not read the data).
+pub fn judge(plan: &Plan, table: Table, lf: LazyFrame, settle: bool) -> PolarsResult<LazyFrame> {
     let null = || lit(NULL).cast(DataType::String);
     let (mut reason, mut detail) = (null(), null());
     for (cond, why, what) in rules(plan, table).into_iter().rev() {
@@ -99,38 +100,67 @@ pub fn judge(plan: &Plan, table: Table, lf: LazyFrame) -> LazyFrame {
         reason = when(cond.clone()).then(lit(why)).otherwise(reason);
         detail = when(cond).then(what).otherwise(detail);
     }
-    let lf = lf.with_row_index(ORDER, None).with_columns([reason.alias(REASON), detail.alias(DETAIL)]);
+    let lf = lf.with_columns([reason.alias(REASON), detail.alias(DETAIL)]);
     let Some(id) = id_column(table) else {
-        return lf.with_column(lit(false).alias(SUPERSEDED));
+        return Ok(lf.with_column(lit(false).alias(SUPERSEDED)));
     };
     // Ids with several usable copies are few: count first, then settle only those (group-bys and joins, which
     // stream; windows over a high-cardinality id do not).
     let ok = col(REASON).is_null().and(col(id).is_not_null());
-    let repeated_ids = lf
+    // Counting by a 64-bit hash of the id keeps the table of keys small (10M ids: 1.4 GB as text); a
+    // collision only makes a candidate, which the exact count below then clears.
+    let key = super::hash::text_hash(col(id), 0).alias("__key");
+    let repeated_keys = lf
         .clone()
         .filter(ok.clone())
-        .group_by([col(id)])
+        .select([key.clone()])
+        .group_by([col("__key")])
         .agg([len().alias("__copies")])
         .filter(col("__copies").gt(lit(1u32)))
-        .select([col(id)]);
+        .select([col("__key")]);
     // The winning copy under keep_latest: highest `latest_by` as a number, else as text, else the last read.
     let order = SortMultipleOptions::default().with_order_descending(true).with_nulls_last(true);
     let verdicts = lf
         .clone()
         .filter(ok.clone())
-        .join(repeated_ids, [col(id)], [col(id)], JoinArgs::new(JoinType::Inner))
+        .with_column(key)
+        .join(repeated_keys, [col("__key")], [col("__key")], JoinArgs::new(JoinType::Inner))
         .group_by([col(id)])
         .agg([
+            len().alias("__copies"),
             col(KEEP_LATEST).all(true).alias("__all_latest"),
-            col(ORDER)
-                .sort_by([col(LATEST).cast(DataType::Float64), col(LATEST), col(ORDER)], order)
+            // A copy is known by its file and row; the last one read wins a tie.
+            concat_str([col(FILE), col(ROW).cast(DataType::String)], "#", false)
+                .sort_by([col(LATEST).cast(DataType::Float64), col(LATEST), col(FILE), col(ROW)], order)
                 .first()
                 .alias("__winner"),
-        ]);
+        ])
+        .filter(col("__copies").gt(lit(1u32)))
+        .drop(cols(["__copies"]));
     let repeated = ok.and(col("__winner").is_not_null());
     let duplicate = repeated.clone().and(col("__all_latest").not());
-    let superseded = repeated.and(col("__all_latest")).and(col(ORDER).neq(col("__winner")));
-    lf.left_join(verdicts, col(id), col(id))
+    let copy = concat_str([col(FILE), col(ROW).cast(DataType::String)], "#", false);
+    let superseded = repeated.and(col("__all_latest")).and(copy.neq(col("__winner")));
+    let verdicts = if settle {
+        let settled = verdicts.collect_with_engine(Engine::Streaming)?.unwrap_single();
+        // The usual case, no id repeated: nothing to join.
+        (settled.height() > 0).then(|| settled.lazy())
+    } else {
+        Some(verdicts)
+    };
+    let lf = match verdicts {
+        Some(v) => {
+            // The verdicts are the small side: build the join's hash table on them, never on the table.
+            let mut args = JoinArgs::new(JoinType::Left);
+            args.build_side = Some(JoinBuildSide::ForceRight);
+            lf.join(v, [col(id)], [col(id)], args)
+        },
+        None => lf.with_columns([
+            lit(NULL).cast(DataType::Boolean).alias("__all_latest"),
+            lit(NULL).cast(DataType::String).alias("__winner"),
+        ]),
+    };
+    Ok(lf
         .with_columns([
             when(duplicate.clone()).then(lit("duplicate_id")).otherwise(col(REASON)).alias(REASON),
             when(duplicate)
@@ -139,12 +169,12 @@ pub fn judge(plan: &Plan, table: Table, lf: LazyFrame) -> LazyFrame {
                 .alias(DETAIL),
             superseded.fill_null(lit(false)).alias(SUPERSEDED),
         ])
-        .drop(cols(["__all_latest", "__winner"]))
+        .drop(cols(["__all_latest", "__winner"])))
 }
 
 /// The rows to use, from a judged frame.
 pub fn kept(judged: LazyFrame) -> LazyFrame {
-    judged.filter(col(REASON).is_null().and(col(SUPERSEDED).not())).drop(cols([REASON, DETAIL, SUPERSEDED, ORDER]))
+    judged.filter(col(REASON).is_null().and(col(SUPERSEDED).not())).drop(cols([REASON, DETAIL, SUPERSEDED]))
 }
 
 /// The quarantined rows, from a judged frame: where they came from, why, then their canonical columns.

@@ -9,26 +9,9 @@ use crate::error::Error;
 use crate::model::{self, Table};
 use crate::plan::{dimension_available, Grain, LinkPart, LinkTemplate, Plan, Segment};
 
-/// FNV-1a, 64 bits: a hash fixed by its definition, so a draw never changes with the engine's version.
-fn fnv1a(bytes: impl IntoIterator<Item = u8>) -> u64 {
-    bytes.into_iter().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
-}
-
-/// The seed's eight little-endian bytes, then the id's UTF-8 bytes.
-fn draw(seed: u64, id: &str) -> u64 {
-    fnv1a(seed.to_le_bytes().into_iter().chain(id.bytes()))
-}
-
 /// Each ticket's place in the draw: a hash of the seed and its id, so that it depends on nothing else.
 fn draw_key(seed: u64) -> Expr {
-    col("ticket_id").map(
-        move |c| {
-            let ids = c.str()?;
-            let keys: UInt64Chunked = ids.iter().map(|id| id.map(|id| draw(seed, id))).collect();
-            Ok(keys.with_name(c.name().clone()).into_column())
-        },
-        |_, f| Ok(Field::new(f.name().clone(), DataType::UInt64)),
-    )
+    super::hash::text_hash(col("ticket_id"), seed)
 }
 
 fn link(template: &LinkTemplate, available: &dyn Fn(&str) -> bool) -> Expr {
@@ -196,18 +179,4 @@ pub fn follow_up(plan: &Plan, staged: &Staged) -> Result<Option<LazyFrame>, Erro
                 SortMultipleOptions::default().with_nulls_last(true).with_maintain_order(true),
             ),
     ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{draw, fnv1a};
-
-    #[test]
-    fn fnv1a_matches_the_published_test_vectors() {
-        assert_eq!(fnv1a(*b""), 0xcbf2_9ce4_8422_2325);
-        assert_eq!(fnv1a(*b"a"), 0xaf63_dc4c_8601_ec8c);
-        assert_eq!(fnv1a(*b"foobar"), 0x8594_4171_f739_67e8);
-        assert_eq!(draw(0, "a"), fnv1a([0, 0, 0, 0, 0, 0, 0, 0, b'a']));
-        assert_ne!(draw(0, "a"), draw(1, "a"));
-    }
 }
