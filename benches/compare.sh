@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# End-to-end comparison on generated dumps: deskpulse against two independent implementations of the same
+# core KPIs (benches/reference_polars.py, benches/reference_duckdb.sql), with a check that all three agree.
+# Prints wall time and peak RSS of each. Usage: benches/compare.sh [TICKETS ...]   (default: 1000000 10000000)
+# Dumps are cached in $BENCH_DIR (default ~/.cache/deskpulse-bench/data); Python deps in a venv beside it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/deskpulse-target}
+BENCH_DIR=${BENCH_DIR:-$HOME/.cache/deskpulse-bench/data}
+VENV=$HOME/.cache/deskpulse-bench/venv
+[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+"$VENV/bin/pip" install -q -r benches/requirements.txt
+PY=$VENV/bin/python
+cargo build --release --quiet
+BIN=$CARGO_TARGET_DIR/release/deskpulse
+SIZES=("$@"); [ ${#SIZES[@]} -gt 0 ] || SIZES=(1000000 10000000)
+
+measure() { # label command... → "label wall_s peak_MiB"
+  local label=$1; shift
+  /usr/bin/time -f "%e %M" -o "$BENCH_DIR/time.txt" "$@" >/dev/null 2>"$BENCH_DIR/stderr.txt" \
+    || { echo "$label failed:"; cat "$BENCH_DIR/stderr.txt"; exit 1; }
+  read -r wall kb < "$BENCH_DIR/time.txt"
+  printf "%-28s %8.2f s %8.0f MiB\n" "$label" "$wall" "$((kb / 1024))"
+}
+
+mkdir -p "$BENCH_DIR"
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); $(uname -sr)"
+for n in "${SIZES[@]}"; do
+  dump=$BENCH_DIR/tickets-$n
+  if [ ! -f "$dump/pipeline.yaml" ]; then
+    rm -rf "$dump"
+    echo "== generating $n tickets"
+    measure "generate" "$BIN" generate --tickets "$n" --seed 1 --out "$dump"
+  fi
+  echo "== $n tickets: core KPIs by sector x channel x month"
+  rm -rf "$BENCH_DIR/out-deskpulse" "$BENCH_DIR/polars.csv" "$BENCH_DIR/duckdb.csv"
+  measure "deskpulse run" "$BIN" run "$dump/pipeline.yaml" --out "$BENCH_DIR/out-deskpulse"
+  measure "Python Polars (reference)" "$PY" benches/reference_polars.py "$dump" "$BENCH_DIR/polars.csv"
+  measure "DuckDB SQL (reference)" "$PY" benches/reference_duckdb.py "$dump" "$BENCH_DIR/duckdb.csv"
+  "$PY" benches/agree.py "$BENCH_DIR/out-deskpulse" "$BENCH_DIR/polars.csv" "$BENCH_DIR/duckdb.csv"
+done
