@@ -37,6 +37,10 @@ enum Command {
         /// UTC) instead of now: reruns over past periods give the figures they gave then.
         #[arg(long, value_parser = parse_as_of)]
         as_of: Option<jiff::Timestamp>,
+        /// auto (default): Polars' streaming engine when a table has more than a million rows, so memory stays
+        /// bounded; in-memory below, which is faster on small data. Or force `streaming` / `in-memory`.
+        #[arg(long, value_enum, default_value_t = EngineArg::Auto)]
+        engine: EngineArg,
     },
     /// Check a pipeline file: every problem with its line, then the sources' files and columns.
     Validate {
@@ -88,6 +92,13 @@ enum Command {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum EngineArg {
+    Auto,
+    Streaming,
+    InMemory,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum GenFormat {
     Csv,
     Parquet,
@@ -135,8 +146,13 @@ fn parse_as_of(text: &str) -> Result<jiff::Timestamp, String> {
 
 fn execute(command: Command) -> Result<(), Error> {
     match command {
-        Command::Run { pipeline, out, as_of } => {
+        Command::Run { pipeline, out, as_of, engine } => {
             let mut plan = deskpulse::load_plan(&pipeline)?;
+            plan.engine = match engine {
+                EngineArg::Auto => deskpulse::plan::EngineChoice::Auto,
+                EngineArg::Streaming => deskpulse::plan::EngineChoice::Streaming,
+                EngineArg::InMemory => deskpulse::plan::EngineChoice::InMemory,
+            };
             if let Some(t) = as_of {
                 plan.as_of = t;
             }

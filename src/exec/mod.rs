@@ -21,7 +21,7 @@ use polars::prelude::*;
 
 use crate::error::{BadValue, DataError, Error};
 use crate::model::{ColumnType, Table};
-use crate::plan::Plan;
+use crate::plan::{EngineChoice, Plan, STREAMING_FROM_ROWS};
 use crate::sink;
 
 pub use benchmark::{render_scorecard, scorecard, CardFormat};
@@ -254,9 +254,16 @@ pub fn run(plan: &Plan, out_dir: &Path) -> Result<RunReport, Error> {
             frames.push(frame);
         }
     }
+    let largest = rows.iter().map(|(_, n)| *n).max().unwrap_or(0);
+    let engine = match plan.engine {
+        EngineChoice::Streaming => Engine::Streaming,
+        EngineChoice::InMemory => Engine::InMemory,
+        EngineChoice::Auto if largest > STREAMING_FROM_ROWS => Engine::Streaming,
+        EngineChoice::Auto => Engine::InMemory,
+    };
     let tables = LazyFrame::collect_all_with_engine(
         frames.into_iter().map(|f| f.logical_plan).collect(),
-        Engine::Streaming,
+        engine,
         OptFlags::default(),
     )?;
     trace("segments computed");

@@ -61,6 +61,7 @@ pub fn build(spec: PipelineSpec, path: &Path, text: String) -> Result<Plan, Plan
         review_sample: None,
         follow_up: None,
         benchmarks: None,
+        engine: EngineChoice::Auto,
     };
     plan.calendars = calendars.into_iter().filter_map(|(n, c)| calendar(n, c, &mut errs)).collect();
     plan.business_hours = calendar_rules(&plan.calendars, business_hours, &mut errs);

@@ -40,7 +40,22 @@ pub struct Plan {
     pub review_sample: Option<ReviewSample>,
     pub follow_up: Option<FollowUp>,
     pub benchmarks: Option<Benchmarks>,
+    /// How segments are computed (`deskpulse run --engine`).
+    pub engine: EngineChoice,
 }
+
+/// Polars' streaming engine bounds memory on large inputs but costs time on small ones.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum EngineChoice {
+    /// Streaming when the largest table has more than `STREAMING_FROM_ROWS` rows.
+    #[default]
+    Auto,
+    Streaming,
+    InMemory,
+}
+
+/// Rows from which `EngineChoice::Auto` streams.
+pub const STREAMING_FROM_ROWS: u64 = 1_000_000;
 
 /// Sector benchmarks: compare segments by sector with a reference table, and accounts with their peers.
 #[derive(Clone, Debug, PartialEq)]
