@@ -6,6 +6,10 @@
 
 mod render;
 
+/// See Cargo.toml: returns freed memory to the system instead of holding it per thread.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 

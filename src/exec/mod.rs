@@ -210,11 +210,23 @@ pub fn run(plan: &Plan, out_dir: &Path) -> Result<RunReport, Error> {
     let trace = |what: &str| {
         if std::env::var_os("DESKPULSE_TRACE").is_some() {
             // The peak resident memory so far (Linux), to see which stage needs it.
-            let peak = std::fs::read_to_string("/proc/self/status")
-                .ok()
-                .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(|l| l[6..].trim().to_string()))
-                .unwrap_or_default();
-            eprintln!("[{:>8.2} s, peak {peak}] {what}", started.elapsed().as_secs_f64());
+            // Peak resident memory so far, and what is resident now: anonymous (heap) and file-backed
+            // (memory-mapped inputs, which the kernel can drop) (Linux).
+            let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+            let field = |name: &str| {
+                status
+                    .lines()
+                    .find(|l| l.starts_with(name))
+                    .map(|l| l[name.len()..].trim().to_string())
+                    .unwrap_or_default()
+            };
+            eprintln!(
+                "[{:>8.2} s, peak {}, now heap {} + files {}] {what}",
+                started.elapsed().as_secs_f64(),
+                field("VmHWM:"),
+                field("RssAnon:"),
+                field("RssFile:")
+            );
         }
     };
     let raw = raw_tables(plan)?;
