@@ -2,7 +2,7 @@
 //! Regenerate with `cargo run --release -- kpis --format markdown > docs/kpis.md` and
 //! `cargo run --release -- schema > docs/pipeline.schema.json`.
 
-mod common;
+use crate::common;
 
 #[test]
 fn kpi_docs_match_the_catalog() {

@@ -2,8 +2,7 @@
 //! January: K1 phone, K2 chat, K3 email, K4 email, K5 chat (open, no agent, no category), K7 email (resolved
 //! without reply); February: K6 phone. Resolved in January: K1, K2, K3, K4, K7.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 fn outputs() -> (tempfile::TempDir, polars::prelude::DataFrame) {
     let out = run(&root().join("tests/fixtures/catalog/pipeline.yaml"));

@@ -1,8 +1,7 @@
 //! Quarantine on `tests/fixtures/quarantine/`: each broken rule, the `_rejected/` files and their reasons,
 //! `keep_latest`, and `max_rejected_share` failing the run without writing anything.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use std::process::Command;
 

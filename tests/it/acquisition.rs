@@ -1,7 +1,6 @@
 //! CAC and CLV on `tests/fixtures/acquisition/`, against values worked out by hand; and the spec's CAC example.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 const JAN: Option<&str> = Some("2026-01-01");
 const FEB: Option<&str> = Some("2026-02-01");

@@ -1,8 +1,7 @@
 //! The weekly review sample (reproducible, stratified) and the follow-up list (with comments that survive
 //! the CSV round trip) on `tests/fixtures/review/`.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use polars::prelude::*;
 use std::path::Path;

@@ -2,8 +2,7 @@
 //! Friday 09:00–18:00, Easter Monday closed; email on that calendar, chat around the clock), worked out by
 //! hand: over a weekend, across the spring DST change (29 March 2026) and across a holiday.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 const JAN: Option<&str> = Some("2026-01-01");
 const HOUR: f64 = 3600.0;

@@ -1,8 +1,7 @@
 //! KPIs measured at period boundaries (backlog, retention, churn) on `tests/fixtures/boundaries/`, against
 //! values worked out by hand; and the spec's retention example.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 const JAN: Option<&str> = Some("2026-01-01");
 const FEB: Option<&str> = Some("2026-02-01");

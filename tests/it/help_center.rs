@@ -1,7 +1,6 @@
 //! Help-center KPIs on `tests/fixtures/help_center/`, against values worked out by hand.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use polars::prelude::*;
 

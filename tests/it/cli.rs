@@ -1,8 +1,7 @@
 //! The real binary: the sample pipeline end to end, and every bad-input case of the foundation issue with
 //! its exit code, its message, and no output left behind.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -3,8 +3,7 @@
 //! Resolved (statuses solved/closed, never abandoned): T1, T2, T5 in January (T4 is an abandoned call the
 //! system closed; T3 is open), T6 in February.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 fn outputs() -> (tempfile::TempDir, polars::prelude::DataFrame, polars::prelude::DataFrame, polars::prelude::DataFrame)
 {

@@ -1,7 +1,6 @@
 //! First response and agent replies derived from a conversation log (`tests/fixtures/messages/`).
 
-mod common;
-use common::*;
+use crate::common::*;
 
 #[test]
 fn first_response_and_replies_come_from_public_agent_messages() {

@@ -1,7 +1,6 @@
 //! Time grains at their boundaries: a ticket one second before a period starts belongs to the previous one.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 #[test]
 fn each_grain_splits_exactly_at_its_boundaries() {

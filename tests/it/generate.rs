@@ -1,8 +1,7 @@
 //! `deskpulse generate` and a run on its output: the small smoke test CI runs (the benchmark is
 //! `benches/compare.sh`).
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use polars::prelude::*;
 use std::process::Command;

@@ -4,8 +4,7 @@
 //! resolves 2 of 4, escalates 2; R5 resolves 1 of 4, escalates 1; R4 has one resolved ticket (fewer than
 //! min_sample 3: low_sample). Software has one account, S1 (3 of 4 resolved). min_peers is 3.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use polars::prelude::*;
 

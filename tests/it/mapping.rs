@@ -1,7 +1,6 @@
 //! Column-mapping transforms and source formats, with expectations worked out by hand.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use polars::prelude::*;
 

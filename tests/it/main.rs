@@ -1,0 +1,20 @@
+//! The integration tests, in one binary: each links all of Polars, and one binary per file cost a gigabyte
+//! of disk each.
+
+mod common;
+
+mod acquisition;
+mod benchmarks;
+mod boundary_kpis;
+mod business_hours;
+mod catalog_kpis;
+mod cli;
+mod docs;
+mod generate;
+mod grains;
+mod help_center;
+mod kpis_by_hand;
+mod mapping;
+mod messages;
+mod quarantine;
+mod review;
