@@ -4,12 +4,12 @@
 
 use polars::prelude::*;
 
-use super::segment::{date_literal, days_since_epoch, output_row};
+use super::segment::{boundary_period, days_since_epoch, output_row};
 use super::Staged;
 use crate::catalog::Aggregate;
 use crate::error::Error;
 use crate::model::Table;
-use crate::plan::{Grain, Plan, Segment};
+use crate::plan::{Plan, Segment};
 
 const DAYS_PER_YEAR: f64 = 365.25;
 
@@ -93,11 +93,7 @@ pub fn parts(
                     },
                     other => unreachable!("{other:?} is not an acquisition aggregate"),
                 };
-                let period = if seg.grain == Grain::All && plan.window.from.is_none() {
-                    lit(NULL).cast(DataType::Date)
-                } else {
-                    date_literal(*start)
-                };
+                let period = boundary_period(plan, seg, *start);
                 let stat_name = lit(stat.stat.as_str());
                 parts.push(joined.clone().select(output_row(seg, def, (k, s), stat, period, stat_name, figures)));
             }

@@ -147,18 +147,13 @@ pub fn benchmark(
     ]);
 
     // Reference figures: the median when published, else the mean.
-    let reference = match reference {
-        Some(r) => r,
-        None => DataFrame::new(
-            0,
-            vec![
-                Column::new_empty("sector".into(), &DataType::String),
-                Column::new_empty("kpi".into(), &DataType::String),
-                Column::new_empty("stat".into(), &DataType::String),
-            ],
-        )?
-        .lazy()
-        .with_columns(
+    // Without a reference table the reference columns are there, empty.
+    lf = match reference {
+        Some(r) => {
+            let keys = [col("sector"), col("kpi"), col("stat")];
+            lf.join(r, keys.clone(), keys, JoinArgs::new(JoinType::Left))
+        },
+        None => lf.with_columns(
             ["ref_p25", "ref_median", "ref_p75", "ref_mean"]
                 .map(|c| null_f().alias(c))
                 .into_iter()
@@ -166,8 +161,6 @@ pub fn benchmark(
                 .collect::<Vec<_>>(),
         ),
     };
-    let keys = [col("sector"), col("kpi"), col("stat")];
-    lf = lf.join(reference, keys.clone(), keys, JoinArgs::new(JoinType::Left));
     let reference_value = when(col("ref_median").is_not_null()).then(col("ref_median")).otherwise(col("ref_mean"));
     let gap = col("value") - col("reference");
     let significant = when(col("ci_low").is_null().or(col("reference").is_null()))

@@ -356,25 +356,11 @@ fn business_clock(plan: &Plan, frames: &BTreeMap<Table, LazyFrame>) -> Result<bu
         return Ok(business::BusinessClock::new(plan, today, today)?);
     };
     let day = |c: &str| col(c).dt().date().cast(DataType::Int32);
-    let ends = ["first_response_at", "resolved_at", "closed_at"].map(|c| day(c).max());
-    let df = tickets
-        .clone()
-        .select([
-            day("created_at").min().alias("lo"),
-            polars::lazy::dsl::max_horizontal([
-                day("created_at").max(),
-                ends[0].clone(),
-                ends[1].clone(),
-                ends[2].clone(),
-            ])?
-            .alias("hi"),
-        ])
-        .collect()?;
-    let get = |c: &str| df.column(c).ok().and_then(|s| s.i32().ok()?.get(0));
-    let epoch = jiff::civil::date(1970, 1, 1);
-    let to_date = |d: i32| epoch.checked_add(jiff::Span::new().days(d as i64)).unwrap_or(epoch);
-    let lo = get("lo").map(to_date).unwrap_or(today);
-    let hi = get("hi").map(to_date).unwrap_or(today).max(today);
+    let last = polars::lazy::dsl::max_horizontal(
+        ["created_at", "first_response_at", "resolved_at", "closed_at"].map(|c| day(c).max()),
+    )?;
+    let (lo, hi) = segment::day_span(tickets.clone(), day("created_at").min(), last)?.unwrap_or((today, today));
+    let hi = hi.max(today);
     Ok(business::BusinessClock::new(plan, lo.min(hi), hi)?)
 }
 

@@ -23,6 +23,30 @@ pub(super) fn days_since_epoch(d: jiff::civil::Date) -> i64 {
     d.since(jiff::civil::date(1970, 1, 1)).map(|s| s.get_days() as i64).unwrap_or(0)
 }
 
+/// The first and last day (as days since the epoch, `Int32` expressions) of `lf`, read in one pass; `None`
+/// when it has no rows.
+pub(super) fn day_span(
+    lf: LazyFrame,
+    first: Expr,
+    last: Expr,
+) -> Result<Option<(jiff::civil::Date, jiff::civil::Date)>, crate::error::Error> {
+    let df = lf.select([first.alias("lo"), last.alias("hi")]).collect()?;
+    let get = |c: &str| df.column(c).ok().and_then(|s| s.i32().ok()?.get(0));
+    let epoch = jiff::civil::date(1970, 1, 1);
+    let to_date = |d: i32| epoch.checked_add(jiff::Span::new().days(d as i64)).unwrap_or(epoch);
+    Ok(get("lo").zip(get("hi")).map(|(lo, hi)| (to_date(lo), to_date(hi))))
+}
+
+/// The `period_start` of a boundary KPI's row for the period starting on `start`: null for the `all` grain
+/// without a window, whose period has no first day of its own.
+pub(super) fn boundary_period(plan: &Plan, seg: &Segment, start: jiff::civil::Date) -> Expr {
+    if seg.grain == Grain::All && plan.window.from.is_none() {
+        lit(NULL).cast(DataType::Date)
+    } else {
+        date_literal(start)
+    }
+}
+
 pub(super) fn date_literal(d: jiff::civil::Date) -> Expr {
     lit(days_since_epoch(d) as i32).cast(DataType::Date)
 }
@@ -309,13 +333,11 @@ fn date_range(plan: &Plan, staged: &Staged) -> Result<(jiff::civil::Date, jiff::
         Some(period) => col(period).dt().date().cast(DataType::Int32),
         None => col("period").cast(DataType::Int32),
     };
-    let df = staged.scan(table)?.select([day.clone().min().alias("lo"), day.max().alias("hi")]).collect()?;
-    let get = |c: &str| df.column(c).ok().and_then(|s| s.i32().ok()?.get(0));
     let epoch = jiff::civil::date(1970, 1, 1);
-    let to_date = |d: i32| epoch.checked_add(jiff::Span::new().days(d as i64)).unwrap_or(epoch);
-    let (lo, hi) = match (get("lo"), get("hi")) {
-        (Some(lo), Some(hi)) => (to_date(lo), to_date(hi + 1)),
-        _ => (epoch, epoch),
+    // The range ends on the day after the last one.
+    let (lo, hi) = match day_span(staged.scan(table)?, day.clone().min(), day.max())? {
+        Some((first, last)) => (first, last.tomorrow().unwrap_or(last)),
+        None => (epoch, epoch),
     };
     Ok((plan.window.from.unwrap_or(lo), plan.window.to.unwrap_or(hi)))
 }
@@ -359,11 +381,7 @@ fn snapshot_parts(
         for (s, stat) in def.stats.iter().enumerate() {
             for (i, (start, _)) in periods.iter().enumerate() {
                 let p = |name: &str| col(format!("__k{k}_s{s}_p{i}_{name}"));
-                let period = if seg.grain == Grain::All && plan.window.from.is_none() {
-                    lit(NULL).cast(DataType::Date)
-                } else {
-                    date_literal(*start)
-                };
+                let period = boundary_period(plan, seg, *start);
                 let figures = [p("value"), p("numerator"), p("denominator"), p("n")];
                 let stat_name = lit(stat.stat.as_str());
                 parts.push(grouped.clone().select(output_row(seg, def, (k, s), stat, period, stat_name, figures)));

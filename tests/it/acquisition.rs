@@ -51,14 +51,9 @@ fn clv_is_revenue_per_customer_times_relationship_years_minus_cac() {
 
 #[test]
 fn a_declared_relationship_length_replaces_the_measured_one() {
-    let dir = tempfile::tempdir().unwrap();
-    let fixture = root().join("tests/fixtures/acquisition");
-    for f in ["accounts.csv", "spend.csv"] {
-        std::fs::copy(fixture.join(f), dir.path().join(f)).unwrap();
-    }
-    let yaml = std::fs::read_to_string(fixture.join("pipeline.yaml")).unwrap();
-    let yaml = yaml.replace("kpis: [cac, clv]", "definitions: { clv: { relationship_years: 3 } }\nkpis: [cac, clv]");
-    std::fs::write(dir.path().join("pipeline.yaml"), yaml).unwrap();
+    let dir = fixture_variant("acquisition", |yaml| {
+        yaml.replace("kpis: [cac, clv]", "definitions: { clv: { relationship_years: 3 } }\nkpis: [cac, clv]")
+    });
     let out = run(&dir.path().join("pipeline.yaml"));
     let overall = read_parquet(&out.path().join("overall.parquet"));
     assert_eq!(row(&overall, &[], JAN, "clv", "value").value, 3000.0 * 3.0 - 500.0);

@@ -81,14 +81,12 @@ fn overdue_on_the_business_clock_moves_with_as_of() {
 
 #[test]
 fn resolution_time_on_the_business_clock() {
-    let dir = tempfile::tempdir().unwrap();
-    let fixture_dir = root().join("tests/fixtures/business_hours");
-    std::fs::copy(fixture_dir.join("tickets.csv"), dir.path().join("tickets.csv")).unwrap();
-    let yaml = std::fs::read_to_string(fixture()).unwrap().replace(
-        "{ name: resolution_time, stats: [mean] }",
-        "{ name: resolution_time, stats: [mean], clock: business }",
-    );
-    std::fs::write(dir.path().join("pipeline.yaml"), yaml).unwrap();
+    let dir = fixture_variant("business_hours", |yaml| {
+        yaml.replace(
+            "{ name: resolution_time, stats: [mean] }",
+            "{ name: resolution_time, stats: [mean], clock: business }",
+        )
+    });
     let out = run_at(&dir.path().join("pipeline.yaml"), "2026-06-26T12:00:00Z");
     let by = read_parquet(&out.path().join("by_channel.parquet"));
     // T1 Fri 17:00 → Tue 10:00 Paris: 1 + 9 + 1 = 11 business hours.

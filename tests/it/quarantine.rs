@@ -96,15 +96,8 @@ fn the_run_prints_counts_per_reason() {
 
 #[test]
 fn too_many_rejected_rows_fail_the_run_and_write_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let fixture_dir = root().join("tests/fixtures/quarantine");
-    for f in ["tickets.csv", "ticket_events.csv", "surveys.csv"] {
-        std::fs::copy(fixture_dir.join(f), dir.path().join(f)).unwrap();
-    }
     // Tickets: 5 of 11 rows quarantined (45 %); surveys 4 of 6 (67 %): both over 40 %.
-    let yaml =
-        std::fs::read_to_string(fixture()).unwrap().replace("max_rejected_share: 0.7", "max_rejected_share: 0.4");
-    std::fs::write(dir.path().join("pipeline.yaml"), yaml).unwrap();
+    let dir = fixture_variant("quarantine", |yaml| yaml.replace("max_rejected_share: 0.7", "max_rejected_share: 0.4"));
     let out = dir.path().join("out");
     std::fs::create_dir(&out).unwrap();
     std::fs::write(out.join("overall.csv"), "an earlier run's output\n").unwrap();
@@ -124,13 +117,7 @@ fn too_many_rejected_rows_fail_the_run_and_write_nothing() {
 
 #[test]
 fn an_unreadable_value_still_fails_where_the_source_does_not_quarantine() {
-    let dir = tempfile::tempdir().unwrap();
-    let fixture_dir = root().join("tests/fixtures/quarantine");
-    for f in ["tickets.csv", "ticket_events.csv", "surveys.csv"] {
-        std::fs::copy(fixture_dir.join(f), dir.path().join(f)).unwrap();
-    }
-    let yaml = std::fs::read_to_string(fixture()).unwrap().replace("    on_error: quarantine", "");
-    std::fs::write(dir.path().join("pipeline.yaml"), yaml).unwrap();
+    let dir = fixture_variant("quarantine", |yaml| yaml.replace("    on_error: quarantine", ""));
     let plan = deskpulse::load_plan(&dir.path().join("pipeline.yaml")).unwrap();
     let err = deskpulse::exec::run(&plan, &dir.path().join("out")).unwrap_err().to_string();
     assert!(err.contains("tickets.created_at") && err.contains("row 3"), "{err}");

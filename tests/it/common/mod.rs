@@ -72,3 +72,16 @@ pub fn count(df: &DataFrame, kpi: &str, channel: Option<&str>) -> usize {
 pub fn assert_close(actual: f64, expected: f64, what: &str) {
     assert!((actual - expected).abs() < 1e-9 * expected.abs().max(1.0), "{what}: got {actual}, expected {expected}");
 }
+
+/// A copy of `tests/fixtures/<name>/` in a temporary directory, its `pipeline.yaml` rewritten by `edit`:
+/// the fixture with one option changed.
+pub fn fixture_variant(name: &str, edit: impl Fn(&str) -> String) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(root().join("tests/fixtures").join(name)).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+    }
+    let yaml = std::fs::read_to_string(dir.path().join("pipeline.yaml")).unwrap();
+    std::fs::write(dir.path().join("pipeline.yaml"), edit(&yaml)).unwrap();
+    dir
+}
