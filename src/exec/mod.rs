@@ -79,7 +79,7 @@ fn derive(plan: &Plan, mut frames: BTreeMap<Table, LazyFrame>) -> BTreeMap<Table
 pub fn normalised(plan: &Plan) -> Result<Staged, Error> {
     let frames = raw_tables(plan)?
         .into_iter()
-        .map(|(t, lf)| Ok((t, quarantine::kept(quarantine::judge(plan, t, lf, false)?))))
+        .map(|(t, lf)| Ok((t, quarantine::kept(quarantine::settle(t, quarantine::mark(plan, t, lf), false)?))))
         .collect::<Result<_, Error>>()?;
     let today = plan.as_of.to_zoned(jiff::tz::TimeZone::UTC).date();
     let range = (plan.window.from.unwrap_or(today), plan.window.to.unwrap_or(today));
@@ -229,24 +229,26 @@ pub fn run(plan: &Plan, out_dir: &Path) -> Result<RunReport, Error> {
             );
         }
     };
-    let raw = raw_tables(plan)?;
+    // The row rules are marked while the sources are read, so that the staged table is the only copy: the
+    // rejected rows are split off it, and the segments read it with the kept rows' filter.
+    let marked = raw_tables(plan)?.into_iter().map(|(t, lf)| (t, quarantine::mark(plan, t, lf))).collect();
     trace("sources scanned (schemas, formats)");
-    let raw = stage(plan, raw, &stage_dir.join("raw"))?;
+    let marked = stage(plan, marked, &stage_dir.join("raw"))?;
     trace("sources read and staged");
-    let rows = check_values(plan, &raw)?;
+    let rows = check_values(plan, &marked)?;
     trace("values checked");
     let mut judged = BTreeMap::new();
     let mut rejected_paths = BTreeMap::new();
-    for (table, lf) in raw {
-        judged.insert(table, quarantine::judge(plan, table, lf, true)?);
+    for (table, lf) in marked {
+        judged.insert(table, quarantine::settle(table, lf, true)?);
         rejected_paths.insert(table, output.reserve(&format!("_rejected/{table}.parquet"))?);
     }
     trace("repeated ids settled");
-    let kept = judged.iter().map(|(t, lf)| (*t, quarantine::kept(lf.clone()))).collect();
     let rejected: Vec<(PathBuf, LazyFrame)> =
         judged.iter().map(|(t, lf)| (rejected_paths[t].clone(), quarantine::rejected(*t, lf.clone()))).collect();
-    let kept = stage_with(plan, kept, &stage_dir.join("clean"), rejected)?;
-    trace("quarantine split and staged");
+    sink_all(plan, rejected, ParquetCompression::Zstd(None))?;
+    let kept: BTreeMap<Table, LazyFrame> = judged.into_iter().map(|(t, lf)| (t, quarantine::kept(lf))).collect();
+    trace("quarantined rows written");
     let (rejected, superseded) = quarantine_report(plan, &rows, &kept, &rejected_paths)?;
     trace("quarantine counted");
     let frames = derive(plan, kept);
@@ -366,51 +368,41 @@ fn business_clock(plan: &Plan, frames: &BTreeMap<Table, LazyFrame>) -> Result<bu
 
 /// Sinks every table to Parquet in `dir` with the streaming engine, and scans them back.
 fn stage(plan: &Plan, frames: BTreeMap<Table, LazyFrame>, dir: &Path) -> Result<BTreeMap<Table, LazyFrame>, Error> {
-    stage_with(plan, frames, dir, Vec::new())
-}
-
-/// Rows per row group of the staged tables: the unit the later passes read.
-const STAGE_ROW_GROUP: usize = 128 * 1024;
-
-fn parquet_sink(lf: LazyFrame, path: &Path, compression: ParquetCompression) -> PolarsResult<LazyFrame> {
-    let target = SinkTarget::Path(PlRefPath::new(path.to_string_lossy().as_ref()));
-    // Bounded row groups: with none, the whole table is one row group, and reading it back holds it all.
-    let options = ParquetWriteOptions { compression, row_group_size: Some(STAGE_ROW_GROUP), ..Default::default() };
-    lf.sink(
-        SinkDestination::File { target },
-        FileWriteFormat::Parquet(std::sync::Arc::new(options)),
-        UnifiedSinkArgs::default(),
-    )
-}
-
-/// `stage`, also sinking `extra` frames to their paths in the same streaming pass.
-fn stage_with(
-    plan: &Plan,
-    frames: BTreeMap<Table, LazyFrame>,
-    dir: &Path,
-    extra: Vec<(PathBuf, LazyFrame)>,
-) -> Result<BTreeMap<Table, LazyFrame>, Error> {
     std::fs::create_dir_all(dir).map_err(|e| Error::Output { path: dir.to_path_buf(), message: e.to_string() })?;
-    let mut sinks = Vec::new();
-    let mut paths = BTreeMap::new();
-    for (table, lf) in frames {
-        let path = dir.join(format!("{table}.parquet"));
-        sinks.push(parquet_sink(lf, &path, ParquetCompression::Lz4Raw)?.logical_plan);
-        paths.insert(table, path);
-    }
-    for (path, lf) in extra {
-        sinks.push(parquet_sink(lf, &path, ParquetCompression::Zstd(None))?.logical_plan);
-    }
-    // No shared-subplan caching: the kept and rejected rows of a table come from one plan, and a cache would
-    // hold the whole table in memory; reading the staged Parquet twice is cheaper.
-    let flags = OptFlags::default() & !OptFlags::COMM_SUBPLAN_ELIM;
-    LazyFrame::collect_all_with_engine(sinks, Engine::Streaming, flags).map_err(|e| read_error(plan, e))?;
+    let paths: BTreeMap<Table, PathBuf> = frames.keys().map(|t| (*t, dir.join(format!("{t}.parquet")))).collect();
+    // LZ4: the staged tables are read back at once, so decoding speed matters more than size.
+    let frames = frames.into_iter().map(|(t, lf)| (paths[&t].clone(), lf)).collect();
+    sink_all(plan, frames, ParquetCompression::Lz4Raw)?;
     let mut frames = BTreeMap::new();
     for (table, path) in paths {
         let lf = LazyFrame::scan_parquet(PlRefPath::new(path.to_string_lossy().as_ref()), ScanArgsParquet::default())?;
         frames.insert(table, lf);
     }
     Ok(frames)
+}
+
+/// Rows per row group of the staged tables: the unit the later passes read.
+const STAGE_ROW_GROUP: usize = 128 * 1024;
+
+/// Sinks each frame to its Parquet file, all in one streaming pass.
+fn sink_all(plan: &Plan, frames: Vec<(PathBuf, LazyFrame)>, compression: ParquetCompression) -> Result<(), Error> {
+    let mut sinks = Vec::new();
+    for (path, lf) in frames {
+        let target = SinkTarget::Path(PlRefPath::new(path.to_string_lossy().as_ref()));
+        // Bounded row groups: with none, the whole table is one row group, and reading it back holds it all.
+        let options = ParquetWriteOptions { compression, row_group_size: Some(STAGE_ROW_GROUP), ..Default::default() };
+        let sink = lf.sink(
+            SinkDestination::File { target },
+            FileWriteFormat::Parquet(std::sync::Arc::new(options)),
+            UnifiedSinkArgs::default(),
+        )?;
+        sinks.push(sink.logical_plan);
+    }
+    // No shared-subplan caching: a cache would hold a whole table in memory; reading the staged Parquet
+    // again is cheaper.
+    let flags = OptFlags::default() & !OptFlags::COMM_SUBPLAN_ELIM;
+    LazyFrame::collect_all_with_engine(sinks, Engine::Streaming, flags).map_err(|e| read_error(plan, e))?;
+    Ok(())
 }
 
 /// A read failure during the full scan (a malformed CSV line, say) is the input's fault.

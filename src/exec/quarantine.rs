@@ -87,12 +87,9 @@ fn rules(plan: &Plan, table: Table) -> Vec<(Expr, &'static str, Expr)> {
     out
 }
 
-/// `lf` (every row of `table`, appended from its sources) with `reason` and `detail` set on rows to
-/// quarantine, and `__superseded` on older copies under `keep_latest`.
-/// With `settle`, the few repeated ids are found now (one streaming pass) and joined in as a small table, so
-/// that the frames built on the result stream without holding the whole table; without, the plan stays lazy
-/// (for checks and `explain`, which must not read the data).
-pub fn judge(plan: &Plan, table: Table, lf: LazyFrame, settle: bool) -> PolarsResult<LazyFrame> {
+/// `lf` (every row of `table`, appended from its sources) with `reason` and `detail` set on rows that break
+/// a row rule. Elementwise, so it is computed while the sources are staged.
+pub fn mark(plan: &Plan, table: Table, lf: LazyFrame) -> LazyFrame {
     let null = || lit(NULL).cast(DataType::String);
     let (mut reason, mut detail) = (null(), null());
     for (cond, why, what) in rules(plan, table).into_iter().rev() {
@@ -100,7 +97,15 @@ pub fn judge(plan: &Plan, table: Table, lf: LazyFrame, settle: bool) -> PolarsRe
         reason = when(cond.clone()).then(lit(why)).otherwise(reason);
         detail = when(cond).then(what).otherwise(detail);
     }
-    let lf = lf.with_columns([reason.alias(REASON), detail.alias(DETAIL)]);
+    lf.with_columns([reason.alias(REASON), detail.alias(DETAIL)])
+}
+
+/// A marked frame with copies of an id also judged: all copies rejected as `duplicate_id`, or, under
+/// `keep_latest`, the older ones flagged `__superseded`.
+/// With `eager`, the few repeated ids are found now (one streaming pass) and joined in as a small table, so
+/// that the frames built on the result stream without holding the whole table; without, the plan stays lazy
+/// (for checks and `explain`, which must not read the data).
+pub fn settle(table: Table, lf: LazyFrame, eager: bool) -> PolarsResult<LazyFrame> {
     let Some(id) = id_column(table) else {
         return Ok(lf.with_column(lit(false).alias(SUPERSEDED)));
     };
@@ -141,7 +146,7 @@ pub fn judge(plan: &Plan, table: Table, lf: LazyFrame, settle: bool) -> PolarsRe
     let duplicate = repeated.clone().and(col("__all_latest").not());
     let copy = concat_str([col(FILE), col(ROW).cast(DataType::String)], "#", false);
     let superseded = repeated.and(col("__all_latest")).and(copy.neq(col("__winner")));
-    let verdicts = if settle {
+    let verdicts = if eager {
         let settled = verdicts.collect_with_engine(Engine::Streaming)?.unwrap_single();
         // The usual case, no id repeated: nothing to join.
         (settled.height() > 0).then(|| settled.lazy())
