@@ -167,10 +167,40 @@ pub fn part(kpi: usize, stat: usize, part: &str) -> String {
     format!("__k{kpi}_s{stat}_{part}")
 }
 
-/// The aggregation expressions of one KPI inside a `group_by`: four columns per stat (value, numerator,
-/// denominator, n), named by `part`. `days` is the group's number of calendar days. `Mix` stats are computed
-/// apart (`mix`), having one row per value.
-pub fn aggregations(k: usize, def: &KpiDefinition, days: &Expr) -> Vec<Expr> {
+/// A group-by's aggregations, and the columns computed from them after it.
+///
+/// Exact quantiles are computed after: the group-by collects each group's values as a list, once per
+/// distinct measure. Polars' streaming engine runs that aggregation but not `quantile`, and a group-by it
+/// cannot stream is computed in memory over every column it reads (10M tickets: 1.5 GB).
+#[derive(Default)]
+pub struct GroupAggs {
+    pub aggs: Vec<Expr>,
+    pub after: Vec<Expr>,
+    lists: Vec<String>,
+}
+
+impl GroupAggs {
+    /// The column holding each group's values of `values`, collected once.
+    fn list_of(&mut self, values: Expr) -> Expr {
+        let key = format!("{values:?}");
+        let i = self.lists.iter().position(|l| *l == key).unwrap_or_else(|| {
+            self.lists.push(key);
+            self.aggs.push(values.implode(false).alias(format!("__list{}", self.lists.len() - 1)));
+            self.lists.len() - 1
+        });
+        col(format!("__list{i}"))
+    }
+
+    /// The collected lists, which the output does not need once the quantiles are computed.
+    pub fn lists(&self) -> Vec<String> {
+        (0..self.lists.len()).map(|i| format!("__list{i}")).collect()
+    }
+}
+
+/// Adds the aggregation expressions of one KPI inside a `group_by` to `out`: four columns per stat (value,
+/// numerator, denominator, n), named by `part`. `days` is the group's number of calendar days. `Mix` stats
+/// are computed apart (`mix`), having one row per value.
+pub fn aggregations(k: usize, def: &KpiDefinition, days: &Expr, out: &mut GroupAggs) {
     let filter = def.filter.as_ref().map(holds);
     // Rows of the KPI in the group, and those of them where `e` holds. A literal `true` would not broadcast
     // inside an aggregation, hence `len()` when there is no filter.
@@ -186,7 +216,6 @@ pub fn aggregations(k: usize, def: &KpiDefinition, days: &Expr) -> Vec<Expr> {
         Some(f) => when(f.clone()).then(m).otherwise(lit(NULL).cast(DataType::Float64)),
         None => m,
     };
-    let mut out = Vec::new();
     for (s, stat) in def.stats.iter().enumerate() {
         let null = || lit(NULL).cast(DataType::Float64);
         let (value, numerator, denominator, n) = match &stat.aggregate {
@@ -210,8 +239,10 @@ pub fn aggregations(k: usize, def: &KpiDefinition, days: &Expr) -> Vec<Expr> {
             Aggregate::Quantile(e, q) => {
                 let (m, scale) = measure(e);
                 let masked = mask(m);
-                let value = masked.clone().quantile(lit(*q), QuantileMethod::Linear) * lit(scale);
-                (value, null(), null(), masked.count().cast(DataType::Int64))
+                let values = out.list_of(masked.clone());
+                let value = values.list().agg(element().quantile(lit(*q), QuantileMethod::Linear)) * lit(scale);
+                out.after.push(value.alias(part(k, s, "value")));
+                (col(part(k, s, "value")), null(), null(), masked.count().cast(DataType::Int64))
             },
             Aggregate::NetScore { promoter, detractor } => {
                 let p = rows_where(holds(promoter));
@@ -292,8 +323,11 @@ pub fn aggregations(k: usize, def: &KpiDefinition, days: &Expr) -> Vec<Expr> {
             _ => unreachable!("every aggregate is handled above"),
         };
         for (name, e) in PARTS.iter().zip([value, numerator, denominator, n]) {
-            out.push(e.alias(part(k, s, name)));
+            let name = part(k, s, name);
+            // A part computed after the group-by is already named.
+            if e != col(name.as_str()) {
+                out.aggs.push(e.alias(name));
+            }
         }
     }
-    out
 }

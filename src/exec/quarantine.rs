@@ -107,22 +107,26 @@ pub fn mark(plan: &Plan, table: Table, lf: LazyFrame) -> LazyFrame {
 /// (for checks and `explain`, which must not read the data).
 pub fn settle(table: Table, lf: LazyFrame, eager: bool) -> PolarsResult<LazyFrame> {
     let Some(id) = id_column(table) else {
-        return Ok(lf.with_column(lit(false).alias(SUPERSEDED)));
+        return Ok(without_verdicts(lf));
     };
-    // Ids with several usable copies are few: count first, then settle only those (group-bys and joins, which
-    // stream; windows over a high-cardinality id do not).
+    // Ids with several usable copies are few: find them first, then settle only those (group-bys and joins,
+    // which stream; windows over a high-cardinality id do not). By a 64-bit hash of the id: a collision only
+    // makes a candidate, which the exact count below then clears.
     let ok = col(REASON).is_null().and(col(id).is_not_null());
-    // Counting by a 64-bit hash of the id keeps the table of keys small (10M ids: 1.4 GB as text); a
-    // collision only makes a candidate, which the exact count below then clears.
     let key = super::hash::text_hash(col(id), 0).alias("__key");
-    let repeated_keys = lf
-        .clone()
-        .filter(ok.clone())
-        .select([key.clone()])
-        .group_by([col("__key")])
-        .agg([len().alias("__copies")])
-        .filter(col("__copies").gt(lit(1u32)))
-        .select([col("__key")]);
+    let keys = lf.clone().filter(ok.clone()).select([key.clone()]);
+    let repeated_keys = if eager {
+        match repeated_hashes(keys)? {
+            Some(hashes) => DataFrame::new(hashes.len(), vec![Column::new("__key".into(), hashes)])?.lazy(),
+            // The usual case, no id repeated: nothing to settle.
+            None => return Ok(without_verdicts(lf)),
+        }
+    } else {
+        keys.group_by([col("__key")])
+            .agg([len().alias("__copies")])
+            .filter(col("__copies").gt(lit(1u32)))
+            .select([col("__key")])
+    };
     // The winning copy under keep_latest: highest `latest_by` as a number, else as text, else the last read.
     let order = SortMultipleOptions::default().with_order_descending(true).with_nulls_last(true);
     let verdicts = lf
@@ -146,25 +150,12 @@ pub fn settle(table: Table, lf: LazyFrame, eager: bool) -> PolarsResult<LazyFram
     let duplicate = repeated.clone().and(col("__all_latest").not());
     let copy = concat_str([col(FILE), col(ROW).cast(DataType::String)], "#", false);
     let superseded = repeated.and(col("__all_latest")).and(copy.neq(col("__winner")));
-    let verdicts = if eager {
-        let settled = verdicts.collect_with_engine(Engine::Streaming)?.unwrap_single();
-        // The usual case, no id repeated: nothing to join.
-        (settled.height() > 0).then(|| settled.lazy())
-    } else {
-        Some(verdicts)
-    };
-    let lf = match verdicts {
-        Some(v) => {
-            // The verdicts are the small side: build the join's hash table on them, never on the table.
-            let mut args = JoinArgs::new(JoinType::Left);
-            args.build_side = Some(JoinBuildSide::ForceRight);
-            lf.join(v, [col(id)], [col(id)], args)
-        },
-        None => lf.with_columns([
-            lit(NULL).cast(DataType::Boolean).alias("__all_latest"),
-            lit(NULL).cast(DataType::String).alias("__winner"),
-        ]),
-    };
+    let verdicts =
+        if eager { verdicts.collect_with_engine(Engine::Streaming)?.unwrap_single().lazy() } else { verdicts };
+    // The verdicts are the small side: build the join's hash table on them, never on the table.
+    let mut args = JoinArgs::new(JoinType::Left);
+    args.build_side = Some(JoinBuildSide::ForceRight);
+    let lf = lf.join(verdicts, [col(id)], [col(id)], args);
     Ok(lf
         .with_columns([
             when(duplicate.clone()).then(lit("duplicate_id")).otherwise(col(REASON)).alias(REASON),
@@ -175,6 +166,25 @@ pub fn settle(table: Table, lf: LazyFrame, eager: bool) -> PolarsResult<LazyFram
             superseded.fill_null(lit(false)).alias(SUPERSEDED),
         ])
         .drop(cols(["__all_latest", "__winner"])))
+}
+
+/// A marked frame whose ids are all unique, judged.
+fn without_verdicts(lf: LazyFrame) -> LazyFrame {
+    lf.with_column(lit(false).alias(SUPERSEDED))
+}
+
+/// The hashes that occur more than once, or `None`. Sorting the hashes needs 16 bytes an id (the collected
+/// column and the sorted copy); a streaming group-by's hash table needed about 100.
+fn repeated_hashes(keys: LazyFrame) -> PolarsResult<Option<Vec<u64>>> {
+    use rayon::slice::ParallelSliceMut;
+    let mut hashes: Vec<u64> = {
+        let df = keys.collect_with_engine(Engine::Streaming)?.unwrap_single();
+        df.column("__key")?.u64()?.into_no_null_iter().collect()
+    };
+    hashes.par_sort_unstable();
+    let mut repeated: Vec<u64> = hashes.windows(2).filter(|w| w[0] == w[1]).map(|w| w[0]).collect();
+    repeated.dedup();
+    Ok((!repeated.is_empty()).then_some(repeated))
 }
 
 /// The rows to use, from a judged frame.
@@ -188,4 +198,17 @@ pub fn rejected(table: Table, judged: LazyFrame) -> LazyFrame {
         vec![col(SOURCE).alias("source"), col(FILE).alias("file"), col(ROW).alias("row"), col(REASON), col(DETAIL)];
     columns.extend(table.columns().iter().map(|c| col(c.name)));
     judged.filter(col(REASON).is_not_null()).select(columns)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeated_hashes_lists_each_repeated_key_once() {
+        let keys = df!("__key" => [3u64, 1, 2, 3, 2, 3]).unwrap().lazy();
+        assert_eq!(repeated_hashes(keys).unwrap(), Some(vec![2, 3]));
+        let unique = df!("__key" => [5u64, 1, 2]).unwrap().lazy();
+        assert_eq!(repeated_hashes(unique).unwrap(), None);
+    }
 }

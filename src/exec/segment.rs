@@ -193,10 +193,9 @@ pub(super) fn enriched(
                 let seconds = (col("first_response_at") - col("created_at")).dt().total_milliseconds(false);
                 keep.push((seconds.cast(DataType::Float64) / lit(1000.0)).alias("first_response_seconds"));
             }
-            let tickets = staged
-                .scan(Table::Tickets)?
-                .select(keep)
-                .unique_stable(Some(polars::prelude::cols(["ticket_id"])), UniqueKeepStrategy::First);
+            // Ticket ids are unique once quarantine has settled repeated ids: no de-duplication (which would
+            // hold a hash table of every id).
+            let tickets = staged.scan(Table::Tickets)?.select(keep);
             lf = lf.left_join(tickets, col("ticket_id"), col("ticket_id"));
             let fill: Vec<Expr> = from_ticket
                 .iter()
@@ -217,11 +216,8 @@ pub(super) fn enriched(
         let attrs: Vec<&str> = model::FROM_ACCOUNT.iter().copied().filter(|a| dims.contains(a)).collect();
         let mut keep = vec![col("account_id")];
         keep.extend(attrs.iter().map(|a| col(*a)));
-        let accounts = staged
-            .scan(Table::Accounts)?
-            .select(keep)
-            .filter(col("account_id").is_not_null())
-            .unique_stable(Some(polars::prelude::cols(["account_id"])), UniqueKeepStrategy::First);
+        // Unique ids, as for tickets above.
+        let accounts = staged.scan(Table::Accounts)?.select(keep).filter(col("account_id").is_not_null());
         lf = lf.left_join(accounts, col("account_id"), col("account_id"));
     }
     // Dimensions the table cannot fill stay null (validation only lets that through for joined lookups).
@@ -444,9 +440,17 @@ pub fn segment_frame(plan: &Plan, seg: &Segment, staged: &Staged) -> Result<Lazy
             seg.kpis.iter().copied().filter(|k| plan.kpis[*k].table == table && !is_snapshot(*k)).collect();
         let period = table.period_column().expect("KPI tables have a period column");
         let days = days_in_period(seg.grain, period, &plan.window);
-        let aggs: Vec<Expr> = kpis.iter().flat_map(|k| compile::aggregations(*k, &plan.kpis[*k], &days)).collect();
+        let mut aggs = compile::GroupAggs::default();
+        for k in &kpis {
+            compile::aggregations(*k, &plan.kpis[*k], &days, &mut aggs);
+        }
         let rows = table_frame(plan, table, seg, staged)?;
-        let mut grouped = rows.clone().group_by(keys.clone()).agg(aggs);
+        let mut grouped = rows
+            .clone()
+            .group_by(keys.clone())
+            .agg(aggs.aggs.clone())
+            .with_columns(aggs.after.clone())
+            .drop(cols(aggs.lists()));
         let per_ticket = |k: &usize| plan.kpis[*k].stats.iter().any(|s| matches!(s.aggregate, Aggregate::PerTicket(_)));
         if kpis.iter().any(per_ticket) {
             let tickets = table_frame(plan, Table::Tickets, seg, staged)?
