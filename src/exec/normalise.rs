@@ -58,7 +58,10 @@ pub fn normalise(
         lf = lf.filter(sql(filter).map_err(|d| plan_error(plan, d))?.fill_null(lit(false)));
     }
     let mut exprs = vec![col(FILE), col(ROW).cast(DataType::UInt64)];
+    // Two projections: the typed columns (and the text of those parsed from text), then the bad values from
+    // both by name, so that each column is parsed once.
     let mut bad_exprs = Vec::new();
+    let mut texts = Vec::new();
     for column in source.table.columns() {
         let mapping = source.columns.iter().find(|m| m.canonical.name == column.name);
         let (typed, bad_raw) = match mapping {
@@ -80,16 +83,20 @@ pub fn normalise(
         };
         if column.ty != ColumnType::Text {
             let b = match bad_raw {
-                Some(raw) => when(raw.clone().is_not_null().and(typed.clone().is_null()))
-                    .then(raw.cast(DataType::String))
-                    .otherwise(lit(NULL).cast(DataType::String)),
+                Some(raw) => {
+                    let text = format!("__text_{}", column.name);
+                    exprs.push(raw.cast(DataType::String).alias(text.as_str()));
+                    texts.push(text.clone());
+                    when(col(text.as_str()).is_not_null().and(col(column.name).is_null()))
+                        .then(col(text.as_str()))
+                        .otherwise(lit(NULL).cast(DataType::String))
+                },
                 None => lit(NULL).cast(DataType::String),
             };
             bad_exprs.push(b.alias(bad(column.name)));
         }
         exprs.push(typed.alias(column.name));
     }
-    exprs.extend(bad_exprs);
     let latest = match &source.duplicates {
         crate::plan::Duplicates::KeepLatest { by, .. } => col(by.as_str()).cast(DataType::String),
         crate::plan::Duplicates::Reject => lit(NULL).cast(DataType::String),
@@ -99,7 +106,7 @@ pub fn normalise(
         lit(matches!(source.duplicates, crate::plan::Duplicates::KeepLatest { .. })).alias(KEEP_LATEST),
         latest.alias(LATEST),
     ]);
-    Ok(lf.select(exprs))
+    Ok(lf.select(exprs).with_columns(bad_exprs).drop(cols(texts)))
 }
 
 pub fn plan_error(plan: &Plan, d: crate::plan::Diagnostic) -> crate::error::Error {
@@ -213,7 +220,9 @@ fn has_time(format: &str) -> bool {
 
 /// Text → naive UTC timestamp (or date), strictly in `format`; failures become null.
 pub fn parse_temporal(raw: Expr, ty: ColumnType, format: &str, time_zone: Option<&str>) -> Expr {
-    let options = |strict| StrptimeOptions { format: Some(format.into()), strict, exact: true, cache: true };
+    // Caching parsed values pays for dates, which repeat, not for timestamps, which rarely do.
+    let cache = !has_time(format);
+    let options = |strict| StrptimeOptions { format: Some(format.into()), strict, exact: true, cache };
     let text = raw.str().strip_chars(lit(NULL));
     if ty == ColumnType::Date && !has_time(format) {
         return text.str().to_date(options(false));
