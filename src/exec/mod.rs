@@ -257,17 +257,6 @@ pub fn run(plan: &Plan, out_dir: &Path) -> Result<RunReport, Error> {
         false => Some(business_clock(plan, &frames)?),
     };
     let staged = Staged { frames, clock };
-    let mut frames: Vec<LazyFrame> =
-        plan.segments.iter().map(|s| segment::segment_frame(plan, s, &staged)).collect::<Result<_, _>>()?;
-    let mut names: Vec<String> = plan.segments.iter().map(|s| s.name.clone()).collect();
-    for (name, frame) in
-        [("review_sample", review::review_sample(plan, &staged)?), ("follow_up", review::follow_up(plan, &staged)?)]
-    {
-        if let Some(frame) = frame {
-            names.push(format!("{name}/{name}"));
-            frames.push(frame);
-        }
-    }
     let largest = rows.iter().map(|(_, n)| *n).max().unwrap_or(0);
     let engine = match plan.engine {
         EngineChoice::Streaming => Engine::Streaming,
@@ -275,11 +264,30 @@ pub fn run(plan: &Plan, out_dir: &Path) -> Result<RunReport, Error> {
         EngineChoice::Auto if largest > STREAMING_FROM_ROWS => Engine::Streaming,
         EngineChoice::Auto => Engine::InMemory,
     };
-    let tables = LazyFrame::collect_all_with_engine(
-        frames.into_iter().map(|f| f.logical_plan).collect(),
-        engine,
-        OptFlags::default(),
-    )?;
+    let mut names: Vec<String> = plan.segments.iter().map(|s| s.name.clone()).collect();
+    let mut extras = Vec::new();
+    for (name, frame) in
+        [("review_sample", review::review_sample(plan, &staged)?), ("follow_up", review::follow_up(plan, &staged)?)]
+    {
+        if let Some(frame) = frame {
+            names.push(format!("{name}/{name}"));
+            extras.push(frame);
+        }
+    }
+    let tables = match engine {
+        Engine::Streaming => streamed_tables(plan, &staged, extras)?,
+        _ => {
+            let mut frames: Vec<LazyFrame> =
+                plan.segments.iter().map(|s| segment::segment_frame(plan, s, &staged)).collect::<Result<_, _>>()?;
+            frames.extend(extras);
+            // In memory, one joint plan: the tables' scans and joins are shared between segments.
+            LazyFrame::collect_all_with_engine(
+                frames.into_iter().map(|f| f.logical_plan).collect(),
+                engine,
+                OptFlags::default(),
+            )?
+        },
+    };
     trace("segments computed");
     let metadata = sink::metadata(plan);
     let mut outputs = Vec::new();
@@ -300,6 +308,24 @@ pub fn run(plan: &Plan, out_dir: &Path) -> Result<RunReport, Error> {
     }
     output.commit()?;
     Ok(RunReport { rows, rejected, superseded, outputs, seconds: started.elapsed().as_secs_f64() })
+}
+
+/// The segments' tables (then `extras`) on the streaming engine, one aggregation at a time, so that the
+/// peak memory is the largest aggregation's rather than the sum of all (10M tickets: 1.5 → 0.9 GB).
+fn streamed_tables(plan: &Plan, staged: &Staged, extras: Vec<LazyFrame>) -> Result<Vec<DataFrame>, Error> {
+    let streamed = |lf: LazyFrame| lf.collect_with_engine(Engine::Streaming).map(|r| r.unwrap_single());
+    let mut tables = Vec::new();
+    for seg in &plan.segments {
+        let parts = segment::segment_parts(plan, seg, staged)?
+            .into_iter()
+            .map(|part| streamed(part).map(DataFrame::lazy))
+            .collect::<PolarsResult<Vec<_>>>()?;
+        tables.push(segment::finish(seg, concat(parts, UnionArgs::default())?).collect()?);
+    }
+    for extra in extras {
+        tables.push(streamed(extra)?);
+    }
+    Ok(tables)
 }
 
 /// Counts the quarantined rows by reason and the superseded copies; fails when a table's quarantined share
@@ -328,7 +354,11 @@ fn quarantine_report(
             table_rejected += n;
             rejected.push((*table, reason.unwrap_or("").to_string(), n));
         }
-        let kept_rows = kept[table].clone().select([len().cast(DataType::UInt64).alias("n")]).collect()?;
+        let kept_rows = kept[table]
+            .clone()
+            .select([len().cast(DataType::UInt64).alias("n")])
+            .collect_with_engine(Engine::Streaming)?
+            .unwrap_single();
         let kept_rows = kept_rows.column("n")?.u64()?.get(0).unwrap_or(0);
         let dropped = total.saturating_sub(kept_rows + table_rejected);
         if dropped > 0 {

@@ -196,7 +196,10 @@ pub(super) fn enriched(
             // Ticket ids are unique once quarantine has settled repeated ids: no de-duplication (which would
             // hold a hash table of every id).
             let tickets = staged.scan(Table::Tickets)?.select(keep);
-            lf = lf.left_join(tickets, col("ticket_id"), col("ticket_id"));
+            // The hash table on the surveys, which are fewer than the tickets (10M tickets, CSAT alone: 1.3 → 0.7 GB peak).
+            let mut args = JoinArgs::new(JoinType::Left);
+            args.build_side = Some(JoinBuildSide::ForceLeft);
+            lf = lf.join(tickets, [col("ticket_id")], [col("ticket_id")], args);
             let fill: Vec<Expr> = from_ticket
                 .iter()
                 .map(|c| {
@@ -218,7 +221,7 @@ pub(super) fn enriched(
         keep.extend(attrs.iter().map(|a| col(*a)));
         // Unique ids, as for tickets above.
         let accounts = staged.scan(Table::Accounts)?.select(keep).filter(col("account_id").is_not_null());
-        lf = lf.left_join(accounts, col("account_id"), col("account_id"));
+        lf = lf.join(accounts, [col("account_id")], [col("account_id")], lookup_join());
     }
     // Dimensions the table cannot fill stay null (validation only lets that through for joined lookups).
     let missing: Vec<Expr> = dims
@@ -234,6 +237,15 @@ pub(super) fn enriched(
         lf = lf.with_columns(missing);
     }
     Ok(lf)
+}
+
+/// A left join to a lookup table (accounts, tickets): the hash table is built on the lookup, so that the
+/// rows joined to it stream through. Left to itself, the engine built it on 10M tickets to join 5,000
+/// accounts (10M tickets, volume by sector: 610 → 480 MB peak).
+fn lookup_join() -> JoinArgs {
+    let mut args = JoinArgs::new(JoinType::Left);
+    args.build_side = Some(JoinBuildSide::ForceRight);
+    args
 }
 
 /// Business and SLA durations of tickets (derived columns `first_response_business_seconds`,
@@ -422,6 +434,12 @@ pub(super) fn output_row(
 
 /// The segment's long-format KPI table, sorted by dimensions, period, KPI (declaration order), stat.
 pub fn segment_frame(plan: &Plan, seg: &Segment, staged: &Staged) -> Result<LazyFrame, crate::error::Error> {
+    Ok(finish(seg, concat(segment_parts(plan, seg, staged)?, UnionArgs::default())?))
+}
+
+/// The segment's rows, one frame per table they are computed from, unsorted; `finish` completes them. Each
+/// can be computed on its own, so that a large run holds one table's aggregation state at a time.
+pub fn segment_parts(plan: &Plan, seg: &Segment, staged: &Staged) -> Result<Vec<LazyFrame>, crate::error::Error> {
     let is_snapshot = |k: usize| plan.kpis[k].stats.iter().any(|s| s.aggregate.is_snapshot());
     let mut tables: Vec<Table> = Vec::new();
     let mut snapshot_tables: Vec<Table> = Vec::new();
@@ -434,8 +452,9 @@ pub fn segment_frame(plan: &Plan, seg: &Segment, staged: &Staged) -> Result<Lazy
     let keys: Vec<Expr> = seg.dimensions.iter().map(|d| col(*d)).chain([col(PERIOD)]).collect();
     let key_names: Vec<PlSmallStr> =
         seg.dimensions.iter().map(|d| PlSmallStr::from(*d)).chain([PERIOD.into()]).collect();
-    let mut parts = Vec::new();
+    let mut by_table = Vec::new();
     for table in tables {
+        let mut parts = Vec::new();
         let kpis: Vec<usize> =
             seg.kpis.iter().copied().filter(|k| plan.kpis[*k].table == table && !is_snapshot(*k)).collect();
         let period = table.period_column().expect("KPI tables have a period column");
@@ -488,17 +507,23 @@ pub fn segment_frame(plan: &Plan, seg: &Segment, staged: &Staged) -> Result<Lazy
                 parts.push(grouped.clone().select(output_row(seg, def, (k, s), stat, col(PERIOD), stat_name, figures)));
             }
         }
+        by_table.push(concat(parts, UnionArgs::default())?);
     }
     for table in snapshot_tables {
         let kpis: Vec<usize> =
             seg.kpis.iter().copied().filter(|k| plan.kpis[*k].table == table && is_snapshot(*k)).collect();
+        let mut parts = Vec::new();
         snapshot_parts(plan, seg, staged, table, &kpis, &mut parts)?;
+        by_table.push(concat(parts, UnionArgs::default())?);
     }
-    let all = concat(parts, UnionArgs::default())?;
+    Ok(by_table)
+}
+
+/// The segment's rows (from `segment_parts`) with empty figures dropped, sorted.
+pub fn finish(seg: &Segment, all: LazyFrame) -> LazyFrame {
     let mut sort_by: Vec<PlSmallStr> = seg.dimensions.iter().map(|d| PlSmallStr::from(*d)).collect();
     sort_by.extend([PERIOD.into(), "__k".into(), "__s".into(), "stat".into()]);
-    Ok(all
-        .filter(col("n").gt(lit(0i64)).and(col("value").is_not_null()).and(col("value").is_not_nan()))
+    all.filter(col("n").gt(lit(0i64)).and(col("value").is_not_null()).and(col("value").is_not_nan()))
         .sort(sort_by, SortMultipleOptions::default().with_nulls_last(true).with_maintain_order(true))
-        .drop(cols(["__k", "__s"])))
+        .drop(cols(["__k", "__s"]))
 }

@@ -10,6 +10,7 @@ mod business_hours;
 mod catalog_kpis;
 mod cli;
 mod docs;
+mod engines;
 mod generate;
 mod grains;
 mod help_center;
