@@ -67,7 +67,7 @@ pub fn normalise(
         let (typed, bad_raw) = match mapping {
             None => (default_value(column), None),
             Some(m) => {
-                let (raw, is_text) = raw_value(m, schema).map_err(|d| plan_error(plan, d))?;
+                let (raw, is_text) = raw_value(m, schema, column.ty).map_err(|d| plan_error(plan, d))?;
                 let typed = match column.ty {
                     ColumnType::Timestamp | ColumnType::Date if is_text => {
                         let format = match &m.format {
@@ -136,14 +136,21 @@ fn default_value(column: &Column) -> Expr {
 }
 
 /// The source value after `map` and `default`, and whether it is text (and so needs parsing).
-fn raw_value(m: &ColumnMapping, schema: &Schema) -> Result<(Expr, bool), crate::plan::Diagnostic> {
+fn raw_value(m: &ColumnMapping, schema: &Schema, ty: ColumnType) -> Result<(Expr, bool), crate::plan::Diagnostic> {
     let (mut raw, mut is_text) = match &m.value {
         MappedValue::Column { name, .. } => {
             (col(name.as_str()), matches!(schema.get(name.as_str()), Some(DataType::String) | None))
         },
         MappedValue::Constant(v) => (lit(v.as_str()), true),
-        // An expression's type is only known to the engine; cast to text so parsing rules apply uniformly.
-        MappedValue::Expr(s) => (sql(s)?.cast(DataType::String), true),
+        // An expression already of the column's type is taken as it is (`tags LIKE '%x%'` for a boolean);
+        // any other is cast to text, so that the parsing rules apply uniformly.
+        MappedValue::Expr(s) => {
+            let e = sql(s)?;
+            match e.to_field(schema) {
+                Ok(f) if *f.dtype() == dtype(ty) && ty != ColumnType::Text => (e, false),
+                _ => (e.cast(DataType::String), true),
+            }
+        },
     };
     if !m.map.is_empty() {
         raw = value_map(raw.cast(DataType::String), &m.map);
