@@ -40,14 +40,26 @@ impl Staged {
     }
 }
 
+/// How CSV columns are read: numbers typed by the reader where it can (fast), or everything as text (to
+/// report a bad value with its row).
+#[derive(Clone, Copy, PartialEq)]
+enum CsvRead {
+    NativeNumbers,
+    Text,
+}
+
 /// Every table's sources, normalised and appended, as lazy frames (nothing is read but headers and samples).
-fn raw_tables(plan: &Plan) -> Result<BTreeMap<Table, LazyFrame>, Error> {
+fn raw_tables(plan: &Plan, how: CsvRead) -> Result<BTreeMap<Table, LazyFrame>, Error> {
     let mut frames = BTreeMap::new();
     for table in Table::ALL {
         let mut parts = Vec::new();
         for source in plan.sources_of(table) {
+            let numbers = match how {
+                CsvRead::NativeNumbers => read::native_numbers(source),
+                CsvRead::Text => Vec::new(),
+            };
             for file in read::files(source)? {
-                let mut lf = read::scan(source, &file)?;
+                let mut lf = read::scan(source, &file, &numbers)?;
                 let schema = read::schema(source, &file, &mut lf)?;
                 parts.push(normalise::normalise(plan, source, &file, lf, &schema)?);
             }
@@ -77,7 +89,7 @@ fn derive(plan: &Plan, mut frames: BTreeMap<Table, LazyFrame>) -> BTreeMap<Table
 /// The tables straight from the sources, without staging: for checks and `explain`, whose plans must
 /// build but need not run. The business clock spans the window (or the as-of day) only.
 pub fn normalised(plan: &Plan) -> Result<Staged, Error> {
-    let frames = raw_tables(plan)?
+    let frames = raw_tables(plan, CsvRead::Text)?
         .into_iter()
         .map(|(t, lf)| Ok((t, quarantine::kept(quarantine::settle(t, quarantine::mark(plan, t, lf), false)?))))
         .collect::<Result<_, Error>>()?;
@@ -231,9 +243,16 @@ pub fn run(plan: &Plan, out_dir: &Path) -> Result<RunReport, Error> {
     };
     // The row rules are marked while the sources are read, so that the staged table is the only copy: the
     // rejected rows are split off it, and the segments read it with the kept rows' filter.
-    let marked = raw_tables(plan)?.into_iter().map(|(t, lf)| (t, quarantine::mark(plan, t, lf))).collect();
+    let marked = |how| -> Result<BTreeMap<Table, LazyFrame>, Error> {
+        Ok(raw_tables(plan, how)?.into_iter().map(|(t, lf)| (t, quarantine::mark(plan, t, lf))).collect())
+    };
+    let fast = marked(CsvRead::NativeNumbers)?;
     trace("sources scanned (schemas, formats)");
-    let marked = stage(plan, marked, &stage_dir.join("raw"))?;
+    let marked = match stage(plan, fast, &stage_dir.join("raw")) {
+        Ok(staged) => staged,
+        // A number the reader could not parse: read again as text, which reports it with its row.
+        Err(_) => stage(plan, marked(CsvRead::Text)?, &stage_dir.join("raw"))?,
+    };
     trace("sources read and staged");
     let rows = check_values(plan, &marked)?;
     trace("values checked");

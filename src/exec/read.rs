@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use polars::prelude::*;
 
 use crate::error::DataError;
-use crate::plan::{FileFormat, Source};
+use crate::model::ColumnType;
+use crate::plan::{FileFormat, MappedValue, Source};
 use crate::suggest;
 
 /// Row number column (1-based data row: the header is row 0) and file column added to every scan.
@@ -29,9 +30,47 @@ pub fn files(source: &Source) -> Result<Vec<PathBuf>, DataError> {
     Ok(files)
 }
 
-/// One file as a lazy frame. CSV columns are read as text: typing is the mapping's job, so that a bad value
-/// is reported with its row instead of failing the whole read.
-pub fn scan(source: &Source, file: &std::path::Path) -> Result<LazyFrame, DataError> {
+/// Source columns the CSV reader may type as numbers itself: mapped as they are to a number column, and
+/// read by nothing else. Parsing numbers while reading is faster than reading text and typing it after, but
+/// a bad value then fails the whole read, so the run reads the files again as text to report it (`text`).
+/// Sources that quarantine unreadable values are always read as text.
+pub fn native_numbers(source: &Source) -> Vec<(String, DataType)> {
+    if source.format != FileFormat::Csv || source.quarantine_unreadable {
+        return Vec::new();
+    }
+    let roots = |sql: &crate::plan::Sql| -> Vec<String> {
+        let e = super::normalise::sql(sql).ok();
+        e.map(|e| e.meta().root_names().into_iter().map(|n| n.to_string()).collect()).unwrap_or_default()
+    };
+    let mut other_uses: Vec<String> = source.filter.as_ref().map(roots).unwrap_or_default();
+    let mut candidates: Vec<(String, DataType)> = Vec::new();
+    for m in &source.columns {
+        match &m.value {
+            MappedValue::Expr(sql) => other_uses.extend(roots(sql)),
+            MappedValue::Constant(_) => {},
+            MappedValue::Column { name, .. } => {
+                let number = match m.canonical.ty {
+                    ColumnType::Integer => Some(DataType::Int64),
+                    ColumnType::Float if !source.csv.decimal_comma => Some(DataType::Float64),
+                    _ => None,
+                };
+                match number {
+                    Some(dtype) if m.map.is_empty() && m.default.is_none() => candidates.push((name.clone(), dtype)),
+                    _ => other_uses.push(name.clone()),
+                }
+            },
+        }
+    }
+    if let crate::plan::Duplicates::KeepLatest { by, .. } = &source.duplicates {
+        other_uses.push(by.clone());
+    }
+    let twice = |name: &str| candidates.iter().filter(|(n, _)| n == name).count() > 1;
+    candidates.iter().filter(|(n, _)| !other_uses.contains(n) && !twice(n)).cloned().collect()
+}
+
+/// One file as a lazy frame. CSV columns are read as text, except `numbers` (see `native_numbers`): typing
+/// is the mapping's job, so that a bad value is reported with its row instead of failing the whole read.
+pub fn scan(source: &Source, file: &std::path::Path, numbers: &[(String, DataType)]) -> Result<LazyFrame, DataError> {
     let path = PlRefPath::new(file.to_string_lossy().as_ref());
     let row_index = Some(RowIndex { name: ROW.into(), offset: 1 });
     let unreadable = |e: PolarsError| DataError::Unreadable {
@@ -50,6 +89,11 @@ pub fn scan(source: &Source, file: &std::path::Path) -> Result<LazyFrame, DataEr
                     o.null_values.iter().map(|v| v.as_str().into()).collect(),
                 )))
                 .with_infer_schema_length(Some(0))
+                .with_dtype_overwrite(
+                    (!numbers.is_empty()).then(|| {
+                        Arc::new(numbers.iter().map(|(n, t)| Field::new(n.as_str().into(), t.clone())).collect())
+                    }),
+                )
                 .with_encoding(if o.lossy_utf8 { CsvEncoding::LossyUtf8 } else { CsvEncoding::Utf8 })
                 .with_row_index(row_index)
                 .finish()

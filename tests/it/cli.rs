@@ -184,6 +184,32 @@ fn unparseable_timestamp_names_file_and_row_and_writes_nothing() {
     assert_eq!(std::fs::read_to_string(out.join("overall.csv")).unwrap(), "previous run\n");
 }
 
+/// Numbers are parsed by the CSV reader when it can; a value it cannot read sends the run back to reading
+/// the files as text, which reports the value with its row.
+#[test]
+fn unreadable_number_names_file_and_row() {
+    let (dir, p) = broken_fixture(|s| s.to_string());
+    let tickets = std::fs::read_to_string(dir.path().join("tickets.csv")).unwrap();
+    std::fs::write(dir.path().join("tickets.csv"), tickets.replace(",yes,no,600,", ",yes,no,10 min,")).unwrap();
+    let out = dir.path().join("out");
+    let o = deskpulse(&["run", p.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_fails(&o, 3, &["tickets.handle_seconds", "tickets.csv row 2", "\"10 min\"", "as a number"]);
+}
+
+#[test]
+fn padded_numbers_read_as_numbers() {
+    let (dir, p) = broken_fixture(|s| s.to_string());
+    let out = |name: &str| dir.path().join(name);
+    let o = deskpulse(&["run", p.to_str().unwrap(), "--out", out("plain").to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let tickets = std::fs::read_to_string(dir.path().join("tickets.csv")).unwrap();
+    std::fs::write(dir.path().join("tickets.csv"), tickets.replace(",yes,no,600,", ",yes,no, 600 ,")).unwrap();
+    let o = deskpulse(&["run", p.to_str().unwrap(), "--out", out("padded").to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let read = |d: &str| std::fs::read_to_string(out(d).join("overall.csv")).unwrap();
+    assert_eq!(read("plain"), read("padded"));
+}
+
 #[test]
 fn kpis_json_lists_the_catalog() {
     let o = deskpulse(&["kpis", "--format", "json"]);
