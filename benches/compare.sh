@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end comparison on generated dumps: deskpulse against two independent implementations of the same
-# core KPIs (benches/reference_polars.py, benches/reference_duckdb.sql), with a check that all three agree.
-# Prints wall time and peak RSS of each. Usage: benches/compare.sh [TICKETS ...]   (default: 1000000 10000000)
+# core KPIs (benches/reference_polars.py, benches/reference_duckdb.sql), with a check that all three agree;
+# then deskpulse on the full catalog with benchmarks (benches/full_catalog.yaml). Prints wall time and peak
+# RSS of each. Usage: benches/compare.sh [TICKETS ...]   (default: 1000000 10000000)
 # Dumps are cached in $BENCH_DIR (default ~/.cache/deskpulse-bench/data); Python deps in a venv beside it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,6 +36,11 @@ for n in "${SIZES[@]}"; do
   echo "== $n tickets: core KPIs by sector x channel x month"
   rm -rf "$BENCH_DIR/out-deskpulse" "$BENCH_DIR/polars.csv" "$BENCH_DIR/duckdb.csv"
   measure "deskpulse run" "$BIN" run "$dump/pipeline.yaml" --out "$BENCH_DIR/out-deskpulse"
+  # The full catalog: the dump's sources with benches/full_catalog.yaml's KPIs, segments and benchmarks.
+  { sed '/^kpis:/,$d' "$dump/pipeline.yaml"
+    sed "s#REFERENCE#$PWD/sample_data/benchmarks/reference.csv#" benches/full_catalog.yaml; } > "$dump/pipeline-full.yaml"
+  rm -rf "$BENCH_DIR/out-full"
+  measure "deskpulse run (full catalog)" "$BIN" run "$dump/pipeline-full.yaml" --out "$BENCH_DIR/out-full"
   measure "Python Polars (reference)" "$PY" benches/reference_polars.py "$dump" "$BENCH_DIR/polars.csv"
   measure "DuckDB SQL (reference)" "$PY" benches/reference_duckdb.py "$dump" "$BENCH_DIR/duckdb.csv"
   "$PY" benches/agree.py "$BENCH_DIR/out-deskpulse" "$BENCH_DIR/polars.csv" "$BENCH_DIR/duckdb.csv"

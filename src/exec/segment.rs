@@ -148,7 +148,7 @@ pub(super) fn enriched(
             .unique_stable(None, UniqueKeepStrategy::First)
             .with_column(lit(true).alias("has_survey"));
         lf = lf
-            .left_join(answered, col("ticket_id"), col("ticket_id"))
+            .join(answered, [col("ticket_id")], [col("ticket_id")], lookup_join())
             .with_column(col("has_survey").fill_null(lit(false)));
     }
     if table == Table::Tickets {
