@@ -41,8 +41,8 @@ enum Command {
         /// UTC) instead of now: reruns over past periods give the figures they gave then.
         #[arg(long, value_parser = parse_as_of)]
         as_of: Option<jiff::Timestamp>,
-        /// auto (default): Polars' streaming engine when a table has more than a million rows, so memory stays
-        /// bounded; in-memory below, which is faster on small data. Or force `streaming` / `in-memory`.
+        /// auto (default): Polars' streaming engine, one aggregation at a time, so memory stays bounded; or
+        /// `in-memory`, one joint plan that shares scans between segments but holds the tables.
         #[arg(long, value_enum, default_value_t = EngineArg::Auto)]
         engine: EngineArg,
     },

@@ -21,7 +21,7 @@ use polars::prelude::*;
 
 use crate::error::{BadValue, DataError, Error};
 use crate::model::{ColumnType, Table};
-use crate::plan::{EngineChoice, Plan, STREAMING_FROM_ROWS};
+use crate::plan::{EngineChoice, Plan};
 use crate::sink;
 
 pub use benchmark::{render_scorecard, scorecard, CardFormat};
@@ -276,12 +276,9 @@ pub fn run(plan: &Plan, out_dir: &Path) -> Result<RunReport, Error> {
         false => Some(business_clock(plan, &frames)?),
     };
     let staged = Staged { frames, clock };
-    let largest = rows.iter().map(|(_, n)| *n).max().unwrap_or(0);
     let engine = match plan.engine {
-        EngineChoice::Streaming => Engine::Streaming,
+        EngineChoice::Auto | EngineChoice::Streaming => Engine::Streaming,
         EngineChoice::InMemory => Engine::InMemory,
-        EngineChoice::Auto if largest > STREAMING_FROM_ROWS => Engine::Streaming,
-        EngineChoice::Auto => Engine::InMemory,
     };
     let mut names: Vec<String> = plan.segments.iter().map(|s| s.name.clone()).collect();
     let mut extras = Vec::new();
