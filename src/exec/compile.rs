@@ -263,10 +263,19 @@ pub fn aggregations(k: usize, def: &KpiDefinition, days: &Expr, out: &mut GroupA
             },
             Aggregate::PerAgentDay { agent } => {
                 let with_agent = rows_where(col(*agent).is_not_null());
-                let agents = mask(col(*agent)).drop_nulls().n_unique().cast(DataType::Float64);
-                let den = agents * days.clone().cast(DataType::Float64);
-                let num = with_agent.clone().cast(DataType::Float64);
-                (num.clone() / den.clone(), num, den, with_agent)
+                // Distinct agents from each group's agent ids collected as 64-bit hashes (a collision among
+                // 10,000 agents has a chance near 10⁻¹²): `n_unique` in a group-by does not stream, and made
+                // the engine hold every column of the table.
+                let ids = out.list_of(super::hash::text_hash(mask(col(*agent)), 0));
+                let agents = ids.list().agg(element().drop_nulls().n_unique()).cast(DataType::Float64);
+                let days_part = part(k, s, "days");
+                out.aggs.push(days.clone().cast(DataType::Float64).alias(days_part.as_str()));
+                let den = agents * col(days_part.as_str());
+                let num = col(part(k, s, "numerator"));
+                out.after.push(den.clone().alias(part(k, s, "denominator")));
+                out.after.push((num / den).alias(part(k, s, "value")));
+                let (value, den) = (col(part(k, s, "value")), col(part(k, s, "denominator")));
+                (value, with_agent.clone().cast(DataType::Float64), den, with_agent)
             },
             Aggregate::Spearman(a, b) => {
                 // Pearson correlation of the average ranks of the pairs where both values are set.
