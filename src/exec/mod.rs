@@ -246,12 +246,15 @@ pub fn run(plan: &Plan, out_dir: &Path) -> Result<RunReport, Error> {
     let marked = |how| -> Result<BTreeMap<Table, LazyFrame>, Error> {
         Ok(raw_tables(plan, how)?.into_iter().map(|(t, lf)| (t, quarantine::mark(plan, t, lf))).collect())
     };
-    let fast = marked(CsvRead::NativeNumbers)?;
-    trace("sources scanned (schemas, formats)");
-    let marked = match stage(plan, fast, &stage_dir.join("raw")) {
+    let raw_dir = stage_dir.join("raw");
+    let marked = match marked(CsvRead::NativeNumbers).and_then(|fast| {
+        trace("sources scanned (schemas, formats)");
+        stage(plan, fast, &raw_dir)
+    }) {
         Ok(staged) => staged,
-        // A number the reader could not parse: read again as text, which reports it with its row.
-        Err(_) => stage(plan, marked(CsvRead::Text)?, &stage_dir.join("raw"))?,
+        // A number the reader could not parse (in a file's head, or later): read again as text, which
+        // reports it with its row.
+        Err(_) => stage(plan, marked(CsvRead::Text)?, &raw_dir)?,
     };
     trace("sources read and staged");
     let rows = check_values(plan, &marked)?;

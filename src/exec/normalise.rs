@@ -62,6 +62,8 @@ pub fn normalise(
     // both by name, so that each column is parsed once.
     let mut bad_exprs = Vec::new();
     let mut texts = Vec::new();
+    // The file's first rows, read once for every timestamp layout to recognise.
+    let mut head = None;
     for column in source.table.columns() {
         let mapping = source.columns.iter().find(|m| m.canonical.name == column.name);
         let (typed, bad_raw) = match mapping {
@@ -72,7 +74,7 @@ pub fn normalise(
                     ColumnType::Timestamp | ColumnType::Date if is_text => {
                         let format = match &m.format {
                             Some(f) => f.clone(),
-                            None => infer_format(source, file, &lf, raw.clone(), column, m)?,
+                            None => infer_format(source, file, file_head(&lf, &mut head)?, raw.clone(), column, m)?,
                         };
                         parse_temporal(raw.clone(), column.ty, &format, m.time_zone.as_deref())
                     },
@@ -256,18 +258,26 @@ pub fn parse_temporal(raw: Expr, ty: ColumnType, format: &str, time_zone: Option
 }
 
 /// Picks the first candidate format that reads every value of a sample of the column.
+/// The first 5,000 rows of a file, read on first use: enough to recognise a layout (filtering the whole file
+/// for values would read all of it).
+fn file_head<'a>(lf: &LazyFrame, head: &'a mut Option<DataFrame>) -> PolarsResult<&'a DataFrame> {
+    if head.is_none() {
+        *head = Some(lf.clone().limit(5_000).collect()?);
+    }
+    Ok(head.as_ref().expect("just read"))
+}
+
 fn infer_format(
     source: &Source,
     file: &std::path::Path,
-    lf: &LazyFrame,
+    head: &DataFrame,
     raw: Expr,
     column: &Column,
     m: &ColumnMapping,
 ) -> Result<String, crate::error::Error> {
-    // The file's head is enough to recognise a layout; filtering the whole file first would read all of it.
-    let sample = lf
+    let sample = head
         .clone()
-        .limit(5_000)
+        .lazy()
         .select([col(ROW), raw.cast(DataType::String).alias("v")])
         .filter(col("v").is_not_null())
         .limit(200)
