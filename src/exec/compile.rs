@@ -191,6 +191,12 @@ impl GroupAggs {
         col(format!("__list{i}"))
     }
 
+    /// Computes `e` after the group-by as the column `name`, and returns that column.
+    fn after(&mut self, name: String, e: Expr) -> Expr {
+        self.after.push(e.alias(name.as_str()));
+        col(name)
+    }
+
     /// The collected lists, which the output does not need once the quantiles are computed.
     pub fn lists(&self) -> Vec<String> {
         (0..self.lists.len()).map(|i| format!("__list{i}")).collect()
@@ -240,9 +246,8 @@ pub fn aggregations(k: usize, def: &KpiDefinition, days: &Expr, out: &mut GroupA
                 let (m, scale) = measure(e);
                 let masked = mask(m);
                 let values = out.list_of(masked.clone());
-                let value = values.list().agg(element().quantile(lit(*q), QuantileMethod::Linear)) * lit(scale);
-                out.after.push(value.alias(part(k, s, "value")));
-                (col(part(k, s, "value")), null(), null(), masked.count().cast(DataType::Int64))
+                let quantile = values.list().agg(element().quantile(lit(*q), QuantileMethod::Linear)) * lit(scale);
+                (out.after(part(k, s, "value"), quantile), null(), null(), masked.count().cast(DataType::Int64))
             },
             Aggregate::NetScore { promoter, detractor } => {
                 let p = rows_where(holds(promoter));
@@ -270,11 +275,9 @@ pub fn aggregations(k: usize, def: &KpiDefinition, days: &Expr, out: &mut GroupA
                 let agents = ids.list().agg(element().drop_nulls().n_unique()).cast(DataType::Float64);
                 let days_part = part(k, s, "days");
                 out.aggs.push(days.clone().cast(DataType::Float64).alias(days_part.as_str()));
-                let den = agents * col(days_part.as_str());
-                let num = col(part(k, s, "numerator"));
-                out.after.push(den.clone().alias(part(k, s, "denominator")));
-                out.after.push((num / den).alias(part(k, s, "value")));
-                let (value, den) = (col(part(k, s, "value")), col(part(k, s, "denominator")));
+                let agent_days = agents * col(days_part.as_str());
+                let value = out.after(part(k, s, "value"), col(part(k, s, "numerator")) / agent_days.clone());
+                let den = out.after(part(k, s, "denominator"), agent_days);
                 (value, with_agent.clone().cast(DataType::Float64), den, with_agent)
             },
             Aggregate::Spearman(a, b) => {

@@ -221,7 +221,6 @@ pub fn run(plan: &Plan, out_dir: &Path) -> Result<RunReport, Error> {
     let stage_dir = output.work_dir().join("stage");
     let trace = |what: &str| {
         if std::env::var_os("DESKPULSE_TRACE").is_some() {
-            // The peak resident memory so far (Linux), to see which stage needs it.
             // Peak resident memory so far, and what is resident now: anonymous (heap) and file-backed
             // (memory-mapped inputs, which the kernel can drop) (Linux).
             let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -243,18 +242,21 @@ pub fn run(plan: &Plan, out_dir: &Path) -> Result<RunReport, Error> {
     };
     // The row rules are marked while the sources are read, so that the staged table is the only copy: the
     // rejected rows are split off it, and the segments read it with the kept rows' filter.
-    let marked = |how| -> Result<BTreeMap<Table, LazyFrame>, Error> {
+    let marked_tables = |how| -> Result<BTreeMap<Table, LazyFrame>, Error> {
         Ok(raw_tables(plan, how)?.into_iter().map(|(t, lf)| (t, quarantine::mark(plan, t, lf))).collect())
     };
     let raw_dir = stage_dir.join("raw");
-    let marked = match marked(CsvRead::NativeNumbers).and_then(|fast| {
+    let native = plan.sources.iter().any(|s| !read::native_numbers(s).is_empty());
+    let how = if native { CsvRead::NativeNumbers } else { CsvRead::Text };
+    let marked = match marked_tables(how).and_then(|frames| {
         trace("sources scanned (schemas, formats)");
-        stage(plan, fast, &raw_dir)
+        stage(plan, frames, &raw_dir)
     }) {
         Ok(staged) => staged,
         // A number the reader could not parse (in a file's head, or later): read again as text, which
         // reports it with its row.
-        Err(_) => stage(plan, marked(CsvRead::Text)?, &raw_dir)?,
+        Err(_) if native => stage(plan, marked_tables(CsvRead::Text)?, &raw_dir)?,
+        Err(e) => return Err(e),
     };
     trace("sources read and staged");
     let rows = check_values(plan, &marked)?;

@@ -32,7 +32,7 @@ pub fn files(source: &Source) -> Result<Vec<PathBuf>, DataError> {
 
 /// Source columns the CSV reader may type as numbers itself: mapped as they are to a number column, and
 /// read by nothing else. Parsing numbers while reading is faster than reading text and typing it after, but
-/// a bad value then fails the whole read, so the run reads the files again as text to report it (`text`).
+/// a bad value then fails the whole read, so the run reads the files again as text to report it.
 /// Sources that quarantine unreadable values are always read as text.
 pub fn native_numbers(source: &Source) -> Vec<(String, DataType)> {
     if source.format != FileFormat::Csv || source.quarantine_unreadable {
