@@ -43,7 +43,14 @@ impl Error {
 
 impl From<polars::error::PolarsError> for Error {
     fn from(e: polars::error::PolarsError) -> Self {
-        Error::Internal(e.to_string())
+        // The engine may quote whole input rows: keep a scheduler's log readable.
+        let text = e.to_string();
+        let cut = text.char_indices().nth(2_000).map(|(i, _)| i).unwrap_or(text.len());
+        Error::Internal(if cut < text.len() {
+            format!("{}… ({} bytes cut)", &text[..cut], text.len() - cut)
+        } else {
+            text
+        })
     }
 }
 
@@ -80,16 +87,43 @@ pub enum DataError {
     TooManyRejected { table: String, rejected: u64, total: u64, max: f64, reasons: Vec<(String, u64)> },
     #[error("{what}")]
     NotFound { what: String },
+    #[error("source `{source_name}`: {file} is not UTF-8: line {line} (byte {offset}) reads {excerpt:?}")]
+    NotUtf8 { source_name: String, file: String, line: u64, offset: u64, excerpt: String, at: Location },
+    #[error("source `{source_name}`: {file} has {total} malformed row(s){}", malformed_list(examples))]
+    Malformed { source_name: String, file: String, total: u64, examples: Vec<crate::exec::Malformed>, at: Location },
+}
+
+fn malformed_list(examples: &[crate::exec::Malformed]) -> String {
+    examples.iter().map(|m| format!("\n  line {}: {}: {}", m.line, m.problem, m.excerpt)).collect()
 }
 
 impl DataError {
     /// Where in the pipeline file the problem was declared, when it was.
     pub fn location(&self) -> Option<Location> {
         match self {
-            DataError::NoFiles { at, .. } | DataError::MissingColumn { at, .. } | DataError::BadValues { at, .. } => {
-                Some(*at)
-            },
+            DataError::NoFiles { at, .. }
+            | DataError::MissingColumn { at, .. }
+            | DataError::BadValues { at, .. }
+            | DataError::NotUtf8 { at, .. }
+            | DataError::Malformed { at, .. } => Some(*at),
             DataError::Unreadable { .. } | DataError::TooManyRejected { .. } | DataError::NotFound { .. } => None,
+        }
+    }
+
+    /// What the user can do about it, when there is a usual fix.
+    pub fn help(&self) -> Option<String> {
+        match self {
+            DataError::NotUtf8 { .. } => Some(
+                "convert the file to UTF-8 (e.g. `iconv -f cp1252 -t utf-8`), or set `csv: { encoding: utf-8-lossy }` \
+                 on the source to replace the bad bytes"
+                    .into(),
+            ),
+            DataError::Malformed { .. } => Some(
+                "fix the rows, or set `on_error: quarantine` on the source to set them aside in _rejected/ \
+                 (reason malformed_row) and use the others"
+                    .into(),
+            ),
+            _ => None,
         }
     }
 }

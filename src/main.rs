@@ -6,6 +6,37 @@
 
 mod render;
 
+/// `println!` that stops quietly when the reader has gone away (`deskpulse explain … | head -1`): a closed
+/// pipe is the reader's choice, not an error, so the process exits 0 instead of panicking.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        if let Err(e) = writeln!(out, $($arg)*).and_then(|_| out.flush()) {
+            exit_on_write_error(e);
+        }
+    }};
+}
+
+/// `print!` with the same closed-pipe rule as `say!`.
+macro_rules! say_raw {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        if let Err(e) = write!(out, $($arg)*).and_then(|_| out.flush()) {
+            exit_on_write_error(e);
+        }
+    }};
+}
+
+fn exit_on_write_error(e: std::io::Error) -> ! {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(exit::OK);
+    }
+    eprintln!("error: cannot write to standard output: {e}");
+    std::process::exit(exit::OUTPUT);
+}
+
 /// See Cargo.toml: returns freed memory to the system instead of holding it per thread.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -167,30 +198,36 @@ fn execute(command: Command) -> Result<(), Error> {
                 });
             };
             let report = exec::run(&plan, &out)?;
+            for folder in &report.removed_stale {
+                say!("removed the work folder of an interrupted run: {}", folder.display());
+            }
             for (table, rows) in &report.rows {
-                println!("read {table}: {rows} rows");
+                say!("read {table}: {rows} rows");
             }
             for (table, reason, rows) in &report.rejected {
-                println!(
+                say!(
                     "quarantined {table}: {rows} rows ({reason}) -> {}",
                     out.join("_rejected").join(format!("{table}.parquet")).display()
                 );
             }
+            for (table, file, lines) in &report.blank_lines {
+                say!("skipped {table}: {lines} blank line(s) in {file}");
+            }
             for (table, rows) in &report.superseded {
-                println!("superseded {table}: {rows} older copies dropped (duplicates: keep_latest)");
+                say!("superseded {table}: {rows} older copies dropped (duplicates: keep_latest)");
             }
             for (name, rows, paths) in &report.outputs {
                 let files: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
-                println!("wrote {name}: {rows} rows -> {}", files.join(", "));
+                say!("wrote {name}: {rows} rows -> {}", files.join(", "));
             }
-            println!("done in {:.2} s", report.seconds);
+            say!("done in {:.2} s", report.seconds);
         },
         Command::Validate { pipeline, no_data } => {
             let plan = deskpulse::load_plan(&pipeline)?;
             if !no_data {
                 exec::check(&plan)?;
             }
-            println!(
+            say!(
                 "ok: pipeline `{}`: {} source(s), {} KPI(s), {} segment(s){}",
                 plan.name,
                 plan.sources.len(),
@@ -203,21 +240,21 @@ fn execute(command: Command) -> Result<(), Error> {
             Format::Json => {
                 let json =
                     serde_json::to_string_pretty(&catalog::docs()).map_err(|e| Error::Internal(e.to_string()))?;
-                println!("{json}");
+                say!("{json}");
             },
-            Format::Markdown => print!("{}", catalog::markdown()),
+            Format::Markdown => say_raw!("{}", catalog::markdown()),
             Format::Table => {
                 for d in catalog::docs() {
-                    println!("{:<22} {:<8} {:<8} better: {:<6} {}", d.name, d.table, d.unit, d.direction, d.definition);
+                    say!("{:<22} {:<8} {:<8} better: {:<6} {}", d.name, d.table, d.unit, d.direction, d.definition);
                 }
             },
         },
         Command::Explain { pipeline } => {
             let plan = deskpulse::load_plan(&pipeline)?;
-            println!("{plan}");
-            print!("{}", exec::explain(&plan)?);
+            say!("{plan}");
+            say_raw!("{}", exec::explain(&plan)?);
         },
-        Command::Schema => println!("{}", spec::json_schema()),
+        Command::Schema => say!("{}", spec::json_schema()),
         Command::Generate { tickets, seed, out, format } => {
             let format = match format {
                 GenFormat::Csv => deskpulse::generate::FileFormat::Csv,
@@ -225,7 +262,7 @@ fn execute(command: Command) -> Result<(), Error> {
             };
             let started = std::time::Instant::now();
             let g = deskpulse::generate::generate(tickets, seed, &out, format)?;
-            println!(
+            say!(
                 "generated {} tickets, {} ratings, {} accounts in {} files ({:.1} s); pipeline: {}",
                 g.tickets,
                 g.ratings,
@@ -249,7 +286,7 @@ fn execute(command: Command) -> Result<(), Error> {
                 CardFormat::Csv => exec::CardFormat::Csv,
                 CardFormat::Json => exec::CardFormat::Json,
             };
-            print!("{}", exec::render_scorecard(card, format)?);
+            say_raw!("{}", exec::render_scorecard(card, format)?);
         },
     }
     Ok(())

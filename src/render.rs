@@ -23,16 +23,20 @@ pub fn error(e: &Error) {
             Some(at) if at.is_known() => {
                 let path = pipeline_path();
                 let text = path.as_deref().and_then(|p| std::fs::read_to_string(p).ok()).unwrap_or_default();
-                let d = Diagnostic { message: format!("bad input data: {data}"), at, help: None };
+                let d = Diagnostic { message: format!("bad input data: {data}"), at, help: data.help() };
                 match path {
                     Some(p) if !text.is_empty() => eprintln!("{}", located(&p, &text, &d)),
-                    _ => eprintln!("error: bad input data: {data}"),
+                    _ => eprintln!("error: bad input data: {data}{}", help_line(data)),
                 }
             },
-            _ => eprintln!("error: bad input data: {data}"),
+            _ => eprintln!("error: bad input data: {data}{}", help_line(data)),
         },
         other => eprintln!("error: {other}"),
     }
+}
+
+fn help_line(data: &deskpulse::error::DataError) -> String {
+    data.help().map(|h| format!("\n  help: {h}")).unwrap_or_default()
 }
 
 /// The pipeline file named on the command line, for showing the line a data error comes from.

@@ -1085,7 +1085,12 @@ pub fn markdown() -> String {
          `denominator` and `n` where the KPI is a ratio or a mean, so that BI tools can roll results up \
          (sum the numerators, sum the denominators, divide) instead of averaging ratios. A KPI with no \
          observation in a segment and period yields no row. Percentiles interpolate linearly between the \
-         closest ranks (numpy's default).\n\n\
+         closest ranks (numpy's default). Sums and means add values as whole thousandths (durations as \
+         whole milliseconds), which is exact and so independent of the order the engine adds rows in: the same \
+         input gives the same bytes. Boundary KPIs (backlog, retention, churn, CAC, CLV) are measured for each \
+         period in which the pipeline's timeline table (tickets, else surveys, else spend) has rows; a period \
+         without any gets no row, so that one stray old timestamp costs one period, not every period \
+         between it and the rest.\n\n\
          | kpi | table | unit | better | stats |\n|---|---|---|---|---|\n",
     );
     let docs = docs();

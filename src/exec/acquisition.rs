@@ -43,17 +43,14 @@ pub fn parts(
         let length = when(ended).then(length_days).otherwise(lit(NULL).cast(DataType::Float64));
         account_aggs.extend([
             acquired.cast(DataType::Int64).sum().alias(format!("__acquired{i}")),
-            revenue.clone().sum().alias(format!("__revenue_sum{i}")),
+            super::compile::exact_sum(revenue.clone()).alias(format!("__revenue_sum{i}")),
             revenue.count().cast(DataType::Int64).alias(format!("__revenue_n{i}")),
             length.clone().sum().alias(format!("__length_sum{i}")),
             length.count().cast(DataType::Int64).alias(format!("__length_n{i}")),
         ]);
         let in_period = col("period").gt_eq(date(sd)).and(col("period").lt(date(ed))).fill_null(lit(false));
         spend_aggs.push(
-            when(in_period)
-                .then(col("amount"))
-                .otherwise(lit(NULL).cast(DataType::Float64))
-                .sum()
+            super::compile::exact_sum(when(in_period).then(col("amount")).otherwise(lit(NULL).cast(DataType::Float64)))
                 .alias(format!("__spend{i}")),
         );
     }

@@ -42,13 +42,24 @@ fn milliseconds_between(start: &str, end: &str) -> Expr {
     (col(end) - col(start)).dt().total_milliseconds(false).cast(DataType::Float64)
 }
 
-/// A measure and the factor that turns its unit into the KPI's: durations are summed in whole milliseconds
-/// (exact in f64, so sums do not depend on the order threads add them in) and scaled to seconds once.
+/// A measure and the factor that turns its unit into the KPI's. Values are summed as whole thousandths
+/// (durations: whole milliseconds), which f64 adds exactly up to 2⁵³, so that a sum does not depend on the
+/// order the engine's threads add rows in: the same input gives the same bytes.
 fn measure(e: &N) -> (Expr, f64) {
     match e {
         N::SecondsBetween { start, end } => (milliseconds_between(start, end), 1e-3),
-        other => (expr(other).cast(DataType::Float64), 1.0),
+        other => (thousandths(expr(other)), 1e-3),
     }
+}
+
+/// `e` in whole thousandths, as f64 (see `measure`).
+fn thousandths(e: Expr) -> Expr {
+    (e.cast(DataType::Float64) * lit(1000.0)).round(0, RoundMode::HalfToEven)
+}
+
+/// The sum of `e` over the group, exact whatever the order of the rows (see `measure`).
+pub(super) fn exact_sum(e: Expr) -> Expr {
+    thousandths(e).sum() / lit(1000.0)
 }
 
 /// The aggregation of a boundary KPI for the period `[start, end)`: (value, numerator, denominator, n).
@@ -146,8 +157,8 @@ pub fn wilson(yes: Expr, n: Expr, upper: bool) -> Expr {
 
 /// Sums of the yes votes and of all votes.
 fn votes(mask: &dyn Fn(Expr) -> Expr, yes: &N, no: &N) -> (Expr, Expr) {
-    let yes = mask(expr(yes).cast(DataType::Float64)).sum();
-    let no = mask(expr(no).cast(DataType::Float64)).sum();
+    let yes = exact_sum(mask(expr(yes).cast(DataType::Float64)));
+    let no = exact_sum(mask(expr(no).cast(DataType::Float64)));
     (yes.clone(), yes + no)
 }
 
@@ -309,12 +320,14 @@ pub fn aggregations(k: usize, def: &KpiDefinition, days: &Expr, out: &mut GroupA
             },
             Aggregate::Sum(e) => {
                 let m = mask(expr(e).cast(DataType::Float64));
-                let sum = m.clone().sum();
+                let sum = exact_sum(m.clone());
                 (sum.clone(), sum, null(), m.count().cast(DataType::Int64))
             },
             Aggregate::Ratio { num, den } => {
-                let (num, den) =
-                    (mask(expr(num).cast(DataType::Float64)).sum(), mask(expr(den).cast(DataType::Float64)).sum());
+                let (num, den) = (
+                    exact_sum(mask(expr(num).cast(DataType::Float64))),
+                    exact_sum(mask(expr(den).cast(DataType::Float64))),
+                );
                 (lit(100.0) * num.clone() / den.clone(), num, den.clone(), den.cast(DataType::Int64))
             },
             Aggregate::Proportion { yes, no } => {
@@ -327,7 +340,7 @@ pub fn aggregations(k: usize, def: &KpiDefinition, days: &Expr, out: &mut GroupA
             },
             // Divided by the tickets after the join in `segment`.
             Aggregate::PerTicket(e) => {
-                let sum = mask(expr(e).cast(DataType::Float64)).sum();
+                let sum = exact_sum(mask(expr(e).cast(DataType::Float64)));
                 (null(), sum, null(), lit(0i64))
             },
             Aggregate::Mix { .. } => continue,

@@ -6,8 +6,10 @@ mod acquisition;
 mod benchmark;
 mod business;
 mod compile;
+mod csv_shape;
 mod hash;
 mod normalise;
+mod prepare;
 mod quarantine;
 mod read;
 mod review;
@@ -25,6 +27,8 @@ use crate::plan::{EngineChoice, Plan};
 use crate::sink;
 
 pub use benchmark::{render_scorecard, scorecard, CardFormat};
+pub use csv_shape::Malformed;
+use prepare::Prepared;
 pub use segment::OUTPUT_COLUMNS;
 
 /// The canonical tables a plan computes from (quarantined rows removed, derived tables added), and the
@@ -49,7 +53,7 @@ enum CsvRead {
 }
 
 /// Every table's sources, normalised and appended, as lazy frames (nothing is read but headers and samples).
-fn raw_tables(plan: &Plan, how: CsvRead) -> Result<BTreeMap<Table, LazyFrame>, Error> {
+fn raw_tables(plan: &Plan, how: CsvRead, prepared: &Prepared) -> Result<BTreeMap<Table, LazyFrame>, Error> {
     let mut frames = BTreeMap::new();
     for table in Table::ALL {
         let mut parts = Vec::new();
@@ -59,7 +63,7 @@ fn raw_tables(plan: &Plan, how: CsvRead) -> Result<BTreeMap<Table, LazyFrame>, E
                 CsvRead::Text => Vec::new(),
             };
             for file in read::files(source)? {
-                let mut lf = read::scan(source, &file, &numbers)?;
+                let mut lf = read::scan(source, &file, &prepared.file(&file), &numbers)?;
                 let schema = read::schema(source, &file, &mut lf)?;
                 parts.push(normalise::normalise(plan, source, &file, lf, &schema)?);
             }
@@ -88,8 +92,8 @@ fn derive(plan: &Plan, mut frames: BTreeMap<Table, LazyFrame>) -> BTreeMap<Table
 
 /// The tables straight from the sources, without staging: for checks and `explain`, whose plans must
 /// build but need not run. The business clock spans the window (or the as-of day) only.
-pub fn normalised(plan: &Plan) -> Result<Staged, Error> {
-    let frames = raw_tables(plan, CsvRead::Text)?
+pub fn normalised(plan: &Plan, prepared: &Prepared) -> Result<Staged, Error> {
+    let frames = raw_tables(plan, CsvRead::Text, prepared)?
         .into_iter()
         .map(|(t, lf)| Ok((t, quarantine::kept(quarantine::settle(t, quarantine::mark(plan, t, lf), false)?))))
         .collect::<Result<_, Error>>()?;
@@ -192,13 +196,61 @@ fn col_dtype(table: Table, column: &str) -> DataType {
 
 /// Checks that need the files but not a full read: files exist, mapped columns exist, SQL compiles.
 pub fn check(plan: &Plan) -> Result<(), Error> {
-    let staged = normalised(plan)?;
+    let scratch = scratch_dir()?;
+    let prepared = prepare::prepare(plan, scratch.path())?;
+    let staged = normalised(plan, &prepared)?;
     for seg in &plan.segments {
         let _plan_builds = segment::segment_frame(plan, seg, &staged)?;
     }
     let _review_builds = review::review_sample(plan, &staged)?;
     let _follow_up_builds = review::follow_up(plan, &staged)?;
     Ok(())
+}
+
+/// Staging writes a typed copy of every input beside the outputs; it needs about this share of the
+/// inputs' size (measured: the generated 1M-ticket CSV dump stages to STAGE_SHARE_NOTE).
+const STAGE_SHARE: f64 = 0.5;
+
+/// Fails before any work when the disk cannot hold the staged copy of the inputs.
+fn check_free_space(plan: &Plan, work: &Path) -> Result<(), Error> {
+    let Some(free) = sink::free_space(work) else { return Ok(()) };
+    let mut inputs = 0u64;
+    for source in &plan.sources {
+        for file in read::files(source)? {
+            inputs += std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+        }
+    }
+    let needed = (inputs as f64 * STAGE_SHARE) as u64;
+    if needed > free {
+        return Err(Error::Output {
+            path: work.to_path_buf(),
+            message: format!(
+                "not enough free space to stage the inputs: about {} needed (a typed copy of {} of input files), {} free; \
+                 free some space or write the outputs to another disk with --out",
+                human_bytes(needed),
+                human_bytes(inputs),
+                human_bytes(free)
+            ),
+        });
+    }
+    Ok(())
+}
+
+fn human_bytes(n: u64) -> String {
+    let n = n as f64;
+    match n {
+        n if n >= 1e9 => format!("{:.1} GB", n / 1e9),
+        n if n >= 1e6 => format!("{:.1} MB", n / 1e6),
+        n => format!("{:.0} kB", n / 1e3),
+    }
+}
+
+/// A temporary folder for rewritten inputs when no run's work folder exists (`validate`, `explain`).
+fn scratch_dir() -> Result<tempfile::TempDir, Error> {
+    tempfile::Builder::new()
+        .prefix("deskpulse-check-")
+        .tempdir()
+        .map_err(|e| Error::Output { path: std::env::temp_dir(), message: e.to_string() })
 }
 
 /// What `deskpulse run` did.
@@ -210,12 +262,51 @@ pub struct RunReport {
     pub rejected: Vec<(Table, String, u64)>,
     /// Older copies dropped under `duplicates: keep_latest`, per table.
     pub superseded: Vec<(Table, u64)>,
+    /// Blank lines skipped, per table and file.
+    pub blank_lines: Vec<(Table, String, u64)>,
+    /// Work folders of dead runs removed before this one started.
+    pub removed_stale: Vec<PathBuf>,
     pub outputs: Vec<(String, usize, Vec<PathBuf>)>,
     pub seconds: f64,
 }
 
 /// Runs the plan and writes its outputs into `out_dir`; nothing is written unless every table succeeds.
 pub fn run(plan: &Plan, out_dir: &Path) -> Result<RunReport, Error> {
+    run_in(plan, out_dir).map_err(|e| as_disk_fault(out_dir, e))
+}
+
+/// A full disk surfaces as whatever failed first: a write, or a read of a truncated staged file. Either is
+/// the output disk's fault (exit 4), not the input's or a bug.
+fn as_disk_fault(out_dir: &Path, e: Error) -> Error {
+    match e {
+        Error::Internal(message) | Error::Data(DataError::Unreadable { message, .. })
+            if disk_full(out_dir, &message) =>
+        {
+            Error::Output { path: out_dir.to_path_buf(), message: format!("the disk is full: {}", short(&message)) }
+        },
+        other => other,
+    }
+}
+
+/// Does this failure come from a full disk under `dir`?
+fn disk_full(dir: &Path, message: &str) -> bool {
+    const NEARLY_FULL: u64 = 16 << 20;
+    message.contains("No space left")
+        || message.contains("os error 28")
+        || message.contains("Disk quota exceeded")
+        || sink::free_space(dir).is_some_and(|free| free < NEARLY_FULL)
+}
+
+/// The first line of an engine message, at most a few hundred bytes (the engine may quote whole rows).
+pub(crate) fn short(message: &str) -> String {
+    let line = message.lines().next().unwrap_or("");
+    match line.char_indices().nth(300) {
+        Some((i, _)) => format!("{}…", &line[..i]),
+        None => line.to_string(),
+    }
+}
+
+fn run_in(plan: &Plan, out_dir: &Path) -> Result<RunReport, Error> {
     let started = Instant::now();
     let mut output = sink::Output::create(out_dir)?;
     let stage_dir = output.work_dir().join("stage");
@@ -242,8 +333,15 @@ pub fn run(plan: &Plan, out_dir: &Path) -> Result<RunReport, Error> {
     };
     // The row rules are marked while the sources are read, so that the staged table is the only copy: the
     // rejected rows are split off it, and the segments read it with the kept rows' filter.
+    let removed_stale = output.removed_stale.clone();
+    check_free_space(plan, output.work_dir())?;
+    let inputs_dir = output.work_dir().join("inputs");
+    std::fs::create_dir_all(&inputs_dir)
+        .map_err(|e| Error::Output { path: inputs_dir.clone(), message: e.to_string() })?;
+    let prepared = prepare::prepare(plan, &inputs_dir)?;
+    trace("input files checked");
     let marked_tables = |how| -> Result<BTreeMap<Table, LazyFrame>, Error> {
-        Ok(raw_tables(plan, how)?.into_iter().map(|(t, lf)| (t, quarantine::mark(plan, t, lf))).collect())
+        Ok(raw_tables(plan, how, &prepared)?.into_iter().map(|(t, lf)| (t, quarantine::mark(plan, t, lf))).collect())
     };
     let raw_dir = stage_dir.join("raw");
     let native = plan.sources.iter().any(|s| !read::native_numbers(s).is_empty());
@@ -259,7 +357,10 @@ pub fn run(plan: &Plan, out_dir: &Path) -> Result<RunReport, Error> {
         Err(e) => return Err(e),
     };
     trace("sources read and staged");
-    let rows = check_values(plan, &marked)?;
+    let mut rows = check_values(plan, &marked)?;
+    for (table, n) in rows.iter_mut() {
+        *n += prepared.malformed_of(*table).count() as u64;
+    }
     trace("values checked");
     let mut judged = BTreeMap::new();
     let mut rejected_paths = BTreeMap::new();
@@ -268,8 +369,15 @@ pub fn run(plan: &Plan, out_dir: &Path) -> Result<RunReport, Error> {
         rejected_paths.insert(table, output.reserve(&format!("_rejected/{table}.parquet"))?);
     }
     trace("repeated ids settled");
-    let rejected: Vec<(PathBuf, LazyFrame)> =
-        judged.iter().map(|(t, lf)| (rejected_paths[t].clone(), quarantine::rejected(*t, lf.clone()))).collect();
+    let mut rejected: Vec<(PathBuf, LazyFrame)> = Vec::new();
+    for (t, lf) in &judged {
+        let mut frames = vec![quarantine::rejected(*t, lf.clone())];
+        let malformed: Vec<&prepare::MalformedRow> = prepared.malformed_of(*t).collect();
+        if !malformed.is_empty() {
+            frames.push(quarantine::malformed_rows(*t, &malformed)?);
+        }
+        rejected.push((rejected_paths[t].clone(), concat(frames, UnionArgs::default())?));
+    }
     sink_all(plan, rejected, ParquetCompression::Zstd(None))?;
     let kept: BTreeMap<Table, LazyFrame> = judged.into_iter().map(|(t, lf)| (t, quarantine::kept(lf))).collect();
     trace("quarantined rows written");
@@ -328,7 +436,15 @@ pub fn run(plan: &Plan, out_dir: &Path) -> Result<RunReport, Error> {
         outputs.push((name, df.height(), paths));
     }
     output.commit()?;
-    Ok(RunReport { rows, rejected, superseded, outputs, seconds: started.elapsed().as_secs_f64() })
+    Ok(RunReport {
+        rows,
+        rejected,
+        superseded,
+        blank_lines: prepared.blank_lines.clone(),
+        removed_stale,
+        outputs,
+        seconds: started.elapsed().as_secs_f64(),
+    })
 }
 
 /// The segments' tables (then `extras`) on the streaming engine, one aggregation at a time, so that the
@@ -462,7 +578,7 @@ fn read_error(plan: &Plan, e: PolarsError) -> Error {
     Error::Data(DataError::Unreadable {
         source_name: sources.join(", "),
         file: "(one of the source files)".into(),
-        message: e.to_string(),
+        message: short(&e.to_string()),
     })
 }
 
@@ -493,23 +609,34 @@ fn check_values(plan: &Plan, raw: &BTreeMap<Table, LazyFrame>) -> Result<Vec<(Ta
             let sample = lf
                 .clone()
                 .filter(col(bad.as_str()).is_not_null().and(failing.clone()))
-                .select([col(read::FILE), col(read::ROW), col(bad.as_str())])
+                .select([col(normalise::SOURCE), col(read::FILE), col(read::ROW), col(bad.as_str())])
                 .limit(5)
                 .collect()?;
+            let text = |name: &str, i: usize| -> String {
+                sample.column(name).ok().and_then(|c| c.str().ok()?.get(i)).unwrap_or("").to_string()
+            };
+            // The mapping of the source the first bad value came from: its line, and its column's name as the
+            // file has it.
+            let first_source = text(normalise::SOURCE, 0);
+            let mapping = plan
+                .sources_of(*table)
+                .filter(|s| s.name == first_source)
+                .flat_map(|s| s.columns.iter())
+                .find(|m| m.canonical.name == column);
+            let source_column = mapping.map(normalise::source_column_name).unwrap_or_else(|| column.to_string());
             let examples = (0..sample.height())
                 .map(|i| BadValue {
-                    file: sample.column(read::FILE).ok().and_then(|c| c.str().ok()?.get(i)).unwrap_or("").to_string(),
+                    file: text(read::FILE, i),
                     row: sample.column(read::ROW).ok().and_then(|c| c.u64().ok()?.get(i)).unwrap_or(0),
-                    column: column.to_string(),
-                    value: sample.column(&bad).ok().and_then(|c| c.str().ok()?.get(i)).unwrap_or("").to_string(),
+                    column: if text(normalise::SOURCE, i) == first_source {
+                        source_column.clone()
+                    } else {
+                        column.to_string()
+                    },
+                    value: text(&bad, i),
                 })
                 .collect();
-            let at = plan
-                .sources_of(*table)
-                .flat_map(|s| s.columns.iter())
-                .find(|m| m.canonical.name == column)
-                .map(|m| m.at)
-                .unwrap_or_default();
+            let at = mapping.map(|m| m.at).unwrap_or_default();
             return Err(DataError::BadValues {
                 table: table.to_string(),
                 column: column.to_string(),
@@ -526,11 +653,40 @@ fn check_values(plan: &Plan, raw: &BTreeMap<Table, LazyFrame>) -> Result<Vec<(Ta
 
 /// The optimised Polars plan of each output, computed straight from the sources.
 pub fn explain(plan: &Plan) -> Result<String, Error> {
-    let staged = normalised(plan)?;
+    let scratch = scratch_dir()?;
+    let prepared = prepare::prepare(plan, scratch.path())?;
+    let staged = normalised(plan, &prepared)?;
     let mut out = String::new();
     for seg in &plan.segments {
         let lf = segment::segment_frame(plan, seg, &staged)?;
         out.push_str(&format!("== segment {} ==\n{}\n\n", seg.name, lf.explain(true)?));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_disk_is_an_output_fault_whatever_failed() {
+        let dir = std::env::temp_dir();
+        let internal = Error::Internal("parquet: Io error: No space left on device (os error 28)".into());
+        assert_eq!(as_disk_fault(&dir, internal).exit_code(), crate::error::exit::OUTPUT);
+        let unreadable = Error::Data(DataError::Unreadable {
+            source_name: "t".into(),
+            file: "(one of the source files)".into(),
+            message: "parquet: No space left on device".into(),
+        });
+        assert_eq!(as_disk_fault(&dir, unreadable).exit_code(), crate::error::exit::OUTPUT);
+        let bug = Error::Internal("not found: column x".into());
+        assert_eq!(as_disk_fault(&dir, bug).exit_code(), crate::error::exit::INTERNAL);
+    }
+
+    #[test]
+    fn engine_messages_are_cut_to_their_first_line() {
+        let long = format!("could not parse `{}`\nrest of the file", "x".repeat(10_000));
+        let cut = short(&long);
+        assert!(cut.len() < 400 && !cut.contains("rest of the file"), "{cut}");
+    }
 }

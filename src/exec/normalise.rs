@@ -44,6 +44,39 @@ pub fn sql(s: &Sql) -> Result<Expr, crate::plan::Diagnostic> {
         .map_err(|e| crate::plan::Diagnostic::new(format!("invalid SQL expression `{}`: {e}", s.text), s.at))
 }
 
+/// `sql` compiled against one file's columns: a column it reads that the file lacks is the pipeline's
+/// mistake, reported at the SQL's line with the closest column, not an engine failure at run time.
+pub fn sql_on(s: &Sql, schema: &Schema, what: &str) -> Result<Expr, crate::plan::Diagnostic> {
+    let available: Vec<&str> = schema.iter_names().map(|n| n.as_str()).filter(|n| !n.starts_with("__")).collect();
+    let unquoted_spaced =
+        available.iter().find(|a| a.contains(' ') && s.text.contains(**a) && !s.text.contains(&format!("\"{a}\"")));
+    let quote_help = |c: &str| format!("a column name with spaces must be double-quoted in SQL: \"{c}\"");
+    let e = sql(s).map_err(|d| match unquoted_spaced {
+        Some(c) => d.with_help(quote_help(c)),
+        None => d,
+    })?;
+    for name in e.clone().meta().root_names() {
+        if schema.contains(name.as_str()) {
+            continue;
+        }
+        let help = match available.iter().find(|a| a.contains(' ') && a.split(' ').any(|w| w == name.as_str())) {
+            Some(spaced) => quote_help(spaced),
+            None => crate::suggest::help(&name, &available),
+        };
+        return Err(crate::plan::Diagnostic::new(
+            format!("`{}` reads column `{name}`, which {what} does not have", s.text),
+            s.at,
+        )
+        .with_help(help));
+    }
+    Ok(e)
+}
+
+/// The canonical columns of `table`, typed: what a table filter (`filters.tickets`) may read.
+pub fn canonical_schema(table: Table) -> Schema {
+    table.columns().iter().map(|c| Field::new(c.name.into(), dtype(c.ty))).collect()
+}
+
 /// The canonical frame of one file of a source: every column of the table, typed, plus `__file`, `__row`
 /// and one `__bad_<column>` per typed column.
 pub fn normalise(
@@ -55,7 +88,9 @@ pub fn normalise(
 ) -> Result<LazyFrame, crate::error::Error> {
     let mut lf = lf;
     if let Some(filter) = &source.filter {
-        lf = lf.filter(sql(filter).map_err(|d| plan_error(plan, d))?.fill_null(lit(false)));
+        lf = lf.filter(
+            sql_on(filter, schema, &file.display().to_string()).map_err(|d| plan_error(plan, d))?.fill_null(lit(false)),
+        );
     }
     let mut exprs = vec![col(FILE), col(ROW).cast(DataType::UInt64)];
     // Two projections: the typed columns (and the text of those parsed from text), then the bad values from
@@ -69,11 +104,14 @@ pub fn normalise(
         let (typed, bad_raw) = match mapping {
             None => (default_value(column), None),
             Some(m) => {
-                let (raw, is_text) = raw_value(m, schema, column.ty).map_err(|d| plan_error(plan, d))?;
+                let (raw, is_text) = raw_value(m, schema, file, column.ty).map_err(|d| plan_error(plan, d))?;
                 let typed = match column.ty {
                     ColumnType::Timestamp | ColumnType::Date if is_text => {
                         let format = match &m.format {
-                            Some(f) => f.clone(),
+                            Some(f) => {
+                                check_format(source, file, file_head(&lf, &mut head)?, raw.clone(), column, m, f)?;
+                                f.clone()
+                            },
                             None => infer_format(source, file, file_head(&lf, &mut head)?, raw.clone(), column, m)?,
                         };
                         parse_temporal(raw.clone(), column.ty, &format, m.time_zone.as_deref())
@@ -138,7 +176,12 @@ fn default_value(column: &Column) -> Expr {
 }
 
 /// The source value after `map` and `default`, and whether it is text (and so needs parsing).
-fn raw_value(m: &ColumnMapping, schema: &Schema, ty: ColumnType) -> Result<(Expr, bool), crate::plan::Diagnostic> {
+fn raw_value(
+    m: &ColumnMapping,
+    schema: &Schema,
+    file: &std::path::Path,
+    ty: ColumnType,
+) -> Result<(Expr, bool), crate::plan::Diagnostic> {
     let (mut raw, mut is_text) = match &m.value {
         MappedValue::Column { name, .. } => {
             (col(name.as_str()), matches!(schema.get(name.as_str()), Some(DataType::String) | None))
@@ -147,7 +190,7 @@ fn raw_value(m: &ColumnMapping, schema: &Schema, ty: ColumnType) -> Result<(Expr
         // An expression already of the column's type is taken as it is (`tags LIKE '%x%'` for a boolean);
         // any other is cast to text, so that the parsing rules apply uniformly.
         MappedValue::Expr(s) => {
-            let e = sql(s)?;
+            let e = sql_on(s, schema, &file.display().to_string())?;
             match e.to_field(schema) {
                 Ok(f) if *f.dtype() == dtype(ty) && ty != ColumnType::Text => (e, false),
                 _ => (e.cast(DataType::String), true),
@@ -267,6 +310,66 @@ fn file_head<'a>(lf: &LazyFrame, head: &'a mut Option<DataFrame>) -> PolarsResul
     Ok(head.as_ref().expect("just read"))
 }
 
+/// Up to 200 non-null values of `raw` in the file's head, with their rows (`ROW`, `v`).
+fn head_sample(head: &DataFrame, raw: Expr) -> PolarsResult<DataFrame> {
+    head.clone()
+        .lazy()
+        .select([col(ROW), raw.cast(DataType::String).alias("v")])
+        .filter(col("v").is_not_null())
+        .limit(200)
+        .collect()
+}
+
+/// How many values of the sample `format` reads.
+fn values_read(sample: &DataFrame, ty: ColumnType, format: &str) -> PolarsResult<u64> {
+    let parsed = sample
+        .clone()
+        .lazy()
+        .select([parse_temporal(col("v"), ty, format, None).is_not_null().sum().alias("read")])
+        .collect()?;
+    Ok(parsed.column("read")?.cast(&DataType::UInt64)?.u64()?.get(0).unwrap_or(0))
+}
+
+/// The first values of the sample, as bad values of `m`'s source column.
+fn sample_examples(sample: &DataFrame, file: &std::path::Path, m: &ColumnMapping) -> PolarsResult<Vec<BadValue>> {
+    let rows = sample.column(ROW)?.cast(&DataType::UInt64)?;
+    let values = sample.column("v")?;
+    Ok((0..sample.height().min(3))
+        .map(|i| BadValue {
+            file: file.display().to_string(),
+            row: rows.u64().ok().and_then(|r| r.get(i)).unwrap_or(0),
+            column: source_column_name(m),
+            value: values.str().ok().and_then(|v| v.get(i)).unwrap_or("").to_string(),
+        })
+        .collect())
+}
+
+/// A declared `format` must read at least one value of the file's head: one that reads none is the wrong
+/// layout for the file, reported at the mapping's line before any work (by `validate` too).
+fn check_format(
+    source: &Source,
+    file: &std::path::Path,
+    head: &DataFrame,
+    raw: Expr,
+    column: &Column,
+    m: &ColumnMapping,
+    format: &str,
+) -> Result<(), crate::error::Error> {
+    let sample = head_sample(head, raw)?;
+    if sample.height() == 0 || values_read(&sample, column.ty, format)? > 0 {
+        return Ok(());
+    }
+    Err(DataError::BadValues {
+        table: source.table.to_string(),
+        column: column.name.to_string(),
+        expected: format!("a {} in the declared format {format:?}, which reads none of them", column.ty.name()),
+        total: sample.height() as u64,
+        examples: sample_examples(&sample, file, m)?,
+        at: m.at,
+    }
+    .into())
+}
+
 fn infer_format(
     source: &Source,
     file: &std::path::Path,
@@ -275,13 +378,7 @@ fn infer_format(
     column: &Column,
     m: &ColumnMapping,
 ) -> Result<String, crate::error::Error> {
-    let sample = head
-        .clone()
-        .lazy()
-        .select([col(ROW), raw.cast(DataType::String).alias("v")])
-        .filter(col("v").is_not_null())
-        .limit(200)
-        .collect()?;
+    let sample = head_sample(head, raw)?;
     if sample.height() == 0 {
         return Ok(if column.ty == ColumnType::Date { DATE_FORMATS[0] } else { TIMESTAMP_FORMATS[0] }.to_string());
     }
@@ -290,12 +387,7 @@ fn infer_format(
     let candidates = if column.ty == ColumnType::Date { DATE_FORMATS } else { TIMESTAMP_FORMATS };
     let mut best: Option<(&str, u64)> = None;
     for f in candidates {
-        let parsed = sample
-            .clone()
-            .lazy()
-            .select([parse_temporal(col("v"), column.ty, f, None).is_not_null().sum().alias("read")])
-            .collect()?;
-        let read = parsed.column("read")?.cast(&DataType::UInt64)?.u64()?.get(0).unwrap_or(0);
+        let read = values_read(&sample, column.ty, f)?;
         if read == sample.height() as u64 {
             return Ok(f.to_string());
         }
@@ -306,16 +398,7 @@ fn infer_format(
     if let Some((f, _)) = best {
         return Ok(f.to_string());
     }
-    let rows = sample.column(ROW)?.cast(&DataType::UInt64)?;
-    let values = sample.column("v")?;
-    let examples = (0..sample.height().min(3))
-        .map(|i| BadValue {
-            file: file.display().to_string(),
-            row: rows.u64().ok().and_then(|r| r.get(i)).unwrap_or(0),
-            column: source_column_name(m),
-            value: values.str().ok().and_then(|v| v.get(i)).unwrap_or("").to_string(),
-        })
-        .collect();
+    let examples = sample_examples(&sample, file, m)?;
     Err(DataError::BadValues {
         table: source.table.to_string(),
         column: column.name.to_string(),
@@ -347,12 +430,29 @@ pub fn expected(table: Table, column: &str, plan: &Plan) -> String {
         .filter(|m| m.canonical.name == column)
         .filter_map(|m| m.format.clone())
         .collect();
+    let zones: Vec<String> = plan
+        .sources_of(table)
+        .flat_map(|s| s.columns.iter())
+        .filter(|m| m.canonical.name == column)
+        .filter_map(|m| m.time_zone.clone())
+        .filter(|z| z != "UTC")
+        .collect();
+    let in_zone = match zones.is_empty() {
+        true => String::new(),
+        false => format!(
+            " in time zone {} (a local time that a daylight-saving change skips, such as 02:30 on the last Sunday \
+             of March in Europe, does not exist there)",
+            zones.join(" or ")
+        ),
+    };
     match ty {
         ColumnType::Timestamp | ColumnType::Date if !formats.is_empty() => {
-            format!("a {} in format {}", ty.name(), formats.join(" or "))
+            format!("a {} in format {}{in_zone}", ty.name(), formats.join(" or "))
         },
-        ColumnType::Timestamp | ColumnType::Date => format!("an ISO 8601 {}", ty.name()),
+        ColumnType::Timestamp | ColumnType::Date => format!("an ISO 8601 {}{in_zone}", ty.name()),
         ColumnType::Boolean => "a boolean (true/false, 1/0, yes/no, oui/non or the declared values)".into(),
+        ColumnType::Integer => "a whole number".into(),
+        ColumnType::Float => "a number".into(),
         other => format!("a {}", other.name()),
     }
 }

@@ -1,4 +1,5 @@
-//! Quarantine: rows that break the spec's rules (a negative duration, a score outside its scale, an unknown
+//! Quarantine: rows that break the spec's rules (an empty required value, a timestamp outside the
+//! plausible range, a negative duration, a score outside its scale, an unknown
 //! survey kind, a duplicate id, an unreadable value where the source says `on_error: quarantine`) are split
 //! off with a `reason` and a `detail`, never used, and written to `DIR/_rejected/<table>.parquet`. Older
 //! copies of an id under `duplicates: keep_latest` are superseded, not rejected.
@@ -7,7 +8,7 @@ use polars::prelude::*;
 
 use super::normalise::{self, KEEP_LATEST, LATEST, SOURCE};
 use super::read::{FILE, ROW};
-use crate::model::{ColumnType, Table};
+use crate::model::{ColumnType, Fill, Table};
 use crate::plan::Plan;
 
 pub const REASON: &str = "reason";
@@ -42,6 +43,26 @@ fn rules(plan: &Plan, table: Table) -> Vec<(Expr, &'static str, Expr)> {
             let detail = concat_str([lit(format!("{} = ", c.name)), bad.clone()], "", true);
             out.push((from_quarantining.clone().and(bad.is_not_null()), "unreadable_value", detail));
         }
+    }
+    for c in table.columns().iter().filter(|c| c.fill == Fill::Required) {
+        out.push((col(c.name).is_null(), "missing_value", lit(format!("{} is empty", c.name))));
+    }
+    let (from, to) = plan.plausible_range();
+    let instant = |d: jiff::civil::Date| {
+        lit(super::segment::days_since_epoch(d) * 86_400_000).cast(normalise::dtype(ColumnType::Timestamp))
+    };
+    for c in table.columns().iter().filter(|c| c.ty == ColumnType::Timestamp) {
+        let outside = col(c.name).lt(instant(from)).or(col(c.name).gt_eq(instant(to)));
+        let detail = concat_str(
+            [
+                lit(format!("{} = ", c.name)),
+                col(c.name).dt().to_string("%Y-%m-%dT%H:%M:%SZ"),
+                lit(format!(" is outside the plausible range {from} to {to} (definitions.plausible)")),
+            ],
+            "",
+            true,
+        );
+        out.push((outside, "implausible_timestamp", detail));
     }
     let before = |end: &str, start: &str| {
         (col(end).lt(col(start)), "negative_duration", lit(format!("{end} is before {start}")))
@@ -185,6 +206,25 @@ fn repeated_hashes(keys: LazyFrame) -> PolarsResult<Option<Vec<u64>>> {
     let mut repeated: Vec<u64> = hashes.windows(2).filter(|w| w[0] == w[1]).map(|w| w[0]).collect();
     repeated.dedup();
     Ok((!repeated.is_empty()).then_some(repeated))
+}
+
+/// Records of `table` that could not be read as rows (`prepare`), in the layout of `rejected`.
+pub fn malformed_rows(table: Table, rows: &[&super::prepare::MalformedRow]) -> PolarsResult<LazyFrame> {
+    let sources: Vec<&str> = rows.iter().map(|r| r.source.as_str()).collect();
+    let files: Vec<&str> = rows.iter().map(|r| r.file.as_str()).collect();
+    let details: Vec<&str> = rows.iter().map(|r| r.detail.as_str()).collect();
+    let row_numbers: Vec<u64> = rows.iter().map(|r| r.row).collect();
+    let mut columns = vec![
+        Column::new("source".into(), sources),
+        Column::new("file".into(), files),
+        Column::new("row".into(), row_numbers),
+        Column::new(REASON.into(), vec!["malformed_row"; rows.len()]),
+        Column::new(DETAIL.into(), details),
+    ];
+    for c in table.columns() {
+        columns.push(Column::full_null(c.name.into(), rows.len(), &normalise::dtype(c.ty)));
+    }
+    Ok(DataFrame::new(rows.len(), columns)?.lazy())
 }
 
 /// The rows to use, from a judged frame.

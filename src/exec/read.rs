@@ -70,9 +70,17 @@ pub fn native_numbers(source: &Source) -> Vec<(String, DataType)> {
 
 /// One file as a lazy frame. CSV columns are read as text, except `numbers` (see `native_numbers`): typing
 /// is the mapping's job, so that a bad value is reported with its row instead of failing the whole read.
-pub fn scan(source: &Source, file: &std::path::Path, numbers: &[(String, DataType)]) -> Result<LazyFrame, DataError> {
-    let path = PlRefPath::new(file.to_string_lossy().as_ref());
+/// `file` is the input as listed; `prepared` says where to read it from (a rewritten copy carries its rows'
+/// numbers).
+pub fn scan(
+    source: &Source,
+    file: &std::path::Path,
+    prepared: &super::prepare::PreparedFile,
+    numbers: &[(String, DataType)],
+) -> Result<LazyFrame, DataError> {
+    let path = PlRefPath::new(prepared.read_from.to_string_lossy().as_ref());
     let row_index = Some(RowIndex { name: ROW.into(), offset: 1 });
+    let csv_row_index = if prepared.rewritten { None } else { row_index.clone() };
     let unreadable = |e: PolarsError| DataError::Unreadable {
         source_name: source.name.clone(),
         file: file.display().to_string(),
@@ -95,7 +103,7 @@ pub fn scan(source: &Source, file: &std::path::Path, numbers: &[(String, DataTyp
                     }),
                 )
                 .with_encoding(if o.lossy_utf8 { CsvEncoding::LossyUtf8 } else { CsvEncoding::Utf8 })
-                .with_row_index(row_index)
+                .with_row_index(csv_row_index)
                 .finish()
                 .map_err(unreadable)?
         },
@@ -104,6 +112,7 @@ pub fn scan(source: &Source, file: &std::path::Path, numbers: &[(String, DataTyp
         },
         FileFormat::Ndjson => LazyJsonLineReader::new(path).with_row_index(row_index).finish().map_err(unreadable)?,
     };
+    let lf = if prepared.rewritten { lf.with_column(col(ROW).cast(IDX_DTYPE)) } else { lf };
     Ok(lf.with_column(lit(file.display().to_string()).alias(FILE)))
 }
 

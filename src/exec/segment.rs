@@ -132,7 +132,9 @@ pub(super) fn enriched(
 ) -> Result<LazyFrame, crate::error::Error> {
     for (t, sql) in &plan.table_filters {
         if *t == table {
-            let e = super::normalise::sql(sql).map_err(|d| super::normalise::plan_error(plan, d))?;
+            let what = format!("the {table} table (filters read canonical columns)");
+            let e = super::normalise::sql_on(sql, &super::normalise::canonical_schema(table), &what)
+                .map_err(|d| super::normalise::plan_error(plan, d))?;
             lf = lf.filter(e.fill_null(lit(false)));
         }
     }
@@ -350,6 +352,55 @@ fn date_range(plan: &Plan, staged: &Staged) -> Result<(jiff::civil::Date, jiff::
     Ok((plan.window.from.unwrap_or(lo), plan.window.to.unwrap_or(hi)))
 }
 
+/// The periods the boundary KPIs are measured for: those of the window (or the data's span) in which the
+/// timeline table has rows. Periods without data get no row, so that one stray old timestamp costs one
+/// period, not one per period of the calendar between it and the rest.
+fn boundary_periods(
+    plan: &Plan,
+    seg: &Segment,
+    staged: &Staged,
+) -> Result<Vec<(jiff::civil::Date, jiff::civil::Date)>, crate::error::Error> {
+    let (from, to) = date_range(plan, staged)?;
+    if seg.grain == Grain::All {
+        return Ok(crate::periods::periods(seg.grain, from, to));
+    }
+    let Some(table) =
+        [Table::Tickets, Table::Surveys, Table::Spend].into_iter().find(|t| plan.sources_of(*t).next().is_some())
+    else {
+        return Ok(Vec::new());
+    };
+    let day = match table.period_column() {
+        Some(period) => col(period).dt().date(),
+        None => col("period"),
+    };
+    let starts = staged
+        .scan(table)?
+        .select([day.alias("__day")])
+        .filter(col("__day").is_not_null())
+        .select([period_start(
+            seg.grain,
+            col("__day").cast(DataType::Datetime(TimeUnit::Milliseconds, None)),
+            &plan.window,
+        )
+        .cast(DataType::Int32)
+        .alias("__start")])
+        .unique(None, UniqueKeepStrategy::Any)
+        .collect()?;
+    let epoch = jiff::civil::date(1970, 1, 1);
+    let mut with_data: Vec<jiff::civil::Date> = starts
+        .column("__start")?
+        .i32()?
+        .iter()
+        .flatten()
+        .filter_map(|d| epoch.checked_add(jiff::Span::new().days(d as i64)).ok())
+        .collect();
+    with_data.sort();
+    Ok(crate::periods::periods(seg.grain, from, to)
+        .into_iter()
+        .filter(|(start, _)| with_data.binary_search(start).is_ok())
+        .collect())
+}
+
 /// Rows of the boundary KPIs (backlog, retention, churn) of `table`: one aggregation per period boundary,
 /// in one pass grouped by the dimensions only.
 fn snapshot_parts(
@@ -360,8 +411,7 @@ fn snapshot_parts(
     kpis: &[usize],
     parts: &mut Vec<LazyFrame>,
 ) -> Result<(), crate::error::Error> {
-    let (from, to) = date_range(plan, staged)?;
-    let periods = crate::periods::periods(seg.grain, from, to);
+    let periods = boundary_periods(plan, seg, staged)?;
     if table == Table::Spend {
         return super::acquisition::parts(plan, seg, staged, kpis, &periods, parts);
     }

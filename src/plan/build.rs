@@ -35,6 +35,7 @@ pub fn build(spec: PipelineSpec, path: &Path, text: String) -> Result<Plan, Plan
     } = spec;
 
     let sources: Vec<Source> = sources.into_iter().filter_map(|(n, s)| source(n, s, &base, &mut errs)).collect();
+    let plausible = plausible_of(definitions.plausible.as_ref(), &mut errs);
     let definitions = definitions_of(definitions, &mut errs);
     let min_sample = min_sample.map(|m| m.value).unwrap_or(DEFAULT_MIN_SAMPLE);
 
@@ -62,6 +63,7 @@ pub fn build(spec: PipelineSpec, path: &Path, text: String) -> Result<Plan, Plan
         follow_up: None,
         benchmarks: None,
         engine: EngineChoice::Auto,
+        plausible,
     };
     plan.calendars = calendars.into_iter().filter_map(|(n, c)| calendar(n, c, &mut errs)).collect();
     plan.business_hours = calendar_rules(&plan.calendars, business_hours, &mut errs);
@@ -82,7 +84,19 @@ pub fn build(spec: PipelineSpec, path: &Path, text: String) -> Result<Plan, Plan
         );
     }
 
-    for entry in &kpis {
+    if kpis.is_empty() {
+        errs.push(
+            Diagnostic::new("`kpis` lists no KPI: there is nothing to compute", kpis.at)
+                .with_help("e.g. kpis: [ticket_volume, first_response_time]; `deskpulse kpis` lists the catalog"),
+        );
+    }
+    if segments.is_empty() {
+        errs.push(
+            Diagnostic::new("`segments` declares no segment: no table would be written", segments.at)
+                .with_help("e.g. segments: { overall_month: { by: [], grain: month } }"),
+        );
+    }
+    for entry in kpis.iter() {
         let at = if entry.name.at.is_known() { entry.name.at } else { entry.at };
         let Some(info) = catalog::lookup(&entry.name) else {
             errs.push(
@@ -95,17 +109,36 @@ pub fn build(spec: PipelineSpec, path: &Path, text: String) -> Result<Plan, Plan
             errs.push(Diagnostic::new(format!("KPI `{}` is listed twice", info.name), at));
             continue;
         }
+        // Only known statistics reach `define`; the others are reported here.
+        let mut stats_wanted = None;
         if let Some(stats) = &entry.stats {
             if !info.is_duration() {
                 errs.push(Diagnostic::new(format!("KPI `{}` takes no `stats` option", info.name), stats.at));
-            }
-            for s in stats.iter() {
-                if info.is_duration() && !DURATION_STATS.contains(&s.as_str()) {
-                    errs.push(
-                        Diagnostic::new(format!("unknown statistic `{s}` for `{}`", info.name), stats.at)
-                            .with_help(suggest::help(s, DURATION_STATS)),
-                    );
+            } else if stats.is_empty() {
+                errs.push(
+                    Diagnostic::new(format!("`stats` of `{}` lists no statistic", info.name), stats.at).with_help(
+                        format!("list some of {}, or leave `stats` out for the default", DURATION_STATS.join(", ")),
+                    ),
+                );
+            } else {
+                let mut known = Vec::new();
+                for s in stats.iter() {
+                    if DURATION_STATS.contains(&s.as_str()) {
+                        if known.contains(s) {
+                            errs.push(Diagnostic::new(
+                                format!("statistic `{s}` of `{}` is listed twice", info.name),
+                                stats.at,
+                            ));
+                        }
+                        known.push(s.clone());
+                    } else {
+                        errs.push(
+                            Diagnostic::new(format!("unknown statistic `{s}` for `{}`", info.name), stats.at)
+                                .with_help(stat_help(s)),
+                        );
+                    }
                 }
+                stats_wanted = Some(known);
             }
         }
         for section in info.config {
@@ -191,7 +224,7 @@ pub fn build(spec: PipelineSpec, path: &Path, text: String) -> Result<Plan, Plan
             },
         };
         let options = KpiOptions {
-            stats: entry.stats.as_ref().map(|s| s.value.clone()),
+            stats: stats_wanted.filter(|s| !s.is_empty()),
             min_sample: entry.min_sample.as_ref().map(|m| m.value).unwrap_or(min_sample),
             business,
         };
@@ -213,7 +246,7 @@ pub fn build(spec: PipelineSpec, path: &Path, text: String) -> Result<Plan, Plan
         }
     });
 
-    for (seg_name, seg) in segments {
+    for (seg_name, seg) in segments.value {
         if let Some(s) = segment(&plan, seg_name, seg, &mut errs) {
             plan.segments.push(s);
         }
@@ -469,6 +502,21 @@ fn source(name: String, spec: Located<SourceSpec>, base: &Path, errs: &mut Vec<D
     })
 }
 
+/// "did you mean" for a duration statistic, knowing the usual other names of the mean and percentiles.
+fn stat_help(written: &str) -> String {
+    let lower = written.to_lowercase();
+    let alias = match lower.as_str() {
+        "avg" | "average" | "moyenne" => Some("mean".to_string()),
+        "p50" | "med" => Some("median".to_string()),
+        s if DURATION_STATS.contains(&s) => Some(s.to_string()),
+        _ => None,
+    };
+    match alias {
+        Some(a) => format!("did you mean `{a}`? (statistics: {})", DURATION_STATS.join(", ")),
+        None => format!("{} (other percentiles are not computed)", suggest::help(written, DURATION_STATS)),
+    }
+}
+
 fn single_byte(value: &Option<Located<String>>, default: u8, what: &str, errs: &mut Vec<Diagnostic>) -> u8 {
     let Some(v) = value else { return default };
     let s = if v.value == "\\t" { "\t" } else { v.as_str() };
@@ -502,6 +550,26 @@ fn csv_options(spec: &crate::spec::CsvSpec, errs: &mut Vec<Diagnostic>) -> CsvOp
         decimal_comma: spec.decimal_comma,
         lossy_utf8,
     }
+}
+
+/// What is wrong with a strftime layout (as the engine reads them), or `None` when it is valid.
+fn bad_strftime(format: &str) -> Option<String> {
+    use chrono::format::{Item, StrftimeItems};
+    let mut unknown = Vec::new();
+    let mut fields = 0;
+    for item in StrftimeItems::new(format) {
+        match item {
+            Item::Error => unknown.push(()),
+            Item::Numeric(..) | Item::Fixed(_) => fields += 1,
+            _ => {},
+        }
+    }
+    if !unknown.is_empty() {
+        let directives: Vec<&str> =
+            format.match_indices('%').map(|(i, _)| &format[i..(i + 2).min(format.len())]).collect();
+        return Some(format!("it has an unknown directive (directives found: {})", directives.join(" ")));
+    }
+    (fields == 0).then(|| "it has no directive, so it reads no date".to_string())
 }
 
 const TRUE_VALUES: &[&str] = &["true", "1", "yes", "y", "oui", "t"];
@@ -548,6 +616,13 @@ fn column_mapping(
                 format!("`format` applies to timestamps and dates, and `{}` is {}", column.name, column.ty.name()),
                 f.at,
             ));
+        } else if let Some(bad) = bad_strftime(f) {
+            errs.push(
+                Diagnostic::new(format!("`format: {:?}` is not a valid layout: {bad}", f.value), f.at).with_help(
+                    "strftime directives: %Y year, %m month, %d day, %H hour, %M minute, %S second, %z offset, \
+                     %.f fraction; e.g. \"%d/%m/%Y %H:%M\"",
+                ),
+            );
         }
     }
     if let Some(tz) = &detail.time_zone {
@@ -637,6 +712,21 @@ fn definitions_of(spec: crate::spec::DefinitionsSpec, errs: &mut Vec<Diagnostic>
         d.agent_roles = roles.into_iter().map(|r| r.value).collect();
     }
     d
+}
+
+fn plausible_of(spec: Option<&crate::spec::PlausibleSpec>, errs: &mut Vec<Diagnostic>) -> Window {
+    let Some(spec) = spec else { return Window::default() };
+    let window = Window {
+        from: spec.from.as_ref().and_then(|d| date(d, errs)),
+        to: spec.to.as_ref().and_then(|d| date(d, errs)),
+    };
+    if let (Some(from), Some(to)) = (window.from, window.to) {
+        if from >= to {
+            let at = spec.from.as_ref().map(|d| d.at).unwrap_or_default();
+            errs.push(Diagnostic::new("`plausible.from` must come before `plausible.to`", at));
+        }
+    }
+    window
 }
 
 fn scale(spec: &Option<Located<Vec<f64>>>, default: (f64, f64), errs: &mut Vec<Diagnostic>) -> (f64, f64) {
@@ -885,6 +975,7 @@ fn segment(
         }
     }
     let mut kpis = Vec::new();
+    let mut unsplittable = Unsplittable::default();
     match &spec.kpis {
         Some(list) => {
             for k in list {
@@ -912,13 +1003,16 @@ fn segment(
                     if let Err(why) = dimension_available(plan, plan.kpis[i].table, d)
                         .and_then(|_| per_ticket_dimension(plan, &plan.kpis[i], d))
                     {
-                        errs.push(Diagnostic::new(
-                            format!("segment `{}`: KPI `{}` cannot be split by `{d}`: {why}", name.value, k.value),
-                            k.at,
-                        ));
+                        unsplittable.add(format!("cannot be split by `{d}`: {why}"), plan.kpis[i].name, k.at);
                     }
                 }
                 kpis.push(i);
+            }
+            if list.is_empty() {
+                errs.push(
+                    Diagnostic::new(format!("segment `{}` lists no KPI", name.value), spec_at)
+                        .with_help("name some of the declared KPIs, or leave `kpis` out for all that fit"),
+                );
             }
         },
         None => {
@@ -935,18 +1029,10 @@ fn segment(
                 } else if dimensions.iter().all(|d| !model::dimensions_of(k.table).contains(d)) {
                     // A dimension foreign to the KPI's table (e.g. channel for account KPIs): leave the KPI out.
                 } else {
-                    errs.push(Diagnostic::new(
-                        format!(
-                            "segment `{}`: KPI `{}` cannot be split this way: {}",
-                            name.value,
-                            k.name,
-                            problems.join("; ")
-                        ),
-                        spec_at,
-                    ));
+                    unsplittable.add(format!("cannot be split this way: {}", problems.join("; ")), k.name, spec_at);
                 }
             }
-            if kpis.is_empty() && errs.len() == before && !plan.kpis.is_empty() {
+            if kpis.is_empty() && errs.len() == before && unsplittable.reasons.is_empty() && !plan.kpis.is_empty() {
                 errs.push(Diagnostic::new(
                     format!("segment `{}`: no declared KPI can be split by these dimensions", name.value),
                     spec_at,
@@ -954,5 +1040,32 @@ fn segment(
             }
         },
     }
+    errs.extend(unsplittable.diagnostics(&name));
     Some(Segment { name: name.value, dimensions, grain: grain?, kpis })
+}
+
+/// KPIs of a segment that cannot be split as asked, grouped by reason: one wrong dimension is one
+/// diagnostic naming every KPI it affects, not one per KPI.
+#[derive(Default)]
+struct Unsplittable {
+    reasons: Vec<(String, Location, Vec<&'static str>)>,
+}
+
+impl Unsplittable {
+    fn add(&mut self, why: String, kpi: &'static str, at: Location) {
+        match self.reasons.iter_mut().find(|(w, _, _)| *w == why) {
+            Some((_, _, kpis)) => kpis.push(kpi),
+            None => self.reasons.push((why, at, vec![kpi])),
+        }
+    }
+
+    fn diagnostics(self, segment: &str) -> impl Iterator<Item = Diagnostic> + '_ {
+        self.reasons.into_iter().map(move |(why, at, kpis)| {
+            let which = match &kpis[..] {
+                [one] => format!("KPI `{one}`"),
+                many => format!("KPIs {}", many.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")),
+            };
+            Diagnostic::new(format!("segment `{segment}`: {which} {why}"), at)
+        })
+    }
 }

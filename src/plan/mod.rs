@@ -42,6 +42,9 @@ pub struct Plan {
     pub benchmarks: Option<Benchmarks>,
     /// How segments are computed (`deskpulse run --engine`).
     pub engine: EngineChoice,
+    /// Timestamps outside `[from, to)` are quarantined; `to` defaults to the day after the later of now and
+    /// `as_of` (see `plausible_range`).
+    pub plausible: Window,
 }
 
 /// Which Polars engine computes the segments.
@@ -92,7 +95,21 @@ pub enum LinkPart {
 
 pub type LinkTemplate = Vec<LinkPart>;
 
+/// First plausible day when the pipeline does not say.
+pub const PLAUSIBLE_FROM: jiff::civil::Date = jiff::civil::date(2000, 1, 1);
+
 impl Plan {
+    /// The `[from, to)` days a timestamp must fall in to be used.
+    pub fn plausible_range(&self) -> (jiff::civil::Date, jiff::civil::Date) {
+        let from = self.plausible.from.unwrap_or(PLAUSIBLE_FROM);
+        let to = self.plausible.to.unwrap_or_else(|| {
+            let latest = self.as_of.max(jiff::Timestamp::now());
+            let day = latest.to_zoned(jiff::tz::TimeZone::UTC).date();
+            day.tomorrow().unwrap_or(day)
+        });
+        (from, to)
+    }
+
     pub fn sources_of(&self, table: Table) -> impl Iterator<Item = &Source> {
         self.sources.iter().filter(move |s| s.table == table)
     }

@@ -14,7 +14,13 @@ pub struct Output {
     dir: PathBuf,
     work: tempfile::TempDir,
     written: Vec<PathBuf>,
+    /// Work folders of runs that died (killed, out of memory, power cut) found and removed at the start.
+    pub removed_stale: Vec<PathBuf>,
 }
+
+const WORK_PREFIX: &str = ".deskpulse-work-";
+/// The file in a work folder naming the process that owns it.
+const OWNER_FILE: &str = "owner.pid";
 
 fn output_error(path: &Path, e: impl std::fmt::Display) -> Error {
     Error::Output { path: path.to_path_buf(), message: e.to_string() }
@@ -23,10 +29,12 @@ fn output_error(path: &Path, e: impl std::fmt::Display) -> Error {
 impl Output {
     pub fn create(dir: &Path) -> Result<Output, Error> {
         std::fs::create_dir_all(dir).map_err(|e| output_error(dir, e))?;
-        let work =
-            tempfile::Builder::new().prefix(".deskpulse-work-").tempdir_in(dir).map_err(|e| output_error(dir, e))?;
+        let removed_stale = remove_stale_work(dir)?;
+        let work = tempfile::Builder::new().prefix(WORK_PREFIX).tempdir_in(dir).map_err(|e| output_error(dir, e))?;
         std::fs::create_dir_all(work.path().join("out")).map_err(|e| output_error(work.path(), e))?;
-        Ok(Output { dir: dir.to_path_buf(), work, written: Vec::new() })
+        let owner = work.path().join(OWNER_FILE);
+        std::fs::write(&owner, std::process::id().to_string()).map_err(|e| output_error(&owner, e))?;
+        Ok(Output { dir: dir.to_path_buf(), work, written: Vec::new(), removed_stale })
     }
 
     /// Scratch space inside the output directory (same disk, removed when the run ends).
@@ -96,6 +104,41 @@ impl Output {
         }
         Ok(())
     }
+}
+
+/// Removes the work folders in `dir` whose run is no longer alive: a killed run cannot clean up after
+/// itself, and its staged copy of the inputs can be as large as the inputs.
+fn remove_stale_work(dir: &Path) -> Result<Vec<PathBuf>, Error> {
+    let mut removed = Vec::new();
+    let entries = std::fs::read_dir(dir).map_err(|e| output_error(dir, e))?;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let is_work = entry.file_name().to_str().is_some_and(|n| n.starts_with(WORK_PREFIX));
+        if !is_work || !path.is_dir() {
+            continue;
+        }
+        let owner = std::fs::read_to_string(path.join(OWNER_FILE)).ok().and_then(|t| t.trim().parse::<u32>().ok());
+        if owner.is_some_and(process_alive) {
+            continue;
+        }
+        std::fs::remove_dir_all(&path).map_err(|e| output_error(&path, e))?;
+        removed.push(path);
+    }
+    removed.sort();
+    Ok(removed)
+}
+
+/// Is there a process with this id (ours included)?
+fn process_alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else { return false };
+    // SAFETY: signal 0 sends nothing; it only checks that the process exists.
+    let rc = unsafe { libc::kill(pid, 0) };
+    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+/// Free bytes on the disk holding `dir`.
+pub fn free_space(dir: &Path) -> Option<u64> {
+    fs4::available_space(dir).ok()
 }
 
 /// Parquet key-value metadata: the pipeline, the definition choices and the KPI formulas in force.

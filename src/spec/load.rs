@@ -33,9 +33,46 @@ pub fn parse(text: &str, path: &Path) -> Result<PipelineSpec, LoadError> {
         if let Some(i) = message.rfind(" at line ") {
             message.truncate(i);
         }
+        let message = plain(&message);
         let help = unknown_field_help(&message);
         LoadError::Syntax { path: path.to_path_buf(), message, at, help }
     })
+}
+
+/// The YAML reader's wording, in the words of a pipeline's author (the reader names Rust types and its own
+/// options).
+fn plain(message: &str) -> String {
+    let scalar = |ty: &str| match ty {
+        "u8" | "u16" | "u32" | "u64" | "usize" => Some("a whole number, 0 or more"),
+        "i8" | "i16" | "i32" | "i64" | "isize" => Some("a whole number"),
+        "f32" | "f64" => Some("a number"),
+        "bool" => Some("true or false"),
+        "char" => Some("a single character"),
+        _ => None,
+    };
+    if let Some(ty) = message.strip_prefix("invalid ").and_then(|t| scalar(t.trim())) {
+        return format!("expected {ty} here");
+    }
+    if let Some(rest) = message.strip_prefix("duplicate mapping key") {
+        let key = rest.split(", set DuplicateKeyPolicy").next().unwrap_or("").trim_start_matches(':').trim();
+        return match key.is_empty() {
+            true => "a key appears twice in the same block; keep one".into(),
+            false => format!("the key `{key}` appears twice in the same block; keep one"),
+        };
+    }
+    let mut text = message
+        .replace("expected sequence start", "expected a list here (`[a, b]`, or one `- item` per line)")
+        .replace(
+            "expected mapping start",
+            "expected keys and values here (`{ key: value }`, or one `key: value` per line)",
+        )
+        .replace("a sequence", "a list")
+        .replace("u64", "whole number")
+        .replace("f64", "number");
+    for (rust, plain) in [("integer `", "number `"), ("floating point `", "number `")] {
+        text = text.replace(rust, plain);
+    }
+    text
 }
 
 /// "unknown field `x`, expected one of a, b" (with or without backticks): suggest the closest.
@@ -53,6 +90,16 @@ fn unknown_field_help(message: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reader_jargon_is_rewritten() {
+        assert_eq!(plain("invalid u64"), "expected a whole number, 0 or more here");
+        assert_eq!(
+            plain("duplicate mapping key: kpis, set DuplicateKeyPolicy in Options if acceptable"),
+            "the key `kpis` appears twice in the same block; keep one"
+        );
+        assert!(plain("expected sequence start").starts_with("expected a list here"));
+    }
 
     #[test]
     fn suggests_the_closest_key() {

@@ -29,9 +29,9 @@ pub struct PipelineSpec {
     #[serde(default)]
     pub definitions: DefinitionsSpec,
     /// KPIs to compute, by catalog name (`deskpulse kpis` lists them), optionally with options.
-    pub kpis: Vec<Located<KpiEntry>>,
+    pub kpis: Located<Vec<Located<KpiEntry>>>,
     /// Named segments: one output table each.
-    pub segments: IndexMap<Located<String>, Located<SegmentSpec>>,
+    pub segments: Located<IndexMap<Located<String>, Located<SegmentSpec>>>,
     /// Service-level targets for first response and resolution, per channel and optionally priority.
     #[serde(default)]
     pub sla: SlaSpec,
@@ -376,6 +376,21 @@ pub struct DefinitionsSpec {
     pub messages: Option<MessagesSpec>,
     #[serde(default)]
     pub clv: Option<ClvSpec>,
+    /// The range of timestamps taken as real: rows with a timestamp outside it are quarantined as
+    /// `implausible_timestamp` (default from 2000-01-01 to the day after the later of now and `--as-of`).
+    #[serde(default)]
+    pub plausible: Option<PlausibleSpec>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlausibleSpec {
+    /// First plausible day (YYYY-MM-DD).
+    #[serde(default)]
+    pub from: Option<Located<String>>,
+    /// Day after the last plausible one (YYYY-MM-DD).
+    #[serde(default)]
+    pub to: Option<Located<String>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

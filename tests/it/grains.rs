@@ -20,6 +20,8 @@ fn each_grain_splits_exactly_at_its_boundaries() {
     let pipeline = "name: grains
 sources: { t: { table: tickets, path: tickets.csv, columns: { ticket_id: id, created_at: created } } }
 kpis: [ticket_volume]
+# The instants reach into 2027: declared plausible, whenever the test runs.
+definitions: { plausible: { to: 2030-01-01 } }
 segments:
   day: { by: [], grain: day }
   week: { by: [], grain: week }

@@ -1,0 +1,152 @@
+//! Before Polars reads a source's CSV files: each file's bytes are checked (UTF-8, and its records with
+//! `csv_shape`), in parallel, and a file that Polars would misread (CR line ends, blank lines, a byte-order
+//! mark, malformed records) is rewritten into the run's scratch folder. Malformed records fail the run, or,
+//! under `on_error: quarantine`, become quarantined rows of their table (`malformed_row`).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use super::csv_shape::{self, Malformed};
+use super::read;
+use crate::error::{DataError, Error};
+use crate::model::Table;
+use crate::plan::{FileFormat, Plan, Source};
+
+/// Where Polars reads an input file from.
+#[derive(Clone, Debug)]
+pub struct PreparedFile {
+    pub read_from: PathBuf,
+    /// A rewritten copy that carries each record's data row in `csv_shape::ROW_COLUMN`.
+    pub rewritten: bool,
+}
+
+/// A record that could not be read as a row, set aside under `on_error: quarantine`.
+#[derive(Clone, Debug)]
+pub struct MalformedRow {
+    pub table: Table,
+    pub source: String,
+    pub file: String,
+    /// The data row, counted as lines of the file (header = row 0).
+    pub row: u64,
+    pub detail: String,
+}
+
+/// Every input file's read path, and what the checks set aside.
+#[derive(Debug, Default)]
+pub struct Prepared {
+    files: BTreeMap<PathBuf, PreparedFile>,
+    pub malformed: Vec<MalformedRow>,
+    /// Blank lines skipped, per table and file.
+    pub blank_lines: Vec<(Table, String, u64)>,
+}
+
+impl Prepared {
+    /// How to read `file` (as listed by `read::files`).
+    pub fn file(&self, file: &Path) -> PreparedFile {
+        self.files.get(file).cloned().unwrap_or(PreparedFile { read_from: file.to_path_buf(), rewritten: false })
+    }
+
+    pub fn malformed_of(&self, table: Table) -> impl Iterator<Item = &MalformedRow> {
+        self.malformed.iter().filter(move |m| m.table == table)
+    }
+}
+
+/// Checks every CSV file of the plan's sources, writing rewritten copies into `scratch`.
+pub fn prepare(plan: &Plan, scratch: &Path) -> Result<Prepared, Error> {
+    let mut jobs = Vec::new();
+    for source in plan.sources.iter().filter(|s| s.format == FileFormat::Csv) {
+        for file in read::files(source)? {
+            jobs.push((source, file));
+        }
+    }
+    let results: Vec<Result<(PathBuf, Checked), Error>> = jobs
+        .par_iter()
+        .enumerate()
+        .map(|(i, (source, file))| {
+            let target = scratch.join(format!("{i}-{}", file.file_name().and_then(|n| n.to_str()).unwrap_or("input")));
+            check_file(source, file, &target).map(|c| (file.clone(), c))
+        })
+        .collect();
+    let mut prepared = Prepared::default();
+    for (result, (source, _)) in results.into_iter().zip(&jobs) {
+        let (file, checked) = result?;
+        let name = file.display().to_string();
+        if checked.shape.blank_lines > 0 {
+            prepared.blank_lines.push((source.table, name.clone(), checked.shape.blank_lines));
+        }
+        for m in &checked.shape.malformed {
+            prepared.malformed.push(MalformedRow {
+                table: source.table,
+                source: source.name.clone(),
+                file: name.clone(),
+                row: m.line - 1,
+                detail: format!("line {}: {}: {}", m.line, m.problem, m.excerpt),
+            });
+        }
+        let rewritten = checked.rewritten_to.is_some();
+        let read_from = checked.rewritten_to.unwrap_or_else(|| file.clone());
+        prepared.files.insert(file, PreparedFile { read_from, rewritten });
+    }
+    Ok(prepared)
+}
+
+struct Checked {
+    shape: csv_shape::Shape,
+    rewritten_to: Option<PathBuf>,
+}
+
+fn check_file(source: &Source, file: &Path, target: &Path) -> Result<Checked, Error> {
+    let unreadable = |message: String| DataError::Unreadable {
+        source_name: source.name.clone(),
+        file: file.display().to_string(),
+        message,
+    };
+    let handle = std::fs::File::open(file).map_err(|e| unreadable(e.to_string()))?;
+    let len = handle.metadata().map_err(|e| unreadable(e.to_string()))?.len();
+    if len == 0 {
+        return Err(unreadable("the file is empty: it has not even a header row".into()).into());
+    }
+    // SAFETY: the input is only read; a file changed by another process while the run reads it gives wrong
+    // rows, as with any reader, but the map itself stays valid memory.
+    let map = unsafe { memmap2::Mmap::map(&handle) }.map_err(|e| unreadable(e.to_string()))?;
+    let bytes: &[u8] = &map;
+    if !source.csv.lossy_utf8 {
+        if let Some((line, offset, excerpt)) = csv_shape::invalid_utf8(bytes) {
+            return Err(DataError::NotUtf8 {
+                source_name: source.name.clone(),
+                file: file.display().to_string(),
+                line,
+                offset: offset as u64,
+                excerpt,
+                at: source.pattern_at,
+            }
+            .into());
+        }
+    }
+    let (delimiter, quote) = (source.csv.delimiter, source.csv.quote);
+    let shape = csv_shape::shape(bytes, delimiter, quote);
+    if !shape.malformed.is_empty() && !source.quarantine_unreadable {
+        return Err(malformed_error(source, file, &shape.malformed).into());
+    }
+    if !shape.needs_rewrite() {
+        return Ok(Checked { shape, rewritten_to: None });
+    }
+    let write_error = |e: std::io::Error| Error::Output { path: target.to_path_buf(), message: e.to_string() };
+    let out = std::fs::File::create(target).map_err(write_error)?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, out);
+    csv_shape::rewrite(bytes, delimiter, quote, &mut out).map_err(write_error)?;
+    std::io::Write::flush(&mut out).map_err(write_error)?;
+    Ok(Checked { shape, rewritten_to: Some(target.to_path_buf()) })
+}
+
+fn malformed_error(source: &Source, file: &Path, malformed: &[Malformed]) -> DataError {
+    DataError::Malformed {
+        source_name: source.name.clone(),
+        file: file.display().to_string(),
+        total: malformed.len() as u64,
+        examples: malformed.iter().take(3).cloned().collect(),
+        at: source.pattern_at,
+    }
+}
