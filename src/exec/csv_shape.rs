@@ -67,77 +67,80 @@ struct Record {
 
 /// Reads the record starting at `pos`. Line ends are LF, CRLF or a lone CR.
 fn record(bytes: &[u8], pos: usize, line: u64, delimiter: u8, quote: u8) -> Record {
-    #[derive(PartialEq)]
-    enum State {
-        FieldStart,
-        Unquoted,
-        Quoted,
-        QuoteInQuoted,
+    // Most lines hold no quote: their fields are counted with SIMD searches, not byte by byte.
+    let eol = memchr::memchr2(b'\n', b'\r', &bytes[pos..]).map_or(bytes.len(), |i| pos + i);
+    if memchr::memchr(quote, &bytes[pos..eol]).is_none() {
+        let next = match bytes.get(eol) {
+            Some(b'\r') if bytes.get(eol + 1) == Some(&b'\n') => eol + 2,
+            Some(_) => eol + 1,
+            None => eol,
+        };
+        return Record {
+            start: pos,
+            end: eol,
+            next,
+            line,
+            first_line_end: eol,
+            first_line_next: next,
+            lines: 1,
+            fields: 1 + memchr::memchr_iter(delimiter, &bytes[pos..eol]).count(),
+            unclosed_quote: false,
+        };
     }
-    let mut state = State::FieldStart;
+    quoted_record(bytes, pos, line, delimiter, quote)
+}
+
+/// `record` for a line with a quote (RFC 4180: a quoted field may hold delimiters, doubled quotes and line
+/// ends), jumping from one special byte to the next.
+fn quoted_record(bytes: &[u8], pos: usize, line: u64, delimiter: u8, quote: u8) -> Record {
+    let mut i = pos;
     let mut fields = 1;
     let mut lines = 1;
+    // The end of the record's first physical line, once a quoted field has crossed it.
     let mut first_line: Option<(usize, usize)> = None;
-    let mut i = pos;
-    while i < bytes.len() {
-        let b = bytes[i];
-        let line_end = match b {
-            b'\n' => Some(i + 1),
-            b'\r' => Some(if bytes.get(i + 1) == Some(&b'\n') { i + 2 } else { i + 1 }),
-            _ => None,
-        };
-        if let Some(next) = line_end {
-            if first_line.is_none() {
-                first_line = Some((i, next));
-            }
-            if state == State::Quoted && lines < MAX_QUOTED_LINES {
-                lines += 1;
-                i = next;
-                continue;
-            }
-            if state == State::Quoted {
-                // A stray quote, not a comment: stop before it costs a pass over the rest of the file for
-                // every such line.
-                break;
-            }
-            let (first_line_end, first_line_next) = first_line.unwrap_or((i, next));
-            return Record {
-                start: pos,
-                end: i,
-                next,
-                line,
-                first_line_end,
-                first_line_next,
-                lines,
-                fields,
-                unclosed_quote: false,
+    let done = |end: usize, next: usize, fields, lines, first_line: Option<(usize, usize)>, unclosed| {
+        let (first_line_end, first_line_next) = first_line.unwrap_or((end, next));
+        Record { start: pos, end, next, line, first_line_end, first_line_next, lines, fields, unclosed_quote: unclosed }
+    };
+    loop {
+        if bytes.get(i) == Some(&quote) {
+            // A quoted field: up to the quote that is not doubled.
+            let mut j = i + 1;
+            let closing = loop {
+                match memchr::memchr(quote, &bytes[j..]) {
+                    Some(k) if bytes.get(j + k + 1) == Some(&quote) => j += k + 2,
+                    Some(k) => break Some(j + k),
+                    None => break None,
+                }
             };
+            let span = &bytes[i..closing.unwrap_or(bytes.len())];
+            let breaks = count_line_ends(span);
+            if breaks > 0 && first_line.is_none() {
+                let at = i + memchr::memchr2(b'\n', b'\r', span).unwrap_or(0);
+                let next = if bytes[at] == b'\r' && bytes.get(at + 1) == Some(&b'\n') { at + 2 } else { at + 1 };
+                first_line = Some((at, next));
+            }
+            lines += breaks;
+            match closing {
+                // A stray quote, not a comment: the record would swallow the rest of the file.
+                Some(_) if breaks >= MAX_QUOTED_LINES => return done(i, i, fields, lines, first_line, true),
+                Some(q) => i = q + 1,
+                None => return done(bytes.len(), bytes.len(), fields, lines, first_line, true),
+            }
         }
-        state = match (state, b) {
-            (State::FieldStart, b) if b == quote => State::Quoted,
-            (State::Quoted, b) if b == quote => State::QuoteInQuoted,
-            (State::Quoted, _) => State::Quoted,
-            (State::QuoteInQuoted, b) if b == quote => State::Quoted,
-            (_, b) if b == delimiter => {
+        // Unquoted text (or what follows a closing quote, kept as written) up to a delimiter or a line end.
+        match memchr::memchr3(delimiter, b'\n', b'\r', &bytes[i..]) {
+            Some(k) if bytes[i + k] == delimiter => {
                 fields += 1;
-                State::FieldStart
+                i += k + 1;
             },
-            // Text after a closing quote, or a quote inside an unquoted field, is kept as written.
-            _ => State::Unquoted,
-        };
-        i += 1;
-    }
-    let (first_line_end, first_line_next) = first_line.unwrap_or((bytes.len(), bytes.len()));
-    Record {
-        start: pos,
-        end: i,
-        next: i,
-        line,
-        first_line_end,
-        first_line_next,
-        lines,
-        fields,
-        unclosed_quote: state == State::Quoted,
+            Some(k) => {
+                let end = i + k;
+                let next = if bytes[end] == b'\r' && bytes.get(end + 1) == Some(&b'\n') { end + 2 } else { end + 1 };
+                return done(end, next, fields, lines, first_line, false);
+            },
+            None => return done(bytes.len(), bytes.len(), fields, lines, first_line, false),
+        }
     }
 }
 
@@ -323,6 +326,16 @@ mod tests {
         assert_eq!(shape.malformed[0].line, 3);
         assert_eq!(shape.malformed[0].excerpt, "2,\"b");
         assert_eq!(kept.iter().map(|k| k.0).collect::<Vec<_>>(), [0, 2, 4, 5]);
+    }
+
+    #[test]
+    fn a_stray_quote_among_quoted_fields_costs_its_line() {
+        // The next lines' empty quoted fields pair up with the stray quote; the record it opens ends with the
+        // wrong field count, so only its first line is bad.
+        let (shape, kept) = lines_kept("id,tags,n\n1,\"\",1\n2,\"b,1\n3,\"\",1\n4,\"x, y\",1\n");
+        assert_eq!(shape.malformed.iter().map(|m| m.line).collect::<Vec<_>>(), [3]);
+        assert_eq!(kept.iter().map(|k| k.0).collect::<Vec<_>>(), [0, 2, 4, 5]);
+        assert_eq!(shape.records, 4);
     }
 
     #[test]
