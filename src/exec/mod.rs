@@ -223,7 +223,7 @@ fn check_free_space(plan: &Plan, work: &Path) -> Result<(), Error> {
     let needed = (inputs as f64 * STAGE_SHARE) as u64;
     if needed > free {
         return Err(Error::Output {
-            path: work.to_path_buf(),
+            path: work.parent().unwrap_or(work).to_path_buf(),
             message: format!(
                 "not enough free space to stage the inputs: about {} needed (a typed copy of {} of input files), {} free; \
                  free some space or write the outputs to another disk with --out",

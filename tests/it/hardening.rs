@@ -148,3 +148,67 @@ fn a_bad_value_points_at_its_own_source_and_column() {
     assert!(all.contains("pipeline.yaml:10:"), "the second source's line: {all}");
     assert!(all.contains("column `opened` = \"soon\""), "{all}");
 }
+
+/// A small disk of its own (tmpfs), unmounted when dropped; `None` where mounting is not allowed.
+struct SmallDisk(tempfile::TempDir);
+
+impl SmallDisk {
+    fn mount(size: &str) -> Option<SmallDisk> {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs", dir.path().to_str().unwrap()])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then_some(SmallDisk(dir))
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.0.path()).status();
+    }
+}
+
+#[test]
+fn a_full_disk_is_exit_4_and_keeps_the_earlier_outputs() {
+    let Some(disk) = SmallDisk::mount("2m") else {
+        eprintln!("skipped: mounting a 2 MB tmpfs needs root (CI runs as root)");
+        return;
+    };
+    let out = disk.0.path().join("out");
+    let hand = root().join("tests/fixtures/hand/pipeline.yaml");
+    let first = deskpulse(&["run", hand.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert!(first.status.success(), "{}", text(&first));
+    let before = std::fs::read(out.join("overall.csv")).unwrap();
+    // The sample's outputs do not fit in what is left.
+    let sample = root().join("pipelines/support_kpis.yaml");
+    let o = deskpulse(&["run", sample.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let all = text(&o);
+    assert_eq!(o.status.code(), Some(4), "{all}");
+    assert!(all.contains("No space left on device") || all.contains("disk is full"), "{all}");
+    assert!(!all.contains("bad input data"), "{all}");
+    assert_eq!(std::fs::read(out.join("overall.csv")).unwrap(), before, "the earlier outputs are intact");
+    let work: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with(".deskpulse-work"))
+        .collect();
+    assert!(work.is_empty(), "the failed run's work folder is removed");
+}
+
+#[test]
+fn too_little_space_to_stage_fails_before_any_work() {
+    let Some(disk) = SmallDisk::mount("256k") else {
+        eprintln!("skipped: mounting a tmpfs needs root (CI runs as root)");
+        return;
+    };
+    let dump = tempfile::tempdir().unwrap();
+    let g = deskpulse(&["generate", "--tickets", "20000", "--out", dump.path().join("g").to_str().unwrap()]);
+    assert!(g.status.success());
+    let pipeline = dump.path().join("g/pipeline.yaml");
+    let out = disk.0.path().join("out");
+    let o = deskpulse(&["run", pipeline.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let all = text(&o);
+    assert_eq!(o.status.code(), Some(4), "{all}");
+    assert!(all.contains("not enough free space to stage the inputs"), "{all}");
+}
