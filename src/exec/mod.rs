@@ -3,6 +3,7 @@
 //! from one joint plan, and hands the tables to `sink`. The only module that imports polars.
 
 mod acquisition;
+mod backlog;
 mod benchmark;
 mod business;
 mod compile;

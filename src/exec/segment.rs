@@ -401,8 +401,9 @@ fn boundary_periods(
         .collect())
 }
 
-/// Rows of the boundary KPIs (backlog, retention, churn) of `table`: one aggregation per period boundary,
-/// in one pass grouped by the dimensions only.
+/// Rows of the boundary KPIs (backlog, retention, churn) of `table`. The backlog comes from sorted events
+/// (`backlog`); the others, over accounts, from one aggregation per period boundary, in one pass grouped by
+/// the dimensions only.
 fn snapshot_parts(
     plan: &Plan,
     seg: &Segment,
@@ -414,6 +415,9 @@ fn snapshot_parts(
     let periods = boundary_periods(plan, seg, staged)?;
     if table == Table::Spend {
         return super::acquisition::parts(plan, seg, staged, kpis, &periods, parts);
+    }
+    if table == Table::Tickets && seg.grain != Grain::All {
+        return super::backlog::parts(plan, seg, staged, kpis, &periods, parts);
     }
     let lf = enriched(plan, table, seg, staged, staged.scan(table)?)?;
     let mut aggs = Vec::new();

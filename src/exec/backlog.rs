@@ -1,0 +1,134 @@
+//! The backlog at each period end from sorted events, not from one aggregation per period: each ticket is
+//! an opening and (once resolved or closed) a closing, bucketed by the first period end they count at;
+//! running totals over the periods give, per group, the tickets created before each period end (`n`) and
+//! those still open at it (the value). Work follows the tickets and the periods with data, whatever the
+//! calendar span between them.
+//!
+//! A ticket is open at the period end E when `created_at < E` and neither `resolved_at` nor `closed_at` is
+//! at or before E. In whole milliseconds: the opening counts from the first E ≥ created_at + 1 ms, the
+//! closing from the first E ≥ max(first end, created_at + 1 ms), so a ticket closed the instant it was
+//! opened is never open.
+
+use polars::prelude::*;
+
+use super::segment::{days_since_epoch, enriched, output_row, period_start, PERIOD};
+use super::Staged;
+use crate::model::Table;
+use crate::plan::{Plan, Segment};
+
+const OPENED: &str = "__opened";
+const CREATED: &str = "__created";
+const BUCKET: &str = "__bucket";
+const INDEX: &str = "__index";
+
+/// Adds the rows of the backlog KPIs `kpis` for `periods` (sorted, `[start, end)`, grain not `all`).
+pub fn parts(
+    plan: &Plan,
+    seg: &Segment,
+    staged: &Staged,
+    kpis: &[usize],
+    periods: &[(jiff::civil::Date, jiff::civil::Date)],
+    parts: &mut Vec<LazyFrame>,
+) -> Result<(), crate::error::Error> {
+    let Some(totals) = running_totals(plan, seg, staged, periods)? else {
+        return Ok(());
+    };
+    for &k in kpis {
+        let def = &plan.kpis[k];
+        for (s, stat) in def.stats.iter().enumerate() {
+            let figures = [
+                col(OPENED).cast(DataType::Float64),
+                lit(NULL).cast(DataType::Float64),
+                lit(NULL).cast(DataType::Float64),
+                col(CREATED),
+            ];
+            let stat_name = lit(stat.stat.as_str());
+            parts.push(totals.clone().select(output_row(seg, def, (k, s), stat, col(PERIOD), stat_name, figures)));
+        }
+    }
+    Ok(())
+}
+
+/// Per group and period: `PERIOD`, `OPENED` (open at the period end), `CREATED` (created before it).
+fn running_totals(
+    plan: &Plan,
+    seg: &Segment,
+    staged: &Staged,
+    periods: &[(jiff::civil::Date, jiff::civil::Date)],
+) -> Result<Option<LazyFrame>, crate::error::Error> {
+    if periods.is_empty() {
+        return Ok(None);
+    }
+    let tickets = enriched(plan, Table::Tickets, seg, staged, staged.scan(Table::Tickets)?)?;
+    let dims: Vec<Expr> = seg.dimensions.iter().map(|d| col(*d)).collect();
+    let ms = |e: Expr| e.cast(DataType::Int64);
+    let created = ms(col("created_at"));
+    let ended = ms(polars::lazy::dsl::min_horizontal([col("resolved_at"), col("closed_at")])?);
+    // The period an event at `t` (ms) first counts in: the first period whose end is at or after `t`.
+    let bucket = |t: Expr| {
+        let instant = (t - lit(1i64)).cast(DataType::Datetime(TimeUnit::Milliseconds, None));
+        period_start(seg.grain, instant, &plan.window).cast(DataType::Int32).alias(BUCKET)
+    };
+    let event = |t: Expr, opened: i64, created: i64| {
+        let mut columns = dims.clone();
+        columns.extend([bucket(t), lit(opened).alias(OPENED), lit(created).alias(CREATED)]);
+        columns
+    };
+    let openings =
+        tickets.clone().filter(created.clone().is_not_null()).select(event(created.clone() + lit(1i64), 1, 1));
+    let closing_at = polars::lazy::dsl::max_horizontal([ended.clone(), created.clone() + lit(1i64)])?;
+    let closings = tickets.filter(created.is_not_null().and(ended.is_not_null())).select(event(closing_at, -1, 0));
+    let mut keys = dims.clone();
+    keys.push(col(BUCKET));
+    let events = concat([openings, closings], UnionArgs::default())?
+        .group_by(keys)
+        .agg([col(OPENED).sum(), col(CREATED).sum()])
+        .collect_with_engine(Engine::Streaming)?
+        .unwrap_single();
+    // Each bucket's first reported period: the events count from there on.
+    let starts: Vec<i32> = periods.iter().map(|(s, _)| days_since_epoch(*s) as i32).collect();
+    let index: Vec<u32> = events
+        .column(BUCKET)?
+        .i32()?
+        .iter()
+        .map(|b| b.map_or(starts.len(), |b| starts.partition_point(|s| *s < b)) as u32)
+        .collect();
+    let events = events
+        .lazy()
+        .with_column(Series::new(INDEX.into(), index).lit())
+        .filter(col(INDEX).lt(lit(starts.len() as u32)));
+    let mut by_index = dims.clone();
+    by_index.push(col(INDEX));
+    let deltas = events.group_by(by_index.clone()).agg([col(OPENED).sum(), col(CREATED).sum()]);
+    // Every group at every reported period, then running totals in period order.
+    let all_periods = DataFrame::new(
+        starts.len(),
+        vec![
+            Column::new(INDEX.into(), (0..starts.len() as u32).collect::<Vec<_>>()),
+            Column::new(PERIOD.into(), starts.clone()).cast(&DataType::Date)?,
+        ],
+    )?
+    .lazy();
+    let grid = if dims.is_empty() {
+        all_periods
+    } else {
+        deltas.clone().select(dims.clone()).unique(None, UniqueKeepStrategy::Any).cross_join(all_periods, None)
+    };
+    let mut args = JoinArgs::new(JoinType::Left);
+    args.nulls_equal = true;
+    let mut order = seg.dimensions.iter().map(|d| PlSmallStr::from(*d)).collect::<Vec<_>>();
+    order.push(INDEX.into());
+    let running = |c: &str| {
+        let sum = col(c).fill_null(lit(0i64)).cum_sum(false);
+        if dims.is_empty() {
+            Ok(sum)
+        } else {
+            sum.over(dims.clone())
+        }
+    };
+    let totals = grid
+        .join(deltas, by_index.clone(), by_index, args)
+        .sort(order, SortMultipleOptions::default().with_nulls_last(true).with_maintain_order(true))
+        .with_columns([running(OPENED)?.alias(OPENED), running(CREATED)?.alias(CREATED)]);
+    Ok(Some(totals))
+}
