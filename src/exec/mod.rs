@@ -372,7 +372,7 @@ fn run_in(plan: &Plan, out_dir: &Path) -> Result<RunReport, Error> {
     trace("repeated ids settled");
     let mut rejected: Vec<(PathBuf, LazyFrame)> = Vec::new();
     for (t, lf) in &judged {
-        let mut frames = vec![quarantine::rejected(*t, lf.clone())];
+        let mut frames = vec![quarantine::rejected(plan, *t, lf.clone())];
         let malformed: Vec<&prepare::MalformedRow> = prepared.malformed_of(*t).collect();
         if !malformed.is_empty() {
             frames.push(quarantine::malformed_rows(*t, &malformed)?);

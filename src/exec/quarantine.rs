@@ -108,17 +108,24 @@ fn rules(plan: &Plan, table: Table) -> Vec<(Expr, &'static str, Expr)> {
     out
 }
 
-/// `lf` (every row of `table`, appended from its sources) with `reason` and `detail` set on rows that break
-/// a row rule. Elementwise, so it is computed while the sources are staged.
+/// `lf` (every row of `table`, appended from its sources) with `reason` set on rows that break a row rule,
+/// and `detail` left empty: cheap comparisons, computed while the sources are staged. The details, text
+/// built from the row's values, are written for the quarantined rows only (`rejected`).
 pub fn mark(plan: &Plan, table: Table, lf: LazyFrame) -> LazyFrame {
-    let null = || lit(NULL).cast(DataType::String);
-    let (mut reason, mut detail) = (null(), null());
-    for (cond, why, what) in rules(plan, table).into_iter().rev() {
-        let cond = cond.fill_null(lit(false));
-        reason = when(cond.clone()).then(lit(why)).otherwise(reason);
-        detail = when(cond).then(what).otherwise(detail);
+    let mut reason = lit(NULL).cast(DataType::String);
+    for (cond, why, _) in rules(plan, table).into_iter().rev() {
+        reason = when(cond.fill_null(lit(false))).then(lit(why)).otherwise(reason);
     }
-    lf.with_columns([reason.alias(REASON), detail.alias(DETAIL)])
+    lf.with_columns([reason.alias(REASON), lit(NULL).cast(DataType::String).alias(DETAIL)])
+}
+
+/// The detail of the first rule a row breaks (see `mark`).
+fn rule_detail(plan: &Plan, table: Table) -> Expr {
+    let mut detail = lit(NULL).cast(DataType::String);
+    for (cond, _, what) in rules(plan, table).into_iter().rev() {
+        detail = when(cond.fill_null(lit(false))).then(what).otherwise(detail);
+    }
+    detail
 }
 
 /// A marked frame with copies of an id also judged: all copies rejected as `duplicate_id`, or, under
@@ -233,9 +240,16 @@ pub fn kept(judged: LazyFrame) -> LazyFrame {
 }
 
 /// The quarantined rows, from a judged frame: where they came from, why, then their canonical columns.
-pub fn rejected(table: Table, judged: LazyFrame) -> LazyFrame {
-    let mut columns =
-        vec![col(SOURCE).alias("source"), col(FILE).alias("file"), col(ROW).alias("row"), col(REASON), col(DETAIL)];
+pub fn rejected(plan: &Plan, table: Table, judged: LazyFrame) -> LazyFrame {
+    // Duplicates carry their detail from `settle`; the others get their rule's, on these rows only.
+    let detail = when(col(DETAIL).is_null()).then(rule_detail(plan, table)).otherwise(col(DETAIL));
+    let mut columns = vec![
+        col(SOURCE).alias("source"),
+        col(FILE).alias("file"),
+        col(ROW).alias("row"),
+        col(REASON),
+        detail.alias(DETAIL),
+    ];
     columns.extend(table.columns().iter().map(|c| col(c.name)));
     judged.filter(col(REASON).is_not_null()).select(columns)
 }
