@@ -34,7 +34,7 @@ pub fn parse(text: &str, path: &Path) -> Result<PipelineSpec, LoadError> {
             message.truncate(i);
         }
         let message = plain(&message);
-        let help = unknown_field_help(&message);
+        let help = unknown_field_help(&message).or_else(|| unclosed_bracket(text, at.line));
         LoadError::Syntax { path: path.to_path_buf(), message, at, help }
     })
 }
@@ -75,6 +75,30 @@ fn plain(message: &str) -> String {
     text
 }
 
+/// A flow list or map (`[a, b]`, `{ k: v }`) opened on a line up to `line` and not closed on it: the usual
+/// cause of the parser's confusing complaint a few lines later.
+fn unclosed_bracket(text: &str, line: u64) -> Option<String> {
+    for (i, l) in text.lines().enumerate().take(line as usize).collect::<Vec<_>>().into_iter().rev() {
+        let code = l.split(" #").next().unwrap_or(l);
+        let mut depth = 0i32;
+        let mut quote: Option<char> = None;
+        for c in code.chars() {
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), _) => {},
+                (None, '"' | '\'') => quote = Some(c),
+                (None, '[' | '{') => depth += 1,
+                (None, ']' | '}') => depth -= 1,
+                _ => {},
+            }
+        }
+        if depth > 0 {
+            return Some(format!("a `[` or `{{` opened on line {} is not closed on that line", i + 1));
+        }
+    }
+    None
+}
+
 /// "unknown field `x`, expected one of a, b" (with or without backticks): suggest the closest.
 fn unknown_field_help(message: &str) -> Option<String> {
     let rest = message.split("unknown field `").nth(1)?;
@@ -90,6 +114,16 @@ fn unknown_field_help(message: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unclosed_bracket_is_pointed_at() {
+        let text = "name: x\nkpis: [a, b\nsegments:\n  s: { by: [] }\n";
+        assert_eq!(
+            unclosed_bracket(text, 3).as_deref(),
+            Some("a `[` or `{` opened on line 2 is not closed on that line")
+        );
+        assert_eq!(unclosed_bracket("a: [1, 2]\nb: \"[\"\n", 2), None);
+    }
 
     #[test]
     fn reader_jargon_is_rewritten() {

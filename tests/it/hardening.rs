@@ -261,3 +261,18 @@ fn the_backlog_from_sorted_events_matches_a_direct_count() {
         assert_eq!(values.get(i), Some(get("open") as f64), "backlog at period {i}");
     }
 }
+
+#[test]
+fn a_local_time_in_a_daylight_saving_gap_names_the_zone() {
+    let dir = tempfile::tempdir().unwrap();
+    // 29 March 2026, 02:30 does not exist in Paris: clocks jump from 02:00 to 03:00.
+    std::fs::write(dir.path().join("t.csv"), "id,opened\n1,2026-03-28 10:00:00\n2,2026-03-29 02:30:00\n").unwrap();
+    let yaml = "name: dst\nsources:\n  t:\n    table: tickets\n    path: t.csv\n    columns:\n      ticket_id: id\n      created_at: { column: opened, format: \"%Y-%m-%d %H:%M:%S\", time_zone: Europe/Paris }\nkpis: [ticket_volume]\nsegments:\n  s: { by: [], grain: all }\n";
+    let path = dir.path().join("pipeline.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    let o = deskpulse(&["run", path.to_str().unwrap(), "--out", dir.path().join("out").to_str().unwrap()]);
+    let all = text(&o);
+    assert_eq!(o.status.code(), Some(3), "{all}");
+    assert!(all.contains("in time zone Europe/Paris") && all.contains("daylight-saving"), "{all}");
+    assert!(all.contains("row 2: column `opened` = \"2026-03-29 02:30:00\""), "{all}");
+}
