@@ -15,6 +15,8 @@ mod quarantine;
 mod read;
 mod review;
 mod segment;
+mod stage;
+pub mod store;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -48,7 +50,7 @@ impl Staged {
 /// How CSV columns are read: numbers typed by the reader where it can (fast), or everything as text (to
 /// report a bad value with its row).
 #[derive(Clone, Copy, PartialEq)]
-enum CsvRead {
+pub(super) enum CsvRead {
     NativeNumbers,
     Text,
 }
@@ -267,13 +269,38 @@ pub struct RunReport {
     pub blank_lines: Vec<(Table, String, u64)>,
     /// Work folders of dead runs removed before this one started.
     pub removed_stale: Vec<PathBuf>,
+    /// Input files staged into the store, and read from it as they were.
+    pub files_staged: usize,
+    pub files_reused: usize,
+    /// Why the store's previous content was not used, when it was not.
+    pub store_discarded: Option<String>,
     pub outputs: Vec<(String, usize, Vec<PathBuf>)>,
     pub seconds: f64,
 }
 
 /// Runs the plan and writes its outputs into `out_dir`; nothing is written unless every table succeeds.
 pub fn run(plan: &Plan, out_dir: &Path) -> Result<RunReport, Error> {
-    run_in(plan, out_dir).map_err(|e| as_disk_fault(out_dir, e))
+    run_with(plan, out_dir, &RunOptions::default())
+}
+
+/// How a run treats what earlier runs left.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// Stage every input again, ignoring the store.
+    pub full: bool,
+    /// The store's folder (default `DIR/_store`).
+    pub store: Option<PathBuf>,
+}
+
+impl RunOptions {
+    fn store_dir(&self, plan: &Plan, out_dir: &Path) -> PathBuf {
+        self.store.clone().or_else(|| plan.store_dir.clone()).unwrap_or_else(|| out_dir.join("_store"))
+    }
+}
+
+/// `run`, with options.
+pub fn run_with(plan: &Plan, out_dir: &Path, options: &RunOptions) -> Result<RunReport, Error> {
+    run_in(plan, out_dir, options).map_err(|e| as_disk_fault(out_dir, e))
 }
 
 /// A full disk surfaces as whatever failed first: a write, or a read of a truncated staged file. Either is
@@ -307,10 +334,9 @@ pub(crate) fn short(message: &str) -> String {
     }
 }
 
-fn run_in(plan: &Plan, out_dir: &Path) -> Result<RunReport, Error> {
+fn run_in(plan: &Plan, out_dir: &Path, options: &RunOptions) -> Result<RunReport, Error> {
     let started = Instant::now();
     let mut output = sink::Output::create(out_dir)?;
-    let stage_dir = output.work_dir().join("stage");
     let trace = |what: &str| {
         if std::env::var_os("DESKPULSE_TRACE").is_some() {
             // Peak resident memory so far, and what is resident now: anonymous (heap) and file-backed
@@ -339,28 +365,13 @@ fn run_in(plan: &Plan, out_dir: &Path) -> Result<RunReport, Error> {
     let inputs_dir = output.work_dir().join("inputs");
     std::fs::create_dir_all(&inputs_dir)
         .map_err(|e| Error::Output { path: inputs_dir.clone(), message: e.to_string() })?;
-    let prepared = prepare::prepare(plan, &inputs_dir)?;
-    trace("input files checked");
-    let marked_tables = |how| -> Result<BTreeMap<Table, LazyFrame>, Error> {
-        Ok(raw_tables(plan, how, &prepared)?.into_iter().map(|(t, lf)| (t, quarantine::mark(plan, t, lf))).collect())
-    };
-    let raw_dir = stage_dir.join("raw");
-    let native = plan.sources.iter().any(|s| !read::native_numbers(s).is_empty());
-    let how = if native { CsvRead::NativeNumbers } else { CsvRead::Text };
-    let marked = match marked_tables(how).and_then(|frames| {
-        trace("sources scanned (schemas, formats)");
-        stage(plan, frames, &raw_dir)
-    }) {
-        Ok(staged) => staged,
-        // A number the reader could not parse (in a file's head, or later): read again as text, which
-        // reports it with its row.
-        Err(_) if native => stage(plan, marked_tables(CsvRead::Text)?, &raw_dir)?,
-        Err(e) => return Err(e),
-    };
+    let mut store = store::Store::open(&options.store_dir(plan, out_dir))?;
+    let staging = stage::stage(plan, &store, options.full || store.discarded.is_some(), &inputs_dir)?;
+    let marked = staging.marked.clone();
     trace("sources read and staged");
     let mut rows = check_values(plan, &marked)?;
     for (table, n) in rows.iter_mut() {
-        *n += prepared.malformed_of(*table).count() as u64;
+        *n += staging.malformed_of(*table).count() as u64;
     }
     trace("values checked");
     let mut judged = BTreeMap::new();
@@ -373,7 +384,7 @@ fn run_in(plan: &Plan, out_dir: &Path) -> Result<RunReport, Error> {
     let mut rejected: Vec<(PathBuf, LazyFrame)> = Vec::new();
     for (t, lf) in &judged {
         let mut frames = vec![quarantine::rejected(plan, *t, lf.clone())];
-        let malformed: Vec<&prepare::MalformedRow> = prepared.malformed_of(*t).collect();
+        let malformed: Vec<&prepare::MalformedRow> = staging.malformed_of(*t).collect();
         if !malformed.is_empty() {
             frames.push(quarantine::malformed_rows(*t, &malformed)?);
         }
@@ -436,12 +447,18 @@ fn run_in(plan: &Plan, out_dir: &Path) -> Result<RunReport, Error> {
         let paths = output.write_table(&name, &mut df, &plan.formats, &metadata)?;
         outputs.push((name, df.height(), paths));
     }
+    trace("outputs written");
     output.commit()?;
+    trace("outputs committed");
+    store.commit(store::Manifest { files: staging.entries.clone(), ..Default::default() }, &staging.new_parts)?;
     Ok(RunReport {
         rows,
         rejected,
         superseded,
-        blank_lines: prepared.blank_lines.clone(),
+        blank_lines: staging.blank_lines.clone(),
+        files_staged: staging.files_staged,
+        files_reused: staging.files_reused,
+        store_discarded: store.discarded.clone(),
         removed_stale,
         outputs,
         seconds: started.elapsed().as_secs_f64(),
@@ -534,26 +551,15 @@ fn business_clock(plan: &Plan, frames: &BTreeMap<Table, LazyFrame>) -> Result<bu
     Ok(business::BusinessClock::new(plan, lo.min(hi), hi)?)
 }
 
-/// Sinks every table to Parquet in `dir` with the streaming engine, and scans them back.
-fn stage(plan: &Plan, frames: BTreeMap<Table, LazyFrame>, dir: &Path) -> Result<BTreeMap<Table, LazyFrame>, Error> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::Output { path: dir.to_path_buf(), message: e.to_string() })?;
-    let paths: BTreeMap<Table, PathBuf> = frames.keys().map(|t| (*t, dir.join(format!("{t}.parquet")))).collect();
-    // LZ4: the staged tables are read back at once, so decoding speed matters more than size.
-    let frames = frames.into_iter().map(|(t, lf)| (paths[&t].clone(), lf)).collect();
-    sink_all(plan, frames, ParquetCompression::Lz4Raw)?;
-    let mut frames = BTreeMap::new();
-    for (table, path) in paths {
-        let lf = LazyFrame::scan_parquet(PlRefPath::new(path.to_string_lossy().as_ref()), ScanArgsParquet::default())?;
-        frames.insert(table, lf);
-    }
-    Ok(frames)
-}
-
 /// Rows per row group of the staged tables: the unit the later passes read.
 const STAGE_ROW_GROUP: usize = 128 * 1024;
 
 /// Sinks each frame to its Parquet file, all in one streaming pass.
-fn sink_all(plan: &Plan, frames: Vec<(PathBuf, LazyFrame)>, compression: ParquetCompression) -> Result<(), Error> {
+pub(super) fn sink_all(
+    plan: &Plan,
+    frames: Vec<(PathBuf, LazyFrame)>,
+    compression: ParquetCompression,
+) -> Result<(), Error> {
     let mut sinks = Vec::new();
     for (path, lf) in frames {
         let target = SinkTarget::Path(PlRefPath::new(path.to_string_lossy().as_ref()));

@@ -56,11 +56,18 @@ impl Prepared {
 /// Checks every CSV file of the plan's sources, writing rewritten copies into `scratch`.
 pub fn prepare(plan: &Plan, scratch: &Path) -> Result<Prepared, Error> {
     let mut jobs = Vec::new();
-    for source in plan.sources.iter().filter(|s| s.format == FileFormat::Csv) {
+    for source in &plan.sources {
         for file in read::files(source)? {
             jobs.push((source, file));
         }
     }
+    prepare_files(&jobs, scratch)
+}
+
+/// Checks the CSV files among `jobs` (other formats pass as they are).
+pub fn prepare_files(jobs: &[(&Source, PathBuf)], scratch: &Path) -> Result<Prepared, Error> {
+    let jobs: Vec<(&Source, PathBuf)> =
+        jobs.iter().filter(|(s, _)| s.format == FileFormat::Csv).map(|(s, f)| (*s, f.clone())).collect();
     let results: Vec<Result<(PathBuf, Checked), Error>> = jobs
         .par_iter()
         .enumerate()

@@ -32,21 +32,17 @@ fn id_column(table: Table) -> Option<&'static str> {
 }
 
 /// (condition, reason, detail) of each rule a row of `table` can break, first match wins.
+/// Every rule in the order they are judged: the static ones, then the plausible range.
 fn rules(plan: &Plan, table: Table) -> Vec<(Expr, &'static str, Expr)> {
+    let mut all = static_rules(plan, table);
+    all.extend(plausible_rules(plan, table));
+    all
+}
+
+/// The rules timestamps outside `definitions.plausible` break: judged on every run (the range's end
+/// follows the calendar), after the static ones.
+fn plausible_rules(plan: &Plan, table: Table) -> Vec<(Expr, &'static str, Expr)> {
     let mut out = Vec::new();
-    let quarantining: Vec<&str> =
-        plan.sources_of(table).filter(|s| s.quarantine_unreadable).map(|s| s.name.as_str()).collect();
-    if !quarantining.is_empty() {
-        let from_quarantining = super::compile::one_of(col(SOURCE), &quarantining);
-        for c in table.columns().iter().filter(|c| c.ty != ColumnType::Text) {
-            let bad = col(normalise::bad(c.name));
-            let detail = concat_str([lit(format!("{} = ", c.name)), bad.clone()], "", true);
-            out.push((from_quarantining.clone().and(bad.is_not_null()), "unreadable_value", detail));
-        }
-    }
-    for c in table.columns().iter().filter(|c| c.fill == Fill::Required) {
-        out.push((col(c.name).is_null(), "missing_value", lit(format!("{} is empty", c.name))));
-    }
     let (from, to) = plan.plausible_range();
     let instant = |d: jiff::civil::Date| {
         lit(super::segment::days_since_epoch(d) * 86_400_000).cast(normalise::dtype(ColumnType::Timestamp))
@@ -63,6 +59,25 @@ fn rules(plan: &Plan, table: Table) -> Vec<(Expr, &'static str, Expr)> {
             true,
         );
         out.push((outside, "implausible_timestamp", detail));
+    }
+    out
+}
+
+/// The rules that depend on the row and the pipeline only, judged once, when a file is staged.
+fn static_rules(plan: &Plan, table: Table) -> Vec<(Expr, &'static str, Expr)> {
+    let mut out = Vec::new();
+    let quarantining: Vec<&str> =
+        plan.sources_of(table).filter(|s| s.quarantine_unreadable).map(|s| s.name.as_str()).collect();
+    if !quarantining.is_empty() {
+        let from_quarantining = super::compile::one_of(col(SOURCE), &quarantining);
+        for c in table.columns().iter().filter(|c| c.ty != ColumnType::Text) {
+            let bad = col(normalise::bad(c.name));
+            let detail = concat_str([lit(format!("{} = ", c.name)), bad.clone()], "", true);
+            out.push((from_quarantining.clone().and(bad.is_not_null()), "unreadable_value", detail));
+        }
+    }
+    for c in table.columns().iter().filter(|c| c.fill == Fill::Required) {
+        out.push((col(c.name).is_null(), "missing_value", lit(format!("{} is empty", c.name))));
     }
     let before = |end: &str, start: &str| {
         (col(end).lt(col(start)), "negative_duration", lit(format!("{end} is before {start}")))
@@ -108,15 +123,29 @@ fn rules(plan: &Plan, table: Table) -> Vec<(Expr, &'static str, Expr)> {
     out
 }
 
-/// `lf` (every row of `table`, appended from its sources) with `reason` set on rows that break a row rule,
-/// and `detail` left empty: cheap comparisons, computed while the sources are staged. The details, text
-/// built from the row's values, are written for the quarantined rows only (`rejected`).
-pub fn mark(plan: &Plan, table: Table, lf: LazyFrame) -> LazyFrame {
+/// One file's rows (`lf`, normalised) with `reason` set on rows that break a static rule, and `detail` left
+/// empty: cheap comparisons, computed while the file is staged, so that the store holds them. The details,
+/// text built from the row's values, are written for the quarantined rows only (`rejected`).
+pub fn mark_static(plan: &Plan, table: Table, lf: LazyFrame) -> LazyFrame {
     let mut reason = lit(NULL).cast(DataType::String);
-    for (cond, why, _) in rules(plan, table).into_iter().rev() {
+    for (cond, why, _) in static_rules(plan, table).into_iter().rev() {
         reason = when(cond.fill_null(lit(false))).then(lit(why)).otherwise(reason);
     }
     lf.with_columns([reason.alias(REASON), lit(NULL).cast(DataType::String).alias(DETAIL)])
+}
+
+/// Staged rows (`mark_static`) with the plausible range judged too, on this run's range.
+pub fn mark_plausible(plan: &Plan, table: Table, lf: LazyFrame) -> LazyFrame {
+    let mut reason = col(REASON);
+    for (cond, why, _) in plausible_rules(plan, table).into_iter().rev() {
+        reason = when(col(REASON).is_null().and(cond.fill_null(lit(false)))).then(lit(why)).otherwise(reason);
+    }
+    lf.with_column(reason.alias(REASON))
+}
+
+/// `mark_static` then `mark_plausible`: every rule, for frames that are not staged (checks, `explain`).
+pub fn mark(plan: &Plan, table: Table, lf: LazyFrame) -> LazyFrame {
+    mark_plausible(plan, table, mark_static(plan, table, lf))
 }
 
 /// The detail of the first rule a row breaks (see `mark`).

@@ -55,6 +55,18 @@ pub fn build(spec: PipelineSpec, path: &Path, text: String) -> Result<Plan, Plan
         as_of: jiff::Timestamp::now(),
         table_filters: Vec::new(),
         output_dir: outputs.dir.map(|d| base.join(&d.value)),
+        store_dir: outputs.store.as_ref().map(|d| base.join(&d.value)),
+        layout: match outputs.layout.as_ref().map(|l| l.as_str()) {
+            None | Some("single") => Layout::Single,
+            Some("hive") => Layout::Hive,
+            Some(other) => {
+                errs.push(
+                    Diagnostic::new(format!("unknown output layout `{other}`"), outputs.layout.as_ref().unwrap().at)
+                        .with_help(suggest::help(other, &["single", "hive"])),
+                );
+                Layout::Single
+            },
+        },
         formats: Vec::new(),
         calendars: Vec::new(),
         business_hours: Vec::new(),

@@ -31,6 +31,9 @@ pub struct Plan {
     /// SQL predicates over canonical columns, per table.
     pub table_filters: Vec<(Table, Sql)>,
     pub output_dir: Option<PathBuf>,
+    /// `outputs.store`, resolved; `None` for `DIR/_store`.
+    pub store_dir: Option<PathBuf>,
+    pub layout: Layout,
     pub formats: Vec<OutputFormat>,
     pub calendars: Vec<crate::calendar::Calendar>,
     /// Which calendar a ticket is measured on, most specific rule first.
@@ -138,6 +141,16 @@ pub enum FileFormat {
     Csv,
     Parquet,
     Ndjson,
+}
+
+/// How a segment's table is laid out on disk.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Layout {
+    /// `DIR/<segment>.parquet` and `.csv`.
+    #[default]
+    Single,
+    /// `DIR/<segment>/period_start=YYYY-MM-DD/part-0.parquet` and `.csv`: one folder per period.
+    Hive,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

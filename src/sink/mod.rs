@@ -92,8 +92,9 @@ impl Output {
         Ok(finals)
     }
 
-    /// Moves every written file into the output directory (each rename is atomic).
-    pub fn commit(self) -> Result<(), Error> {
+    /// Moves every written file into the output directory (each rename is atomic). The work folder stays
+    /// until the `Output` is dropped.
+    pub fn commit(&mut self) -> Result<(), Error> {
         for name in &self.written {
             let from = self.work.path().join("out").join(name);
             let to = self.dir.join(name);

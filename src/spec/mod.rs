@@ -504,6 +504,13 @@ pub struct OutputsSpec {
     /// parquet and/or csv (default both).
     #[serde(default)]
     pub formats: Option<Vec<Located<String>>>,
+    /// The persistent store of staged input rows, relative to the pipeline file (default `DIR/_store`).
+    #[serde(default)]
+    pub store: Option<Located<String>>,
+    /// `single` (default): one file per segment and format; `hive`: one folder per period,
+    /// `DIR/<segment>/period_start=YYYY-MM-DD/part-0.parquet`.
+    #[serde(default)]
+    pub layout: Option<Located<String>>,
 }
 
 /// The JSON Schema of the pipeline format (`deskpulse schema`).

@@ -1,0 +1,221 @@
+//! Staging through the store: every input file is listed; files the store already holds (same size,
+//! modification time and mapping) are read from their parts; the others are checked (`prepare`),
+//! normalised and written as new parts. The tables are the parts in source and file order, with the row
+//! rules marked, exactly what a full staging of every file would give.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+use rayon::prelude::*;
+
+use super::prepare::{self, MalformedRow};
+use super::store::{self, FileEntry, Store};
+use super::{normalise, quarantine, read, sink_all, CsvRead};
+use crate::error::Error;
+use crate::model::Table;
+use crate::plan::{Plan, Source};
+
+/// The staged tables and what staging found.
+pub struct Staging {
+    /// Every table's rows, rules marked (not yet settled).
+    pub marked: BTreeMap<Table, LazyFrame>,
+    /// One entry per input file, in source and file order: the store's next manifest.
+    pub entries: Vec<FileEntry>,
+    pub malformed: Vec<MalformedRow>,
+    /// Blank lines skipped, per table and file.
+    pub blank_lines: Vec<(Table, String, u64)>,
+    pub files_staged: usize,
+    pub files_reused: usize,
+    /// Parts written by this run, in the scratch folder until the store takes them: (file, part path).
+    pub new_parts: Vec<(PathBuf, String)>,
+}
+
+impl Staging {
+    pub fn malformed_of(&self, table: Table) -> impl Iterator<Item = &MalformedRow> {
+        self.malformed.iter().filter(move |m| m.table == table)
+    }
+}
+
+struct Input<'a> {
+    source: &'a Source,
+    file: PathBuf,
+    seen: store::FileSeen,
+    reused: Option<FileEntry>,
+}
+
+/// Stages the plan's inputs through `store`; `full` ignores what the store holds. `scratch` takes
+/// rewritten copies of CSV files that Polars would misread.
+pub fn stage(plan: &Plan, store: &Store, full: bool, scratch: &Path) -> Result<Staging, Error> {
+    let mut inputs = Vec::new();
+    for source in &plan.sources {
+        for file in read::files(source)? {
+            let seen = store::seen(&file).map_err(|e| unreadable(source, &file, e))?;
+            let reused = if full { None } else { store.reusable(plan, source, &file, &seen).cloned() };
+            inputs.push(Input { source, file, seen, reused });
+        }
+    }
+    let new: Vec<(&Source, PathBuf)> =
+        inputs.iter().filter(|i| i.reused.is_none()).map(|i| (i.source, i.file.clone())).collect();
+    let prepared = prepare::prepare_files(&new, scratch)?;
+    let hashes: Vec<Result<String, Error>> = new
+        .par_iter()
+        .map(|(source, file)| store::content_hash(file).map_err(|e| unreadable(source, file, e)))
+        .collect();
+    let mut parts: BTreeMap<PathBuf, String> = BTreeMap::new();
+    let mut content: BTreeMap<PathBuf, String> = BTreeMap::new();
+    for ((source, file), hash) in new.iter().zip(hashes) {
+        let hash = hash?;
+        parts.insert(file.clone(), store.part_path(plan, source, file, &hash));
+        content.insert(file.clone(), hash);
+    }
+    write_parts(plan, scratch, &new, &prepared, &parts)?;
+
+    let mut entries = Vec::new();
+    for input in &inputs {
+        let entry = match &input.reused {
+            Some(e) => e.clone(),
+            None => new_entry(scratch, input, &parts[&input.file], &content[&input.file], &prepared)?,
+        };
+        entries.push(entry);
+    }
+    let mut staging = Staging {
+        marked: BTreeMap::new(),
+        entries: Vec::new(),
+        malformed: Vec::new(),
+        blank_lines: Vec::new(),
+        files_staged: new.len(),
+        files_reused: inputs.len() - new.len(),
+        new_parts: new.iter().map(|(_, f)| (scratch.join(&parts[f]), parts[f].clone())).collect(),
+    };
+    let mut by_table: BTreeMap<Table, Vec<LazyFrame>> = BTreeMap::new();
+    for (input, entry) in inputs.iter().zip(&entries) {
+        let table = input.source.table;
+        let part = match &input.reused {
+            Some(_) => store.dir.join(&entry.part),
+            None => scratch.join(&entry.part),
+        };
+        let lf = LazyFrame::scan_parquet(PlRefPath::new(part.to_string_lossy().as_ref()), ScanArgsParquet::default())?;
+        by_table.entry(table).or_default().push(lf);
+        for (row, detail) in &entry.malformed {
+            staging.malformed.push(MalformedRow {
+                table,
+                source: entry.source.clone(),
+                file: entry.path.clone(),
+                row: *row,
+                detail: detail.clone(),
+            });
+        }
+        if entry.blank_lines > 0 {
+            staging.blank_lines.push((table, entry.path.clone(), entry.blank_lines));
+        }
+    }
+    for (table, frames) in by_table {
+        let all = concat(frames, UnionArgs::default())?;
+        staging.marked.insert(table, quarantine::mark_plausible(plan, table, all));
+    }
+    staging.entries = entries;
+    Ok(staging)
+}
+
+fn unreadable(source: &Source, file: &Path, e: std::io::Error) -> Error {
+    crate::error::DataError::Unreadable {
+        source_name: source.name.clone(),
+        file: file.display().to_string(),
+        message: e.to_string(),
+    }
+    .into()
+}
+
+/// Normalises the new files and writes their parts, all in one streaming pass; numbers are parsed by the
+/// CSV reader where it can, and a file whose number fails is read again as text (which reports the value
+/// with its row later, or quarantines it).
+fn write_parts(
+    plan: &Plan,
+    scratch: &Path,
+    new: &[(&Source, PathBuf)],
+    prepared: &prepare::Prepared,
+    parts: &BTreeMap<PathBuf, String>,
+) -> Result<(), Error> {
+    if new.is_empty() {
+        return Ok(());
+    }
+    let frames = |how: CsvRead| -> Result<Vec<(PathBuf, LazyFrame)>, Error> {
+        let mut out = Vec::new();
+        for (source, file) in new {
+            let numbers = match how {
+                CsvRead::NativeNumbers => read::native_numbers(source),
+                CsvRead::Text => Vec::new(),
+            };
+            let mut lf = read::scan(source, file, &prepared.file(file), &numbers)?;
+            let schema = read::schema(source, file, &mut lf)?;
+            let lf =
+                quarantine::mark_static(plan, source.table, normalise::normalise(plan, source, file, lf, &schema)?);
+            out.push((scratch.join(&parts[file]), lf));
+        }
+        Ok(out)
+    };
+    let native = new.iter().any(|(s, _)| !read::native_numbers(s).is_empty());
+    let how = if native { CsvRead::NativeNumbers } else { CsvRead::Text };
+    for (_, file) in new {
+        let dir = scratch.join(&parts[file]);
+        if let Some(parent) = dir.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| Error::Output { path: parent.into(), message: e.to_string() })?;
+        }
+    }
+    // A few files at a time: each file's reader holds its own buffers, so staging every file at once made
+    // the peak grow with the number of files. LZ4: parts are read back on every run, so decoding speed
+    // matters more than size.
+    let batch = rayon::current_num_threads().max(2);
+    let sink_batches = |frames: Vec<(PathBuf, LazyFrame)>| -> Result<(), Error> {
+        let mut frames = frames.into_iter().peekable();
+        while frames.peek().is_some() {
+            sink_all(plan, frames.by_ref().take(batch).collect(), ParquetCompression::Lz4Raw)?;
+        }
+        Ok(())
+    };
+    match frames(how).and_then(sink_batches) {
+        Ok(()) => {},
+        Err(Error::Data(_) | Error::Internal(_)) if native => sink_batches(frames(CsvRead::Text)?)?,
+        Err(e) => return Err(e),
+    }
+    Ok(())
+}
+
+/// The manifest entry of a file just staged: rows and the period column's span read from its part.
+fn new_entry(
+    scratch: &Path,
+    input: &Input,
+    part: &str,
+    content_hash: &str,
+    prepared: &prepare::Prepared,
+) -> Result<FileEntry, Error> {
+    let table = input.source.table;
+    let name = input.file.display().to_string();
+    let path = scratch.join(part);
+    let lf = LazyFrame::scan_parquet(PlRefPath::new(path.to_string_lossy().as_ref()), ScanArgsParquet::default())?;
+    let mut figures = vec![len().cast(DataType::UInt64).alias("rows")];
+    if let Some(period) = table.period_column() {
+        figures.push(col(period).min().cast(DataType::String).alias("first"));
+        figures.push(col(period).max().cast(DataType::String).alias("last"));
+    }
+    let df = lf.select(figures).collect()?;
+    let text = |c: &str| df.column(c).ok().and_then(|c| c.str().ok()?.get(0).map(str::to_string));
+    let span = text("first").zip(text("last"));
+    let malformed = prepared.malformed.iter().filter(|m| m.file == name).map(|m| (m.row, m.detail.clone())).collect();
+    let blank_lines = prepared.blank_lines.iter().filter(|b| b.1 == name).map(|b| b.2).sum();
+    Ok(FileEntry {
+        source: input.source.name.clone(),
+        table: table.to_string(),
+        path: name,
+        size: input.seen.size,
+        modified_ns: input.seen.modified_ns,
+        content_hash: content_hash.to_string(),
+        part: part.to_string(),
+        rows: df.column("rows")?.u64()?.get(0).unwrap_or(0),
+        blank_lines,
+        malformed,
+        span,
+    })
+}
