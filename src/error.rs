@@ -13,6 +13,7 @@ pub mod exit {
     pub const INVALID_PIPELINE: i32 = 2;
     pub const BAD_INPUT: i32 = 3;
     pub const OUTPUT: i32 = 4;
+    pub const LOCKED: i32 = 5;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +26,11 @@ pub enum Error {
     Data(#[from] DataError),
     #[error("cannot write outputs to {}: {message}", path.display())]
     Output { path: PathBuf, message: String },
+    #[error("another run holds the output directory: {holder} (lock file {}); wait for it, or remove the lock file if that process is not deskpulse", path.display())]
+    Locked { path: PathBuf, holder: String },
+    /// Command-line arguments that do not fit together.
+    #[error("{0}")]
+    Usage(String),
     /// A bug or an engine failure that the input does not explain.
     #[error("internal error: {0}")]
     Internal(String),
@@ -33,9 +39,10 @@ pub enum Error {
 impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Load(_) | Error::Plan(_) => exit::INVALID_PIPELINE,
+            Error::Load(_) | Error::Plan(_) | Error::Usage(_) => exit::INVALID_PIPELINE,
             Error::Data(_) => exit::BAD_INPUT,
             Error::Output { .. } => exit::OUTPUT,
+            Error::Locked { .. } => exit::LOCKED,
             Error::Internal(_) => exit::INTERNAL,
         }
     }

@@ -76,6 +76,30 @@ enum Command {
         /// `in-memory`, one joint plan that shares scans between segments but holds the tables.
         #[arg(long, value_enum, default_value_t = EngineArg::Auto)]
         engine: EngineArg,
+        /// Stage every input file again, ignoring what the store holds (the store is rewritten).
+        #[arg(long)]
+        full: bool,
+        /// Backfill: recompute the periods that start on or after this day (YYYY-MM-DD), and replace only
+        /// those in the outputs.
+        #[arg(long, value_parser = parse_date)]
+        from: Option<jiff::civil::Date>,
+        /// Backfill: recompute the periods that start before this day (YYYY-MM-DD).
+        #[arg(long, value_parser = parse_date)]
+        to: Option<jiff::civil::Date>,
+        /// Print nothing but errors.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// What a run's store holds: files, rows, time spans and sizes per table.
+    Store {
+        /// The output directory (its `_store`), or a store folder.
+        dir: PathBuf,
+    },
+    /// The runs recorded in an output directory (`DIR/_runs`), oldest first.
+    Runs {
+        dir: PathBuf,
+        #[arg(long, value_enum, default_value_t = RunsFormat::Table)]
+        format: RunsFormat,
     },
     /// Check a pipeline file: every problem with its line, then the sources' files and columns.
     Validate {
@@ -134,6 +158,12 @@ enum EngineArg {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum RunsFormat {
+    Table,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum GenFormat {
     Csv,
     Parquet,
@@ -166,6 +196,49 @@ fn main() -> ExitCode {
     }
 }
 
+/// What a run did, for a person or a scheduler's log; the last line sums it up.
+fn print_report(report: &exec::RunReport, out: &std::path::Path) {
+    if let Some(holder) = &report.lock_taken_over {
+        say!("took over the lock of a run that is gone: {holder}");
+    }
+    for folder in &report.removed_stale {
+        say!("removed the work folder of an interrupted run: {}", folder.display());
+    }
+    if let Some(why) = &report.store_discarded {
+        say!("store not reused: {why}; every file is staged again");
+    }
+    for (table, rows) in &report.rows {
+        say!("read {table}: {rows} rows");
+    }
+    for (table, reason, rows) in &report.rejected {
+        say!(
+            "quarantined {table}: {rows} rows ({reason}) -> {}",
+            out.join("_rejected").join(format!("{table}.parquet")).display()
+        );
+    }
+    for (table, file, lines) in &report.blank_lines {
+        say!("skipped {table}: {lines} blank line(s) in {file}");
+    }
+    for (table, rows) in &report.superseded {
+        say!("superseded {table}: {rows} older copies dropped (duplicates: keep_latest)");
+    }
+    for (name, rows, paths) in &report.outputs {
+        let files: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        say!("wrote {name}: {rows} rows -> {}", files.join(", "));
+    }
+    let what = match &report.unchanged_since {
+        Some(run) => format!("nothing changed since run {run}: outputs kept"),
+        None => format!("{} output(s) written", report.outputs.len()),
+    };
+    say!(
+        "done in {:.2} s: {} file(s) staged, {} reused; {what}; run {}",
+        report.seconds,
+        report.files_staged,
+        report.files_reused,
+        report.run_id
+    );
+}
+
 fn parse_as_of(text: &str) -> Result<jiff::Timestamp, String> {
     if let Ok(t) = text.parse::<jiff::Timestamp>() {
         return Ok(t);
@@ -179,9 +252,13 @@ fn parse_as_of(text: &str) -> Result<jiff::Timestamp, String> {
         })
 }
 
+fn parse_date(text: &str) -> Result<jiff::civil::Date, String> {
+    text.parse::<jiff::civil::Date>().map_err(|_| format!("`{text}` is not a date (YYYY-MM-DD)"))
+}
+
 fn execute(command: Command) -> Result<(), Error> {
     match command {
-        Command::Run { pipeline, out, as_of, engine } => {
+        Command::Run { pipeline, out, as_of, engine, full, from, to, quiet } => {
             let mut plan = deskpulse::load_plan(&pipeline)?;
             plan.engine = match engine {
                 EngineArg::Auto => deskpulse::plan::EngineChoice::Auto,
@@ -197,30 +274,30 @@ fn execute(command: Command) -> Result<(), Error> {
                     message: "no output directory: pass --out DIR or set outputs.dir in the pipeline".into(),
                 });
             };
-            let report = exec::run(&plan, &out)?;
-            for folder in &report.removed_stale {
-                say!("removed the work folder of an interrupted run: {}", folder.display());
+            if let (Some(f), Some(t)) = (from, to) {
+                if f >= t {
+                    return Err(Error::Usage(format!("--from {f} must come before --to {t}")));
+                }
             }
-            for (table, rows) in &report.rows {
-                say!("read {table}: {rows} rows");
+            let options = exec::RunOptions { full, from, to, ..Default::default() };
+            let report = exec::run_with(&plan, &out, &options)?;
+            if !quiet {
+                print_report(&report, &out);
             }
-            for (table, reason, rows) in &report.rejected {
-                say!(
-                    "quarantined {table}: {rows} rows ({reason}) -> {}",
-                    out.join("_rejected").join(format!("{table}.parquet")).display()
-                );
+        },
+        Command::Store { dir } => {
+            let store = if dir.join("manifest.json").is_file() { dir } else { dir.join("_store") };
+            say_raw!("{}", exec::store::describe(&store)?);
+        },
+        Command::Runs { dir, format } => {
+            let records = exec::run_records(&dir)?;
+            match format {
+                RunsFormat::Table => say_raw!("{}", exec::run_table(&records)),
+                RunsFormat::Json => {
+                    let json = serde_json::to_string_pretty(&records).map_err(|e| Error::Internal(e.to_string()))?;
+                    say!("{json}");
+                },
             }
-            for (table, file, lines) in &report.blank_lines {
-                say!("skipped {table}: {lines} blank line(s) in {file}");
-            }
-            for (table, rows) in &report.superseded {
-                say!("superseded {table}: {rows} older copies dropped (duplicates: keep_latest)");
-            }
-            for (name, rows, paths) in &report.outputs {
-                let files: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
-                say!("wrote {name}: {rows} rows -> {}", files.join(", "));
-            }
-            say!("done in {:.2} s", report.seconds);
         },
         Command::Validate { pipeline, no_data } => {
             let plan = deskpulse::load_plan(&pipeline)?;

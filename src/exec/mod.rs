@@ -13,14 +13,15 @@ mod normalise;
 mod prepare;
 mod quarantine;
 mod read;
+mod record;
 mod review;
 mod segment;
 mod stage;
 pub mod store;
+mod timing;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use polars::prelude::*;
 
@@ -32,6 +33,7 @@ use crate::sink;
 pub use benchmark::{render_scorecard, scorecard, CardFormat};
 pub use csv_shape::Malformed;
 use prepare::Prepared;
+pub use record::{list as run_records, table as run_table, RunRecord};
 pub use segment::OUTPUT_COLUMNS;
 
 /// The canonical tables a plan computes from (quarantined rows removed, derived tables added), and the
@@ -210,6 +212,65 @@ pub fn check(plan: &Plan) -> Result<(), Error> {
     Ok(())
 }
 
+/// A segment's table as the previous run wrote it (its Parquet file), for a backfill to merge into.
+fn earlier_table(out_dir: &Path, name: &str) -> Result<Option<DataFrame>, Error> {
+    let path = out_dir.join(format!("{name}.parquet"));
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let file = std::fs::File::open(&path).map_err(|e| Error::Output { path: path.clone(), message: e.to_string() })?;
+    ParquetReader::new(file).finish().map(Some).map_err(|e| Error::Output {
+        path,
+        message: format!("cannot read the earlier output to merge the backfill into: {e}"),
+    })
+}
+
+/// Everything the outputs are computed from: deskpulse, the pipeline, the staged parts in order, the
+/// plausible range, and the as-of instant where SLA judgements of unanswered tickets read it.
+fn inputs_key(plan: &Plan, entries: &[store::FileEntry]) -> String {
+    let mut text = format!("{}\n{}\n{:?}\n", env!("CARGO_PKG_VERSION"), plan.pipeline_text, plan.plausible_range());
+    if !plan.sla.first_response.is_empty() {
+        text.push_str(&format!("as_of {}\n", plan.as_of));
+    }
+    for e in entries {
+        text.push_str(&e.part);
+        text.push('\n');
+    }
+    format!("{:032x}", xxhash_rust::xxh3::xxh3_128(text.as_bytes()))
+}
+
+/// The report of a run that found nothing new since `last`: its outputs stand as they are.
+fn unchanged_report(
+    staging: &stage::Staging,
+    last: &store::LastRun,
+    removed_stale: Vec<PathBuf>,
+    timer: &timing::Timer,
+    run_id: &str,
+) -> RunReport {
+    let mut rows: BTreeMap<Table, u64> = BTreeMap::new();
+    for e in &staging.entries {
+        if let Some(t) = Table::from_name(&e.table) {
+            *rows.entry(t).or_default() += e.rows + e.malformed.len() as u64;
+        }
+    }
+    timer.done("nothing changed");
+    RunReport {
+        rows: rows.into_iter().collect(),
+        rejected: Vec::new(),
+        superseded: Vec::new(),
+        blank_lines: Vec::new(),
+        removed_stale,
+        files_staged: 0,
+        files_reused: staging.files_reused,
+        store_discarded: None,
+        unchanged_since: Some(last.run_id.clone()),
+        run_id: run_id.to_string(),
+        lock_taken_over: None,
+        outputs: Vec::new(),
+        seconds: timer.elapsed(),
+    }
+}
+
 /// Staging writes a typed copy of every input beside the outputs; it needs about this share of the
 /// inputs' size (measured: the generated 1M-ticket dump, 167 MB of CSV, peaked at 39 MB of work files).
 const STAGE_SHARE: f64 = 0.25;
@@ -274,6 +335,11 @@ pub struct RunReport {
     pub files_reused: usize,
     /// Why the store's previous content was not used, when it was not.
     pub store_discarded: Option<String>,
+    /// The run that wrote the outputs, when nothing has changed since: the outputs were kept as they were.
+    pub unchanged_since: Option<String>,
+    pub run_id: String,
+    /// The holder of a lock left by a dead run, taken over.
+    pub lock_taken_over: Option<String>,
     pub outputs: Vec<(String, usize, Vec<PathBuf>)>,
     pub seconds: f64,
 }
@@ -288,6 +354,9 @@ pub fn run(plan: &Plan, out_dir: &Path) -> Result<RunReport, Error> {
 pub struct RunOptions {
     /// Stage every input again, ignoring the store.
     pub full: bool,
+    /// A backfill: recompute the periods starting in `[from, to)` and replace only those.
+    pub from: Option<jiff::civil::Date>,
+    pub to: Option<jiff::civil::Date>,
     /// The store's folder (default `DIR/_store`).
     pub store: Option<PathBuf>,
 }
@@ -298,9 +367,30 @@ impl RunOptions {
     }
 }
 
-/// `run`, with options.
+/// `run`, with options: under the output directory's lock, and leaving a run record, failed or not.
 pub fn run_with(plan: &Plan, out_dir: &Path, options: &RunOptions) -> Result<RunReport, Error> {
-    run_in(plan, out_dir, options).map_err(|e| as_disk_fault(out_dir, e))
+    let timer = timing::Timer::start();
+    let started = jiff::Timestamp::now();
+    let run_id = record::new_run_id(started);
+    let lock = sink::lock::Lock::acquire(out_dir)?;
+    let mut result = run_in(plan, out_dir, options, &timer, &run_id).map_err(|e| as_disk_fault(out_dir, e));
+    if let Ok(report) = &mut result {
+        report.lock_taken_over = lock.took_over.clone();
+    }
+    let ctx = record::Context {
+        run_id: &run_id,
+        started,
+        plan,
+        options,
+        seconds: timer.stages(),
+        total_seconds: timer.elapsed(),
+    };
+    let written = record::write(out_dir, &record::record(&ctx, &result));
+    if let (Ok(_), Err(e)) = (&result, written) {
+        return Err(Error::Output { path: out_dir.join(record::RUNS), message: format!("the run record: {e}") });
+    }
+    drop(lock);
+    result
 }
 
 /// A full disk surfaces as whatever failed first: a write, or a read of a truncated staged file. Either is
@@ -334,30 +424,24 @@ pub(crate) fn short(message: &str) -> String {
     }
 }
 
-fn run_in(plan: &Plan, out_dir: &Path, options: &RunOptions) -> Result<RunReport, Error> {
-    let started = Instant::now();
+fn run_in(
+    plan: &Plan,
+    out_dir: &Path,
+    options: &RunOptions,
+    timer: &timing::Timer,
+    run_id: &str,
+) -> Result<RunReport, Error> {
+    let backfill = options.from.is_some() || options.to.is_some();
+    let single = plan.layout == crate::plan::Layout::Single;
+    if backfill && single && !plan.formats.contains(&crate::plan::OutputFormat::Parquet) {
+        return Err(Error::Usage(
+            "a backfill (--from/--to) merges its periods into the earlier Parquet tables: add parquet to \
+             outputs.formats, or use outputs.layout: hive"
+                .into(),
+        ));
+    }
     let mut output = sink::Output::create(out_dir)?;
-    let trace = |what: &str| {
-        if std::env::var_os("DESKPULSE_TRACE").is_some() {
-            // Peak resident memory so far, and what is resident now: anonymous (heap) and file-backed
-            // (memory-mapped inputs, which the kernel can drop) (Linux).
-            let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-            let field = |name: &str| {
-                status
-                    .lines()
-                    .find(|l| l.starts_with(name))
-                    .map(|l| l[name.len()..].trim().to_string())
-                    .unwrap_or_default()
-            };
-            eprintln!(
-                "[{:>8.2} s, peak {}, now heap {} + files {}] {what}",
-                started.elapsed().as_secs_f64(),
-                field("VmHWM:"),
-                field("RssAnon:"),
-                field("RssFile:")
-            );
-        }
-    };
+    let trace = |what: &str| timer.done(what);
     // The row rules are marked while the sources are read, so that the staged table is the only copy: the
     // rejected rows are split off it, and the segments read it with the kept rows' filter.
     let removed_stale = output.removed_stale.clone();
@@ -369,6 +453,12 @@ fn run_in(plan: &Plan, out_dir: &Path, options: &RunOptions) -> Result<RunReport
     let staging = stage::stage(plan, &store, options.full || store.discarded.is_some(), &inputs_dir)?;
     let marked = staging.marked.clone();
     trace("sources read and staged");
+    let key = inputs_key(plan, &staging.entries);
+    if let Some(last) = store.manifest.last_run.as_ref().filter(|_| !options.full && !backfill) {
+        if last.inputs_key == key && last.outputs.iter().all(|o| out_dir.join(o).exists()) {
+            return Ok(unchanged_report(&staging, last, removed_stale, timer, run_id));
+        }
+    }
     let mut rows = check_values(plan, &marked)?;
     for (table, n) in rows.iter_mut() {
         *n += staging.malformed_of(*table).count() as u64;
@@ -443,14 +533,35 @@ fn run_in(plan: &Plan, out_dir: &Path, options: &RunOptions) -> Result<RunReport
         }
         named.extend(extra);
     }
+    let day = |d: Option<jiff::civil::Date>| d.map(|d| segment::days_since_epoch(d) as i32);
+    let window = (day(options.from), day(options.to));
+    output.keep_identical = !backfill;
     for (name, mut df) in named {
-        let paths = output.write_table(&name, &mut df, &plan.formats, &metadata)?;
-        outputs.push((name, df.height(), paths));
+        let is_segment = plan.segments.iter().any(|s| s.name == name);
+        let (rows, paths) = match (is_segment, plan.layout) {
+            (true, crate::plan::Layout::Hive) => {
+                let rows = df.height();
+                (rows, output.write_partitioned(&name, &df, &plan.formats, &metadata, backfill.then_some(window))?)
+            },
+            (true, crate::plan::Layout::Single) if backfill => {
+                let mut merged = sink::merge_window(earlier_table(out_dir, &name)?, df, window.0, window.1)?;
+                (merged.height(), output.write_table(&name, &mut merged, &plan.formats, &metadata)?)
+            },
+            _ => (df.height(), output.write_table(&name, &mut df, &plan.formats, &metadata)?),
+        };
+        outputs.push((name, rows, paths));
     }
     trace("outputs written");
     output.commit()?;
     trace("outputs committed");
-    store.commit(store::Manifest { files: staging.entries.clone(), ..Default::default() }, &staging.new_parts)?;
+    // After a backfill the outputs are not what a full run would write (periods outside the window were
+    // kept): the next run recomputes.
+    let last_run =
+        (!backfill).then(|| store::LastRun { run_id: run_id.to_string(), inputs_key: key, outputs: output.written() });
+    store.commit(
+        store::Manifest { files: staging.entries.clone(), last_run, ..Default::default() },
+        &staging.new_parts,
+    )?;
     Ok(RunReport {
         rows,
         rejected,
@@ -459,9 +570,12 @@ fn run_in(plan: &Plan, out_dir: &Path, options: &RunOptions) -> Result<RunReport
         files_staged: staging.files_staged,
         files_reused: staging.files_reused,
         store_discarded: store.discarded.clone(),
+        unchanged_since: None,
+        run_id: run_id.to_string(),
+        lock_taken_over: None,
         removed_stale,
         outputs,
-        seconds: started.elapsed().as_secs_f64(),
+        seconds: timer.elapsed(),
     })
 }
 

@@ -2,6 +2,8 @@
 //! into a work folder inside the output directory and renamed into place only once every table is done, so
 //! a failed run leaves no half-written file and keeps the previous outputs.
 
+pub mod lock;
+
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
@@ -14,6 +16,12 @@ pub struct Output {
     dir: PathBuf,
     work: tempfile::TempDir,
     written: Vec<PathBuf>,
+    /// Partition folders (relative) whose files this run replaces as a whole: files in them that it did not
+    /// write are removed at commit.
+    replaced_partitions: Vec<PathBuf>,
+    /// Leave a file in place when the new one has the same bytes, so that readers and `make`-like tools see
+    /// only what changed (off for backfills, which replace their window whatever it holds).
+    pub keep_identical: bool,
     /// Work folders of runs that died (killed, out of memory, power cut) found and removed at the start.
     pub removed_stale: Vec<PathBuf>,
 }
@@ -34,7 +42,19 @@ impl Output {
         std::fs::create_dir_all(work.path().join("out")).map_err(|e| output_error(work.path(), e))?;
         let owner = work.path().join(OWNER_FILE);
         std::fs::write(&owner, std::process::id().to_string()).map_err(|e| output_error(&owner, e))?;
-        Ok(Output { dir: dir.to_path_buf(), work, written: Vec::new(), removed_stale })
+        Ok(Output {
+            dir: dir.to_path_buf(),
+            work,
+            written: Vec::new(),
+            replaced_partitions: Vec::new(),
+            keep_identical: true,
+            removed_stale,
+        })
+    }
+
+    /// The files this run writes, relative to the output directory.
+    pub fn written(&self) -> Vec<String> {
+        self.written.iter().map(|p| p.to_string_lossy().into_owned()).collect()
     }
 
     /// Scratch space inside the output directory (same disk, removed when the run ends).
@@ -98,13 +118,124 @@ impl Output {
         for name in &self.written {
             let from = self.work.path().join("out").join(name);
             let to = self.dir.join(name);
+            if self.keep_identical && same_bytes(&from, &to) {
+                continue;
+            }
             if let Some(parent) = to.parent() {
                 std::fs::create_dir_all(parent).map_err(|e| output_error(parent, e))?;
             }
             std::fs::rename(&from, &to).map_err(|e| output_error(&to, e))?;
         }
+        // Periods that no longer have rows: their partitions go.
+        for partition in &self.replaced_partitions {
+            let dir = self.dir.join(partition);
+            let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+            for entry in entries.flatten() {
+                let relative = partition.join(entry.file_name());
+                if !self.written.contains(&relative) {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
+            let _ = std::fs::remove_dir(&dir);
+        }
         Ok(())
     }
+
+    /// Writes a segment's table as one folder per period, `name/period_start=YYYY-MM-DD/part-0.<ext>`
+    /// (hive partitions, the period column in the folder name only). `window` (a backfill) limits the
+    /// partitions written to the periods starting in it; without one, partitions of periods that no longer
+    /// have rows are removed.
+    pub fn write_partitioned(
+        &mut self,
+        name: &str,
+        df: &DataFrame,
+        formats: &[OutputFormat],
+        metadata: &[(String, String)],
+        window: Option<(Option<i32>, Option<i32>)>,
+    ) -> Result<Vec<PathBuf>, Error> {
+        let period = df
+            .column(PERIOD)
+            .map_err(|e| output_error(&self.dir, e))?
+            .date()
+            .map_err(|e| output_error(&self.dir, e))?
+            .physical()
+            .clone();
+        let mut starts: Vec<Option<i32>> = period.iter().collect();
+        starts.sort();
+        starts.dedup();
+        let in_window = |d: Option<i32>| match (window, d) {
+            (None, _) => true,
+            (Some(_), None) => false,
+            (Some((from, to)), Some(d)) => from.is_none_or(|f| d >= f) && to.is_none_or(|t| d < t),
+        };
+        if window.is_none() {
+            // Every partition on disk is replaced: those without rows now are removed at commit.
+            if let Ok(entries) = std::fs::read_dir(self.dir.join(name)) {
+                for entry in entries.flatten().filter(|e| e.path().is_dir()) {
+                    self.replaced_partitions.push(PathBuf::from(name).join(entry.file_name()));
+                }
+            }
+        }
+        let mut finals = Vec::new();
+        for start in starts.into_iter().filter(|d| in_window(*d)) {
+            let folder = format!("{name}/{PERIOD}={}", partition_value(start));
+            let rows = match start {
+                Some(d) => df.clone().lazy().filter(col(PERIOD).cast(DataType::Int32).eq(lit(d))),
+                None => df.clone().lazy().filter(col(PERIOD).is_null()),
+            };
+            let mut part = rows.drop(cols([PERIOD])).collect().map_err(|e| output_error(&self.dir, e))?;
+            self.replaced_partitions.push(PathBuf::from(&folder));
+            finals.extend(self.write_table(&format!("{folder}/part-0"), &mut part, formats, metadata)?);
+        }
+        Ok(finals)
+    }
+}
+
+const PERIOD: &str = "period_start";
+
+/// The folder name of a period: its first day, or Hive's name for null (the `all` grain without a window).
+fn partition_value(start: Option<i32>) -> String {
+    let epoch = jiff::civil::date(1970, 1, 1);
+    match start.and_then(|d| epoch.checked_add(jiff::Span::new().days(d as i64)).ok()) {
+        Some(day) => day.to_string(),
+        None => "__HIVE_DEFAULT_PARTITION__".into(),
+    }
+}
+
+/// Do both files exist with the same bytes?
+fn same_bytes(a: &Path, b: &Path) -> bool {
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(ma), Ok(mb)) if ma.len() == mb.len() => std::fs::read(a).ok() == std::fs::read(b).ok(),
+        _ => false,
+    }
+}
+
+/// Merges a backfill's rows into a segment's earlier table: the earlier rows of periods outside
+/// `[from, to)`, this run's rows of the periods inside, in the table's order (dimensions, then period; the
+/// rows of one period keep the order they had).
+pub fn merge_window(
+    earlier: Option<DataFrame>,
+    new: DataFrame,
+    from: Option<i32>,
+    to: Option<i32>,
+) -> PolarsResult<DataFrame> {
+    let day = col(PERIOD).cast(DataType::Int32);
+    let mut inside = day.clone().is_not_null();
+    if let Some(f) = from {
+        inside = inside.and(day.clone().gt_eq(lit(f)));
+    }
+    if let Some(t) = to {
+        inside = inside.and(day.lt(lit(t)));
+    }
+    let fresh = new.clone().lazy().filter(inside.clone());
+    let Some(earlier) = earlier else { return fresh.collect() };
+    let kept = earlier.lazy().filter(inside.not());
+    let position = new.get_column_names().iter().position(|c| c.as_str() == PERIOD).unwrap_or(0);
+    let mut order: Vec<PlSmallStr> = new.get_column_names()[..position].iter().map(|c| (*c).clone()).collect();
+    order.push(PERIOD.into());
+    concat([kept, fresh], UnionArgs::default())?
+        .sort(order, SortMultipleOptions::default().with_nulls_last(true).with_maintain_order(true))
+        .collect()
 }
 
 /// Removes the work folders in `dir` whose run is no longer alive: a killed run cannot clean up after
@@ -130,7 +261,7 @@ fn remove_stale_work(dir: &Path) -> Result<Vec<PathBuf>, Error> {
 }
 
 /// Is there a process with this id (ours included)?
-fn process_alive(pid: u32) -> bool {
+pub(crate) fn process_alive(pid: u32) -> bool {
     let Ok(pid) = libc::pid_t::try_from(pid) else { return false };
     // SAFETY: signal 0 sends nothing; it only checks that the process exists.
     let rc = unsafe { libc::kill(pid, 0) };

@@ -180,7 +180,10 @@ fn unparseable_timestamp_names_file_and_row_and_writes_nothing() {
     std::fs::write(out.join("overall.csv"), "previous run\n").unwrap();
     let o = deskpulse(&["run", p.to_str().unwrap(), "--out", out.to_str().unwrap()]);
     assert_fails(&o, 3, &["tickets.created_at", "tickets.csv row 3", "\"07/01/2026 12h\"", "ISO 8601 timestamp"]);
-    assert_eq!(files_in(&out), ["overall.csv"], "the failed run must leave the directory as it was");
+    // The outputs are as they were; the failure is recorded beside them.
+    assert_eq!(files_in(&out), ["_runs", "overall.csv"], "the failed run must leave the outputs as they were");
+    let records = deskpulse::exec::run_records(&out).unwrap();
+    assert_eq!((records[0].status.as_str(), records[0].exit_code), ("failed", 3));
     assert_eq!(std::fs::read_to_string(out.join("overall.csv")).unwrap(), "previous run\n");
 }
 

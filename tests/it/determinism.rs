@@ -11,13 +11,15 @@ fn deskpulse(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_deskpulse")).args(args).output().expect("binary runs")
 }
 
-/// Every file under `dir`, relative, sorted.
+/// Every file under `dir`, relative, sorted: outputs, quarantined rows and the store's parts (not the run
+/// records and the store's manifest, which name the run).
 fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = walkdir::WalkDir::new(dir)
         .into_iter()
         .map(|e| e.unwrap())
         .filter(|e| e.file_type().is_file())
         .map(|e| e.path().strip_prefix(dir).unwrap().to_path_buf())
+        .filter(|p| !p.starts_with("_runs") && !p.ends_with("manifest.json"))
         .collect();
     out.sort();
     out

@@ -111,7 +111,7 @@ fn too_many_rejected_rows_fail_the_run_and_write_nothing() {
     let mut files: Vec<String> =
         std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     files.sort();
-    assert_eq!(files, ["overall.csv"]);
+    assert_eq!(files, ["_runs", "overall.csv"], "the outputs as they were, and the failed run's record");
     assert_eq!(std::fs::read_to_string(out.join("overall.csv")).unwrap(), "an earlier run's output\n");
 }
 

@@ -1,0 +1,56 @@
+//! Seconds per stage of a run, for the run record; with `DESKPULSE_TRACE` set, each stage is also printed
+//! with the peak and current resident memory (Linux), to profile a run.
+
+use std::cell::RefCell;
+use std::time::Instant;
+
+pub struct Timer {
+    started: Instant,
+    last: RefCell<f64>,
+    stages: RefCell<Vec<(String, f64)>>,
+    trace: bool,
+}
+
+impl Timer {
+    pub fn start() -> Timer {
+        Timer {
+            started: Instant::now(),
+            last: RefCell::new(0.0),
+            stages: RefCell::new(Vec::new()),
+            trace: std::env::var_os("DESKPULSE_TRACE").is_some(),
+        }
+    }
+
+    /// Ends the stage `what`: records its seconds (since the previous stage ended).
+    pub fn done(&self, what: &str) {
+        let now = self.elapsed();
+        let took = now - self.last.replace(now);
+        self.stages.borrow_mut().push((what.to_string(), took));
+        if self.trace {
+            // Peak resident memory so far, and what is resident now: anonymous (heap) and file-backed
+            // (memory-mapped inputs, which the kernel can drop).
+            let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+            let field = |name: &str| {
+                status
+                    .lines()
+                    .find(|l| l.starts_with(name))
+                    .map(|l| l[name.len()..].trim().to_string())
+                    .unwrap_or_default()
+            };
+            eprintln!(
+                "[{now:>8.2} s, peak {}, now heap {} + files {}] {what}",
+                field("VmHWM:"),
+                field("RssAnon:"),
+                field("RssFile:")
+            );
+        }
+    }
+
+    pub fn elapsed(&self) -> f64 {
+        self.started.elapsed().as_secs_f64()
+    }
+
+    pub fn stages(&self) -> Vec<(String, f64)> {
+        self.stages.borrow().clone()
+    }
+}
