@@ -260,7 +260,7 @@ fn unchanged_report(
         superseded: Vec::new(),
         blank_lines: Vec::new(),
         removed_stale,
-        files_staged: 0,
+        files_staged: staging.files_staged,
         files_reused: staging.files_reused,
         store_discarded: None,
         unchanged_since: Some(last.run_id.clone()),
@@ -456,7 +456,12 @@ fn run_in(
     let key = inputs_key(plan, &staging.entries);
     if let Some(last) = store.manifest.last_run.as_ref().filter(|_| !options.full && !backfill) {
         if last.inputs_key == key && last.outputs.iter().all(|o| out_dir.join(o).exists()) {
-            return Ok(unchanged_report(&staging, last, removed_stale, timer, run_id));
+            let report = unchanged_report(&staging, last, removed_stale, timer, run_id);
+            // Files read again (a new modification time, the same bytes) are known by their new times.
+            let manifest =
+                store::Manifest { files: staging.entries.clone(), last_run: Some(last.clone()), ..Default::default() };
+            store.commit(manifest, &staging.new_parts)?;
+            return Ok(report);
         }
     }
     let mut rows = check_values(plan, &marked)?;
@@ -478,7 +483,10 @@ fn run_in(
         if !malformed.is_empty() {
             frames.push(quarantine::malformed_rows(*t, &malformed)?);
         }
-        rejected.push((rejected_paths[t].clone(), concat(frames, UnionArgs::default())?));
+        // In file and row order: the join that settles repeated ids does not keep the order rows were read in.
+        let by_place = SortMultipleOptions::default().with_maintain_order(true);
+        rejected
+            .push((rejected_paths[t].clone(), concat(frames, UnionArgs::default())?.sort(["file", "row"], by_place)));
     }
     sink_all(plan, rejected, ParquetCompression::Zstd(None))?;
     let kept: BTreeMap<Table, LazyFrame> = judged.into_iter().map(|(t, lf)| (t, quarantine::kept(lf))).collect();

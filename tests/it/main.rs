@@ -21,5 +21,6 @@ mod kpis_by_hand;
 mod mapping;
 mod messages;
 mod mutations;
+mod nightly;
 mod quarantine;
 mod review;

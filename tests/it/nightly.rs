@@ -1,0 +1,360 @@
+//! Nightly runs through the store: whatever files are added, changed or deleted between runs, a run that
+//! reuses the store writes the same bytes as a full run; backfills replace exactly their periods; a lock
+//! stops a second run; a killed run leaves the previous outputs and store usable; run records add up.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use proptest::prelude::*;
+use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+
+use crate::common::*;
+
+fn deskpulse(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_deskpulse")).args(args).output().expect("binary runs")
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+/// Output files (not the run records or the store), relative, with their bytes.
+fn outputs(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out: Vec<(PathBuf, Vec<u8>)> = walkdir::WalkDir::new(dir)
+        .into_iter()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.path().strip_prefix(dir).unwrap().to_path_buf())
+        .filter(|p| {
+            let first = p.iter().next().map(|c| c.to_string_lossy().into_owned()).unwrap_or_default();
+            !["_runs", "_store", ".deskpulse.lock"].contains(&first.as_str()) && !first.starts_with(".deskpulse-work-")
+        })
+        .map(|p| {
+            let bytes = std::fs::read(dir.join(&p)).unwrap();
+            (p, bytes)
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn assert_same_outputs(a: &Path, b: &Path, what: &str) {
+    let (x, y) = (outputs(a), outputs(b));
+    let names = |v: &[(PathBuf, Vec<u8>)]| v.iter().map(|f| f.0.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&x), names(&y), "{what}: the same files");
+    for ((name, bytes), (_, other)) in x.iter().zip(&y) {
+        assert!(bytes == other, "{what}: {} differs", name.display());
+    }
+}
+
+/// A pipeline over `tickets/*.csv` and `accounts.csv`: volume, times, rates, backlog by sector and week,
+/// and a quarterly table.
+const PIPELINE: &str = "name: nightly
+sources:
+  tickets:
+    table: tickets
+    path: tickets/*.csv
+    on_error: quarantine
+    columns: { ticket_id: id, created_at: created, resolved_at: solved, channel: channel, account_id: account }
+  accounts:
+    table: accounts
+    path: accounts.csv
+    columns: { account_id: id, sector: sector }
+kpis: [ticket_volume, resolution_time, resolution_rate, backlog]
+min_sample: 2
+segments:
+  sector_week: { by: [sector], grain: week }
+  channel_quarter: { by: [channel], grain: quarter }
+  overall: { by: [], grain: all }
+";
+
+/// `rows` tickets drawn from `seed`: dates in the first half of 2026, some unresolved, a few ids that
+/// other files may hold too (settled across the store's parts), now and then a malformed line.
+fn tickets_csv(seed: u64, rows: usize) -> String {
+    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut next = move |n: u64| {
+        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (x >> 33) % n
+    };
+    let mut csv = String::from("id,created,solved,channel,account\n");
+    for i in 0..rows {
+        let id = if next(10) == 0 { format!("shared-{}", next(5)) } else { format!("t{seed}-{i}") };
+        let (day, hour) = (next(180), next(24));
+        let created = jiff::civil::date(2026, 1, 1).checked_add(jiff::Span::new().days(day as i64)).unwrap();
+        let solved = match next(4) {
+            0 => String::new(),
+            _ => {
+                format!("{}T{:02}:30:00Z", created.checked_add(jiff::Span::new().days(next(20) as i64)).unwrap(), hour)
+            },
+        };
+        let channel = ["email", "chat", "phone"][next(3) as usize];
+        if next(25) == 0 {
+            csv.push_str("broken,line\n");
+            continue;
+        }
+        csv.push_str(&format!("{id},{created}T{hour:02}:00:00Z,{solved},{channel},a{}\n", next(4)));
+    }
+    csv
+}
+
+fn setup() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("tickets")).unwrap();
+    std::fs::write(dir.path().join("accounts.csv"), "id,sector\na0,Retail\na1,Retail\na2,SaaS\na3,Health\n").unwrap();
+    std::fs::write(dir.path().join("pipeline.yaml"), PIPELINE).unwrap();
+    dir
+}
+
+#[derive(Clone, Debug)]
+enum Step {
+    Add {
+        seed: u64,
+        rows: usize,
+    },
+    Change {
+        which: usize,
+        seed: u64,
+    },
+    Delete {
+        which: usize,
+    },
+    /// A new modification time, the same bytes.
+    Touch {
+        which: usize,
+    },
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        3 => (0..1_000u64, 1..40usize).prop_map(|(seed, rows)| Step::Add { seed, rows }),
+        2 => (0..10usize, 0..1_000u64).prop_map(|(which, seed)| Step::Change { which, seed }),
+        1 => (0..10usize).prop_map(|which| Step::Delete { which }),
+        1 => (0..10usize).prop_map(|which| Step::Touch { which }),
+    ]
+}
+
+fn apply(dir: &Path, step: &Step, counter: &mut usize) {
+    let tickets = dir.join("tickets");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&tickets).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    let pick = |which: usize| files.get(which % files.len().max(1)).cloned();
+    match step {
+        Step::Add { seed, rows } => {
+            *counter += 1;
+            std::fs::write(tickets.join(format!("day-{counter:03}.csv")), tickets_csv(*seed, *rows)).unwrap();
+        },
+        Step::Change { which, seed } => {
+            if let Some(f) = pick(*which) {
+                std::fs::write(f, tickets_csv(*seed + 7, 15)).unwrap();
+            }
+        },
+        Step::Delete { which } => {
+            if let Some(f) = pick(*which) {
+                std::fs::remove_file(f).unwrap();
+            }
+        },
+        Step::Touch { which } => {
+            if let Some(f) = pick(*which) {
+                let bytes = std::fs::read(&f).unwrap();
+                std::thread::sleep(std::time::Duration::from_millis(5));
+                std::fs::write(&f, bytes).unwrap();
+            }
+        },
+    }
+}
+
+#[test]
+fn incremental_runs_equal_full_runs_after_any_sequence_of_file_changes() {
+    let config = Config { cases: 4, failure_persistence: None, ..Config::default() };
+    let mut runner = TestRunner::new_with_rng(config, TestRng::deterministic_rng(RngAlgorithm::ChaCha));
+    runner
+        .run(&proptest::collection::vec(step(), 6..10), |steps| {
+            let dir = setup();
+            let pipeline = dir.path().join("pipeline.yaml");
+            let (inc, full) = (dir.path().join("inc"), dir.path().join("full"));
+            let mut counter = 0;
+            // Always something to read: the first night's file.
+            apply(dir.path(), &Step::Add { seed: 1, rows: 30 }, &mut counter);
+            for (i, s) in steps.iter().enumerate() {
+                apply(dir.path(), s, &mut counter);
+                let any = std::fs::read_dir(dir.path().join("tickets")).unwrap().next().is_some();
+                let args = |out: &Path, full: bool| {
+                    let mut a = vec!["run".to_string(), pipeline.display().to_string(), "--out".into()];
+                    a.push(out.display().to_string());
+                    a.extend(["--as-of".into(), "2026-08-01".into()]);
+                    if full {
+                        a.push("--full".into());
+                    }
+                    a
+                };
+                let run = |a: Vec<String>| Command::new(env!("CARGO_BIN_EXE_deskpulse")).args(a).output().unwrap();
+                let o = run(args(&inc, false));
+                if !any {
+                    prop_assert_eq!(o.status.code(), Some(3), "no file left: {}", text(&o));
+                    continue;
+                }
+                prop_assert!(o.status.success(), "step {i} {s:?}: {}", text(&o));
+                let _ = std::fs::remove_dir_all(&full);
+                let f = run(args(&full, true));
+                prop_assert!(f.status.success(), "full run at step {i}: {}", text(&f));
+                assert_same_outputs(&inc, &full, &format!("after step {i} {s:?} of {steps:?}"));
+            }
+            Ok(())
+        })
+        .unwrap();
+}
+
+#[test]
+fn a_run_with_nothing_new_keeps_the_outputs_and_a_touched_file_reuses_its_part() {
+    let dir = setup();
+    let mut counter = 0;
+    apply(dir.path(), &Step::Add { seed: 3, rows: 40 }, &mut counter);
+    apply(dir.path(), &Step::Add { seed: 4, rows: 40 }, &mut counter);
+    let pipeline = dir.path().join("pipeline.yaml");
+    let out = dir.path().join("out");
+    let run =
+        || deskpulse(&["run", pipeline.to_str().unwrap(), "--out", out.to_str().unwrap(), "--as-of", "2026-08-01"]);
+    let first = run();
+    assert!(first.status.success(), "{}", text(&first));
+    assert!(text(&first).contains("3 file(s) staged, 0 reused"), "{}", text(&first));
+    let second = run();
+    assert!(text(&second).contains("0 file(s) staged, 3 reused; nothing changed since run"), "{}", text(&second));
+    apply(dir.path(), &Step::Touch { which: 0 }, &mut counter);
+    let third = run();
+    // The touched file is read again, hashes the same, and makes the same part: nothing to recompute.
+    assert!(text(&third).contains("1 file(s) staged, 2 reused; nothing changed since run"), "{}", text(&third));
+    let store = deskpulse(&["store", out.to_str().unwrap()]);
+    assert!(text(&store).contains("tickets: 2 file(s)"), "{}", text(&store));
+}
+
+#[test]
+fn run_records_add_up() {
+    let dir = setup();
+    let mut counter = 0;
+    apply(dir.path(), &Step::Add { seed: 9, rows: 60 }, &mut counter);
+    let pipeline = dir.path().join("pipeline.yaml");
+    let out = dir.path().join("out");
+    let o = deskpulse(&["run", pipeline.to_str().unwrap(), "--out", out.to_str().unwrap(), "--as-of", "2026-08-01"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let records = deskpulse::exec::run_records(&out).unwrap();
+    let r = records.last().unwrap();
+    assert_eq!((r.status.as_str(), r.exit_code, r.files_staged), ("ok", 0, 2));
+    let tickets = r.tables.iter().find(|t| t.table == "tickets").unwrap();
+    assert_eq!(tickets.read, tickets.kept + tickets.rejected + tickets.superseded);
+    // Every ticket line of the file is read: 60 records (the malformed among them quarantined).
+    assert_eq!(tickets.read, 60);
+    let rejected = read_parquet(&out.join("_rejected/tickets.parquet"));
+    assert_eq!(rejected.height() as u64, tickets.rejected);
+    for output in &r.outputs {
+        let df = read_parquet(&out.join(format!("{}.parquet", output.name)));
+        assert_eq!(df.height(), output.rows, "{}", output.name);
+    }
+    assert!(r.seconds.iter().any(|(stage, _)| stage == "sources read and staged"));
+    let json = deskpulse(&["runs", out.to_str().unwrap(), "--format", "json"]);
+    assert!(json.status.success() && text(&json).contains(&r.run_id));
+}
+
+#[test]
+fn a_backfill_replaces_exactly_its_periods() {
+    let dir = setup();
+    let mut counter = 0;
+    apply(dir.path(), &Step::Add { seed: 21, rows: 200 }, &mut counter);
+    let pipeline = dir.path().join("pipeline.yaml");
+    let out = dir.path().join("out");
+    let run = |extra: &[&str]| {
+        let mut args = vec!["run", pipeline.to_str().unwrap(), "--out", out.to_str().unwrap(), "--as-of", "2026-08-01"];
+        args.extend(extra);
+        deskpulse(&args)
+    };
+    assert!(run(&[]).status.success());
+    let before = read_parquet(&out.join("sector_week.parquet"));
+    // New tickets in February and in May; the backfill covers February only.
+    std::fs::write(
+        dir.path().join("tickets/late.csv"),
+        "id,created,solved,channel,account\nlate-1,2026-02-10T10:00:00Z,,email,a0\nlate-2,2026-05-12T10:00:00Z,,chat,a2\n",
+    )
+    .unwrap();
+    let o = run(&["--from", "2026-02-01", "--to", "2026-03-01"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let after = read_parquet(&out.join("sector_week.parquet"));
+    let full_dir = dir.path().join("full");
+    let f =
+        deskpulse(&["run", pipeline.to_str().unwrap(), "--out", full_dir.to_str().unwrap(), "--as-of", "2026-08-01"]);
+    assert!(f.status.success());
+    let full = read_parquet(&full_dir.join("sector_week.parquet"));
+    // Weeks starting in February are the full run's; the others are the earlier run's, in the table's order.
+    use polars::prelude::*;
+    let in_feb = col("period_start")
+        .gt_eq(lit("2026-02-01").str().to_date(StrptimeOptions::default()))
+        .and(col("period_start").lt(lit("2026-03-01").str().to_date(StrptimeOptions::default())));
+    let part = |df: &DataFrame, inside: bool| {
+        let keep = if inside { in_feb.clone() } else { in_feb.clone().not() };
+        df.clone().lazy().filter(keep).collect().unwrap()
+    };
+    assert!(part(&after, true).equals_missing(&part(&full, true)), "February as a full run computes it");
+    assert!(part(&after, false).equals_missing(&part(&before, false)), "the other weeks as they were");
+    assert!(!part(&after, true).equals_missing(&part(&before, true)), "the late ticket changed February");
+    assert_ne!(after, full, "May's new ticket is not in the backfilled table");
+    // The next ordinary run recomputes everything.
+    let o = run(&[]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_same_outputs(&out, &full_dir, "the run after a backfill");
+}
+
+#[test]
+fn a_second_run_on_a_held_directory_stops_with_the_lock_error() {
+    let dir = setup();
+    let mut counter = 0;
+    apply(dir.path(), &Step::Add { seed: 5, rows: 10 }, &mut counter);
+    let out = dir.path().join("out");
+    let held = deskpulse::sink::lock::Lock::acquire(&out).unwrap();
+    let pipeline = dir.path().join("pipeline.yaml");
+    let o = deskpulse(&["run", pipeline.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(5), "{}", text(&o));
+    assert!(text(&o).contains(&format!("process {}", std::process::id())), "{}", text(&o));
+    drop(held);
+    let o = deskpulse(&["run", pipeline.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+}
+
+#[test]
+fn a_killed_run_leaves_the_previous_outputs_and_the_next_run_equals_a_full_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dump = tmp.path().join("g");
+    assert!(deskpulse(&["generate", "--tickets", "300000", "--seed", "2", "--out", dump.to_str().unwrap()])
+        .status
+        .success());
+    let pipeline = dump.join("pipeline.yaml");
+    let out = tmp.path().join("out");
+    let args = |out: &Path, full: bool| {
+        let mut a = vec!["run".to_string(), pipeline.display().to_string(), "--out".into(), out.display().to_string()];
+        a.extend(["--as-of".into(), "2026-01-01".into()]);
+        if full {
+            a.push("--full".into());
+        }
+        a
+    };
+    let first = Command::new(env!("CARGO_BIN_EXE_deskpulse")).args(args(&out, false)).output().unwrap();
+    assert!(first.status.success(), "{}", text(&first));
+    let before = outputs(&out);
+    for delay_ms in [150, 500, 900] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_deskpulse"))
+            .args(args(&out, true))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(outputs(&out) == before, "a run killed after {delay_ms} ms changed the outputs");
+        let store = deskpulse(&["store", out.to_str().unwrap()]);
+        assert!(store.status.success(), "the store is readable after a kill: {}", text(&store));
+    }
+    let next = Command::new(env!("CARGO_BIN_EXE_deskpulse")).args(args(&out, false)).output().unwrap();
+    assert!(next.status.success(), "{}", text(&next));
+    let full = tmp.path().join("full");
+    let f = Command::new(env!("CARGO_BIN_EXE_deskpulse")).args(args(&full, true)).output().unwrap();
+    assert!(f.status.success());
+    assert_same_outputs(&out, &full, "after kills");
+}
