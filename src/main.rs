@@ -89,6 +89,10 @@ enum Command {
         /// Print nothing but errors.
         #[arg(long, short)]
         quiet: bool,
+        /// Fail instead of staging every file again when the store was written by another deskpulse
+        /// version, or a source's mapping changed.
+        #[arg(long)]
+        no_restage: bool,
     },
     /// What a run's store holds: files, rows, time spans and sizes per table.
     Store {
@@ -207,6 +211,12 @@ fn print_report(report: &exec::RunReport, out: &std::path::Path) {
     if let Some(why) = &report.store_discarded {
         say!("store not reused: {why}; every file is staged again");
     }
+    for source in &report.remapped {
+        say!("source `{source}`: its mapping changed since its files were staged; they are staged again");
+    }
+    if report.damaged_parts > 0 {
+        say!("{} part(s) of the store were missing or cut short; their files are staged again", report.damaged_parts);
+    }
     for (table, rows) in &report.rows {
         say!("read {table}: {rows} rows");
     }
@@ -258,7 +268,7 @@ fn parse_date(text: &str) -> Result<jiff::civil::Date, String> {
 
 fn execute(command: Command) -> Result<(), Error> {
     match command {
-        Command::Run { pipeline, out, as_of, engine, full, from, to, quiet } => {
+        Command::Run { pipeline, out, as_of, engine, full, from, to, quiet, no_restage } => {
             let mut plan = deskpulse::load_plan(&pipeline)?;
             plan.engine = match engine {
                 EngineArg::Auto => deskpulse::plan::EngineChoice::Auto,
@@ -279,7 +289,7 @@ fn execute(command: Command) -> Result<(), Error> {
                     return Err(Error::Usage(format!("--from {f} must come before --to {t}")));
                 }
             }
-            let options = exec::RunOptions { full, from, to, ..Default::default() };
+            let options = exec::RunOptions { full, from, to, no_restage, ..Default::default() };
             let report = exec::run_with(&plan, &out, &options)?;
             if !quiet {
                 print_report(&report, &out);

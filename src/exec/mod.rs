@@ -263,6 +263,8 @@ fn unchanged_report(
         files_staged: staging.files_staged,
         files_reused: staging.files_reused,
         store_discarded: None,
+        remapped: Vec::new(),
+        damaged_parts: staging.damaged,
         unchanged_since: Some(last.run_id.clone()),
         run_id: run_id.to_string(),
         lock_taken_over: None,
@@ -335,6 +337,10 @@ pub struct RunReport {
     pub files_reused: usize,
     /// Why the store's previous content was not used, when it was not.
     pub store_discarded: Option<String>,
+    /// Sources whose files were staged again because their mapping changed.
+    pub remapped: Vec<String>,
+    /// Parts found missing or cut short, whose files were staged again.
+    pub damaged_parts: usize,
     /// The run that wrote the outputs, when nothing has changed since: the outputs were kept as they were.
     pub unchanged_since: Option<String>,
     pub run_id: String,
@@ -354,6 +360,9 @@ pub fn run(plan: &Plan, out_dir: &Path) -> Result<RunReport, Error> {
 pub struct RunOptions {
     /// Stage every input again, ignoring the store.
     pub full: bool,
+    /// Fail rather than stage every file of a source again when the store cannot be used for it (another
+    /// deskpulse version, a changed mapping).
+    pub no_restage: bool,
     /// A backfill: recompute the periods starting in `[from, to)` and replace only those.
     pub from: Option<jiff::civil::Date>,
     pub to: Option<jiff::civil::Date>,
@@ -450,7 +459,23 @@ fn run_in(
     std::fs::create_dir_all(&inputs_dir)
         .map_err(|e| Error::Output { path: inputs_dir.clone(), message: e.to_string() })?;
     let mut store = store::Store::open(&options.store_dir(plan, out_dir))?;
+    if let (Some(why), true) = (&store.discarded, options.no_restage) {
+        return Err(Error::Output {
+            path: store.dir.clone(),
+            message: format!("{why}; --no-restage forbids staging every file again"),
+        });
+    }
     let staging = stage::stage(plan, &store, options.full || store.discarded.is_some(), &inputs_dir)?;
+    if options.no_restage && !staging.remapped.is_empty() {
+        return Err(Error::Output {
+            path: store.dir.clone(),
+            message: format!(
+                "the mapping of source(s) {} changed since their files were staged; --no-restage forbids staging \
+                 them again",
+                staging.remapped.join(", ")
+            ),
+        });
+    }
     let marked = staging.marked.clone();
     trace("sources read and staged");
     let key = inputs_key(plan, &staging.entries);
@@ -578,6 +603,8 @@ fn run_in(
         files_staged: staging.files_staged,
         files_reused: staging.files_reused,
         store_discarded: store.discarded.clone(),
+        remapped: staging.remapped.clone(),
+        damaged_parts: staging.damaged,
         unchanged_since: None,
         run_id: run_id.to_string(),
         lock_taken_over: None,

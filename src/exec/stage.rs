@@ -29,6 +29,10 @@ pub struct Staging {
     pub files_reused: usize,
     /// Parts written by this run, in the scratch folder until the store takes them: (file, part path).
     pub new_parts: Vec<(PathBuf, String)>,
+    /// Sources whose files were staged again because their mapping changed.
+    pub remapped: Vec<String>,
+    /// Parts found missing or cut short, whose files were staged again.
+    pub damaged: usize,
 }
 
 impl Staging {
@@ -48,10 +52,24 @@ struct Input<'a> {
 /// rewritten copies of CSV files that Polars would misread.
 pub fn stage(plan: &Plan, store: &Store, full: bool, scratch: &Path) -> Result<Staging, Error> {
     let mut inputs = Vec::new();
+    let mut remapped: Vec<String> = Vec::new();
+    let mut damaged = 0;
     for source in &plan.sources {
         for file in read::files(source)? {
             let seen = store::seen(&file).map_err(|e| unreadable(source, &file, e))?;
-            let reused = if full { None } else { store.reusable(plan, source, &file, &seen).cloned() };
+            let reused = match store.reusable(plan, source, &file, &seen) {
+                _ if full => None,
+                store::Reuse::Same(entry) => Some(entry.clone()),
+                store::Reuse::Remapped => {
+                    remapped.push(source.name.clone());
+                    None
+                },
+                store::Reuse::Damaged => {
+                    damaged += 1;
+                    None
+                },
+                store::Reuse::New | store::Reuse::Changed => None,
+            };
             inputs.push(Input { source, file, seen, reused });
         }
     }
@@ -70,6 +88,19 @@ pub fn stage(plan: &Plan, store: &Store, full: bool, scratch: &Path) -> Result<S
         content.insert(file.clone(), hash);
     }
     write_parts(plan, scratch, &new, &prepared, &parts)?;
+    for input in inputs.iter().filter(|i| i.reused.is_none()) {
+        let now = store::seen(&input.file).map_err(|e| unreadable(input.source, &input.file, e))?;
+        if now.size != input.seen.size || now.modified_ns != input.seen.modified_ns {
+            return Err(crate::error::DataError::Unreadable {
+                source_name: input.source.name.clone(),
+                file: input.file.display().to_string(),
+                message: "the file changed while it was being read (an export still being written?); run again \
+                          once it is complete"
+                    .into(),
+            }
+            .into());
+        }
+    }
 
     let mut entries = Vec::new();
     for input in &inputs {
@@ -87,6 +118,11 @@ pub fn stage(plan: &Plan, store: &Store, full: bool, scratch: &Path) -> Result<S
         files_staged: new.len(),
         files_reused: inputs.len() - new.len(),
         new_parts: new.iter().map(|(_, f)| (scratch.join(&parts[f]), parts[f].clone())).collect(),
+        remapped: {
+            remapped.dedup();
+            remapped
+        },
+        damaged,
     };
     let mut by_table: BTreeMap<Table, Vec<LazyFrame>> = BTreeMap::new();
     for (input, entry) in inputs.iter().zip(&entries) {
@@ -201,6 +237,9 @@ fn new_entry(
         figures.push(col(period).max().cast(DataType::String).alias("last"));
     }
     let df = lf.select(figures).collect()?;
+    let part_bytes = std::fs::metadata(&path)
+        .map(|m| m.len())
+        .map_err(|e| Error::Output { path: path.clone(), message: e.to_string() })?;
     let text = |c: &str| df.column(c).ok().and_then(|c| c.str().ok()?.get(0).map(str::to_string));
     let span = text("first").zip(text("last"));
     let malformed = prepared.malformed.iter().filter(|m| m.file == name).map(|m| (m.row, m.detail.clone())).collect();
@@ -213,6 +252,7 @@ fn new_entry(
         modified_ns: input.seen.modified_ns,
         content_hash: content_hash.to_string(),
         part: part.to_string(),
+        part_bytes,
         rows: df.column("rows")?.u64()?.get(0).unwrap_or(0),
         blank_lines,
         malformed,

@@ -34,6 +34,8 @@ pub struct FileEntry {
     pub content_hash: String,
     /// The part file, relative to the store.
     pub part: String,
+    /// The part's size: a part cut short (a disk error, a copy interrupted) is not reused.
+    pub part_bytes: u64,
     /// Rows in the part (records read, less malformed ones).
     pub rows: u64,
     pub blank_lines: u64,
@@ -104,22 +106,21 @@ impl Store {
 
     /// The entry of `file` for `source` whose part can be reused as it is: same size, modification time and
     /// mapping, and a part still on disk.
-    pub fn reusable(
-        &self,
-        plan: &crate::plan::Plan,
-        source: &Source,
-        file: &Path,
-        seen: &FileSeen,
-    ) -> Option<&FileEntry> {
-        let fingerprint = source_fingerprint(plan, source);
-        self.manifest.files.iter().find(|e| {
-            e.source == source.name
-                && e.path == file.display().to_string()
-                && e.size == seen.size
-                && e.modified_ns == seen.modified_ns
-                && e.part.contains(&fingerprint)
-                && self.dir.join(&e.part).is_file()
-        })
+    pub fn reusable(&self, plan: &crate::plan::Plan, source: &Source, file: &Path, seen: &FileSeen) -> Reuse<'_> {
+        let path = file.display().to_string();
+        let Some(entry) = self.manifest.files.iter().find(|e| e.source == source.name && e.path == path) else {
+            return Reuse::New;
+        };
+        if entry.size != seen.size || entry.modified_ns != seen.modified_ns {
+            return Reuse::Changed;
+        }
+        if !entry.part.contains(&source_fingerprint(plan, source)) {
+            return Reuse::Remapped;
+        }
+        match std::fs::metadata(self.dir.join(&entry.part)) {
+            Ok(m) if m.len() == entry.part_bytes => Reuse::Same(entry),
+            _ => Reuse::Damaged,
+        }
     }
 
     /// Where the part of a file with this content, path and source goes.
@@ -159,6 +160,19 @@ impl Store {
         self.manifest = manifest;
         Ok(())
     }
+}
+
+/// Whether a file's part can be reused, and if not, why.
+pub enum Reuse<'a> {
+    Same(&'a FileEntry),
+    /// Not seen before.
+    New,
+    /// Another size or modification time.
+    Changed,
+    /// The source's mapping (or a definition its rules read) changed since the part was written.
+    Remapped,
+    /// The part is missing or not the size it was written with.
+    Damaged,
 }
 
 /// Size and modification time of an input file.

@@ -358,3 +358,59 @@ fn a_killed_run_leaves_the_previous_outputs_and_the_next_run_equals_a_full_one()
     assert!(f.status.success());
     assert_same_outputs(&out, &full, "after kills");
 }
+
+#[test]
+fn a_damaged_store_is_repaired_and_a_changed_mapping_restaged() {
+    let dir = setup();
+    let mut counter = 0;
+    apply(dir.path(), &Step::Add { seed: 12, rows: 50 }, &mut counter);
+    let pipeline = dir.path().join("pipeline.yaml");
+    let out = dir.path().join("out");
+    let run = |extra: &[&str]| {
+        let mut args = vec!["run", pipeline.to_str().unwrap(), "--out", out.to_str().unwrap(), "--as-of", "2026-08-01"];
+        args.extend(extra);
+        deskpulse(&args)
+    };
+    assert!(run(&[]).status.success());
+    let full = dir.path().join("full");
+    let f = deskpulse(&[
+        "run",
+        pipeline.to_str().unwrap(),
+        "--out",
+        full.to_str().unwrap(),
+        "--full",
+        "--as-of",
+        "2026-08-01",
+    ]);
+    assert!(f.status.success());
+    // A part cut short: staged again, same outputs.
+    let part = walkdir::WalkDir::new(out.join("_store/parts/tickets"))
+        .into_iter()
+        .map(|e| e.unwrap().into_path())
+        .find(|p| p.is_file())
+        .unwrap();
+    let bytes = std::fs::read(&part).unwrap();
+    std::fs::write(&part, &bytes[..bytes.len() / 2]).unwrap();
+    let o = run(&[]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("1 part(s) of the store were missing or cut short"), "{}", text(&o));
+    assert_same_outputs(&out, &full, "after a truncated part");
+    // A manifest that does not parse: every file staged again.
+    std::fs::write(out.join("_store/manifest.json"), "{ not json").unwrap();
+    let o = run(&[]);
+    assert!(o.status.success() && text(&o).contains("store not reused: its manifest does not parse"), "{}", text(&o));
+    assert_same_outputs(&out, &full, "after a broken manifest");
+    // A changed mapping: refused with --no-restage, staged again without.
+    std::fs::write(
+        &pipeline,
+        PIPELINE.replace("channel: channel,", "channel: { column: channel, map: { chat: messaging } },"),
+    )
+    .unwrap();
+    let o = run(&["--no-restage"]);
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o));
+    assert!(text(&o).contains("the mapping of source(s) tickets changed"), "{}", text(&o));
+    let o = run(&[]);
+    assert!(o.status.success() && text(&o).contains("source `tickets`: its mapping changed"), "{}", text(&o));
+    let csv = std::fs::read_to_string(out.join("channel_quarter.csv")).unwrap();
+    assert!(csv.contains("messaging") && !csv.contains("chat"), "the new mapping is used");
+}
