@@ -57,6 +57,81 @@ benchmarked by sector, written as Parquet and CSV."
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// How stage logs and errors are written to standard error: `text`, or `json` (one object a line, for a
+    /// scheduler to ship). Stage logs appear at level info: `RUST_LOG=info` (default warn).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, PartialEq, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The level asked for in `RUST_LOG` (or `DESKPULSE_LOG`): its first bare level, or `deskpulse=LEVEL`.
+fn log_level() -> u8 {
+    let spec = std::env::var("DESKPULSE_LOG").or_else(|_| std::env::var("RUST_LOG")).unwrap_or_default();
+    let rank = |l: &str| match l.trim().to_lowercase().as_str() {
+        "off" => Some(0),
+        "error" => Some(1),
+        "warn" => Some(2),
+        "info" => Some(3),
+        "debug" => Some(4),
+        "trace" => Some(5),
+        _ => None,
+    };
+    spec.split(',')
+        .find_map(|part| match part.split_once('=') {
+            Some((target, level)) if target.trim() == "deskpulse" => rank(level),
+            Some(_) => None,
+            None => rank(part),
+        })
+        .unwrap_or(2)
+}
+
+const INFO: u8 = 3;
+
+/// A JSON log line: the time, the level, the event and its fields.
+fn json_line(level: &str, event: &str, fields: serde_json::Value) -> String {
+    let mut line = serde_json::json!({ "ts": jiff::Timestamp::now().to_string(), "level": level, "event": event });
+    if let (Some(obj), serde_json::Value::Object(extra)) = (line.as_object_mut(), fields) {
+        obj.extend(extra);
+    }
+    line.to_string()
+}
+
+/// The error with every located problem, `file:line:column: message`, for a JSON log.
+fn one_line(e: &Error) -> String {
+    match e {
+        Error::Plan(p) => p
+            .diagnostics
+            .iter()
+            .map(|d| format!("{}:{}:{}: {}", p.path.display(), d.at.line, d.at.column, d.message))
+            .collect::<Vec<_>>()
+            .join("; "),
+        other => other.to_string(),
+    }
+}
+
+/// What a run reports as it goes: stage logs at level info (text or JSON), and on a terminal a progress line
+/// naming the stage that just ended.
+fn stage_hook(format: LogFormat, quiet: bool) -> Option<exec::StageHook> {
+    use std::io::IsTerminal;
+    let logs = log_level() >= INFO;
+    let progress = !quiet && !logs && format == LogFormat::Text && std::io::stderr().is_terminal();
+    if !logs && !progress {
+        return None;
+    }
+    Some(exec::StageHook(std::sync::Arc::new(move |stage: &str, seconds: f64| {
+        if progress {
+            eprint!("\r\x1b[2K{stage} ({seconds:.1} s)");
+        } else if format == LogFormat::Json {
+            eprintln!("{}", json_line("info", "stage", serde_json::json!({ "stage": stage, "seconds": seconds })));
+        } else {
+            eprintln!("[deskpulse] {stage} ({seconds:.2} s)");
+        }
+    })))
 }
 
 #[derive(Subcommand)]
@@ -191,10 +266,21 @@ fn main() -> ExitCode {
     // Unwrapped lines: messages stay greppable in scheduler logs.
     let _ = miette::set_hook(Box::new(|_| Box::new(miette::MietteHandlerOpts::new().wrap_lines(false).build())));
     let cli = Cli::parse();
-    match execute(cli.command) {
+    let format = cli.log_format;
+    match execute(cli.command, format) {
         Ok(()) => ExitCode::from(exit::OK as u8),
         Err(e) => {
-            render::error(&e);
+            match format {
+                LogFormat::Json => eprintln!(
+                    "{}",
+                    json_line(
+                        "error",
+                        "failed",
+                        serde_json::json!({ "exit_code": e.exit_code(), "message": one_line(&e) })
+                    )
+                ),
+                LogFormat::Text => render::error(&e),
+            }
             ExitCode::from(e.exit_code() as u8)
         },
     }
@@ -266,7 +352,7 @@ fn parse_date(text: &str) -> Result<jiff::civil::Date, String> {
     text.parse::<jiff::civil::Date>().map_err(|_| format!("`{text}` is not a date (YYYY-MM-DD)"))
 }
 
-fn execute(command: Command) -> Result<(), Error> {
+fn execute(command: Command, log_format: LogFormat) -> Result<(), Error> {
     match command {
         Command::Run { pipeline, out, as_of, engine, full, from, to, quiet, no_restage } => {
             let mut plan = deskpulse::load_plan(&pipeline)?;
@@ -289,8 +375,22 @@ fn execute(command: Command) -> Result<(), Error> {
                     return Err(Error::Usage(format!("--from {f} must come before --to {t}")));
                 }
             }
-            let options = exec::RunOptions { full, from, to, no_restage, ..Default::default() };
-            let report = exec::run_with(&plan, &out, &options)?;
+            let on_stage = stage_hook(log_format, quiet);
+            let progress_line = on_stage.is_some() && log_level() < INFO;
+            let options = exec::RunOptions { full, from, to, no_restage, on_stage, ..Default::default() };
+            let result = exec::run_with(&plan, &out, &options);
+            if progress_line {
+                eprint!("\r\x1b[2K");
+            }
+            let report = result?;
+            if log_format == LogFormat::Json && log_level() >= INFO {
+                let fields = serde_json::json!({
+                    "run_id": report.run_id, "seconds": report.seconds, "files_staged": report.files_staged,
+                    "files_reused": report.files_reused, "unchanged_since": report.unchanged_since,
+                    "outputs": report.outputs.len(),
+                });
+                eprintln!("{}", json_line("info", "done", fields));
+            }
             if !quiet {
                 print_report(&report, &out);
             }

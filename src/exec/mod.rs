@@ -35,6 +35,7 @@ pub use csv_shape::Malformed;
 use prepare::Prepared;
 pub use record::{list as run_records, table as run_table, RunRecord};
 pub use segment::OUTPUT_COLUMNS;
+pub use timing::StageHook;
 
 /// The canonical tables a plan computes from (quarantined rows removed, derived tables added), and the
 /// business clock when the pipeline declares calendars.
@@ -368,6 +369,8 @@ pub struct RunOptions {
     pub to: Option<jiff::civil::Date>,
     /// The store's folder (default `DIR/_store`).
     pub store: Option<PathBuf>,
+    /// Told each stage's end (progress, logs).
+    pub on_stage: Option<timing::StageHook>,
 }
 
 impl RunOptions {
@@ -378,7 +381,7 @@ impl RunOptions {
 
 /// `run`, with options: under the output directory's lock, and leaving a run record, failed or not.
 pub fn run_with(plan: &Plan, out_dir: &Path, options: &RunOptions) -> Result<RunReport, Error> {
-    let timer = timing::Timer::start();
+    let timer = timing::Timer::start(options.on_stage.clone());
     let started = jiff::Timestamp::now();
     let run_id = record::new_run_id(started);
     let lock = sink::lock::Lock::acquire(out_dir)?;
@@ -539,7 +542,7 @@ fn run_in(
         }
     }
     let tables = match engine {
-        Engine::Streaming => streamed_tables(plan, &staged, extras)?,
+        Engine::Streaming => streamed_tables(plan, &staged, extras, &|name| timer.done(&format!("segment {name}")))?,
         _ => {
             let mut frames: Vec<LazyFrame> =
                 plan.segments.iter().map(|s| segment::segment_frame(plan, s, &staged)).collect::<Result<_, _>>()?;
@@ -616,7 +619,12 @@ fn run_in(
 
 /// The segments' tables (then `extras`) on the streaming engine, one aggregation at a time, so that the
 /// peak memory is the largest aggregation's rather than the sum of all (10M tickets: 1.5 → 0.9 GB).
-fn streamed_tables(plan: &Plan, staged: &Staged, extras: Vec<LazyFrame>) -> Result<Vec<DataFrame>, Error> {
+fn streamed_tables(
+    plan: &Plan,
+    staged: &Staged,
+    extras: Vec<LazyFrame>,
+    done: &dyn Fn(&str),
+) -> Result<Vec<DataFrame>, Error> {
     let streamed = |lf: LazyFrame| lf.collect_with_engine(Engine::Streaming).map(|r| r.unwrap_single());
     let mut tables = Vec::new();
     for seg in &plan.segments {
@@ -625,6 +633,7 @@ fn streamed_tables(plan: &Plan, staged: &Staged, extras: Vec<LazyFrame>) -> Resu
             .map(|part| streamed(part).map(DataFrame::lazy))
             .collect::<PolarsResult<Vec<_>>>()?;
         tables.push(segment::finish(seg, concat(parts, UnionArgs::default())?).collect()?);
+        done(&seg.name);
     }
     for extra in extras {
         tables.push(streamed(extra)?);

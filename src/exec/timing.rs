@@ -2,22 +2,38 @@
 //! with the peak and current resident memory (Linux), to profile a run.
 
 use std::cell::RefCell;
+use std::sync::Arc;
 use std::time::Instant;
+
+/// A stage's name and seconds, to whoever listens.
+pub type OnStage = dyn Fn(&str, f64) + Send + Sync;
+
+/// Called at the end of each stage with its name and seconds: the command line's progress line and logs.
+#[derive(Clone)]
+pub struct StageHook(pub Arc<OnStage>);
+
+impl std::fmt::Debug for StageHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StageHook")
+    }
+}
 
 pub struct Timer {
     started: Instant,
     last: RefCell<f64>,
     stages: RefCell<Vec<(String, f64)>>,
     trace: bool,
+    hook: Option<StageHook>,
 }
 
 impl Timer {
-    pub fn start() -> Timer {
+    pub fn start(hook: Option<StageHook>) -> Timer {
         Timer {
             started: Instant::now(),
             last: RefCell::new(0.0),
             stages: RefCell::new(Vec::new()),
             trace: std::env::var_os("DESKPULSE_TRACE").is_some(),
+            hook,
         }
     }
 
@@ -26,6 +42,9 @@ impl Timer {
         let now = self.elapsed();
         let took = now - self.last.replace(now);
         self.stages.borrow_mut().push((what.to_string(), took));
+        if let Some(hook) = &self.hook {
+            (hook.0)(what, took);
+        }
         if self.trace {
             // Peak resident memory so far, and what is resident now: anonymous (heap) and file-backed
             // (memory-mapped inputs, which the kernel can drop).

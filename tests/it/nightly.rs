@@ -414,3 +414,34 @@ fn a_damaged_store_is_repaired_and_a_changed_mapping_restaged() {
     let csv = std::fs::read_to_string(out.join("channel_quarter.csv")).unwrap();
     assert!(csv.contains("messaging") && !csv.contains("chat"), "the new mapping is used");
 }
+
+#[test]
+fn logs_are_json_lines_a_scheduler_can_ship() {
+    let dir = setup();
+    let mut counter = 0;
+    apply(dir.path(), &Step::Add { seed: 8, rows: 20 }, &mut counter);
+    let pipeline = dir.path().join("pipeline.yaml");
+    let out = dir.path().join("out");
+    let o = Command::new(env!("CARGO_BIN_EXE_deskpulse"))
+        .args(["run", pipeline.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet", "--log-format", "json"])
+        .env("RUST_LOG", "info")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(o.stdout.is_empty(), "--quiet prints nothing on stdout");
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&o.stderr).lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
+    assert!(lines.iter().any(|l| l["event"] == "stage" && l["stage"] == "sources read and staged"));
+    assert!(lines.iter().any(|l| l["event"] == "stage" && l["stage"] == "segment sector_week"));
+    let done = lines.iter().find(|l| l["event"] == "done").expect("a done line");
+    assert_eq!(done["files_staged"], 2);
+    // An error is one JSON line too, with the pipeline's line.
+    std::fs::write(&pipeline, PIPELINE.replace("grain: week", "grain: weekly")).unwrap();
+    let o = deskpulse(&["validate", pipeline.to_str().unwrap(), "--log-format", "json"]);
+    let line: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&o.stderr).trim()).unwrap();
+    assert_eq!(line["exit_code"], 2);
+    assert!(line["message"].as_str().unwrap().contains("pipeline.yaml:15:39: unknown grain `weekly`"), "{line}");
+    // Without RUST_LOG, nothing but the report.
+    let o = deskpulse(&["run", dir.path().join("none.yaml").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+}
