@@ -19,6 +19,7 @@ mod segment;
 mod stage;
 pub mod store;
 mod timing;
+mod touched;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -42,6 +43,8 @@ pub use timing::StageHook;
 pub struct Staged {
     frames: BTreeMap<Table, LazyFrame>,
     clock: Option<business::BusinessClock>,
+    /// Segments computed only for some periods (their first days): those new data touched.
+    only: BTreeMap<String, Vec<i32>>,
 }
 
 impl Staged {
@@ -107,7 +110,7 @@ pub fn normalised(plan: &Plan, prepared: &Prepared) -> Result<Staged, Error> {
     let range = (plan.window.from.unwrap_or(today), plan.window.to.unwrap_or(today));
     let clock =
         if plan.business_hours.is_empty() { None } else { Some(business::BusinessClock::new(plan, range.0, range.1)?) };
-    Ok(Staged { frames: derive(plan, frames), clock })
+    Ok(Staged { frames: derive(plan, frames), clock, only: BTreeMap::new() })
 }
 
 fn by_agent(plan: &Plan) -> Expr {
@@ -266,6 +269,7 @@ fn unchanged_report(
         store_discarded: None,
         remapped: Vec::new(),
         damaged_parts: staging.damaged,
+        periods_recomputed: BTreeMap::new(),
         unchanged_since: Some(last.run_id.clone()),
         run_id: run_id.to_string(),
         lock_taken_over: None,
@@ -342,6 +346,8 @@ pub struct RunReport {
     pub remapped: Vec<String>,
     /// Parts found missing or cut short, whose files were staged again.
     pub damaged_parts: usize,
+    /// Segments recomputed only for the periods new data touched: how many periods each (the others, whole).
+    pub periods_recomputed: BTreeMap<String, usize>,
     /// The run that wrote the outputs, when nothing has changed since: the outputs were kept as they were.
     pub unchanged_since: Option<String>,
     pub run_id: String,
@@ -526,7 +532,24 @@ fn run_in(
         true => None,
         false => Some(business_clock(plan, &frames)?),
     };
-    let staged = Staged { frames, clock };
+    // After a night that brought only ticket or survey files, the segments are computed for the periods
+    // those files touch, and merged into the tables the last run wrote.
+    let partial_ok = !options.full
+        && !backfill
+        && store.discarded.is_none()
+        && staging.damaged == 0
+        && plan.engine != EngineChoice::InMemory
+        && plan.formats.contains(&crate::plan::OutputFormat::Parquet);
+    let only: BTreeMap<String, Vec<i32>> = match store.manifest.last_run.as_ref().filter(|_| partial_ok) {
+        Some(last) => touched::periods_to_recompute(plan, &store.dir, &inputs_dir, &store.manifest, last, &staging)?
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(segment, _)| out_dir.join(format!("{segment}.parquet")).is_file())
+            .collect(),
+        None => BTreeMap::new(),
+    };
+    trace("periods to recompute");
+    let staged = Staged { frames, clock, only: only.clone() };
     let engine = match plan.engine {
         EngineChoice::Auto | EngineChoice::Streaming => Engine::Streaming,
         EngineChoice::InMemory => Engine::InMemory,
@@ -558,7 +581,14 @@ fn run_in(
     trace("segments computed");
     let metadata = sink::metadata(plan);
     let mut outputs = Vec::new();
-    let mut named: Vec<(String, DataFrame)> = names.into_iter().zip(tables).collect();
+    let mut named: Vec<(String, DataFrame)> = Vec::new();
+    for (name, df) in names.into_iter().zip(tables) {
+        let df = match only.get(&name) {
+            Some(days) => sink::merge_periods(earlier_table(out_dir, &name)?, df, sink::period_in(days))?,
+            None => df,
+        };
+        named.push((name, df));
+    }
     if let Some(b) = &plan.benchmarks {
         let reference = benchmark::reference_table(b)?;
         let mut extra = Vec::new();
@@ -592,8 +622,15 @@ fn run_in(
     trace("outputs committed");
     // After a backfill the outputs are not what a full run would write (periods outside the window were
     // kept): the next run recomputes.
-    let last_run =
-        (!backfill).then(|| store::LastRun { run_id: run_id.to_string(), inputs_key: key, outputs: output.written() });
+    let (pipeline_hash, plausible, as_of) = touched::settings(plan);
+    let last_run = (!backfill).then(|| store::LastRun {
+        run_id: run_id.to_string(),
+        inputs_key: key,
+        outputs: output.written(),
+        pipeline_hash: Some(pipeline_hash),
+        plausible: Some(plausible),
+        as_of,
+    });
     store.commit(
         store::Manifest { files: staging.entries.clone(), last_run, ..Default::default() },
         &staging.new_parts,
@@ -608,6 +645,7 @@ fn run_in(
         store_discarded: store.discarded.clone(),
         remapped: staging.remapped.clone(),
         damaged_parts: staging.damaged,
+        periods_recomputed: only.iter().map(|(s, d)| (s.clone(), d.len())).collect(),
         unchanged_since: None,
         run_id: run_id.to_string(),
         lock_taken_over: None,

@@ -126,7 +126,14 @@ pub fn record(ctx: &Context, result: &Result<RunReport, Error>) -> RunRecord {
                     to.map(|d| d.to_string()).unwrap_or_else(|| "…".into())
                 ),
             };
-            r.periods_recomputed = plan.segments.iter().map(|s| (s.name.clone(), window.clone())).collect();
+            r.periods_recomputed = plan
+                .segments
+                .iter()
+                .map(|s| match report.periods_recomputed.get(&s.name) {
+                    Some(n) => (s.name.clone(), format!("{n} period(s) new data touched")),
+                    None => (s.name.clone(), window.clone()),
+                })
+                .collect();
             r.outputs =
                 report.outputs.iter().map(|(name, rows, _)| OutputCount { name: name.clone(), rows: *rows }).collect();
         },

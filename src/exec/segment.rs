@@ -106,7 +106,14 @@ pub fn table_frame(
         // A day stands for its first instant, so that dates and timestamps share the window and the grains.
         lf = lf.with_column(col(period).cast(DataType::Datetime(TimeUnit::Milliseconds, None)));
     }
-    let lf = enriched(plan, table, seg, staged, window_filter(plan, lf, period))?;
+    let mut lf = window_filter(plan, lf, period);
+    if let Some(days) = staged.only.get(&seg.name) {
+        // Only the periods new data touched, before the joins.
+        let start = period_start(seg.grain, col(period), &plan.window).cast(DataType::Int32);
+        let wanted = days.iter().map(|d| start.clone().eq(lit(*d))).reduce(|a, b| a.or(b)).unwrap_or(lit(false));
+        lf = lf.filter(wanted.fill_null(lit(false)));
+    }
+    let lf = enriched(plan, table, seg, staged, lf)?;
     Ok(lf.with_column(period_start(seg.grain, col(period), &plan.window).alias(PERIOD)))
 }
 

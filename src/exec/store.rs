@@ -54,6 +54,14 @@ pub struct LastRun {
     pub inputs_key: String,
     /// Output files written, relative to the output directory.
     pub outputs: Vec<String>,
+    /// What the outputs were computed with besides the data (`touched::settings`): when these are the same,
+    /// only the periods the changed files touch are recomputed.
+    #[serde(default)]
+    pub pipeline_hash: Option<String>,
+    #[serde(default)]
+    pub plausible: Option<String>,
+    #[serde(default)]
+    pub as_of: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

@@ -210,6 +210,12 @@ fn same_bytes(a: &Path, b: &Path) -> bool {
     }
 }
 
+/// `period_start` is one of `days` (first days, since the epoch).
+pub fn period_in(days: &[i32]) -> Expr {
+    let day = col(PERIOD).cast(DataType::Int32);
+    days.iter().map(|d| day.clone().eq(lit(*d))).reduce(|a, b| a.or(b)).unwrap_or(lit(false)).fill_null(lit(false))
+}
+
 /// Merges a backfill's rows into a segment's earlier table: the earlier rows of periods outside
 /// `[from, to)`, this run's rows of the periods inside, in the table's order (dimensions, then period; the
 /// rows of one period keep the order they had).
@@ -227,6 +233,12 @@ pub fn merge_window(
     if let Some(t) = to {
         inside = inside.and(day.lt(lit(t)));
     }
+    merge_periods(earlier, new, inside)
+}
+
+/// Merges rows recomputed for some periods (`inside`, an expression over `period_start`) into the earlier
+/// table, as `merge_window` does for a window.
+pub fn merge_periods(earlier: Option<DataFrame>, new: DataFrame, inside: Expr) -> PolarsResult<DataFrame> {
     let fresh = new.clone().lazy().filter(inside.clone());
     let Some(earlier) = earlier else { return fresh.collect() };
     let kept = earlier.lazy().filter(inside.not());

@@ -56,17 +56,39 @@ sources:
     path: tickets/*.csv
     on_error: quarantine
     columns: { ticket_id: id, created_at: created, resolved_at: solved, channel: channel, account_id: account }
+  surveys:
+    table: surveys
+    path: surveys/*.csv
+    columns: { survey_id: id, ticket_id: ticket, kind: { constant: csat }, score: score, submitted_at: at }
   accounts:
     table: accounts
     path: accounts.csv
     columns: { account_id: id, sector: sector }
-kpis: [ticket_volume, resolution_time, resolution_rate, backlog]
+kpis: [ticket_volume, resolution_time, resolution_rate, backlog, csat, survey_response_rate]
 min_sample: 2
 segments:
   sector_week: { by: [sector], grain: week }
   channel_quarter: { by: [channel], grain: quarter }
   overall: { by: [], grain: all }
+  channel_month: { by: [channel], grain: month, kpis: [ticket_volume, resolution_time, resolution_rate, csat, survey_response_rate] }
+  sector_day: { by: [sector], grain: day, kpis: [ticket_volume, csat] }
 ";
+
+/// `rows` CSAT answers drawn from `seed`, rating tickets with shared ids (so that they link across files).
+fn surveys_csv(seed: u64, rows: usize) -> String {
+    let mut x = seed.wrapping_mul(2862933555777941757).wrapping_add(3037000493);
+    let mut next = move |n: u64| {
+        x = x.wrapping_mul(2862933555777941757).wrapping_add(3037000493);
+        (x >> 33) % n
+    };
+    let mut csv = String::from("id,ticket,score,at\n");
+    for i in 0..rows {
+        let id = if next(8) == 0 { format!("shared-s{}", next(3)) } else { format!("s{seed}-{i}") };
+        let day = jiff::civil::date(2026, 1, 1).checked_add(jiff::Span::new().days(next(180) as i64)).unwrap();
+        csv.push_str(&format!("{id},shared-{},{},{day}T12:00:00Z\n", next(5), 1 + next(5)));
+    }
+    csv
+}
 
 /// `rows` tickets drawn from `seed`: dates in the first half of 2026, some unresolved, a few ids that
 /// other files may hold too (settled across the store's parts), now and then a malformed line.
@@ -100,6 +122,8 @@ fn tickets_csv(seed: u64, rows: usize) -> String {
 fn setup() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("tickets")).unwrap();
+    std::fs::create_dir(dir.path().join("surveys")).unwrap();
+    std::fs::write(dir.path().join("surveys/first.csv"), surveys_csv(1, 10)).unwrap();
     std::fs::write(dir.path().join("accounts.csv"), "id,sector\na0,Retail\na1,Retail\na2,SaaS\na3,Health\n").unwrap();
     std::fs::write(dir.path().join("pipeline.yaml"), PIPELINE).unwrap();
     dir
@@ -108,6 +132,11 @@ fn setup() -> tempfile::TempDir {
 #[derive(Clone, Debug)]
 enum Step {
     Add {
+        seed: u64,
+        rows: usize,
+    },
+    /// A new file of survey answers.
+    AddSurveys {
         seed: u64,
         rows: usize,
     },
@@ -130,6 +159,7 @@ fn step() -> impl Strategy<Value = Step> {
         2 => (0..10usize, 0..1_000u64).prop_map(|(which, seed)| Step::Change { which, seed }),
         1 => (0..10usize).prop_map(|which| Step::Delete { which }),
         1 => (0..10usize).prop_map(|which| Step::Touch { which }),
+        2 => (0..1_000u64, 1..15usize).prop_map(|(seed, rows)| Step::AddSurveys { seed, rows }),
     ]
 }
 
@@ -153,6 +183,10 @@ fn apply(dir: &Path, step: &Step, counter: &mut usize) {
                 std::fs::remove_file(f).unwrap();
             }
         },
+        Step::AddSurveys { seed, rows } => {
+            *counter += 1;
+            std::fs::write(dir.join(format!("surveys/answers-{counter:03}.csv")), surveys_csv(*seed, *rows)).unwrap();
+        },
         Step::Touch { which } => {
             if let Some(f) = pick(*which) {
                 let bytes = std::fs::read(&f).unwrap();
@@ -165,7 +199,7 @@ fn apply(dir: &Path, step: &Step, counter: &mut usize) {
 
 #[test]
 fn incremental_runs_equal_full_runs_after_any_sequence_of_file_changes() {
-    let config = Config { cases: 4, failure_persistence: None, ..Config::default() };
+    let config = Config { cases: 6, failure_persistence: None, ..Config::default() };
     let mut runner = TestRunner::new_with_rng(config, TestRng::deterministic_rng(RngAlgorithm::ChaCha));
     runner
         .run(&proptest::collection::vec(step(), 6..10), |steps| {
@@ -216,13 +250,13 @@ fn a_run_with_nothing_new_keeps_the_outputs_and_a_touched_file_reuses_its_part()
         || deskpulse(&["run", pipeline.to_str().unwrap(), "--out", out.to_str().unwrap(), "--as-of", "2026-08-01"]);
     let first = run();
     assert!(first.status.success(), "{}", text(&first));
-    assert!(text(&first).contains("3 file(s) staged, 0 reused"), "{}", text(&first));
+    assert!(text(&first).contains("4 file(s) staged, 0 reused"), "{}", text(&first));
     let second = run();
-    assert!(text(&second).contains("0 file(s) staged, 3 reused; nothing changed since run"), "{}", text(&second));
+    assert!(text(&second).contains("0 file(s) staged, 4 reused; nothing changed since run"), "{}", text(&second));
     apply(dir.path(), &Step::Touch { which: 0 }, &mut counter);
     let third = run();
     // The touched file is read again, hashes the same, and makes the same part: nothing to recompute.
-    assert!(text(&third).contains("1 file(s) staged, 2 reused; nothing changed since run"), "{}", text(&third));
+    assert!(text(&third).contains("1 file(s) staged, 3 reused; nothing changed since run"), "{}", text(&third));
     let store = deskpulse(&["store", out.to_str().unwrap()]);
     assert!(text(&store).contains("tickets: 2 file(s)"), "{}", text(&store));
 }
@@ -238,7 +272,7 @@ fn run_records_add_up() {
     assert!(o.status.success(), "{}", text(&o));
     let records = deskpulse::exec::run_records(&out).unwrap();
     let r = records.last().unwrap();
-    assert_eq!((r.status.as_str(), r.exit_code, r.files_staged), ("ok", 0, 2));
+    assert_eq!((r.status.as_str(), r.exit_code, r.files_staged), ("ok", 0, 3));
     let tickets = r.tables.iter().find(|t| t.table == "tickets").unwrap();
     assert_eq!(tickets.read, tickets.kept + tickets.rejected + tickets.superseded);
     // Every ticket line of the file is read: 60 records (the malformed among them quarantined).
@@ -434,14 +468,52 @@ fn logs_are_json_lines_a_scheduler_can_ship() {
     assert!(lines.iter().any(|l| l["event"] == "stage" && l["stage"] == "sources read and staged"));
     assert!(lines.iter().any(|l| l["event"] == "stage" && l["stage"] == "segment sector_week"));
     let done = lines.iter().find(|l| l["event"] == "done").expect("a done line");
-    assert_eq!(done["files_staged"], 2);
+    assert_eq!(done["files_staged"], 3);
     // An error is one JSON line too, with the pipeline's line.
     std::fs::write(&pipeline, PIPELINE.replace("grain: week", "grain: weekly")).unwrap();
     let o = deskpulse(&["validate", pipeline.to_str().unwrap(), "--log-format", "json"]);
     let line: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&o.stderr).trim()).unwrap();
     assert_eq!(line["exit_code"], 2);
-    assert!(line["message"].as_str().unwrap().contains("pipeline.yaml:15:39: unknown grain `weekly`"), "{line}");
+    assert!(line["message"].as_str().unwrap().contains("pipeline.yaml:19:39: unknown grain `weekly`"), "{line}");
     // Without RUST_LOG, nothing but the report.
     let o = deskpulse(&["run", dir.path().join("none.yaml").to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn a_new_file_recomputes_only_the_periods_it_touches() {
+    let dir = setup();
+    let mut counter = 0;
+    apply(dir.path(), &Step::Add { seed: 31, rows: 120 }, &mut counter);
+    let pipeline = dir.path().join("pipeline.yaml");
+    let out = dir.path().join("out");
+    let run = |out: &Path, full: bool| {
+        let mut args = vec!["run", pipeline.to_str().unwrap(), "--out", out.to_str().unwrap(), "--as-of", "2026-08-01"];
+        if full {
+            args.push("--full");
+        }
+        deskpulse(&args)
+    };
+    assert!(run(&out, false).status.success());
+    // One new ticket in March, rated by a survey in April.
+    std::fs::write(
+        dir.path().join("tickets/late.csv"),
+        "id,created,solved,channel,account\nlate-1,2026-03-10T10:00:00Z,2026-03-11T10:00:00Z,email,a0\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("surveys/late.csv"), "id,ticket,score,at\nlate-s,late-1,5,2026-04-02T12:00:00Z\n")
+        .unwrap();
+    let o = run(&out, false);
+    assert!(o.status.success(), "{}", text(&o));
+    let r = deskpulse::exec::run_records(&out).unwrap().pop().unwrap();
+    let recomputed: std::collections::BTreeMap<String, String> = r.periods_recomputed.into_iter().collect();
+    // March and April of channel_month; 10 March and 2 April of sector_day; the segments with backlog or
+    // the `all` grain whole.
+    assert_eq!(recomputed["channel_month"], "2 period(s) new data touched");
+    assert_eq!(recomputed["sector_day"], "2 period(s) new data touched");
+    assert_eq!(recomputed["sector_week"], "all");
+    assert_eq!(recomputed["overall"], "all");
+    let full = dir.path().join("full");
+    assert!(run(&full, true).status.success());
+    assert_same_outputs(&out, &full, "after a partial recompute");
 }

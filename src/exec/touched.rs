@@ -1,0 +1,119 @@
+//! Which periods a night's new data can change, so that only those are recomputed. The rows that changed are
+//! those of the parts added and removed since the run that wrote the outputs (old and new versions of a
+//! file both count). Through them, the rows that share an id (copies settled together) and the surveys and
+//! tickets linked by `ticket_id` (attributes, `has_survey`) can change too: their days count.
+//!
+//! Anything else changing falls back to recomputing everything: accounts, messages, spend or help-center
+//! files (they reach every period through joins), the pipeline, the plausible range, `--as-of` where SLA
+//! judgements read it, or a store that was not reused. Segments with boundary KPIs (their values carry over
+//! from period to period) or the `all` grain are always recomputed whole.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use polars::prelude::*;
+
+use super::stage::Staging;
+use super::store::{FileEntry, LastRun, Manifest};
+use crate::model::Table;
+use crate::plan::{Grain, Plan};
+
+/// What the run that wrote the outputs was computed from, beside its key: enough to tell whether only data
+/// files changed since.
+pub fn settings(plan: &Plan) -> (String, String, Option<String>) {
+    let pipeline = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(plan.pipeline_text.as_bytes()));
+    let plausible = format!("{:?}", plan.plausible_range());
+    let as_of = (!plan.sla.first_response.is_empty()).then(|| plan.as_of.to_string());
+    (pipeline, plausible, as_of)
+}
+
+/// Per segment that can be recomputed in part, the first days (since the epoch) of its periods to
+/// recompute; `None` when everything must be.
+pub fn periods_to_recompute(
+    plan: &Plan,
+    store_dir: &Path,
+    scratch: &Path,
+    manifest: &Manifest,
+    last: &LastRun,
+    staging: &Staging,
+) -> Result<Option<BTreeMap<String, Vec<i32>>>, crate::error::Error> {
+    let (pipeline, plausible, as_of) = settings(plan);
+    let same_settings = last.pipeline_hash.as_deref() == Some(pipeline.as_str())
+        && last.plausible.as_deref() == Some(plausible.as_str())
+        && last.as_of == as_of;
+    if !same_settings || plan.layout != crate::plan::Layout::Single || !staging.remapped.is_empty() {
+        return Ok(None);
+    }
+    let before: BTreeSet<&str> = manifest.files.iter().map(|f| f.part.as_str()).collect();
+    let now: BTreeSet<&str> = staging.entries.iter().map(|f| f.part.as_str()).collect();
+    let removed: Vec<&FileEntry> = manifest.files.iter().filter(|f| !now.contains(f.part.as_str())).collect();
+    let added: Vec<&FileEntry> = staging.entries.iter().filter(|f| !before.contains(f.part.as_str())).collect();
+    let event_tables = [Table::Tickets.name(), Table::Surveys.name()];
+    if removed.iter().chain(&added).any(|f| !event_tables.contains(&f.table.as_str())) {
+        return Ok(None);
+    }
+    // The changed rows: removed parts are still in the store, added ones in the scratch folder.
+    let mut changed: BTreeMap<Table, Vec<LazyFrame>> = BTreeMap::new();
+    for (entry, dir) in removed.iter().map(|e| (e, store_dir)).chain(added.iter().map(|e| (e, scratch))) {
+        let table = Table::from_name(&entry.table).expect("a canonical table");
+        let path = dir.join(&entry.part);
+        let lf = LazyFrame::scan_parquet(PlRefPath::new(path.to_string_lossy().as_ref()), ScanArgsParquet::default())?;
+        changed.entry(table).or_default().push(lf);
+    }
+    let ids = |table: Table, column: &str| -> Result<Vec<String>, crate::error::Error> {
+        let Some(frames) = changed.get(&table) else { return Ok(Vec::new()) };
+        let df = concat(frames.clone(), UnionArgs::default())?
+            .select([col(column)])
+            .filter(col(column).is_not_null())
+            .unique(None, UniqueKeepStrategy::Any)
+            .collect()?;
+        Ok(df.column(column)?.str()?.iter().flatten().map(str::to_string).collect())
+    };
+    let changed_tickets = ids(Table::Tickets, "ticket_id")?;
+    let changed_surveys = ids(Table::Surveys, "survey_id")?;
+    let tickets_of_changed_surveys = ids(Table::Surveys, "ticket_id")?;
+    let mut days: BTreeSet<i32> = BTreeSet::new();
+    let mut add_days = |lf: LazyFrame, column: &str| -> Result<(), crate::error::Error> {
+        let df = lf
+            .select([col(column).dt().date().cast(DataType::Int32).alias("__day")])
+            .filter(col("__day").is_not_null())
+            .unique(None, UniqueKeepStrategy::Any)
+            .collect()?;
+        days.extend(df.column("__day")?.i32()?.into_no_null_iter());
+        Ok(())
+    };
+    for (table, frames) in &changed {
+        let period = table.period_column().expect("tickets and surveys have a period column");
+        add_days(concat(frames.clone(), UnionArgs::default())?, period)?;
+    }
+    let any_of = |column: &str, values: &[String]| -> Expr {
+        if values.is_empty() {
+            return lit(false);
+        }
+        let list = Series::new("__ids".into(), values.to_vec());
+        col(column).is_in(lit(list).implode(false), false).fill_null(lit(false))
+    };
+    if let Some(tickets) = staging.marked.get(&Table::Tickets) {
+        let linked: Vec<String> = changed_tickets.iter().chain(&tickets_of_changed_surveys).cloned().collect();
+        add_days(tickets.clone().filter(any_of("ticket_id", &linked)), "created_at")?;
+    }
+    if let Some(surveys) = staging.marked.get(&Table::Surveys) {
+        let linked = any_of("survey_id", &changed_surveys).or(any_of("ticket_id", &changed_tickets));
+        add_days(surveys.clone().filter(linked), "submitted_at")?;
+    }
+    let epoch = jiff::civil::date(1970, 1, 1);
+    let mut out = BTreeMap::new();
+    for seg in &plan.segments {
+        let boundary = seg.kpis.iter().any(|k| plan.kpis[*k].stats.iter().any(|s| s.aggregate.is_snapshot()));
+        if boundary || seg.grain == Grain::All {
+            continue;
+        }
+        let periods: BTreeSet<i32> = days
+            .iter()
+            .filter_map(|d| epoch.checked_add(jiff::Span::new().days(*d as i64)).ok())
+            .map(|d| super::segment::days_since_epoch(crate::periods::start_of(seg.grain, d)) as i32)
+            .collect();
+        out.insert(seg.name.clone(), periods.into_iter().collect());
+    }
+    Ok(Some(out))
+}
