@@ -32,20 +32,20 @@ if [ ! -f "$dump/pipeline-full.yaml" ]; then
   sed -i 's#zendesk/tickets-\*#zendesk/monthly-*#' "$dump/pipeline.yaml"
   { sed '/^kpis:/,$d' "$dump/pipeline.yaml"
     sed "s#REFERENCE#$PWD/sample_data/benchmarks/reference.csv#" benches/full_catalog.yaml; } > "$dump/pipeline-full.yaml"
-  cp "$dump/zendesk/monthly-2025-12.csv" "$BENCH_DIR/december.csv"
+  cp "$dump/zendesk/monthly-2025-12.csv" "$dump/december.orig"
 fi
-cp "$BENCH_DIR/december.csv" "$dump/zendesk/monthly-2025-12.csv"
-rm -f "$dump/zendesk/day-"*.csv
+cp "$dump/december.orig" "$dump/zendesk/monthly-2025-12.csv"
+rm -f "$dump/zendesk/day-"*.csv "$dump/zendesk/monthly-2025-12-31.csv"
 out=$BENCH_DIR/nightly-out; full=$BENCH_DIR/nightly-full
 rm -rf "$out" "$full"
 echo "machine: $(nproc) cores; $N tickets in $(ls "$dump"/zendesk/monthly-*.csv | wc -l) monthly files, full catalog"
 measure "first run (every file staged)" "$BIN" run "$dump/pipeline-full.yaml" --out "$out" --as-of 2026-01-01
 measure "rerun, nothing changed" "$BIN" run "$dump/pipeline-full.yaml" --out "$out" --as-of 2026-01-01
-# The next night: a day of new tickets (the last 1/365 of December's rows, under new ids) and December
-# re-exported (its last 1,000 rows dropped, as if they had moved).
+# The next night: a day of new tickets (a 31st of December's rows, under new ids, in a file the pipeline's
+# glob reads) and December re-exported (its last 1,000 rows dropped, as if they had moved).
 dec=$dump/zendesk/monthly-2025-12.csv
 rows=$(( $(wc -l < "$dec") / 31 ))
-{ head -1 "$dec"; tail -n "$rows" "$dec" | sed 's/^/new-/'; } > "$dump/zendesk/day-2025-12-31.csv"
+{ head -1 "$dec"; tail -n "$rows" "$dec" | sed 's/^/new-/'; } > "$dump/zendesk/monthly-2025-12-31.csv"
 head -n -1000 "$dec" > "$dec.tmp" && mv "$dec.tmp" "$dec"
 measure "next night (a new day, December again)" "$BIN" run "$dump/pipeline-full.yaml" --out "$out" --as-of 2026-01-01
 measure "full run on the same files (--full)" "$BIN" run "$dump/pipeline-full.yaml" --out "$full" --full --as-of 2026-01-01

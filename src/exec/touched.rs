@@ -86,20 +86,20 @@ pub fn periods_to_recompute(
         let period = table.period_column().expect("tickets and surveys have a period column");
         add_days(concat(frames.clone(), UnionArgs::default())?, period)?;
     }
-    let any_of = |column: &str, values: &[String]| -> Expr {
-        if values.is_empty() {
-            return lit(false);
-        }
-        let list = Series::new("__ids".into(), values.to_vec());
-        col(column).is_in(lit(list).implode(false), false).fill_null(lit(false))
+    // The rows whose `column` is one of `values`, by a semi-join (the values can be most of a month).
+    let matching = |lf: &LazyFrame, column: &str, values: Vec<String>| -> Result<LazyFrame, crate::error::Error> {
+        let keys = DataFrame::new(values.len(), vec![Column::new(column.into(), values)])?.lazy();
+        Ok(lf.clone().join(keys, [col(column)], [col(column)], JoinArgs::new(JoinType::Semi)))
     };
     if let Some(tickets) = staging.marked.get(&Table::Tickets) {
-        let linked: Vec<String> = changed_tickets.iter().chain(&tickets_of_changed_surveys).cloned().collect();
-        add_days(tickets.clone().filter(any_of("ticket_id", &linked)), "created_at")?;
+        let mut linked: Vec<String> = changed_tickets.iter().chain(&tickets_of_changed_surveys).cloned().collect();
+        linked.sort();
+        linked.dedup();
+        add_days(matching(tickets, "ticket_id", linked)?, "created_at")?;
     }
     if let Some(surveys) = staging.marked.get(&Table::Surveys) {
-        let linked = any_of("survey_id", &changed_surveys).or(any_of("ticket_id", &changed_tickets));
-        add_days(surveys.clone().filter(linked), "submitted_at")?;
+        add_days(matching(surveys, "survey_id", changed_surveys)?, "submitted_at")?;
+        add_days(matching(surveys, "ticket_id", changed_tickets)?, "submitted_at")?;
     }
     let epoch = jiff::civil::date(1970, 1, 1);
     let mut out = BTreeMap::new();
