@@ -4,8 +4,9 @@
 //! tickets linked by `ticket_id` (attributes, `has_survey`) can change too: their days count.
 //!
 //! Anything else changing falls back to recomputing everything: accounts, messages, spend or help-center
-//! files (they reach every period through joins), the pipeline, the plausible range, `--as-of` where SLA
-//! judgements read it, or a store that was not reused. Segments with boundary KPIs (their values carry over
+//! files (they reach every period through joins), the pipeline, `--as-of` where SLA judgements read it, or
+//! a store that was not reused. When the plausible range moved (its end follows the calendar), the periods
+//! of rows between the old and the new bounds are touched too. Segments with boundary KPIs (their values carry over
 //! from period to period) or the `all` grain are always recomputed whole.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -22,9 +23,16 @@ use crate::plan::{Grain, Plan};
 /// files changed since.
 pub fn settings(plan: &Plan) -> (String, String, Option<String>) {
     let pipeline = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(plan.pipeline_text.as_bytes()));
-    let plausible = format!("{:?}", plan.plausible_range());
+    let (from, to) = plan.plausible_range();
+    let plausible = format!("{from}/{to}");
     let as_of = (!plan.sla.first_response.is_empty()).then(|| plan.as_of.to_string());
     (pipeline, plausible, as_of)
+}
+
+/// `from/to` as `settings` writes it.
+fn parse_range(text: &str) -> Option<(jiff::civil::Date, jiff::civil::Date)> {
+    let (from, to) = text.split_once('/')?;
+    Some((from.parse().ok()?, to.parse().ok()?))
 }
 
 /// Per segment that can be recomputed in part, the first days (since the epoch) of its periods to
@@ -38,12 +46,22 @@ pub fn periods_to_recompute(
     staging: &Staging,
 ) -> Result<Option<BTreeMap<String, Vec<i32>>>, crate::error::Error> {
     let (pipeline, plausible, as_of) = settings(plan);
-    let same_settings = last.pipeline_hash.as_deref() == Some(pipeline.as_str())
-        && last.plausible.as_deref() == Some(plausible.as_str())
-        && last.as_of == as_of;
+    let same_settings = last.pipeline_hash.as_deref() == Some(pipeline.as_str()) && last.as_of == as_of;
     if !same_settings || plan.layout != crate::plan::Layout::Single || !staging.remapped.is_empty() {
         return Ok(None);
     }
+    // The plausible range's end follows the calendar: rows between yesterday's end and today's change
+    // verdict. Their periods are touched too (messages have timestamps that reach every period: recompute).
+    let bands = if last.plausible.as_deref() == Some(plausible.as_str()) {
+        Vec::new()
+    } else {
+        let Some(before) = last.plausible.as_deref().and_then(parse_range) else { return Ok(None) };
+        if plan.sources_of(Table::Messages).next().is_some() {
+            return Ok(None);
+        }
+        let now = plan.plausible_range();
+        vec![(before.0.min(now.0), before.0.max(now.0)), (before.1.min(now.1), before.1.max(now.1))]
+    };
     let before: BTreeSet<&str> = manifest.files.iter().map(|f| f.part.as_str()).collect();
     let now: BTreeSet<&str> = staging.entries.iter().map(|f| f.part.as_str()).collect();
     let removed: Vec<&FileEntry> = manifest.files.iter().filter(|f| !now.contains(f.part.as_str())).collect();
@@ -91,6 +109,23 @@ pub fn periods_to_recompute(
         let keys = DataFrame::new(values.len(), vec![Column::new(column.into(), values)])?.lazy();
         Ok(lf.clone().join(keys, [col(column)], [col(column)], JoinArgs::new(JoinType::Semi)))
     };
+    for (table, period) in [(Table::Tickets, "created_at"), (Table::Surveys, "submitted_at")] {
+        let Some(lf) = staging.marked.get(&table) else { continue };
+        for (lo, hi) in bands.iter().filter(|(lo, hi)| lo < hi) {
+            let instant = |d: jiff::civil::Date| {
+                lit(super::segment::days_since_epoch(d) * 86_400_000)
+                    .cast(DataType::Datetime(TimeUnit::Milliseconds, None))
+            };
+            let inside = table
+                .columns()
+                .iter()
+                .filter(|c| c.ty == crate::model::ColumnType::Timestamp)
+                .map(|c| col(c.name).gt_eq(instant(*lo)).and(col(c.name).lt(instant(*hi))).fill_null(lit(false)))
+                .reduce(|a, b| a.or(b))
+                .unwrap_or(lit(false));
+            add_days(lf.clone().filter(inside), period)?;
+        }
+    }
     if let Some(tickets) = staging.marked.get(&Table::Tickets) {
         let mut linked: Vec<String> = changed_tickets.iter().chain(&tickets_of_changed_surveys).cloned().collect();
         linked.sort();

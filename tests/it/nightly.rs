@@ -517,3 +517,37 @@ fn a_new_file_recomputes_only_the_periods_it_touches() {
     assert!(run(&full, true).status.success());
     assert_same_outputs(&out, &full, "after a partial recompute");
 }
+
+#[test]
+fn rows_the_moving_plausible_range_lets_in_are_recomputed() {
+    // Without SLA targets, --as-of moves only the plausible range's end (the day after it): a ticket dated
+    // 2027-01-15 is implausible on 2027-01-01 and counts on 2027-02-01.
+    let dir = setup();
+    let mut counter = 0;
+    apply(dir.path(), &Step::Add { seed: 41, rows: 60 }, &mut counter);
+    std::fs::write(
+        dir.path().join("tickets/future.csv"),
+        "id,created,solved,channel,account\nf-1,2027-01-15T10:00:00Z,,email,a0\n",
+    )
+    .unwrap();
+    let pipeline = dir.path().join("pipeline.yaml");
+    let run = |out: &Path, as_of: &str, full: bool| {
+        let mut args = vec!["run", pipeline.to_str().unwrap(), "--out", out.to_str().unwrap(), "--as-of", as_of];
+        if full {
+            args.push("--full");
+        }
+        deskpulse(&args)
+    };
+    let out = dir.path().join("out");
+    let first = run(&out, "2027-01-01", false);
+    assert!(text(&first).contains("implausible_timestamp"), "{}", text(&first));
+    let second = run(&out, "2027-02-01", false);
+    assert!(second.status.success(), "{}", text(&second));
+    assert!(!text(&second).contains("implausible_timestamp"), "{}", text(&second));
+    let r = deskpulse::exec::run_records(&out).unwrap().pop().unwrap();
+    let recomputed: std::collections::BTreeMap<String, String> = r.periods_recomputed.into_iter().collect();
+    assert_eq!(recomputed["channel_month"], "1 period(s) new data touched");
+    let full = dir.path().join("full");
+    assert!(run(&full, "2027-02-01", true).status.success());
+    assert_same_outputs(&out, &full, "after the plausible range moved");
+}
