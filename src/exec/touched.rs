@@ -6,8 +6,9 @@
 //! Anything else changing falls back to recomputing everything: accounts, messages, spend or help-center
 //! files (they reach every period through joins), the pipeline, `--as-of` where SLA judgements read it, or
 //! a store that was not reused. When the plausible range moved (its end follows the calendar), the periods
-//! of rows between the old and the new bounds are touched too. Segments with boundary KPIs (their values carry over
-//! from period to period) or the `all` grain are always recomputed whole.
+//! of rows between the old and the new bounds are touched too. Segments with the backlog recompute every
+//! period from the first touched one onward (a ticket counts at every period end after its creation); the
+//! `all` grain is always recomputed whole.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -138,16 +139,38 @@ pub fn periods_to_recompute(
     }
     let epoch = jiff::civil::date(1970, 1, 1);
     let mut out = BTreeMap::new();
+    // The last day any ticket or survey has, for the backlog's periods after a change.
+    let last_day = staging
+        .entries
+        .iter()
+        .filter(|e| event_tables.contains(&e.table.as_str()))
+        .filter_map(|e| e.span.as_ref().and_then(|(_, last)| last.get(..10)?.parse::<jiff::civil::Date>().ok()))
+        .max();
     for seg in &plan.segments {
-        let boundary = seg.kpis.iter().any(|k| plan.kpis[*k].stats.iter().any(|s| s.aggregate.is_snapshot()));
-        if boundary || seg.grain == Grain::All {
+        if seg.grain == Grain::All {
             continue;
         }
-        let periods: BTreeSet<i32> = days
+        let mut periods: BTreeSet<i32> = days
             .iter()
             .filter_map(|d| epoch.checked_add(jiff::Span::new().days(*d as i64)).ok())
             .map(|d| super::segment::days_since_epoch(crate::periods::start_of(seg.grain, d)) as i32)
             .collect();
+        // Retention, churn, CAC and CLV read accounts and spend, which did not change: only the periods
+        // with changed data can differ. The backlog at a period's end counts every ticket created before it:
+        // a changed ticket changes every period from its own onward.
+        let backlog = seg.kpis.iter().any(|k| {
+            let def = &plan.kpis[*k];
+            def.table == Table::Tickets && def.stats.iter().any(|s| s.aggregate.is_snapshot())
+        });
+        if let (true, Some(first), Some(last)) = (backlog, periods.first().copied(), last_day) {
+            let from = epoch.checked_add(jiff::Span::new().days(first as i64)).unwrap_or(epoch);
+            let to = last.tomorrow().unwrap_or(last).max(from.tomorrow().unwrap_or(from));
+            periods.extend(
+                crate::periods::periods(seg.grain, from, to)
+                    .into_iter()
+                    .map(|(start, _)| super::segment::days_since_epoch(start) as i32),
+            );
+        }
         out.insert(seg.name.clone(), periods.into_iter().collect());
     }
     Ok(Some(out))
