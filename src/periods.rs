@@ -44,6 +44,17 @@ pub fn periods(grain: Grain, from: Date, to: Date) -> Vec<(Date, Date)> {
     out
 }
 
+/// Days since 1970-01-01: how dates are stored (Polars' `Date`) and compared.
+pub fn epoch_days(d: Date) -> i64 {
+    d.since(jiff::civil::date(1970, 1, 1)).map(|s| s.get_days() as i64).unwrap_or(0)
+}
+
+/// The date `days` after 1970-01-01 (the epoch itself when out of range).
+pub fn from_epoch_days(days: i64) -> Date {
+    let epoch = jiff::civil::date(1970, 1, 1);
+    epoch.checked_add(days.days()).unwrap_or(epoch)
+}
+
 /// Monday, for documentation and tests.
 pub const WEEK_STARTS: Weekday = Weekday::Monday;
 

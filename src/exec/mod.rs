@@ -62,19 +62,13 @@ pub(super) enum CsvRead {
 }
 
 /// Every table's sources, normalised and appended, as lazy frames (nothing is read but headers and samples).
-fn raw_tables(plan: &Plan, how: CsvRead, prepared: &Prepared) -> Result<BTreeMap<Table, LazyFrame>, Error> {
+fn raw_tables(plan: &Plan, prepared: &Prepared) -> Result<BTreeMap<Table, LazyFrame>, Error> {
     let mut frames = BTreeMap::new();
     for table in Table::ALL {
         let mut parts = Vec::new();
         for source in plan.sources_of(table) {
-            let numbers = match how {
-                CsvRead::NativeNumbers => read::native_numbers(source),
-                CsvRead::Text => Vec::new(),
-            };
             for file in read::files(source)? {
-                let mut lf = read::scan(source, &file, &prepared.file(&file), &numbers)?;
-                let schema = read::schema(source, &file, &mut lf)?;
-                parts.push(normalise::normalise(plan, source, &file, lf, &schema)?);
+                parts.push(file_frame(plan, source, &file, prepared, CsvRead::Text)?);
             }
         }
         if !parts.is_empty() {
@@ -82,6 +76,29 @@ fn raw_tables(plan: &Plan, how: CsvRead, prepared: &Prepared) -> Result<BTreeMap
         }
     }
     Ok(frames)
+}
+
+/// A Parquet file of this run's or the store's, as a lazy frame.
+pub(super) fn scan_file(path: &Path) -> PolarsResult<LazyFrame> {
+    LazyFrame::scan_parquet(PlRefPath::new(path.to_string_lossy().as_ref()), ScanArgsParquet::default())
+}
+
+/// The canonical frame of one input file: scanned (from its rewritten copy, if it has one), its columns
+/// checked against the mapping, normalised.
+pub(super) fn file_frame(
+    plan: &Plan,
+    source: &crate::plan::Source,
+    file: &Path,
+    prepared: &Prepared,
+    how: CsvRead,
+) -> Result<LazyFrame, Error> {
+    let numbers = match how {
+        CsvRead::NativeNumbers => read::native_numbers(source),
+        CsvRead::Text => Vec::new(),
+    };
+    let mut lf = read::scan(source, file, &prepared.file(file), &numbers)?;
+    let schema = read::schema(source, file, &mut lf)?;
+    normalise::normalise(plan, source, file, lf, &schema)
 }
 
 /// Tables computed from others: tickets' response columns and reply waits from messages, and the
@@ -102,7 +119,7 @@ fn derive(plan: &Plan, mut frames: BTreeMap<Table, LazyFrame>) -> BTreeMap<Table
 /// The tables straight from the sources, without staging: for checks and `explain`, whose plans must
 /// build but need not run. The business clock spans the window (or the as-of day) only.
 pub fn normalised(plan: &Plan, prepared: &Prepared) -> Result<Staged, Error> {
-    let frames = raw_tables(plan, CsvRead::Text, prepared)?
+    let frames = raw_tables(plan, prepared)?
         .into_iter()
         .map(|(t, lf)| Ok((t, quarantine::kept(quarantine::settle(t, quarantine::mark(plan, t, lf), false)?))))
         .collect::<Result<_, Error>>()?;
@@ -584,7 +601,10 @@ fn run_in(
     let mut named: Vec<(String, DataFrame)> = Vec::new();
     for (name, df) in names.into_iter().zip(tables) {
         let df = match only.get(&name) {
-            Some(days) => sink::merge_periods(earlier_table(out_dir, &name)?, df, sink::period_in(days))?,
+            Some(days) => {
+                let touched = segment::one_of_days(col(segment::PERIOD).cast(DataType::Int32), days);
+                sink::merge_periods(earlier_table(out_dir, &name)?, df, touched)?
+            },
             None => df,
         };
         named.push((name, df));

@@ -44,9 +44,7 @@ fn rules(plan: &Plan, table: Table) -> Vec<(Expr, &'static str, Expr)> {
 fn plausible_rules(plan: &Plan, table: Table) -> Vec<(Expr, &'static str, Expr)> {
     let mut out = Vec::new();
     let (from, to) = plan.plausible_range();
-    let instant = |d: jiff::civil::Date| {
-        lit(super::segment::days_since_epoch(d) * 86_400_000).cast(normalise::dtype(ColumnType::Timestamp))
-    };
+    let instant = super::segment::instant_literal;
     for c in table.columns().iter().filter(|c| c.ty == ColumnType::Timestamp) {
         let outside = col(c.name).lt(instant(from)).or(col(c.name).gt_eq(instant(to)));
         let detail = concat_str(

@@ -20,7 +20,12 @@ pub const OUTPUT_COLUMNS: [&str; 9] =
     ["period_start", "kpi", "stat", "value", "unit", "numerator", "denominator", "n", "low_sample"];
 
 pub(super) fn days_since_epoch(d: jiff::civil::Date) -> i64 {
-    d.since(jiff::civil::date(1970, 1, 1)).map(|s| s.get_days() as i64).unwrap_or(0)
+    crate::periods::epoch_days(d)
+}
+
+/// `day` (days since the epoch, an integer expression) is one of `days`; null is not.
+pub(super) fn one_of_days(day: Expr, days: &[i32]) -> Expr {
+    days.iter().map(|d| day.clone().eq(lit(*d))).reduce(|a, b| a.or(b)).unwrap_or(lit(false)).fill_null(lit(false))
 }
 
 /// The first and last day (as days since the epoch, `Int32` expressions) of `lf`, read in one pass; `None`
@@ -32,8 +37,7 @@ pub(super) fn day_span(
 ) -> Result<Option<(jiff::civil::Date, jiff::civil::Date)>, crate::error::Error> {
     let df = lf.select([first.alias("lo"), last.alias("hi")]).collect()?;
     let get = |c: &str| df.column(c).ok().and_then(|s| s.i32().ok()?.get(0));
-    let epoch = jiff::civil::date(1970, 1, 1);
-    let to_date = |d: i32| epoch.checked_add(jiff::Span::new().days(d as i64)).unwrap_or(epoch);
+    let to_date = |d: i32| crate::periods::from_epoch_days(d as i64);
     Ok(get("lo").zip(get("hi")).map(|(lo, hi)| (to_date(lo), to_date(hi))))
 }
 
@@ -51,7 +55,8 @@ pub(super) fn date_literal(d: jiff::civil::Date) -> Expr {
     lit(days_since_epoch(d) as i32).cast(DataType::Date)
 }
 
-fn instant_literal(d: jiff::civil::Date) -> Expr {
+/// The first instant of day `d`, as a timestamp literal.
+pub(super) fn instant_literal(d: jiff::civil::Date) -> Expr {
     lit(days_since_epoch(d) * 86_400_000).cast(DataType::Datetime(TimeUnit::Milliseconds, None))
 }
 
@@ -110,8 +115,7 @@ pub fn table_frame(
     if let Some(days) = staged.only.get(&seg.name) {
         // Only the periods new data touched, before the joins.
         let start = period_start(seg.grain, col(period), &plan.window).cast(DataType::Int32);
-        let wanted = days.iter().map(|d| start.clone().eq(lit(*d))).reduce(|a, b| a.or(b)).unwrap_or(lit(false));
-        lf = lf.filter(wanted.fill_null(lit(false)));
+        lf = lf.filter(one_of_days(start, days));
     }
     let lf = enriched(plan, table, seg, staged, lf)?;
     Ok(lf.with_column(period_start(seg.grain, col(period), &plan.window).alias(PERIOD)))
@@ -393,14 +397,8 @@ fn boundary_periods(
         .alias("__start")])
         .unique(None, UniqueKeepStrategy::Any)
         .collect()?;
-    let epoch = jiff::civil::date(1970, 1, 1);
-    let mut with_data: Vec<jiff::civil::Date> = starts
-        .column("__start")?
-        .i32()?
-        .iter()
-        .flatten()
-        .filter_map(|d| epoch.checked_add(jiff::Span::new().days(d as i64)).ok())
-        .collect();
+    let mut with_data: Vec<jiff::civil::Date> =
+        starts.column("__start")?.i32()?.iter().flatten().map(|d| crate::periods::from_epoch_days(d as i64)).collect();
     with_data.sort();
     Ok(crate::periods::periods(seg.grain, from, to)
         .into_iter()

@@ -11,7 +11,7 @@ use rayon::prelude::*;
 
 use super::prepare::{self, MalformedRow};
 use super::store::{self, FileEntry, Store};
-use super::{normalise, quarantine, read, sink_all, CsvRead};
+use super::{file_frame, quarantine, read, sink_all, CsvRead};
 use crate::error::Error;
 use crate::model::Table;
 use crate::plan::{Plan, Source};
@@ -131,7 +131,7 @@ pub fn stage(plan: &Plan, store: &Store, full: bool, scratch: &Path) -> Result<S
             Some(_) => store.dir.join(&entry.part),
             None => scratch.join(&entry.part),
         };
-        let lf = LazyFrame::scan_parquet(PlRefPath::new(part.to_string_lossy().as_ref()), ScanArgsParquet::default())?;
+        let lf = super::scan_file(&part)?;
         by_table.entry(table).or_default().push(lf);
         for (row, detail) in &entry.malformed {
             staging.malformed.push(MalformedRow {
@@ -179,14 +179,7 @@ fn write_parts(
     let frames = |how: CsvRead| -> Result<Vec<(PathBuf, LazyFrame)>, Error> {
         let mut out = Vec::new();
         for (source, file) in new {
-            let numbers = match how {
-                CsvRead::NativeNumbers => read::native_numbers(source),
-                CsvRead::Text => Vec::new(),
-            };
-            let mut lf = read::scan(source, file, &prepared.file(file), &numbers)?;
-            let schema = read::schema(source, file, &mut lf)?;
-            let lf =
-                quarantine::mark_static(plan, source.table, normalise::normalise(plan, source, file, lf, &schema)?);
+            let lf = quarantine::mark_static(plan, source.table, file_frame(plan, source, file, prepared, how)?);
             out.push((scratch.join(&parts[file]), lf));
         }
         Ok(out)
@@ -230,7 +223,7 @@ fn new_entry(
     let table = input.source.table;
     let name = input.file.display().to_string();
     let path = scratch.join(part);
-    let lf = LazyFrame::scan_parquet(PlRefPath::new(path.to_string_lossy().as_ref()), ScanArgsParquet::default())?;
+    let lf = super::scan_file(&path)?;
     let mut figures = vec![len().cast(DataType::UInt64).alias("rows")];
     if let Some(period) = table.period_column() {
         figures.push(col(period).min().cast(DataType::String).alias("first"));

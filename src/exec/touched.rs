@@ -76,7 +76,7 @@ pub fn periods_to_recompute(
     for (entry, dir) in removed.iter().map(|e| (e, store_dir)).chain(added.iter().map(|e| (e, scratch))) {
         let table = Table::from_name(&entry.table).expect("a canonical table");
         let path = dir.join(&entry.part);
-        let lf = LazyFrame::scan_parquet(PlRefPath::new(path.to_string_lossy().as_ref()), ScanArgsParquet::default())?;
+        let lf = super::scan_file(&path)?;
         changed.entry(table).or_default().push(lf);
     }
     let ids = |table: Table, column: &str| -> Result<Vec<String>, crate::error::Error> {
@@ -113,10 +113,7 @@ pub fn periods_to_recompute(
     for (table, period) in [(Table::Tickets, "created_at"), (Table::Surveys, "submitted_at")] {
         let Some(lf) = staging.marked.get(&table) else { continue };
         for (lo, hi) in bands.iter().filter(|(lo, hi)| lo < hi) {
-            let instant = |d: jiff::civil::Date| {
-                lit(super::segment::days_since_epoch(d) * 86_400_000)
-                    .cast(DataType::Datetime(TimeUnit::Milliseconds, None))
-            };
+            let instant = super::segment::instant_literal;
             let inside = table
                 .columns()
                 .iter()
@@ -137,7 +134,6 @@ pub fn periods_to_recompute(
         add_days(matching(surveys, "survey_id", changed_surveys)?, "submitted_at")?;
         add_days(matching(surveys, "ticket_id", changed_tickets)?, "submitted_at")?;
     }
-    let epoch = jiff::civil::date(1970, 1, 1);
     let mut out = BTreeMap::new();
     // The last day any ticket or survey has, for the backlog's periods after a change.
     let last_day = staging
@@ -150,11 +146,9 @@ pub fn periods_to_recompute(
         if seg.grain == Grain::All {
             continue;
         }
-        let mut periods: BTreeSet<i32> = days
-            .iter()
-            .filter_map(|d| epoch.checked_add(jiff::Span::new().days(*d as i64)).ok())
-            .map(|d| super::segment::days_since_epoch(crate::periods::start_of(seg.grain, d)) as i32)
-            .collect();
+        let start_of = |d: jiff::civil::Date| crate::periods::epoch_days(crate::periods::start_of(seg.grain, d)) as i32;
+        let mut periods: BTreeSet<i32> =
+            days.iter().map(|d| start_of(crate::periods::from_epoch_days(*d as i64))).collect();
         // Retention, churn, CAC and CLV read accounts and spend, which did not change: only the periods
         // with changed data can differ. The backlog at a period's end counts every ticket created before it:
         // a changed ticket changes every period from its own onward.
@@ -163,12 +157,12 @@ pub fn periods_to_recompute(
             def.table == Table::Tickets && def.stats.iter().any(|s| s.aggregate.is_snapshot())
         });
         if let (true, Some(first), Some(last)) = (backlog, periods.first().copied(), last_day) {
-            let from = epoch.checked_add(jiff::Span::new().days(first as i64)).unwrap_or(epoch);
+            let from = crate::periods::from_epoch_days(first as i64);
             let to = last.tomorrow().unwrap_or(last).max(from.tomorrow().unwrap_or(from));
             periods.extend(
                 crate::periods::periods(seg.grain, from, to)
                     .into_iter()
-                    .map(|(start, _)| super::segment::days_since_epoch(start) as i32),
+                    .map(|(start, _)| crate::periods::epoch_days(start) as i32),
             );
         }
         out.insert(seg.name.clone(), periods.into_iter().collect());

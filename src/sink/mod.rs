@@ -195,9 +195,8 @@ const PERIOD: &str = "period_start";
 
 /// The folder name of a period: its first day, or Hive's name for null (the `all` grain without a window).
 fn partition_value(start: Option<i32>) -> String {
-    let epoch = jiff::civil::date(1970, 1, 1);
-    match start.and_then(|d| epoch.checked_add(jiff::Span::new().days(d as i64)).ok()) {
-        Some(day) => day.to_string(),
+    match start {
+        Some(d) => crate::periods::from_epoch_days(d as i64).to_string(),
         None => "__HIVE_DEFAULT_PARTITION__".into(),
     }
 }
@@ -208,12 +207,6 @@ fn same_bytes(a: &Path, b: &Path) -> bool {
         (Ok(ma), Ok(mb)) if ma.len() == mb.len() => std::fs::read(a).ok() == std::fs::read(b).ok(),
         _ => false,
     }
-}
-
-/// `period_start` is one of `days` (first days, since the epoch).
-pub fn period_in(days: &[i32]) -> Expr {
-    let day = col(PERIOD).cast(DataType::Int32);
-    days.iter().map(|d| day.clone().eq(lit(*d))).reduce(|a, b| a.or(b)).unwrap_or(lit(false)).fill_null(lit(false))
 }
 
 /// Merges a backfill's rows into a segment's earlier table: the earlier rows of periods outside

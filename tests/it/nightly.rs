@@ -18,6 +18,13 @@ fn text(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
 
+/// `deskpulse run PIPELINE --out OUT --as-of AS_OF`, then `extra` (`--full`, `--from`…).
+fn run_at(pipeline: &Path, out: &Path, as_of: &str, extra: &[&str]) -> Output {
+    let mut args = vec!["run", pipeline.to_str().unwrap(), "--out", out.to_str().unwrap(), "--as-of", as_of];
+    args.extend(extra);
+    deskpulse(&args)
+}
+
 /// Output files (not the run records or the store), relative, with their bytes.
 fn outputs(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     let mut out: Vec<(PathBuf, Vec<u8>)> = walkdir::WalkDir::new(dir)
@@ -212,24 +219,14 @@ fn incremental_runs_equal_full_runs_after_any_sequence_of_file_changes() {
             for (i, s) in steps.iter().enumerate() {
                 apply(dir.path(), s, &mut counter);
                 let any = std::fs::read_dir(dir.path().join("tickets")).unwrap().next().is_some();
-                let args = |out: &Path, full: bool| {
-                    let mut a = vec!["run".to_string(), pipeline.display().to_string(), "--out".into()];
-                    a.push(out.display().to_string());
-                    a.extend(["--as-of".into(), "2026-08-01".into()]);
-                    if full {
-                        a.push("--full".into());
-                    }
-                    a
-                };
-                let run = |a: Vec<String>| Command::new(env!("CARGO_BIN_EXE_deskpulse")).args(a).output().unwrap();
-                let o = run(args(&inc, false));
+                let o = run_at(&pipeline, &inc, "2026-08-01", &[]);
                 if !any {
                     prop_assert_eq!(o.status.code(), Some(3), "no file left: {}", text(&o));
                     continue;
                 }
                 prop_assert!(o.status.success(), "step {i} {s:?}: {}", text(&o));
                 let _ = std::fs::remove_dir_all(&full);
-                let f = run(args(&full, true));
+                let f = run_at(&pipeline, &full, "2026-08-01", &["--full"]);
                 prop_assert!(f.status.success(), "full run at step {i}: {}", text(&f));
                 assert_same_outputs(&inc, &full, &format!("after step {i} {s:?} of {steps:?}"));
             }
@@ -246,8 +243,7 @@ fn a_run_with_nothing_new_keeps_the_outputs_and_a_touched_file_reuses_its_part()
     apply(dir.path(), &Step::Add { seed: 4, rows: 40 }, &mut counter);
     let pipeline = dir.path().join("pipeline.yaml");
     let out = dir.path().join("out");
-    let run =
-        || deskpulse(&["run", pipeline.to_str().unwrap(), "--out", out.to_str().unwrap(), "--as-of", "2026-08-01"]);
+    let run = || run_at(&pipeline, &out, "2026-08-01", &[]);
     let first = run();
     assert!(first.status.success(), "{}", text(&first));
     assert!(text(&first).contains("4 file(s) staged, 0 reused"), "{}", text(&first));
@@ -268,7 +264,7 @@ fn run_records_add_up() {
     apply(dir.path(), &Step::Add { seed: 9, rows: 60 }, &mut counter);
     let pipeline = dir.path().join("pipeline.yaml");
     let out = dir.path().join("out");
-    let o = deskpulse(&["run", pipeline.to_str().unwrap(), "--out", out.to_str().unwrap(), "--as-of", "2026-08-01"]);
+    let o = run_at(&pipeline, &out, "2026-08-01", &[]);
     assert!(o.status.success(), "{}", text(&o));
     let records = deskpulse::exec::run_records(&out).unwrap();
     let r = records.last().unwrap();
@@ -295,11 +291,7 @@ fn a_backfill_replaces_exactly_its_periods() {
     apply(dir.path(), &Step::Add { seed: 21, rows: 200 }, &mut counter);
     let pipeline = dir.path().join("pipeline.yaml");
     let out = dir.path().join("out");
-    let run = |extra: &[&str]| {
-        let mut args = vec!["run", pipeline.to_str().unwrap(), "--out", out.to_str().unwrap(), "--as-of", "2026-08-01"];
-        args.extend(extra);
-        deskpulse(&args)
-    };
+    let run = |extra: &[&str]| run_at(&pipeline, &out, "2026-08-01", extra);
     assert!(run(&[]).status.success());
     let before = read_parquet(&out.join("sector_week.parquet"));
     // New tickets in February and in May; the backfill covers February only.
@@ -312,8 +304,7 @@ fn a_backfill_replaces_exactly_its_periods() {
     assert!(o.status.success(), "{}", text(&o));
     let after = read_parquet(&out.join("sector_week.parquet"));
     let full_dir = dir.path().join("full");
-    let f =
-        deskpulse(&["run", pipeline.to_str().unwrap(), "--out", full_dir.to_str().unwrap(), "--as-of", "2026-08-01"]);
+    let f = run_at(&pipeline, &full_dir, "2026-08-01", &[]);
     assert!(f.status.success());
     let full = read_parquet(&full_dir.join("sector_week.parquet"));
     // Weeks starting in February are the full run's; the others are the earlier run's, in the table's order.
@@ -360,20 +351,20 @@ fn a_killed_run_leaves_the_previous_outputs_and_the_next_run_equals_a_full_one()
         .success());
     let pipeline = dump.join("pipeline.yaml");
     let out = tmp.path().join("out");
-    let args = |out: &Path, full: bool| {
-        let mut a = vec!["run".to_string(), pipeline.display().to_string(), "--out".into(), out.display().to_string()];
-        a.extend(["--as-of".into(), "2026-01-01".into()]);
-        if full {
-            a.push("--full".into());
-        }
-        a
-    };
-    let first = Command::new(env!("CARGO_BIN_EXE_deskpulse")).args(args(&out, false)).output().unwrap();
+    let first = run_at(&pipeline, &out, "2026-01-01", &[]);
     assert!(first.status.success(), "{}", text(&first));
     let before = outputs(&out);
     for delay_ms in [150, 500, 900] {
         let mut child = Command::new(env!("CARGO_BIN_EXE_deskpulse"))
-            .args(args(&out, true))
+            .args([
+                "run",
+                pipeline.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+                "--as-of",
+                "2026-01-01",
+                "--full",
+            ])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -385,10 +376,10 @@ fn a_killed_run_leaves_the_previous_outputs_and_the_next_run_equals_a_full_one()
         let store = deskpulse(&["store", out.to_str().unwrap()]);
         assert!(store.status.success(), "the store is readable after a kill: {}", text(&store));
     }
-    let next = Command::new(env!("CARGO_BIN_EXE_deskpulse")).args(args(&out, false)).output().unwrap();
+    let next = run_at(&pipeline, &out, "2026-01-01", &[]);
     assert!(next.status.success(), "{}", text(&next));
     let full = tmp.path().join("full");
-    let f = Command::new(env!("CARGO_BIN_EXE_deskpulse")).args(args(&full, true)).output().unwrap();
+    let f = run_at(&pipeline, &full, "2026-01-01", &["--full"]);
     assert!(f.status.success());
     assert_same_outputs(&out, &full, "after kills");
 }
@@ -400,22 +391,10 @@ fn a_damaged_store_is_repaired_and_a_changed_mapping_restaged() {
     apply(dir.path(), &Step::Add { seed: 12, rows: 50 }, &mut counter);
     let pipeline = dir.path().join("pipeline.yaml");
     let out = dir.path().join("out");
-    let run = |extra: &[&str]| {
-        let mut args = vec!["run", pipeline.to_str().unwrap(), "--out", out.to_str().unwrap(), "--as-of", "2026-08-01"];
-        args.extend(extra);
-        deskpulse(&args)
-    };
+    let run = |extra: &[&str]| run_at(&pipeline, &out, "2026-08-01", extra);
     assert!(run(&[]).status.success());
     let full = dir.path().join("full");
-    let f = deskpulse(&[
-        "run",
-        pipeline.to_str().unwrap(),
-        "--out",
-        full.to_str().unwrap(),
-        "--full",
-        "--as-of",
-        "2026-08-01",
-    ]);
+    let f = run_at(&pipeline, &full, "2026-08-01", &["--full"]);
     assert!(f.status.success());
     // A part cut short: staged again, same outputs.
     let part = walkdir::WalkDir::new(out.join("_store/parts/tickets"))
@@ -487,13 +466,7 @@ fn a_new_file_recomputes_only_the_periods_it_touches() {
     apply(dir.path(), &Step::Add { seed: 31, rows: 120 }, &mut counter);
     let pipeline = dir.path().join("pipeline.yaml");
     let out = dir.path().join("out");
-    let run = |out: &Path, full: bool| {
-        let mut args = vec!["run", pipeline.to_str().unwrap(), "--out", out.to_str().unwrap(), "--as-of", "2026-08-01"];
-        if full {
-            args.push("--full");
-        }
-        deskpulse(&args)
-    };
+    let run = |out: &Path, full: bool| run_at(&pipeline, out, "2026-08-01", if full { &["--full"] } else { &[] });
     assert!(run(&out, false).status.success());
     // One new ticket in March, rated by a survey in April.
     std::fs::write(
@@ -531,13 +504,7 @@ fn rows_the_moving_plausible_range_lets_in_are_recomputed() {
     )
     .unwrap();
     let pipeline = dir.path().join("pipeline.yaml");
-    let run = |out: &Path, as_of: &str, full: bool| {
-        let mut args = vec!["run", pipeline.to_str().unwrap(), "--out", out.to_str().unwrap(), "--as-of", as_of];
-        if full {
-            args.push("--full");
-        }
-        deskpulse(&args)
-    };
+    let run = |out: &Path, as_of: &str, full: bool| run_at(&pipeline, out, as_of, if full { &["--full"] } else { &[] });
     let out = dir.path().join("out");
     let first = run(&out, "2027-01-01", false);
     assert!(text(&first).contains("implausible_timestamp"), "{}", text(&first));
