@@ -94,8 +94,27 @@ pub enum DataError {
     TooManyRejected { table: String, rejected: u64, total: u64, max: f64, reasons: Vec<(String, u64)> },
     #[error("{what}")]
     NotFound { what: String },
-    #[error("source `{source_name}`: {file} is not UTF-8: line {line} (byte {offset}) reads {excerpt:?}")]
-    NotUtf8 { source_name: String, file: String, line: u64, offset: u64, excerpt: String, at: Location },
+    #[error("{what}; nothing was written")]
+    Empty {
+        what: String,
+        /// What explains it, when something does (ids written differently…).
+        hints: Vec<String>,
+    },
+    #[error(
+        "source `{source_name}`: {file} is not UTF-8: data row {} (line {line}) has byte 0x{byte:02X} at offset {offset}: {excerpt:?}",
+        line.saturating_sub(1)
+    )]
+    NotUtf8 {
+        source_name: String,
+        file: String,
+        line: u64,
+        offset: u64,
+        byte: u8,
+        excerpt: String,
+        /// The encoding the bytes suggest, for the hint.
+        looks_like: &'static str,
+        at: Location,
+    },
     #[error("source `{source_name}`: {file} has {total} malformed row(s){}", malformed_list(examples))]
     Malformed { source_name: String, file: String, total: u64, examples: Vec<crate::exec::Malformed>, at: Location },
 }
@@ -113,17 +132,27 @@ impl DataError {
             | DataError::BadValues { at, .. }
             | DataError::NotUtf8 { at, .. }
             | DataError::Malformed { at, .. } => Some(*at),
-            DataError::Unreadable { .. } | DataError::TooManyRejected { .. } | DataError::NotFound { .. } => None,
+            DataError::Unreadable { .. }
+            | DataError::TooManyRejected { .. }
+            | DataError::NotFound { .. }
+            | DataError::Empty { .. } => None,
         }
     }
 
     /// What the user can do about it, when there is a usual fix.
     pub fn help(&self) -> Option<String> {
         match self {
-            DataError::NotUtf8 { .. } => Some(
-                "convert the file to UTF-8 (e.g. `iconv -f cp1252 -t utf-8`), or set `csv: { encoding: utf-8-lossy }` \
-                 on the source to replace the bad bytes"
-                    .into(),
+            DataError::NotUtf8 { looks_like, .. } => Some(format!(
+                "set the file's encoding on the source, e.g. `csv: {{ encoding: {looks_like} }}` (also iso-8859-1, \
+                 utf-16, auto), or `utf-8-lossy` to replace the bad bytes"
+            )),
+            DataError::Empty { hints, .. } => Some(
+                hints
+                    .iter()
+                    .cloned()
+                    .chain(["set `allow_empty: true` in the pipeline if an empty result is expected".to_string()])
+                    .collect::<Vec<_>>()
+                    .join("\n"),
             ),
             DataError::Malformed { .. } => Some(
                 "fix the rows, or set `on_error: quarantine` on the source to set them aside in _rejected/ \
@@ -136,7 +165,15 @@ impl DataError {
 }
 
 fn bad_values_message(table: &str, column: &str, expected: &str, total: &u64, examples: &[BadValue]) -> String {
-    let mut msg = format!("{total} value(s) of {table}.{column} cannot be read as {expected}");
+    // Named as the user wrote it: the source column, with the canonical column it feeds.
+    let mut written: Vec<&str> = examples.iter().map(|b| b.column.as_str()).collect();
+    written.dedup();
+    let mut msg = match written.as_slice() {
+        [one] if *one != column => {
+            format!("{total} value(s) of column `{one}` (mapped to {table}.{column}) cannot be read as {expected}")
+        },
+        _ => format!("{total} value(s) of {table}.{column} cannot be read as {expected}"),
+    };
     for b in examples {
         msg.push_str(&format!("\n  {} row {}: column `{}` = {:?}", b.file, b.row, b.column, b.value));
     }

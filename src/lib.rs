@@ -15,6 +15,7 @@ pub mod generate;
 pub mod model;
 pub mod periods;
 pub mod plan;
+pub mod presets;
 pub mod sink;
 pub mod spec;
 mod suggest;

@@ -4,6 +4,7 @@
 // Errors carry rich context and travel only on the failure path (see lib.rs).
 #![allow(clippy::result_large_err)]
 
+mod observe;
 mod render;
 
 /// `println!` that stops quietly when the reader has gone away (`deskpulse explain … | head -1`): a closed
@@ -46,6 +47,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use deskpulse::{catalog, error::exit, exec, spec, Error};
+use observe::LogFormat;
 
 #[derive(Parser)]
 #[command(
@@ -63,44 +65,6 @@ struct Cli {
     log_format: LogFormat,
 }
 
-#[derive(Clone, Copy, PartialEq, ValueEnum)]
-enum LogFormat {
-    Text,
-    Json,
-}
-
-/// The level asked for in `RUST_LOG` (or `DESKPULSE_LOG`): its first bare level, or `deskpulse=LEVEL`.
-fn log_level() -> u8 {
-    let spec = std::env::var("DESKPULSE_LOG").or_else(|_| std::env::var("RUST_LOG")).unwrap_or_default();
-    let rank = |l: &str| match l.trim().to_lowercase().as_str() {
-        "off" => Some(0),
-        "error" => Some(1),
-        "warn" => Some(2),
-        "info" => Some(3),
-        "debug" => Some(4),
-        "trace" => Some(5),
-        _ => None,
-    };
-    spec.split(',')
-        .find_map(|part| match part.split_once('=') {
-            Some((target, level)) if target.trim() == "deskpulse" => rank(level),
-            Some(_) => None,
-            None => rank(part),
-        })
-        .unwrap_or(2)
-}
-
-const INFO: u8 = 3;
-
-/// A JSON log line: the time, the level, the event and its fields.
-fn json_line(level: &str, event: &str, fields: serde_json::Value) -> String {
-    let mut line = serde_json::json!({ "ts": jiff::Timestamp::now().to_string(), "level": level, "event": event });
-    if let (Some(obj), serde_json::Value::Object(extra)) = (line.as_object_mut(), fields) {
-        obj.extend(extra);
-    }
-    line.to_string()
-}
-
 /// The error with every located problem, `file:line:column: message`, for a JSON log.
 fn one_line(e: &Error) -> String {
     match e {
@@ -112,26 +76,6 @@ fn one_line(e: &Error) -> String {
             .join("; "),
         other => other.to_string(),
     }
-}
-
-/// What a run reports as it goes: stage logs at level info (text or JSON), and on a terminal a progress line
-/// naming the stage that just ended.
-fn stage_hook(format: LogFormat, quiet: bool) -> Option<exec::StageHook> {
-    use std::io::IsTerminal;
-    let logs = log_level() >= INFO;
-    let progress = !quiet && !logs && format == LogFormat::Text && std::io::stderr().is_terminal();
-    if !logs && !progress {
-        return None;
-    }
-    Some(exec::StageHook(std::sync::Arc::new(move |stage: &str, seconds: f64| {
-        if progress {
-            eprint!("\r\x1b[2K{stage} ({seconds:.1} s)");
-        } else if format == LogFormat::Json {
-            eprintln!("{}", json_line("info", "stage", serde_json::json!({ "stage": stage, "seconds": seconds })));
-        } else {
-            eprintln!("[deskpulse] {stage} ({seconds:.2} s)");
-        }
-    })))
 }
 
 #[derive(Subcommand)]
@@ -196,6 +140,15 @@ enum Command {
     Explain { pipeline: PathBuf },
     /// Print the JSON Schema of the pipeline format (for editors and CI checks).
     Schema,
+    /// Start a pipeline from a vendor preset: writes DIR/pipeline.yaml, mapping that vendor's export field
+    /// names, and a tiny sample in that shape under DIR/data/ (never overwriting a file).
+    Init {
+        /// zendesk, freshdesk, zammad, servicenow, intercom or generic.
+        #[arg(long)]
+        preset: String,
+        /// The folder to write into (created if missing).
+        dir: PathBuf,
+    },
     /// Write a deterministic synthetic dump (tickets, ratings, accounts) and its pipeline, for scale tests.
     Generate {
         /// Number of tickets.
@@ -267,18 +220,12 @@ fn main() -> ExitCode {
     let _ = miette::set_hook(Box::new(|_| Box::new(miette::MietteHandlerOpts::new().wrap_lines(false).build())));
     let cli = Cli::parse();
     let format = cli.log_format;
+    observe::init_logs(format);
     match execute(cli.command, format) {
         Ok(()) => ExitCode::from(exit::OK as u8),
         Err(e) => {
             match format {
-                LogFormat::Json => eprintln!(
-                    "{}",
-                    json_line(
-                        "error",
-                        "failed",
-                        serde_json::json!({ "exit_code": e.exit_code(), "message": one_line(&e) })
-                    )
-                ),
+                LogFormat::Json => tracing::error!(event = "failed", exit_code = e.exit_code(), "{}", one_line(&e)),
                 LogFormat::Text => render::error(&e),
             }
             ExitCode::from(e.exit_code() as u8)
@@ -293,6 +240,9 @@ fn print_report(report: &exec::RunReport, out: &std::path::Path) {
     }
     for folder in &report.removed_stale {
         say!("removed the work folder of an interrupted run: {}", folder.display());
+    }
+    for note in &report.notes {
+        say!("{note}");
     }
     if let Some(why) = &report.store_discarded {
         say!("store not reused: {why}; every file is staged again");
@@ -375,22 +325,27 @@ fn execute(command: Command, log_format: LogFormat) -> Result<(), Error> {
                     return Err(Error::Usage(format!("--from {f} must come before --to {t}")));
                 }
             }
-            let on_stage = stage_hook(log_format, quiet);
-            let progress_line = on_stage.is_some() && log_level() < INFO;
-            let options = exec::RunOptions { full, from, to, no_restage, on_stage, ..Default::default() };
+            let observer = observe::observer(quiet);
+            let options =
+                exec::RunOptions { full, from, to, no_restage, on_stage: Some(observer.hook()), ..Default::default() };
             let result = exec::run_with(&plan, &out, &options);
-            if progress_line {
-                eprint!("\r\x1b[2K");
-            }
+            observer.clear();
             let report = result?;
-            if log_format == LogFormat::Json && log_level() >= INFO {
-                let fields = serde_json::json!({
-                    "run_id": report.run_id, "seconds": report.seconds, "files_staged": report.files_staged,
-                    "files_reused": report.files_reused, "unchanged_since": report.unchanged_since,
-                    "outputs": report.outputs.len(),
-                });
-                eprintln!("{}", json_line("info", "done", fields));
+            for w in &report.warnings {
+                observe::warning(log_format, w);
             }
+            tracing::info!(
+                event = "done",
+                run_id = %report.run_id,
+                seconds = report.seconds,
+                files_staged = report.files_staged,
+                files_reused = report.files_reused,
+                unchanged_since = report.unchanged_since.as_deref(),
+                outputs = report.outputs.len(),
+                "run {} done in {:.2} s",
+                report.run_id,
+                report.seconds
+            );
             if !quiet {
                 print_report(&report, &out);
             }
@@ -442,6 +397,25 @@ fn execute(command: Command, log_format: LogFormat) -> Result<(), Error> {
             say_raw!("{}", exec::explain(&plan)?);
         },
         Command::Schema => say!("{}", spec::json_schema()),
+        Command::Init { preset, dir } => {
+            let Some(found) = deskpulse::presets::find(&preset) else {
+                let names: Vec<String> =
+                    deskpulse::presets::PRESETS.iter().map(|p| format!("{} ({})", p.name, p.about)).collect();
+                return Err(Error::Usage(format!("unknown preset `{preset}`; presets: {}", names.join("; "))));
+            };
+            let written = deskpulse::presets::write(found, &dir)?;
+            for path in &written {
+                say!("wrote {}", path.display());
+            }
+            say!(
+                "{} preset ({}): put your exports under {}, then run: deskpulse run {} --out {}",
+                found.name,
+                found.about,
+                dir.join("data").display(),
+                dir.join("pipeline.yaml").display(),
+                dir.join("out").display()
+            );
+        },
         Command::Generate { tickets, seed, out, format } => {
             let format = match format {
                 GenFormat::Csv => deskpulse::generate::FileFormat::Csv,

@@ -153,6 +153,14 @@ pub struct Column {
     pub doc: &'static str,
 }
 
+impl Column {
+    /// Can hold a value that does not read as the column's type: typed columns, and ids (which a mapping
+    /// may read as whole numbers, `integer: true`). Such values are reported or quarantined with their row.
+    pub fn is_checked(&self) -> bool {
+        self.ty != ColumnType::Text || self.name.ends_with("_id")
+    }
+}
+
 const fn col(name: &'static str, ty: ColumnType, fill: Fill, dimension: bool, doc: &'static str) -> Column {
     Column { name, ty, fill, dimension, doc }
 }
@@ -185,6 +193,13 @@ const TICKETS: &[Column] = &[
     col("abandoned", Boolean, Bool(false), false, "the customer left the queue before being served"),
     col("wait_seconds", Float, Null, false, "time in queue before being served (phone, chat)"),
     col("handle_seconds", Float, Null, false, "agent handling time (talk + hold + wrap-up)"),
+    col(
+        "responder",
+        Text,
+        Null,
+        true,
+        "who answered first (e.g. the brand's account); from messages, the author of the first public agent reply",
+    ),
 ];
 
 const SURVEYS: &[Column] = &[

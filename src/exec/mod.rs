@@ -14,12 +14,15 @@ mod prepare;
 mod quarantine;
 mod read;
 mod record;
+mod references;
 mod review;
 mod segment;
 mod stage;
 pub mod store;
+mod threads;
 mod timing;
 mod touched;
+mod transcode;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -33,10 +36,11 @@ use crate::sink;
 
 pub use benchmark::{render_scorecard, scorecard, CardFormat};
 pub use csv_shape::Malformed;
+pub(crate) use normalise::{canonical_schema, sql_on};
 use prepare::Prepared;
 pub use record::{list as run_records, table as run_table, RunRecord};
 pub use segment::OUTPUT_COLUMNS;
-pub use timing::StageHook;
+pub use timing::{Observe, StageHook};
 
 /// The canonical tables a plan computes from (quarantined rows removed, derived tables added), and the
 /// business clock when the pipeline declares calendars.
@@ -96,7 +100,7 @@ pub(super) fn file_frame(
         CsvRead::NativeNumbers => read::native_numbers(source),
         CsvRead::Text => Vec::new(),
     };
-    let mut lf = read::scan(source, file, &prepared.file(file), &numbers)?;
+    let mut lf = read::scan(source, file, &prepared.file(source, file), &numbers)?;
     let schema = read::schema(source, file, &mut lf)?;
     normalise::normalise(plan, source, file, lf, &schema)
 }
@@ -123,6 +127,7 @@ pub fn normalised(plan: &Plan, prepared: &Prepared) -> Result<Staged, Error> {
         .into_iter()
         .map(|(t, lf)| Ok((t, quarantine::kept(quarantine::settle(t, quarantine::mark(plan, t, lf), false)?))))
         .collect::<Result<_, Error>>()?;
+    let frames = threads::resolve(plan, frames)?;
     let today = plan.as_of.to_zoned(jiff::tz::TimeZone::UTC).date();
     let range = (plan.window.from.unwrap_or(today), plan.window.to.unwrap_or(today));
     let clock =
@@ -175,16 +180,21 @@ fn reply_waits(plan: &Plan, tickets: LazyFrame, messages: LazyFrame) -> LazyFram
 fn from_messages(plan: &Plan, tickets: LazyFrame, messages: LazyFrame) -> LazyFrame {
     let opened = tickets.clone().select([col("ticket_id"), col("created_at").alias("__opened")]);
     let replies = messages
+        .clone()
         .filter(by_agent(plan))
         .select([col("ticket_id"), col("created_at")])
-        .left_join(opened, col("ticket_id"), col("ticket_id"))
+        .left_join(opened.clone(), col("ticket_id"), col("ticket_id"))
         .group_by([col("ticket_id")])
         .agg([
             col("created_at").filter(col("created_at").gt(col("__opened"))).min().alias("__first_reply"),
             len().cast(DataType::Int64).alias("__replies"),
         ]);
+    let tickets = tickets.left_join(replies, col("ticket_id"), col("ticket_id"));
+    let tickets = match plan.uses_dimension("responder") {
+        true => tickets.left_join(responders(plan, opened, messages), col("ticket_id"), col("ticket_id")),
+        false => tickets.with_column(lit(NULL).cast(DataType::String).alias("__responder")),
+    };
     tickets
-        .left_join(replies, col("ticket_id"), col("ticket_id"))
         .with_columns([
             when(col("first_response_at").is_null())
                 .then(col("__first_reply"))
@@ -194,8 +204,24 @@ fn from_messages(plan: &Plan, tickets: LazyFrame, messages: LazyFrame) -> LazyFr
                 .then(col("__replies").fill_null(lit(0i64)))
                 .otherwise(col("agent_replies"))
                 .alias("agent_replies"),
+            when(col("responder").is_null()).then(col("__responder")).otherwise(col("responder")).alias("responder"),
         ])
-        .drop(cols(["__first_reply", "__replies"]))
+        .drop(cols(["__first_reply", "__replies", "__responder"]))
+}
+
+/// Who answered first: the author of the first agent reply after the opening (ties by author, so that the
+/// result does not depend on the order rows were read in).
+fn responders(plan: &Plan, opened: LazyFrame, messages: LazyFrame) -> LazyFrame {
+    messages
+        .filter(by_agent(plan))
+        .select([col("ticket_id"), col("created_at"), col("author_id")])
+        .inner_join(opened, col("ticket_id"), col("ticket_id"))
+        .filter(col("created_at").gt(col("__opened")).and(col("author_id").is_not_null()))
+        .group_by([col("ticket_id")])
+        .agg([col("author_id")
+            .sort_by([col("created_at"), col("author_id")], SortMultipleOptions::default())
+            .first()
+            .alias("__responder")])
 }
 
 /// Resolution as the pipeline defines it, and `closed_at` defaulting to `resolved_at`.
@@ -280,6 +306,8 @@ fn unchanged_report(
         rejected: Vec::new(),
         superseded: Vec::new(),
         blank_lines: Vec::new(),
+        notes: staging.notes.clone(),
+        warnings: Vec::new(),
         removed_stale,
         files_staged: staging.files_staged,
         files_reused: staging.files_reused,
@@ -352,6 +380,11 @@ pub struct RunReport {
     pub superseded: Vec<(Table, u64)>,
     /// Blank lines skipped, per table and file.
     pub blank_lines: Vec<(Table, String, u64)>,
+    /// How files were read (their encoding), for the user to know.
+    pub notes: Vec<String>,
+    /// What the user should look at although the run succeeded (references that did not resolve, a KPI
+    /// left out of a segment…).
+    pub warnings: Vec<String>,
     /// Work folders of dead runs removed before this one started.
     pub removed_stale: Vec<PathBuf>,
     /// Input files staged into the store, and read from it as they were.
@@ -491,7 +524,9 @@ fn run_in(
             message: format!("{why}; --no-restage forbids staging every file again"),
         });
     }
-    let staging = stage::stage(plan, &store, options.full || store.discarded.is_some(), &inputs_dir)?;
+    let restage = options.full || store.discarded.is_some();
+    let staging =
+        stage::stage(plan, &store, restage, &inputs_dir, &|done, total| timer.progress("staging files", done, total))?;
     if options.no_restage && !staging.remapped.is_empty() {
         return Err(Error::Output {
             path: store.dir.clone(),
@@ -522,11 +557,15 @@ fn run_in(
     trace("values checked");
     let mut judged = BTreeMap::new();
     let mut rejected_paths = BTreeMap::new();
+    let read_frames = marked.clone();
     for (table, lf) in marked {
         judged.insert(table, quarantine::settle(table, lf, true)?);
         rejected_paths.insert(table, output.reserve(&format!("_rejected/{table}.parquet"))?);
     }
     trace("repeated ids settled");
+    let unresolved = references::judge(plan, &read_frames, &mut judged)?;
+    let mut warnings = unresolved.warnings.clone();
+    trace("references checked");
     let mut rejected: Vec<(PathBuf, LazyFrame)> = Vec::new();
     for (t, lf) in &judged {
         let mut frames = vec![quarantine::rejected(plan, *t, lf.clone())];
@@ -542,9 +581,9 @@ fn run_in(
     sink_all(plan, rejected, ParquetCompression::Zstd(None))?;
     let kept: BTreeMap<Table, LazyFrame> = judged.into_iter().map(|(t, lf)| (t, quarantine::kept(lf))).collect();
     trace("quarantined rows written");
-    let (rejected, superseded) = quarantine_report(plan, &rows, &kept, &rejected_paths)?;
+    let (rejected, superseded) = quarantine_report(plan, &rows, &kept, &rejected_paths, &warnings)?;
     trace("quarantine counted");
-    let frames = derive(plan, kept);
+    let frames = derive(plan, threads::resolve(plan, kept)?);
     let clock = match plan.business_hours.is_empty() {
         true => None,
         false => Some(business_clock(plan, &frames)?),
@@ -582,7 +621,7 @@ fn run_in(
         }
     }
     let tables = match engine {
-        Engine::Streaming => streamed_tables(plan, &staged, extras, &|name| timer.done(&format!("segment {name}")))?,
+        Engine::Streaming => streamed_tables(plan, &staged, extras, timer)?,
         _ => {
             let mut frames: Vec<LazyFrame> =
                 plan.segments.iter().map(|s| segment::segment_frame(plan, s, &staged)).collect::<Result<_, _>>()?;
@@ -608,6 +647,16 @@ fn run_in(
             None => df,
         };
         named.push((name, df));
+    }
+    for (seg, (_, df)) in plan.segments.iter().zip(&named) {
+        if df.height() > 0 || backfill {
+            continue;
+        }
+        let what = format!("segment `{}` has no rows: no kept row falls in it", seg.name);
+        if !plan.allow_empty {
+            return Err(DataError::Empty { what, hints: warnings }.into());
+        }
+        warnings.push(what);
     }
     if let Some(b) = &plan.benchmarks {
         let reference = benchmark::reference_table(b)?;
@@ -660,6 +709,8 @@ fn run_in(
         rejected,
         superseded,
         blank_lines: staging.blank_lines.clone(),
+        notes: staging.notes.clone(),
+        warnings,
         files_staged: staging.files_staged,
         files_reused: staging.files_reused,
         store_discarded: store.discarded.clone(),
@@ -681,17 +732,20 @@ fn streamed_tables(
     plan: &Plan,
     staged: &Staged,
     extras: Vec<LazyFrame>,
-    done: &dyn Fn(&str),
+    timer: &timing::Timer,
 ) -> Result<Vec<DataFrame>, Error> {
     let streamed = |lf: LazyFrame| lf.collect_with_engine(Engine::Streaming).map(|r| r.unwrap_single());
     let mut tables = Vec::new();
-    for seg in &plan.segments {
+    let total = plan.segments.len() as u64;
+    for (i, seg) in plan.segments.iter().enumerate() {
+        timer.progress("segments", i as u64, total);
         let parts = segment::segment_parts(plan, seg, staged)?
             .into_iter()
             .map(|part| streamed(part).map(DataFrame::lazy))
             .collect::<PolarsResult<Vec<_>>>()?;
         tables.push(segment::finish(seg, concat(parts, UnionArgs::default())?).collect()?);
-        done(&seg.name);
+        timer.done(&format!("segment {}", seg.name));
+        timer.progress("segments", i as u64 + 1, total);
     }
     for extra in extras {
         tables.push(streamed(extra)?);
@@ -707,6 +761,7 @@ fn quarantine_report(
     rows: &[(Table, u64)],
     kept: &BTreeMap<Table, LazyFrame>,
     rejected_paths: &BTreeMap<Table, PathBuf>,
+    warnings: &[String],
 ) -> Result<(Vec<(Table, String, u64)>, Vec<(Table, u64)>), Error> {
     let mut rejected = Vec::new();
     let mut superseded = Vec::new();
@@ -731,6 +786,16 @@ fn quarantine_report(
             .collect_with_engine(Engine::Streaming)?
             .unwrap_single();
         let kept_rows = kept_rows.column("n")?.u64()?.get(0).unwrap_or(0);
+        if kept_rows == 0 && !plan.allow_empty {
+            let reasons: Vec<String> =
+                rejected.iter().filter(|r| r.0 == *table).map(|r| format!("{}: {}", r.1, r.2)).collect();
+            let what = match *total {
+                0 => format!("the {table} sources hold no rows"),
+                n => format!("none of the {n} {table} row(s) read is usable: {}", reasons.join(", ")),
+            };
+            let hints = warnings.iter().filter(|w| w.starts_with(table.name())).cloned().collect();
+            return Err(DataError::Empty { what, hints }.into());
+        }
         let dropped = total.saturating_sub(kept_rows + table_rejected);
         if dropped > 0 {
             superseded.push((*table, dropped));
@@ -813,7 +878,7 @@ fn check_values(plan: &Plan, raw: &BTreeMap<Table, LazyFrame>) -> Result<Vec<(Ta
         let quarantining: Vec<&str> =
             plan.sources_of(*table).filter(|s| s.quarantine_unreadable).map(|s| s.name.as_str()).collect();
         let failing = compile::one_of(col(normalise::SOURCE), &quarantining).not();
-        let typed: Vec<&str> = table.columns().iter().filter(|c| c.ty != ColumnType::Text).map(|c| c.name).collect();
+        let typed: Vec<&str> = table.columns().iter().filter(|c| c.is_checked()).map(|c| c.name).collect();
         let mut counts = vec![len().cast(DataType::UInt64).alias("__rows")];
         counts.extend(
             typed.iter().map(|c| {

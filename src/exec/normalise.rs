@@ -6,7 +6,7 @@ use polars::prelude::*;
 
 use crate::error::{BadValue, DataError};
 use crate::model::{Column, ColumnType, Fill, Table};
-use crate::plan::{ColumnMapping, MappedValue, Plan, Source, Sql};
+use crate::plan::{ColumnMapping, DurationText, MappedValue, Plan, Source, Sql};
 
 use super::read::{FILE, ROW};
 
@@ -38,10 +38,9 @@ const TIMESTAMP_FORMATS: &[&str] = &[
 ];
 const DATE_FORMATS: &[&str] = &["%Y-%m-%d"];
 
-/// Parses SQL from the pipeline (source filters, `expr:` mappings, table filters).
+/// Parses SQL from the pipeline (source filters, `expr:` mappings, table filters); the plan checked it.
 pub fn sql(s: &Sql) -> Result<Expr, crate::plan::Diagnostic> {
-    polars::sql::sql_expr(&s.text)
-        .map_err(|e| crate::plan::Diagnostic::new(format!("invalid SQL expression `{}`: {e}", s.text), s.at))
+    crate::plan::parse_sql(s, "")
 }
 
 /// `sql` compiled against one file's columns: a column it reads that the file lacks is the pipeline's
@@ -99,29 +98,41 @@ pub fn normalise(
     let mut texts = Vec::new();
     // The file's first rows, read once for every timestamp layout to recognise.
     let mut head = None;
+    // Each column's typed value, for timestamps counted from an earlier one (`after`).
+    let mut typed_so_far: Vec<(&str, Expr)> = Vec::new();
     for column in source.table.columns() {
         let mapping = source.columns.iter().find(|m| m.canonical.name == column.name);
         let (typed, bad_raw) = match mapping {
             None => (default_value(column), None),
             Some(m) => {
                 let (raw, is_text) = raw_value(m, schema, file, column.ty).map_err(|d| plan_error(plan, d))?;
+                let base = m.after.and_then(|a| typed_so_far.iter().find(|(n, _)| *n == a)).map(|(_, e)| e.clone());
                 let typed = match column.ty {
+                    ColumnType::Timestamp if base.is_some() => {
+                        let seconds = type_value(raw.clone(), ColumnType::Float, is_text, m, source.csv.decimal_comma);
+                        let millis =
+                            (seconds * lit(1000.0)).round(0, RoundMode::HalfAwayFromZero).cast(DataType::Int64);
+                        base.unwrap_or(lit(NULL)) + millis.cast(DataType::Duration(TimeUnit::Milliseconds))
+                    },
                     ColumnType::Timestamp | ColumnType::Date if is_text => {
                         let format = match &m.format {
                             Some(f) => {
-                                check_format(source, file, file_head(&lf, &mut head)?, raw.clone(), column, m, f)?;
+                                check_format(source, file, &lf, file_head(&lf, &mut head)?, raw.clone(), column, m, f)?;
                                 f.clone()
                             },
-                            None => infer_format(source, file, file_head(&lf, &mut head)?, raw.clone(), column, m)?,
+                            None => {
+                                infer_format(source, file, &lf, file_head(&lf, &mut head)?, raw.clone(), column, m)?
+                            },
                         };
                         parse_temporal(raw.clone(), column.ty, &format, m.time_zone.as_deref())
                     },
                     _ => type_value(raw.clone(), column.ty, is_text, m, source.csv.decimal_comma),
                 };
-                (typed, if is_text && column.ty != ColumnType::Text { Some(raw) } else { None })
+                let checked = column.ty != ColumnType::Text || m.integer;
+                (typed, if is_text && checked { Some(raw) } else { None })
             },
         };
-        if column.ty != ColumnType::Text {
+        if column.is_checked() {
             let b = match bad_raw {
                 Some(raw) => {
                     let text = format!("__text_{}", column.name);
@@ -135,12 +146,16 @@ pub fn normalise(
             };
             bad_exprs.push(b.alias(bad(column.name)));
         }
+        typed_so_far.push((column.name, typed.clone()));
         exprs.push(typed.alias(column.name));
     }
     let latest = match &source.duplicates {
         crate::plan::Duplicates::KeepLatest { by, .. } => col(by.as_str()).cast(DataType::String),
         crate::plan::Duplicates::Reject => lit(NULL).cast(DataType::String),
     };
+    if source.table == Table::Messages {
+        exprs.extend(super::threads::columns(source));
+    }
     exprs.extend([
         lit(source.name.as_str()).alias(SOURCE),
         lit(matches!(source.duplicates, crate::plan::Duplicates::KeepLatest { .. })).alias(KEEP_LATEST),
@@ -187,6 +202,10 @@ fn raw_value(
             (col(name.as_str()), matches!(schema.get(name.as_str()), Some(DataType::String) | None))
         },
         MappedValue::Constant(v) => (lit(v.as_str()), true),
+        MappedValue::DateTime { date, time, .. } => {
+            let part = |c: &str| col(c).cast(DataType::String).str().strip_chars(lit(NULL));
+            (concat_str([part(date), part(time)], " ", false), true)
+        },
         // An expression already of the column's type is taken as it is (`tags LIKE '%x%'` for a boolean);
         // any other is cast to text, so that the parsing rules apply uniformly.
         MappedValue::Expr(s) => {
@@ -207,6 +226,11 @@ fn raw_value(
             is_text = true;
         }
         raw = raw.fill_null(lit(d.as_str()));
+    }
+    // Text layouts apply to what a typed source holds as it would be written (a float id 3.0 → "3.0").
+    if !is_text && (m.integer || matches!(m.duration, DurationText::Hms | DurationText::Iso8601)) {
+        raw = raw.cast(DataType::String);
+        is_text = true;
     }
     Ok((raw, is_text))
 }
@@ -229,20 +253,34 @@ fn value_map(raw: Expr, map: &[(String, String)]) -> Expr {
 
 fn type_value(raw: Expr, ty: ColumnType, is_text: bool, m: &ColumnMapping, decimal_comma: bool) -> Expr {
     let target = dtype(ty);
+    let unit = match m.duration {
+        DurationText::Minutes => Some(60.0),
+        DurationText::Hours => Some(3600.0),
+        DurationText::Seconds | DurationText::Hms | DurationText::Iso8601 => None,
+    };
+    let in_seconds = |number: Expr| match unit {
+        Some(factor) => (number.cast(DataType::Float64) * lit(factor)).cast(target.clone()),
+        None => number.cast(target.clone()),
+    };
     if !is_text {
         return match ty {
             ColumnType::Timestamp => temporal_to_utc(raw),
             ColumnType::Boolean => raw.cast(DataType::Boolean),
-            _ => raw.cast(target),
+            _ => in_seconds(raw),
         };
     }
     let trimmed = raw.clone().str().strip_chars(lit(NULL));
+    let trimmed = if m.integer { whole_number(trimmed) } else { trimmed };
     match ty {
+        ColumnType::Text if m.integer => trimmed,
         ColumnType::Text => raw,
-        ColumnType::Integer => trimmed.cast(target),
+        ColumnType::Integer | ColumnType::Float if matches!(m.duration, DurationText::Hms | DurationText::Iso8601) => {
+            duration_seconds(trimmed, m.duration).cast(target)
+        },
+        ColumnType::Integer => in_seconds(trimmed.cast(DataType::Float64).cast(DataType::Int64)),
         ColumnType::Float => {
             let t = if decimal_comma { trimmed.str().replace_all(lit(","), lit("."), true) } else { trimmed };
-            t.cast(target)
+            in_seconds(t.cast(DataType::Float64))
         },
         ColumnType::Boolean => {
             let lower = trimmed.str().to_lowercase();
@@ -254,6 +292,37 @@ fn type_value(raw: Expr, ty: ColumnType, is_text: bool, m: &ColumnMapping, decim
         },
         ColumnType::Timestamp | ColumnType::Date => unreachable!("parsed by parse_temporal"),
     }
+}
+
+/// `3`, `3.0`, `-12.00` → the whole number's digits; anything else (`3.5`, `abc`) → null, a bad value.
+fn whole_number(text: Expr) -> Expr {
+    let whole = text.clone().str().contains(lit(r"^-?\d+(\.0+)?$"), true);
+    when(whole).then(text.str().replace(lit(r"\.0+$"), lit(""), false)).otherwise(lit(NULL).cast(DataType::String))
+}
+
+/// A duration written `H:MM:SS`, `M:SS` (`hms`) or ISO 8601 `PnWnDTnHnMnS` (`iso8601`) → seconds; null when
+/// the text has another shape.
+fn duration_seconds(text: Expr, layout: DurationText) -> Expr {
+    let number = r"(\d+(?:\.\d+)?)";
+    let (pattern, factors): (String, &[f64]) = match layout {
+        DurationText::Hms => (r"^(?:(\d+):)?(\d+):(\d+(?:\.\d+)?)$".to_string(), &[3600.0, 60.0, 1.0]),
+        _ => (
+            format!(r"^P(?:{number}W)?(?:{number}D)?(?:T(?:{number}H)?(?:{number}M)?(?:{number}S)?)?$"),
+            &[604_800.0, 86_400.0, 3600.0, 60.0, 1.0],
+        ),
+    };
+    let mut seconds = lit(0.0);
+    for (i, factor) in factors.iter().enumerate() {
+        let part = text.clone().str().extract(lit(pattern.as_str()), i + 1).cast(DataType::Float64);
+        seconds = seconds + part.fill_null(lit(0.0)) * lit(*factor);
+    }
+    // The pattern must match, and an ISO duration must say something (`P`, `PT` alone are not durations).
+    let matches = text.clone().str().contains(lit(pattern.as_str()), true);
+    let says_something = match layout {
+        DurationText::Hms => matches.clone(),
+        _ => matches.and(text.clone().str().contains(lit(r"\d"), true)).and(text.str().ends_with(lit("T")).not()),
+    };
+    when(says_something).then(seconds).otherwise(lit(NULL).cast(DataType::Float64))
 }
 
 /// A typed date or datetime column → naive UTC milliseconds.
@@ -346,16 +415,18 @@ fn sample_examples(sample: &DataFrame, file: &std::path::Path, m: &ColumnMapping
 
 /// A declared `format` must read at least one value of the file's head: one that reads none is the wrong
 /// layout for the file, reported at the mapping's line before any work (by `validate` too).
+#[allow(clippy::too_many_arguments)]
 fn check_format(
     source: &Source,
     file: &std::path::Path,
+    lf: &LazyFrame,
     head: &DataFrame,
     raw: Expr,
     column: &Column,
     m: &ColumnMapping,
     format: &str,
 ) -> Result<(), crate::error::Error> {
-    let sample = head_sample(head, raw)?;
+    let sample = head_sample(head, raw.clone())?;
     if sample.height() == 0 || values_read(&sample, column.ty, format)? > 0 {
         return Ok(());
     }
@@ -363,7 +434,7 @@ fn check_format(
         table: source.table.to_string(),
         column: column.name.to_string(),
         expected: format!("a {} in the declared format {format:?}, which reads none of them", column.ty.name()),
-        total: sample.height() as u64,
+        total: values_in_file(lf, raw)?,
         examples: sample_examples(&sample, file, m)?,
         at: m.at,
     }
@@ -373,12 +444,13 @@ fn check_format(
 fn infer_format(
     source: &Source,
     file: &std::path::Path,
+    lf: &LazyFrame,
     head: &DataFrame,
     raw: Expr,
     column: &Column,
     m: &ColumnMapping,
 ) -> Result<String, crate::error::Error> {
-    let sample = head_sample(head, raw)?;
+    let sample = head_sample(head, raw.clone())?;
     if sample.height() == 0 {
         return Ok(if column.ty == ColumnType::Date { DATE_FORMATS[0] } else { TIMESTAMP_FORMATS[0] }.to_string());
     }
@@ -406,18 +478,24 @@ fn infer_format(
             "an ISO 8601 {} (declare `format:` for other layouts, e.g. \"%d/%m/%Y %H:%M\")",
             if column.ty == ColumnType::Date { "date" } else { "timestamp" }
         ),
-        total: sample.height() as u64,
+        total: values_in_file(lf, raw)?,
         examples,
         at: m.at,
     }
     .into())
 }
 
+/// How many values of `raw` the whole file holds: a layout that reads none of the sample's is reported with
+/// the file's count, not the sample's.
+fn values_in_file(lf: &LazyFrame, raw: Expr) -> PolarsResult<u64> {
+    let n = lf.clone().select([raw.is_not_null().sum().cast(DataType::UInt64).alias("n")]).collect()?;
+    Ok(n.column("n")?.u64()?.get(0).unwrap_or(0))
+}
+
 pub fn source_column_name(m: &ColumnMapping) -> String {
     match &m.value {
         MappedValue::Column { name, .. } => name.clone(),
-        MappedValue::Constant(v) => format!("constant {v:?}"),
-        MappedValue::Expr(s) => format!("expr {}", s.text),
+        other => other.describe(),
     }
 }
 
@@ -445,6 +523,20 @@ pub fn expected(table: Table, column: &str, plan: &Plan) -> String {
             zones.join(" or ")
         ),
     };
+    let layouts: Vec<&'static str> = plan
+        .sources_of(table)
+        .flat_map(|s| s.columns.iter())
+        .filter(|m| m.canonical.name == column)
+        .filter_map(|m| match m.duration {
+            DurationText::Hms => Some("a duration written H:MM:SS or M:SS (duration: hms)"),
+            DurationText::Iso8601 => Some("an ISO 8601 duration such as PT6M12S (duration: iso8601)"),
+            _ if m.integer => Some("a whole number (integer: true reads 3.0 as 3)"),
+            _ => None,
+        })
+        .collect();
+    if let Some(layout) = layouts.first() {
+        return layout.to_string();
+    }
     match ty {
         ColumnType::Timestamp | ColumnType::Date if !formats.is_empty() => {
             format!("a {} in format {}{in_zone}", ty.name(), formats.join(" or "))

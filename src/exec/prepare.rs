@@ -10,9 +10,10 @@ use rayon::prelude::*;
 
 use super::csv_shape::{self, Malformed};
 use super::read;
+use super::transcode::{self, Decoded};
 use crate::error::{DataError, Error};
 use crate::model::Table;
-use crate::plan::{FileFormat, Plan, Source};
+use crate::plan::{Encoding, FileFormat, Plan, Source};
 
 /// Where Polars reads an input file from.
 #[derive(Clone, Debug)]
@@ -36,16 +37,20 @@ pub struct MalformedRow {
 /// Every input file's read path, and what the checks set aside.
 #[derive(Debug, Default)]
 pub struct Prepared {
-    files: BTreeMap<PathBuf, PreparedFile>,
+    /// By source and file: sources reading one file may read it differently (encoding, delimiter).
+    files: BTreeMap<(String, PathBuf), PreparedFile>,
     pub malformed: Vec<MalformedRow>,
     /// Blank lines skipped, per table and file.
     pub blank_lines: Vec<(Table, String, u64)>,
+    /// Files decoded from another encoding than UTF-8: file, encoding, sequences that could not be decoded.
+    pub decoded: Vec<(String, &'static str, u64)>,
 }
 
 impl Prepared {
-    /// How to read `file` (as listed by `read::files`).
-    pub fn file(&self, file: &Path) -> PreparedFile {
-        self.files.get(file).cloned().unwrap_or(PreparedFile { read_from: file.to_path_buf(), rewritten: false })
+    /// How `source` reads `file` (as listed by `read::files`).
+    pub fn file(&self, source: &Source, file: &Path) -> PreparedFile {
+        let key = (source.name.clone(), file.to_path_buf());
+        self.files.get(&key).cloned().unwrap_or(PreparedFile { read_from: file.to_path_buf(), rewritten: false })
     }
 
     pub fn malformed_of(&self, table: Table) -> impl Iterator<Item = &MalformedRow> {
@@ -80,6 +85,9 @@ pub fn prepare_files(jobs: &[(&Source, PathBuf)], scratch: &Path) -> Result<Prep
     for (result, (source, _)) in results.into_iter().zip(&jobs) {
         let (file, checked) = result?;
         let name = file.display().to_string();
+        if let Some((from, replaced)) = checked.decoded {
+            prepared.decoded.push((name.clone(), from.name(), replaced));
+        }
         if checked.shape.blank_lines > 0 {
             prepared.blank_lines.push((source.table, name.clone(), checked.shape.blank_lines));
         }
@@ -92,16 +100,19 @@ pub fn prepare_files(jobs: &[(&Source, PathBuf)], scratch: &Path) -> Result<Prep
                 detail: format!("line {}: {}: {}", m.line, m.problem, m.excerpt),
             });
         }
-        let rewritten = checked.rewritten_to.is_some();
+        let rewritten = checked.with_rows;
         let read_from = checked.rewritten_to.unwrap_or_else(|| file.clone());
-        prepared.files.insert(file, PreparedFile { read_from, rewritten });
+        prepared.files.insert((source.name.clone(), file), PreparedFile { read_from, rewritten });
     }
     Ok(prepared)
 }
 
 struct Checked {
     shape: csv_shape::Shape,
+    /// A copy to read instead of the file: rewritten (with each record's row), or only decoded to UTF-8.
     rewritten_to: Option<PathBuf>,
+    with_rows: bool,
+    decoded: Option<(Decoded, u64)>,
 }
 
 fn check_file(source: &Source, file: &Path, target: &Path) -> Result<Checked, Error> {
@@ -118,15 +129,35 @@ fn check_file(source: &Source, file: &Path, target: &Path) -> Result<Checked, Er
     // SAFETY: the input is only read; a file changed by another process while the run reads it gives wrong
     // rows, as with any reader, but the map itself stays valid memory.
     let map = unsafe { memmap2::Mmap::map(&handle) }.map_err(|e| unreadable(e.to_string()))?;
-    let bytes: &[u8] = &map;
-    if !source.csv.lossy_utf8 {
+    let write_error =
+        |path: &Path, e: std::io::Error| Error::Output { path: path.to_path_buf(), message: e.to_string() };
+    // Another encoding: a UTF-8 copy is checked and read instead.
+    let decoding = transcode::decoding(source.csv.encoding, &map[..map.len().min(4)]);
+    let (utf8_copy, decoded) = match decoding {
+        Some(from) if from != Decoded::Utf8Bom => {
+            let copy = target.with_extension("utf8.csv");
+            let replaced = transcode::to_utf8(&map, from, &copy).map_err(|e| write_error(&copy, e))?;
+            let file = std::fs::File::open(&copy).map_err(|e| write_error(&copy, e))?;
+            // SAFETY: the copy is the run's own file in its scratch folder, written above and only read now.
+            let copy_map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| write_error(&copy, e))?;
+            (Some((copy, copy_map)), Some((from, replaced)))
+        },
+        other => (None, other.map(|from| (from, 0))),
+    };
+    let bytes: &[u8] = match &utf8_copy {
+        Some((_, copy)) => copy,
+        None => &map,
+    };
+    if source.csv.encoding != Encoding::Utf8Lossy {
         if let Some((line, offset, excerpt)) = csv_shape::invalid_utf8(bytes) {
             return Err(DataError::NotUtf8 {
                 source_name: source.name.clone(),
                 file: file.display().to_string(),
                 line,
                 offset: offset as u64,
+                byte: bytes[offset],
                 excerpt,
+                looks_like: looks_like(bytes),
                 at: source.pattern_at,
             }
             .into());
@@ -138,14 +169,28 @@ fn check_file(source: &Source, file: &Path, target: &Path) -> Result<Checked, Er
         return Err(malformed_error(source, file, &shape.malformed).into());
     }
     if !shape.needs_rewrite() {
-        return Ok(Checked { shape, rewritten_to: None });
+        let rewritten_to = utf8_copy.map(|(path, _)| path);
+        return Ok(Checked { shape, rewritten_to, with_rows: false, decoded });
     }
-    let write_error = |e: std::io::Error| Error::Output { path: target.to_path_buf(), message: e.to_string() };
-    let out = std::fs::File::create(target).map_err(write_error)?;
+    let out = std::fs::File::create(target).map_err(|e| write_error(target, e))?;
     let mut out = std::io::BufWriter::with_capacity(1 << 20, out);
-    csv_shape::rewrite(bytes, delimiter, quote, &mut out).map_err(write_error)?;
-    std::io::Write::flush(&mut out).map_err(write_error)?;
-    Ok(Checked { shape, rewritten_to: Some(target.to_path_buf()) })
+    csv_shape::rewrite(bytes, delimiter, quote, &mut out).map_err(|e| write_error(target, e))?;
+    std::io::Write::flush(&mut out).map_err(|e| write_error(target, e))?;
+    if let Some((copy, _)) = &utf8_copy {
+        let _ = std::fs::remove_file(copy);
+    }
+    Ok(Checked { shape, rewritten_to: Some(target.to_path_buf()), with_rows: true, decoded })
+}
+
+/// The encoding a file that is not UTF-8 is most likely in, for the error's hint: zero bytes between
+/// ASCII letters are UTF-16; other bytes above 0x7F, a Windows code page.
+fn looks_like(bytes: &[u8]) -> &'static str {
+    let head = &bytes[..bytes.len().min(4096)];
+    if head.iter().filter(|b| **b == 0).count() * 4 > head.len() {
+        "utf-16"
+    } else {
+        "windows-1252"
+    }
 }
 
 fn malformed_error(source: &Source, file: &Path, malformed: &[Malformed]) -> DataError {

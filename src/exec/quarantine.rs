@@ -68,14 +68,20 @@ fn static_rules(plan: &Plan, table: Table) -> Vec<(Expr, &'static str, Expr)> {
         plan.sources_of(table).filter(|s| s.quarantine_unreadable).map(|s| s.name.as_str()).collect();
     if !quarantining.is_empty() {
         let from_quarantining = super::compile::one_of(col(SOURCE), &quarantining);
-        for c in table.columns().iter().filter(|c| c.ty != ColumnType::Text) {
+        for c in table.columns().iter().filter(|c| c.is_checked()) {
             let bad = col(normalise::bad(c.name));
             let detail = concat_str([lit(format!("{} = ", c.name)), bad.clone()], "", true);
             out.push((from_quarantining.clone().and(bad.is_not_null()), "unreadable_value", detail));
         }
     }
     for c in table.columns().iter().filter(|c| c.fill == Fill::Required) {
-        out.push((col(c.name).is_null(), "missing_value", lit(format!("{} is empty", c.name))));
+        let mut empty = col(c.name).is_null();
+        // A message in a reply chain gets its ticket (the chain's root) later.
+        if table == Table::Messages && c.name == "ticket_id" {
+            empty = empty.and(col(super::threads::MESSAGE_ID).is_null());
+        }
+        let reason = if c.name.ends_with("_id") { "missing_id" } else { "missing_value" };
+        out.push((empty, reason, lit(format!("{} is empty", c.name))));
     }
     let before = |end: &str, start: &str| {
         (col(end).lt(col(start)), "negative_duration", lit(format!("{end} is before {start}")))
@@ -86,6 +92,7 @@ fn static_rules(plan: &Plan, table: Table) -> Vec<(Expr, &'static str, Expr)> {
             for end in ["first_response_at", "resolved_at", "closed_at"] {
                 out.push(before(end, "created_at"));
             }
+            out.push(before("resolved_at", "first_response_at"));
             out.extend([negative("handle_seconds"), negative("wait_seconds")]);
         },
         Table::Surveys => {

@@ -48,14 +48,17 @@ pub fn native_numbers(source: &Source) -> Vec<(String, DataType)> {
         match &m.value {
             MappedValue::Expr(sql) => other_uses.extend(roots(sql)),
             MappedValue::Constant(_) => {},
+            MappedValue::DateTime { date, time, .. } => other_uses.extend([date.clone(), time.clone()]),
             MappedValue::Column { name, .. } => {
                 let number = match m.canonical.ty {
                     ColumnType::Integer => Some(DataType::Int64),
                     ColumnType::Float if !source.csv.decimal_comma => Some(DataType::Float64),
                     _ => None,
                 };
+                let as_written = m.map.is_empty() && m.default.is_none() && !m.integer;
+                let as_written = as_written && m.duration == crate::plan::DurationText::Seconds;
                 match number {
-                    Some(dtype) if m.map.is_empty() && m.default.is_none() => candidates.push((name.clone(), dtype)),
+                    Some(dtype) if as_written => candidates.push((name.clone(), dtype)),
                     _ => other_uses.push(name.clone()),
                 }
             },
@@ -102,7 +105,11 @@ pub fn scan(
                         Arc::new(numbers.iter().map(|(n, t)| Field::new(n.as_str().into(), t.clone())).collect())
                     }),
                 )
-                .with_encoding(if o.lossy_utf8 { CsvEncoding::LossyUtf8 } else { CsvEncoding::Utf8 })
+                .with_encoding(match o.encoding {
+                    crate::plan::Encoding::Utf8Lossy => CsvEncoding::LossyUtf8,
+                    // Other encodings are read from a UTF-8 copy (`transcode`).
+                    _ => CsvEncoding::Utf8,
+                })
                 .with_row_index(csv_row_index)
                 .finish()
                 .map_err(unreadable)?
@@ -128,10 +135,7 @@ pub fn schema(source: &Source, file: &std::path::Path, lf: &mut LazyFrame) -> Re
         crate::plan::Duplicates::KeepLatest { by, at } => Some((by, at)),
         crate::plan::Duplicates::Reject => None,
     };
-    let mapped = source.columns.iter().filter_map(|m| match &m.value {
-        crate::plan::MappedValue::Column { name, at } => Some((name, at)),
-        _ => None,
-    });
+    let mapped = source.columns.iter().flat_map(|m| m.value.named_columns());
     for (name, at) in mapped.chain(latest_by) {
         if !schema.contains(name) {
             return Err(DataError::MissingColumn {

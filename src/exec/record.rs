@@ -52,6 +52,11 @@ pub struct RunRecord {
     /// Periods recomputed per segment (every period with data, unless a backfill window limits them).
     pub periods_recomputed: Vec<(String, String)>,
     pub outputs: Vec<OutputCount>,
+    /// How files were read (encodings), and what deserves a look although the run succeeded.
+    #[serde(default)]
+    pub notes: Vec<String>,
+    #[serde(default)]
+    pub warnings: Vec<String>,
     pub seconds: Vec<(String, f64)>,
     pub total_seconds: f64,
 }
@@ -93,6 +98,8 @@ pub fn record(ctx: &Context, result: &Result<RunReport, Error>) -> RunRecord {
         tables: Vec::new(),
         periods_recomputed: Vec::new(),
         outputs: Vec::new(),
+        notes: Vec::new(),
+        warnings: Vec::new(),
         seconds: ctx.seconds.clone(),
         total_seconds: ctx.total_seconds,
     };
@@ -106,6 +113,8 @@ pub fn record(ctx: &Context, result: &Result<RunReport, Error>) -> RunRecord {
             r.files_staged = report.files_staged;
             r.files_reused = report.files_reused;
             r.unchanged = report.unchanged_since.is_some();
+            r.notes = report.notes.clone();
+            r.warnings = report.warnings.clone();
             for (table, read) in &report.rows {
                 let rejected: u64 = report.rejected.iter().filter(|x| x.0 == *table).map(|x| x.2).sum();
                 let superseded: u64 = report.superseded.iter().filter(|x| x.0 == *table).map(|x| x.1).sum();

@@ -25,6 +25,8 @@ pub struct Staging {
     pub malformed: Vec<MalformedRow>,
     /// Blank lines skipped, per table and file.
     pub blank_lines: Vec<(Table, String, u64)>,
+    /// What the user should know about how files were read (their encoding).
+    pub notes: Vec<String>,
     pub files_staged: usize,
     pub files_reused: usize,
     /// Parts written by this run, in the scratch folder until the store takes them: (file, part path).
@@ -49,8 +51,14 @@ struct Input<'a> {
 }
 
 /// Stages the plan's inputs through `store`; `full` ignores what the store holds. `scratch` takes
-/// rewritten copies of CSV files that Polars would misread.
-pub fn stage(plan: &Plan, store: &Store, full: bool, scratch: &Path) -> Result<Staging, Error> {
+/// rewritten copies of CSV files that Polars would misread. `progress` is told the files staged so far.
+pub fn stage(
+    plan: &Plan,
+    store: &Store,
+    full: bool,
+    scratch: &Path,
+    progress: &dyn Fn(u64, u64),
+) -> Result<Staging, Error> {
     let mut inputs = Vec::new();
     let mut remapped: Vec<String> = Vec::new();
     let mut damaged = 0;
@@ -80,14 +88,15 @@ pub fn stage(plan: &Plan, store: &Store, full: bool, scratch: &Path) -> Result<S
         .par_iter()
         .map(|(source, file)| store::content_hash(file).map_err(|e| unreadable(source, file, e)))
         .collect();
-    let mut parts: BTreeMap<PathBuf, String> = BTreeMap::new();
-    let mut content: BTreeMap<PathBuf, String> = BTreeMap::new();
+    // By source and file: one file may feed several sources (tickets and their ratings from one export).
+    let mut parts: BTreeMap<(String, PathBuf), String> = BTreeMap::new();
+    let mut content: BTreeMap<(String, PathBuf), String> = BTreeMap::new();
     for ((source, file), hash) in new.iter().zip(hashes) {
         let hash = hash?;
-        parts.insert(file.clone(), store.part_path(plan, source, file, &hash));
-        content.insert(file.clone(), hash);
+        parts.insert(key(source, file), store.part_path(plan, source, file, &hash));
+        content.insert(key(source, file), hash);
     }
-    write_parts(plan, scratch, &new, &prepared, &parts)?;
+    write_parts(plan, scratch, &new, &prepared, &parts, progress)?;
     for input in inputs.iter().filter(|i| i.reused.is_none()) {
         let now = store::seen(&input.file).map_err(|e| unreadable(input.source, &input.file, e))?;
         if now.size != input.seen.size || now.modified_ns != input.seen.modified_ns {
@@ -106,7 +115,10 @@ pub fn stage(plan: &Plan, store: &Store, full: bool, scratch: &Path) -> Result<S
     for input in &inputs {
         let entry = match &input.reused {
             Some(e) => e.clone(),
-            None => new_entry(scratch, input, &parts[&input.file], &content[&input.file], &prepared)?,
+            None => {
+                let k = key(input.source, &input.file);
+                new_entry(scratch, input, &parts[&k], &content[&k], &prepared)?
+            },
         };
         entries.push(entry);
     }
@@ -115,9 +127,10 @@ pub fn stage(plan: &Plan, store: &Store, full: bool, scratch: &Path) -> Result<S
         entries: Vec::new(),
         malformed: Vec::new(),
         blank_lines: Vec::new(),
+        notes: Vec::new(),
         files_staged: new.len(),
         files_reused: inputs.len() - new.len(),
-        new_parts: new.iter().map(|(_, f)| (scratch.join(&parts[f]), parts[f].clone())).collect(),
+        new_parts: new.iter().map(|(s, f)| (scratch.join(&parts[&key(s, f)]), parts[&key(s, f)].clone())).collect(),
         remapped: {
             remapped.dedup();
             remapped
@@ -145,6 +158,13 @@ pub fn stage(plan: &Plan, store: &Store, full: bool, scratch: &Path) -> Result<S
         if entry.blank_lines > 0 {
             staging.blank_lines.push((table, entry.path.clone(), entry.blank_lines));
         }
+        if let Some((from, replaced)) = &entry.decoded_from {
+            let lost = match replaced {
+                0 => String::new(),
+                n => format!(" ({n} sequence(s) that could not be decoded were replaced by U+FFFD)"),
+            };
+            staging.notes.push(format!("source `{}`: {} read as {from}{lost}", input.source.name, entry.path));
+        }
     }
     for (table, frames) in by_table {
         let all = concat(frames, UnionArgs::default())?;
@@ -171,7 +191,8 @@ fn write_parts(
     scratch: &Path,
     new: &[(&Source, PathBuf)],
     prepared: &prepare::Prepared,
-    parts: &BTreeMap<PathBuf, String>,
+    parts: &BTreeMap<(String, PathBuf), String>,
+    progress: &dyn Fn(u64, u64),
 ) -> Result<(), Error> {
     if new.is_empty() {
         return Ok(());
@@ -180,14 +201,14 @@ fn write_parts(
         let mut out = Vec::new();
         for (source, file) in new {
             let lf = quarantine::mark_static(plan, source.table, file_frame(plan, source, file, prepared, how)?);
-            out.push((scratch.join(&parts[file]), lf));
+            out.push((scratch.join(&parts[&key(source, file)]), lf));
         }
         Ok(out)
     };
     let native = new.iter().any(|(s, _)| !read::native_numbers(s).is_empty());
     let how = if native { CsvRead::NativeNumbers } else { CsvRead::Text };
-    for (_, file) in new {
-        let dir = scratch.join(&parts[file]);
+    for (source, file) in new {
+        let dir = scratch.join(&parts[&key(source, file)]);
         if let Some(parent) = dir.parent() {
             std::fs::create_dir_all(parent)
                 .map_err(|e| Error::Output { path: parent.into(), message: e.to_string() })?;
@@ -198,9 +219,15 @@ fn write_parts(
     // matters more than size.
     let batch = rayon::current_num_threads().max(2);
     let sink_batches = |frames: Vec<(PathBuf, LazyFrame)>| -> Result<(), Error> {
+        let total = frames.len() as u64;
+        let mut done = 0;
+        progress(done, total);
         let mut frames = frames.into_iter().peekable();
         while frames.peek().is_some() {
-            sink_all(plan, frames.by_ref().take(batch).collect(), ParquetCompression::Lz4Raw)?;
+            let some: Vec<_> = frames.by_ref().take(batch).collect();
+            done += some.len() as u64;
+            sink_all(plan, some, ParquetCompression::Lz4Raw)?;
+            progress(done, total);
         }
         Ok(())
     };
@@ -210,6 +237,10 @@ fn write_parts(
         Err(e) => return Err(e),
     }
     Ok(())
+}
+
+fn key(source: &Source, file: &Path) -> (String, PathBuf) {
+    (source.name.clone(), file.to_path_buf())
 }
 
 /// The manifest entry of a file just staged: rows and the period column's span read from its part.
@@ -237,6 +268,7 @@ fn new_entry(
     let span = text("first").zip(text("last"));
     let malformed = prepared.malformed.iter().filter(|m| m.file == name).map(|m| (m.row, m.detail.clone())).collect();
     let blank_lines = prepared.blank_lines.iter().filter(|b| b.1 == name).map(|b| b.2).sum();
+    let decoded_from = prepared.decoded.iter().find(|d| d.0 == name).map(|d| (d.1.to_string(), d.2));
     Ok(FileEntry {
         source: input.source.name.clone(),
         table: table.to_string(),
@@ -250,5 +282,6 @@ fn new_entry(
         blank_lines,
         malformed,
         span,
+        decoded_from,
     })
 }

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
-use crate::plan::{MappedValue, Source};
+use crate::plan::Source;
 
 const MANIFEST: &str = "manifest.json";
 const PARTS: &str = "parts";
@@ -43,6 +43,9 @@ pub struct FileEntry {
     pub malformed: Vec<(u64, String)>,
     /// First and last instant (or day) of the rows' period column, when the table has one.
     pub span: Option<(String, String)>,
+    /// The encoding the file was decoded from, when not UTF-8, and sequences that could not be decoded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decoded_from: Option<(String, u64)>,
 }
 
 /// What the last run computed from, to recognise a run with nothing new.
@@ -232,14 +235,19 @@ pub fn source_fingerprint(plan: &crate::plan::Plan, source: &Source) -> String {
         source.quarantine_unreadable,
     );
     for m in &source.columns {
-        let value = match &m.value {
-            MappedValue::Column { name, .. } => format!("column {name}"),
-            MappedValue::Constant(v) => format!("constant {v}"),
-            MappedValue::Expr(sql) => format!("expr {}", sql.text),
-        };
         text.push_str(&format!(
-            "{}={value};{:?};{:?};{:?};{:?};{:?};{:?}|",
-            m.canonical.name, m.format, m.time_zone, m.map, m.default, m.true_values, m.false_values
+            "{}={};{:?};{:?};{:?};{:?};{:?};{:?};{:?};{};{:?}|",
+            m.canonical.name,
+            m.value.describe(),
+            m.format,
+            m.time_zone,
+            m.map,
+            m.default,
+            m.true_values,
+            m.false_values,
+            m.duration,
+            m.integer,
+            m.after
         ));
     }
     format!("{:016x}", xxhash_rust::xxh3::xxh3_64(text.as_bytes()))

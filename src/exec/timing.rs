@@ -5,12 +5,17 @@ use std::cell::RefCell;
 use std::sync::Arc;
 use std::time::Instant;
 
-/// A stage's name and seconds, to whoever listens.
-pub type OnStage = dyn Fn(&str, f64) + Send + Sync;
+/// Whoever follows a run as it goes: the command line's progress bars and logs.
+pub trait Observe: Send + Sync {
+    /// The stage `stage` ended after `seconds`.
+    fn stage_done(&self, stage: &str, seconds: f64);
+    /// `done` of the `total` units of a long step are finished (`step`: "staging files", "segments").
+    fn progress(&self, _step: &str, _done: u64, _total: u64) {}
+}
 
-/// Called at the end of each stage with its name and seconds: the command line's progress line and logs.
+/// The run's observer, if any.
 #[derive(Clone)]
-pub struct StageHook(pub Arc<OnStage>);
+pub struct StageHook(pub Arc<dyn Observe>);
 
 impl std::fmt::Debug for StageHook {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -43,7 +48,7 @@ impl Timer {
         let took = now - self.last.replace(now);
         self.stages.borrow_mut().push((what.to_string(), took));
         if let Some(hook) = &self.hook {
-            (hook.0)(what, took);
+            hook.0.stage_done(what, took);
         }
         if self.trace {
             // Peak resident memory so far, and what is resident now: anonymous (heap) and file-backed
@@ -62,6 +67,13 @@ impl Timer {
                 field("RssAnon:"),
                 field("RssFile:")
             );
+        }
+    }
+
+    /// `done` of `total` units of `step` are finished.
+    pub fn progress(&self, step: &str, done: u64, total: u64) {
+        if let Some(hook) = &self.hook {
+            hook.0.progress(step, done, total);
         }
     }
 

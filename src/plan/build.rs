@@ -29,6 +29,7 @@ pub fn build(spec: PipelineSpec, path: &Path, text: String) -> Result<Plan, Plan
         calendars,
         business_hours,
         max_rejected_share,
+        allow_empty,
         review_sample,
         follow_up,
         benchmarks,
@@ -71,6 +72,7 @@ pub fn build(spec: PipelineSpec, path: &Path, text: String) -> Result<Plan, Plan
         calendars: Vec::new(),
         business_hours: Vec::new(),
         max_rejected_share: None,
+        allow_empty,
         review_sample: None,
         follow_up: None,
         benchmarks: None,
@@ -168,7 +170,7 @@ pub fn build(spec: PipelineSpec, path: &Path, text: String) -> Result<Plan, Plan
         }
         if info.table.is_derived() {
             // Fed by messages: `lookups` names what it needs.
-        } else if !plan.sources.iter().any(|s| s.table == info.table) {
+        } else if !fed(&plan, info.table) {
             errs.push(Diagnostic::new(
                 format!("KPI `{}` needs the `{}` table, but no source feeds it", info.name, info.table),
                 at,
@@ -296,6 +298,7 @@ pub fn build(spec: PipelineSpec, path: &Path, text: String) -> Result<Plan, Plan
             })
             .collect(),
     };
+    errs.extend(sql_errors(&plan, &text));
 
     if errs.is_empty() {
         plan.pipeline_text = text;
@@ -304,6 +307,39 @@ pub fn build(spec: PipelineSpec, path: &Path, text: String) -> Result<Plan, Plan
         errs.sort_by_key(|d| (d.at.line, d.at.column));
         Err(PlanError { path: path.to_path_buf(), text, diagnostics: errs })
     }
+}
+
+/// Does a source feed `table` (reply chains feed the tickets)?
+fn fed(plan: &Plan, table: Table) -> bool {
+    plan.sources.iter().any(|s| s.table == table) || (table == Table::Tickets && plan.has_threads())
+}
+
+/// Every SQL snippet of the pipeline that does not parse, and, for table filters (which read canonical
+/// columns, known without data), every column they read that the table lacks.
+fn sql_errors(plan: &Plan, text: &str) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let mut snippets: Vec<&Sql> = Vec::new();
+    for s in &plan.sources {
+        snippets.extend(&s.filter);
+        snippets.extend(s.columns.iter().filter_map(|m| match &m.value {
+            MappedValue::Expr(sql) => Some(sql),
+            _ => None,
+        }));
+    }
+    for sql in snippets {
+        if let Err(d) = super::sql::parse(sql, text) {
+            out.push(d);
+        }
+    }
+    for (table, sql) in &plan.table_filters {
+        let what = format!("the {table} table (filters read canonical columns)");
+        let parsed = super::sql::parse(sql, text)
+            .and_then(|_| crate::exec::sql_on(sql, &crate::exec::canonical_schema(*table), &what));
+        if let Err(d) = parsed {
+            out.push(d);
+        }
+    }
+    out
 }
 
 fn calendar(
@@ -453,12 +489,28 @@ fn source(name: String, spec: Located<SourceSpec>, base: &Path, errs: &mut Vec<D
             );
             continue;
         };
-        if let Some(m) = column_mapping(column, mapping, errs) {
+        if let Some(m) = column_mapping(table, column, mapping, errs) {
             columns.push(m);
         }
     }
+    let thread = spec.thread.map(|t| Thread { id: t.value.id.value, in_reply_to: t.value.in_reply_to.value, at: t.at });
+    if let Some(t) = &thread {
+        if table != Table::Messages {
+            errs.push(Diagnostic::new(format!("source `{name}`: `thread` applies to messages sources"), t.at));
+        }
+        if let Some(m) = columns.iter().find(|m| m.canonical.name == "ticket_id") {
+            errs.push(
+                Diagnostic::new(format!("source `{name}`: with `thread`, ticket_id is each reply chain's root"), m.at)
+                    .with_help("remove the ticket_id mapping"),
+            );
+        }
+    }
     for c in table.columns() {
-        if c.fill == Fill::Required && !columns.iter().any(|m: &ColumnMapping| m.canonical.name == c.name) {
+        let from_thread = thread.is_some() && c.name == "ticket_id";
+        if c.fill == Fill::Required
+            && !from_thread
+            && !columns.iter().any(|m: &ColumnMapping| m.canonical.name == c.name)
+        {
             errs.push(Diagnostic::new(
                 format!("source `{name}` feeds {table} but does not map the required column `{}`", c.name),
                 at,
@@ -500,6 +552,17 @@ fn source(name: String, spec: Located<SourceSpec>, base: &Path, errs: &mut Vec<D
             false
         },
     };
+    let keep_orphans = match spec.references.as_ref().map(|o| o.as_str()) {
+        None | Some("quarantine") => false,
+        Some("keep") => true,
+        Some(other) => {
+            errs.push(
+                Diagnostic::new(format!("unknown `references` value `{other}`"), spec.references.as_ref().unwrap().at)
+                    .with_help(suggest::help(other, &["quarantine", "keep"])),
+            );
+            false
+        },
+    };
     Some(Source {
         name,
         table,
@@ -511,6 +574,8 @@ fn source(name: String, spec: Located<SourceSpec>, base: &Path, errs: &mut Vec<D
         columns,
         duplicates,
         quarantine_unreadable,
+        keep_orphans,
+        thread,
     })
 }
 
@@ -542,25 +607,22 @@ fn single_byte(value: &Option<Located<String>>, default: u8, what: &str, errs: &
 }
 
 fn csv_options(spec: &crate::spec::CsvSpec, errs: &mut Vec<Diagnostic>) -> CsvOptions {
-    let lossy_utf8 = match spec.encoding.as_ref().map(|e| e.to_lowercase()) {
-        None => false,
-        Some(e) if e == "utf-8" || e == "utf8" => false,
-        Some(e) if e == "utf-8-lossy" || e == "utf8-lossy" => true,
-        Some(e) => {
+    let encoding = match &spec.encoding {
+        None => Encoding::Utf8,
+        Some(e) => Encoding::from_name(e.as_str()).unwrap_or_else(|| {
             errs.push(
-                Diagnostic::new(format!("unsupported encoding `{e}`"), spec.encoding.as_ref().unwrap().at).with_help(
-                    "expected utf-8 or utf-8-lossy; convert other encodings first (e.g. `iconv -f cp1252 -t utf-8`)",
-                ),
+                Diagnostic::new(format!("unknown encoding `{}`", e.value), e.at)
+                    .with_help(format!("expected one of {}", Encoding::NAMES.join(", "))),
             );
-            false
-        },
+            Encoding::Utf8
+        }),
     };
     CsvOptions {
         delimiter: single_byte(&spec.delimiter, b',', "`delimiter`", errs),
         quote: single_byte(&spec.quote, b'"', "`quote`", errs),
         null_values: spec.null_values.clone().unwrap_or_else(|| vec![String::new()]),
         decimal_comma: spec.decimal_comma,
-        lossy_utf8,
+        encoding,
     }
 }
 
@@ -588,6 +650,7 @@ const TRUE_VALUES: &[&str] = &["true", "1", "yes", "y", "oui", "t"];
 const FALSE_VALUES: &[&str] = &["false", "0", "no", "n", "non", "f"];
 
 fn column_mapping(
+    table: Table,
     column: &'static model::Column,
     mapping: Located<ColumnSpec>,
     errs: &mut Vec<Diagnostic>,
@@ -604,24 +667,95 @@ fn column_mapping(
                 default: None,
                 true_values: TRUE_VALUES.iter().map(|s| s.to_string()).collect(),
                 false_values: FALSE_VALUES.iter().map(|s| s.to_string()).collect(),
+                duration: DurationText::Seconds,
+                integer: false,
+                after: None,
                 at,
             })
         },
         ColumnSpec::Detailed(d) => *d,
     };
-    let value = match (detail.column, detail.constant, detail.expr) {
-        (Some(c), None, None) => MappedValue::Column { name: c.value, at: c.at },
-        (None, Some(v), None) => MappedValue::Constant(v.value),
-        (None, None, Some(e)) => MappedValue::Expr(Sql { text: e.value, at: e.at }),
+    let temporal = matches!(column.ty, ColumnType::Timestamp | ColumnType::Date);
+    let value = match (detail.column, detail.constant, detail.expr, detail.date, detail.time) {
+        (Some(c), None, None, None, None) => MappedValue::Column { name: c.value, at: c.at },
+        (None, Some(v), None, None, None) => MappedValue::Constant(v.value),
+        (None, None, Some(e), None, None) => MappedValue::Expr(Sql { text: e.value, at: e.at }),
+        (None, None, None, Some(date), Some(time)) if column.ty == ColumnType::Timestamp => {
+            MappedValue::DateTime { date: date.value, time: time.value, at: date.at }
+        },
+        (None, None, None, Some(d), Some(_)) => {
+            errs.push(Diagnostic::new(
+                format!("`date` and `time` build a timestamp, and `{}` is {}", column.name, column.ty.name()),
+                d.at,
+            ));
+            return None;
+        },
+        (None, None, None, Some(d), None) => {
+            errs.push(
+                Diagnostic::new(format!("`{}`: `date` needs `time`, the time-of-day column", column.name), d.at)
+                    .with_help("e.g. { date: \"Date received\", time: ser_start }; a date alone is `column:`"),
+            );
+            return None;
+        },
         _ => {
             errs.push(Diagnostic::new(
-                format!("`{}`: give exactly one of `column`, `constant` or `expr`", column.name),
+                format!("`{}`: give exactly one of `column`, `constant`, `expr` or `date` with `time`", column.name),
                 at,
             ));
             return None;
         },
     };
-    let temporal = matches!(column.ty, ColumnType::Timestamp | ColumnType::Date);
+    let after = detail.after.as_ref().and_then(|a| {
+        let earlier = table.columns().iter().take_while(|c| c.name != column.name);
+        let found = earlier.filter(|c| c.ty == ColumnType::Timestamp).find(|c| c.name == a.as_str());
+        if column.ty != ColumnType::Timestamp {
+            errs.push(Diagnostic::new(format!("`after` builds a timestamp, and `{}` is not one", column.name), a.at));
+            return None;
+        }
+        if found.is_none() {
+            let names: Vec<&str> = table
+                .columns()
+                .iter()
+                .take_while(|c| c.name != column.name)
+                .filter(|c| c.ty == ColumnType::Timestamp)
+                .map(|c| c.name)
+                .collect();
+            errs.push(
+                Diagnostic::new(
+                    format!(
+                        "`after: {}`: {} is counted from an earlier timestamp of the {table} table",
+                        a.value, column.name
+                    ),
+                    a.at,
+                )
+                .with_help(format!("one of: {}", names.join(", "))),
+            );
+        }
+        found.map(|c| c.name)
+    });
+    let duration = match &detail.duration {
+        None => DurationText::Seconds,
+        Some(d) if !matches!(column.ty, ColumnType::Float | ColumnType::Integer) && after.is_none() => {
+            errs.push(Diagnostic::new(
+                format!("`duration` applies to numbers of seconds, and `{}` is {}", column.name, column.ty.name()),
+                d.at,
+            ));
+            DurationText::Seconds
+        },
+        Some(d) => DurationText::from_name(d.as_str()).unwrap_or_else(|| {
+            errs.push(
+                Diagnostic::new(format!("unknown duration layout `{}`", d.value), d.at)
+                    .with_help(suggest::help(d, &DurationText::NAMES)),
+            );
+            DurationText::Seconds
+        }),
+    };
+    if detail.integer && !matches!(column.ty, ColumnType::Text | ColumnType::Integer) {
+        errs.push(Diagnostic::new(
+            format!("`integer` reads ids and counts written as floats, and `{}` is {}", column.name, column.ty.name()),
+            at,
+        ));
+    }
     if let Some(f) = &detail.format {
         if !temporal {
             errs.push(Diagnostic::new(
@@ -669,6 +803,9 @@ fn column_mapping(
         default: detail.default.map(|d| d.value),
         true_values: lower(detail.true_values, TRUE_VALUES),
         false_values: lower(detail.false_values, FALSE_VALUES),
+        duration,
+        integer: detail.integer,
+        after,
         at,
     })
 }

@@ -2,9 +2,11 @@
 //! bad states. Built by `build` without touching data; `exec` runs it.
 
 mod build;
+mod sql;
 
 pub use build::build;
 pub(crate) use build::dimension_available;
+pub use sql::parse as parse_sql;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -40,6 +42,8 @@ pub struct Plan {
     pub business_hours: Vec<CalendarRule>,
     /// Fail when more than this share of a table's rows is quarantined.
     pub max_rejected_share: Option<f64>,
+    /// Succeed although a table keeps no rows or a segment has none.
+    pub allow_empty: bool,
     pub review_sample: Option<ReviewSample>,
     pub follow_up: Option<FollowUp>,
     pub benchmarks: Option<Benchmarks>,
@@ -117,12 +121,28 @@ impl Plan {
         self.sources.iter().filter(move |s| s.table == table)
     }
 
+    /// Does a messages source read reply chains (and so feed the tickets table)?
+    pub fn has_threads(&self) -> bool {
+        self.sources.iter().any(|s| s.thread.is_some())
+    }
+
+    /// Is this ticket column a dimension of some segment or of the review sample's strata?
+    pub fn uses_dimension(&self, column: &str) -> bool {
+        self.segments.iter().any(|s| s.dimensions.contains(&column))
+            || self.review_sample.as_ref().is_some_and(|r| r.per.contains(&column))
+    }
+
     /// Is the canonical column filled by at least one source (or by a default)?
     pub fn has_column(&self, table: Table, column: &str) -> bool {
         // Messages fill tickets' response columns and are the whole of the derived reply waits.
         let has_messages = self.sources_of(Table::Messages).next().is_some();
-        let from_messages = table == Table::Tickets && matches!(column, "first_response_at" | "agent_replies");
+        let from_messages =
+            table == Table::Tickets && matches!(column, "first_response_at" | "agent_replies" | "responder");
         if (from_messages || table == Table::ReplyWaits) && has_messages {
+            return true;
+        }
+        // Reply chains are tickets: their root's id and time.
+        if table == Table::Tickets && matches!(column, "ticket_id" | "created_at") && self.has_threads() {
             return true;
         }
         self.sources_of(table).any(|s| s.columns.iter().any(|c| c.canonical.name == column))
@@ -174,7 +194,41 @@ pub struct CsvOptions {
     pub quote: u8,
     pub null_values: Vec<String>,
     pub decimal_comma: bool,
-    pub lossy_utf8: bool,
+    pub encoding: Encoding,
+}
+
+/// The character encoding of a source's CSV files (`csv.encoding`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Encoding {
+    /// Invalid bytes are bad input.
+    #[default]
+    Utf8,
+    /// Invalid bytes are replaced by U+FFFD.
+    Utf8Lossy,
+    /// Windows' Western European code page (Excel's "CSV" on a French or English Windows).
+    Windows1252,
+    /// ISO 8859-1: each byte is the code point of the same number.
+    Latin1,
+    /// UTF-16, little-endian unless a byte-order mark says otherwise.
+    Utf16,
+    /// A byte-order mark decides (UTF-8, UTF-16LE, UTF-16BE); without one, UTF-8.
+    Auto,
+}
+
+impl Encoding {
+    pub const NAMES: [&'static str; 6] = ["utf-8", "utf-8-lossy", "windows-1252", "iso-8859-1", "utf-16", "auto"];
+
+    pub fn from_name(name: &str) -> Option<Encoding> {
+        Some(match name.to_ascii_lowercase().replace('_', "-").as_str() {
+            "utf-8" | "utf8" => Encoding::Utf8,
+            "utf-8-lossy" | "utf8-lossy" => Encoding::Utf8Lossy,
+            "windows-1252" | "cp1252" | "win-1252" => Encoding::Windows1252,
+            "iso-8859-1" | "latin-1" | "latin1" | "iso8859-1" => Encoding::Latin1,
+            "utf-16" | "utf16" | "utf-16le" | "ucs-2" => Encoding::Utf16,
+            "auto" => Encoding::Auto,
+            _ => return None,
+        })
+    }
 }
 
 #[derive(Debug)]
@@ -191,6 +245,18 @@ pub struct Source {
     pub duplicates: Duplicates,
     /// Quarantine rows with unreadable values instead of failing.
     pub quarantine_unreadable: bool,
+    /// Keep rows whose references resolve nothing (`references: keep`) instead of quarantining them.
+    pub keep_orphans: bool,
+    /// Messages in reply chains instead of tickets (`thread:`).
+    pub thread: Option<Thread>,
+}
+
+/// Source columns of a message's id and the id it replies to.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Thread {
+    pub id: String,
+    pub in_reply_to: String,
+    pub at: Location,
 }
 
 /// What to do with rows of a source that share an id.
@@ -222,14 +288,79 @@ pub struct ColumnMapping {
     pub default: Option<String>,
     pub true_values: Vec<String>,
     pub false_values: Vec<String>,
+    /// How a duration is written; the canonical column holds seconds.
+    pub duration: DurationText,
+    /// `3.0` read as `3` (ids written by pandas).
+    pub integer: bool,
+    /// A timestamp written as a duration after this earlier canonical timestamp.
+    pub after: Option<&'static str>,
     pub at: Location,
+}
+
+/// How a source writes a duration (`duration:` of a mapping).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DurationText {
+    /// A number of seconds.
+    #[default]
+    Seconds,
+    Minutes,
+    Hours,
+    /// `H:MM:SS` or `M:SS`, seconds possibly with a fraction (`00:06:12`, `6:12`, `1:02:03.5`).
+    Hms,
+    /// ISO 8601 `PnDTnHnMnS` (`PT6M12S`, `P1DT2H`).
+    Iso8601,
+}
+
+impl DurationText {
+    pub const NAMES: [&'static str; 5] = ["seconds", "minutes", "hours", "hms", "iso8601"];
+
+    pub fn from_name(name: &str) -> Option<DurationText> {
+        Some(match name {
+            "seconds" => DurationText::Seconds,
+            "minutes" => DurationText::Minutes,
+            "hours" => DurationText::Hours,
+            "hms" => DurationText::Hms,
+            "iso8601" => DurationText::Iso8601,
+            _ => return None,
+        })
+    }
 }
 
 #[derive(Debug, Clone)]
 pub enum MappedValue {
-    Column { name: String, at: Location },
+    Column {
+        name: String,
+        at: Location,
+    },
     Constant(String),
     Expr(Sql),
+    /// A timestamp written as a date column and a time-of-day column.
+    DateTime {
+        date: String,
+        time: String,
+        at: Location,
+    },
+}
+
+impl MappedValue {
+    /// What fills the column, as the user wrote it (messages, `explain`, the store's fingerprint).
+    pub fn describe(&self) -> String {
+        match self {
+            MappedValue::Column { name, .. } => format!("column {name:?}"),
+            MappedValue::Constant(v) => format!("constant {v:?}"),
+            MappedValue::Expr(sql) => format!("expr {}", sql.text),
+            MappedValue::DateTime { date, time, .. } => format!("columns {date:?} and {time:?}"),
+        }
+    }
+
+    /// The source columns read by name, with where the pipeline names them.
+    pub fn named_columns(&self) -> Vec<(&String, &Location)> {
+        match self {
+            MappedValue::Column { name, at } => vec![(name, at)],
+            MappedValue::DateTime { date, time, at } => vec![(date, at), (time, at)],
+            MappedValue::Constant(_) | MappedValue::Expr(_) => Vec::new(),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -344,11 +475,7 @@ impl fmt::Display for Plan {
         for s in &self.sources {
             writeln!(f, "source {} -> {} from {} ({:?})", s.name, s.table, s.pattern, s.format)?;
             for c in &s.columns {
-                let from = match &c.value {
-                    MappedValue::Column { name, .. } => format!("column {name:?}"),
-                    MappedValue::Constant(v) => format!("constant {v:?}"),
-                    MappedValue::Expr(sql) => format!("expr {}", sql.text),
-                };
+                let from = c.value.describe();
                 writeln!(f, "  {}.{} <- {from}", s.table, c.canonical.name)?;
             }
         }

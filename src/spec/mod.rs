@@ -53,6 +53,10 @@ pub struct PipelineSpec {
     /// share (0–1) of any table's rows is quarantined.
     #[serde(default)]
     pub max_rejected_share: Option<Located<f64>>,
+    /// A table whose rows are all quarantined, or a segment with no rows, fails the run (exit 3) unless
+    /// this is true.
+    #[serde(default)]
+    pub allow_empty: bool,
     /// A reproducible random sample of tickets for the weekly quality review (`DIR/review_sample/`).
     #[serde(default)]
     pub review_sample: Option<Located<ReviewSampleSpec>>,
@@ -181,6 +185,23 @@ pub struct SourceSpec {
     /// quarantined with reason `unreadable_value`.
     #[serde(default)]
     pub on_error: Option<Located<String>>,
+    /// Rows whose `ticket_id` (messages, surveys) or `account_id` (tickets) matches no row of that table:
+    /// `quarantine` (default: reasons `orphan_ticket_id`, `orphan_account_id`) or `keep` (kept and counted).
+    #[serde(default)]
+    pub references: Option<Located<String>>,
+    /// Messages without ticket ids (a tweet log): each message's id and the id it replies to. Conversations
+    /// are the reply chains' roots; `ticket_id` is then the root's id, and each root is a ticket.
+    #[serde(default)]
+    pub thread: Option<Located<ThreadSpec>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ThreadSpec {
+    /// Source column holding the message's id.
+    pub id: Located<String>,
+    /// Source column holding the id of the message it replies to (empty for a conversation's first).
+    pub in_reply_to: Located<String>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
@@ -189,7 +210,8 @@ pub struct CsvSpec {
     /// One character (default `,`).
     #[serde(default)]
     pub delimiter: Option<Located<String>>,
-    /// utf-8 (default) or utf-8-lossy (invalid bytes replaced).
+    /// utf-8 (default), utf-8-lossy (invalid bytes replaced), windows-1252, iso-8859-1, utf-16, or auto (a
+    /// byte-order mark decides, else UTF-8). Other encodings are transcoded to UTF-8 as the file is read.
     #[serde(default)]
     pub encoding: Option<Located<String>>,
     /// Strings read as null (default: the empty string).
@@ -222,6 +244,25 @@ pub struct ColumnDetail {
     /// A SQL expression over the source's columns (e.g. `tags LIKE '%escalated%'`, `talk + hold`).
     #[serde(default)]
     pub expr: Option<Located<String>>,
+    /// A timestamp written in two columns: this one holds the date (`time` the time of day); `format`, if
+    /// given, reads them joined by a space (e.g. `%m/%d/%Y %H:%M:%S`).
+    #[serde(default)]
+    pub date: Option<Located<String>>,
+    /// The time-of-day column beside `date`.
+    #[serde(default)]
+    pub time: Option<Located<String>>,
+    /// How a duration column is written: seconds (default), minutes, hours (numbers), hms (`00:06:12`,
+    /// `6:12`) or iso8601 (`PT6M12S`); the canonical column holds seconds.
+    #[serde(default)]
+    pub duration: Option<Located<String>>,
+    /// A timestamp written as a duration after another timestamp of the table (e.g. Zendesk's `First reply
+    /// time in minutes` after `created_at`); `duration` says how the duration is written.
+    #[serde(default)]
+    pub after: Option<Located<String>>,
+    /// Ids written as floats (`3.0`, as pandas writes an integer column with gaps) are read as the whole
+    /// number (`3`); a fraction (`3.5`) is an unreadable value.
+    #[serde(default)]
+    pub integer: bool,
     /// strftime format of a timestamp or date column (e.g. `%d/%m/%Y %H:%M`); ISO 8601 when omitted.
     #[serde(default)]
     pub format: Option<Located<String>>,

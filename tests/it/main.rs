@@ -23,4 +23,5 @@ mod messages;
 mod mutations;
 mod nightly;
 mod quarantine;
+mod real_exports;
 mod review;

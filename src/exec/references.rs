@@ -1,0 +1,229 @@
+//! References between tables: a message or survey whose `ticket_id` matches no ticket, a ticket whose
+//! `account_id` matches no account. Such rows join nothing, so they would silently count nowhere; they are
+//! quarantined (`orphan_ticket_id`, `orphan_account_id`), or, where the source says `references: keep`, kept
+//! and counted. The ids referred to are every id read, quarantined or not: a message of a quarantined ticket
+//! is not an orphan.
+//!
+//! Ids are compared by a 64-bit hash (`hash::text_hash`) held in a sorted vector, 8 bytes an id, so that 10M
+//! tickets cost 80 MB; two different ids sharing a hash (odds about 1 in 10^12 for 10M × 5M ids) would let
+//! an orphan pass as resolved, never the reverse.
+
+use std::sync::Arc;
+
+use polars::prelude::*;
+
+use super::hash::{hash, text_hash};
+use super::normalise::SOURCE;
+use super::quarantine::{DETAIL, REASON};
+use crate::model::Table;
+use crate::plan::Plan;
+
+/// A reference from one table's column to another table's key.
+struct Reference {
+    from: Table,
+    column: &'static str,
+    to: Table,
+    reason: &'static str,
+}
+
+const REFERENCES: [Reference; 3] = [
+    Reference { from: Table::Messages, column: "ticket_id", to: Table::Tickets, reason: "orphan_ticket_id" },
+    Reference { from: Table::Surveys, column: "ticket_id", to: Table::Tickets, reason: "orphan_ticket_id" },
+    Reference { from: Table::Tickets, column: "account_id", to: Table::Accounts, reason: "orphan_account_id" },
+];
+
+/// Rows whose reference resolves nothing, per table and column.
+#[derive(Debug, Default)]
+pub struct Unresolved {
+    /// (table, column, rows with the column set, rows resolving nothing, kept rather than quarantined)
+    pub counts: Vec<(Table, &'static str, u64, u64, bool)>,
+    /// What the user should look at: a share above 1 %, ids that differ only by a trailing `.0`.
+    pub warnings: Vec<String>,
+}
+
+/// Marks the rows of `judged` whose references resolve nothing; `read` holds each table's rows as read
+/// (the ids referred to).
+pub fn judge(
+    plan: &Plan,
+    read: &std::collections::BTreeMap<Table, LazyFrame>,
+    judged: &mut std::collections::BTreeMap<Table, LazyFrame>,
+) -> PolarsResult<Unresolved> {
+    let mut out = Unresolved::default();
+    for r in &REFERENCES {
+        let (Some(targets), Some(frame)) = (read.get(&r.to), judged.get(&r.from)) else { continue };
+        if !plan.has_column(r.from, r.column) {
+            continue;
+        }
+        let ids = Arc::new(sorted_hashes(targets.clone().select([col(r.to.key())]))?);
+        let keep: Vec<&str> = plan.sources_of(r.from).filter(|s| s.keep_orphans).map(|s| s.name.as_str()).collect();
+        let mut unresolved =
+            col(REASON).is_null().and(col(r.column).is_not_null()).and(found(col(r.column), &ids).not());
+        // Messages of reply chains get their ticket (the chain's root) from the chain itself.
+        if r.from == Table::Messages {
+            unresolved = unresolved.and(col(super::threads::MESSAGE_ID).is_null());
+        }
+        let quarantine = unresolved.clone().and(super::compile::one_of(col(SOURCE), &keep).not());
+        let detail = concat_str(
+            [lit(format!("{} = ", r.column)), col(r.column), lit(format!(" matches no {}", r.to.name()))],
+            "",
+            true,
+        );
+        let marked = frame.clone().with_columns([
+            when(quarantine.clone()).then(lit(r.reason)).otherwise(col(REASON)).alias(REASON),
+            when(quarantine).then(detail).otherwise(col(DETAIL)).alias(DETAIL),
+        ]);
+        // Counted on the frame as it was, before this reference's verdicts.
+        let counts = frame
+            .clone()
+            .select([
+                col(r.column).is_not_null().and(col(REASON).is_null()).sum().alias("set"),
+                unresolved.clone().sum().alias("unresolved"),
+            ])
+            .collect_with_engine(Engine::Streaming)?
+            .unwrap_single();
+        let n = |c: &str| -> PolarsResult<u64> {
+            Ok(counts.column(c)?.cast(&DataType::UInt64)?.u64()?.get(0).unwrap_or(0))
+        };
+        let (set, orphans) = (n("set")?, n("unresolved")?);
+        if orphans > 0 {
+            let examples = frame
+                .clone()
+                .filter(unresolved)
+                .select([col(r.column)])
+                .limit(1_000)
+                .collect_with_engine(Engine::Streaming)?
+                .unwrap_single();
+            let examples: Vec<String> =
+                examples.column(r.column)?.str()?.iter().flatten().map(str::to_string).collect();
+            let kept = !keep.is_empty() && keep.len() == plan.sources_of(r.from).count();
+            out.warnings.extend(warning(plan, r, set, orphans, &examples, &ids, kept));
+            out.counts.push((r.from, r.column, set, orphans, kept));
+        }
+        judged.insert(r.from, marked);
+    }
+    Ok(out)
+}
+
+/// The sorted hashes of a one-column frame's non-null values.
+fn sorted_hashes(ids: LazyFrame) -> PolarsResult<Vec<u64>> {
+    use rayon::slice::ParallelSliceMut;
+    let name = ids.clone().collect_schema()?.iter_names().next().cloned().unwrap_or_default();
+    let df = ids
+        .select([text_hash(col(name.as_str()), 0).alias("h")])
+        .filter(col("h").is_not_null())
+        .collect_with_engine(Engine::Streaming)?
+        .unwrap_single();
+    let mut hashes: Vec<u64> = df.column("h")?.u64()?.into_no_null_iter().collect();
+    hashes.par_sort_unstable();
+    hashes.dedup();
+    Ok(hashes)
+}
+
+/// Is each value's hash among `ids`? Null for null.
+fn found(e: Expr, ids: &Arc<Vec<u64>>) -> Expr {
+    let ids = ids.clone();
+    text_hash(e, 0).map(
+        move |c| {
+            let found: BooleanChunked = c.u64()?.iter().map(|h| h.map(|h| ids.binary_search(&h).is_ok())).collect();
+            Ok(found.with_name(c.name().clone()).into_column())
+        },
+        |_, f| Ok(Field::new(f.name().clone(), DataType::Boolean)),
+    )
+}
+
+/// A warning when the unresolved share is above 1 %, or when the ids would resolve written another way
+/// (`3.0` for `3`, as pandas writes an integer column with gaps, or the reverse).
+fn warning(
+    plan: &Plan,
+    r: &Reference,
+    set: u64,
+    orphans: u64,
+    examples: &[String],
+    ids: &[u64],
+    kept: bool,
+) -> Option<String> {
+    let known = |id: &str| ids.binary_search(&hash(0, id)).is_ok();
+    let as_whole = |id: &str| id.strip_suffix(".0").or_else(|| id.split_once('.').map(|(w, _)| w)).map(str::to_string);
+    let float_written = examples
+        .iter()
+        .filter(|id| whole_number_written_as_float(id))
+        .filter(|id| as_whole(id).is_some_and(|w| known(&w)))
+        .count();
+    let target_float = examples.iter().filter(|id| known(&format!("{id}.0"))).count();
+    let share = orphans as f64 / set.max(1) as f64;
+    let what = if kept { "kept: references: keep" } else { "quarantined" };
+    let mut message = format!(
+        "{}: {orphans} of {set} row(s) ({:.2} %) have a {} matching no {} ({what}), e.g. {}",
+        r.from,
+        100.0 * share,
+        r.column,
+        r.to.name().trim_end_matches('s'),
+        examples.iter().take(3).map(|e| format!("{e:?}")).collect::<Vec<_>>().join(", ")
+    );
+    let sources = |t: Table| plan.sources_of(t).map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ");
+    if float_written > 0 {
+        message.push_str(&format!(
+            "; {} are written as floats (3.0) where the {} say 3: set `{}: {{ column: …, integer: true }}` on \
+             source(s) {}",
+            r.column,
+            r.to.name(),
+            r.column,
+            sources(r.from)
+        ));
+    } else if target_float > 0 {
+        message.push_str(&format!(
+            "; the {} write {} as floats (3.0) where the {} say 3: set `{}: {{ column: …, integer: true }}` on \
+             source(s) {}",
+            r.to.name(),
+            r.to.key(),
+            r.from,
+            r.to.key(),
+            sources(r.to)
+        ));
+    } else if share <= 0.01 {
+        return None;
+    }
+    Some(message)
+}
+
+/// `3.0`, `-12.000`: a whole number with a zero fraction.
+pub fn whole_number_written_as_float(text: &str) -> bool {
+    let t = text.trim().strip_prefix('-').unwrap_or(text.trim());
+    match t.split_once('.') {
+        Some((whole, fraction)) => {
+            !whole.is_empty()
+                && whole.bytes().all(|b| b.is_ascii_digit())
+                && !fraction.is_empty()
+                && fraction.bytes().all(|b| b == b'0')
+        },
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whole_numbers_written_as_floats_are_recognised() {
+        for yes in ["3.0", "-12.000", " 7.0 "] {
+            assert!(whole_number_written_as_float(yes), "{yes}");
+        }
+        for no in ["3", "3.5", ".0", "3.", "a.0", "1e3"] {
+            assert!(!whole_number_written_as_float(no), "{no}");
+        }
+    }
+
+    #[test]
+    fn found_tells_known_ids_from_others() {
+        let ids = Arc::new({
+            let mut v = vec![hash(0, "1"), hash(0, "2")];
+            v.sort_unstable();
+            v
+        });
+        let df = df!("id" => [Some("1"), Some("3"), None, Some("2")]).unwrap();
+        let out = df.lazy().select([found(col("id"), &ids).alias("f")]).collect().unwrap();
+        let f: Vec<Option<bool>> = out.column("f").unwrap().bool().unwrap().iter().collect();
+        assert_eq!(f, [Some(true), Some(false), None, Some(true)]);
+    }
+}

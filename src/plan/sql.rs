@@ -1,0 +1,110 @@
+//! SQL written in the pipeline (source `filter`, `expr:` mappings, `filters.<table>`), parsed while planning:
+//! a syntax error is reported at its line and column in the pipeline file, by `validate --no-data` too, every
+//! snippet's error at once. The parser is the one polars' SQL front end uses, with the same options.
+
+use polars::prelude::Expr;
+use sqlparser::dialect::GenericDialect;
+use sqlparser::parser::{Parser, ParserOptions};
+use sqlparser::tokenizer::Token;
+
+use super::{Diagnostic, Sql};
+use crate::spec::Location;
+
+/// The expression `sql` says, or what is wrong with it, at its place in the pipeline (`pipeline` is the
+/// file's text, to find where inside a quoted value the error is).
+pub fn parse(sql: &Sql, pipeline: &str) -> Result<Expr, Diagnostic> {
+    let options = ParserOptions { trailing_commas: true, ..Default::default() };
+    let syntax = Parser::new(&GenericDialect).with_options(options).try_with_sql(&sql.text).and_then(|mut p| {
+        let e = p.parse_expr()?;
+        let next = p.peek_token();
+        match next.token {
+            Token::EOF => Ok(e),
+            other => Err(sqlparser::parser::ParserError::ParserError(format!(
+                "unexpected `{other}` after the expression{}",
+                next.span.start
+            ))),
+        }
+    });
+    if let Err(e) = syntax {
+        let message = e.to_string();
+        let (text, place) = split_place(&message);
+        let at = place.map(|(line, column)| inside(sql.at, pipeline, line, column)).unwrap_or(sql.at);
+        let text = text.trim_start_matches("sql parser error: ");
+        return Err(Diagnostic::new(format!("invalid SQL `{}`: {text}", sql.text), at).with_help(help(&sql.text, text)));
+    }
+    polars::sql::sql_expr(&sql.text)
+        .map_err(|e| Diagnostic::new(format!("invalid SQL expression `{}`: {e}", sql.text), sql.at))
+}
+
+/// A word right after another (`first reply IS NOT NULL`) is most often a column name with a space.
+fn help(sql: &str, error: &str) -> String {
+    let general = "SQL expressions as in a WHERE clause: 'text' in single quotes, column names with spaces in \
+                   double quotes (\"Date received\")";
+    let Some(word) = error.strip_prefix("unexpected `").and_then(|r| r.split('`').next()) else {
+        return general.to_string();
+    };
+    let before = sql.split(word).next().unwrap_or("").split_whitespace().last().unwrap_or("");
+    if before.is_empty() || !before.chars().all(|c| c.is_alphanumeric() || c == '_') {
+        return general.to_string();
+    }
+    format!("a column name with spaces must be double-quoted in SQL: \"{before} {word}\"")
+}
+
+/// `"… at Line: 1, Column: 25"` → (`"…"`, (1, 25)).
+fn split_place(message: &str) -> (&str, Option<(u64, u64)>) {
+    let Some(i) = message.rfind(" at Line: ") else { return (message, None) };
+    let rest = &message[i + " at Line: ".len()..];
+    let place = rest.split_once(", Column: ").and_then(|(l, c)| {
+        let c: String = c.chars().take_while(char::is_ascii_digit).collect();
+        Some((l.trim().parse().ok()?, c.parse().ok()?))
+    });
+    (&message[..i], place)
+}
+
+/// The pipeline location of (line, column) of a SQL snippet written at `at`: on the value's own line, past
+/// an opening quote; further lines of a block value count from the line after.
+fn inside(at: Location, pipeline: &str, line: u64, column: u64) -> Location {
+    if !at.is_known() {
+        return at;
+    }
+    let quoted = at.offset.and_then(|o| pipeline.as_bytes().get(o)).is_some_and(|b| *b == b'"' || *b == b'\'');
+    if line <= 1 {
+        let column = at.column + column.saturating_sub(1) + u64::from(quoted);
+        return Location { line: at.line, column, offset: None, len: 0 };
+    }
+    Location { line: at.line + line - 1, column, offset: None, len: 0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sql(text: &str, line: u64, column: u64) -> Sql {
+        Sql { text: text.into(), at: Location { line, column, offset: None, len: 0 } }
+    }
+
+    #[test]
+    fn a_syntax_error_points_into_the_snippet() {
+        let d = parse(&sql("CASE WHEN category = THEN 1 END", 10, 20), "").unwrap_err();
+        assert_eq!(d.at.line, 10);
+        assert!(d.at.column > 20, "{d:?}");
+        assert!(d.message.contains("CASE WHEN category = THEN 1 END"), "{}", d.message);
+        let d = parse(&sql("channel ==", 3, 12), "").unwrap_err();
+        assert_eq!(d.at.line, 3);
+    }
+
+    #[test]
+    fn trailing_tokens_are_errors() {
+        assert!(parse(&sql("a = 1 b", 1, 1), "").is_err());
+        assert!(parse(&sql("a = 1 AND \"Date received\" IS NOT NULL", 1, 1), "").is_ok());
+    }
+
+    #[test]
+    fn places_are_read_from_the_parser_message() {
+        assert_eq!(
+            split_place("Expected: x, found: y at Line: 1, Column: 16"),
+            ("Expected: x, found: y", Some((1, 16)))
+        );
+        assert_eq!(split_place("no place"), ("no place", None));
+    }
+}
