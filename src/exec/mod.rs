@@ -564,7 +564,15 @@ fn run_in(
     }
     trace("repeated ids settled");
     let unresolved = references::judge(plan, &read_frames, &mut judged)?;
-    let mut warnings = unresolved.warnings.clone();
+    let mut warnings: Vec<String> = plan.segments.iter().filter_map(left_out_warning).collect();
+    let nowhere: Vec<&str> = (0..plan.kpis.len())
+        .filter(|i| !plan.segments.iter().any(|s| s.kpis.contains(i)))
+        .map(|i| plan.kpis[i].name)
+        .collect();
+    if !nowhere.is_empty() {
+        warnings.push(format!("no segment computes {}: their dimensions or grains do not fit", nowhere.join(", ")));
+    }
+    warnings.extend(unresolved.warnings.clone());
     trace("references checked");
     let mut rejected: Vec<(PathBuf, LazyFrame)> = Vec::new();
     for (t, lf) in &judged {
@@ -751,6 +759,19 @@ fn streamed_tables(
         tables.push(streamed(extra)?);
     }
     Ok(tables)
+}
+
+/// One line per segment naming the declared KPIs it leaves out, grouped by reason.
+fn left_out_warning(segment: &crate::plan::Segment) -> Option<String> {
+    let mut by_reason: Vec<(&str, Vec<&str>)> = Vec::new();
+    for (kpi, why) in &segment.left_out {
+        match by_reason.iter_mut().find(|(w, _)| w == why) {
+            Some((_, kpis)) => kpis.push(kpi),
+            None => by_reason.push((why, vec![kpi])),
+        }
+    }
+    let parts: Vec<String> = by_reason.iter().map(|(why, kpis)| format!("{} ({why})", kpis.join(", "))).collect();
+    (!parts.is_empty()).then(|| format!("segment `{}` leaves out {}", segment.name, parts.join("; ")))
 }
 
 /// Counts the quarantined rows by reason and the superseded copies; fails when a table's quarantined share

@@ -32,7 +32,7 @@ fn seconds(start: &str, end: &str) -> Expr {
 }
 
 fn helper_segment(name: &str, dimensions: Vec<&'static str>, grain: Grain) -> Segment {
-    Segment { name: name.to_string(), dimensions, grain, kpis: Vec::new() }
+    Segment { name: name.to_string(), dimensions, grain, kpis: Vec::new(), left_out: Vec::new() }
 }
 
 /// `size` tickets per stratum and period, drawn by the smallest draw keys: the same data give the same

@@ -1124,6 +1124,7 @@ fn segment(
         }
     }
     let mut kpis = Vec::new();
+    let mut left_out = Vec::new();
     let mut unsplittable = Unsplittable::default();
     match &spec.kpis {
         Some(list) => {
@@ -1168,16 +1169,21 @@ fn segment(
             for (i, k) in plan.kpis.iter().enumerate() {
                 let problems: Vec<String> =
                     dimensions.iter().filter_map(|d| dimension_available(plan, k.table, d).err()).collect();
-                let foreign_to_tickets = dimensions.iter().any(|d| per_ticket_dimension(plan, k, d).is_err());
+                let foreign_to_tickets = dimensions.iter().find_map(|d| per_ticket_dimension(plan, k, d).err());
+                let too_fine = grain.and_then(|g| grain_unavailable(k, g));
+                // A dimension foreign to the KPI's table (e.g. channel for account KPIs): the KPI does not apply.
+                let foreign =
+                    !dimensions.is_empty() && dimensions.iter().all(|d| !model::dimensions_of(k.table).contains(d));
                 if splits_own_mix(k, &dimensions) {
                     // channel_mix by channel would be 100 % everywhere: leave it out.
-                } else if grain.is_some_and(|g| grain_unavailable(k, g).is_some()) || foreign_to_tickets {
+                } else if let Some(why) = too_fine.or(foreign_to_tickets) {
                     // Monthly spend cannot be cut by week: CAC and CLV are left out of finer segments.
+                    if !foreign {
+                        left_out.push((k.name, why));
+                    }
                 } else if problems.is_empty() {
                     kpis.push(i);
-                } else if dimensions.iter().all(|d| !model::dimensions_of(k.table).contains(d)) {
-                    // A dimension foreign to the KPI's table (e.g. channel for account KPIs): leave the KPI out.
-                } else {
+                } else if !foreign {
                     unsplittable.add(format!("cannot be split this way: {}", problems.join("; ")), k.name, spec_at);
                 }
             }
@@ -1190,7 +1196,7 @@ fn segment(
         },
     }
     errs.extend(unsplittable.diagnostics(&name));
-    Some(Segment { name: name.value, dimensions, grain: grain?, kpis })
+    Some(Segment { name: name.value, dimensions, grain: grain?, kpis, left_out })
 }
 
 /// KPIs of a segment that cannot be split as asked, grouped by reason: one wrong dimension is one

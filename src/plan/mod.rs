@@ -400,6 +400,9 @@ pub struct Segment {
     pub grain: Grain,
     /// Indices into `Plan::kpis`.
     pub kpis: Vec<usize>,
+    /// Declared KPIs that apply to the segment's dimensions but that it cannot compute (CAC by week), and
+    /// why: the run warns about them.
+    pub left_out: Vec<(&'static str, String)>,
 }
 
 /// SLA rules, most specific first (channel and priority, channel, priority, any).

@@ -407,3 +407,25 @@ fn the_unreadable_count_is_the_files_not_the_samples() {
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     assert!(text(&o).contains("6000 value(s) of column `opened`"), "{}", text(&o));
 }
+
+#[test]
+fn kpis_a_segment_cannot_compute_are_warned_about_and_kept_in_the_run_record() {
+    // CAC is over monthly spend: a weekly segment cannot compute it, and no other segment does.
+    let tickets = b"id,opened,org\n1,2026-01-05 09:00:00,A\n";
+    let accounts = b"id,since\nA,2026-01-02\n";
+    let spend = b"month,amount\n2026-01-01,1000\n";
+    let yaml = "name: warn\nsources:\n  t: { table: tickets, path: t.csv, columns: { ticket_id: id, created_at: opened, account_id: org } }\n  \
+                a: { table: accounts, path: a.csv, columns: { account_id: id, customer_since: since } }\n  \
+                s: { table: spend, path: s.csv, columns: { period: month, amount: amount } }\n\
+                kpis: [ticket_volume, cac]\nsegments: { weekly: { by: [], grain: week } }\n";
+    let (dir, pipeline) = setup(&[("t.csv", tickets), ("a.csv", accounts), ("s.csv", spend)], yaml);
+    let out = dir.path().join("out");
+    let o = run(&pipeline, &out);
+    assert!(o.status.success(), "{}", text(&o));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("warning: segment `weekly` leaves out cac (KPI `cac` is over monthly spend"), "{stderr}");
+    assert!(stderr.contains("warning: no segment computes cac"), "{stderr}");
+    let record = std::fs::read_dir(out.join("_runs")).unwrap().next().unwrap().unwrap().path();
+    let record: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(record).unwrap()).unwrap();
+    assert_eq!(record["warnings"].as_array().unwrap().len(), 2, "{record}");
+}
