@@ -134,7 +134,7 @@ fn check_file(source: &Source, file: &Path, target: &Path) -> Result<Checked, Er
     // Another encoding: a UTF-8 copy is checked and read instead.
     let decoding = transcode::decoding(source.csv.encoding, &map[..map.len().min(4)]);
     let (utf8_copy, decoded) = match decoding {
-        Some(from) if from != Decoded::Utf8Bom => {
+        Some(from) if !matches!(from, Decoded::Utf8Bom | Decoded::Utf8) => {
             let copy = target.with_extension("utf8.csv");
             let replaced = transcode::to_utf8(&map, from, &copy).map_err(|e| write_error(&copy, e))?;
             let file = std::fs::File::open(&copy).map_err(|e| write_error(&copy, e))?;

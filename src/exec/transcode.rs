@@ -17,6 +17,8 @@ pub enum Decoded {
     Utf16Be,
     /// UTF-8 with a byte-order mark (under `auto`): no copy needed, the CSV check removes the mark.
     Utf8Bom,
+    /// UTF-8 without a mark (under `auto`): read as it is.
+    Utf8,
 }
 
 impl Decoded {
@@ -27,11 +29,13 @@ impl Decoded {
             Decoded::Utf16Le => "UTF-16LE",
             Decoded::Utf16Be => "UTF-16BE",
             Decoded::Utf8Bom => "UTF-8 (byte-order mark)",
+            Decoded::Utf8 => "UTF-8 (no byte-order mark)",
         }
     }
 }
 
-/// What `encoding` means for a file starting with `head`: `None` when its bytes are read as UTF-8.
+/// What `encoding` means for a file starting with `head`: `None` when its bytes are read as UTF-8 as
+/// declared.
 pub fn decoding(encoding: Encoding, head: &[u8]) -> Option<Decoded> {
     let bom = || match encoding_rs::Encoding::for_bom(head) {
         Some((e, _)) if e == UTF_16LE => Some(Decoded::Utf16Le),
@@ -47,7 +51,7 @@ pub fn decoding(encoding: Encoding, head: &[u8]) -> Option<Decoded> {
             Some(Decoded::Utf16Be) => Some(Decoded::Utf16Be),
             _ => Some(Decoded::Utf16Le),
         },
-        Encoding::Auto => bom(),
+        Encoding::Auto => bom().or(Some(Decoded::Utf8)),
     }
 }
 
@@ -64,7 +68,7 @@ pub fn to_utf8(bytes: &[u8], from: Decoded, out: &Path) -> std::io::Result<u64> 
         Decoded::Windows1252 => decode(WINDOWS_1252.new_decoder_without_bom_handling(), bytes, &mut out)?,
         Decoded::Utf16Le => decode(UTF_16LE.new_decoder_with_bom_removal(), bytes, &mut out)?,
         Decoded::Utf16Be => decode(UTF_16BE.new_decoder_with_bom_removal(), bytes, &mut out)?,
-        Decoded::Utf8Bom => decode(UTF_8.new_decoder_with_bom_removal(), bytes, &mut out)?,
+        Decoded::Utf8Bom | Decoded::Utf8 => decode(UTF_8.new_decoder_with_bom_removal(), bytes, &mut out)?,
     };
     out.flush()?;
     Ok(replaced)
@@ -133,7 +137,8 @@ mod tests {
 
     #[test]
     fn auto_without_a_mark_is_utf8() {
-        assert_eq!(decoding(Encoding::Auto, b"id,name\n"), None);
+        assert_eq!(decoding(Encoding::Auto, b"id,name\n"), Some(Decoded::Utf8));
+        assert_eq!(decoding(Encoding::Utf8, b"id,name\n"), None);
         assert_eq!(decoding(Encoding::Auto, b"\xef\xbb\xbfid\n"), Some(Decoded::Utf8Bom));
     }
 

@@ -95,6 +95,11 @@ fn iso_8859_1_and_utf16_with_a_byte_order_mark_are_read() {
     let o = run(&pipeline, &out);
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("read as UTF-16LE"), "{}", text(&o));
+    // Without a mark, `auto` reads UTF-8 and says so.
+    let (dir, pipeline) = setup(&[("tickets.csv", utf8.as_bytes())], &cp1252_pipeline("auto"));
+    let o = run(&pipeline, &dir.path().join("out"));
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("tickets.csv read as UTF-8 (no byte-order mark)"), "{}", text(&o));
     let df = read_parquet(&out.join("by_category.parquet"));
     assert_eq!(row(&df, &[("category", Some("Réclamation"))], None, "ticket_volume", "value").value, 2.0);
 }
