@@ -62,43 +62,54 @@ pub fn judge(
         if r.from == Table::Messages {
             unresolved = unresolved.and(col(super::threads::MESSAGE_ID).is_null());
         }
-        let quarantine = unresolved.clone().and(super::compile::one_of(col(SOURCE), &keep).not());
+        // The rows that resolve nothing are few: their distinct values are found in one pass, and only when
+        // there are some does the table's plan get a (small) join that marks them, so that the usual run's
+        // segments read the table as before.
+        let by_value = frame
+            .clone()
+            .filter(unresolved)
+            .group_by([col(r.column)])
+            .agg([len().cast(DataType::UInt64).alias("__rows")])
+            .sort([r.column], SortMultipleOptions::default())
+            .collect_with_engine(Engine::Streaming)?
+            .unwrap_single();
+        if by_value.height() == 0 {
+            continue;
+        }
+        let orphans: u64 = by_value.column("__rows")?.u64()?.sum().unwrap_or(0);
+        let set = frame
+            .clone()
+            .select([col(r.column).is_not_null().and(col(REASON).is_null()).sum().cast(DataType::UInt64).alias("n")])
+            .collect_with_engine(Engine::Streaming)?
+            .unwrap_single();
+        let set = set.column("n")?.u64()?.get(0).unwrap_or(0);
+        let examples: Vec<String> =
+            by_value.column(r.column)?.str()?.iter().flatten().take(1_000).map(str::to_string).collect();
+        let kept = !keep.is_empty() && keep.len() == plan.sources_of(r.from).count();
+        out.warnings.extend(warning(plan, r, set, orphans, &examples, &ids, kept));
+        out.counts.push((r.from, r.column, set, orphans, kept));
+
+        let verdicts = by_value.lazy().select([col(r.column), lit(true).alias("__orphan")]);
+        let mut args = JoinArgs::new(JoinType::Left);
+        args.build_side = Some(JoinBuildSide::ForceRight);
+        let mut quarantine = col(REASON).is_null().and(col("__orphan").fill_null(lit(false)));
+        quarantine = quarantine.and(super::compile::one_of(col(SOURCE), &keep).not());
+        if r.from == Table::Messages {
+            quarantine = quarantine.and(col(super::threads::MESSAGE_ID).is_null());
+        }
         let detail = concat_str(
             [lit(format!("{} = ", r.column)), col(r.column), lit(format!(" matches no {}", r.to.name()))],
             "",
             true,
         );
-        let marked = frame.clone().with_columns([
-            when(quarantine.clone()).then(lit(r.reason)).otherwise(col(REASON)).alias(REASON),
-            when(quarantine).then(detail).otherwise(col(DETAIL)).alias(DETAIL),
-        ]);
-        // Counted on the frame as it was, before this reference's verdicts.
-        let counts = frame
+        let marked = frame
             .clone()
-            .select([
-                col(r.column).is_not_null().and(col(REASON).is_null()).sum().alias("set"),
-                unresolved.clone().sum().alias("unresolved"),
+            .join(verdicts, [col(r.column)], [col(r.column)], args)
+            .with_columns([
+                when(quarantine.clone()).then(lit(r.reason)).otherwise(col(REASON)).alias(REASON),
+                when(quarantine).then(detail).otherwise(col(DETAIL)).alias(DETAIL),
             ])
-            .collect_with_engine(Engine::Streaming)?
-            .unwrap_single();
-        let n = |c: &str| -> PolarsResult<u64> {
-            Ok(counts.column(c)?.cast(&DataType::UInt64)?.u64()?.get(0).unwrap_or(0))
-        };
-        let (set, orphans) = (n("set")?, n("unresolved")?);
-        if orphans > 0 {
-            let examples = frame
-                .clone()
-                .filter(unresolved)
-                .select([col(r.column)])
-                .limit(1_000)
-                .collect_with_engine(Engine::Streaming)?
-                .unwrap_single();
-            let examples: Vec<String> =
-                examples.column(r.column)?.str()?.iter().flatten().map(str::to_string).collect();
-            let kept = !keep.is_empty() && keep.len() == plan.sources_of(r.from).count();
-            out.warnings.extend(warning(plan, r, set, orphans, &examples, &ids, kept));
-            out.counts.push((r.from, r.column, set, orphans, kept));
-        }
+            .drop(cols(["__orphan"]));
         judged.insert(r.from, marked);
     }
     Ok(out)
