@@ -25,7 +25,7 @@ fn sample_pipeline(c: &mut Criterion) {
 fn generated(c: &mut Criterion) {
     let data = tempfile::tempdir().expect("temp dir");
     let dump = data.path().join("dump");
-    deskpulse::generate::generate(200_000, 7, &dump, deskpulse::generate::FileFormat::Parquet).expect("generate");
+    deskpulse::generate::generate(200_000, 7, 1, &dump, deskpulse::generate::FileFormat::Parquet).expect("generate");
     let plan = deskpulse::load_plan(&dump.join("pipeline.yaml")).expect("generated pipeline is valid");
     let out = data.path().join("out");
     let mut group = c.benchmark_group("generated");

@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# Nightly runs through the store, on a generated dump whose tickets are split into monthly files (the
-# generator covers one year: 12 files) with the full catalog pipeline (benches/full_catalog.yaml):
+# Nightly runs through the store, on a generated dump whose tickets are split into monthly files (over
+# YEARS years, default 3: 36 files) with the full catalog pipeline (benches/full_catalog.yaml):
 #   a first run (every file staged), a rerun with no change, a night that brings one new day of tickets (a
 #   new file) and re-exports the current month's file, and a `--full` run on the same files beside it.
 # Prints wall time and peak RSS of each, and checks that the incremental outputs equal the full run's.
-# Usage: benches/nightly.sh [TICKETS]   (default 1000000; the issue's figure is 10000000)
+# Usage: benches/nightly.sh [TICKETS] [YEARS]   (default 1000000 and 3; the issue's figure is 10000000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/deskpulse-target}
 BENCH_DIR=${BENCH_DIR:-$HOME/.cache/deskpulse-bench/data}
 N=${1:-1000000}
+YEARS=${2:-3}
+END=$((2025 + YEARS)); LAST=$((2024 + YEARS))   # the window's end, and the last year (its December)
 cargo build --release --quiet
 BIN=$CARGO_TARGET_DIR/release/deskpulse
 mkdir -p "$BENCH_DIR"
@@ -20,10 +22,10 @@ measure() { # label command... → "label wall_s peak_MiB"
   read -r wall kb < "$BENCH_DIR/time.txt"
   printf "%-40s %8.2f s %8.0f MiB\n" "$label" "$wall" "$((kb / 1024))"
 }
-dump=$BENCH_DIR/nightly-$N
+dump=$BENCH_DIR/nightly-$N-${YEARS}y
 if [ ! -f "$dump/pipeline-full.yaml" ]; then
   rm -rf "$dump"
-  "$BIN" generate --tickets "$N" --seed 3 --out "$dump" >/dev/null
+  "$BIN" generate --tickets "$N" --seed 3 --years "$YEARS" --out "$dump" >/dev/null
   # One file per month of creation (column 2, ISO timestamps), the header in each.
   awk -F, -v dir="$dump/zendesk" 'FNR == 1 { header = $0; next }
     { month = substr($2, 1, 7); f = dir "/monthly-" month ".csv"
@@ -31,23 +33,24 @@ if [ ! -f "$dump/pipeline-full.yaml" ]; then
   rm "$dump"/zendesk/tickets-*.csv
   sed -i 's#zendesk/tickets-\*#zendesk/monthly-*#' "$dump/pipeline.yaml"
   { sed '/^kpis:/,$d' "$dump/pipeline.yaml"
-    sed "s#REFERENCE#$PWD/sample_data/benchmarks/reference.csv#" benches/full_catalog.yaml; } > "$dump/pipeline-full.yaml"
-  cp "$dump/zendesk/monthly-2025-12.csv" "$dump/december.orig"
+    sed "s#REFERENCE#$PWD/sample_data/benchmarks/reference.csv#; s#to: 2026-01-01#to: $END-01-01#" benches/full_catalog.yaml
+  } > "$dump/pipeline-full.yaml"
+  cp "$dump/zendesk/monthly-$LAST-12.csv" "$dump/december.orig"
 fi
-cp "$dump/december.orig" "$dump/zendesk/monthly-2025-12.csv"
-rm -f "$dump/zendesk/day-"*.csv "$dump/zendesk/monthly-2025-12-31.csv"
+cp "$dump/december.orig" "$dump/zendesk/monthly-$LAST-12.csv"
+rm -f "$dump/zendesk/day-"*.csv "$dump/zendesk/monthly-$LAST-12-31.csv"
 out=$BENCH_DIR/nightly-out; full=$BENCH_DIR/nightly-full
 rm -rf "$out" "$full"
 echo "machine: $(nproc) cores; $N tickets in $(ls "$dump"/zendesk/monthly-*.csv | wc -l) monthly files, full catalog"
-measure "first run (every file staged)" "$BIN" run "$dump/pipeline-full.yaml" --out "$out" --as-of 2026-01-01
-measure "rerun, nothing changed" "$BIN" run "$dump/pipeline-full.yaml" --out "$out" --as-of 2026-01-01
+measure "first run (every file staged)" "$BIN" run "$dump/pipeline-full.yaml" --out "$out" --as-of $END-01-01
+measure "rerun, nothing changed" "$BIN" run "$dump/pipeline-full.yaml" --out "$out" --as-of $END-01-01
 # The next night: a day of new tickets (a 31st of December's rows, under new ids, in a file the pipeline's
 # glob reads) and December re-exported (its last 1,000 rows dropped, as if they had moved).
-dec=$dump/zendesk/monthly-2025-12.csv
+dec=$dump/zendesk/monthly-$LAST-12.csv
 rows=$(( $(wc -l < "$dec") / 31 ))
-{ head -1 "$dec"; tail -n "$rows" "$dec" | sed 's/^/new-/'; } > "$dump/zendesk/monthly-2025-12-31.csv"
+{ head -1 "$dec"; tail -n "$rows" "$dec" | sed 's/^/new-/'; } > "$dump/zendesk/monthly-$LAST-12-31.csv"
 head -n -1000 "$dec" > "$dec.tmp" && mv "$dec.tmp" "$dec"
-measure "next night (a new day, December again)" "$BIN" run "$dump/pipeline-full.yaml" --out "$out" --as-of 2026-01-01
-measure "full run on the same files (--full)" "$BIN" run "$dump/pipeline-full.yaml" --out "$full" --full --as-of 2026-01-01
+measure "next night (a new day, December again)" "$BIN" run "$dump/pipeline-full.yaml" --out "$out" --as-of $END-01-01
+measure "full run on the same files (--full)" "$BIN" run "$dump/pipeline-full.yaml" --out "$full" --full --as-of $END-01-01
 diff -r -q -x _runs -x _store "$out" "$full" >/dev/null && echo "incremental outputs equal the full run's" \
   || { echo "incremental outputs differ from the full run's"; exit 1; }

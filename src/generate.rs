@@ -12,7 +12,7 @@ use crate::error::Error;
 
 /// Tickets per file; also the unit of parallel work and of memory.
 const CHUNK: u64 = 250_000;
-/// 2025-01-01T00:00:00Z, the start of the generated year.
+/// 2025-01-01T00:00:00Z, the start of the generated years.
 const YEAR_START_MS: i64 = 1_735_689_600_000;
 const YEAR_MS: i64 = 365 * 86_400_000;
 
@@ -111,7 +111,8 @@ fn io_error(path: &Path, e: impl std::fmt::Display) -> Error {
 
 /// Writes `tickets` synthetic tickets and their satisfaction ratings, accounts and a pipeline into `out`,
 /// which must not exist or be empty.
-pub fn generate(tickets: u64, seed: u64, out: &Path, format: FileFormat) -> Result<Generated, Error> {
+/// Tickets are spread over `years` years from 2025-01-01 (one: the default dump).
+pub fn generate(tickets: u64, seed: u64, years: u32, out: &Path, format: FileFormat) -> Result<Generated, Error> {
     if out.exists() && std::fs::read_dir(out).map_err(|e| io_error(out, e))?.next().is_some() {
         return Err(io_error(out, "the directory is not empty; generate writes into a new or empty one"));
     }
@@ -132,7 +133,8 @@ pub fn generate(tickets: u64, seed: u64, out: &Path, format: FileFormat) -> Resu
             .into_par_iter()
             .map(|c| {
                 let first = c * CHUNK;
-                let (t, r) = draw_chunk(seed, c, first, CHUNK.min(tickets - first), &accounts, n_agents)?;
+                let span = (first, CHUNK.min(tickets - first), years);
+                let (t, r) = draw_chunk(seed, c, span, &accounts, n_agents)?;
                 Ok((c, t, r))
             })
             .collect::<Result<_, Error>>()?;
@@ -143,18 +145,18 @@ pub fn generate(tickets: u64, seed: u64, out: &Path, format: FileFormat) -> Resu
             write_frame(&mut r, &out.join(format!("zendesk/satisfaction_ratings-{c:05}.{ext}")), format)?;
         }
     }
-    write_accounts(seed, &accounts, &out.join("crm/accounts.csv"))?;
+    write_accounts(seed, &accounts, years, &out.join("crm/accounts.csv"))?;
     let pipeline = out.join("pipeline.yaml");
-    std::fs::write(&pipeline, pipeline_yaml(format)).map_err(|e| io_error(&pipeline, e))?;
+    std::fs::write(&pipeline, pipeline_yaml(format, years)).map_err(|e| io_error(&pipeline, e))?;
     Ok(Generated { tickets, ratings, accounts: n_accounts, files: 2 * chunks as usize + 2, pipeline })
 }
 
 /// One chunk's tickets and ratings, drawn from the chunk's own generator.
+/// `span`: the chunk's first ticket number, its ticket count, and the years tickets are spread over.
 fn draw_chunk(
     seed: u64,
     chunk: u64,
-    first: u64,
-    count: u64,
+    (first, count, years): (u64, u64, u32),
     accounts: &[Account],
     n_agents: usize,
 ) -> Result<(DataFrame, DataFrame), Error> {
@@ -182,7 +184,7 @@ fn draw_chunk(
         let ch = pick(&mut r, &channel_weights);
         let (channel, _, frt_median, work_median) = CHANNELS[ch];
         let live = matches!(channel, "chat" | "voice");
-        let opened = YEAR_START_MS + (r.f64() * YEAR_MS as f64) as i64;
+        let opened = YEAR_START_MS + (r.f64() * (YEAR_MS * i64::from(years)) as f64) as i64;
         let abandoned = live && r.f64() < 0.06;
         let answered = !abandoned && r.f64() < 0.96;
         let frt = lognormal(&mut r, frt_median * speed * agent_speed, 1.0).max(1.0);
@@ -291,7 +293,7 @@ fn write_frame(df: &mut DataFrame, path: &Path, format: FileFormat) -> Result<()
 }
 
 /// The CRM file, as a French CRM writes it: `;`, decimal commas, dd/mm/yyyy.
-fn write_accounts(seed: u64, accounts: &[Account], path: &Path) -> Result<(), Error> {
+fn write_accounts(seed: u64, accounts: &[Account], years: u32, path: &Path) -> Result<(), Error> {
     let mut r = rng(seed, u64::MAX - 1);
     let mut text =
         String::from("Account ID;Account Name;Industry;Region;Tier;Customer Since;Churn Date;Annual Revenue (EUR)\n");
@@ -302,7 +304,9 @@ fn write_accounts(seed: u64, accounts: &[Account], path: &Path) -> Result<(), Er
     };
     for (i, a) in accounts.iter().enumerate() {
         let since = day(&mut r, jiff::civil::date(2018, 1, 1), 7 * 365);
-        let churned = if r.f64() < 0.12 { day(&mut r, jiff::civil::date(2025, 1, 1), 365) } else { String::new() };
+        let churn_days = 365 * i64::from(years);
+        let churned =
+            if r.f64() < 0.12 { day(&mut r, jiff::civil::date(2025, 1, 1), churn_days) } else { String::new() };
         let revenue = format!("{:.2}", lognormal(&mut r, 60_000.0, 0.9)).replace('.', ",");
         text.push_str(&format!(
             "ORG-{:06};Client {};{};{};{};{since};{churned};{revenue}\n",
@@ -316,12 +320,14 @@ fn write_accounts(seed: u64, accounts: &[Account], path: &Path) -> Result<(), Er
     std::fs::write(path, text).map_err(|e| io_error(path, e))
 }
 
-fn pipeline_yaml(format: FileFormat) -> String {
+fn pipeline_yaml(format: FileFormat, years: u32) -> String {
     let ext = format.extension();
+    let end = 2025 + years;
+    let span = if years == 1 { "a synthetic year".to_string() } else { format!("{years} synthetic years") };
     format!(
         r#"# Generated by `deskpulse generate`: a synthetic Zendesk-like dump and its CRM accounts.
 name: generated
-description: Core support KPIs by sector, channel and month over a synthetic year.
+description: Core support KPIs by sector, channel and month over {span}.
 
 sources:
   tickets:
@@ -388,7 +394,7 @@ segments:
   sector_channel_month: {{ by: [sector, channel], grain: month }}
 
 filters:
-  window: {{ from: 2025-01-01, to: 2026-01-01 }}
+  window: {{ from: 2025-01-01, to: {end}-01-01 }}
 
 outputs:
   dir: out

@@ -162,6 +162,9 @@ enum Command {
         out: PathBuf,
         #[arg(long, value_enum, default_value_t = GenFormat::Csv)]
         format: GenFormat,
+        /// Years the tickets are spread over, from 2025-01-01 (three give 36 monthly periods).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=20))]
+        years: u32,
     },
     /// One account's KPIs against its sector: peers' quartiles, its rank, the reference figures (reads the
     /// benchmark tables a run wrote).
@@ -416,13 +419,13 @@ fn execute(command: Command, log_format: LogFormat) -> Result<(), Error> {
                 dir.join("out").display()
             );
         },
-        Command::Generate { tickets, seed, out, format } => {
+        Command::Generate { tickets, seed, out, format, years } => {
             let format = match format {
                 GenFormat::Csv => deskpulse::generate::FileFormat::Csv,
                 GenFormat::Parquet => deskpulse::generate::FileFormat::Parquet,
             };
             let started = std::time::Instant::now();
-            let g = deskpulse::generate::generate(tickets, seed, &out, format)?;
+            let g = deskpulse::generate::generate(tickets, seed, years, &out, format)?;
             say!(
                 "generated {} tickets, {} ratings, {} accounts in {} files ({:.1} s); pipeline: {}",
                 g.tickets,

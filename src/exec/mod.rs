@@ -747,9 +747,20 @@ fn streamed_tables(
     let total = plan.segments.len() as u64;
     for (i, seg) in plan.segments.iter().enumerate() {
         timer.progress("segments", i as u64, total);
+        let trace = std::env::var_os("DESKPULSE_TRACE").is_some();
         let parts = segment::segment_parts(plan, seg, staged)?
             .into_iter()
-            .map(|part| streamed(part).map(DataFrame::lazy))
+            .map(|part| {
+                let started = std::time::Instant::now();
+                let df = streamed(part)?;
+                if trace {
+                    // Which KPIs a part computes, and how long it took: where a segment's time goes.
+                    let kpis = df.column("kpi").ok().and_then(|c| c.unique().ok()).map(|c| format!("{c:?}"));
+                    let kpis = kpis.unwrap_or_default().replace('\n', " ");
+                    eprintln!("    part {:.2} s: {}", started.elapsed().as_secs_f64(), &kpis[..kpis.len().min(160)]);
+                }
+                Ok(df.lazy())
+            })
             .collect::<PolarsResult<Vec<_>>>()?;
         tables.push(segment::finish(seg, concat(parts, UnionArgs::default())?).collect()?);
         timer.done(&format!("segment {}", seg.name));
