@@ -86,6 +86,7 @@ pub fn normalise(
     schema: &Schema,
 ) -> Result<LazyFrame, crate::error::Error> {
     let mut lf = lf;
+    evaluate_sql_on_sample(plan, source, file, &lf, schema)?;
     if let Some(filter) = &source.filter {
         lf = lf.filter(
             sql_on(filter, schema, &file.display().to_string()).map_err(|d| plan_error(plan, d))?.fill_null(lit(false)),
@@ -162,6 +163,44 @@ pub fn normalise(
         latest.alias(LATEST),
     ]);
     Ok(lf.select(exprs).with_columns(bad_exprs).drop(cols(texts)))
+}
+
+/// The source's SQL (`filter`, `expr` mappings) evaluated on the file's first rows: a type error (a text CSV
+/// column compared with a number) is the pipeline's mistake, reported at the SQL's line before any work,
+/// by `validate` too, rather than an engine failure halfway through a run.
+fn evaluate_sql_on_sample(
+    plan: &Plan,
+    source: &Source,
+    file: &std::path::Path,
+    lf: &LazyFrame,
+    schema: &Schema,
+) -> Result<(), crate::error::Error> {
+    let mut snippets: Vec<&Sql> = source.filter.iter().collect();
+    snippets.extend(source.columns.iter().filter_map(|m| match &m.value {
+        MappedValue::Expr(sql) => Some(sql),
+        _ => None,
+    }));
+    if snippets.is_empty() {
+        return Ok(());
+    }
+    let sample = lf.clone().limit(100).collect()?;
+    for sql in snippets {
+        let e = sql_on(sql, schema, &file.display().to_string()).map_err(|d| plan_error(plan, d))?;
+        if let Err(err) = sample.clone().lazy().select([e.clone().alias("__sql")]).collect() {
+            let column = e.meta().root_names().first().map(|c| c.to_string()).unwrap_or_else(|| "x".into());
+            let text_columns = format!(
+                "CSV columns are text in SQL: compare them with quoted strings, or convert them, e.g. CAST(\"{column}\" \
+                 AS INTEGER)"
+            );
+            let d = crate::plan::Diagnostic::new(
+                format!("`{}` cannot be evaluated on {}: {}", sql.text, file.display(), super::short(&err.to_string())),
+                sql.at,
+            )
+            .with_help(text_columns);
+            return Err(plan_error(plan, d));
+        }
+    }
+    Ok(())
 }
 
 pub fn plan_error(plan: &Plan, d: crate::plan::Diagnostic) -> crate::error::Error {

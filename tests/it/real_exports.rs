@@ -434,3 +434,19 @@ fn kpis_a_segment_cannot_compute_are_warned_about_and_kept_in_the_run_record() {
     let record: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(record).unwrap()).unwrap();
     assert_eq!(record["warnings"].as_array().unwrap().len(), 2, "{record}");
 }
+
+#[test]
+fn sql_that_compares_a_text_column_with_a_number_is_a_located_pipeline_error() {
+    // CSV columns are text: `reassigned > 0` cannot run; validate says so at the expression's line.
+    let csv = b"id,opened,reassigned\n1,2026-01-05 09:00:00,2\n";
+    let yaml =
+        "name: types\nsources:\n  t:\n    table: tickets\n    path: t.csv\n    columns:\n      ticket_id: id\n      \
+                created_at: opened\n      escalated: { expr: \"reassigned > 0\" }\nkpis: [escalation_rate]\n\
+                segments: { all: { by: [], grain: all } }\n";
+    let (_dir, pipeline) = setup(&[("t.csv", csv)], yaml);
+    let o = deskpulse(&["validate", pipeline.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let t = text(&o);
+    assert!(t.contains("pipeline.yaml:9:26: `reassigned > 0` cannot be evaluated on"), "{t}");
+    assert!(t.contains("CAST(\"reassigned\" AS INTEGER)"), "{t}");
+}
