@@ -132,7 +132,10 @@ pub struct StatDef {
 /// A KPI as compiled for one pipeline: its definition options already applied.
 #[derive(Clone, Debug, PartialEq)]
 pub struct KpiDefinition {
-    pub name: &'static str,
+    /// The name in the outputs: the catalog's, or a variant's (`as:`).
+    pub name: String,
+    /// The catalog entry it is defined by.
+    pub catalog: &'static str,
     pub table: Table,
     /// Rows the KPI is computed over (all rows of `table` in the segment when `None`).
     pub filter: Option<Expr>,
@@ -315,7 +318,8 @@ impl KpiInfo {
             stats = wanted.iter().map(|s| duration_stat(s, measure.clone())).collect();
         }
         KpiDefinition {
-            name: self.name,
+            name: self.name.to_string(),
+            catalog: self.name,
             table: self.table,
             filter,
             stats,

@@ -93,7 +93,7 @@ fn direction_of(plan: &Plan) -> Expr {
             Direction::LowerIsBetter => lit("lower"),
             Direction::Neutral => lit(NULL).cast(DataType::String),
         };
-        e = when(col("kpi").eq(lit(k.name))).then(d).otherwise(e);
+        e = when(col("kpi").eq(lit(k.name.as_str()))).then(d).otherwise(e);
     }
     e
 }
@@ -104,7 +104,7 @@ fn is_proportion(plan: &Plan) -> Expr {
     for k in &plan.kpis {
         for s in &k.stats {
             if matches!(s.aggregate, Aggregate::Share { .. } | Aggregate::Proportion { .. } | Aggregate::Churn) {
-                e = e.or(col("kpi").eq(lit(k.name)).and(col("stat").eq(lit(s.stat.as_str()))));
+                e = e.or(col("kpi").eq(lit(k.name.as_str())).and(col("stat").eq(lit(s.stat.as_str()))));
             }
         }
     }

@@ -567,7 +567,7 @@ fn run_in(
     let mut warnings: Vec<String> = plan.segments.iter().filter_map(left_out_warning).collect();
     let nowhere: Vec<&str> = (0..plan.kpis.len())
         .filter(|i| !plan.segments.iter().any(|s| s.kpis.contains(i)))
-        .map(|i| plan.kpis[i].name)
+        .map(|i| plan.kpis[i].name.as_str())
         .collect();
     if !nowhere.is_empty() {
         warnings.push(format!("no segment computes {}: their dimensions or grains do not fit", nowhere.join(", ")));

@@ -477,7 +477,7 @@ pub(super) fn output_row(
     let mut cols: Vec<Expr> = seg.dimensions.iter().map(|d| col(*d).cast(DataType::String)).collect();
     cols.extend([
         period.alias(PERIOD),
-        lit(def.name).alias("kpi"),
+        lit(def.name.as_str()).alias("kpi"),
         stat_name.alias("stat"),
         value.alias("value"),
         lit(stat.unit.as_str()).alias("unit"),

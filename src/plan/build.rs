@@ -119,8 +119,29 @@ pub fn build(spec: PipelineSpec, path: &Path, text: String) -> Result<Plan, Plan
             );
             continue;
         };
-        if plan.kpis.iter().any(|k| k.name == info.name) {
-            errs.push(Diagnostic::new(format!("KPI `{}` is listed twice", info.name), at));
+        // A variant (`as:`) is the catalog KPI under another output name, with its own options.
+        let name = match &entry.variant {
+            Some(v) => {
+                let valid =
+                    !v.is_empty() && v.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+                if !valid {
+                    errs.push(Diagnostic::new(
+                        format!("`as: {}` must use lowercase letters, digits and `_` (it names output rows)", v.value),
+                        v.at,
+                    ));
+                } else if v.as_str() != info.name && catalog::lookup(v).is_some() {
+                    errs.push(Diagnostic::new(format!("`as: {}` is the name of another catalog KPI", v.value), v.at));
+                }
+                v.value.clone()
+            },
+            None => info.name.to_string(),
+        };
+        if plan.kpis.iter().any(|k| k.name == name) {
+            errs.push(Diagnostic::new(format!("KPI `{name}` is listed twice",), at).with_help(format!(
+                "to compute `{}` twice with other options, give one of them its own name: \
+                 {{ name: {}, as: {}_2, … }}",
+                info.name, info.name, info.name
+            )));
             continue;
         }
         // Only known statistics reach `define`; the others are reported here.
@@ -242,7 +263,9 @@ pub fn build(spec: PipelineSpec, path: &Path, text: String) -> Result<Plan, Plan
             min_sample: entry.min_sample.as_ref().map(|m| m.value).unwrap_or(min_sample),
             business,
         };
-        plan.kpis.push(info.define(&plan.definitions, &options));
+        let mut def = info.define(&plan.definitions, &options);
+        def.name = name;
+        plan.kpis.push(def);
     }
 
     plan.review_sample = review_sample.and_then(|r| review_sample_of(&plan, r, &mut errs));
@@ -1130,7 +1153,7 @@ fn segment(
         Some(list) => {
             for k in list {
                 let Some(i) = plan.kpis.iter().position(|x| x.name == k.as_str()) else {
-                    let declared: Vec<&str> = plan.kpis.iter().map(|x| x.name).collect();
+                    let declared: Vec<&str> = plan.kpis.iter().map(|x| x.name.as_str()).collect();
                     errs.push(
                         Diagnostic::new(
                             format!("segment `{}` names KPI `{}`, which `kpis:` does not declare", name.value, k.value),
@@ -1153,7 +1176,7 @@ fn segment(
                     if let Err(why) = dimension_available(plan, plan.kpis[i].table, d)
                         .and_then(|_| per_ticket_dimension(plan, &plan.kpis[i], d))
                     {
-                        unsplittable.add(format!("cannot be split by `{d}`: {why}"), plan.kpis[i].name, k.at);
+                        unsplittable.add(format!("cannot be split by `{d}`: {why}"), &plan.kpis[i].name, k.at);
                     }
                 }
                 kpis.push(i);
@@ -1179,12 +1202,12 @@ fn segment(
                 } else if let Some(why) = too_fine.or(foreign_to_tickets) {
                     // Monthly spend cannot be cut by week: CAC and CLV are left out of finer segments.
                     if !foreign {
-                        left_out.push((k.name, why));
+                        left_out.push((k.name.clone(), why));
                     }
                 } else if problems.is_empty() {
                     kpis.push(i);
                 } else if !foreign {
-                    unsplittable.add(format!("cannot be split this way: {}", problems.join("; ")), k.name, spec_at);
+                    unsplittable.add(format!("cannot be split this way: {}", problems.join("; ")), &k.name, spec_at);
                 }
             }
             if kpis.is_empty() && errs.len() == before && unsplittable.reasons.is_empty() && !plan.kpis.is_empty() {
@@ -1203,14 +1226,14 @@ fn segment(
 /// diagnostic naming every KPI it affects, not one per KPI.
 #[derive(Default)]
 struct Unsplittable {
-    reasons: Vec<(String, Location, Vec<&'static str>)>,
+    reasons: Vec<(String, Location, Vec<String>)>,
 }
 
 impl Unsplittable {
-    fn add(&mut self, why: String, kpi: &'static str, at: Location) {
+    fn add(&mut self, why: String, kpi: &str, at: Location) {
         match self.reasons.iter_mut().find(|(w, _, _)| *w == why) {
-            Some((_, _, kpis)) => kpis.push(kpi),
-            None => self.reasons.push((why, at, vec![kpi])),
+            Some((_, _, kpis)) => kpis.push(kpi.to_string()),
+            None => self.reasons.push((why, at, vec![kpi.to_string()])),
         }
     }
 

@@ -402,7 +402,7 @@ pub struct Segment {
     pub kpis: Vec<usize>,
     /// Declared KPIs that apply to the segment's dimensions but that it cannot compute (CAC by week), and
     /// why: the run warns about them.
-    pub left_out: Vec<(&'static str, String)>,
+    pub left_out: Vec<(String, String)>,
 }
 
 /// SLA rules, most specific first (channel and priority, channel, priority, any).
@@ -490,7 +490,7 @@ impl fmt::Display for Plan {
             }
         }
         for s in &self.segments {
-            let kpis: Vec<&str> = s.kpis.iter().map(|i| self.kpis[*i].name).collect();
+            let kpis: Vec<&str> = s.kpis.iter().map(|i| self.kpis[*i].name.as_str()).collect();
             writeln!(
                 f,
                 "segment {} by [{}] per {}: {}",

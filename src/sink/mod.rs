@@ -284,7 +284,7 @@ pub fn metadata(plan: &Plan) -> Vec<(String, String)> {
         .kpis
         .iter()
         .map(|k| {
-            serde_json::json!({
+            let mut entry = serde_json::json!({
                 "kpi": k.name,
                 "table": k.table.name(),
                 "filter": k.filter.as_ref().map(|f| f.to_string()),
@@ -293,7 +293,12 @@ pub fn metadata(plan: &Plan) -> Vec<(String, String)> {
                 "stats": k.stats.iter().map(|s| serde_json::json!({
                     "stat": s.stat, "unit": s.unit.as_str(), "formula": crate::catalog::describe(&s.aggregate)
                 })).collect::<Vec<_>>(),
-            })
+            });
+            // A variant (`as:`) names the catalog KPI it is defined by.
+            if k.name != k.catalog {
+                entry["variant_of"] = k.catalog.into();
+            }
+            entry
         })
         .collect();
     vec![

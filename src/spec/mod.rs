@@ -326,6 +326,8 @@ impl JsonSchema for ColumnSpec {
 #[derive(Debug, Clone)]
 pub struct KpiEntry {
     pub name: Located<String>,
+    /// The output name of a variant (`as:`), when the same catalog KPI is computed twice.
+    pub variant: Option<Located<String>>,
     pub stats: Option<Located<Vec<String>>>,
     pub min_sample: Option<Located<u64>>,
     pub clock: Option<Located<String>>,
@@ -336,6 +338,10 @@ pub struct KpiEntry {
 struct KpiEntryMap {
     /// Catalog name.
     name: Located<String>,
+    /// A variant's own name in the outputs (`{ name: first_response_time, as: first_response_business,
+    /// clock: business }` beside the plain KPI), each variant with its own options.
+    #[serde(default, rename = "as")]
+    variant: Option<Located<String>>,
     /// For durations: which statistics (mean, median, p75, p90, p95, p99).
     #[serde(default)]
     stats: Option<Located<Vec<String>>>,
@@ -359,6 +365,7 @@ impl<'de> Deserialize<'de> for KpiEntry {
             fn visit_str<E: de::Error>(self, v: &str) -> Result<KpiEntry, E> {
                 Ok(KpiEntry {
                     name: Located::new(v.to_string(), Location::default()),
+                    variant: None,
                     stats: None,
                     min_sample: None,
                     clock: None,
@@ -366,7 +373,13 @@ impl<'de> Deserialize<'de> for KpiEntry {
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<KpiEntry, A::Error> {
                 let m = KpiEntryMap::deserialize(de::value::MapAccessDeserializer::new(map))?;
-                Ok(KpiEntry { name: m.name, stats: m.stats, min_sample: m.min_sample, clock: m.clock })
+                Ok(KpiEntry {
+                    name: m.name,
+                    variant: m.variant,
+                    stats: m.stats,
+                    min_sample: m.min_sample,
+                    clock: m.clock,
+                })
             }
         }
         deserializer.deserialize_any(V)

@@ -25,3 +25,4 @@ mod nightly;
 mod quarantine;
 mod real_exports;
 mod review;
+mod variants;
