@@ -17,10 +17,13 @@ pub enum Table {
     Spend,
     /// Help-center article statistics per day or period (views, sessions, bounces, votes).
     KbArticles,
+    /// A ticket's history: one row per change of a field (status changes from an audit log or a
+    /// ticket-metric-events export); fills the tickets' wait, hold and resolution measures.
+    TicketEvents,
 }
 
 impl Table {
-    pub const ALL: [Table; 7] = [
+    pub const ALL: [Table; 8] = [
         Table::Tickets,
         Table::Surveys,
         Table::Accounts,
@@ -28,6 +31,7 @@ impl Table {
         Table::ReplyWaits,
         Table::Spend,
         Table::KbArticles,
+        Table::TicketEvents,
     ];
 
     /// Computed by deskpulse from other tables; no source may feed it.
@@ -49,6 +53,7 @@ impl Table {
             Table::ReplyWaits => "reply_waits",
             Table::Spend => "spend",
             Table::KbArticles => "kb_articles",
+            Table::TicketEvents => "ticket_events",
         }
     }
 
@@ -65,6 +70,7 @@ impl Table {
             Table::ReplyWaits => REPLY_WAITS,
             Table::Spend => SPEND,
             Table::KbArticles => KB_ARTICLES,
+            Table::TicketEvents => TICKET_EVENTS,
         }
     }
 
@@ -78,7 +84,7 @@ impl Table {
             Table::Tickets => Some("created_at"),
             Table::Surveys => Some("submitted_at"),
             // Accounts are measured at period boundaries; spend carries its month as a date.
-            Table::Accounts | Table::Messages | Table::Spend => None,
+            Table::Accounts | Table::Messages | Table::Spend | Table::TicketEvents => None,
             // A wait belongs to the period of its ticket.
             Table::ReplyWaits => Some("created_at"),
             // A date: the day (or first day of the period) the statistics cover.
@@ -96,6 +102,7 @@ impl Table {
             Table::ReplyWaits => "ticket_id",
             Table::Spend => "period",
             Table::KbArticles => "article_id",
+            Table::TicketEvents => "ticket_id",
         }
     }
 }
@@ -258,6 +265,13 @@ const MESSAGES: &[Column] = &[
     col("is_public", Boolean, Bool(true), false, "false for internal notes"),
 ];
 
+const TICKET_EVENTS: &[Column] = &[
+    col("ticket_id", Text, Required, false, "the ticket that changed"),
+    col("at", Timestamp, Required, false, "when it changed"),
+    col("field", Text, Required, false, "the field that changed (`status` for the wait and hold measures)"),
+    col("value", Text, Null, false, "its new value (a status: new, open, pending, hold, solved, closed)"),
+];
+
 const REPLY_WAITS: &[Column] = &[
     col("ticket_id", Text, Required, false, "the conversation's ticket"),
     col("created_at", Timestamp, Required, false, "the ticket's opening; places the wait in a period"),
@@ -278,6 +292,12 @@ pub const DERIVED: &[(Table, &str)] = &[
     (Table::Tickets, "first_response_sla_seconds"),
     (Table::Tickets, "resolution_sla_seconds"),
     (Table::Surveys, "first_response_seconds"),
+    // From the ticket's status history (`ticket_events`), over tickets solved at least once.
+    (Table::Tickets, "requester_wait_seconds"),
+    (Table::Tickets, "agent_wait_seconds"),
+    (Table::Tickets, "on_hold_seconds"),
+    (Table::Tickets, "first_resolution_seconds"),
+    (Table::Tickets, "full_resolution_seconds"),
 ];
 
 pub fn is_derived(table: Table, column: &str) -> bool {
@@ -299,7 +319,7 @@ pub fn dimensions_of(table: Table) -> Vec<&'static str> {
         Table::Surveys | Table::ReplyWaits => {
             own.chain(SURVEY_FROM_TICKET.iter().copied()).chain(FROM_ACCOUNT.iter().copied()).collect()
         },
-        Table::Accounts | Table::Messages | Table::KbArticles => own.collect(),
+        Table::Accounts | Table::Messages | Table::KbArticles | Table::TicketEvents => own.collect(),
         // Spend meets the accounts it bought on their acquisition channel.
         Table::Spend => vec!["acquisition_channel"],
     };

@@ -212,6 +212,8 @@ pub struct Definitions {
     pub agent_roles: Vec<String>,
     /// CLV's average relationship length in years; `None` measures it from churned accounts.
     pub clv_relationship_years: Option<f64>,
+    /// Ticket histories: vendor status → Zendesk status (new, open, pending, hold, solved, closed).
+    pub history_statuses: Vec<(String, String)>,
 }
 
 impl Default for Definitions {
@@ -228,6 +230,7 @@ impl Default for Definitions {
             queue_channels: vec!["phone".into(), "chat".into()],
             agent_roles: vec!["agent".into()],
             clv_relationship_years: None,
+            history_statuses: Vec::new(),
         }
     }
 }
@@ -425,6 +428,86 @@ pub static CATALOG: &[KpiInfo] = &[
             (
                 Some(col("handle_seconds").is_not_null()),
                 vec![one("mean", Unit::Seconds, Aggregate::Mean(col("handle_seconds")))],
+            )
+        },
+    },
+    KpiInfo {
+        name: "requester_wait_time",
+        title: "Requester wait time",
+        table: Table::Tickets,
+        direction: Direction::LowerIsBetter,
+        unit: Unit::Seconds,
+        inputs: &[],
+        definition: "Mean, over tickets solved at least once, of the seconds their status history (`ticket_events`) spent in new, open or hold before the last solve (Zendesk's requester wait time).",
+        options: "`definitions.history.statuses` maps other vendors' statuses; `stats`: any of mean, median, p75, \
+                  p90, p95, p99 (default mean, median, p90).",
+        default_stats: &["mean", "median", "p90"],
+        lookups: &[(Table::TicketEvents, "value")],
+        config: &[],
+        build: |_| {
+            (
+                Some(col("requester_wait_seconds").is_not_null()),
+                vec![one("mean", Unit::Seconds, Aggregate::Mean(col("requester_wait_seconds")))],
+            )
+        },
+    },
+    KpiInfo {
+        name: "agent_wait_time",
+        title: "Agent wait time",
+        table: Table::Tickets,
+        direction: Direction::LowerIsBetter,
+        unit: Unit::Seconds,
+        inputs: &[],
+        definition: "Mean, over tickets solved at least once, of the seconds their status history spent in pending (waiting on the customer) before the last solve (Zendesk's agent wait time).",
+        options: "`definitions.history.statuses` maps other vendors' statuses; `stats`: any of mean, median, p75, \
+                  p90, p95, p99 (default mean, median, p90).",
+        default_stats: &["mean", "median", "p90"],
+        lookups: &[(Table::TicketEvents, "value")],
+        config: &[],
+        build: |_| {
+            (
+                Some(col("agent_wait_seconds").is_not_null()),
+                vec![one("mean", Unit::Seconds, Aggregate::Mean(col("agent_wait_seconds")))],
+            )
+        },
+    },
+    KpiInfo {
+        name: "on_hold_time",
+        title: "On-hold time",
+        table: Table::Tickets,
+        direction: Direction::LowerIsBetter,
+        unit: Unit::Seconds,
+        inputs: &[],
+        definition: "Mean, over tickets solved at least once, of the seconds their status history spent in hold (waiting on a third party) before the last solve (Zendesk's on-hold time).",
+        options: "`definitions.history.statuses` maps other vendors' statuses; `stats`: any of mean, median, p75, \
+                  p90, p95, p99 (default mean, median, p90).",
+        default_stats: &["mean", "median", "p90"],
+        lookups: &[(Table::TicketEvents, "value")],
+        config: &[],
+        build: |_| {
+            (
+                Some(col("on_hold_seconds").is_not_null()),
+                vec![one("mean", Unit::Seconds, Aggregate::Mean(col("on_hold_seconds")))],
+            )
+        },
+    },
+    KpiInfo {
+        name: "first_resolution_time",
+        title: "First resolution time",
+        table: Table::Tickets,
+        direction: Direction::LowerIsBetter,
+        unit: Unit::Seconds,
+        inputs: &[],
+        definition: "Mean, over tickets solved at least once, of the seconds from `created_at` to the first change of status to solved in their history (Zendesk's first resolution time; a reopened ticket keeps its first solve).",
+        options: "`definitions.history.statuses` maps other vendors' statuses; `stats`: any of mean, median, p75, \
+                  p90, p95, p99 (default mean, median, p90).",
+        default_stats: &["mean", "median", "p90"],
+        lookups: &[(Table::TicketEvents, "value")],
+        config: &[],
+        build: |_| {
+            (
+                Some(col("first_resolution_seconds").is_not_null()),
+                vec![one("mean", Unit::Seconds, Aggregate::Mean(col("first_resolution_seconds")))],
             )
         },
     },

@@ -9,6 +9,7 @@ mod business;
 mod compile;
 mod csv_shape;
 mod hash;
+mod history;
 mod normalise;
 mod prepare;
 mod quarantine;

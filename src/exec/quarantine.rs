@@ -27,7 +27,7 @@ fn id_column(table: Table) -> Option<&'static str> {
         Table::Tickets => Some("ticket_id"),
         Table::Surveys => Some("survey_id"),
         Table::Accounts => Some("account_id"),
-        Table::Messages | Table::ReplyWaits | Table::Spend | Table::KbArticles => None,
+        Table::Messages | Table::ReplyWaits | Table::Spend | Table::KbArticles | Table::TicketEvents => None,
     }
 }
 
@@ -123,7 +123,7 @@ fn static_rules(plan: &Plan, table: Table) -> Vec<(Expr, &'static str, Expr)> {
             }
             out.push((col("bounces").gt(col("sessions")), "bounces_over_sessions", lit("more bounces than sessions")));
         },
-        Table::Messages | Table::ReplyWaits | Table::Spend => {},
+        Table::Messages | Table::ReplyWaits | Table::Spend | Table::TicketEvents => {},
     }
     out
 }

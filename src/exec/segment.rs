@@ -164,6 +164,11 @@ pub(super) fn enriched(
             .join(answered, [col("ticket_id")], [col("ticket_id")], lookup_join())
             .with_column(col("has_survey").fill_null(lit(false)));
     }
+    if table == Table::Tickets && reads.iter().any(|c| super::history::MEASURES.contains(c)) {
+        let events = staged.scan(Table::TicketEvents)?;
+        let measures = super::history::durations(plan, events, staged.scan(Table::Tickets)?);
+        lf = lf.join(measures, [col("ticket_id")], [col("ticket_id")], lookup_join());
+    }
     if table == Table::Tickets {
         let targets =
             [("first_response_target", &plan.sla.first_response), ("resolution_target", &plan.sla.resolution)];

@@ -883,6 +883,21 @@ fn definitions_of(spec: crate::spec::DefinitionsSpec, errs: &mut Vec<Diagnostic>
         }
         d.agent_roles = roles.into_iter().map(|r| r.value).collect();
     }
+    if let Some(statuses) = spec.history.and_then(|h| h.statuses) {
+        const ZENDESK: [&str; 6] = ["new", "open", "pending", "hold", "solved", "closed"];
+        for (from, to) in statuses.value {
+            if !ZENDESK.contains(&to.as_str()) {
+                errs.push(
+                    Diagnostic::new(
+                        format!("history status `{from}` maps to `{to}`, which is not a status the measures know"),
+                        statuses.at,
+                    )
+                    .with_help(format!("map it to one of {}", ZENDESK.join(", "))),
+                );
+            }
+            d.history_statuses.push((from, to));
+        }
+    }
     d
 }
 

@@ -197,6 +197,14 @@ pub struct SourceSpec {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+pub struct HistorySpec {
+    /// Vendor status → new, open, pending, hold, solved or closed (unlisted statuses are taken as written).
+    #[serde(default)]
+    pub statuses: Option<Located<IndexMap<String, String>>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ThreadSpec {
     /// Source column holding the message's id.
     pub id: Located<String>,
@@ -430,6 +438,10 @@ pub struct DefinitionsSpec {
     pub messages: Option<MessagesSpec>,
     #[serde(default)]
     pub clv: Option<ClvSpec>,
+    /// Ticket histories (`ticket_events`): `statuses` maps a vendor's status names onto Zendesk's (new,
+    /// open, pending, hold, solved, closed), e.g. `{ "Waiting on customer": pending }`.
+    #[serde(default)]
+    pub history: Option<HistorySpec>,
     /// The range of timestamps taken as real: rows with a timestamp outside it are quarantined as
     /// `implausible_timestamp` (default from 2000-01-01 to the day after the later of now and `--as-of`).
     #[serde(default)]

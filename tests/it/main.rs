@@ -17,6 +17,7 @@ mod generate;
 mod grains;
 mod hardening;
 mod help_center;
+mod history;
 mod kpis_by_hand;
 mod mapping;
 mod messages;

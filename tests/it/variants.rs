@@ -13,7 +13,8 @@ fn text(o: &Output) -> String {
 }
 
 /// First responses after 10, 30 and 50 minutes.
-const TICKETS: &str = "id,opened,first\n1,2026-01-05 09:00:00,2026-01-05 09:10:00\n2,2026-01-05 10:00:00,2026-01-05 10:30:00\n\
+const TICKETS: &str =
+    "id,opened,first\n1,2026-01-05 09:00:00,2026-01-05 09:10:00\n2,2026-01-05 10:00:00,2026-01-05 10:30:00\n\
 3,2026-01-06 11:00:00,2026-01-06 11:50:00\n";
 
 fn pipeline(kpis: &str, segments: &str) -> String {
@@ -28,7 +29,8 @@ fn a_variant_is_computed_beside_the_plain_kpi_with_its_own_options() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("t.csv"), TICKETS).unwrap();
     let kpis = "  - { name: first_response_time, stats: [mean] }\n  - { name: first_response_time, as: first_response_p90, stats: [p90] }\n";
-    let yaml = pipeline(kpis, "{ all: { by: [], grain: all }, p90_only: { by: [], grain: all, kpis: [first_response_p90] } }");
+    let yaml =
+        pipeline(kpis, "{ all: { by: [], grain: all }, p90_only: { by: [], grain: all, kpis: [first_response_p90] } }");
     let path = dir.path().join("pipeline.yaml");
     std::fs::write(&path, yaml).unwrap();
     let out = dir.path().join("out");

@@ -1,0 +1,70 @@
+//! Ticket histories (`ticket_events`): Zendesk's wait, hold and resolution measures from status changes,
+//! worked out by hand below.
+
+use std::process::{Command, Output};
+
+use crate::common::*;
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+const TICKETS: &str = "id,opened\n1,2026-01-05 09:00:00\n2,2026-01-05 10:00:00\n3,2026-01-06 11:00:00\n";
+
+/// Ticket 1: new 09:00, pending 09:10, open 10:10, hold 11:00, open 11:30, solved 12:00: requester wait
+/// 10 + 50 + 30 + 30 min = 7,200 s, agent wait (pending) 3,600 s, on hold 1,800 s, first resolution 3 h.
+/// Ticket 2 (its own vendor's names): new 10:00, open 10:30, solved 11:00, reopened (open) the next day at
+/// 09:00, "Waiting on customer" 09:30, solved 10:00. Up to the last solve: requester wait 30 + 30 + 30 min
+/// = 5,400 s (the solved night counts nowhere), agent wait 1,800 s, no hold; first resolution 1 h, full 24 h.
+/// Ticket 3 is never solved: no measures.
+const EVENTS: &str = "ticket,at,field,value\n\
+1,2026-01-05 09:00:00,status,new\n1,2026-01-05 09:10:00,status,pending\n1,2026-01-05 10:10:00,status,open\n\
+1,2026-01-05 11:00:00,status,hold\n1,2026-01-05 11:30:00,status,open\n1,2026-01-05 12:00:00,status,solved\n\
+2,2026-01-05 10:00:00,status,New\n2,2026-01-05 10:30:00,status,Open\n2,2026-01-05 11:00:00,status,Solved\n\
+2,2026-01-05 10:45:00,priority,high\n2,2026-01-06 09:00:00,status,Open\n\
+2,2026-01-06 09:30:00,status,Waiting on customer\n2,2026-01-06 10:00:00,status,Solved\n\
+3,2026-01-06 11:00:00,status,new\n3,2026-01-06 11:05:00,status,open\n";
+
+#[test]
+fn wait_hold_and_resolution_times_follow_the_status_history() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("t.csv"), TICKETS).unwrap();
+    std::fs::write(dir.path().join("e.csv"), EVENTS).unwrap();
+    let yaml = "name: history\nsources:\n  t: { table: tickets, path: t.csv, columns: { ticket_id: id, created_at: opened } }\n  \
+                e: { table: ticket_events, path: e.csv, columns: { ticket_id: ticket, at: at, field: field, value: value } }\n\
+                definitions:\n  history: { statuses: { \"Waiting on customer\": pending } }\n\
+                kpis:\n  - { name: requester_wait_time, stats: [mean] }\n  - { name: agent_wait_time, stats: [mean] }\n  \
+                - { name: on_hold_time, stats: [mean] }\n  - { name: first_resolution_time, stats: [mean, p90] }\n\
+                segments: { all: { by: [], grain: all } }\nmin_sample: 1\n";
+    let path = dir.path().join("pipeline.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    let out = dir.path().join("out");
+    let o = Command::new(env!("CARGO_BIN_EXE_deskpulse"))
+        .args(["run", path.to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let df = read_parquet(&out.join("all.parquet"));
+    let mean = |kpi: &str| row(&df, &[], None, kpi, "mean");
+    let requester = mean("requester_wait_time");
+    assert_close(requester.value, (7200.0 + 5400.0) / 2.0, "requester wait");
+    assert_eq!(requester.n, 2, "two tickets were solved");
+    assert_close(mean("agent_wait_time").value, (3600.0 + 1800.0) / 2.0, "agent wait");
+    assert_close(mean("on_hold_time").value, (1800.0 + 0.0) / 2.0, "on hold");
+    assert_close(mean("first_resolution_time").value, (10_800.0 + 3600.0) / 2.0, "first resolution");
+    // p90 of 3,600 and 10,800: 3,600 + 0.9 × 7,200.
+    assert_close(row(&df, &[], None, "first_resolution_time", "p90").value, 10_080.0, "first resolution p90");
+}
+
+#[test]
+fn history_kpis_without_a_ticket_events_source_are_a_located_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("t.csv"), TICKETS).unwrap();
+    let yaml = "name: history\nsources:\n  t: { table: tickets, path: t.csv, columns: { ticket_id: id, created_at: opened } }\n\
+                kpis: [on_hold_time]\nsegments: { all: { by: [], grain: all } }\n";
+    let path = dir.path().join("pipeline.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_deskpulse")).args(["validate", path.to_str().unwrap()]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("KPI `on_hold_time` needs `ticket_events.value`, which no source maps"), "{}", text(&o));
+}
