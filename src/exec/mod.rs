@@ -621,9 +621,11 @@ fn run_in(
     };
     let mut names: Vec<String> = plan.segments.iter().map(|s| s.name.clone()).collect();
     let mut extras = Vec::new();
-    for (name, frame) in
-        [("review_sample", review::review_sample(plan, &staged)?), ("follow_up", review::follow_up(plan, &staged)?)]
-    {
+    for (name, frame) in [
+        ("review_sample", review::review_sample(plan, &staged)?),
+        ("follow_up", review::follow_up(plan, &staged)?),
+        ("tickets", review::per_ticket(plan, &staged)?),
+    ] {
         if let Some(frame) = frame {
             names.push(format!("{name}/{name}"));
             extras.push(frame);

@@ -35,6 +35,35 @@ fn helper_segment(name: &str, dimensions: Vec<&'static str>, grain: Grain) -> Se
     Segment { name: name.to_string(), dimensions, grain, kpis: Vec::new(), left_out: Vec::new() }
 }
 
+/// One row per ticket of the window (`outputs.tickets`): its id, times and dimensions, and the durations the
+/// KPIs measure, for notebooks and BI drill-down.
+pub fn per_ticket(plan: &Plan, staged: &Staged) -> Result<Option<LazyFrame>, Error> {
+    if !plan.per_ticket {
+        return Ok(None);
+    }
+    const DIMENSIONS: [&str; 10] =
+        ["channel", "priority", "category", "status", "team", "agent_id", "account_id", "sector", "region", "tier"];
+    let dims: Vec<&'static str> =
+        DIMENSIONS.into_iter().filter(|d| dimension_available(plan, Table::Tickets, d).is_ok()).collect();
+    let seg = helper_segment("tickets", dims.clone(), Grain::All);
+    let tickets = window_filter(plan, staged.scan(Table::Tickets)?, "created_at");
+    let mut tickets = enriched(plan, Table::Tickets, &seg, staged, tickets)?;
+    let mut columns: Vec<Expr> =
+        vec![col("ticket_id").cast(DataType::String), col("created_at"), col("first_response_at"), col("resolved_at")];
+    columns.extend(dims.iter().map(|d| col(*d).cast(DataType::String)));
+    columns.extend([
+        seconds("created_at", "first_response_at").alias("first_response_seconds"),
+        seconds("created_at", "resolved_at").alias("resolution_seconds"),
+    ]);
+    if let Ok(events) = staged.scan(Table::TicketEvents) {
+        let measures = super::history::durations(plan, events, staged.scan(Table::Tickets)?);
+        tickets = tickets.left_join(measures, col("ticket_id"), col("ticket_id"));
+        columns.extend(super::history::MEASURES.iter().map(|m| col(*m)));
+    }
+    let order = SortMultipleOptions::default().with_maintain_order(true);
+    Ok(Some(tickets.select(columns).sort(["created_at", "ticket_id"], order)))
+}
+
 /// `size` tickets per stratum and period, drawn by the smallest draw keys: the same data give the same
 /// sample, and tickets of later periods never change an earlier period's draw.
 pub fn review_sample(plan: &Plan, staged: &Staged) -> Result<Option<LazyFrame>, Error> {

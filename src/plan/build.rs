@@ -69,6 +69,7 @@ pub fn build(spec: PipelineSpec, path: &Path, text: String) -> Result<Plan, Plan
             },
         },
         formats: Vec::new(),
+        per_ticket: outputs.tickets,
         calendars: Vec::new(),
         business_hours: Vec::new(),
         max_rejected_share: None,

@@ -37,6 +37,8 @@ pub struct Plan {
     pub store_dir: Option<PathBuf>,
     pub layout: Layout,
     pub formats: Vec<OutputFormat>,
+    /// Also write one row per ticket with its measures (`outputs.tickets`).
+    pub per_ticket: bool,
     pub calendars: Vec<crate::calendar::Calendar>,
     /// Which calendar a ticket is measured on, most specific rule first.
     pub business_hours: Vec<CalendarRule>,

@@ -577,6 +577,10 @@ pub struct OutputsSpec {
     /// `DIR/<segment>/period_start=YYYY-MM-DD/part-0.parquet`.
     #[serde(default)]
     pub layout: Option<Located<String>>,
+    /// `true` also writes `DIR/tickets/`: one row per ticket of the window, with its dimensions and measured
+    /// durations (first response, resolution, and the history measures when `ticket_events` is fed).
+    #[serde(default)]
+    pub tickets: bool,
 }
 
 /// The JSON Schema of the pipeline format (`deskpulse schema`).

@@ -35,7 +35,7 @@ fn wait_hold_and_resolution_times_follow_the_status_history() {
                 definitions:\n  history: { statuses: { \"Waiting on customer\": pending } }\n\
                 kpis:\n  - { name: requester_wait_time, stats: [mean] }\n  - { name: agent_wait_time, stats: [mean] }\n  \
                 - { name: on_hold_time, stats: [mean] }\n  - { name: first_resolution_time, stats: [mean, p90] }\n\
-                segments: { all: { by: [], grain: all } }\nmin_sample: 1\n";
+                segments: { all: { by: [], grain: all } }\nmin_sample: 1\noutputs: { tickets: true }\n";
     let path = dir.path().join("pipeline.yaml");
     std::fs::write(&path, yaml).unwrap();
     let out = dir.path().join("out");
@@ -54,6 +54,15 @@ fn wait_hold_and_resolution_times_follow_the_status_history() {
     assert_close(mean("first_resolution_time").value, (10_800.0 + 3600.0) / 2.0, "first resolution");
     // p90 of 3,600 and 10,800: 3,600 + 0.9 × 7,200.
     assert_close(row(&df, &[], None, "first_resolution_time", "p90").value, 10_080.0, "first resolution p90");
+    // `outputs.tickets`: one row per ticket with its measures; ticket 3, never solved, has none.
+    let tickets = read_parquet(&out.join("tickets/tickets.parquet"));
+    assert_eq!(tickets.height(), 3, "{tickets}");
+    let f = |c: &str| -> Vec<Option<f64>> { tickets.column(c).unwrap().f64().unwrap().iter().collect() };
+    assert_eq!(f("requester_wait_seconds"), [Some(7200.0), Some(5400.0), None]);
+    assert_eq!(f("agent_wait_seconds"), [Some(3600.0), Some(1800.0), None]);
+    assert_eq!(f("on_hold_seconds"), [Some(1800.0), Some(0.0), None]);
+    assert_eq!(f("first_resolution_seconds"), [Some(10_800.0), Some(3600.0), None]);
+    assert_eq!(f("full_resolution_seconds"), [Some(10_800.0), Some(86_400.0), None]);
 }
 
 #[test]
