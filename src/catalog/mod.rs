@@ -214,6 +214,19 @@ pub struct Definitions {
     pub clv_relationship_years: Option<f64>,
     /// Ticket histories: vendor status → Zendesk status (new, open, pending, hold, solved, closed).
     pub history_statuses: Vec<(String, String)>,
+    /// Which period a survey answer counts in.
+    pub survey_period: SurveyPeriod,
+}
+
+/// The instant that places a survey answer in a period.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SurveyPeriod {
+    /// The answer's `submitted_at`.
+    #[default]
+    Submitted,
+    /// Its ticket's `created_at` (answers about no known ticket keep their `submitted_at`).
+    TicketCreated,
 }
 
 impl Default for Definitions {
@@ -231,6 +244,7 @@ impl Default for Definitions {
             agent_roles: vec!["agent".into()],
             clv_relationship_years: None,
             history_statuses: Vec::new(),
+            survey_period: SurveyPeriod::Submitted,
         }
     }
 }

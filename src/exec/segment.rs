@@ -98,6 +98,9 @@ fn days_in_period(grain: Grain, period: &str, window: &Window) -> Expr {
     }
 }
 
+/// The instant a survey answer counts at under `definitions.surveys.period: ticket_created`.
+const SURVEY_PERIOD: &str = "__survey_period_at";
+
 /// Rows of `table` in the window and its filter, with the dimensions joined in and `period_start`.
 pub fn table_frame(
     plan: &Plan,
@@ -106,7 +109,19 @@ pub fn table_frame(
     staged: &Staged,
 ) -> Result<LazyFrame, crate::error::Error> {
     let mut lf = staged.scan(table)?;
-    let period = table.period_column().expect("event KPIs are over tables with a period column");
+    let mut period = table.period_column().expect("event KPIs are over tables with a period column");
+    let by_ticket = plan.definitions.survey_period == crate::catalog::SurveyPeriod::TicketCreated;
+    if table == Table::Surveys && by_ticket && plan.has_column(Table::Tickets, "created_at") {
+        // Answers count in their ticket's period; answers about no known ticket keep their own.
+        let created =
+            staged.scan(Table::Tickets)?.select([col("ticket_id"), col("created_at").alias("__ticket_created")]);
+        let mut args = JoinArgs::new(JoinType::Left);
+        args.build_side = Some(JoinBuildSide::ForceLeft);
+        lf = lf
+            .join(created, [col("ticket_id")], [col("ticket_id")], args)
+            .with_column(col("__ticket_created").fill_null(col("submitted_at")).alias(SURVEY_PERIOD));
+        period = SURVEY_PERIOD;
+    }
     if table.column(period).is_some_and(|c| c.ty == crate::model::ColumnType::Date) {
         // A day stands for its first instant, so that dates and timestamps share the window and the grains.
         lf = lf.with_column(col(period).cast(DataType::Datetime(TimeUnit::Milliseconds, None)));

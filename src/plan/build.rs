@@ -884,6 +884,19 @@ fn definitions_of(spec: crate::spec::DefinitionsSpec, errs: &mut Vec<Diagnostic>
         }
         d.agent_roles = roles.into_iter().map(|r| r.value).collect();
     }
+    if let Some(period) = spec.surveys.and_then(|s| s.period) {
+        d.survey_period = match period.as_str() {
+            "submitted" => catalog::SurveyPeriod::Submitted,
+            "ticket_created" => catalog::SurveyPeriod::TicketCreated,
+            other => {
+                errs.push(
+                    Diagnostic::new(format!("unknown survey period `{other}`"), period.at)
+                        .with_help(suggest::help(other, &["submitted", "ticket_created"])),
+                );
+                catalog::SurveyPeriod::Submitted
+            },
+        };
+    }
     if let Some(statuses) = spec.history.and_then(|h| h.statuses) {
         const ZENDESK: [&str; 6] = ["new", "open", "pending", "hold", "solved", "closed"];
         for (from, to) in statuses.value {

@@ -197,6 +197,14 @@ pub struct SourceSpec {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+pub struct SurveysSpec {
+    /// `submitted` (default) or `ticket_created`.
+    #[serde(default)]
+    pub period: Option<Located<String>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct HistorySpec {
     /// Vendor status → new, open, pending, hold, solved or closed (unlisted statuses are taken as written).
     #[serde(default)]
@@ -442,6 +450,10 @@ pub struct DefinitionsSpec {
     /// open, pending, hold, solved, closed), e.g. `{ "Waiting on customer": pending }`.
     #[serde(default)]
     pub history: Option<HistorySpec>,
+    /// Which period a survey answer counts in: `submitted` (default: the answer's `submitted_at`) or
+    /// `ticket_created` (its ticket's `created_at`, for "CSAT of January's tickets").
+    #[serde(default)]
+    pub surveys: Option<SurveysSpec>,
     /// The range of timestamps taken as real: rows with a timestamp outside it are quarantined as
     /// `implausible_timestamp` (default from 2000-01-01 to the day after the later of now and `--as-of`).
     #[serde(default)]

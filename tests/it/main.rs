@@ -26,4 +26,5 @@ mod nightly;
 mod quarantine;
 mod real_exports;
 mod review;
+mod survey_period;
 mod variants;
