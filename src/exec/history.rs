@@ -20,22 +20,13 @@ pub const MEASURES: [&str; 5] = [
 /// `ticket_id` and the history measures (seconds), from the events' status changes; `created` holds each
 /// ticket's `ticket_id` and `created_at`.
 pub fn durations(plan: &Plan, events: LazyFrame, created: LazyFrame) -> LazyFrame {
-    let lower = col("value").str().strip_chars(lit(NULL)).str().to_lowercase();
-    let mut status = lower.clone();
-    for (from, to) in plan.definitions.history_statuses.iter().rev() {
-        status = when(lower.clone().eq(lit(from.to_lowercase()))).then(lit(to.as_str())).otherwise(status);
-    }
     let is = |names: &[&str]| {
         names.iter().map(|n| col("__status").eq(lit(*n))).reduce(|a, b| a.or(b)).expect("a status").fill_null(false)
     };
     let ms = |e: Expr| e.cast(DataType::Int64);
     let order = SortMultipleOptions::default().with_maintain_order(true);
     let window = |e: Expr| e.over([col("ticket_id")]).expect("window over a column");
-    let statuses = events.filter(col("field").str().to_lowercase().eq(lit("status"))).select([
-        col("ticket_id"),
-        col("at"),
-        status.alias("__status"),
-    ]);
+    let statuses = status_changes(plan, events);
     let solved = col("__status").eq(lit("solved"));
     let solves = statuses
         .clone()
@@ -70,4 +61,33 @@ pub fn durations(plan: &Plan, events: LazyFrame, created: LazyFrame) -> LazyFram
             since("__first_solve").alias("first_resolution_seconds"),
             since("__last_solve").alias("full_resolution_seconds"),
         ])
+}
+
+/// The status changes (`ticket_id`, `at`, `__status`), vendor names mapped onto Zendesk's, in lower case.
+fn status_changes(plan: &Plan, events: LazyFrame) -> LazyFrame {
+    let lower = col("value").str().strip_chars(lit(NULL)).str().to_lowercase();
+    let mut status = lower.clone();
+    for (from, to) in plan.definitions.history_statuses.iter().rev() {
+        status = when(lower.clone().eq(lit(from.to_lowercase()))).then(lit(to.as_str())).otherwise(status);
+    }
+    events.filter(col("field").str().to_lowercase().eq(lit("status"))).select([
+        col("ticket_id"),
+        col("at"),
+        status.alias("__status"),
+    ])
+}
+
+/// `ticket_id` and `__reopens`: how many times a solved ticket went back to new, open, pending or hold.
+pub fn reopens(plan: &Plan, events: LazyFrame) -> LazyFrame {
+    let order = SortMultipleOptions::default().with_maintain_order(true);
+    let previous = col("__status").shift(lit(1)).over([col("ticket_id")]).expect("window over a column");
+    let reopened = previous
+        .eq(lit("solved"))
+        .and(col("__status").neq(lit("solved")).and(col("__status").neq(lit("closed"))))
+        .fill_null(lit(false));
+    status_changes(plan, events)
+        .sort(["ticket_id", "at"], order)
+        .with_column(reopened.alias("__reopened"))
+        .group_by([col("ticket_id")])
+        .agg([col("__reopened").sum().cast(DataType::Int64).alias("__reopens")])
 }

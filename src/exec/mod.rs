@@ -115,6 +115,18 @@ fn derive(plan: &Plan, mut frames: BTreeMap<Table, LazyFrame>) -> BTreeMap<Table
         frames.insert(Table::ReplyWaits, waits);
         frames.insert(Table::Tickets, filled);
     }
+    // A ticket history counts the reopens a ticket export does not give.
+    if let (Some(tickets), Some(events)) = (frames.get(&Table::Tickets), frames.get(&Table::TicketEvents)) {
+        if !plan.sources_of(Table::Tickets).any(|s| s.columns.iter().any(|c| c.canonical.name == "reopens")) {
+            let counted = history::reopens(plan, events.clone());
+            let filled = tickets
+                .clone()
+                .left_join(counted, col("ticket_id"), col("ticket_id"))
+                .with_column(col("__reopens").fill_null(col("reopens")).alias("reopens"))
+                .drop(cols(["__reopens"]));
+            frames.insert(Table::Tickets, filled);
+        }
+    }
     if let Some(tickets) = frames.get_mut(&Table::Tickets) {
         *tickets = tickets.clone().with_columns(ticket_rules(plan));
     }

@@ -52,6 +52,7 @@ pub fn per_ticket(plan: &Plan, staged: &Staged) -> Result<Option<LazyFrame>, Err
         vec![col("ticket_id").cast(DataType::String), col("created_at"), col("first_response_at"), col("resolved_at")];
     columns.extend(dims.iter().map(|d| col(*d).cast(DataType::String)));
     columns.extend([
+        col("reopens"),
         seconds("created_at", "first_response_at").alias("first_response_seconds"),
         seconds("created_at", "resolved_at").alias("resolution_seconds"),
     ]);

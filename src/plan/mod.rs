@@ -143,6 +143,11 @@ impl Plan {
         if (from_messages || table == Table::ReplyWaits) && has_messages {
             return true;
         }
+        // A ticket history counts reopens.
+        let has_history = self.sources_of(Table::TicketEvents).next().is_some();
+        if table == Table::Tickets && column == "reopens" && has_history {
+            return true;
+        }
         // Reply chains are tickets: their root's id and time.
         if table == Table::Tickets && matches!(column, "ticket_id" | "created_at") && self.has_threads() {
             return true;

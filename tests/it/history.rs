@@ -63,6 +63,10 @@ fn wait_hold_and_resolution_times_follow_the_status_history() {
     assert_eq!(f("on_hold_seconds"), [Some(1800.0), Some(0.0), None]);
     assert_eq!(f("first_resolution_seconds"), [Some(10_800.0), Some(3600.0), None]);
     assert_eq!(f("full_resolution_seconds"), [Some(10_800.0), Some(86_400.0), None]);
+    // Reopens, counted from the history when the ticket export does not give them: ticket 2 went from
+    // Solved back to Open once.
+    let reopens: Vec<Option<i64>> = tickets.column("reopens").unwrap().i64().unwrap().iter().collect();
+    assert_eq!(reopens, [Some(0), Some(1), Some(0)]);
 }
 
 #[test]
