@@ -358,6 +358,34 @@ fn duration_stat(stat: &str, measure: Expr) -> StatDef {
     StatDef { stat: stat.to_string(), unit: Unit::Seconds, aggregate }
 }
 
+/// A KPI over a ticket-history measure (`ticket_events`): a duration over the tickets that have it.
+const fn history_kpi(
+    name: &'static str,
+    title: &'static str,
+    definition: &'static str,
+    build: fn(&Definitions) -> (Option<Expr>, Vec<StatDef>),
+) -> KpiInfo {
+    KpiInfo {
+        name,
+        title,
+        table: Table::Tickets,
+        direction: Direction::LowerIsBetter,
+        unit: Unit::Seconds,
+        inputs: &[],
+        definition,
+        options: "`definitions.history.statuses` maps other vendors' statuses; `stats`: any of mean, median, p75, \
+                  p90, p95, p99 (default mean, median, p90).",
+        default_stats: &["mean", "median", "p90"],
+        lookups: &[(Table::TicketEvents, "value")],
+        config: &[],
+        build,
+    }
+}
+
+fn history_measure(column: &'static str) -> (Option<Expr>, Vec<StatDef>) {
+    (Some(col(column).is_not_null()), vec![one("mean", Unit::Seconds, Aggregate::Mean(col(column)))])
+}
+
 fn one(stat: &str, unit: Unit, aggregate: Aggregate) -> StatDef {
     StatDef { stat: stat.to_string(), unit, aggregate }
 }
@@ -445,86 +473,30 @@ pub static CATALOG: &[KpiInfo] = &[
             )
         },
     },
-    KpiInfo {
-        name: "requester_wait_time",
-        title: "Requester wait time",
-        table: Table::Tickets,
-        direction: Direction::LowerIsBetter,
-        unit: Unit::Seconds,
-        inputs: &[],
-        definition: "Mean, over tickets solved at least once, of the seconds their status history (`ticket_events`) spent in new, open or hold before the last solve (Zendesk's requester wait time).",
-        options: "`definitions.history.statuses` maps other vendors' statuses; `stats`: any of mean, median, p75, \
-                  p90, p95, p99 (default mean, median, p90).",
-        default_stats: &["mean", "median", "p90"],
-        lookups: &[(Table::TicketEvents, "value")],
-        config: &[],
-        build: |_| {
-            (
-                Some(col("requester_wait_seconds").is_not_null()),
-                vec![one("mean", Unit::Seconds, Aggregate::Mean(col("requester_wait_seconds")))],
-            )
-        },
-    },
-    KpiInfo {
-        name: "agent_wait_time",
-        title: "Agent wait time",
-        table: Table::Tickets,
-        direction: Direction::LowerIsBetter,
-        unit: Unit::Seconds,
-        inputs: &[],
-        definition: "Mean, over tickets solved at least once, of the seconds their status history spent in pending (waiting on the customer) before the last solve (Zendesk's agent wait time).",
-        options: "`definitions.history.statuses` maps other vendors' statuses; `stats`: any of mean, median, p75, \
-                  p90, p95, p99 (default mean, median, p90).",
-        default_stats: &["mean", "median", "p90"],
-        lookups: &[(Table::TicketEvents, "value")],
-        config: &[],
-        build: |_| {
-            (
-                Some(col("agent_wait_seconds").is_not_null()),
-                vec![one("mean", Unit::Seconds, Aggregate::Mean(col("agent_wait_seconds")))],
-            )
-        },
-    },
-    KpiInfo {
-        name: "on_hold_time",
-        title: "On-hold time",
-        table: Table::Tickets,
-        direction: Direction::LowerIsBetter,
-        unit: Unit::Seconds,
-        inputs: &[],
-        definition: "Mean, over tickets solved at least once, of the seconds their status history spent in hold (waiting on a third party) before the last solve (Zendesk's on-hold time).",
-        options: "`definitions.history.statuses` maps other vendors' statuses; `stats`: any of mean, median, p75, \
-                  p90, p95, p99 (default mean, median, p90).",
-        default_stats: &["mean", "median", "p90"],
-        lookups: &[(Table::TicketEvents, "value")],
-        config: &[],
-        build: |_| {
-            (
-                Some(col("on_hold_seconds").is_not_null()),
-                vec![one("mean", Unit::Seconds, Aggregate::Mean(col("on_hold_seconds")))],
-            )
-        },
-    },
-    KpiInfo {
-        name: "first_resolution_time",
-        title: "First resolution time",
-        table: Table::Tickets,
-        direction: Direction::LowerIsBetter,
-        unit: Unit::Seconds,
-        inputs: &[],
-        definition: "Mean, over tickets solved at least once, of the seconds from `created_at` to the first change of status to solved in their history (Zendesk's first resolution time; a reopened ticket keeps its first solve).",
-        options: "`definitions.history.statuses` maps other vendors' statuses; `stats`: any of mean, median, p75, \
-                  p90, p95, p99 (default mean, median, p90).",
-        default_stats: &["mean", "median", "p90"],
-        lookups: &[(Table::TicketEvents, "value")],
-        config: &[],
-        build: |_| {
-            (
-                Some(col("first_resolution_seconds").is_not_null()),
-                vec![one("mean", Unit::Seconds, Aggregate::Mean(col("first_resolution_seconds")))],
-            )
-        },
-    },
+    history_kpi(
+        "requester_wait_time",
+        "Requester wait time",
+        "Mean, over tickets solved at least once, of the seconds their status history (`ticket_events`) spent in new, open or hold before the last solve (Zendesk's requester wait time).",
+        |_| history_measure("requester_wait_seconds"),
+    ),
+    history_kpi(
+        "agent_wait_time",
+        "Agent wait time",
+        "Mean, over tickets solved at least once, of the seconds their status history spent in pending (waiting on the customer) before the last solve (Zendesk's agent wait time).",
+        |_| history_measure("agent_wait_seconds"),
+    ),
+    history_kpi(
+        "on_hold_time",
+        "On-hold time",
+        "Mean, over tickets solved at least once, of the seconds their status history spent in hold (waiting on a third party) before the last solve (Zendesk's on-hold time).",
+        |_| history_measure("on_hold_seconds"),
+    ),
+    history_kpi(
+        "first_resolution_time",
+        "First resolution time",
+        "Mean, over tickets solved at least once, of the seconds from `created_at` to the first change of status to solved in their history (Zendesk's first resolution time; a reopened ticket keeps its first solve).",
+        |_| history_measure("first_resolution_seconds"),
+    ),
     KpiInfo {
         name: "resolution_rate",
         title: "Resolution rate",

@@ -585,7 +585,7 @@ fn run_in(
     if !nowhere.is_empty() {
         warnings.push(format!("no segment computes {}: their dimensions or grains do not fit", nowhere.join(", ")));
     }
-    warnings.extend(unresolved.warnings.clone());
+    warnings.extend(unresolved.iter().map(|(_, w)| w.clone()));
     trace("references checked");
     let mut rejected: Vec<(PathBuf, LazyFrame)> = Vec::new();
     for (t, lf) in &judged {
@@ -602,7 +602,7 @@ fn run_in(
     sink_all(plan, rejected, ParquetCompression::Zstd(None))?;
     let kept: BTreeMap<Table, LazyFrame> = judged.into_iter().map(|(t, lf)| (t, quarantine::kept(lf))).collect();
     trace("quarantined rows written");
-    let (rejected, superseded) = quarantine_report(plan, &rows, &kept, &rejected_paths, &warnings)?;
+    let (rejected, superseded) = quarantine_report(plan, &rows, &kept, &rejected_paths, &unresolved)?;
     trace("quarantine counted");
     let frames = derive(plan, threads::resolve(plan, kept)?);
     let clock = match plan.business_hours.is_empty() {
@@ -808,7 +808,7 @@ fn quarantine_report(
     rows: &[(Table, u64)],
     kept: &BTreeMap<Table, LazyFrame>,
     rejected_paths: &BTreeMap<Table, PathBuf>,
-    warnings: &[String],
+    unresolved: &[(Table, String)],
 ) -> Result<(Vec<(Table, String, u64)>, Vec<(Table, u64)>), Error> {
     let mut rejected = Vec::new();
     let mut superseded = Vec::new();
@@ -840,7 +840,7 @@ fn quarantine_report(
                 0 => format!("the {table} sources hold no rows"),
                 n => format!("none of the {n} {table} row(s) read is usable: {}", reasons.join(", ")),
             };
-            let hints = warnings.iter().filter(|w| w.starts_with(table.name())).cloned().collect();
+            let hints = unresolved.iter().filter(|(t, _)| t == table).map(|(_, w)| w.clone()).collect();
             return Err(DataError::Empty { what, hints }.into());
         }
         let dropped = total.saturating_sub(kept_rows + table_rejected);

@@ -99,7 +99,7 @@ pub fn normalise(
     let mut texts = Vec::new();
     // The file's first rows, read once for every timestamp layout to recognise.
     let mut head = None;
-    // Each column's typed value, for timestamps counted from an earlier one (`after`).
+    // Each timestamp's typed value, for timestamps counted from an earlier one (`after`).
     let mut typed_so_far: Vec<(&str, Expr)> = Vec::new();
     for column in source.table.columns() {
         let mapping = source.columns.iter().find(|m| m.canonical.name == column.name);
@@ -147,7 +147,9 @@ pub fn normalise(
             };
             bad_exprs.push(b.alias(bad(column.name)));
         }
-        typed_so_far.push((column.name, typed.clone()));
+        if column.ty == ColumnType::Timestamp {
+            typed_so_far.push((column.name, typed.clone()));
+        }
         exprs.push(typed.alias(column.name));
     }
     let latest = match &source.duplicates {
@@ -175,11 +177,7 @@ fn evaluate_sql_on_sample(
     lf: &LazyFrame,
     schema: &Schema,
 ) -> Result<(), crate::error::Error> {
-    let mut snippets: Vec<&Sql> = source.filter.iter().collect();
-    snippets.extend(source.columns.iter().filter_map(|m| match &m.value {
-        MappedValue::Expr(sql) => Some(sql),
-        _ => None,
-    }));
+    let snippets = source.sql();
     if snippets.is_empty() {
         return Ok(());
     }

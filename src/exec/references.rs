@@ -32,23 +32,15 @@ const REFERENCES: [Reference; 3] = [
     Reference { from: Table::Tickets, column: "account_id", to: Table::Accounts, reason: "orphan_account_id" },
 ];
 
-/// Rows whose reference resolves nothing, per table and column.
-#[derive(Debug, Default)]
-pub struct Unresolved {
-    /// (table, column, rows with the column set, rows resolving nothing, kept rather than quarantined)
-    pub counts: Vec<(Table, &'static str, u64, u64, bool)>,
-    /// What the user should look at: a share above 1 %, ids that differ only by a trailing `.0`.
-    pub warnings: Vec<String>,
-}
-
 /// Marks the rows of `judged` whose references resolve nothing; `read` holds each table's rows as read
-/// (the ids referred to).
+/// (the ids referred to). Returns, per table, what the user should look at: a share above 1 %, ids that
+/// differ only by a trailing `.0`.
 pub fn judge(
     plan: &Plan,
     read: &std::collections::BTreeMap<Table, LazyFrame>,
     judged: &mut std::collections::BTreeMap<Table, LazyFrame>,
-) -> PolarsResult<Unresolved> {
-    let mut out = Unresolved::default();
+) -> PolarsResult<Vec<(Table, String)>> {
+    let mut warnings = Vec::new();
     for r in &REFERENCES {
         let (Some(targets), Some(frame)) = (read.get(&r.to), judged.get(&r.from)) else { continue };
         if !plan.has_column(r.from, r.column) {
@@ -86,8 +78,7 @@ pub fn judge(
         let examples: Vec<String> =
             by_value.column(r.column)?.str()?.iter().flatten().take(1_000).map(str::to_string).collect();
         let kept = !keep.is_empty() && keep.len() == plan.sources_of(r.from).count();
-        out.warnings.extend(warning(plan, r, set, orphans, &examples, &ids, kept));
-        out.counts.push((r.from, r.column, set, orphans, kept));
+        warnings.extend(warning(plan, r, set, orphans, &examples, &ids, kept).map(|w| (r.from, w)));
 
         let verdicts = by_value.lazy().select([col(r.column), lit(true).alias("__orphan")]);
         let mut args = JoinArgs::new(JoinType::Left);
@@ -112,7 +103,7 @@ pub fn judge(
             .drop(cols(["__orphan"]));
         judged.insert(r.from, marked);
     }
-    Ok(out)
+    Ok(warnings)
 }
 
 /// The sorted hashes of a one-column frame's non-null values.

@@ -342,15 +342,7 @@ fn fed(plan: &Plan, table: Table) -> bool {
 /// columns, known without data), every column they read that the table lacks.
 fn sql_errors(plan: &Plan, text: &str) -> Vec<Diagnostic> {
     let mut out = Vec::new();
-    let mut snippets: Vec<&Sql> = Vec::new();
-    for s in &plan.sources {
-        snippets.extend(&s.filter);
-        snippets.extend(s.columns.iter().filter_map(|m| match &m.value {
-            MappedValue::Expr(sql) => Some(sql),
-            _ => None,
-        }));
-    }
-    for sql in snippets {
+    for sql in plan.sources.iter().flat_map(Source::sql) {
         if let Err(d) = super::sql::parse(sql, text) {
             out.push(d);
         }

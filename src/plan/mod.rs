@@ -258,6 +258,17 @@ pub struct Source {
     pub thread: Option<Thread>,
 }
 
+impl Source {
+    /// The SQL the source's rows go through: its `filter`, then its `expr` mappings.
+    pub fn sql(&self) -> Vec<&Sql> {
+        let exprs = self.columns.iter().filter_map(|m| match &m.value {
+            MappedValue::Expr(sql) => Some(sql),
+            _ => None,
+        });
+        self.filter.iter().chain(exprs).collect()
+    }
+}
+
 /// Source columns of a message's id and the id it replies to.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Thread {
