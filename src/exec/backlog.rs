@@ -8,6 +8,9 @@
 //! at or before E. In whole milliseconds: the opening counts from the first E ≥ created_at + 1 ms, the
 //! closing from the first E ≥ max(first end, created_at + 1 ms), so a ticket closed the instant it was
 //! opened is never open.
+//!
+//! A night that recomputes only the periods new data touched carries the totals of the last earlier
+//! period from the table it merges into, and reads only the tickets with an event after it.
 
 use polars::prelude::*;
 
@@ -30,7 +33,7 @@ pub fn parts(
     periods: &[(jiff::civil::Date, jiff::civil::Date)],
     parts: &mut Vec<LazyFrame>,
 ) -> Result<(), crate::error::Error> {
-    let Some(totals) = running_totals(plan, seg, staged, periods)? else {
+    let Some(totals) = running_totals(plan, seg, staged, kpis, periods)? else {
         return Ok(());
     };
     for &k in kpis {
@@ -54,16 +57,25 @@ fn running_totals(
     plan: &Plan,
     seg: &Segment,
     staged: &Staged,
+    kpis: &[usize],
     periods: &[(jiff::civil::Date, jiff::civil::Date)],
 ) -> Result<Option<LazyFrame>, crate::error::Error> {
     if periods.is_empty() {
         return Ok(None);
     }
-    let tickets = enriched(plan, Table::Tickets, seg, staged, staged.scan(Table::Tickets)?)?;
-    let dims: Vec<Expr> = seg.dimensions.iter().map(|d| col(*d)).collect();
     let ms = |e: Expr| e.cast(DataType::Int64);
     let created = ms(col("created_at"));
     let ended = ms(polars::lazy::dsl::min_horizontal([col("resolved_at"), col("closed_at")])?);
+    let carried = carried_totals(plan, seg, staged, kpis)?;
+    let mut tickets = staged.scan(Table::Tickets)?;
+    if let Some((last, _)) = &carried {
+        // Only the tickets with an event after the carried period: created, or closed, after its end.
+        let end = lit(days_since_epoch(crate::periods::next_start(seg.grain, *last)) * 86_400_000);
+        tickets = tickets.filter(created.clone().gt_eq(end.clone()).or(ended.clone().gt(end)).fill_null(lit(false)));
+    }
+    let tickets = enriched(plan, Table::Tickets, seg, staged, tickets)?;
+    // String dimensions, as the output (and so the carried totals) has them.
+    let dims: Vec<Expr> = seg.dimensions.iter().map(|d| col(*d).cast(DataType::String)).collect();
     // The period an event at `t` (ms) first counts in: the first period whose end is at or after `t`.
     let bucket = |t: Expr| {
         let instant = (t - lit(1i64)).cast(DataType::Datetime(TimeUnit::Milliseconds, None));
@@ -71,16 +83,27 @@ fn running_totals(
     };
     let event = |t: Expr, opened: i64, created: i64| {
         let mut columns = dims.clone();
-        columns.extend([bucket(t), lit(opened).alias(OPENED), lit(created).alias(CREATED)]);
+        columns.extend([
+            bucket(t),
+            lit(opened).cast(DataType::Int64).alias(OPENED),
+            lit(created).cast(DataType::Int64).alias(CREATED),
+        ]);
         columns
     };
     let openings =
         tickets.clone().filter(created.clone().is_not_null()).select(event(created.clone() + lit(1i64), 1, 1));
     let closing_at = polars::lazy::dsl::max_horizontal([ended.clone(), created.clone() + lit(1i64)])?;
     let closings = tickets.filter(created.is_not_null().and(ended.is_not_null())).select(event(closing_at, -1, 0));
-    let mut keys = dims.clone();
+    let mut keys: Vec<Expr> = seg.dimensions.iter().map(|d| col(*d)).collect();
     keys.push(col(BUCKET));
-    let events = concat([openings, closings], UnionArgs::default())?
+    let mut events = vec![openings, closings];
+    if let Some((last, totals)) = carried {
+        // Events up to the carried period are in its totals; the carried totals count as its events.
+        let last = days_since_epoch(last) as i32;
+        events = events.into_iter().map(|e| e.filter(col(BUCKET).gt(lit(last)))).collect();
+        events.push(totals);
+    }
+    let events = concat(events, UnionArgs::default())?
         .group_by(keys)
         .agg([col(OPENED).sum(), col(CREATED).sum()])
         .collect_with_engine(Engine::Streaming)?
@@ -97,6 +120,7 @@ fn running_totals(
         .lazy()
         .with_column(Series::new(INDEX.into(), index).lit())
         .filter(col(INDEX).lt(lit(starts.len() as u32)));
+    let dims: Vec<Expr> = seg.dimensions.iter().map(|d| col(*d)).collect();
     let mut by_index = dims.clone();
     by_index.push(col(INDEX));
     let deltas = events.group_by(by_index.clone()).agg([col(OPENED).sum(), col(CREATED).sum()]);
@@ -131,4 +155,40 @@ fn running_totals(
         .sort(order, SortMultipleOptions::default().with_nulls_last(true).with_maintain_order(true))
         .with_columns([running(OPENED)?.alias(OPENED), running(CREATED)?.alias(CREATED)]);
     Ok(Some(totals))
+}
+
+/// When only the periods new data touched are recomputed, merged into an earlier run's table: that
+/// table's backlog at its last period before the first touched one (whether or not that one still has
+/// data), per group, as events of that period (`BUCKET`, `OPENED`, `CREATED`). Nothing before the first
+/// touched period changed, so those totals are what the tickets up to then give, and only later events need
+/// reading. `None` when there is no such table or period (everything is read).
+fn carried_totals(
+    plan: &Plan,
+    seg: &Segment,
+    staged: &Staged,
+    kpis: &[usize],
+) -> Result<Option<(jiff::civil::Date, LazyFrame)>, crate::error::Error> {
+    let (Some(dir), Some(&first)) = (&staged.earlier, staged.only.get(&seg.name).and_then(|d| d.first())) else {
+        return Ok(None);
+    };
+    let path = dir.join(format!("{}.parquet", seg.name));
+    let (Some(&k), true) = (kpis.first(), path.is_file()) else { return Ok(None) };
+    let (def, stat) = (&plan.kpis[k], &plan.kpis[k].stats[0]);
+    let before = lit(first).cast(DataType::Date);
+    let rows = super::scan_file(&path)?
+        .filter(col("kpi").eq(lit(def.name.as_str())).and(col("stat").eq(lit(stat.stat.as_str()))))
+        .filter(col(PERIOD).lt(before));
+    let rows = rows.clone().filter(col(PERIOD).eq(col(PERIOD).max())).collect()?;
+    if rows.height() == 0 {
+        return Ok(None);
+    }
+    let Some(last) = rows.column(PERIOD)?.date()?.physical().get(0) else { return Ok(None) };
+    let mut columns: Vec<Expr> = seg.dimensions.iter().map(|d| col(*d)).collect();
+    columns.extend([
+        lit(last).alias(BUCKET),
+        col("value").cast(DataType::Int64).alias(OPENED),
+        col("n").cast(DataType::Int64).alias(CREATED),
+    ]);
+    let last = crate::periods::from_epoch_days(last as i64);
+    Ok(Some((last, rows.lazy().select(columns))))
 }

@@ -50,6 +50,9 @@ pub struct Staged {
     clock: Option<business::BusinessClock>,
     /// Segments computed only for some periods (their first days): those new data touched.
     only: BTreeMap<String, Vec<i32>>,
+    /// Where the tables of the run these periods are merged into are (with `only`): the backlog carries its
+    /// totals from them.
+    earlier: Option<PathBuf>,
 }
 
 impl Staged {
@@ -145,7 +148,7 @@ pub fn normalised(plan: &Plan, prepared: &Prepared) -> Result<Staged, Error> {
     let range = (plan.window.from.unwrap_or(today), plan.window.to.unwrap_or(today));
     let clock =
         if plan.business_hours.is_empty() { None } else { Some(business::BusinessClock::new(plan, range.0, range.1)?) };
-    Ok(Staged { frames: derive(plan, frames), clock, only: BTreeMap::new() })
+    Ok(Staged { frames: derive(plan, frames), clock, only: BTreeMap::new(), earlier: None })
 }
 
 fn by_agent(plan: &Plan) -> Expr {
@@ -563,7 +566,8 @@ fn run_in(
             return Ok(report);
         }
     }
-    let mut rows = check_values(plan, &marked)?;
+    check_values(plan, &staging.fresh)?;
+    let mut rows: Vec<(Table, u64)> = staging.rows().into_iter().collect();
     for (table, n) in rows.iter_mut() {
         *n += staging.malformed_of(*table).count() as u64;
     }
@@ -626,7 +630,7 @@ fn run_in(
         None => BTreeMap::new(),
     };
     trace("periods to recompute");
-    let staged = Staged { frames, clock, only: only.clone() };
+    let staged = Staged { frames, clock, only: only.clone(), earlier: Some(out_dir.to_path_buf()) };
     let engine = match plan.engine {
         EngineChoice::Auto | EngineChoice::Streaming => Engine::Streaming,
         EngineChoice::InMemory => Engine::InMemory,
@@ -770,9 +774,11 @@ fn streamed_tables(
                 let df = streamed(part)?;
                 if trace {
                     // Which KPIs a part computes, and how long it took: where a segment's time goes.
-                    let kpis = df.column("kpi").ok().and_then(|c| c.unique().ok()).map(|c| format!("{c:?}"));
-                    let kpis = kpis.unwrap_or_default().replace('\n', " ");
-                    eprintln!("    part {:.2} s: {}", started.elapsed().as_secs_f64(), &kpis[..kpis.len().min(160)]);
+                    let kpis = df.column("kpi").ok().and_then(|c| c.unique_stable().ok());
+                    let names: Vec<String> = kpis
+                        .and_then(|c| c.str().ok().map(|s| s.iter().flatten().map(str::to_string).collect()))
+                        .unwrap_or_default();
+                    eprintln!("    part {:.2} s: {}", started.elapsed().as_secs_f64(), names.join(" "));
                 }
                 Ok(df.lazy())
             })
@@ -917,24 +923,23 @@ fn read_error(plan: &Plan, e: PolarsError) -> Error {
     })
 }
 
-/// Counts rows and fails on the first column with values that do not read as their type.
-fn check_values(plan: &Plan, raw: &BTreeMap<Table, LazyFrame>) -> Result<Vec<(Table, u64)>, Error> {
-    let mut rows = Vec::new();
+/// Fails on the first column with values that do not read as their type.
+fn check_values(plan: &Plan, raw: &BTreeMap<Table, LazyFrame>) -> Result<(), Error> {
     for (table, lf) in raw {
         // Sources that quarantine unreadable values leave them to `quarantine`.
         let quarantining: Vec<&str> =
             plan.sources_of(*table).filter(|s| s.quarantine_unreadable).map(|s| s.name.as_str()).collect();
         let failing = compile::one_of(col(normalise::SOURCE), &quarantining).not();
         let typed: Vec<&str> = table.columns().iter().filter(|c| c.is_checked()).map(|c| c.name).collect();
-        let mut counts = vec![len().cast(DataType::UInt64).alias("__rows")];
-        counts.extend(
-            typed.iter().map(|c| {
-                col(normalise::bad(c)).is_not_null().and(failing.clone()).sum().cast(DataType::UInt64).alias(*c)
-            }),
-        );
+        let counts: Vec<Expr> = typed
+            .iter()
+            .map(|c| col(normalise::bad(c)).is_not_null().and(failing.clone()).sum().cast(DataType::UInt64).alias(*c))
+            .collect();
+        if counts.is_empty() {
+            continue;
+        }
         let df = lf.clone().select(counts).collect_with_engine(Engine::Streaming)?.unwrap_single();
         let get = |name: &str| -> u64 { df.column(name).ok().and_then(|c| c.u64().ok()?.get(0)).unwrap_or(0) };
-        rows.push((*table, get("__rows")));
         for column in typed {
             let total = get(column);
             if total == 0 {
@@ -983,7 +988,7 @@ fn check_values(plan: &Plan, raw: &BTreeMap<Table, LazyFrame>) -> Result<Vec<(Ta
             .into());
         }
     }
-    Ok(rows)
+    Ok(())
 }
 
 /// The optimised Polars plan of each output, computed straight from the sources.

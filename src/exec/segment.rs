@@ -128,12 +128,24 @@ pub fn table_frame(
     }
     let mut lf = window_filter(plan, lf, period);
     if let Some(days) = staged.only.get(&seg.name) {
-        // Only the periods new data touched, before the joins.
+        // Only the periods new data touched, before the joins. The range first: a plain comparison the
+        // Parquet reader checks against each row group's statistics, so the store's parts of untouched
+        // months are skipped unread.
+        if let Some((lo, hi)) = touched_range(seg.grain, days) {
+            lf = lf.filter(col(period).gt_eq(instant_literal(lo)).and(col(period).lt(instant_literal(hi))));
+        }
         let start = period_start(seg.grain, col(period), &plan.window).cast(DataType::Int32);
         lf = lf.filter(one_of_days(start, days));
     }
     let lf = enriched(plan, table, seg, staged, lf)?;
     Ok(lf.with_column(period_start(seg.grain, col(period), &plan.window).alias(PERIOD)))
+}
+
+/// The days from the first touched period's start to the last one's end (`days`: period starts, sorted).
+pub(super) fn touched_range(grain: Grain, days: &[i32]) -> Option<(jiff::civil::Date, jiff::civil::Date)> {
+    let first = crate::periods::from_epoch_days(*days.first()? as i64);
+    let last = crate::periods::from_epoch_days(*days.last()? as i64);
+    Some((first, crate::periods::next_start(grain, last)))
 }
 
 /// Rows whose `column` (a timestamp) falls in the pipeline's window.
@@ -169,12 +181,15 @@ pub(super) fn enriched(
         seg.kpis.iter().filter(|k| plan.kpis[**k].table == table).flat_map(|k| plan.kpis[*k].columns()).collect();
     if table == Table::Tickets && reads.contains(&"has_survey") {
         // Any answer counts, whenever it came: the survey window does not apply.
-        let answered = staged
-            .scan(Table::Surveys)?
-            .select([col("ticket_id")])
-            .filter(col("ticket_id").is_not_null())
-            .unique_stable(None, UniqueKeepStrategy::First)
-            .with_column(lit(true).alias("has_survey"));
+        let mut answered =
+            staged.scan(Table::Surveys)?.select([col("ticket_id")]).filter(col("ticket_id").is_not_null());
+        if staged.only.contains_key(&seg.name) {
+            // A few periods' tickets: the answers about them are found by a semi-join built on their ids,
+            // rather than a table of every answered ticket.
+            let ids = lf.clone().select([col("ticket_id")]);
+            answered = answered.join(ids, [col("ticket_id")], [col("ticket_id")], JoinArgs::new(JoinType::Semi));
+        }
+        let answered = answered.unique(None, UniqueKeepStrategy::Any).with_column(lit(true).alias("has_survey"));
         lf = lf
             .join(answered, [col("ticket_id")], [col("ticket_id")], lookup_join())
             .with_column(col("has_survey").fill_null(lit(false)));
@@ -404,8 +419,15 @@ fn boundary_periods(
         Some(period) => col(period).dt().date(),
         None => col("period"),
     };
-    let starts = staged
-        .scan(table)?
+    let mut rows = staged.scan(table)?;
+    let only = staged.only.get(&seg.name);
+    if let (Some((lo, hi)), Some(period)) =
+        (only.and_then(|days| touched_range(seg.grain, days)), table.period_column())
+    {
+        // Only the touched periods are computed: their days alone are read (the store's other parts skipped).
+        rows = rows.filter(col(period).gt_eq(instant_literal(lo)).and(col(period).lt(instant_literal(hi))));
+    }
+    let starts = rows
         .select([day.alias("__day")])
         .filter(col("__day").is_not_null())
         .select([period_start(
@@ -423,6 +445,7 @@ fn boundary_periods(
     Ok(crate::periods::periods(seg.grain, from, to)
         .into_iter()
         .filter(|(start, _)| with_data.binary_search(start).is_ok())
+        .filter(|(start, _)| only.is_none_or(|days| days.contains(&(days_since_epoch(*start) as i32))))
         .collect())
 }
 

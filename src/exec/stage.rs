@@ -20,6 +20,9 @@ use crate::plan::{Plan, Source};
 pub struct Staging {
     /// Every table's rows, rules marked (not yet settled).
     pub marked: BTreeMap<Table, LazyFrame>,
+    /// The rows of the files staged by this run, per table: only theirs need their values checked (a
+    /// reused part passed the check in the run that stored it, under the same mapping).
+    pub fresh: BTreeMap<Table, LazyFrame>,
     /// One entry per input file, in source and file order: the store's next manifest.
     pub entries: Vec<FileEntry>,
     pub malformed: Vec<MalformedRow>,
@@ -38,6 +41,17 @@ pub struct Staging {
 }
 
 impl Staging {
+    /// Rows read per table: the parts' rows (malformed records are counted apart).
+    pub fn rows(&self) -> BTreeMap<Table, u64> {
+        let mut rows: BTreeMap<Table, u64> = self.marked.keys().map(|t| (*t, 0)).collect();
+        for e in &self.entries {
+            if let Some(n) = Table::from_name(&e.table).and_then(|t| rows.get_mut(&t)) {
+                *n += e.rows;
+            }
+        }
+        rows
+    }
+
     pub fn malformed_of(&self, table: Table) -> impl Iterator<Item = &MalformedRow> {
         self.malformed.iter().filter(move |m| m.table == table)
     }
@@ -124,6 +138,7 @@ pub fn stage(
     }
     let mut staging = Staging {
         marked: BTreeMap::new(),
+        fresh: BTreeMap::new(),
         entries: Vec::new(),
         malformed: Vec::new(),
         blank_lines: Vec::new(),
@@ -138,6 +153,7 @@ pub fn stage(
         damaged,
     };
     let mut by_table: BTreeMap<Table, Vec<LazyFrame>> = BTreeMap::new();
+    let mut fresh: BTreeMap<Table, Vec<LazyFrame>> = BTreeMap::new();
     for (input, entry) in inputs.iter().zip(&entries) {
         let table = input.source.table;
         let part = match &input.reused {
@@ -145,7 +161,10 @@ pub fn stage(
             None => scratch.join(&entry.part),
         };
         let lf = super::scan_file(&part)?;
-        by_table.entry(table).or_default().push(lf);
+        by_table.entry(table).or_default().push(lf.clone());
+        if input.reused.is_none() {
+            fresh.entry(table).or_default().push(lf);
+        }
         for (row, detail) in &entry.malformed {
             staging.malformed.push(MalformedRow {
                 table,
@@ -169,6 +188,9 @@ pub fn stage(
     for (table, frames) in by_table {
         let all = concat(frames, UnionArgs::default())?;
         staging.marked.insert(table, quarantine::mark_plausible(plan, table, all));
+    }
+    for (table, frames) in fresh {
+        staging.fresh.insert(table, concat(frames, UnionArgs::default())?);
     }
     staging.entries = entries;
     Ok(staging)

@@ -208,7 +208,7 @@ fn apply(dir: &Path, step: &Step, counter: &mut usize) {
 
 #[test]
 fn incremental_runs_equal_full_runs_after_any_sequence_of_file_changes() {
-    let config = Config { cases: 6, failure_persistence: None, ..Config::default() };
+    let config = Config { cases: 12, failure_persistence: None, ..Config::default() };
     let mut runner = TestRunner::new_with_rng(config, TestRng::deterministic_rng(RngAlgorithm::ChaCha));
     runner
         .run(&proptest::collection::vec(step(), 6..10), |steps| {
