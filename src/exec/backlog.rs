@@ -75,14 +75,14 @@ fn running_totals(
     }
     let tickets = enriched(plan, Table::Tickets, seg, staged, tickets)?;
     // String dimensions, as the output (and so the carried totals) has them.
-    let dims: Vec<Expr> = seg.dimensions.iter().map(|d| col(*d).cast(DataType::String)).collect();
+    let text_dims: Vec<Expr> = seg.dimensions.iter().map(|d| col(*d).cast(DataType::String)).collect();
     // The period an event at `t` (ms) first counts in: the first period whose end is at or after `t`.
     let bucket = |t: Expr| {
         let instant = (t - lit(1i64)).cast(DataType::Datetime(TimeUnit::Milliseconds, None));
         period_start(seg.grain, instant, &plan.window).cast(DataType::Int32).alias(BUCKET)
     };
     let event = |t: Expr, opened: i64, created: i64| {
-        let mut columns = dims.clone();
+        let mut columns = text_dims.clone();
         columns.extend([
             bucket(t),
             lit(opened).cast(DataType::Int64).alias(OPENED),
@@ -94,7 +94,8 @@ fn running_totals(
         tickets.clone().filter(created.clone().is_not_null()).select(event(created.clone() + lit(1i64), 1, 1));
     let closing_at = polars::lazy::dsl::max_horizontal([ended.clone(), created.clone() + lit(1i64)])?;
     let closings = tickets.filter(created.is_not_null().and(ended.is_not_null())).select(event(closing_at, -1, 0));
-    let mut keys: Vec<Expr> = seg.dimensions.iter().map(|d| col(*d)).collect();
+    let dims: Vec<Expr> = seg.dimensions.iter().map(|d| col(*d)).collect();
+    let mut keys = dims.clone();
     keys.push(col(BUCKET));
     let mut events = vec![openings, closings];
     if let Some((last, totals)) = carried {
@@ -120,7 +121,6 @@ fn running_totals(
         .lazy()
         .with_column(Series::new(INDEX.into(), index).lit())
         .filter(col(INDEX).lt(lit(starts.len() as u32)));
-    let dims: Vec<Expr> = seg.dimensions.iter().map(|d| col(*d)).collect();
     let mut by_index = dims.clone();
     by_index.push(col(INDEX));
     let deltas = events.group_by(by_index.clone()).agg([col(OPENED).sum(), col(CREATED).sum()]);
@@ -177,12 +177,11 @@ fn carried_totals(
     let before = lit(first).cast(DataType::Date);
     let rows = super::scan_file(&path)?
         .filter(col("kpi").eq(lit(def.name.as_str())).and(col("stat").eq(lit(stat.stat.as_str()))))
-        .filter(col(PERIOD).lt(before));
-    let rows = rows.clone().filter(col(PERIOD).eq(col(PERIOD).max())).collect()?;
-    if rows.height() == 0 {
-        return Ok(None);
-    }
-    let Some(last) = rows.column(PERIOD)?.date()?.physical().get(0) else { return Ok(None) };
+        .filter(col(PERIOD).lt(before))
+        .filter(col(PERIOD).eq(col(PERIOD).max()))
+        .collect()?;
+    let periods = rows.column(PERIOD)?.date()?.physical();
+    let Some(last) = (rows.height() > 0).then(|| periods.get(0)).flatten() else { return Ok(None) };
     let mut columns: Vec<Expr> = seg.dimensions.iter().map(|d| col(*d)).collect();
     columns.extend([
         lit(last).alias(BUCKET),

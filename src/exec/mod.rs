@@ -630,7 +630,8 @@ fn run_in(
         None => BTreeMap::new(),
     };
     trace("periods to recompute");
-    let staged = Staged { frames, clock, only: only.clone(), earlier: Some(out_dir.to_path_buf()) };
+    let earlier = (!only.is_empty()).then(|| out_dir.to_path_buf());
+    let staged = Staged { frames, clock, only: only.clone(), earlier };
     let engine = match plan.engine {
         EngineChoice::Auto | EngineChoice::Streaming => Engine::Streaming,
         EngineChoice::InMemory => Engine::InMemory,

@@ -128,12 +128,8 @@ pub fn table_frame(
     }
     let mut lf = window_filter(plan, lf, period);
     if let Some(days) = staged.only.get(&seg.name) {
-        // Only the periods new data touched, before the joins. The range first: a plain comparison the
-        // Parquet reader checks against each row group's statistics, so the store's parts of untouched
-        // months are skipped unread.
-        if let Some((lo, hi)) = touched_range(seg.grain, days) {
-            lf = lf.filter(col(period).gt_eq(instant_literal(lo)).and(col(period).lt(instant_literal(hi))));
-        }
+        // Only the periods new data touched, before the joins: the range first, then the periods in it.
+        lf = within_touched_range(lf, seg, staged, period);
         let start = period_start(seg.grain, col(period), &plan.window).cast(DataType::Int32);
         lf = lf.filter(one_of_days(start, days));
     }
@@ -141,11 +137,16 @@ pub fn table_frame(
     Ok(lf.with_column(period_start(seg.grain, col(period), &plan.window).alias(PERIOD)))
 }
 
-/// The days from the first touched period's start to the last one's end (`days`: period starts, sorted).
-pub(super) fn touched_range(grain: Grain, days: &[i32]) -> Option<(jiff::civil::Date, jiff::civil::Date)> {
-    let first = crate::periods::from_epoch_days(*days.first()? as i64);
-    let last = crate::periods::from_epoch_days(*days.last()? as i64);
-    Some((first, crate::periods::next_start(grain, last)))
+/// Rows whose `column` (a timestamp) falls between the first touched period's start and the last one's
+/// end, when only touched periods are computed. A plain comparison, which the Parquet reader checks against
+/// each row group's statistics: the store's parts of untouched months are skipped unread.
+fn within_touched_range(lf: LazyFrame, seg: &Segment, staged: &Staged, column: &str) -> LazyFrame {
+    let Some((Some(first), Some(last))) = staged.only.get(&seg.name).map(|d| (d.first(), d.last())) else {
+        return lf;
+    };
+    let from = crate::periods::from_epoch_days(*first as i64);
+    let to = crate::periods::next_start(seg.grain, crate::periods::from_epoch_days(*last as i64));
+    lf.filter(col(column).gt_eq(instant_literal(from)).and(col(column).lt(instant_literal(to))))
 }
 
 /// Rows whose `column` (a timestamp) falls in the pipeline's window.
@@ -181,15 +182,12 @@ pub(super) fn enriched(
         seg.kpis.iter().filter(|k| plan.kpis[**k].table == table).flat_map(|k| plan.kpis[*k].columns()).collect();
     if table == Table::Tickets && reads.contains(&"has_survey") {
         // Any answer counts, whenever it came: the survey window does not apply.
-        let mut answered =
-            staged.scan(Table::Surveys)?.select([col("ticket_id")]).filter(col("ticket_id").is_not_null());
-        if staged.only.contains_key(&seg.name) {
-            // A few periods' tickets: the answers about them are found by a semi-join built on their ids,
-            // rather than a table of every answered ticket.
-            let ids = lf.clone().select([col("ticket_id")]);
-            answered = answered.join(ids, [col("ticket_id")], [col("ticket_id")], JoinArgs::new(JoinType::Semi));
-        }
-        let answered = answered.unique(None, UniqueKeepStrategy::Any).with_column(lit(true).alias("has_survey"));
+        let answered = staged
+            .scan(Table::Surveys)?
+            .select([col("ticket_id")])
+            .filter(col("ticket_id").is_not_null())
+            .unique(None, UniqueKeepStrategy::Any)
+            .with_column(lit(true).alias("has_survey"));
         lf = lf
             .join(answered, [col("ticket_id")], [col("ticket_id")], lookup_join())
             .with_column(col("has_survey").fill_null(lit(false)));
@@ -420,13 +418,10 @@ fn boundary_periods(
         None => col("period"),
     };
     let mut rows = staged.scan(table)?;
-    let only = staged.only.get(&seg.name);
-    if let (Some((lo, hi)), Some(period)) =
-        (only.and_then(|days| touched_range(seg.grain, days)), table.period_column())
-    {
-        // Only the touched periods are computed: their days alone are read (the store's other parts skipped).
-        rows = rows.filter(col(period).gt_eq(instant_literal(lo)).and(col(period).lt(instant_literal(hi))));
+    if let Some(period) = table.period_column() {
+        rows = within_touched_range(rows, seg, staged, period);
     }
+    let only = staged.only.get(&seg.name);
     let starts = rows
         .select([day.alias("__day")])
         .filter(col("__day").is_not_null())
