@@ -66,12 +66,19 @@ fn running_totals(
     let ms = |e: Expr| e.cast(DataType::Int64);
     let created = ms(col("created_at"));
     let ended = ms(polars::lazy::dsl::min_horizontal([col("resolved_at"), col("closed_at")])?);
-    let carried = carried_totals(plan, seg, staged, kpis)?;
+    let carried = super::timing::traced("carried backlog", || carried_totals(plan, seg, staged, kpis))?;
     let mut tickets = staged.scan(Table::Tickets)?;
     if let Some((last, _)) = &carried {
         // Only the tickets with an event after the carried period: created, or closed, after its end.
-        let end = lit(days_since_epoch(crate::periods::next_start(seg.grain, *last)) * 86_400_000);
-        tickets = tickets.filter(created.clone().gt_eq(end.clone()).or(ended.clone().gt(end)).fill_null(lit(false)));
+        let end_day = crate::periods::next_start(seg.grain, *last);
+        let end = lit(days_since_epoch(end_day) * 86_400_000);
+        // First on the columns as staged, which the reader checks against each part's statistics: a ticket
+        // that ends after `end` has a resolution or a closing after it.
+        let after = |c: &str| col(c).gt_eq(super::segment::instant_literal(end_day));
+        let staged_after = after("created_at").or(after("resolved_at")).or(after("closed_at")).fill_null(lit(false));
+        tickets = staged
+            .scan_where(plan, Table::Tickets, staged_after)?
+            .filter(created.clone().gt_eq(end.clone()).or(ended.clone().gt(end)).fill_null(lit(false)));
     }
     let tickets = enriched(plan, Table::Tickets, seg, staged, tickets)?;
     // String dimensions, as the output (and so the carried totals) has them.
@@ -104,11 +111,9 @@ fn running_totals(
         events = events.into_iter().map(|e| e.filter(col(BUCKET).gt(lit(last)))).collect();
         events.push(totals);
     }
-    let events = concat(events, UnionArgs::default())?
-        .group_by(keys)
-        .agg([col(OPENED).sum(), col(CREATED).sum()])
-        .collect_with_engine(Engine::Streaming)?
-        .unwrap_single();
+    let events = concat(events, UnionArgs::default())?.group_by(keys).agg([col(OPENED).sum(), col(CREATED).sum()]);
+    let events =
+        super::timing::traced("backlog events", || events.collect_with_engine(Engine::Streaming))?.unwrap_single();
     // Each bucket's first reported period: the events count from there on.
     let starts: Vec<i32> = periods.iter().map(|(s, _)| days_since_epoch(*s) as i32).collect();
     let index: Vec<u32> = events

@@ -47,6 +47,8 @@ pub use timing::{Observe, StageHook};
 /// business clock when the pipeline declares calendars.
 pub struct Staged {
     frames: BTreeMap<Table, LazyFrame>,
+    /// The tables before `derive`, for `scan_where`.
+    underived: BTreeMap<Table, LazyFrame>,
     clock: Option<business::BusinessClock>,
     /// Segments computed only for some periods (their first days): those new data touched.
     only: BTreeMap<String, Vec<i32>>,
@@ -56,8 +58,25 @@ pub struct Staged {
 }
 
 impl Staged {
+    fn new(plan: &Plan, underived: BTreeMap<Table, LazyFrame>, clock: Option<business::BusinessClock>) -> Staged {
+        let frames = derive(plan, underived.clone());
+        Staged { frames, underived, clock, only: BTreeMap::new(), earlier: None }
+    }
+
     pub fn scan(&self, table: Table) -> Result<LazyFrame, Error> {
         self.frames.get(&table).cloned().ok_or_else(|| Error::Internal(format!("no source feeds the {table} table")))
+    }
+
+    /// The rows of `table` for which `staged` holds on the columns as staged, then derived as `scan` gives
+    /// them. `derive` rewrites some columns (`resolved_at`, `closed_at` by the resolution rules), and the
+    /// engine does not move a filter on a rewritten column below the rewrite: this one reaches the Parquet
+    /// reader, which skips the parts whose statistics rule it out. Derivations are per row, so this is
+    /// `scan(table)` without the rows `staged` leaves out.
+    pub fn scan_where(&self, plan: &Plan, table: Table, staged: Expr) -> Result<LazyFrame, Error> {
+        let mut underived = self.underived.clone();
+        let Some(rows) = underived.get_mut(&table) else { return self.scan(table) };
+        *rows = rows.clone().filter(staged);
+        derive(plan, underived).remove(&table).ok_or_else(|| Error::Internal(format!("no {table} table derived")))
     }
 }
 
@@ -148,7 +167,7 @@ pub fn normalised(plan: &Plan, prepared: &Prepared) -> Result<Staged, Error> {
     let range = (plan.window.from.unwrap_or(today), plan.window.to.unwrap_or(today));
     let clock =
         if plan.business_hours.is_empty() { None } else { Some(business::BusinessClock::new(plan, range.0, range.1)?) };
-    Ok(Staged { frames: derive(plan, frames), clock, only: BTreeMap::new(), earlier: None })
+    Ok(Staged::new(plan, frames, clock))
 }
 
 fn by_agent(plan: &Plan) -> Expr {
@@ -608,11 +627,10 @@ fn run_in(
     trace("quarantined rows written");
     let (rejected, superseded) = quarantine_report(plan, &rows, &kept, &rejected_paths, &unresolved)?;
     trace("quarantine counted");
-    let frames = derive(plan, threads::resolve(plan, kept)?);
-    let clock = match plan.business_hours.is_empty() {
-        true => None,
-        false => Some(business_clock(plan, &frames)?),
-    };
+    let mut staged = Staged::new(plan, threads::resolve(plan, kept)?, None);
+    if !plan.business_hours.is_empty() {
+        staged.clock = Some(business_clock(plan, &staged.frames)?);
+    }
     // After a night that brought only ticket or survey files, the segments are computed for the periods
     // those files touch, and merged into the tables the last run wrote.
     let partial_ok = !options.full
@@ -631,7 +649,8 @@ fn run_in(
     };
     trace("periods to recompute");
     let earlier = (!only.is_empty()).then(|| out_dir.to_path_buf());
-    let staged = Staged { frames, clock, only: only.clone(), earlier };
+    staged.only = only.clone();
+    staged.earlier = earlier;
     let engine = match plan.engine {
         EngineChoice::Auto | EngineChoice::Streaming => Engine::Streaming,
         EngineChoice::InMemory => Engine::InMemory,
@@ -772,6 +791,9 @@ fn streamed_tables(
             .into_iter()
             .map(|part| {
                 let started = std::time::Instant::now();
+                if std::env::var("DESKPULSE_TRACE").as_deref() == Ok("plan") {
+                    eprintln!("{}", part.describe_optimized_plan()?);
+                }
                 let df = streamed(part)?;
                 if trace {
                     // Which KPIs a part computes, and how long it took: where a segment's time goes.

@@ -404,7 +404,17 @@ fn boundary_periods(
     seg: &Segment,
     staged: &Staged,
 ) -> Result<Vec<(jiff::civil::Date, jiff::civil::Date)>, crate::error::Error> {
-    let (from, to) = date_range(plan, staged)?;
+    let only = staged.only.get(&seg.name);
+    let touched = only.and_then(|days| Some((*days.first()?, *days.last()?)));
+    let (from, to) = match touched {
+        // Only the touched periods are kept below: they bound the calendar, without a pass over the data.
+        Some((first, last)) if seg.grain != Grain::All => {
+            let first = crate::periods::from_epoch_days(first as i64);
+            let after_last = crate::periods::next_start(seg.grain, crate::periods::from_epoch_days(last as i64));
+            (plan.window.from.unwrap_or(first), plan.window.to.unwrap_or(after_last))
+        },
+        _ => date_range(plan, staged)?,
+    };
     if seg.grain == Grain::All {
         return Ok(crate::periods::periods(seg.grain, from, to));
     }
@@ -421,7 +431,6 @@ fn boundary_periods(
     if let Some(period) = table.period_column() {
         rows = within_touched_range(rows, seg, staged, period);
     }
-    let only = staged.only.get(&seg.name);
     let starts = rows
         .select([day.alias("__day")])
         .filter(col("__day").is_not_null())
@@ -455,7 +464,7 @@ fn snapshot_parts(
     kpis: &[usize],
     parts: &mut Vec<LazyFrame>,
 ) -> Result<(), crate::error::Error> {
-    let periods = boundary_periods(plan, seg, staged)?;
+    let periods = super::timing::traced("boundary periods", || boundary_periods(plan, seg, staged))?;
     if table == Table::Spend {
         return super::acquisition::parts(plan, seg, staged, kpis, &periods, parts);
     }
@@ -569,14 +578,23 @@ pub fn segment_parts(plan: &Plan, seg: &Segment, staged: &Staged) -> Result<Vec<
             .drop(cols(aggs.lists()));
         let per_ticket = |k: &usize| plan.kpis[*k].stats.iter().any(|s| matches!(s.aggregate, Aggregate::PerTicket(_)));
         if kpis.iter().any(per_ticket) {
-            let tickets = table_frame(plan, Table::Tickets, seg, staged)?
-                .group_by(keys.clone())
-                .agg([len().cast(DataType::Int64).alias(TICKETS)]);
+            let tickets = match table {
+                Table::Tickets => rows.clone(),
+                _ => table_frame(plan, Table::Tickets, seg, staged)?,
+            };
+            let tickets = tickets.group_by(keys.clone()).agg([len().cast(DataType::Int64).alias(TICKETS)]);
             let mut args = JoinArgs::new(JoinType::Left);
             args.nulls_equal = true; // the `all` grain without a window has a null period
             grouped = grouped.join(tickets, keys.clone(), keys.clone(), args);
         }
-        let grouped = grouped.cache();
+        // One aggregation for all the KPIs' rows. The engine does not move filters into a cached plan: on a
+        // night, the touched periods' range must reach the Parquet reader (the store's other months are then
+        // skipped), and the engine's own common-plan detection shares the aggregation instead. A full run
+        // keeps the cache, which holds the small aggregate rather than the rows (10M: 2.2 vs 2.8 GB peak).
+        let grouped = match staged.only.contains_key(&seg.name) {
+            true => grouped,
+            false => grouped.cache(),
+        };
         for k in kpis {
             let def = &plan.kpis[k];
             for (s, stat) in def.stats.iter().enumerate() {

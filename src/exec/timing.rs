@@ -85,3 +85,15 @@ impl Timer {
         self.stages.borrow().clone()
     }
 }
+
+/// Runs `f`; with `DESKPULSE_TRACE` set, prints how long it took under `what`: the steps inside a stage
+/// that do work while its plans are built (boundary periods, carried totals).
+pub fn traced<T>(what: &str, f: impl FnOnce() -> T) -> T {
+    if std::env::var_os("DESKPULSE_TRACE").is_none() {
+        return f();
+    }
+    let started = Instant::now();
+    let out = f();
+    eprintln!("    step {:.2} s: {what}", started.elapsed().as_secs_f64());
+    out
+}
