@@ -298,6 +298,12 @@ pub const DERIVED: &[(Table, &str)] = &[
     (Table::Tickets, "on_hold_seconds"),
     (Table::Tickets, "first_resolution_seconds"),
     (Table::Tickets, "full_resolution_seconds"),
+    // The same while the ticket's business calendar is open.
+    (Table::Tickets, "requester_wait_business_seconds"),
+    (Table::Tickets, "agent_wait_business_seconds"),
+    (Table::Tickets, "on_hold_business_seconds"),
+    (Table::Tickets, "first_resolution_business_seconds"),
+    (Table::Tickets, "full_resolution_business_seconds"),
 ];
 
 pub fn is_derived(table: Table, column: &str) -> bool {

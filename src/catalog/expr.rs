@@ -21,6 +21,13 @@ pub enum Expr {
     IsNotNull(Box<Expr>),
     /// Membership in a list of text values.
     InList(Box<Expr>, Vec<String>),
+    /// SQL from the pipeline (a metric's `where`, at `at`), checked against its table when the plan was
+    /// built; `columns` are the canonical columns it reads (attributes are not canonical).
+    Sql {
+        text: String,
+        columns: Vec<&'static str>,
+        at: crate::spec::Location,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,6 +79,17 @@ impl Expr {
         }
     }
 
+    /// The pipeline's SQL inside the expression (metrics), to check on data before a run computes.
+    pub fn sql(&self) -> Vec<&Expr> {
+        match self {
+            Expr::Sql { .. } => vec![self],
+            Expr::Cmp(a, _, b) => a.sql().into_iter().chain(b.sql()).collect(),
+            Expr::And(all) | Expr::Or(all) => all.iter().flat_map(Expr::sql).collect(),
+            Expr::Not(e) | Expr::IsNotNull(e) | Expr::InList(e, _) => e.sql(),
+            Expr::Col(_) | Expr::Int(_) | Expr::Float(_) | Expr::Text(_) | Expr::SecondsBetween { .. } => Vec::new(),
+        }
+    }
+
     /// Canonical columns the expression reads.
     pub fn columns(&self, out: &mut Vec<&'static str>) {
         let mut push = |c: &'static str| {
@@ -92,6 +110,7 @@ impl Expr {
             },
             Expr::And(all) | Expr::Or(all) => all.iter().for_each(|e| e.columns(out)),
             Expr::Not(e) | Expr::IsNotNull(e) | Expr::InList(e, _) => e.columns(out),
+            Expr::Sql { columns, .. } => columns.iter().for_each(|c| push(c)),
         }
     }
 }
@@ -133,6 +152,7 @@ impl fmt::Display for Expr {
                 }
                 f.write_str(")")
             },
+            Expr::Sql { text, .. } => write!(f, "({text})"),
         }
     }
 }

@@ -145,6 +145,32 @@ pub struct KpiDefinition {
 }
 
 impl KpiDefinition {
+    /// The pipeline's SQL the definition holds (declared metrics), to check on data before a run computes.
+    pub fn sql(&self) -> Vec<&Expr> {
+        let mut out: Vec<&Expr> = self.filter.iter().flat_map(Expr::sql).collect();
+        for s in &self.stats {
+            match &s.aggregate {
+                Aggregate::Share { when: e } | Aggregate::Mean(e) | Aggregate::Quantile(e, _) => out.extend(e.sql()),
+                Aggregate::Sum(e) | Aggregate::PerTicket(e) => out.extend(e.sql()),
+                Aggregate::NetScore { promoter: a, detractor: b }
+                | Aggregate::NetScoreMargin { promoter: a, detractor: b }
+                | Aggregate::Spearman(a, b)
+                | Aggregate::Ratio { num: a, den: b }
+                | Aggregate::Proportion { yes: a, no: b }
+                | Aggregate::Wilson { yes: a, no: b, .. } => out.extend(a.sql().into_iter().chain(b.sql())),
+                Aggregate::Count
+                | Aggregate::Mix { .. }
+                | Aggregate::PerAgentDay { .. }
+                | Aggregate::OpenAtPeriodEnd
+                | Aggregate::Retention
+                | Aggregate::Churn
+                | Aggregate::Cac
+                | Aggregate::Clv { .. } => {},
+            }
+        }
+        out
+    }
+
     /// Canonical columns the definition reads.
     pub fn columns(&self) -> Vec<&'static str> {
         let mut out = Vec::new();
@@ -266,11 +292,21 @@ pub struct KpiOptions {
 const BUSINESS_MEASURES: [(&str, &str); 2] =
     [("first_response_at", "first_response_business_seconds"), ("resolved_at", "resolution_business_seconds")];
 
+/// History measures (`ticket_events`) and the derived column holding each in business seconds.
+const HISTORY_BUSINESS_MEASURES: [(&str, &str); 5] = [
+    ("requester_wait_seconds", "requester_wait_business_seconds"),
+    ("agent_wait_seconds", "agent_wait_business_seconds"),
+    ("on_hold_seconds", "on_hold_business_seconds"),
+    ("first_resolution_seconds", "first_resolution_business_seconds"),
+    ("full_resolution_seconds", "full_resolution_business_seconds"),
+];
+
 fn business_measure(measure: &Expr) -> Option<&'static str> {
     match measure {
         Expr::SecondsBetween { start: "created_at", end } => {
             BUSINESS_MEASURES.iter().find(|(e, _)| e == end).map(|(_, c)| *c)
         },
+        Expr::Col(c) => HISTORY_BUSINESS_MEASURES.iter().find(|(wall, _)| wall == c).map(|(_, b)| *b),
         _ => None,
     }
 }
@@ -374,7 +410,8 @@ const fn history_kpi(
         inputs: &[],
         definition,
         options: "`definitions.history.statuses` maps other vendors' statuses; `stats`: any of mean, median, p75, \
-                  p90, p95, p99 (default mean, median, p90).",
+                  p90, p95, p99 (default mean, median, p90); `clock: business` counts only the seconds while the \
+                  ticket's business calendar is open.",
         default_stats: &["mean", "median", "p90"],
         lookups: &[(Table::TicketEvents, "value")],
         config: &[],

@@ -28,6 +28,10 @@ pub fn expr(e: &N) -> Expr {
         N::Or(all) => all.iter().map(expr).reduce(|a, b| a.or(b)).unwrap_or(lit(false)),
         N::Not(e) => expr(e).not(),
         N::IsNotNull(e) => expr(e).is_not_null(),
+        N::Sql { text, .. } => {
+            let sql = crate::plan::Sql { text: text.clone(), at: Default::default() };
+            crate::plan::parse_sql(&sql, "").expect("a metric's SQL was parsed when the plan was built")
+        },
         N::InList(e, values) => one_of(expr(e), values),
     }
 }

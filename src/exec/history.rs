@@ -6,20 +6,28 @@
 
 use polars::prelude::*;
 
+use super::business::{self, BusinessClock};
 use crate::plan::Plan;
 
-/// The per-ticket measures, as derived ticket columns.
-pub const MEASURES: [&str; 5] = [
+/// The per-ticket measures, as derived ticket columns: elapsed seconds, then the same in business seconds.
+pub const MEASURES: [&str; 10] = [
     "requester_wait_seconds",
     "agent_wait_seconds",
     "on_hold_seconds",
     "first_resolution_seconds",
     "full_resolution_seconds",
+    "requester_wait_business_seconds",
+    "agent_wait_business_seconds",
+    "on_hold_business_seconds",
+    "first_resolution_business_seconds",
+    "full_resolution_business_seconds",
 ];
 
-/// `ticket_id` and the history measures (seconds), from the events' status changes; `created` holds each
-/// ticket's `ticket_id` and `created_at`.
-pub fn durations(plan: &Plan, events: LazyFrame, created: LazyFrame) -> LazyFrame {
+/// `ticket_id` and the history measures (seconds), from the events' status changes; `tickets` are the
+/// tickets (their `created_at`, and the channel and team that choose their business calendar). Business
+/// seconds count while the ticket's calendar is open; a ticket without a calendar (or a run without
+/// calendars) is measured around the clock.
+pub fn durations(plan: &Plan, events: LazyFrame, tickets: LazyFrame, clock: Option<&BusinessClock>) -> LazyFrame {
     let is = |names: &[&str]| {
         names.iter().map(|n| col("__status").eq(lit(*n))).reduce(|a, b| a.or(b)).expect("a status").fill_null(false)
     };
@@ -41,26 +49,57 @@ pub fn durations(plan: &Plan, events: LazyFrame, created: LazyFrame) -> LazyFram
         ])
         // After the last solve the ticket waits on no one.
         .filter(col("__last_solve").is_not_null().and(col("at").lt(col("__last_solve"))));
-    let seconds = (ms(col("__until")) - ms(col("at"))).cast(DataType::Float64) / lit(1000.0);
+    let calendars = match clock {
+        Some(_) => business::calendar_of(plan),
+        None => lit(NULL).cast(DataType::String),
+    };
+    let created = tickets.select([col("ticket_id"), col("created_at"), calendars.alias(business::CALENDAR)]);
+    let calendar_of_ticket = created.clone().select([col("ticket_id"), col(business::CALENDAR)]);
+    let changes = changes.left_join(calendar_of_ticket, col("ticket_id"), col("ticket_id"));
+    // Business milliseconds counted at each instant; elapsed ones without a calendar.
+    let (changes, from) = on_clock(clock, changes, "at");
+    let (changes, until) = on_clock(clock, changes, "__until");
+    let seconds = (ms(col(until.as_str())) - ms(col(from.as_str()))).cast(DataType::Float64) / lit(1000.0);
+    let wall = (ms(col("__until")) - ms(col("at"))).cast(DataType::Float64) / lit(1000.0);
     let waits = changes.group_by([col("ticket_id")]).agg([
-        seconds.clone().filter(is(&["new", "open", "hold"])).sum().alias("requester_wait_seconds"),
-        seconds.clone().filter(is(&["pending"])).sum().alias("agent_wait_seconds"),
-        seconds.filter(is(&["hold"])).sum().alias("on_hold_seconds"),
+        wall.clone().filter(is(&["new", "open", "hold"])).sum().alias("requester_wait_seconds"),
+        wall.clone().filter(is(&["pending"])).sum().alias("agent_wait_seconds"),
+        wall.filter(is(&["hold"])).sum().alias("on_hold_seconds"),
+        seconds.clone().filter(is(&["new", "open", "hold"])).sum().alias("requester_wait_business_seconds"),
+        seconds.clone().filter(is(&["pending"])).sum().alias("agent_wait_business_seconds"),
+        seconds.filter(is(&["hold"])).sum().alias("on_hold_business_seconds"),
     ]);
-    let since = |solve: &str| (ms(col(solve)) - ms(col("created_at"))).cast(DataType::Float64) / lit(1000.0);
+    let solved_tickets = created.inner_join(solves, col("ticket_id"), col("ticket_id"));
+    let (solved_tickets, created_at) = on_clock(clock, solved_tickets, "created_at");
+    let (solved_tickets, first_solve) = on_clock(clock, solved_tickets, "__first_solve");
+    let (solved_tickets, last_solve) = on_clock(clock, solved_tickets, "__last_solve");
+    let between = |from: &str, to: &str| (ms(col(to)) - ms(col(from))).cast(DataType::Float64) / lit(1000.0);
+    let zero = |c: &str| col(c).fill_null(lit(0.0));
     // Tickets never solved have no measures.
-    created
-        .select([col("ticket_id"), col("created_at")])
-        .inner_join(solves, col("ticket_id"), col("ticket_id"))
-        .left_join(waits, col("ticket_id"), col("ticket_id"))
-        .select([
-            col("ticket_id"),
-            col("requester_wait_seconds").fill_null(lit(0.0)),
-            col("agent_wait_seconds").fill_null(lit(0.0)),
-            col("on_hold_seconds").fill_null(lit(0.0)),
-            since("__first_solve").alias("first_resolution_seconds"),
-            since("__last_solve").alias("full_resolution_seconds"),
-        ])
+    solved_tickets.left_join(waits, col("ticket_id"), col("ticket_id")).select([
+        col("ticket_id"),
+        zero("requester_wait_seconds"),
+        zero("agent_wait_seconds"),
+        zero("on_hold_seconds"),
+        between("created_at", "__first_solve").alias("first_resolution_seconds"),
+        between("created_at", "__last_solve").alias("full_resolution_seconds"),
+        zero("requester_wait_business_seconds"),
+        zero("agent_wait_business_seconds"),
+        zero("on_hold_business_seconds"),
+        between(&created_at, &first_solve).alias("first_resolution_business_seconds"),
+        between(&created_at, &last_solve).alias("full_resolution_business_seconds"),
+    ])
+}
+
+/// `lf` with `__b_<column>`: the business milliseconds counted at timestamp `column` on the clock of the
+/// row's `CALENDAR`, or the elapsed milliseconds (the timestamp itself) for rows without a calendar and runs
+/// without a clock. Returns the new column's name.
+fn on_clock(clock: Option<&BusinessClock>, lf: LazyFrame, column: &str) -> (LazyFrame, String) {
+    let name = format!("__b_{column}");
+    let elapsed = col(column).cast(DataType::Int64);
+    let Some(clock) = clock else { return (lf.with_column(elapsed.alias(name.as_str())), name) };
+    let counted = when(col(business::CALENDAR).is_null()).then(elapsed).otherwise(col(name.as_str()));
+    (clock.elapsed(lf, column, &name).with_column(counted.alias(name.as_str())), name)
 }
 
 /// The status changes (`ticket_id`, `at`, `__status`), vendor names mapped onto Zendesk's, in lower case.

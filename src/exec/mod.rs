@@ -37,7 +37,7 @@ use crate::sink;
 
 pub use benchmark::{render_scorecard, scorecard, CardFormat};
 pub use csv_shape::Malformed;
-pub(crate) use normalise::{canonical_schema, sql_on};
+pub(crate) use normalise::{attribute_dtype, canonical_schema, sql_on};
 use prepare::Prepared;
 pub use record::{list as run_records, table as run_table, RunRecord};
 pub use segment::OUTPUT_COLUMNS;
@@ -649,6 +649,7 @@ fn run_in(
     };
     trace("periods to recompute");
     let earlier = (!only.is_empty()).then(|| out_dir.to_path_buf());
+    check_metric_sql(plan, &staged)?;
     staged.only = only.clone();
     staged.earlier = earlier;
     let engine = match plan.engine {
@@ -1015,6 +1016,29 @@ fn check_values(plan: &Plan, raw: &BTreeMap<Table, LazyFrame>) -> Result<(), Err
 }
 
 /// The optimised Polars plan of each output, computed straight from the sources.
+/// The declared metrics' SQL evaluated on the first staged rows of their tables: an attribute typed as text
+/// (some file's values were not numbers) compared with a number is the pipeline's mistake, reported at the
+/// SQL's line before the segments run, not an engine failure in the middle of them.
+fn check_metric_sql(plan: &Plan, staged: &Staged) -> Result<(), Error> {
+    for kpi in &plan.kpis {
+        for e in kpi.sql() {
+            let crate::catalog::expr::Expr::Sql { text, at, .. } = e else { continue };
+            let Ok(rows) = staged.scan(kpi.table) else { continue };
+            let Err(err) = rows.limit(1_000).select([compile::expr(e).alias("__sql")]).collect() else { continue };
+            let d = crate::plan::Diagnostic::new(
+                format!("`{text}` cannot be evaluated on the {} table: {}", kpi.table, short(&err.to_string())),
+                *at,
+            )
+            .with_help(
+                "an attribute typed from its values is text when some file's values are not all numbers: declare its \
+                 `type` under `attributes:`, or compare it with a quoted text",
+            );
+            return Err(normalise::plan_error(plan, d));
+        }
+    }
+    Ok(())
+}
+
 pub fn explain(plan: &Plan) -> Result<String, Error> {
     let scratch = scratch_dir()?;
     let prepared = prepare::prepare(plan, scratch.path())?;

@@ -6,7 +6,7 @@ use polars::prelude::*;
 
 use crate::error::{BadValue, DataError};
 use crate::model::{Column, ColumnType, Fill, Table};
-use crate::plan::{ColumnMapping, DurationText, MappedValue, Plan, Source, Sql};
+use crate::plan::{AttributeType, ColumnMapping, DurationText, MappedValue, Plan, Source, Sql};
 
 use super::read::{FILE, ROW};
 
@@ -152,6 +152,9 @@ pub fn normalise(
         }
         exprs.push(typed.alias(column.name));
     }
+    for (name, declared) in plan.attributes(source.table) {
+        exprs.push(attribute_value(source, name, declared, schema, &lf, &mut head)?.alias(name));
+    }
     let latest = match &source.duplicates {
         crate::plan::Duplicates::KeepLatest { by, .. } => col(by.as_str()).cast(DataType::String),
         crate::plan::Duplicates::Reject => lit(NULL).cast(DataType::String),
@@ -165,6 +168,78 @@ pub fn normalise(
         latest.alias(LATEST),
     ]);
     Ok(lf.select(exprs).with_columns(bad_exprs).drop(cols(texts)))
+}
+
+/// One attribute of the table in a file of `source`: its source column typed as declared, or as its values in
+/// the file's first rows read (number, else boolean, else text); empty when the source does not carry it
+/// (the engine widens the type across files when they differ: a number and a text are text). A value that
+/// does not read as the type is left empty.
+fn attribute_value(
+    source: &Source,
+    name: &str,
+    declared: Option<AttributeType>,
+    schema: &Schema,
+    lf: &LazyFrame,
+    head: &mut Option<DataFrame>,
+) -> PolarsResult<Expr> {
+    let Some(attribute) = source.attributes.iter().find(|a| a.name == name) else {
+        return Ok(match declared {
+            Some(ty) => lit(NULL).cast(attribute_dtype(ty)),
+            None => lit(NULL),
+        });
+    };
+    let raw = col(attribute.column.as_str());
+    let is_text = matches!(schema.get(attribute.column.as_str()), Some(DataType::String));
+    let trimmed = raw.clone().cast(DataType::String).str().strip_chars(lit(NULL));
+    let as_number = trimmed.clone().cast(DataType::Float64);
+    let as_boolean = {
+        let lower = trimmed.clone().str().to_lowercase();
+        let no = when(lower.clone().eq(lit("false"))).then(lit(false)).otherwise(lit(NULL).cast(DataType::Boolean));
+        when(lower.eq(lit("true"))).then(lit(true)).otherwise(no)
+    };
+    let ty = match attribute.ty.or(declared) {
+        Some(ty) => ty,
+        None if !is_text => match schema.get(attribute.column.as_str()) {
+            Some(DataType::Boolean) => AttributeType::Boolean,
+            Some(t) if t.is_primitive_numeric() => AttributeType::Number,
+            _ => AttributeType::Text,
+        },
+        None => {
+            let sample = file_head(lf, head)?
+                .clone()
+                .lazy()
+                .select([trimmed.clone().alias("t"), as_number.clone().alias("n"), as_boolean.clone().alias("b")])
+                .filter(col("t").is_not_null().and(col("t").neq(lit(""))))
+                .select([len().alias("all"), col("n").count().alias("n"), col("b").count().alias("b")])
+                .collect()?;
+            let count =
+                |c: &str| sample.column(c).ok().and_then(|s| s.cast(&DataType::UInt64).ok()?.u64().ok()?.get(0));
+            let all = count("all").unwrap_or(0);
+            match (count("n"), count("b")) {
+                _ if all == 0 => AttributeType::Text,
+                (Some(n), _) if n == all => AttributeType::Number,
+                (_, Some(b)) if b == all => AttributeType::Boolean,
+                _ => AttributeType::Text,
+            }
+        },
+    };
+    Ok(match ty {
+        AttributeType::Text => raw.cast(DataType::String),
+        AttributeType::Number => as_number,
+        AttributeType::Integer => as_number.cast(DataType::Int64),
+        AttributeType::Boolean if is_text => as_boolean,
+        AttributeType::Boolean => raw.cast(DataType::Boolean),
+    })
+}
+
+/// The dtype of an attribute type.
+pub fn attribute_dtype(ty: AttributeType) -> DataType {
+    match ty {
+        AttributeType::Number => DataType::Float64,
+        AttributeType::Integer => DataType::Int64,
+        AttributeType::Text => DataType::String,
+        AttributeType::Boolean => DataType::Boolean,
+    }
 }
 
 /// The source's SQL (`filter`, `expr` mappings) evaluated on the file's first rows: a type error (a text CSV

@@ -136,7 +136,8 @@ pub fn schema(source: &Source, file: &std::path::Path, lf: &mut LazyFrame) -> Re
         crate::plan::Duplicates::Reject => None,
     };
     let mapped = source.columns.iter().flat_map(|m| m.value.named_columns());
-    for (name, at) in mapped.chain(latest_by) {
+    let attributes = source.attributes.iter().map(|a| (&a.column, &a.at));
+    for (name, at) in mapped.chain(latest_by).chain(attributes) {
         if !schema.contains(name) {
             return Err(DataError::MissingColumn {
                 source_name: source.name.clone(),

@@ -57,7 +57,7 @@ pub fn per_ticket(plan: &Plan, staged: &Staged) -> Result<Option<LazyFrame>, Err
         seconds("created_at", "resolved_at").alias("resolution_seconds"),
     ]);
     if let Ok(events) = staged.scan(Table::TicketEvents) {
-        let measures = super::history::durations(plan, events, staged.scan(Table::Tickets)?);
+        let measures = super::history::durations(plan, events, staged.scan(Table::Tickets)?, staged.clock.as_ref());
         tickets = tickets.left_join(measures, col("ticket_id"), col("ticket_id"));
         columns.extend(super::history::MEASURES.iter().map(|m| col(*m)));
     }

@@ -171,8 +171,8 @@ pub(super) fn enriched(
 ) -> Result<LazyFrame, crate::error::Error> {
     for (t, sql) in &plan.table_filters {
         if *t == table {
-            let what = format!("the {table} table (filters read canonical columns)");
-            let e = super::normalise::sql_on(sql, &super::normalise::canonical_schema(table), &what)
+            let what = format!("the {table} table (filters read canonical columns and attributes)");
+            let e = super::normalise::sql_on(sql, &crate::plan::readable_schema(plan, table), &what)
                 .map_err(|d| super::normalise::plan_error(plan, d))?;
             lf = lf.filter(e.fill_null(lit(false)));
         }
@@ -194,7 +194,7 @@ pub(super) fn enriched(
     }
     if table == Table::Tickets && reads.iter().any(|c| super::history::MEASURES.contains(c)) {
         let events = staged.scan(Table::TicketEvents)?;
-        let measures = super::history::durations(plan, events, staged.scan(Table::Tickets)?);
+        let measures = super::history::durations(plan, events, staged.scan(Table::Tickets)?, staged.clock.as_ref());
         lf = lf.join(measures, [col("ticket_id")], [col("ticket_id")], lookup_join());
     }
     if table == Table::Tickets {

@@ -185,12 +185,14 @@ pub fn stage(
             staging.notes.push(format!("source `{}`: {} read as {from}{lost}", input.source.name, entry.path));
         }
     }
+    // Attributes typed from their values may differ between files (a number and a text are text).
+    let widen = UnionArgs { to_supertypes: true, ..Default::default() };
     for (table, frames) in by_table {
-        let all = concat(frames, UnionArgs::default())?;
+        let all = concat(frames, widen)?;
         staging.marked.insert(table, quarantine::mark_plausible(plan, table, all));
     }
     for (table, frames) in fresh {
-        staging.fresh.insert(table, concat(frames, UnionArgs::default())?);
+        staging.fresh.insert(table, concat(frames, widen)?);
     }
     staging.entries = entries;
     Ok(staging)

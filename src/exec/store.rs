@@ -250,6 +250,11 @@ pub fn source_fingerprint(plan: &crate::plan::Plan, source: &Source) -> String {
             m.after
         ));
     }
+    // Every part of a table carries all of the table's attributes (empty where its source has none).
+    for (name, ty) in plan.attributes(source.table) {
+        let own = source.attributes.iter().find(|a| a.name == name);
+        text.push_str(&format!("@{name}={:?};{ty:?};{:?}|", own.map(|a| &a.column), own.and_then(|a| a.ty)));
+    }
     format!("{:016x}", xxhash_rust::xxh3::xxh3_64(text.as_bytes()))
 }
 

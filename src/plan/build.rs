@@ -7,6 +7,7 @@ use crate::catalog::{self, KpiOptions, DURATION_STATS};
 use crate::model::{self, ColumnType, Fill};
 use crate::spec::{ColumnSpec, Located, PipelineSpec, SourceSpec};
 use crate::suggest;
+use indexmap::IndexMap;
 
 const DEFAULT_MIN_SAMPLE: u64 = 30;
 
@@ -33,6 +34,7 @@ pub fn build(spec: PipelineSpec, path: &Path, text: String) -> Result<Plan, Plan
         review_sample,
         follow_up,
         benchmarks,
+        metrics,
     } = spec;
 
     let sources: Vec<Source> = sources.into_iter().filter_map(|(n, s)| source(n, s, &base, &mut errs)).collect();
@@ -111,12 +113,36 @@ pub fn build(spec: PipelineSpec, path: &Path, text: String) -> Result<Plan, Plan
                 .with_help("e.g. segments: { overall_month: { by: [], grain: month } }"),
         );
     }
+    let declared = super::metric::metrics_of(&plan, &text, metrics, &mut errs);
     for entry in kpis.iter() {
         let at = if entry.name.at.is_known() { entry.name.at } else { entry.at };
+        if let Some(metric) = declared.metrics.iter().find(|m| m.name == entry.name.value) {
+            if plan.kpis.iter().any(|k| k.name == metric.name) {
+                errs.push(Diagnostic::new(format!("KPI `{}` is listed twice", metric.name), at));
+                continue;
+            }
+            for (option, given) in [("as", entry.variant.is_some()), ("stats", entry.stats.is_some())] {
+                if given {
+                    errs.push(Diagnostic::new(
+                        format!("`{option}` applies to catalog KPIs; declare another metric instead"),
+                        at,
+                    ));
+                }
+            }
+            let mut def = metric.clone();
+            def.min_sample = entry.min_sample.as_ref().map(|m| m.value).unwrap_or(min_sample);
+            plan.kpis.push(def);
+            continue;
+        }
+        if declared.names.contains(&entry.name.value) && catalog::lookup(&entry.name).is_none() {
+            continue; // its definition's errors are reported
+        }
         let Some(info) = catalog::lookup(&entry.name) else {
+            let mut known = catalog::names();
+            known.extend(declared.names.iter().map(String::as_str));
             errs.push(
                 Diagnostic::new(format!("unknown KPI `{}`", entry.name.value), at)
-                    .with_help(suggest::help(&entry.name, &catalog::names())),
+                    .with_help(suggest::help(&entry.name, &known)),
             );
             continue;
         };
@@ -334,7 +360,7 @@ pub fn build(spec: PipelineSpec, path: &Path, text: String) -> Result<Plan, Plan
 }
 
 /// Does a source feed `table` (reply chains feed the tickets)?
-fn fed(plan: &Plan, table: Table) -> bool {
+pub(super) fn fed(plan: &Plan, table: Table) -> bool {
     plan.sources.iter().any(|s| s.table == table) || (table == Table::Tickets && plan.has_threads())
 }
 
@@ -348,9 +374,9 @@ fn sql_errors(plan: &Plan, text: &str) -> Vec<Diagnostic> {
         }
     }
     for (table, sql) in &plan.table_filters {
-        let what = format!("the {table} table (filters read canonical columns)");
+        let what = format!("the {table} table (filters read canonical columns and attributes)");
         let parsed = super::sql::parse(sql, text)
-            .and_then(|_| crate::exec::sql_on(sql, &crate::exec::canonical_schema(*table), &what));
+            .and_then(|_| crate::exec::sql_on(sql, &super::readable_schema(plan, *table), &what));
         if let Err(d) = parsed {
             out.push(d);
         }
@@ -579,6 +605,7 @@ fn source(name: String, spec: Located<SourceSpec>, base: &Path, errs: &mut Vec<D
             false
         },
     };
+    let attributes = attributes_of(&name, table, spec.attributes, errs);
     Some(Source {
         name,
         table,
@@ -592,7 +619,60 @@ fn source(name: String, spec: Located<SourceSpec>, base: &Path, errs: &mut Vec<D
         quarantine_unreadable,
         keep_orphans,
         thread,
+        attributes,
     })
+}
+
+/// A name a pipeline gives to output rows or columns (metrics, attributes): a lowercase letter, then
+/// lowercase letters, digits and `_`.
+pub(super) fn is_snake_name(name: &str) -> bool {
+    name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// A source's `attributes:`: names that are not canonical columns, and known types.
+fn attributes_of(
+    source: &str,
+    table: Table,
+    specs: IndexMap<Located<String>, Located<crate::spec::AttributeSpec>>,
+    errs: &mut Vec<Diagnostic>,
+) -> Vec<super::Attribute> {
+    let mut out = Vec::new();
+    for (name, spec) in specs {
+        if !is_snake_name(&name) {
+            errs.push(Diagnostic::new(
+                format!("source `{source}`: attribute `{}` must use lowercase letters, digits and `_`", name.value),
+                name.at,
+            ));
+            continue;
+        }
+        if table.column(&name).is_some() || model::dimensions_of(table).contains(&name.as_str()) {
+            errs.push(
+                Diagnostic::new(
+                    format!("source `{source}`: attribute `{}` is a canonical column of the {table} table", name.value),
+                    name.at,
+                )
+                .with_help("map it under `columns:` instead, or give the attribute another name"),
+            );
+            continue;
+        }
+        let ty = match &spec.ty {
+            None => None,
+            Some(t) => match super::AttributeType::from_name(t) {
+                Some(ty) => Some(ty),
+                None => {
+                    errs.push(
+                        Diagnostic::new(format!("unknown attribute type `{}`", t.value), t.at)
+                            .with_help(suggest::help(t, &super::AttributeType::NAMES)),
+                    );
+                    None
+                },
+            },
+        };
+        let at = if spec.column.at.is_known() { spec.column.at } else { spec.at };
+        out.push(super::Attribute { name: name.value, column: spec.value.column.value.clone(), ty, at });
+    }
+    out
 }
 
 /// "did you mean" for a duration statistic, knowing the usual other names of the mean and percentiles.

@@ -2,10 +2,12 @@
 //! bad states. Built by `build` without touching data; `exec` runs it.
 
 mod build;
+mod metric;
 mod sql;
 
 pub use build::build;
 pub(crate) use build::dimension_available;
+pub use metric::{readable_schema, DECLARED};
 pub use sql::parse as parse_sql;
 
 use std::fmt;
@@ -135,6 +137,19 @@ impl Plan {
     }
 
     /// Is the canonical column filled by at least one source (or by a default)?
+    /// The attributes the sources of `table` carry, each once, in the order first declared (a source that
+    /// lacks one leaves it empty). The type is the declared one, if any source declares it.
+    pub fn attributes(&self, table: Table) -> Vec<(&str, Option<AttributeType>)> {
+        let mut out: Vec<(&str, Option<AttributeType>)> = Vec::new();
+        for a in self.sources_of(table).flat_map(|s| &s.attributes) {
+            match out.iter_mut().find(|(n, _)| *n == a.name) {
+                Some((_, ty)) => *ty = ty.or(a.ty),
+                None => out.push((a.name.as_str(), a.ty)),
+            }
+        }
+        out
+    }
+
     pub fn has_column(&self, table: Table, column: &str) -> bool {
         // Messages fill tickets' response columns and are the whole of the derived reply waits.
         let has_messages = self.sources_of(Table::Messages).next().is_some();
@@ -256,6 +271,41 @@ pub struct Source {
     pub keep_orphans: bool,
     /// Messages in reply chains instead of tickets (`thread:`).
     pub thread: Option<Thread>,
+    /// Extra source columns carried into the table (`attributes:`).
+    pub attributes: Vec<Attribute>,
+}
+
+/// An extra source column carried into a canonical table under its own name.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Attribute {
+    pub name: String,
+    /// The source column.
+    pub column: String,
+    /// `None`: typed from the values (number, boolean, else text).
+    pub ty: Option<AttributeType>,
+    pub at: Location,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttributeType {
+    Number,
+    Integer,
+    Text,
+    Boolean,
+}
+
+impl AttributeType {
+    pub const NAMES: [&'static str; 4] = ["number", "integer", "text", "boolean"];
+
+    pub fn from_name(name: &str) -> Option<AttributeType> {
+        match name {
+            "number" => Some(AttributeType::Number),
+            "integer" => Some(AttributeType::Integer),
+            "text" => Some(AttributeType::Text),
+            "boolean" => Some(AttributeType::Boolean),
+            _ => None,
+        }
+    }
 }
 
 impl Source {

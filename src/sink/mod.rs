@@ -295,7 +295,9 @@ pub fn metadata(plan: &Plan) -> Vec<(String, String)> {
                 })).collect::<Vec<_>>(),
             });
             // A variant (`as:`) names the catalog KPI it is defined by.
-            if k.name != k.catalog {
+            if k.catalog == crate::plan::DECLARED {
+                entry["declared"] = true.into();
+            } else if k.name != k.catalog {
                 entry["variant_of"] = k.catalog.into();
             }
             entry

@@ -67,6 +67,94 @@ pub struct PipelineSpec {
     /// account.
     #[serde(default)]
     pub benchmarks: Option<Located<BenchmarksSpec>>,
+    /// KPIs the pipeline declares, by name (list them under `kpis:` like catalog KPIs), each built from one
+    /// measure: `{ share_of: tickets, where: "reassignments > 0", unit: percent, direction: lower }`.
+    #[serde(default)]
+    pub metrics: IndexMap<Located<String>, Located<MetricSpec>>,
+}
+
+/// A KPI declared in the pipeline: one measure over one table's rows (`share_of`, `count_of`, `mean_of`,
+/// `sum_of`), on the rows where `where` holds when it is given.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MetricSpec {
+    /// Percent of the table's rows where `where` holds (numerator those rows, denominator all rows).
+    #[serde(default)]
+    pub share_of: Option<Located<String>>,
+    /// Number of the table's rows (where `where` holds).
+    #[serde(default)]
+    pub count_of: Option<Located<String>>,
+    /// Mean of `TABLE.COLUMN` over its non-empty values (where `where` holds).
+    #[serde(default)]
+    pub mean_of: Option<Located<String>>,
+    /// Sum of `TABLE.COLUMN` (where `where` holds).
+    #[serde(default)]
+    pub sum_of: Option<Located<String>>,
+    /// SQL predicate over the table's canonical columns and attributes.
+    #[serde(default, rename = "where")]
+    pub predicate: Option<Located<String>>,
+    /// percent, count, seconds, ratio, currency, score or points (default: percent for a share, count for a
+    /// count, ratio otherwise).
+    #[serde(default)]
+    pub unit: Option<Located<String>>,
+    /// higher, lower or none (default none): which way is better.
+    #[serde(default)]
+    pub direction: Option<Located<String>>,
+    /// What the KPI means, for the output metadata.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// An extra source column carried into the canonical table: its column name, or `{ column, type }`.
+#[derive(Debug, Clone)]
+pub struct AttributeSpec {
+    pub column: Located<String>,
+    /// number, integer, text or boolean; typed from the values when omitted.
+    pub ty: Option<Located<String>>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct AttributeMap {
+    /// Source column to read.
+    column: Located<String>,
+    /// number, integer, text or boolean (default: number when the values read as numbers, boolean when
+    /// they read as true/false, else text).
+    #[serde(default, rename = "type")]
+    ty: Option<Located<String>>,
+}
+
+impl<'de> Deserialize<'de> for AttributeSpec {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = AttributeSpec;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a source column name or a map with `column` and `type`")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<AttributeSpec, E> {
+                Ok(AttributeSpec { column: Located::new(v.to_string(), Location::default()), ty: None })
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<AttributeSpec, A::Error> {
+                let m = AttributeMap::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(AttributeSpec { column: m.column, ty: m.ty })
+            }
+        }
+        deserializer.deserialize_any(V)
+    }
+}
+
+impl JsonSchema for AttributeSpec {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "AttributeSpec".into()
+    }
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let map = generator.subschema_for::<AttributeMap>();
+        schemars::json_schema!({
+            "description": "A source column name, or a map with `column` and `type`.",
+            "anyOf": [{ "type": "string" }, map]
+        })
+    }
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -174,6 +262,10 @@ pub struct SourceSpec {
     pub filter: Option<Located<String>>,
     /// Canonical column → source column (a name) or a transform.
     pub columns: IndexMap<Located<String>, Located<ColumnSpec>>,
+    /// Extra source columns carried into the table under a name of their own, for metrics, filters and
+    /// segments: `{ reassignments: reassigned }` or `{ reassignments: { column: reassigned, type: integer } }`.
+    #[serde(default)]
+    pub attributes: IndexMap<Located<String>, Located<AttributeSpec>>,
     /// Rows sharing an id (tickets, surveys with a survey_id, accounts): `reject` (default: every copy is
     /// quarantined as `duplicate_id`) or `keep_latest` (the copy with the highest `latest_by` wins).
     #[serde(default)]

@@ -81,3 +81,63 @@ fn history_kpis_without_a_ticket_events_source_are_a_located_error() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("KPI `on_hold_time` needs `ticket_events.value`, which no source maps"), "{}", text(&o));
 }
+
+/// One ticket, in UTC, with an office open Monday to Friday 09:00–18:00 in Paris, across the weekend of the
+/// change to summer time (Sunday 29 March 2026: Paris goes from UTC+1 to UTC+2):
+/// created Fri 27 March 07:00 (08:00 in Paris, before opening); pending at 16:00 (17:00 Paris); open Mon 30
+/// March 07:30 (09:30 Paris, summer time); hold 08:00; open 09:00; solved 10:00; reopened (open) 14:00;
+/// solved 15:00 (17:00 Paris).
+/// Elapsed: requester wait (new, open, hold) 9 h + 30 min + 1 h + 1 h + 1 h = 45,000 s; agent wait (pending)
+/// Fri 16:00 to Mon 07:30 = 63.5 h = 228,600 s; on hold 3,600 s; first resolution Fri 07:00 to Mon 10:00 =
+/// 75 h = 270,000 s; full resolution to Mon 15:00 = 80 h = 288,000 s.
+/// Business (Paris hours): new 09:00–17:00 = 8 h, so requester wait 41,400 s; pending Fri 17:00–18:00 and
+/// Mon 09:00–09:30 = 5,400 s (with the winter offset Monday's 07:30 would be 08:30 in Paris, before
+/// opening: 3,600 s); hold 3,600 s; first resolution Fri 09:00–18:00 + Mon 09:00–12:00 = 43,200 s; full
+/// resolution Fri 9 h + Mon 09:00–17:00 = 61,200 s.
+#[test]
+fn history_times_in_business_hours_across_a_weekend_and_a_dst_change() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("t.csv"), "id,opened,via\n1,2026-03-27 07:00:00,email\n").unwrap();
+    let events = "ticket,at,field,value\n1,2026-03-27 07:00:00,status,new\n1,2026-03-27 16:00:00,status,pending\n\
+1,2026-03-30 07:30:00,status,open\n1,2026-03-30 08:00:00,status,hold\n1,2026-03-30 09:00:00,status,open\n\
+1,2026-03-30 10:00:00,status,solved\n1,2026-03-30 14:00:00,status,open\n1,2026-03-30 15:00:00,status,solved\n";
+    std::fs::write(dir.path().join("e.csv"), events).unwrap();
+    let mut kpis = String::new();
+    for k in ["requester_wait_time", "agent_wait_time", "on_hold_time", "first_resolution_time"] {
+        kpis.push_str(&format!(
+            "  - {{ name: {k}, stats: [mean] }}\n  - {{ name: {k}, as: {k}_business, clock: business, stats: [mean] }}\n"
+        ));
+    }
+    let yaml = format!(
+        "name: history\nsources:\n  t: {{ table: tickets, path: t.csv, columns: {{ ticket_id: id, created_at: opened, \
+         channel: via }} }}\n  e: {{ table: ticket_events, path: e.csv, columns: {{ ticket_id: ticket, at: at, field: \
+         field, value: value }} }}\ncalendars:\n  office: {{ time_zone: Europe/Paris, hours: {{ mon-fri: \
+         \"09:00-18:00\" }} }}\nbusiness_hours: [{{ calendar: office }}]\nkpis:\n{kpis}segments: {{ all: {{ by: [], \
+         grain: all }} }}\nmin_sample: 1\noutputs: {{ tickets: true }}\n"
+    );
+    let path = dir.path().join("pipeline.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    let out = dir.path().join("out");
+    let o = Command::new(env!("CARGO_BIN_EXE_deskpulse"))
+        .args(["run", path.to_str().unwrap(), "--out", out.to_str().unwrap(), "--as-of", "2026-04-01"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let df = read_parquet(&out.join("all.parquet"));
+    let mean = |kpi: &str| row(&df, &[], None, kpi, "mean").value;
+    let expected = [
+        ("requester_wait_time", 45_000.0, 41_400.0),
+        ("agent_wait_time", 228_600.0, 5_400.0),
+        ("on_hold_time", 3_600.0, 3_600.0),
+        ("first_resolution_time", 270_000.0, 43_200.0),
+    ];
+    for (kpi, wall, business) in expected {
+        assert_close(mean(kpi), wall, kpi);
+        assert_close(mean(&format!("{kpi}_business")), business, &format!("{kpi} in business hours"));
+    }
+    let tickets = read_parquet(&out.join("tickets/tickets.parquet"));
+    let f = |c: &str| tickets.column(c).unwrap().f64().unwrap().get(0);
+    assert_eq!(f("full_resolution_seconds"), Some(288_000.0));
+    assert_eq!(f("full_resolution_business_seconds"), Some(61_200.0));
+    assert_eq!(tickets.column("reopens").unwrap().i64().unwrap().get(0), Some(1));
+}

@@ -21,6 +21,7 @@ mod history;
 mod kpis_by_hand;
 mod mapping;
 mod messages;
+mod metrics;
 mod mutations;
 mod nightly;
 mod quarantine;

@@ -1,0 +1,255 @@
+//! KPIs the pipeline declares (`metrics:`): one measure over one table's rows, optionally on the rows where a
+//! SQL predicate holds, validated into the same `KpiDefinition` a catalog KPI compiles to, so that segments,
+//! outputs and metadata treat both alike.
+
+use indexmap::IndexMap;
+use polars::prelude::{DataType, Schema};
+
+use super::{Diagnostic, Plan, Sql};
+use crate::catalog::{self, expr, Aggregate, Direction, KpiDefinition, StatDef, Unit};
+use crate::model::Table;
+use crate::spec::{Located, MetricSpec};
+use crate::suggest;
+
+/// What a `KpiDefinition::catalog` holds for a declared KPI.
+pub const DECLARED: &str = "declared";
+
+const UNITS: [(&str, Unit); 7] = [
+    ("percent", Unit::Percent),
+    ("count", Unit::Count),
+    ("seconds", Unit::Seconds),
+    ("ratio", Unit::Ratio),
+    ("currency", Unit::Currency),
+    ("score", Unit::Score),
+    ("points", Unit::Points),
+];
+
+const DIRECTIONS: [(&str, Direction); 3] =
+    [("higher", Direction::HigherIsBetter), ("lower", Direction::LowerIsBetter), ("none", Direction::Neutral)];
+
+/// The measure a metric names, with what it is over.
+enum Measure {
+    Share,
+    Count,
+    Mean(String),
+    Sum(String),
+}
+
+/// The metrics a pipeline declares: each one that validates as a KPI definition (its `min_sample` set where
+/// it is listed), and the names of all, so that listing one whose definition has an error is not reported
+/// a second time as an unknown KPI.
+pub struct Declared {
+    pub metrics: Vec<KpiDefinition>,
+    pub names: Vec<String>,
+}
+
+pub fn metrics_of(
+    plan: &Plan,
+    text: &str,
+    specs: IndexMap<Located<String>, Located<MetricSpec>>,
+    errs: &mut Vec<Diagnostic>,
+) -> Declared {
+    let names = specs.keys().map(|k| k.value.clone()).collect();
+    let metrics = specs.into_iter().filter_map(|(name, spec)| metric(plan, text, name, spec, errs)).collect();
+    Declared { metrics, names }
+}
+
+fn metric(
+    plan: &Plan,
+    text: &str,
+    name: Located<String>,
+    spec: Located<MetricSpec>,
+    errs: &mut Vec<Diagnostic>,
+) -> Option<KpiDefinition> {
+    if !super::build::is_snake_name(&name) {
+        errs.push(Diagnostic::new(
+            format!("metric `{}` must use lowercase letters, digits and `_` (it names output rows)", name.value),
+            name.at,
+        ));
+        return None;
+    }
+    if catalog::lookup(&name).is_some() {
+        errs.push(
+            Diagnostic::new(format!("metric `{}` has the name of a catalog KPI", name.value), name.at)
+                .with_help("give it another name; `deskpulse kpis` lists the catalog"),
+        );
+        return None;
+    }
+    let at = spec.at;
+    let spec = spec.value;
+    let kinds = [
+        ("share_of", &spec.share_of),
+        ("count_of", &spec.count_of),
+        ("mean_of", &spec.mean_of),
+        ("sum_of", &spec.sum_of),
+    ];
+    let given: Vec<(&str, &Located<String>)> = kinds.iter().filter_map(|(k, v)| Some((*k, v.as_ref()?))).collect();
+    let [(kind, over)] = given[..] else {
+        let what = if given.is_empty() { "names no measure" } else { "names more than one measure" };
+        errs.push(
+            Diagnostic::new(format!("metric `{}` {what}", name.value), at)
+                .with_help("give exactly one of share_of, count_of (a table), mean_of, sum_of (table.column)"),
+        );
+        return None;
+    };
+    let (table_name, column) = match kind {
+        "share_of" | "count_of" => (over.as_str(), None),
+        _ => match over.split_once('.') {
+            Some((t, c)) => (t, Some(c.to_string())),
+            None => {
+                errs.push(Diagnostic::new(
+                    format!("`{kind}: {}` names a column as TABLE.COLUMN (e.g. tickets.handle_seconds)", over.value),
+                    over.at,
+                ));
+                return None;
+            },
+        },
+    };
+    let tables: Vec<&str> = Table::ALL.iter().filter(|t| t.period_column().is_some()).map(|t| t.name()).collect();
+    let Some(table) = Table::from_name(table_name).filter(|t| t.period_column().is_some()) else {
+        errs.push(
+            Diagnostic::new(format!("metric `{}`: `{table_name}` is not a table with a period", name.value), over.at)
+                .with_help(suggest::help(table_name, &tables)),
+        );
+        return None;
+    };
+    if !super::build::fed(plan, table) {
+        errs.push(Diagnostic::new(
+            format!("metric `{}` needs the `{table}` table, but no source feeds it", name.value),
+            over.at,
+        ));
+    }
+    let schema = readable_schema(plan, table);
+    let measure = match (kind, column) {
+        ("share_of", _) => Measure::Share,
+        ("count_of", _) => Measure::Count,
+        (_, Some(c)) => {
+            let numeric =
+                schema.get(&c).map(|t| t.is_primitive_numeric() || *t == DataType::Unknown(Default::default()));
+            match numeric {
+                Some(true) => {},
+                Some(false) => {
+                    errs.push(Diagnostic::new(format!("`{table}.{c}` is not a number: `{kind}` needs one"), over.at));
+                    return None;
+                },
+                None => {
+                    let names: Vec<&str> = schema.iter_names().map(|n| n.as_str()).collect();
+                    errs.push(
+                        Diagnostic::new(format!("the {table} table has no column `{c}`"), over.at)
+                            .with_help(suggest::help(&c, &names)),
+                    );
+                    return None;
+                },
+            }
+            if kind == "mean_of" {
+                Measure::Mean(c)
+            } else {
+                Measure::Sum(c)
+            }
+        },
+        _ => return None,
+    };
+    let predicate = match &spec.predicate {
+        None if matches!(measure, Measure::Share) => {
+            errs.push(
+                Diagnostic::new(format!("metric `{}`: `share_of` needs `where`", name.value), at)
+                    .with_help("e.g. where: \"reassignments > 0\""),
+            );
+            return None;
+        },
+        None => None,
+        Some(p) => Some(predicate_of(text, table, &schema, p, errs)?),
+    };
+    let unit = match &spec.unit {
+        None => match measure {
+            Measure::Share => Unit::Percent,
+            Measure::Count => Unit::Count,
+            Measure::Mean(_) | Measure::Sum(_) => Unit::Ratio,
+        },
+        Some(u) => match UNITS.iter().find(|(n, _)| *n == u.as_str()) {
+            Some((_, unit)) => *unit,
+            None => {
+                let names: Vec<&str> = UNITS.iter().map(|(n, _)| *n).collect();
+                errs.push(
+                    Diagnostic::new(format!("unknown unit `{}`", u.value), u.at).with_help(suggest::help(u, &names)),
+                );
+                return None;
+            },
+        },
+    };
+    let direction = match &spec.direction {
+        None => Direction::Neutral,
+        Some(d) => match DIRECTIONS.iter().find(|(n, _)| *n == d.as_str()) {
+            Some((_, dir)) => *dir,
+            None => {
+                let names: Vec<&str> = DIRECTIONS.iter().map(|(n, _)| *n).collect();
+                errs.push(
+                    Diagnostic::new(format!("unknown direction `{}`", d.value), d.at)
+                        .with_help(suggest::help(d, &names)),
+                );
+                return None;
+            },
+        },
+    };
+    let column_expr = |c: &str| match table.column(c) {
+        Some(canonical) => expr::col(canonical.name),
+        // An attribute: read through SQL, which names columns at run time.
+        None => expr::Expr::Sql { text: format!("\"{c}\""), columns: Vec::new(), at: over.at },
+    };
+    let (aggregate, filter) = match measure {
+        Measure::Share => (Aggregate::Share { when: predicate.expect("a share has a predicate") }, None),
+        Measure::Count => (Aggregate::Count, predicate),
+        Measure::Mean(c) => (Aggregate::Mean(column_expr(&c)), predicate),
+        Measure::Sum(c) => (Aggregate::Sum(column_expr(&c)), predicate),
+    };
+    Some(KpiDefinition {
+        name: name.value,
+        catalog: DECLARED,
+        table,
+        filter,
+        stats: vec![StatDef { stat: "value".into(), unit, aggregate }],
+        direction,
+        min_sample: 0,
+    })
+}
+
+/// The columns SQL over `table` may read (metrics, table filters): the canonical ones and the sources'
+/// attributes (an attribute typed from its values is only known at run time: `Unknown`).
+pub fn readable_schema(plan: &Plan, table: Table) -> Schema {
+    let mut schema = crate::exec::canonical_schema(table);
+    for (name, ty) in plan.attributes(table) {
+        let dtype = match ty {
+            Some(ty) => crate::exec::attribute_dtype(ty),
+            None => DataType::Unknown(Default::default()),
+        };
+        schema.with_column(name.into(), dtype);
+    }
+    schema
+}
+
+/// A `where` that parses and reads only the table's columns, as a catalog expression.
+fn predicate_of(
+    text: &str,
+    table: Table,
+    schema: &Schema,
+    p: &Located<String>,
+    errs: &mut Vec<Diagnostic>,
+) -> Option<expr::Expr> {
+    let sql = Sql { text: p.value.clone(), at: p.at };
+    let what = format!("the {table} table (its canonical columns and attributes)");
+    let parsed = super::sql::parse(&sql, text).and_then(|_| crate::exec::sql_on(&sql, schema, &what));
+    let e = match parsed {
+        Ok(e) => e,
+        Err(d) => {
+            errs.push(d);
+            return None;
+        },
+    };
+    let columns = e
+        .meta()
+        .root_names()
+        .iter()
+        .filter_map(|n| table.column(n.as_str()).map(|c| c.name))
+        .collect::<Vec<&'static str>>();
+    Some(expr::Expr::Sql { text: p.value.clone(), columns, at: p.at })
+}

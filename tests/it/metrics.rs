@@ -1,0 +1,163 @@
+//! KPIs the pipeline declares (`metrics:`) over the canonical columns and the sources' `attributes:`.
+
+use std::process::{Command, Output};
+
+use crate::common::*;
+
+fn deskpulse(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_deskpulse")).args(args).output().expect("binary runs")
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+/// Four tickets with a reassignment count and a support level (text), from one export; a fifth from another export
+/// that carries neither.
+const EXPORT_A: &str = "id,opened,solved,status,via,reassigned,level\n\
+1,2026-01-05 09:00:00,2026-01-05 12:00:00,solved,email,2,gold\n\
+2,2026-01-05 10:00:00,2026-01-06 10:00:00,solved,email,0,silver\n\
+3,2026-01-06 11:00:00,,open,chat,0,gold\n\
+4,2026-01-07 09:00:00,2026-01-07 10:00:00,solved,email,1,gold\n";
+const EXPORT_B: &str = "id,opened,via\n5,2026-01-08 09:00:00,email\n";
+
+const PIPELINE: &str = r#"name: declared
+sources:
+  a:
+    table: tickets
+    path: a.csv
+    attributes: { reassignments: reassigned, level: level }
+    columns: { ticket_id: id, created_at: opened, resolved_at: solved, status: status, channel: via }
+  b:
+    table: tickets
+    path: b.csv
+    columns: { ticket_id: id, created_at: opened, channel: via }
+metrics:
+  reassigned_share: { share_of: tickets, where: "reassignments > 0", unit: percent, direction: lower }
+  gold_share: { share_of: tickets, where: "level = 'gold'" }
+  reassignments_total: { sum_of: tickets.reassignments, unit: count }
+  reassignments_when_solved: { mean_of: tickets.reassignments, where: "status = 'solved'" }
+  solved_by_email: { count_of: tickets, where: "status = 'solved' AND channel = 'email'" }
+kpis: [ticket_volume, reassigned_share, gold_share, reassignments_total, reassignments_when_solved, solved_by_email]
+segments:
+  all: { by: [], grain: all }
+min_sample: 1
+"#;
+
+#[test]
+fn declared_metrics_measure_attributes_and_canonical_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.csv"), EXPORT_A).unwrap();
+    std::fs::write(dir.path().join("b.csv"), EXPORT_B).unwrap();
+    let path = dir.path().join("pipeline.yaml");
+    std::fs::write(&path, PIPELINE).unwrap();
+    let out = dir.path().join("out");
+    let o = deskpulse(&["run", path.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let all = read_parquet(&out.join("all.parquet"));
+    let get = |kpi: &str| row(&all, &[], None, kpi, "value");
+    assert_close(get("ticket_volume").value, 5.0, "volume");
+    // Tickets 1 and 4 were reassigned, of five (ticket 5's export has no count: not reassigned).
+    let share = get("reassigned_share");
+    assert_close(share.value, 40.0, "reassigned share");
+    assert_eq!((share.numerator, share.denominator, share.n), (Some(2.0), Some(5.0), 5), "reassigned share");
+    // Tickets 1, 3 and 4 are gold: a text attribute compared with a text.
+    assert_close(get("gold_share").value, 60.0, "gold share");
+    // 2 + 0 + 0 + 1 over the four tickets that have a count.
+    let total = get("reassignments_total");
+    assert_close(total.value, 3.0, "total");
+    assert_eq!(total.n, 4, "tickets with a count");
+    // Tickets 1, 2 and 4 are solved: (2 + 0 + 1) / 3.
+    let mean = get("reassignments_when_solved");
+    assert_close(mean.value, 1.0, "mean when solved");
+    assert_eq!(mean.n, 3, "solved tickets with a count");
+    assert_close(get("solved_by_email").value, 3.0, "solved by email");
+    assert_eq!((share.unit.as_str(), total.unit.as_str(), mean.unit.as_str()), ("percent", "count", "ratio"));
+    // The metadata says the KPI is declared by the pipeline, with its formula.
+    let bytes = std::fs::read(out.join("all.parquet")).unwrap();
+    for needle in [&b"\"declared\":true"[..], &b"(reassignments > 0)"[..]] {
+        assert!(
+            bytes.windows(needle.len()).any(|w| w == needle),
+            "{} not in the metadata",
+            String::from_utf8_lossy(needle)
+        );
+    }
+}
+
+/// The line of `yaml` holding `needle`, counted from 1.
+fn line_of(yaml: &str, needle: &str) -> usize {
+    yaml[..yaml.find(needle).expect("needle in the pipeline")].matches('\n').count() + 1
+}
+
+#[test]
+fn metric_and_attribute_mistakes_are_located_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = PIPELINE
+        .replace("reassignments > 0", "reasignments > 0")
+        .replace("level: level }", "level: { column: level, type: txt }, status: status }")
+        .replace("{ share_of: tickets, where: \"level = 'gold'\" }", "{ share_of: tickets }")
+        .replace("unit: count }", "unit: counts }")
+        .replace("solved_by_email:", "csat:");
+    let path = dir.path().join("pipeline.yaml");
+    std::fs::write(&path, &yaml).unwrap();
+    let o = deskpulse(&["validate", path.to_str().unwrap(), "--no-data"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let t = text(&o);
+    let located = |needle: &str, message: &str| {
+        let prefix = format!("pipeline.yaml:{}:", line_of(&yaml, needle));
+        assert!(t.lines().any(|l| l.contains(&prefix) && l.contains(message)), "no `{prefix}… {message}` in:\n{t}");
+    };
+    located("reasignments > 0", "reads column `reasignments`, which the tickets table");
+    assert!(t.contains("reassignments"), "the help names the attribute: {t}");
+    located("type: txt", "unknown attribute type `txt`");
+    located("status: status }", "attribute `status` is a canonical column of the tickets table");
+    located("gold_share:", "`share_of` needs `where`");
+    located("unit: counts", "unknown unit `counts`");
+    located("csat:", "metric `csat` has the name of a catalog KPI");
+}
+
+#[test]
+fn a_table_filter_reads_attributes() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.csv"), EXPORT_A).unwrap();
+    std::fs::write(dir.path().join("b.csv"), EXPORT_B).unwrap();
+    let path = dir.path().join("pipeline.yaml");
+    std::fs::write(&path, format!("{PIPELINE}filters: {{ tickets: \"level = 'gold'\" }}\n")).unwrap();
+    let out = dir.path().join("out");
+    let o = deskpulse(&["run", path.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let all = read_parquet(&out.join("all.parquet"));
+    // Tickets 1, 3 and 4; two of them reassigned.
+    assert_close(row(&all, &[], None, "ticket_volume", "value").value, 3.0, "gold tickets");
+    assert_close(row(&all, &[], None, "reassigned_share", "value").value, 200.0 / 3.0, "share among gold");
+}
+
+#[test]
+fn an_attribute_typed_text_in_some_file_is_a_located_error_unless_typed() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("a")).unwrap();
+    std::fs::write(dir.path().join("a/1.csv"), EXPORT_A).unwrap();
+    // A later export writes "n/a" where it has no count: typed from its values, the attribute is text there.
+    let later = "id,opened,solved,status,via,reassigned,level\n6,2026-01-09 09:00:00,,open,email,n/a,gold\n";
+    std::fs::write(dir.path().join("a/2.csv"), later).unwrap();
+    std::fs::write(dir.path().join("b.csv"), EXPORT_B).unwrap();
+    let yaml = PIPELINE.replace("path: a.csv", "path: a/*.csv");
+    let path = dir.path().join("pipeline.yaml");
+    std::fs::write(&path, &yaml).unwrap();
+    let out = dir.path().join("out");
+    let o = deskpulse(&["run", path.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let t = text(&o);
+    let at = format!("pipeline.yaml:{}:", line_of(&yaml, "reassignments > 0"));
+    assert!(t.contains(&at) && t.contains("`reassignments > 0` cannot be evaluated on the tickets table"), "{t}");
+    assert!(t.contains("declare its `type`"), "{t}");
+    assert!(!out.exists() || std::fs::read_dir(&out).unwrap().all(|e| e.unwrap().file_name() != "all.parquet"));
+    // Declared a number, "n/a" is left empty: ticket 6 counts in the share's denominator only.
+    let typed = yaml.replace("reassignments: reassigned,", "reassignments: { column: reassigned, type: number },");
+    std::fs::write(&path, &typed).unwrap();
+    let o = deskpulse(&["run", path.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let all = read_parquet(&out.join("all.parquet"));
+    let share = row(&all, &[], None, "reassigned_share", "value");
+    assert_eq!((share.numerator, share.denominator), (Some(2.0), Some(6.0)), "2 of 6 tickets");
+}
