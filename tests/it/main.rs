@@ -27,5 +27,6 @@ mod nightly;
 mod quarantine;
 mod real_exports;
 mod review;
+mod snapshot;
 mod survey_period;
 mod variants;
