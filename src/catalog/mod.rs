@@ -311,6 +311,22 @@ fn business_measure(measure: &Expr) -> Option<&'static str> {
     }
 }
 
+/// A pipeline section a KPI needs declared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Section {
+    SlaFirstResponse,
+    SlaResolution,
+}
+
+impl Section {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Section::SlaFirstResponse => "sla.first_response",
+            Section::SlaResolution => "sla.resolution",
+        }
+    }
+}
+
 /// A catalog entry: documentation plus the builder that applies a pipeline's choices.
 pub struct KpiInfo {
     pub name: &'static str,
@@ -327,8 +343,8 @@ pub struct KpiInfo {
     pub default_stats: &'static [&'static str],
     /// Columns of other tables it reads through the model's joins (e.g. surveys.ticket_id).
     pub lookups: &'static [(Table, &'static str)],
-    /// Pipeline sections it needs declared (e.g. `sla.first_response`).
-    pub config: &'static [&'static str],
+    /// Pipeline sections it needs declared.
+    pub config: &'static [Section],
     build: fn(&Definitions) -> (Option<Expr>, Vec<StatDef>),
 }
 
@@ -1024,7 +1040,7 @@ pub static CATALOG: &[KpiInfo] = &[
                   response and the target in the ticket's business hours); `deskpulse run --as-of`.",
         default_stats: &[],
         lookups: &[],
-        config: &["sla.first_response"],
+        config: &[Section::SlaFirstResponse],
         build: |_| {
             let target = col("first_response_target");
             let answered = col("first_response_at").is_not_null();
@@ -1053,7 +1069,7 @@ pub static CATALOG: &[KpiInfo] = &[
                   ticket's business hours).",
         default_stats: &[],
         lookups: &[],
-        config: &["sla.resolution"],
+        config: &[Section::SlaResolution],
         build: |_| {
             let target = col("resolution_target");
             (

@@ -114,7 +114,24 @@ pub fn snapshot(a: &Aggregate, start_ms: i64, end_ms: i64, start_day: i32, end_d
             );
             [lit(100.0) * f(churned.clone()) / f(s.clone()), f(churned), f(s.clone()), s]
         },
-        other => unreachable!("{other:?} is not a boundary aggregate"),
+        // Measured over each period's rows (`aggregations`), or at boundaries by their own modules (the
+        // backlog from events, CAC and CLV from spend).
+        Aggregate::Count
+        | Aggregate::Share { .. }
+        | Aggregate::Mean(_)
+        | Aggregate::Quantile(..)
+        | Aggregate::NetScore { .. }
+        | Aggregate::NetScoreMargin { .. }
+        | Aggregate::Mix { .. }
+        | Aggregate::PerAgentDay { .. }
+        | Aggregate::Spearman(..)
+        | Aggregate::Sum(_)
+        | Aggregate::Ratio { .. }
+        | Aggregate::Proportion { .. }
+        | Aggregate::Wilson { .. }
+        | Aggregate::PerTicket(_)
+        | Aggregate::Cac
+        | Aggregate::Clv { .. } => unreachable!("{a:?} is not measured by `snapshot`"),
     }
 }
 
@@ -347,9 +364,13 @@ pub fn aggregations(k: usize, def: &KpiDefinition, days: &Expr, out: &mut GroupA
                 let sum = exact_sum(mask(expr(e).cast(DataType::Float64)));
                 (null(), sum, null(), lit(0i64))
             },
-            Aggregate::Mix { .. } => continue,
-            a if a.is_snapshot() => continue,
-            _ => unreachable!("every aggregate is handled above"),
+            // Mixes are their own parts; boundary aggregates are measured at period ends (`snapshot`).
+            Aggregate::Mix { .. }
+            | Aggregate::OpenAtPeriodEnd
+            | Aggregate::Retention
+            | Aggregate::Churn
+            | Aggregate::Cac
+            | Aggregate::Clv { .. } => continue,
         };
         for (name, e) in PARTS.iter().zip([value, numerator, denominator, n]) {
             let name = part(k, s, name);

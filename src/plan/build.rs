@@ -204,14 +204,13 @@ pub fn build(spec: PipelineSpec, path: &Path, text: String) -> Result<Plan, Plan
             }
         }
         for section in info.config {
-            let declared = match *section {
-                "sla.first_response" => !plan.sla.first_response.is_empty(),
-                "sla.resolution" => !plan.sla.resolution.is_empty(),
-                other => unreachable!("unknown config section {other}"),
+            let declared = match section {
+                catalog::Section::SlaFirstResponse => !plan.sla.first_response.is_empty(),
+                catalog::Section::SlaResolution => !plan.sla.resolution.is_empty(),
             };
             if !declared {
                 errs.push(
-                    Diagnostic::new(format!("KPI `{}` needs targets under `{section}`", info.name), at)
+                    Diagnostic::new(format!("KPI `{}` needs targets under `{}`", info.name, section.as_str()), at)
                         .with_help("e.g. sla: { first_response: [{ channel: chat, target: 60s }] }"),
                 );
             }
