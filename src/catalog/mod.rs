@@ -106,6 +106,25 @@ pub enum Aggregate {
     /// Sum of the measure per ticket created in the same period and segment: numerator the sum, denominator
     /// = n = the tickets.
     PerTicket(Expr),
+    /// value = numerator / denominator, each side measured over its own table's rows in the same group and
+    /// period (a declared `ratio`); n = the denominator's rows.
+    Quotient { num: Side, den: Side },
+}
+
+/// One side of a `Quotient`: the rows of `table`, counted, or the sum of a measure over them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Side {
+    pub table: Table,
+    pub sum: Option<Expr>,
+}
+
+impl std::fmt::Display for Side {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.sum {
+            None => write!(f, "count({})", self.table),
+            Some(e) => write!(f, "sum({}.{e})", self.table),
+        }
+    }
 }
 
 impl Aggregate {
@@ -152,6 +171,7 @@ impl KpiDefinition {
             match &s.aggregate {
                 Aggregate::Share { when: e } | Aggregate::Mean(e) | Aggregate::Quantile(e, _) => out.extend(e.sql()),
                 Aggregate::Sum(e) | Aggregate::PerTicket(e) => out.extend(e.sql()),
+                Aggregate::Quotient { num, den } => out.extend(num.sum.iter().chain(&den.sum).flat_map(Expr::sql)),
                 Aggregate::NetScore { promoter: a, detractor: b }
                 | Aggregate::NetScoreMargin { promoter: a, detractor: b }
                 | Aggregate::Spearman(a, b)
@@ -166,6 +186,17 @@ impl KpiDefinition {
                 | Aggregate::Churn
                 | Aggregate::Cac
                 | Aggregate::Clv { .. } => {},
+            }
+        }
+        out
+    }
+
+    /// The tables the definition reads rows of: its own, and a ratio's other side.
+    pub fn tables(&self) -> Vec<Table> {
+        let mut out = vec![self.table];
+        for s in &self.stats {
+            if let Aggregate::Quotient { num, den } = &s.aggregate {
+                out.extend([num.table, den.table].into_iter().filter(|t| *t != self.table));
             }
         }
         out
@@ -202,6 +233,12 @@ impl KpiDefinition {
                     }
                 },
                 Aggregate::Sum(e) | Aggregate::PerTicket(e) => e.columns(&mut out),
+                // Columns of the KPI's own table (the numerator's).
+                Aggregate::Quotient { num, den } => {
+                    for side in [num, den].into_iter().filter(|side| side.table == self.table) {
+                        side.sum.iter().for_each(|e| e.columns(&mut out));
+                    }
+                },
                 Aggregate::Ratio { num: a, den: b }
                 | Aggregate::Proportion { yes: a, no: b }
                 | Aggregate::Wilson { yes: a, no: b, .. } => {
@@ -1191,6 +1228,9 @@ pub fn describe(a: &Aggregate) -> String {
             if *upper { "+" } else { "-" }
         ),
         Aggregate::PerTicket(e) => format!("sum({e}) / count(tickets created in the period and segment)"),
+        Aggregate::Quotient { num, den } => {
+            format!("{num} / {den}, each over its table's rows in the period and group")
+        },
         Aggregate::Clv { relationship_years } => {
             let years = match relationship_years {
                 Some(y) => format!("{y}"),

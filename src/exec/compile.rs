@@ -66,6 +66,14 @@ pub(super) fn exact_sum(e: Expr) -> Expr {
     thousandths(e).sum() / lit(1000.0)
 }
 
+/// One side of a ratio over its table's rows in a group: the rows counted, or the exact sum of the measure.
+pub fn side_total(side: &crate::catalog::Side) -> Expr {
+    match &side.sum {
+        None => len().cast(DataType::Float64),
+        Some(e) => exact_sum(expr(e).cast(DataType::Float64)),
+    }
+}
+
 /// The aggregation of a boundary KPI for the period `[start, end)`: (value, numerator, denominator, n).
 /// Instants are epoch milliseconds (tickets), days are days since the epoch (accounts).
 pub fn snapshot(a: &Aggregate, start_ms: i64, end_ms: i64, start_day: i32, end_day: i32) -> [Expr; 4] {
@@ -130,6 +138,7 @@ pub fn snapshot(a: &Aggregate, start_ms: i64, end_ms: i64, start_day: i32, end_d
         | Aggregate::Proportion { .. }
         | Aggregate::Wilson { .. }
         | Aggregate::PerTicket(_)
+        | Aggregate::Quotient { .. }
         | Aggregate::Cac
         | Aggregate::Clv { .. } => unreachable!("{a:?} is not measured by `snapshot`"),
     }
@@ -364,8 +373,10 @@ pub fn aggregations(k: usize, def: &KpiDefinition, days: &Expr, out: &mut GroupA
                 let sum = exact_sum(mask(expr(e).cast(DataType::Float64)));
                 (null(), sum, null(), lit(0i64))
             },
-            // Mixes are their own parts; boundary aggregates are measured at period ends (`snapshot`).
+            // Mixes and ratios are their own parts (`segment`); boundary aggregates are measured at period
+            // ends (`snapshot`).
             Aggregate::Mix { .. }
+            | Aggregate::Quotient { .. }
             | Aggregate::OpenAtPeriodEnd
             | Aggregate::Retention
             | Aggregate::Churn

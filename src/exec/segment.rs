@@ -505,6 +505,39 @@ fn snapshot_parts(
     Ok(())
 }
 
+/// A declared ratio's rows: each side totalled over its own table's rows per group and period, then
+/// joined; a group with rows on one side only has no denominator (no row) or a zero numerator.
+fn quotient_part(
+    plan: &Plan,
+    seg: &Segment,
+    staged: &Staged,
+    k: usize,
+    keys: &[Expr],
+) -> Result<LazyFrame, crate::error::Error> {
+    let def = &plan.kpis[k];
+    let stat = &def.stats[0];
+    let Aggregate::Quotient { num, den } = &stat.aggregate else {
+        return Err(crate::error::Error::Internal(format!("{} is not a ratio", def.name)));
+    };
+    let total = |side: &crate::catalog::Side, name: &str| -> Result<LazyFrame, crate::error::Error> {
+        let rows = table_frame(plan, side.table, seg, staged)?;
+        let rows = match &def.filter {
+            Some(f) if side.table == def.table => rows.filter(compile::expr(f).fill_null(lit(false))),
+            _ => rows,
+        };
+        let n = len().cast(DataType::Int64).alias(format!("{name}_rows"));
+        Ok(rows.group_by(keys).agg([compile::side_total(side).alias(name), n]))
+    };
+    let mut args = JoinArgs::new(JoinType::Left);
+    args.nulls_equal = true; // the `all` grain without a window has a null period
+    let joined = total(den, "__den")?
+        .join(total(num, "__num")?, keys.to_vec(), keys.to_vec(), args)
+        .filter(col("__den").neq(lit(0.0)));
+    let numerator = col("__num").fill_null(lit(0.0));
+    let figures = [numerator.clone() / col("__den"), numerator, col("__den"), col("__den_rows")];
+    Ok(joined.select(output_row(seg, def, (k, 0), stat, col(PERIOD), lit(stat.stat.as_str()), figures)))
+}
+
 /// One KPI stat's output columns: the dimensions, then `OUTPUT_COLUMNS`, then the sort keys `__k`, `__s`.
 /// `figures` are value, numerator, denominator and n.
 pub(super) fn output_row(
@@ -547,9 +580,10 @@ pub fn segment_frame(plan: &Plan, seg: &Segment, staged: &Staged) -> Result<Lazy
 /// can be computed on its own, so that a large run holds one table's aggregation state at a time.
 pub fn segment_parts(plan: &Plan, seg: &Segment, staged: &Staged) -> Result<Vec<LazyFrame>, crate::error::Error> {
     let is_snapshot = |k: usize| plan.kpis[k].stats.iter().any(|s| s.aggregate.is_snapshot());
+    let is_quotient = |k: usize| plan.kpis[k].stats.iter().any(|s| matches!(s.aggregate, Aggregate::Quotient { .. }));
     let mut tables: Vec<Table> = Vec::new();
     let mut snapshot_tables: Vec<Table> = Vec::new();
-    for &k in &seg.kpis {
+    for &k in seg.kpis.iter().filter(|k| !is_quotient(**k)) {
         let list = if is_snapshot(k) { &mut snapshot_tables } else { &mut tables };
         if !list.contains(&plan.kpis[k].table) {
             list.push(plan.kpis[k].table);
@@ -561,8 +595,12 @@ pub fn segment_parts(plan: &Plan, seg: &Segment, staged: &Staged) -> Result<Vec<
     let mut by_table = Vec::new();
     for table in tables {
         let mut parts = Vec::new();
-        let kpis: Vec<usize> =
-            seg.kpis.iter().copied().filter(|k| plan.kpis[*k].table == table && !is_snapshot(*k)).collect();
+        let kpis: Vec<usize> = seg
+            .kpis
+            .iter()
+            .copied()
+            .filter(|k| plan.kpis[*k].table == table && !is_snapshot(*k) && !is_quotient(*k))
+            .collect();
         let period = table.period_column().expect("KPI tables have a period column");
         let days = days_in_period(seg.grain, period, &plan.window);
         let mut aggs = compile::GroupAggs::default();
@@ -623,6 +661,9 @@ pub fn segment_parts(plan: &Plan, seg: &Segment, staged: &Staged) -> Result<Vec<
             }
         }
         by_table.push(concat(parts, UnionArgs::default())?);
+    }
+    for k in seg.kpis.iter().copied().filter(|k| is_quotient(*k)) {
+        by_table.push(quotient_part(plan, seg, staged, k, &keys)?);
     }
     for table in snapshot_tables {
         let kpis: Vec<usize> =

@@ -1037,6 +1037,11 @@ fn date(d: &Located<String>, errs: &mut Vec<Diagnostic>) -> Option<jiff::civil::
 }
 
 /// Can `dimension` be filled for rows of `table` by what the sources map?
+/// `dimension_available` for every table the KPI reads rows of (a ratio's two sides).
+fn dimension_available_to(plan: &Plan, kpi: &crate::catalog::KpiDefinition, dimension: &str) -> Result<(), String> {
+    kpi.tables().into_iter().try_for_each(|t| dimension_available(plan, t, dimension))
+}
+
 pub(crate) fn dimension_available(plan: &Plan, table: Table, dimension: &str) -> Result<(), String> {
     if table == Table::Spend {
         return match dimension {
@@ -1273,7 +1278,7 @@ fn segment(
                     errs.push(Diagnostic::new(format!("segment `{}`: {why}", name.value), spec.grain.at));
                 }
                 for d in &dimensions {
-                    if let Err(why) = dimension_available(plan, plan.kpis[i].table, d)
+                    if let Err(why) = dimension_available_to(plan, &plan.kpis[i], d)
                         .and_then(|_| per_ticket_dimension(plan, &plan.kpis[i], d))
                     {
                         unsplittable.add(format!("cannot be split by `{d}`: {why}"), &plan.kpis[i].name, k.at);
@@ -1291,7 +1296,7 @@ fn segment(
         None => {
             for (i, k) in plan.kpis.iter().enumerate() {
                 let problems: Vec<String> =
-                    dimensions.iter().filter_map(|d| dimension_available(plan, k.table, d).err()).collect();
+                    dimensions.iter().filter_map(|d| dimension_available_to(plan, k, d).err()).collect();
                 let foreign_to_tickets = dimensions.iter().find_map(|d| per_ticket_dimension(plan, k, d).err());
                 let too_fine = grain.and_then(|g| grain_unavailable(k, g));
                 // A dimension foreign to the KPI's table (e.g. channel for account KPIs): the KPI does not apply.

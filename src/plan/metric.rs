@@ -8,7 +8,7 @@ use polars::prelude::{DataType, Schema};
 use super::{Diagnostic, Plan, Sql};
 use crate::catalog::{self, expr, Aggregate, Direction, KpiDefinition, StatDef, Unit};
 use crate::model::Table;
-use crate::spec::{Located, MetricSpec};
+use crate::spec::{Located, Location, MetricSpec};
 use crate::suggest;
 
 /// What a `KpiDefinition::catalog` holds for a declared KPI.
@@ -77,6 +77,9 @@ fn metric(
     }
     let at = spec.at;
     let spec = spec.value;
+    if let Some(ratio) = &spec.ratio {
+        return ratio_metric(plan, name, &spec, ratio, errs);
+    }
     let kinds = [
         ("share_of", &spec.share_of),
         ("count_of", &spec.count_of),
@@ -86,10 +89,7 @@ fn metric(
     let given: Vec<(&str, &Located<String>)> = kinds.iter().filter_map(|(k, v)| Some((*k, v.as_ref()?))).collect();
     let [(kind, over)] = given[..] else {
         let what = if given.is_empty() { "names no measure" } else { "names more than one measure" };
-        errs.push(
-            Diagnostic::new(format!("metric `{}` {what}", name.value), at)
-                .with_help("give exactly one of share_of, count_of (a table), mean_of, sum_of (table.column)"),
-        );
+        errs.push(Diagnostic::new(format!("metric `{}` {what}", name.value), at).with_help(ONE_MEASURE));
         return None;
     };
     let (table_name, column) = match kind {
@@ -105,42 +105,13 @@ fn metric(
             },
         },
     };
-    let tables: Vec<&str> = Table::ALL.iter().filter(|t| t.period_column().is_some()).map(|t| t.name()).collect();
-    let Some(table) = Table::from_name(table_name).filter(|t| t.period_column().is_some()) else {
-        errs.push(
-            Diagnostic::new(format!("metric `{}`: `{table_name}` is not a table with a period", name.value), over.at)
-                .with_help(suggest::help(table_name, &tables)),
-        );
-        return None;
-    };
-    if !super::build::fed(plan, table) {
-        errs.push(Diagnostic::new(
-            format!("metric `{}` needs the `{table}` table, but no source feeds it", name.value),
-            over.at,
-        ));
-    }
+    let table = event_table(plan, &name, table_name, over.at, errs)?;
     let schema = readable_schema(plan, table);
     let measure = match (kind, column) {
         ("share_of", _) => Measure::Share,
         ("count_of", _) => Measure::Count,
         (_, Some(c)) => {
-            let numeric =
-                schema.get(&c).map(|t| t.is_primitive_numeric() || *t == DataType::Unknown(Default::default()));
-            match numeric {
-                Some(true) => {},
-                Some(false) => {
-                    errs.push(Diagnostic::new(format!("`{table}.{c}` is not a number: `{kind}` needs one"), over.at));
-                    return None;
-                },
-                None => {
-                    let names: Vec<&str> = schema.iter_names().map(|n| n.as_str()).collect();
-                    errs.push(
-                        Diagnostic::new(format!("the {table} table has no column `{c}`"), over.at)
-                            .with_help(suggest::help(&c, &names)),
-                    );
-                    return None;
-                },
-            }
+            numeric_column(&schema, table, &c, kind, over.at, errs)?;
             if kind == "mean_of" {
                 Measure::Mean(c)
             } else {
@@ -160,47 +131,18 @@ fn metric(
         None => None,
         Some(p) => Some(predicate_of(text, table, &schema, p, errs)?),
     };
-    let unit = match &spec.unit {
-        None => match measure {
-            Measure::Share => Unit::Percent,
-            Measure::Count => Unit::Count,
-            Measure::Mean(_) | Measure::Sum(_) => Unit::Ratio,
-        },
-        Some(u) => match UNITS.iter().find(|(n, _)| *n == u.as_str()) {
-            Some((_, unit)) => *unit,
-            None => {
-                let names: Vec<&str> = UNITS.iter().map(|(n, _)| *n).collect();
-                errs.push(
-                    Diagnostic::new(format!("unknown unit `{}`", u.value), u.at).with_help(suggest::help(u, &names)),
-                );
-                return None;
-            },
-        },
+    let default_unit = match measure {
+        Measure::Share => Unit::Percent,
+        Measure::Count => Unit::Count,
+        Measure::Mean(_) | Measure::Sum(_) => Unit::Ratio,
     };
-    let direction = match &spec.direction {
-        None => Direction::Neutral,
-        Some(d) => match DIRECTIONS.iter().find(|(n, _)| *n == d.as_str()) {
-            Some((_, dir)) => *dir,
-            None => {
-                let names: Vec<&str> = DIRECTIONS.iter().map(|(n, _)| *n).collect();
-                errs.push(
-                    Diagnostic::new(format!("unknown direction `{}`", d.value), d.at)
-                        .with_help(suggest::help(d, &names)),
-                );
-                return None;
-            },
-        },
-    };
-    let column_expr = |c: &str| match table.column(c) {
-        Some(canonical) => expr::col(canonical.name),
-        // An attribute: read through SQL, which names columns at run time.
-        None => expr::Expr::Sql { text: format!("\"{c}\""), columns: Vec::new(), at: over.at },
-    };
+    let unit = unit_of(&spec, default_unit, errs)?;
+    let direction = direction_of(&spec, errs)?;
     let (aggregate, filter) = match measure {
         Measure::Share => (Aggregate::Share { when: predicate.expect("a share has a predicate") }, None),
         Measure::Count => (Aggregate::Count, predicate),
-        Measure::Mean(c) => (Aggregate::Mean(column_expr(&c)), predicate),
-        Measure::Sum(c) => (Aggregate::Sum(column_expr(&c)), predicate),
+        Measure::Mean(c) => (Aggregate::Mean(column_expr(table, &c, over.at)), predicate),
+        Measure::Sum(c) => (Aggregate::Sum(column_expr(table, &c, over.at)), predicate),
     };
     Some(KpiDefinition {
         name: name.value,
@@ -211,6 +153,155 @@ fn metric(
         direction,
         min_sample: 0,
     })
+}
+
+const ONE_MEASURE: &str =
+    "give exactly one of share_of, count_of (a table), mean_of, sum_of (table.column), ratio ([measure, measure])";
+
+/// The table a metric measures, by name: one with a period column, fed by a source.
+fn event_table(plan: &Plan, metric: &str, table_name: &str, at: Location, errs: &mut Vec<Diagnostic>) -> Option<Table> {
+    let tables: Vec<&str> = Table::ALL.iter().filter(|t| t.period_column().is_some()).map(|t| t.name()).collect();
+    let Some(table) = Table::from_name(table_name).filter(|t| t.period_column().is_some()) else {
+        errs.push(
+            Diagnostic::new(format!("metric `{metric}`: `{table_name}` is not a table with a period"), at)
+                .with_help(suggest::help(table_name, &tables)),
+        );
+        return None;
+    };
+    if !super::build::fed(plan, table) {
+        errs.push(Diagnostic::new(format!("metric `{metric}` needs the `{table}` table, but no source feeds it"), at));
+    }
+    Some(table)
+}
+
+/// `column` is a number of `table` (or an attribute, typed at run time).
+fn numeric_column(
+    schema: &Schema,
+    table: Table,
+    column: &str,
+    kind: &str,
+    at: Location,
+    errs: &mut Vec<Diagnostic>,
+) -> Option<()> {
+    match schema.get(column).map(|t| t.is_primitive_numeric() || *t == DataType::Unknown(Default::default())) {
+        Some(true) => Some(()),
+        Some(false) => {
+            errs.push(Diagnostic::new(format!("`{table}.{column}` is not a number: `{kind}` needs one"), at));
+            None
+        },
+        None => {
+            let names: Vec<&str> = schema.iter_names().map(|n| n.as_str()).collect();
+            errs.push(
+                Diagnostic::new(format!("the {table} table has no column `{column}`"), at)
+                    .with_help(suggest::help(column, &names)),
+            );
+            None
+        },
+    }
+}
+
+/// A `ratio: [A, B]` metric: each side `count(TABLE)` or `sum(TABLE.COLUMN)`.
+fn ratio_metric(
+    plan: &Plan,
+    name: Located<String>,
+    spec: &MetricSpec,
+    ratio: &Located<Vec<String>>,
+    errs: &mut Vec<Diagnostic>,
+) -> Option<KpiDefinition> {
+    let others = [&spec.share_of, &spec.count_of, &spec.mean_of, &spec.sum_of];
+    if others.iter().any(|o| o.is_some()) {
+        let d = Diagnostic::new(format!("metric `{}` names more than one measure", name.value), ratio.at);
+        errs.push(d.with_help(ONE_MEASURE));
+        return None;
+    }
+    if let Some(p) = &spec.predicate {
+        errs.push(
+            Diagnostic::new(format!("metric `{}`: `where` does not apply to a ratio", name.value), p.at)
+                .with_help("filter the tables under `filters:`, or declare a share_of metric"),
+        );
+        return None;
+    }
+    let [num, den] = &ratio.value[..] else {
+        let what = format!("`ratio` of `{}` takes two measures: [numerator, denominator]", name.value);
+        errs.push(Diagnostic::new(what, ratio.at));
+        return None;
+    };
+    let before = errs.len();
+    let (Some(num), Some(den)) = (side(plan, &name, num, ratio.at, errs), side(plan, &name, den, ratio.at, errs))
+    else {
+        if errs.len() == before {
+            let what = format!("`ratio` of `{}`: each measure is count(TABLE) or sum(TABLE.COLUMN)", name.value);
+            errs.push(Diagnostic::new(what, ratio.at).with_help("e.g. ratio: [count(surveys), count(tickets)]"));
+        }
+        return None;
+    };
+    let unit = unit_of(spec, Unit::Ratio, errs)?;
+    let direction = direction_of(spec, errs)?;
+    Some(KpiDefinition {
+        name: name.value,
+        catalog: DECLARED,
+        table: num.table,
+        filter: None,
+        stats: vec![StatDef { stat: "value".into(), unit, aggregate: Aggregate::Quotient { num, den } }],
+        direction,
+        min_sample: 0,
+    })
+}
+
+/// One side of a ratio, `count(TABLE)` or `sum(TABLE.COLUMN)`; `None` (with nothing reported) when it is
+/// written otherwise.
+fn side(plan: &Plan, metric: &str, text: &str, at: Location, errs: &mut Vec<Diagnostic>) -> Option<catalog::Side> {
+    let (kind, inner) = text.trim().strip_suffix(')').and_then(|t| t.split_once('('))?;
+    let inner = inner.trim();
+    let (table_name, column) = match (kind.trim(), inner.split_once('.')) {
+        ("count", None) => (inner, None),
+        ("sum", Some((t, c))) => (t, Some(c)),
+        _ => return None,
+    };
+    let table = event_table(plan, metric, table_name, at, errs)?;
+    let sum = match column {
+        None => None,
+        Some(c) => {
+            numeric_column(&readable_schema(plan, table), table, c, "sum", at, errs)?;
+            Some(column_expr(table, c, at))
+        },
+    };
+    Some(catalog::Side { table, sum })
+}
+
+/// A column of `table` as a catalog expression: a canonical column, or an attribute (read through SQL,
+/// which names columns at run time).
+fn column_expr(table: Table, column: &str, at: Location) -> expr::Expr {
+    match table.column(column) {
+        Some(canonical) => expr::col(canonical.name),
+        None => expr::Expr::Sql { text: format!("\"{column}\""), columns: Vec::new(), at },
+    }
+}
+
+fn unit_of(spec: &MetricSpec, default: Unit, errs: &mut Vec<Diagnostic>) -> Option<Unit> {
+    let Some(u) = &spec.unit else { return Some(default) };
+    match UNITS.iter().find(|(n, _)| *n == u.as_str()) {
+        Some((_, unit)) => Some(*unit),
+        None => {
+            let names: Vec<&str> = UNITS.iter().map(|(n, _)| *n).collect();
+            errs.push(Diagnostic::new(format!("unknown unit `{}`", u.value), u.at).with_help(suggest::help(u, &names)));
+            None
+        },
+    }
+}
+
+fn direction_of(spec: &MetricSpec, errs: &mut Vec<Diagnostic>) -> Option<Direction> {
+    let Some(d) = &spec.direction else { return Some(Direction::Neutral) };
+    match DIRECTIONS.iter().find(|(n, _)| *n == d.as_str()) {
+        Some((_, dir)) => Some(*dir),
+        None => {
+            let names: Vec<&str> = DIRECTIONS.iter().map(|(n, _)| *n).collect();
+            errs.push(
+                Diagnostic::new(format!("unknown direction `{}`", d.value), d.at).with_help(suggest::help(d, &names)),
+            );
+            None
+        },
+    }
 }
 
 /// The columns SQL over `table` may read (metrics, table filters): the canonical ones and the sources'

@@ -90,6 +90,10 @@ pub struct MetricSpec {
     /// Sum of `TABLE.COLUMN` (where `where` holds).
     #[serde(default)]
     pub sum_of: Option<Located<String>>,
+    /// Two measures, each `count(TABLE)` or `sum(TABLE.COLUMN)`, taken over their tables' rows in the same
+    /// group and period: the value is the first divided by the second (`[count(surveys), count(tickets)]`).
+    #[serde(default)]
+    pub ratio: Option<Located<Vec<String>>>,
     /// SQL predicate over the table's canonical columns and attributes.
     #[serde(default, rename = "where")]
     pub predicate: Option<Located<String>>,

@@ -97,7 +97,8 @@ fn metric_and_attribute_mistakes_are_located_errors() {
         .replace("level: level }", "level: { column: level, type: txt }, status: status }")
         .replace("{ share_of: tickets, where: \"level = 'gold'\" }", "{ share_of: tickets }")
         .replace("unit: count }", "unit: counts }")
-        .replace("solved_by_email:", "csat:");
+        .replace("solved_by_email:", "csat:")
+        .replace("kpis: [", "  bad_ratio: { ratio: [avg(tickets.reassignments), count(tickets)] }\nkpis: [");
     let path = dir.path().join("pipeline.yaml");
     std::fs::write(&path, &yaml).unwrap();
     let o = deskpulse(&["validate", path.to_str().unwrap(), "--no-data"]);
@@ -114,6 +115,7 @@ fn metric_and_attribute_mistakes_are_located_errors() {
     located("gold_share:", "`share_of` needs `where`");
     located("unit: counts", "unknown unit `counts`");
     located("csat:", "metric `csat` has the name of a catalog KPI");
+    located("bad_ratio:", "each measure is count(TABLE) or sum(TABLE.COLUMN)");
 }
 
 #[test]
@@ -160,4 +162,50 @@ fn an_attribute_typed_text_in_some_file_is_a_located_error_unless_typed() {
     let all = read_parquet(&out.join("all.parquet"));
     let share = row(&all, &[], None, "reassigned_share", "value");
     assert_eq!((share.numerator, share.denominator), (Some(2.0), Some(6.0)), "2 of 6 tickets");
+}
+
+#[test]
+fn a_ratio_divides_two_tables_measures_in_each_group_and_period() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.csv"), EXPORT_A).unwrap();
+    std::fs::write(dir.path().join("b.csv"), EXPORT_B).unwrap();
+    // Answers about tickets 1 and 2 (email) and 3 (chat).
+    let surveys =
+        "id,ticket,at,score\ns1,1,2026-01-05 13:00:00,5\ns2,2,2026-01-06 11:00:00,1\ns3,3,2026-01-06 12:00:00,4\n";
+    std::fs::write(dir.path().join("s.csv"), surveys).unwrap();
+    let sources = PIPELINE.split("metrics:").next().unwrap();
+    let yaml = format!(
+        "{sources}  s:\n    table: surveys\n    path: s.csv\n    columns: {{ survey_id: id, ticket_id: ticket, submitted_at: at, \
+         score: score, kind: {{ constant: csat }} }}\nmetrics:\n  answers_per_ticket: {{ ratio: [count(surveys), \
+         count(tickets)] }}\n  reassignments_per_ticket: {{ ratio: [sum(tickets.reassignments), count(tickets)] }}\n\
+         kpis: [answers_per_ticket, reassignments_per_ticket]\nsegments:\n  all: {{ by: [], grain: all }}\n  \
+         by_channel: {{ by: [channel], grain: all }}\nmin_sample: 1\n"
+    );
+    let path = dir.path().join("pipeline.yaml");
+    std::fs::write(&path, &yaml).unwrap();
+    let out = dir.path().join("out");
+    let o = deskpulse(&["run", path.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}\n{yaml}", text(&o));
+    let all = read_parquet(&out.join("all.parquet"));
+    // Three answers for five tickets; 2 + 0 + 0 + 1 reassignments for five tickets.
+    let answers = row(&all, &[], None, "answers_per_ticket", "value");
+    assert_close(answers.value, 0.6, "answers per ticket");
+    assert_eq!((answers.numerator, answers.denominator, answers.n), (Some(3.0), Some(5.0), 5));
+    assert_close(row(&all, &[], None, "reassignments_per_ticket", "value").value, 0.6, "reassignments per ticket");
+    let by_channel = read_parquet(&out.join("by_channel.parquet"));
+    // Email: answers about tickets 1 and 2, of tickets 1, 2, 4 and 5; chat: one answer, one ticket.
+    assert_close(
+        row(&by_channel, &[("channel", Some("email"))], None, "answers_per_ticket", "value").value,
+        0.5,
+        "email",
+    );
+    assert_close(
+        row(&by_channel, &[("channel", Some("chat"))], None, "answers_per_ticket", "value").value,
+        1.0,
+        "chat",
+    );
+    // The formula is in the metadata.
+    let bytes = std::fs::read(out.join("all.parquet")).unwrap();
+    let needle = b"count(surveys) / count(tickets)";
+    assert!(bytes.windows(needle.len()).any(|w| w == needle), "no formula in the metadata");
 }
