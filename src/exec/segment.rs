@@ -273,9 +273,11 @@ pub(super) fn enriched(
     let missing: Vec<Expr> = dims
         .iter()
         .filter(|d| {
-            table.column(d).is_none()
-                && !model::FROM_ACCOUNT.contains(d)
-                && !(table.inherits_ticket() && model::SURVEY_FROM_TICKET.contains(d))
+            let filled = table.column(d).is_some()
+                || plan.has_attribute(table, d)
+                || model::FROM_ACCOUNT.contains(d)
+                || (table.inherits_ticket() && model::SURVEY_FROM_TICKET.contains(d));
+            !filled
         })
         .map(|d| lit(NULL).cast(DataType::String).alias(*d))
         .collect();

@@ -1058,6 +1058,12 @@ pub(crate) fn dimension_available(plan: &Plan, table: Table, dimension: &str) ->
     if table.column(dimension).is_some_and(|c| c.dimension) && plan.has_column(table, dimension) {
         return Ok(());
     }
+    if plan.has_attribute(table, dimension) {
+        return Ok(());
+    }
+    if Table::ALL.iter().any(|t| plan.has_attribute(*t, dimension)) {
+        return Err(format!("`{dimension}` is an attribute of other tables' sources, not of {table}"));
+    }
     let via_ticket = table.inherits_ticket() && model::SURVEY_FROM_TICKET.contains(&dimension);
     if via_ticket && plan.has_column(table, "ticket_id") && plan.has_column(Table::Tickets, dimension) {
         return Ok(());
@@ -1237,7 +1243,12 @@ fn segment(
             name.at,
         ));
     }
-    let all_dims = model::all_dimensions();
+    let mut all_dims = model::all_dimensions();
+    // Attributes split the segments of their own table's KPIs.
+    for table in Table::ALL {
+        all_dims.extend(plan.attributes(table).into_iter().map(|(a, _)| super::interned(a)));
+    }
+    all_dims.dedup();
     let mut dimensions = Vec::new();
     for d in &spec.by {
         match all_dims.iter().find(|x| **x == d.as_str()) {
@@ -1300,8 +1311,8 @@ fn segment(
                 let foreign_to_tickets = dimensions.iter().find_map(|d| per_ticket_dimension(plan, k, d).err());
                 let too_fine = grain.and_then(|g| grain_unavailable(k, g));
                 // A dimension foreign to the KPI's table (e.g. channel for account KPIs): the KPI does not apply.
-                let foreign =
-                    !dimensions.is_empty() && dimensions.iter().all(|d| !model::dimensions_of(k.table).contains(d));
+                let of_table = |d: &&str| model::dimensions_of(k.table).contains(d) || plan.has_attribute(k.table, d);
+                let foreign = !dimensions.is_empty() && !dimensions.iter().any(of_table);
                 if splits_own_mix(k, &dimensions) {
                     // channel_mix by channel would be 100 % everywhere: leave it out.
                 } else if let Some(why) = too_fine.or(foreign_to_tickets) {

@@ -137,6 +137,11 @@ impl Plan {
     }
 
     /// Is the canonical column filled by at least one source (or by a default)?
+    /// Whether the sources of `table` carry attribute `name`.
+    pub fn has_attribute(&self, table: Table, name: &str) -> bool {
+        self.attributes(table).iter().any(|(n, _)| *n == name)
+    }
+
     /// The attributes the sources of `table` carry, each once, in the order first declared (a source that
     /// lacks one leaves it empty). The type is the declared one, if any source declares it.
     pub fn attributes(&self, table: Table) -> Vec<(&str, Option<AttributeType>)> {
@@ -458,6 +463,23 @@ impl Grain {
 
     pub fn name(self) -> &'static str {
         Grain::NAMES[self as usize]
+    }
+}
+
+/// `name` with the program's lifetime, stored once per distinct name: segment dimensions are `&'static`
+/// names, canonical ones in the model and attributes (a pipeline declares a handful) here.
+pub fn interned(name: &str) -> &'static str {
+    use std::collections::HashSet;
+    use std::sync::{Mutex, OnceLock};
+    static NAMES: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
+    let mut names = NAMES.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+    match names.get(name) {
+        Some(known) => known,
+        None => {
+            let leaked: &'static str = Box::leak(name.to_string().into_boxed_str());
+            names.insert(leaked);
+            leaked
+        },
     }
 }
 

@@ -209,3 +209,34 @@ fn a_ratio_divides_two_tables_measures_in_each_group_and_period() {
     let needle = b"count(surveys) / count(tickets)";
     assert!(bytes.windows(needle.len()).any(|w| w == needle), "no formula in the metadata");
 }
+
+#[test]
+fn segments_split_by_attributes() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.csv"), EXPORT_A).unwrap();
+    std::fs::write(dir.path().join("b.csv"), EXPORT_B).unwrap();
+    let path = dir.path().join("pipeline.yaml");
+    let yaml = PIPELINE.replace("segments:\n", "segments:\n  by_level: { by: [level], grain: all }\n");
+    std::fs::write(&path, &yaml).unwrap();
+    let out = dir.path().join("out");
+    let o = deskpulse(&["run", path.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let df = read_parquet(&out.join("by_level.parquet"));
+    let get = |level: Option<&str>, kpi: &str| row(&df, &[("level", level)], None, kpi, "value");
+    // Gold: tickets 1, 3 and 4, of which 1 and 4 were reassigned; silver: ticket 2; none: ticket 5.
+    assert_close(get(Some("gold"), "ticket_volume").value, 3.0, "gold volume");
+    assert_close(get(Some("gold"), "reassigned_share").value, 200.0 / 3.0, "gold share");
+    assert_close(get(Some("silver"), "reassigned_share").value, 0.0, "silver share");
+    assert_close(get(None, "ticket_volume").value, 1.0, "ticket without a level");
+    // A KPI over a table whose sources carry no such attribute cannot be split by it.
+    let surveys = "  s: { table: surveys, path: s.csv, columns: { survey_id: id, ticket_id: ticket, submitted_at: at, \
+                   score: score, kind: { constant: csat } } }\nmetrics:";
+    let bad = yaml
+        .replacen("metrics:", surveys, 1)
+        .replace("kpis: [ticket_volume,", "kpis: [csat, ticket_volume,")
+        .replace("by_level: { by: [level], grain: all }", "by_level: { by: [level], grain: all, kpis: [csat] }");
+    std::fs::write(&path, &bad).unwrap();
+    let o = deskpulse(&["validate", path.to_str().unwrap(), "--no-data"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("`level` is an attribute of other tables' sources, not of surveys"), "{}", text(&o));
+}
