@@ -135,6 +135,9 @@ enum Command {
     Kpis {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
+        /// Also list the KPIs this pipeline declares (`metrics:`).
+        #[arg(long)]
+        pipeline: Option<PathBuf>,
     },
     /// Print the validated plan and the optimised Polars plan of each output.
     Explain { pipeline: PathBuf },
@@ -381,18 +384,23 @@ fn execute(command: Command, log_format: LogFormat) -> Result<(), Error> {
                 if no_data { "" } else { "; files and columns checked" }
             );
         },
-        Command::Kpis { format } => match format {
-            Format::Json => {
-                let json =
-                    serde_json::to_string_pretty(&catalog::docs()).map_err(|e| Error::Internal(e.to_string()))?;
-                say!("{json}");
-            },
-            Format::Markdown => say_raw!("{}", catalog::markdown()),
-            Format::Table => {
-                for d in catalog::docs() {
-                    say!("{:<22} {:<8} {:<8} better: {:<6} {}", d.name, d.table, d.unit, d.direction, d.definition);
-                }
-            },
+        Command::Kpis { format, pipeline } => {
+            let mut docs = catalog::docs();
+            if let Some(p) = &pipeline {
+                docs.extend(catalog::declared_docs(&deskpulse::load_plan(p)?.kpis));
+            }
+            match format {
+                Format::Json => {
+                    let json = serde_json::to_string_pretty(&docs).map_err(|e| Error::Internal(e.to_string()))?;
+                    say!("{json}");
+                },
+                Format::Markdown => say_raw!("{}", catalog::markdown(&docs)),
+                Format::Table => {
+                    for d in docs {
+                        say!("{:<22} {:<8} {:<8} better: {:<6} {}", d.name, d.table, d.unit, d.direction, d.definition);
+                    }
+                },
+            }
         },
         Command::Explain { pipeline } => {
             let plan = deskpulse::load_plan(&pipeline)?;

@@ -161,6 +161,8 @@ pub struct KpiDefinition {
     pub stats: Vec<StatDef>,
     pub direction: Direction,
     pub min_sample: u64,
+    /// What a KPI the pipeline declares means, in its words (`description:`).
+    pub note: Option<String>,
 }
 
 impl KpiDefinition {
@@ -431,6 +433,7 @@ impl KpiInfo {
             stats,
             direction: self.direction,
             min_sample: options.min_sample,
+            note: None,
         }
     }
 }
@@ -1149,17 +1152,39 @@ pub fn names() -> Vec<&'static str> {
 /// The catalog as data, for `deskpulse kpis --format json` and tests.
 #[derive(Serialize)]
 pub struct KpiDoc {
-    pub name: &'static str,
-    pub title: &'static str,
+    pub name: String,
+    pub title: String,
     pub table: &'static str,
     pub unit: &'static str,
     pub direction: &'static str,
     pub inputs: Vec<&'static str>,
-    pub definition: &'static str,
-    pub options: &'static str,
+    pub definition: String,
+    pub options: String,
     pub stats: Vec<String>,
     /// The default compiled form (SQL-like text), one entry per stat.
     pub formula: Vec<String>,
+}
+
+/// The docs of the KPIs a pipeline declares (`metrics:`), in the catalog's shape.
+pub fn declared_docs(kpis: &[KpiDefinition]) -> Vec<KpiDoc> {
+    kpis.iter()
+        .filter(|k| k.catalog == crate::plan::DECLARED)
+        .map(|k| {
+            let filter = k.filter.as_ref().map(|f| format!(" WHERE {f}")).unwrap_or_default();
+            KpiDoc {
+                name: k.name.clone(),
+                title: k.name.replace('_', " "),
+                table: k.table.name(),
+                unit: k.stats.first().map(|s| s.unit.as_str()).unwrap_or("ratio"),
+                direction: k.direction.as_str(),
+                inputs: k.columns(),
+                definition: k.note.clone().unwrap_or_else(|| "Declared by the pipeline (`metrics:`).".into()),
+                options: String::new(),
+                stats: k.stats.iter().map(|s| s.stat.clone()).collect(),
+                formula: k.stats.iter().map(|s| format!("{} = {}{filter}", s.stat, describe(&s.aggregate))).collect(),
+            }
+        })
+        .collect()
 }
 
 pub fn docs() -> Vec<KpiDoc> {
@@ -1171,14 +1196,14 @@ pub fn docs() -> Vec<KpiDoc> {
             let inputs = k.columns_read(&compiled);
             let filter = compiled.filter.as_ref().map(|f| format!(" WHERE {f}")).unwrap_or_default();
             KpiDoc {
-                name: k.name,
-                title: k.title,
+                name: k.name.to_string(),
+                title: k.title.to_string(),
                 table: k.table.name(),
                 unit: k.unit.as_str(),
                 direction: k.direction.as_str(),
                 inputs,
-                definition: k.definition,
-                options: k.options,
+                definition: k.definition.to_string(),
+                options: k.options.to_string(),
                 stats: compiled.stats.iter().map(|s| s.stat.clone()).collect(),
                 formula: compiled
                     .stats
@@ -1242,7 +1267,8 @@ pub fn describe(a: &Aggregate) -> String {
 }
 
 /// `docs/kpis.md`, generated; a test keeps the committed file equal to this.
-pub fn markdown() -> String {
+/// `docs` as `docs/kpis.md`: the catalog's, and a pipeline's declared KPIs after them when given.
+pub fn markdown(docs: &[KpiDoc]) -> String {
     let mut md = String::from(
         "# KPI catalog\n\n<!-- Generated from src/catalog/mod.rs by `deskpulse kpis --format markdown`; \
          do not edit by hand. -->\n\n\
@@ -1259,8 +1285,7 @@ pub fn markdown() -> String {
          between it and the rest.\n\n\
          | kpi | table | unit | better | stats |\n|---|---|---|---|---|\n",
     );
-    let docs = docs();
-    for d in &docs {
+    for d in docs {
         md.push_str(&format!(
             "| [`{}`](#{}) | {} | {} | {} | {} |\n",
             d.name,
@@ -1271,7 +1296,7 @@ pub fn markdown() -> String {
             d.stats.join(", ")
         ));
     }
-    for d in &docs {
+    for d in docs {
         md.push_str(&format!("\n## {}\n\n{}\n\n{}\n\n", d.name, d.title, d.definition));
         md.push_str(&format!(
             "- table: `{}`; unit: {}; better: {}\n- inputs: {}\n",

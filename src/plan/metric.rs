@@ -152,6 +152,7 @@ fn metric(
         stats: vec![StatDef { stat: "value".into(), unit, aggregate }],
         direction,
         min_sample: 0,
+        note: spec.description.clone(),
     })
 }
 
@@ -245,6 +246,7 @@ fn ratio_metric(
         stats: vec![StatDef { stat: "value".into(), unit, aggregate: Aggregate::Quotient { num, den } }],
         direction,
         min_sample: 0,
+        note: spec.description.clone(),
     })
 }
 

@@ -297,6 +297,9 @@ pub fn metadata(plan: &Plan) -> Vec<(String, String)> {
             // A variant (`as:`) names the catalog KPI it is defined by.
             if k.catalog == crate::plan::DECLARED {
                 entry["declared"] = true.into();
+                if let Some(note) = &k.note {
+                    entry["description"] = note.as_str().into();
+                }
             } else if k.name != k.catalog {
                 entry["variant_of"] = k.catalog.into();
             }

@@ -240,3 +240,24 @@ fn segments_split_by_attributes() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("`level` is an attribute of other tables' sources, not of surveys"), "{}", text(&o));
 }
+
+#[test]
+fn kpis_lists_a_pipelines_declared_metrics_with_their_formula() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pipeline.yaml");
+    let yaml = PIPELINE.replace(
+        "unit: percent, direction: lower }",
+        "unit: percent, direction: lower, description: Tickets handed to another team at least once }",
+    );
+    std::fs::write(&path, yaml).unwrap();
+    let o = deskpulse(&["kpis", "--format", "json", "--pipeline", path.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let docs: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let declared = docs.as_array().unwrap().iter().find(|d| d["name"] == "reassigned_share").expect("listed");
+    assert_eq!(declared["definition"], "Tickets handed to another team at least once");
+    assert_eq!(declared["unit"], "percent");
+    assert_eq!(declared["formula"][0], "value = 100 * count(*) FILTER ((reassignments > 0)) / count(*)");
+    // Without the pipeline, only the catalog.
+    let o = deskpulse(&["kpis", "--format", "json"]);
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("reassigned_share"));
+}
