@@ -283,6 +283,63 @@ pub struct Definitions {
     pub survey_period: SurveyPeriod,
 }
 
+/// A kind of survey answer and the cut-offs its KPIs, quarantine, follow-up list and benchmarks read.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SurveyKind {
+    /// The `kind` value of its answers.
+    pub name: &'static str,
+    /// Scores outside it are quarantined (`score_out_of_scale`).
+    pub scale: (f64, f64),
+    /// A good answer scores this or more: satisfied (CSAT), easy (CES), promoter (NPS, eNPS).
+    pub good_from: f64,
+    /// A bad answer scores this or less: detractor (NPS, eNPS); unsatisfied (CSAT) or high effort (CES),
+    /// the scale's bottom two points.
+    pub bad_to: f64,
+    /// Reported as promoters minus detractors (points), rather than as a mean score or a share.
+    pub net_score: bool,
+    /// The follow-up list's reason for a bad answer.
+    pub bad_reason: &'static str,
+}
+
+impl Definitions {
+    /// Every survey kind the spec knows, with the scales and thresholds this pipeline declares.
+    pub fn survey_kinds(&self) -> [SurveyKind; 4] {
+        let net = |name| SurveyKind {
+            name,
+            scale: (0.0, 10.0),
+            good_from: 9.0,
+            bad_to: 6.0,
+            net_score: true,
+            bad_reason: "detractor",
+        };
+        [
+            SurveyKind {
+                name: "csat",
+                scale: self.csat_scale,
+                good_from: self.csat_satisfied_min,
+                bad_to: self.csat_scale.0 + 1.0,
+                net_score: false,
+                bad_reason: "unsatisfied",
+            },
+            net("nps"),
+            SurveyKind {
+                name: "ces",
+                scale: self.ces_scale,
+                good_from: self.ces_easy_min,
+                bad_to: self.ces_scale.0 + 1.0,
+                net_score: false,
+                bad_reason: "high_effort",
+            },
+            net("enps"),
+        ]
+    }
+
+    /// The survey kind `name` (one of `survey_kinds`).
+    pub fn survey_kind(&self, name: &str) -> SurveyKind {
+        self.survey_kinds().into_iter().find(|k| k.name == name).expect("a survey kind the spec knows")
+    }
+}
+
 /// The instant that places a survey answer in a period.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -477,6 +534,12 @@ const fn history_kpi(
 
 fn history_measure(column: &'static str) -> (Option<Expr>, Vec<StatDef>) {
     (Some(col(column).is_not_null()), vec![one("mean", Unit::Seconds, Aggregate::Mean(col(column)))])
+}
+
+/// NPS and eNPS: promoters minus detractors of the kind's answers, with the margin of error.
+fn net_score_kpi(k: SurveyKind) -> (Option<Expr>, Vec<StatDef>) {
+    let whole = |v: f64| Expr::Int(v as i64);
+    (Some(kind(k.name)), net_score_stats(col("score").gt_eq(whole(k.good_from)), col("score").lt_eq(whole(k.bad_to))))
 }
 
 fn one(stat: &str, unit: Unit, aggregate: Aggregate) -> StatDef {
@@ -698,7 +761,7 @@ pub static CATALOG: &[KpiInfo] = &[
                     one(
                         "value",
                         Unit::Percent,
-                        Aggregate::Share { when: col("score").gt_eq(Expr::Float(d.csat_satisfied_min)) },
+                        Aggregate::Share { when: col("score").gt_eq(Expr::Float(d.survey_kind("csat").good_from)) },
                     ),
                     one("mean", Unit::Score, Aggregate::Mean(col("score"))),
                 ],
@@ -719,9 +782,7 @@ pub static CATALOG: &[KpiInfo] = &[
         default_stats: &[],
         lookups: &[],
         config: &[],
-        build: |_| {
-            (Some(kind("nps")), net_score_stats(col("score").gt_eq(Expr::Int(9)), col("score").lt_eq(Expr::Int(6))))
-        },
+        build: |d| net_score_kpi(d.survey_kind("nps")),
     },
     KpiInfo {
         name: "ces",
@@ -745,7 +806,7 @@ pub static CATALOG: &[KpiInfo] = &[
                     one(
                         "easy_share",
                         Unit::Percent,
-                        Aggregate::Share { when: col("score").gt_eq(Expr::Float(d.ces_easy_min)) },
+                        Aggregate::Share { when: col("score").gt_eq(Expr::Float(d.survey_kind("ces").good_from)) },
                     ),
                 ],
             )
@@ -862,9 +923,7 @@ pub static CATALOG: &[KpiInfo] = &[
         default_stats: &[],
         lookups: &[],
         config: &[],
-        build: |_| {
-            (Some(kind("enps")), net_score_stats(col("score").gt_eq(Expr::Int(9)), col("score").lt_eq(Expr::Int(6))))
-        },
+        build: |d| net_score_kpi(d.survey_kind("enps")),
     },
     KpiInfo {
         name: "frt_csat_correlation",

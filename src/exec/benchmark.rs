@@ -129,7 +129,8 @@ pub fn benchmark(
     // Confidence intervals: Wilson for proportions, ± the margin of error for net scores.
     let proportion = is_proportion(plan).and(col("denominator").gt(lit(0.0))).fill_null(lit(false));
     let margin = col("value").filter(col("stat").eq(lit("margin_of_error"))).first().over(row_key.clone())?;
-    let net_score = super::compile::one_of(col("kpi"), &["nps", "enps"]).and(col("stat").eq(lit("value")));
+    let net_kinds: Vec<&str> = plan.definitions.survey_kinds().iter().filter(|k| k.net_score).map(|k| k.name).collect();
+    let net_score = super::compile::one_of(col("kpi"), &net_kinds).and(col("stat").eq(lit("value")));
     let ci = |upper: bool| {
         // A net score lives in −100..100, and so does its interval.
         let net = if upper { col("value") + margin.clone() } else { col("value") - margin.clone() }

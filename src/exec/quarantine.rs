@@ -17,8 +17,7 @@ const SUPERSEDED: &str = "__superseded";
 
 /// Survey kinds the spec knows, and the scale of each (CSAT and CES as the pipeline declares them).
 fn survey_scales(plan: &Plan) -> [(&'static str, (f64, f64)); 4] {
-    let d = &plan.definitions;
-    [("csat", d.csat_scale), ("nps", (0.0, 10.0)), ("ces", d.ces_scale), ("enps", (0.0, 10.0))]
+    plan.definitions.survey_kinds().map(|k| (k.name, k.scale))
 }
 
 /// The column whose copies are duplicates, for tables that have an id.

@@ -164,13 +164,17 @@ pub fn follow_up(plan: &Plan, staged: &Staged) -> Result<Option<LazyFrame>, Erro
     let score = col("score");
     let kind = |k: &str| col("kind").eq(lit(k));
     let has_comment = col("comment").str().strip_chars(lit(NULL)).str().len_chars().gt(lit(0)).fill_null(lit(false));
-    let reason = when(kind("nps").and(score.clone().lt_eq(lit(6.0))))
-        .then(lit("detractor"))
-        .when(kind("csat").and(score.clone().lt_eq(lit(d.csat_scale.0 + 1.0))))
-        .then(lit("unsatisfied"))
-        .when(kind("ces").and(score.clone().lt_eq(lit(d.ces_scale.0 + 1.0))))
-        .then(lit("high_effort"))
-        .when(kind("nps").and(score.gt_eq(lit(9.0))).and(has_comment))
+    // A bad answer of the kinds the list follows (the employee survey is not the support team's), then an
+    // NPS promoter who wrote why.
+    let (nps, csat, ces) = (d.survey_kind("nps"), d.survey_kind("csat"), d.survey_kind("ces"));
+    let bad = |k: crate::catalog::SurveyKind| kind(k.name).and(score.clone().lt_eq(lit(k.bad_to)));
+    let reason = when(bad(nps))
+        .then(lit(nps.bad_reason))
+        .when(bad(csat))
+        .then(lit(csat.bad_reason))
+        .when(bad(ces))
+        .then(lit(ces.bad_reason))
+        .when(kind(nps.name).and(score.clone().gt_eq(lit(nps.good_from))).and(has_comment))
         .then(lit("promoter_comment"))
         .otherwise(lit(NULL).cast(DataType::String));
     let present = |c: &str| dims.contains(&c) || Table::Surveys.column(c).is_some();
