@@ -236,12 +236,21 @@ fn ratio_metric(
         }
         return None;
     };
+    if num.table == Table::Accounts && den.table == Table::Accounts {
+        let what = format!("`ratio` of `{}` needs a side over a table with periods", name.value);
+        errs.push(
+            Diagnostic::new(what, ratio.at).with_help("e.g. ratio: [sum(accounts.annual_revenue), count(tickets)]"),
+        );
+        return None;
+    }
     let unit = unit_of(spec, Unit::Ratio, errs)?;
     let direction = direction_of(spec, errs)?;
+    // The KPI's table places its rows in periods: the side over events.
+    let table = if num.table == Table::Accounts { den.table } else { num.table };
     Some(KpiDefinition {
         name: name.value,
         catalog: DECLARED,
-        table: num.table,
+        table,
         filter: None,
         stats: vec![StatDef { stat: "value".into(), unit, aggregate: Aggregate::Quotient { num, den } }],
         direction,
@@ -260,7 +269,11 @@ fn side(plan: &Plan, metric: &str, text: &str, at: Location, errs: &mut Vec<Diag
         ("sum", Some((t, c))) => (t, Some(c)),
         _ => return None,
     };
-    let table = event_table(plan, metric, table_name, at, errs)?;
+    // Accounts have no period: a ratio may still divide by (or into) a group's accounts.
+    let table = match Table::from_name(table_name) {
+        Some(Table::Accounts) if super::build::fed(plan, Table::Accounts) => Table::Accounts,
+        _ => event_table(plan, metric, table_name, at, errs)?,
+    };
     let sum = match column {
         None => None,
         Some(c) => {

@@ -12,6 +12,16 @@ fn text(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
 
+/// Writes `yaml` as `dir/pipeline.yaml`, runs it, and returns the output folder.
+fn run_ok(dir: &std::path::Path, yaml: &str) -> std::path::PathBuf {
+    let path = dir.join("pipeline.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    let out = dir.join("out");
+    let o = deskpulse(&["run", path.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}\n{yaml}", text(&o));
+    out
+}
+
 /// Four tickets with a reassignment count and a support level (text), from one export; a fifth from another export
 /// that carries neither.
 const EXPORT_A: &str = "id,opened,solved,status,via,reassigned,level\n\
@@ -49,11 +59,7 @@ fn declared_metrics_measure_attributes_and_canonical_columns() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("a.csv"), EXPORT_A).unwrap();
     std::fs::write(dir.path().join("b.csv"), EXPORT_B).unwrap();
-    let path = dir.path().join("pipeline.yaml");
-    std::fs::write(&path, PIPELINE).unwrap();
-    let out = dir.path().join("out");
-    let o = deskpulse(&["run", path.to_str().unwrap(), "--out", out.to_str().unwrap()]);
-    assert!(o.status.success(), "{}", text(&o));
+    let out = run_ok(dir.path(), PIPELINE);
     let all = read_parquet(&out.join("all.parquet"));
     let get = |kpi: &str| row(&all, &[], None, kpi, "value");
     assert_close(get("ticket_volume").value, 5.0, "volume");
@@ -123,11 +129,7 @@ fn a_table_filter_reads_attributes() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("a.csv"), EXPORT_A).unwrap();
     std::fs::write(dir.path().join("b.csv"), EXPORT_B).unwrap();
-    let path = dir.path().join("pipeline.yaml");
-    std::fs::write(&path, format!("{PIPELINE}filters: {{ tickets: \"level = 'gold'\" }}\n")).unwrap();
-    let out = dir.path().join("out");
-    let o = deskpulse(&["run", path.to_str().unwrap(), "--out", out.to_str().unwrap()]);
-    assert!(o.status.success(), "{}", text(&o));
+    let out = run_ok(dir.path(), &format!("{PIPELINE}filters: {{ tickets: \"level = 'gold'\" }}\n"));
     let all = read_parquet(&out.join("all.parquet"));
     // Tickets 1, 3 and 4; two of them reassigned.
     assert_close(row(&all, &[], None, "ticket_volume", "value").value, 3.0, "gold tickets");
@@ -181,11 +183,7 @@ fn a_ratio_divides_two_tables_measures_in_each_group_and_period() {
          kpis: [answers_per_ticket, reassignments_per_ticket]\nsegments:\n  all: {{ by: [], grain: all }}\n  \
          by_channel: {{ by: [channel], grain: all }}\nmin_sample: 1\n"
     );
-    let path = dir.path().join("pipeline.yaml");
-    std::fs::write(&path, &yaml).unwrap();
-    let out = dir.path().join("out");
-    let o = deskpulse(&["run", path.to_str().unwrap(), "--out", out.to_str().unwrap()]);
-    assert!(o.status.success(), "{}\n{yaml}", text(&o));
+    let out = run_ok(dir.path(), &yaml);
     let all = read_parquet(&out.join("all.parquet"));
     // Three answers for five tickets; 2 + 0 + 0 + 1 reassignments for five tickets.
     let answers = row(&all, &[], None, "answers_per_ticket", "value");
@@ -215,12 +213,9 @@ fn segments_split_by_attributes() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("a.csv"), EXPORT_A).unwrap();
     std::fs::write(dir.path().join("b.csv"), EXPORT_B).unwrap();
-    let path = dir.path().join("pipeline.yaml");
     let yaml = PIPELINE.replace("segments:\n", "segments:\n  by_level: { by: [level], grain: all }\n");
-    std::fs::write(&path, &yaml).unwrap();
-    let out = dir.path().join("out");
-    let o = deskpulse(&["run", path.to_str().unwrap(), "--out", out.to_str().unwrap()]);
-    assert!(o.status.success(), "{}", text(&o));
+    let out = run_ok(dir.path(), &yaml);
+    let path = dir.path().join("pipeline.yaml");
     let df = read_parquet(&out.join("by_level.parquet"));
     let get = |level: Option<&str>, kpi: &str| row(&df, &[("level", level)], None, kpi, "value");
     // Gold: tickets 1, 3 and 4, of which 1 and 4 were reassigned; silver: ticket 2; none: ticket 5.
@@ -260,4 +255,36 @@ fn kpis_lists_a_pipelines_declared_metrics_with_their_formula() {
     // Without the pipeline, only the catalog.
     let o = deskpulse(&["kpis", "--format", "json"]);
     assert!(!String::from_utf8_lossy(&o.stdout).contains("reassigned_share"));
+}
+
+#[test]
+fn a_ratio_over_accounts_takes_the_groups_accounts_in_every_period() {
+    let dir = tempfile::tempdir().unwrap();
+    let accounts = "id,sector,revenue\nA1,retail,1000\nA2,retail,500\nA3,bank,300\n";
+    let tickets = "id,opened,account\n1,2026-01-05 09:00:00,A1\n2,2026-01-06 09:00:00,A1\n3,2026-02-02 09:00:00,A2\n\
+4,2026-02-03 09:00:00,A3\n";
+    std::fs::write(dir.path().join("accounts.csv"), accounts).unwrap();
+    std::fs::write(dir.path().join("tickets.csv"), tickets).unwrap();
+    let yaml = "name: per account\nsources:\n  a: { table: accounts, path: accounts.csv, columns: { account_id: id, \
+                sector: sector, annual_revenue: revenue } }\n  t: { table: tickets, path: tickets.csv, columns: { \
+                ticket_id: id, created_at: opened, account_id: account } }\nmetrics:\n  revenue_per_ticket: { ratio: \
+                [sum(accounts.annual_revenue), count(tickets)], unit: currency }\n  tickets_per_account: { ratio: \
+                [count(tickets), count(accounts)] }\nkpis: [revenue_per_ticket, tickets_per_account]\nsegments:\n  \
+                all: { by: [], grain: all }\n  sector_month: { by: [sector], grain: month }\nmin_sample: 1\n";
+    let out = run_ok(dir.path(), yaml);
+    let all = read_parquet(&out.join("all.parquet"));
+    // 1,800 of revenue over 4 tickets; 4 tickets over 3 accounts.
+    assert_close(row(&all, &[], None, "revenue_per_ticket", "value").value, 450.0, "revenue per ticket");
+    let per_account = row(&all, &[], None, "tickets_per_account", "value");
+    assert_close(per_account.value, 4.0 / 3.0, "tickets per account");
+    assert_eq!(per_account.n, 3, "n counts the accounts");
+    let monthly = read_parquet(&out.join("sector_month.parquet"));
+    let get =
+        |sector: &str, month: &str, kpi: &str| row(&monthly, &[("sector", Some(sector))], Some(month), kpi, "value");
+    // Retail: 1,500 of revenue, two tickets in January and one in February; banking: one ticket in February.
+    assert_close(get("retail", "2026-01-01", "revenue_per_ticket").value, 750.0, "retail January");
+    assert_close(get("retail", "2026-02-01", "revenue_per_ticket").value, 1500.0, "retail February");
+    assert_close(get("bank", "2026-02-01", "revenue_per_ticket").value, 300.0, "bank February");
+    assert_close(get("retail", "2026-01-01", "tickets_per_account").value, 1.0, "two tickets, two accounts");
+    assert_eq!(monthly.height(), 6, "no row for banking in January, which has no ticket:\n{monthly}");
 }
