@@ -63,6 +63,8 @@ impl Unit {
 pub enum Aggregate {
     /// value = n = number of rows.
     Count,
+    /// value = n = number of distinct non-empty values of the measure.
+    CountDistinct(Expr),
     /// value = 100 × numerator / denominator; numerator = rows where `when` holds, denominator = n = rows.
     Share { when: Expr },
     /// value = numerator / denominator: sum and count of the non-null measure; n = that count.
@@ -172,6 +174,7 @@ impl KpiDefinition {
         for s in &self.stats {
             match &s.aggregate {
                 Aggregate::Share { when: e } | Aggregate::Mean(e) | Aggregate::Quantile(e, _) => out.extend(e.sql()),
+                Aggregate::CountDistinct(e) => out.extend(e.sql()),
                 Aggregate::Sum(e) | Aggregate::PerTicket(e) => out.extend(e.sql()),
                 Aggregate::Quotient { num, den } => out.extend(num.sum.iter().chain(&den.sum).flat_map(Expr::sql)),
                 Aggregate::NetScore { promoter: a, detractor: b }
@@ -213,6 +216,7 @@ impl KpiDefinition {
         for s in &self.stats {
             match &s.aggregate {
                 Aggregate::Count => {},
+                Aggregate::CountDistinct(e) => e.columns(&mut out),
                 Aggregate::Share { when } => when.columns(&mut out),
                 Aggregate::Mean(e) | Aggregate::Quantile(e, _) => e.columns(&mut out),
                 Aggregate::NetScore { promoter, detractor } | Aggregate::NetScoreMargin { promoter, detractor } => {
@@ -1278,6 +1282,7 @@ pub fn docs() -> Vec<KpiDoc> {
 pub fn describe(a: &Aggregate) -> String {
     match a {
         Aggregate::Count => "count(*)".into(),
+        Aggregate::CountDistinct(e) => format!("count(DISTINCT {e})"),
         Aggregate::Share { when } => format!("100 * count(*) FILTER ({when}) / count(*)"),
         Aggregate::Mean(e) => format!("avg({e})"),
         Aggregate::Quantile(e, q) => format!("quantile_linear({e}, {q})"),

@@ -125,6 +125,7 @@ pub fn snapshot(a: &Aggregate, start_ms: i64, end_ms: i64, start_day: i32, end_d
         // Measured over each period's rows (`aggregations`), or at boundaries by their own modules (the
         // backlog from events, CAC and CLV from spend).
         Aggregate::Count
+        | Aggregate::CountDistinct(_)
         | Aggregate::Share { .. }
         | Aggregate::Mean(_)
         | Aggregate::Quantile(..)
@@ -269,6 +270,14 @@ pub fn aggregations(k: usize, def: &KpiDefinition, days: &Expr, out: &mut GroupA
             Aggregate::Count => {
                 let n = rows();
                 (n.clone().cast(DataType::Float64), null(), null(), n)
+            },
+            Aggregate::CountDistinct(e) => {
+                let values = match &filter {
+                    Some(f) => when(f.clone()).then(expr(e)).otherwise(lit(NULL)),
+                    None => expr(e),
+                };
+                let distinct = values.drop_nulls().n_unique().cast(DataType::Int64);
+                (distinct.clone().cast(DataType::Float64), null(), null(), distinct)
             },
             Aggregate::Share { when } => {
                 let num = rows_where(holds(when));

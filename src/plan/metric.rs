@@ -31,6 +31,7 @@ const DIRECTIONS: [(&str, Direction); 3] =
 enum Measure {
     Share,
     Count,
+    CountDistinct(String),
     Mean(String),
     Sum(String),
 }
@@ -83,6 +84,7 @@ fn metric(
     let kinds = [
         ("share_of", &spec.share_of),
         ("count_of", &spec.count_of),
+        ("count_distinct_of", &spec.count_distinct_of),
         ("mean_of", &spec.mean_of),
         ("sum_of", &spec.sum_of),
     ];
@@ -111,11 +113,16 @@ fn metric(
         ("share_of", _) => Measure::Share,
         ("count_of", _) => Measure::Count,
         (_, Some(c)) => {
-            numeric_column(&schema, table, &c, kind, over.at, errs)?;
-            if kind == "mean_of" {
-                Measure::Mean(c)
+            if kind == "count_distinct_of" {
+                known_column(&schema, table, &c, over.at, errs)?;
+                Measure::CountDistinct(c)
             } else {
-                Measure::Sum(c)
+                numeric_column(&schema, table, &c, kind, over.at, errs)?;
+                if kind == "mean_of" {
+                    Measure::Mean(c)
+                } else {
+                    Measure::Sum(c)
+                }
             }
         },
         _ => return None,
@@ -133,7 +140,7 @@ fn metric(
     };
     let default_unit = match measure {
         Measure::Share => Unit::Percent,
-        Measure::Count => Unit::Count,
+        Measure::Count | Measure::CountDistinct(_) => Unit::Count,
         Measure::Mean(_) | Measure::Sum(_) => Unit::Ratio,
     };
     let unit = unit_of(&spec, default_unit, errs)?;
@@ -141,6 +148,7 @@ fn metric(
     let (aggregate, filter) = match measure {
         Measure::Share => (Aggregate::Share { when: predicate.expect("a share has a predicate") }, None),
         Measure::Count => (Aggregate::Count, predicate),
+        Measure::CountDistinct(c) => (Aggregate::CountDistinct(column_expr(table, &c, over.at)), predicate),
         Measure::Mean(c) => (Aggregate::Mean(column_expr(table, &c, over.at)), predicate),
         Measure::Sum(c) => (Aggregate::Sum(column_expr(table, &c, over.at)), predicate),
     };
@@ -157,7 +165,8 @@ fn metric(
 }
 
 const ONE_MEASURE: &str =
-    "give exactly one of share_of, count_of (a table), mean_of, sum_of (table.column), ratio ([measure, measure])";
+    "give exactly one of share_of, count_of (a table), count_distinct_of, mean_of, sum_of (table.column), ratio \
+     ([measure, measure])";
 
 /// The table a metric measures, by name: one with a period column, fed by a source.
 fn event_table(plan: &Plan, metric: &str, table_name: &str, at: Location, errs: &mut Vec<Diagnostic>) -> Option<Table> {
@@ -175,6 +184,17 @@ fn event_table(plan: &Plan, metric: &str, table_name: &str, at: Location, errs: 
     Some(table)
 }
 
+/// `column` is a column of `table` (canonical or an attribute), of any type.
+fn known_column(schema: &Schema, table: Table, column: &str, at: Location, errs: &mut Vec<Diagnostic>) -> Option<()> {
+    if schema.contains(column) {
+        return Some(());
+    }
+    let names: Vec<&str> = schema.iter_names().map(|n| n.as_str()).collect();
+    let d = Diagnostic::new(format!("the {table} table has no column `{column}`"), at);
+    errs.push(d.with_help(suggest::help(column, &names)));
+    None
+}
+
 /// `column` is a number of `table` (or an attribute, typed at run time).
 fn numeric_column(
     schema: &Schema,
@@ -184,21 +204,13 @@ fn numeric_column(
     at: Location,
     errs: &mut Vec<Diagnostic>,
 ) -> Option<()> {
-    match schema.get(column).map(|t| t.is_primitive_numeric() || *t == DataType::Unknown(Default::default())) {
-        Some(true) => Some(()),
-        Some(false) => {
-            errs.push(Diagnostic::new(format!("`{table}.{column}` is not a number: `{kind}` needs one"), at));
-            None
-        },
-        None => {
-            let names: Vec<&str> = schema.iter_names().map(|n| n.as_str()).collect();
-            errs.push(
-                Diagnostic::new(format!("the {table} table has no column `{column}`"), at)
-                    .with_help(suggest::help(column, &names)),
-            );
-            None
-        },
+    known_column(schema, table, column, at, errs)?;
+    let dtype = schema.get(column)?;
+    if dtype.is_primitive_numeric() || *dtype == DataType::Unknown(Default::default()) {
+        return Some(());
     }
+    errs.push(Diagnostic::new(format!("`{table}.{column}` is not a number: `{kind}` needs one"), at));
+    None
 }
 
 /// A `ratio: [A, B]` metric: each side `count(TABLE)` or `sum(TABLE.COLUMN)`.
@@ -209,7 +221,7 @@ fn ratio_metric(
     ratio: &Located<Vec<String>>,
     errs: &mut Vec<Diagnostic>,
 ) -> Option<KpiDefinition> {
-    let others = [&spec.share_of, &spec.count_of, &spec.mean_of, &spec.sum_of];
+    let others = [&spec.share_of, &spec.count_of, &spec.count_distinct_of, &spec.mean_of, &spec.sum_of];
     if others.iter().any(|o| o.is_some()) {
         let d = Diagnostic::new(format!("metric `{}` names more than one measure", name.value), ratio.at);
         errs.push(d.with_help(ONE_MEASURE));

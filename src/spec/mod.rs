@@ -84,6 +84,10 @@ pub struct MetricSpec {
     /// Number of the table's rows (where `where` holds).
     #[serde(default)]
     pub count_of: Option<Located<String>>,
+    /// Number of distinct non-empty values of `TABLE.COLUMN` (where `where` holds), e.g. agents who
+    /// answered.
+    #[serde(default)]
+    pub count_distinct_of: Option<Located<String>>,
     /// Mean of `TABLE.COLUMN` over its non-empty values (where `where` holds).
     #[serde(default)]
     pub mean_of: Option<Located<String>>,

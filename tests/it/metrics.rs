@@ -48,7 +48,10 @@ metrics:
   reassignments_total: { sum_of: tickets.reassignments, unit: count }
   reassignments_when_solved: { mean_of: tickets.reassignments, where: "status = 'solved'" }
   solved_by_email: { count_of: tickets, where: "status = 'solved' AND channel = 'email'" }
-kpis: [ticket_volume, reassigned_share, gold_share, reassignments_total, reassignments_when_solved, solved_by_email]
+  channels: { count_distinct_of: tickets.channel }
+  levels_reassigned: { count_distinct_of: tickets.level, where: "reassignments > 0" }
+kpis: [ticket_volume, reassigned_share, gold_share, reassignments_total, reassignments_when_solved, solved_by_email,
+  channels, levels_reassigned]
 segments:
   all: { by: [], grain: all }
 min_sample: 1
@@ -78,6 +81,9 @@ fn declared_metrics_measure_attributes_and_canonical_columns() {
     assert_close(mean.value, 1.0, "mean when solved");
     assert_eq!(mean.n, 3, "solved tickets with a count");
     assert_close(get("solved_by_email").value, 3.0, "solved by email");
+    // Email and chat; the reassigned tickets (1 and 4) are both gold.
+    assert_close(get("channels").value, 2.0, "distinct channels");
+    assert_close(get("levels_reassigned").value, 1.0, "distinct levels among the reassigned");
     assert_eq!((share.unit.as_str(), total.unit.as_str(), mean.unit.as_str()), ("percent", "count", "ratio"));
     // The metadata says the KPI is declared by the pipeline, with its formula.
     let bytes = std::fs::read(out.join("all.parquet")).unwrap();
