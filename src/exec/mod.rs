@@ -55,12 +55,15 @@ pub struct Staged {
     /// Where the tables of the run these periods are merged into are (with `only`): the backlog carries its
     /// totals from them.
     earlier: Option<PathBuf>,
+    /// With `only`: the touched periods' survey answers with their tickets' columns, read once for every
+    /// segment (`segment::answers_with_tickets`).
+    answers: Option<DataFrame>,
 }
 
 impl Staged {
     fn new(plan: &Plan, underived: BTreeMap<Table, LazyFrame>, clock: Option<business::BusinessClock>) -> Staged {
         let frames = derive(plan, underived.clone());
-        Staged { frames, underived, clock, only: BTreeMap::new(), earlier: None }
+        Staged { frames, underived, clock, only: BTreeMap::new(), earlier: None, answers: None }
     }
 
     pub fn scan(&self, table: Table) -> Result<LazyFrame, Error> {
@@ -652,6 +655,7 @@ fn run_in(
     check_metric_sql(plan, &staged)?;
     staged.only = only.clone();
     staged.earlier = earlier;
+    staged.answers = segment::answers_with_tickets(plan, &staged)?;
     let engine = match plan.engine {
         EngineChoice::Auto | EngineChoice::Streaming => Engine::Streaming,
         EngineChoice::InMemory => Engine::InMemory,

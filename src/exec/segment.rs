@@ -108,7 +108,10 @@ pub fn table_frame(
     seg: &Segment,
     staged: &Staged,
 ) -> Result<LazyFrame, crate::error::Error> {
-    let mut lf = staged.scan(table)?;
+    let mut lf = match (&staged.answers, table) {
+        (Some(answers), Table::Surveys) if staged.only.contains_key(&seg.name) => answers.clone().lazy(),
+        _ => staged.scan(table)?,
+    };
     let mut period = table.period_column().expect("event KPIs are over tables with a period column");
     let by_ticket = plan.definitions.survey_period == crate::catalog::SurveyPeriod::TicketCreated;
     if table == Table::Surveys && by_ticket && plan.has_column(Table::Tickets, "created_at") {
@@ -232,20 +235,12 @@ pub(super) fn enriched(
             .filter(|c| dims.contains(c) || (*c == "account_id" && needs_account))
             .filter(|c| plan.has_column(Table::Tickets, c))
             .collect();
+        // A night's answers come with their tickets' columns already (`answers_with_tickets`).
+        let joined = table == Table::Surveys && lf.collect_schema()?.contains(TICKET_JOINED);
         if (needs_frt || !from_ticket.is_empty()) && plan.has_column(table, "ticket_id") {
-            let mut keep = vec![col("ticket_id")];
-            keep.extend(from_ticket.iter().map(|c| col(*c).alias(format!("__t_{c}"))));
-            if needs_frt {
-                let seconds = (col("first_response_at") - col("created_at")).dt().total_milliseconds(false);
-                keep.push((seconds.cast(DataType::Float64) / lit(1000.0)).alias("first_response_seconds"));
+            if !joined {
+                lf = with_ticket_columns(plan, staged, lf, &from_ticket, needs_frt)?;
             }
-            // Ticket ids are unique once quarantine has settled repeated ids: no de-duplication (which would
-            // hold a hash table of every id).
-            let tickets = staged.scan(Table::Tickets)?.select(keep);
-            // The hash table on the surveys, which are fewer than the tickets (10M tickets, CSAT alone: 1.3 → 0.7 GB peak).
-            let mut args = JoinArgs::new(JoinType::Left);
-            args.build_side = Some(JoinBuildSide::ForceLeft);
-            lf = lf.join(tickets, [col("ticket_id")], [col("ticket_id")], args);
             let fill: Vec<Expr> = from_ticket
                 .iter()
                 .map(|c| {
@@ -285,6 +280,77 @@ pub(super) fn enriched(
         lf = lf.with_columns(missing);
     }
     Ok(lf)
+}
+
+/// Marks survey answers that carry their tickets' columns (`answers_with_tickets`).
+const TICKET_JOINED: &str = "__ticket_joined";
+
+/// `rows` (of a table with a `ticket_id`) with `__t_<column>` for each of `columns` of their ticket, and
+/// `first_response_seconds` when `frt`.
+fn with_ticket_columns(
+    plan: &Plan,
+    staged: &Staged,
+    rows: LazyFrame,
+    columns: &[&str],
+    frt: bool,
+) -> Result<LazyFrame, crate::error::Error> {
+    let mut keep = vec![col("ticket_id")];
+    keep.extend(columns.iter().map(|c| col(*c).alias(format!("__t_{c}"))));
+    if frt && plan.has_column(Table::Tickets, "first_response_at") {
+        let seconds = (col("first_response_at") - col("created_at")).dt().total_milliseconds(false);
+        keep.push((seconds.cast(DataType::Float64) / lit(1000.0)).alias("first_response_seconds"));
+    }
+    // Ticket ids are unique once quarantine has settled repeated ids: no de-duplication (which would hold a
+    // hash table of every id).
+    let tickets = staged.scan(Table::Tickets)?.select(keep);
+    // The hash table on the surveys, which are fewer than the tickets (10M tickets, CSAT alone: 1.3 → 0.7 GB peak).
+    let mut args = JoinArgs::new(JoinType::Left);
+    args.build_side = Some(JoinBuildSide::ForceLeft);
+    Ok(rows.join(tickets, [col("ticket_id")], [col("ticket_id")], args))
+}
+
+/// On a night, the survey answers of every segment's touched periods with all their tickets' columns, read
+/// once: each segment's survey part then takes its answers from here instead of joining every ticket of
+/// the store again (five segments: five passes over 10M tickets). `None` on a full run, or when answers
+/// count in their ticket's period (they are placed by that join).
+pub(super) fn answers_with_tickets(plan: &Plan, staged: &Staged) -> Result<Option<DataFrame>, crate::error::Error> {
+    let by_ticket = plan.definitions.survey_period == crate::catalog::SurveyPeriod::TicketCreated;
+    let linked = plan.has_column(Table::Surveys, "ticket_id") && plan.sources_of(Table::Tickets).next().is_some();
+    if staged.only.is_empty() || by_ticket || !linked || plan.sources_of(Table::Surveys).next().is_none() {
+        return Ok(None);
+    }
+    let mut range: Option<(i64, i64)> = None;
+    for seg in plan.segments.iter().filter(|s| staged.only.contains_key(&s.name)) {
+        let days = &staged.only[&seg.name];
+        let (Some(first), Some(last)) = (days.first(), days.last()) else { continue };
+        let next = crate::periods::next_start(seg.grain, crate::periods::from_epoch_days(*last as i64));
+        let (from, to) = (*first as i64, days_since_epoch(next));
+        range = Some(range.map_or((from, to), |(a, b)| (a.min(from), b.max(to))));
+    }
+    let Some((from, to)) = range else { return Ok(None) };
+    let day = |d: i64| instant_literal(crate::periods::from_epoch_days(d));
+    let answers =
+        staged.scan(Table::Surveys)?.filter(col("submitted_at").gt_eq(day(from)).and(col("submitted_at").lt(day(to))));
+    // The tickets' columns some night segment's survey part takes.
+    let segments: Vec<&Segment> = plan.segments.iter().filter(|s| staged.only.contains_key(&s.name)).collect();
+    let wanted = |c: &&str| {
+        segments.iter().any(|s| {
+            s.dimensions.contains(c)
+                || (*c == "account_id" && s.dimensions.iter().any(|d| model::FROM_ACCOUNT.contains(d)))
+        })
+    };
+    let columns: Vec<&str> = model::SURVEY_FROM_TICKET
+        .iter()
+        .copied()
+        .filter(wanted)
+        .filter(|c| plan.has_column(Table::Tickets, c))
+        .collect();
+    let frt = segments
+        .iter()
+        .flat_map(|s| &s.kpis)
+        .any(|k| plan.kpis[*k].table == Table::Surveys && plan.kpis[*k].columns().contains(&"first_response_seconds"));
+    let joined = with_ticket_columns(plan, staged, answers, &columns, frt)?.with_column(lit(true).alias(TICKET_JOINED));
+    Ok(Some(joined.collect_with_engine(Engine::Streaming)?.unwrap_single()))
 }
 
 /// A left join to a lookup table (accounts, the ids of answered tickets): the hash table is built on the
