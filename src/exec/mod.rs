@@ -13,6 +13,7 @@ mod history;
 mod normalise;
 mod prepare;
 mod quarantine;
+mod ratio;
 mod read;
 mod record;
 mod references;
