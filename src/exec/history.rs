@@ -59,37 +59,39 @@ pub fn durations(plan: &Plan, events: LazyFrame, tickets: LazyFrame, clock: Opti
     // Business milliseconds counted at each instant; elapsed ones without a calendar.
     let (changes, from) = on_clock(clock, changes, "at");
     let (changes, until) = on_clock(clock, changes, "__until");
-    let seconds = (ms(col(until.as_str())) - ms(col(from.as_str()))).cast(DataType::Float64) / lit(1000.0);
-    let wall = (ms(col("__until")) - ms(col("at"))).cast(DataType::Float64) / lit(1000.0);
-    let waits = changes.group_by([col("ticket_id")]).agg([
-        wall.clone().filter(is(&["new", "open", "hold"])).sum().alias("requester_wait_seconds"),
-        wall.clone().filter(is(&["pending"])).sum().alias("agent_wait_seconds"),
-        wall.filter(is(&["hold"])).sum().alias("on_hold_seconds"),
-        seconds.clone().filter(is(&["new", "open", "hold"])).sum().alias("requester_wait_business_seconds"),
-        seconds.clone().filter(is(&["pending"])).sum().alias("agent_wait_business_seconds"),
-        seconds.filter(is(&["hold"])).sum().alias("on_hold_business_seconds"),
-    ]);
+    let between = |from: &str, to: &str| (ms(col(to)) - ms(col(from))).cast(DataType::Float64) / lit(1000.0);
+    // Each status period in elapsed seconds, then on the ticket's clock.
+    let clocks = [("", between("at", "__until")), ("_business", between(&from, &until))];
+    let sums: Vec<Expr> = clocks
+        .iter()
+        .flat_map(|(clock, seconds)| {
+            WAITS.iter().map(move |(wait, statuses)| {
+                seconds.clone().filter(is(statuses)).sum().alias(format!("{wait}{clock}_seconds"))
+            })
+        })
+        .collect();
+    let waits = changes.group_by([col("ticket_id")]).agg(sums);
     let solved_tickets = created.inner_join(solves, col("ticket_id"), col("ticket_id"));
     let (solved_tickets, created_at) = on_clock(clock, solved_tickets, "created_at");
     let (solved_tickets, first_solve) = on_clock(clock, solved_tickets, "__first_solve");
     let (solved_tickets, last_solve) = on_clock(clock, solved_tickets, "__last_solve");
-    let between = |from: &str, to: &str| (ms(col(to)) - ms(col(from))).cast(DataType::Float64) / lit(1000.0);
-    let zero = |c: &str| col(c).fill_null(lit(0.0));
+    let instants = [
+        ("", ["created_at", "__first_solve", "__last_solve"]),
+        ("_business", [&created_at, &first_solve, &last_solve].map(String::as_str)),
+    ];
+    let mut measures = vec![col("ticket_id")];
+    for (clock, [created, first, last]) in instants {
+        measures.extend(WAITS.iter().map(|(wait, _)| col(format!("{wait}{clock}_seconds")).fill_null(lit(0.0))));
+        measures.push(between(created, first).alias(format!("first_resolution{clock}_seconds")));
+        measures.push(between(created, last).alias(format!("full_resolution{clock}_seconds")));
+    }
     // Tickets never solved have no measures.
-    solved_tickets.left_join(waits, col("ticket_id"), col("ticket_id")).select([
-        col("ticket_id"),
-        zero("requester_wait_seconds"),
-        zero("agent_wait_seconds"),
-        zero("on_hold_seconds"),
-        between("created_at", "__first_solve").alias("first_resolution_seconds"),
-        between("created_at", "__last_solve").alias("full_resolution_seconds"),
-        zero("requester_wait_business_seconds"),
-        zero("agent_wait_business_seconds"),
-        zero("on_hold_business_seconds"),
-        between(&created_at, &first_solve).alias("first_resolution_business_seconds"),
-        between(&created_at, &last_solve).alias("full_resolution_business_seconds"),
-    ])
+    solved_tickets.left_join(waits, col("ticket_id"), col("ticket_id")).select(measures)
 }
+
+/// Zendesk's waits: each the time spent in these statuses before the last solve.
+const WAITS: [(&str, &[&str]); 3] =
+    [("requester_wait", &["new", "open", "hold"]), ("agent_wait", &["pending"]), ("on_hold", &["hold"])];
 
 /// `lf` with `__b_<column>`: the business milliseconds counted at timestamp `column` on the clock of the
 /// row's `CALENDAR`, or the elapsed milliseconds (the timestamp itself) for rows without a calendar and runs

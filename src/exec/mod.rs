@@ -790,14 +790,16 @@ fn streamed_tables(
     let streamed = |lf: LazyFrame| lf.collect_with_engine(Engine::Streaming).map(|r| r.unwrap_single());
     let mut tables = Vec::new();
     let total = plan.segments.len() as u64;
+    let trace = std::env::var_os("DESKPULSE_TRACE");
+    let show_plans = trace.as_deref() == Some(std::ffi::OsStr::new("plan"));
+    let trace = trace.is_some();
     for (i, seg) in plan.segments.iter().enumerate() {
         timer.progress("segments", i as u64, total);
-        let trace = std::env::var_os("DESKPULSE_TRACE").is_some();
         let parts = segment::segment_parts(plan, seg, staged)?
             .into_iter()
             .map(|part| {
                 let started = std::time::Instant::now();
-                if std::env::var("DESKPULSE_TRACE").as_deref() == Ok("plan") {
+                if show_plans {
                     eprintln!("{}", part.describe_optimized_plan()?);
                 }
                 let df = streamed(part)?;

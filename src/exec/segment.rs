@@ -144,11 +144,22 @@ pub fn table_frame(
 /// end, when only touched periods are computed. A plain comparison, which the Parquet reader checks against
 /// each row group's statistics: the store's parts of untouched months are skipped unread.
 fn within_touched_range(lf: LazyFrame, seg: &Segment, staged: &Staged, column: &str) -> LazyFrame {
-    let Some((Some(first), Some(last))) = staged.only.get(&seg.name).map(|d| (d.first(), d.last())) else {
-        return lf;
-    };
+    match touched_span(seg, staged) {
+        Some((from, to)) => within(lf, column, from, to),
+        None => lf,
+    }
+}
+
+/// From the first touched period's start to the last one's end, when only touched periods are computed.
+fn touched_span(seg: &Segment, staged: &Staged) -> Option<(jiff::civil::Date, jiff::civil::Date)> {
+    let days = staged.only.get(&seg.name)?;
+    let (first, last) = (days.first()?, days.last()?);
     let from = crate::periods::from_epoch_days(*first as i64);
-    let to = crate::periods::next_start(seg.grain, crate::periods::from_epoch_days(*last as i64));
+    Some((from, crate::periods::next_start(seg.grain, crate::periods::from_epoch_days(*last as i64))))
+}
+
+/// Rows whose `column` (a timestamp) falls on or after day `from` and before day `to`.
+fn within(lf: LazyFrame, column: &str, from: jiff::civil::Date, to: jiff::civil::Date) -> LazyFrame {
     lf.filter(col(column).gt_eq(instant_literal(from)).and(col(column).lt(instant_literal(to))))
 }
 
@@ -229,12 +240,7 @@ pub(super) fn enriched(
     let needs_account = dims.iter().any(|d| model::FROM_ACCOUNT.contains(d));
     if table.inherits_ticket() {
         let needs_frt = reads.contains(&"first_response_seconds");
-        let from_ticket: Vec<&str> = model::SURVEY_FROM_TICKET
-            .iter()
-            .copied()
-            .filter(|c| dims.contains(c) || (*c == "account_id" && needs_account))
-            .filter(|c| plan.has_column(Table::Tickets, c))
-            .collect();
+        let from_ticket = ticket_columns(plan, &[seg]);
         // A night's answers come with their tickets' columns already (`answers_with_tickets`).
         let joined = table == Table::Surveys && lf.collect_schema()?.contains(TICKET_JOINED);
         if (needs_frt || !from_ticket.is_empty()) && plan.has_column(table, "ticket_id") {
@@ -282,6 +288,18 @@ pub(super) fn enriched(
     Ok(lf)
 }
 
+/// The ticket columns a survey or reply wait takes through `ticket_id` for `segments`: their dimensions, and
+/// `account_id` where one reaches the accounts.
+fn ticket_columns(plan: &Plan, segments: &[&Segment]) -> Vec<&'static str> {
+    let wanted = |c: &&str| {
+        segments.iter().any(|s| {
+            s.dimensions.contains(c)
+                || (*c == "account_id" && s.dimensions.iter().any(|d| model::FROM_ACCOUNT.contains(d)))
+        })
+    };
+    model::SURVEY_FROM_TICKET.iter().copied().filter(wanted).filter(|c| plan.has_column(Table::Tickets, c)).collect()
+}
+
 /// Marks survey answers that carry their tickets' columns (`answers_with_tickets`).
 const TICKET_JOINED: &str = "__ticket_joined";
 
@@ -319,32 +337,11 @@ pub(super) fn answers_with_tickets(plan: &Plan, staged: &Staged) -> Result<Optio
     if staged.only.is_empty() || by_ticket || !linked || plan.sources_of(Table::Surveys).next().is_none() {
         return Ok(None);
     }
-    let mut range: Option<(i64, i64)> = None;
-    for seg in plan.segments.iter().filter(|s| staged.only.contains_key(&s.name)) {
-        let days = &staged.only[&seg.name];
-        let (Some(first), Some(last)) = (days.first(), days.last()) else { continue };
-        let next = crate::periods::next_start(seg.grain, crate::periods::from_epoch_days(*last as i64));
-        let (from, to) = (*first as i64, days_since_epoch(next));
-        range = Some(range.map_or((from, to), |(a, b)| (a.min(from), b.max(to))));
-    }
-    let Some((from, to)) = range else { return Ok(None) };
-    let day = |d: i64| instant_literal(crate::periods::from_epoch_days(d));
-    let answers =
-        staged.scan(Table::Surveys)?.filter(col("submitted_at").gt_eq(day(from)).and(col("submitted_at").lt(day(to))));
-    // The tickets' columns some night segment's survey part takes.
     let segments: Vec<&Segment> = plan.segments.iter().filter(|s| staged.only.contains_key(&s.name)).collect();
-    let wanted = |c: &&str| {
-        segments.iter().any(|s| {
-            s.dimensions.contains(c)
-                || (*c == "account_id" && s.dimensions.iter().any(|d| model::FROM_ACCOUNT.contains(d)))
-        })
-    };
-    let columns: Vec<&str> = model::SURVEY_FROM_TICKET
-        .iter()
-        .copied()
-        .filter(wanted)
-        .filter(|c| plan.has_column(Table::Tickets, c))
-        .collect();
+    let spans = segments.iter().filter_map(|s| touched_span(s, staged));
+    let Some((from, to)) = spans.reduce(|(a, b), (c, d)| (a.min(c), b.max(d))) else { return Ok(None) };
+    let answers = within(staged.scan(Table::Surveys)?, "submitted_at", from, to);
+    let columns = ticket_columns(plan, &segments);
     let frt = segments
         .iter()
         .flat_map(|s| &s.kpis)
@@ -473,12 +470,9 @@ fn boundary_periods(
     staged: &Staged,
 ) -> Result<Vec<(jiff::civil::Date, jiff::civil::Date)>, crate::error::Error> {
     let only = staged.only.get(&seg.name);
-    let touched = only.and_then(|days| Some((*days.first()?, *days.last()?)));
-    let (from, to) = match touched {
+    let (from, to) = match touched_span(seg, staged) {
         // Only the touched periods are kept below: they bound the calendar, without a pass over the data.
-        Some((first, last)) if seg.grain != Grain::All => {
-            let first = crate::periods::from_epoch_days(first as i64);
-            let after_last = crate::periods::next_start(seg.grain, crate::periods::from_epoch_days(last as i64));
+        Some((first, after_last)) if seg.grain != Grain::All => {
             (plan.window.from.unwrap_or(first), plan.window.to.unwrap_or(after_last))
         },
         _ => date_range(plan, staged)?,
