@@ -168,15 +168,22 @@ pub struct KpiDefinition {
 }
 
 impl KpiDefinition {
-    /// The pipeline's SQL the definition holds (declared metrics), to check on data before a run computes.
-    pub fn sql(&self) -> Vec<&Expr> {
-        let mut out: Vec<&Expr> = self.filter.iter().flat_map(Expr::sql).collect();
+    /// The pipeline's SQL the definition holds (declared metrics), with the table whose rows it reads (a
+    /// ratio's side may read another table than the KPI's), to check on data before a run computes.
+    pub fn sql(&self) -> Vec<(Table, &Expr)> {
+        let mut own: Vec<&Expr> = self.filter.iter().flat_map(Expr::sql).collect();
+        let mut sides = Vec::new();
         for s in &self.stats {
+            let out = &mut own;
             match &s.aggregate {
                 Aggregate::Share { when: e } | Aggregate::Mean(e) | Aggregate::Quantile(e, _) => out.extend(e.sql()),
                 Aggregate::CountDistinct(e) => out.extend(e.sql()),
                 Aggregate::Sum(e) | Aggregate::PerTicket(e) => out.extend(e.sql()),
-                Aggregate::Quotient { num, den } => out.extend(num.sum.iter().chain(&den.sum).flat_map(Expr::sql)),
+                Aggregate::Quotient { num, den } => {
+                    for side in [num, den] {
+                        sides.extend(side.sum.iter().flat_map(Expr::sql).map(|e| (side.table, e)));
+                    }
+                },
                 Aggregate::NetScore { promoter: a, detractor: b }
                 | Aggregate::NetScoreMargin { promoter: a, detractor: b }
                 | Aggregate::Spearman(a, b)
@@ -193,7 +200,7 @@ impl KpiDefinition {
                 | Aggregate::Clv { .. } => {},
             }
         }
-        out
+        own.into_iter().map(|e| (self.table, e)).chain(sides).collect()
     }
 
     /// The tables the definition reads rows of: its own, and a ratio's other side.

@@ -1028,12 +1028,12 @@ fn check_values(plan: &Plan, raw: &BTreeMap<Table, LazyFrame>) -> Result<(), Err
 /// SQL's line before the segments run, not an engine failure in the middle of them.
 fn check_metric_sql(plan: &Plan, staged: &Staged) -> Result<(), Error> {
     for kpi in &plan.kpis {
-        for e in kpi.sql() {
+        for (table, e) in kpi.sql() {
             let crate::catalog::expr::Expr::Sql { text, at, .. } = e else { continue };
-            let Ok(rows) = staged.scan(kpi.table) else { continue };
+            let Ok(rows) = staged.scan(table) else { continue };
             let Err(err) = rows.limit(1_000).select([compile::expr(e).alias("__sql")]).collect() else { continue };
             let d = crate::plan::Diagnostic::new(
-                format!("`{text}` cannot be evaluated on the {} table: {}", kpi.table, short(&err.to_string())),
+                format!("`{text}` cannot be evaluated on the {table} table: {}", short(&err.to_string())),
                 *at,
             )
             .with_help(

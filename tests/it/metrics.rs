@@ -294,3 +294,29 @@ fn a_ratio_over_accounts_takes_the_groups_accounts_in_every_period() {
     assert_close(get("retail", "2026-01-01", "tickets_per_account").value, 1.0, "two tickets, two accounts");
     assert_eq!(monthly.height(), 6, "no row for banking in January, which has no ticket:\n{monthly}");
 }
+
+/// A ratio's side over another table than the KPI's own reads that table's attributes (regression: the
+/// check of declared SQL before the segments evaluated it on the KPI's table, where the attribute is absent).
+#[test]
+fn a_ratio_side_reads_its_own_tables_attributes() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.csv"), EXPORT_A).unwrap();
+    std::fs::write(dir.path().join("b.csv"), EXPORT_B).unwrap();
+    // Each answer records how many minutes the customer spent on the survey.
+    let surveys = "id,ticket,at,score,minutes\ns1,1,2026-01-05 13:00:00,5,2\ns2,2,2026-01-06 11:00:00,1,4\n";
+    std::fs::write(dir.path().join("s.csv"), surveys).unwrap();
+    let sources = PIPELINE.split("metrics:").next().unwrap();
+    let yaml = format!(
+        "{sources}  s:\n    table: surveys\n    path: s.csv\n    attributes: {{ survey_minutes: minutes }}\n    \
+         columns: {{ survey_id: id, ticket_id: ticket, submitted_at: at, score: score, kind: {{ constant: csat }} \
+         }}\nmetrics:\n  survey_minutes_per_ticket: {{ ratio: [sum(surveys.survey_minutes), count(tickets)] }}\n  \
+         tickets_per_survey_minute: {{ ratio: [count(tickets), sum(surveys.survey_minutes)] }}\nkpis: \
+         [survey_minutes_per_ticket, tickets_per_survey_minute]\nsegments:\n  all: {{ by: [], grain: all }}\n\
+         min_sample: 1\n"
+    );
+    let out = run_ok(dir.path(), &yaml);
+    let all = read_parquet(&out.join("all.parquet"));
+    // 2 + 4 minutes over five tickets; five tickets over 6 minutes.
+    assert_close(row(&all, &[], None, "survey_minutes_per_ticket", "value").value, 6.0 / 5.0, "minutes per ticket");
+    assert_close(row(&all, &[], None, "tickets_per_survey_minute", "value").value, 5.0 / 6.0, "tickets per minute");
+}
