@@ -26,7 +26,7 @@ mod timing;
 mod touched;
 mod transcode;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
@@ -164,7 +164,7 @@ fn derive(plan: &Plan, mut frames: BTreeMap<Table, LazyFrame>) -> BTreeMap<Table
 pub fn normalised(plan: &Plan, prepared: &Prepared) -> Result<Staged, Error> {
     let frames = raw_tables(plan, prepared)?
         .into_iter()
-        .map(|(t, lf)| Ok((t, quarantine::kept(quarantine::settle(t, quarantine::mark(plan, t, lf), false)?))))
+        .map(|(t, lf)| Ok((t, quarantine::kept(quarantine::settle(t, quarantine::mark(plan, t, lf), false)?.judged))))
         .collect::<Result<_, Error>>()?;
     let frames = threads::resolve(plan, frames)?;
     let today = plan.as_of.to_zoned(jiff::tz::TimeZone::UTC).date();
@@ -296,6 +296,11 @@ pub fn check(plan: &Plan) -> Result<(), Error> {
     let _review_builds = review::review_sample(plan, &staged)?;
     let _follow_up_builds = review::follow_up(plan, &staged)?;
     Ok(())
+}
+
+/// A table's period as days since the epoch, as `only` lists them.
+fn period_day() -> Expr {
+    col(segment::PERIOD).cast(DataType::Int32)
 }
 
 /// A segment's table as the previous run wrote it (its Parquet file), for a backfill to merge into.
@@ -597,9 +602,14 @@ fn run_in(
     trace("values checked");
     let mut judged = BTreeMap::new();
     let mut rejected_paths = BTreeMap::new();
+    let mut may_supersede = BTreeSet::new();
     let read_frames = marked.clone();
     for (table, lf) in marked {
-        judged.insert(table, quarantine::settle(table, lf, true)?);
+        let settled = quarantine::settle(table, lf, true)?;
+        if settled.may_supersede {
+            may_supersede.insert(table);
+        }
+        judged.insert(table, settled.judged);
         rejected_paths.insert(table, output.reserve(&format!("_rejected/{table}.parquet"))?);
     }
     trace("repeated ids settled");
@@ -629,7 +639,7 @@ fn run_in(
     sink_all(plan, rejected, ParquetCompression::Zstd(None))?;
     let kept: BTreeMap<Table, LazyFrame> = judged.into_iter().map(|(t, lf)| (t, quarantine::kept(lf))).collect();
     trace("quarantined rows written");
-    let (rejected, superseded) = quarantine_report(plan, &rows, &kept, &rejected_paths, &unresolved)?;
+    let (rejected, superseded) = quarantine_report(plan, &rows, &kept, &may_supersede, &rejected_paths, &unresolved)?;
     trace("quarantine counted");
     let mut staged = Staged::new(plan, threads::resolve(plan, kept)?, None);
     if !plan.business_hours.is_empty() {
@@ -694,7 +704,7 @@ fn run_in(
     for (name, df) in names.into_iter().zip(tables) {
         let df = match only.get(&name) {
             Some(days) => {
-                let touched = segment::one_of_days(col(segment::PERIOD).cast(DataType::Int32), days);
+                let touched = segment::one_of_days(period_day(), days);
                 sink::merge_periods(earlier_table(out_dir, &name)?, df, touched)?
             },
             None => df,
@@ -712,14 +722,8 @@ fn run_in(
         warnings.push(what);
     }
     if let Some(b) = &plan.benchmarks {
-        let reference = benchmark::reference_table(b)?;
-        let mut extra = Vec::new();
-        for (seg, (_, df)) in plan.segments.iter().zip(&named) {
-            if let Some(lf) = benchmark::benchmark(plan, b, seg, df, reference.clone())? {
-                extra.push((benchmark::output_name(seg), lf.collect()?));
-            }
-        }
-        named.extend(extra);
+        let compared = benchmark_tables(plan, b, &named, &only, out_dir)?;
+        named.extend(compared);
     }
     let day = |d: Option<jiff::civil::Date>| d.map(|d| segment::days_since_epoch(d) as i32);
     let window = (day(options.from), day(options.to));
@@ -735,7 +739,12 @@ fn run_in(
                 let mut merged = sink::merge_window(earlier_table(out_dir, &name)?, df, window.0, window.1)?;
                 (merged.height(), output.write_table(&name, &mut merged, &plan.formats, &metadata)?)
             },
-            _ => (df.height(), output.write_table(&name, &mut df, &plan.formats, &metadata)?),
+            _ => {
+                let paths = timing::traced(&format!("write {name}"), || {
+                    output.write_table(&name, &mut df, &plan.formats, &metadata)
+                })?;
+                (df.height(), paths)
+            },
         };
         outputs.push((name, rows, paths));
     }
@@ -777,6 +786,38 @@ fn run_in(
         outputs,
         seconds: timer.elapsed(),
     })
+}
+
+/// The peer and reference comparisons of the segments' tables (`named`, in the order of the segments). A
+/// row is compared with its own period's rows only: on a night, those of the periods not recomputed
+/// (`only`) stand as the last run wrote them.
+fn benchmark_tables(
+    plan: &Plan,
+    b: &crate::plan::Benchmarks,
+    named: &[(String, DataFrame)],
+    only: &BTreeMap<String, Vec<i32>>,
+    out_dir: &Path,
+) -> Result<Vec<(String, DataFrame)>, Error> {
+    let reference = benchmark::reference_table(b)?;
+    let mut out = Vec::new();
+    for (seg, (_, df)) in plan.segments.iter().zip(named) {
+        let name = benchmark::output_name(seg);
+        let earlier = match only.get(&seg.name) {
+            Some(days) => earlier_table(out_dir, &name)?.map(|e| (e, segment::one_of_days(period_day(), days))),
+            None => None,
+        };
+        let rows = match &earlier {
+            Some((_, touched)) => df.clone().lazy().filter(touched.clone()).collect()?,
+            None => df.clone(),
+        };
+        let Some(lf) = benchmark::benchmark(plan, b, seg, &rows, reference.clone())? else { continue };
+        let compared = match earlier {
+            Some((earlier, touched)) => sink::merge_periods(Some(earlier), lf.collect()?, touched)?,
+            None => lf.collect()?,
+        };
+        out.push((name, compared));
+    }
+    Ok(out)
 }
 
 /// The segments' tables (then `extras`) on the streaming engine, one aggregation at a time, so that the
@@ -844,6 +885,7 @@ fn quarantine_report(
     plan: &Plan,
     rows: &[(Table, u64)],
     kept: &BTreeMap<Table, LazyFrame>,
+    may_supersede: &BTreeSet<Table>,
     rejected_paths: &BTreeMap<Table, PathBuf>,
     unresolved: &[(Table, String)],
 ) -> Result<(Vec<(Table, String, u64)>, Vec<(Table, u64)>), Error> {
@@ -864,12 +906,17 @@ fn quarantine_report(
             table_rejected += n;
             rejected.push((*table, reason.unwrap_or("").to_string(), n));
         }
-        let kept_rows = kept[table]
-            .clone()
-            .select([len().cast(DataType::UInt64).alias("n")])
-            .collect_with_engine(Engine::Streaming)?
-            .unwrap_single();
-        let kept_rows = kept_rows.column("n")?.u64()?.get(0).unwrap_or(0);
+        // Without copies to supersede, every row read is kept or rejected: no pass over the kept rows.
+        let kept_rows = if may_supersede.contains(table) {
+            let counted = kept[table]
+                .clone()
+                .select([len().cast(DataType::UInt64).alias("n")])
+                .collect_with_engine(Engine::Streaming)?
+                .unwrap_single();
+            counted.column("n")?.u64()?.get(0).unwrap_or(0)
+        } else {
+            total.saturating_sub(table_rejected)
+        };
         if kept_rows == 0 && !plan.allow_empty {
             let reasons: Vec<String> =
                 rejected.iter().filter(|r| r.0 == *table).map(|r| format!("{}: {}", r.1, r.2)).collect();

@@ -161,14 +161,22 @@ fn rule_detail(plan: &Plan, table: Table) -> Expr {
     detail
 }
 
+/// A marked frame with copies of an id judged (`settle`).
+pub struct Settled {
+    pub judged: LazyFrame,
+    /// Whether any row can be superseded: without, the kept rows are exactly those read and not rejected.
+    pub may_supersede: bool,
+}
+
 /// A marked frame with copies of an id also judged: all copies rejected as `duplicate_id`, or, under
 /// `keep_latest`, the older ones flagged `__superseded`.
 /// With `eager`, the few repeated ids are found now (one streaming pass) and joined in as a small table, so
 /// that the frames built on the result stream without holding the whole table; without, the plan stays lazy
 /// (for checks and `explain`, which must not read the data).
-pub fn settle(table: Table, lf: LazyFrame, eager: bool) -> PolarsResult<LazyFrame> {
+pub fn settle(table: Table, lf: LazyFrame, eager: bool) -> PolarsResult<Settled> {
+    let unique = |lf| Settled { judged: without_verdicts(lf), may_supersede: false };
     let Some(id) = id_column(table) else {
-        return Ok(without_verdicts(lf));
+        return Ok(unique(lf));
     };
     // Ids with several usable copies are few: find them first, then settle only those (group-bys and joins,
     // which stream; windows over a high-cardinality id do not). By a 64-bit hash of the id: a collision only
@@ -180,7 +188,7 @@ pub fn settle(table: Table, lf: LazyFrame, eager: bool) -> PolarsResult<LazyFram
         match repeated_hashes(keys)? {
             Some(hashes) => DataFrame::new(hashes.len(), vec![Column::new("__key".into(), hashes)])?.lazy(),
             // The usual case, no id repeated: nothing to settle.
-            None => return Ok(without_verdicts(lf)),
+            None => return Ok(unique(lf)),
         }
     } else {
         keys.group_by([col("__key")])
@@ -217,7 +225,7 @@ pub fn settle(table: Table, lf: LazyFrame, eager: bool) -> PolarsResult<LazyFram
     let mut args = JoinArgs::new(JoinType::Left);
     args.build_side = Some(JoinBuildSide::ForceRight);
     let lf = lf.join(verdicts, [col(id)], [col(id)], args);
-    Ok(lf
+    let judged = lf
         .with_columns([
             when(duplicate.clone()).then(lit("duplicate_id")).otherwise(col(REASON)).alias(REASON),
             when(duplicate)
@@ -226,7 +234,8 @@ pub fn settle(table: Table, lf: LazyFrame, eager: bool) -> PolarsResult<LazyFram
                 .alias(DETAIL),
             superseded.fill_null(lit(false)).alias(SUPERSEDED),
         ])
-        .drop(cols(["__all_latest", "__winner"])))
+        .drop(cols(["__all_latest", "__winner"]));
+    Ok(Settled { judged, may_supersede: true })
 }
 
 /// A marked frame whose ids are all unique, judged.

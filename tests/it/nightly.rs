@@ -55,7 +55,7 @@ fn assert_same_outputs(a: &Path, b: &Path, what: &str) {
 }
 
 /// A pipeline over `tickets/*.csv` and `accounts.csv`: volume, times, rates, backlog by sector and week,
-/// and a quarterly table.
+/// a quarterly table, and accounts compared with their peers.
 const PIPELINE: &str = "name: nightly
 sources:
   tickets:
@@ -81,6 +81,9 @@ segments:
   overall: { by: [], grain: all }
   channel_month: { by: [channel], grain: month, kpis: [ticket_volume, resolution_time, resolution_rate, csat, survey_response_rate] }
   sector_day: { by: [sector], grain: day, kpis: [ticket_volume, csat] }
+  account_month: { by: [sector, account_id], grain: month, kpis: [ticket_volume, resolution_time, csat] }
+# Peer comparisons: each account against the others of its sector in the same period.
+benchmarks: { min_peers: 2 }
 ";
 
 /// `rows` CSAT answers drawn from `seed`, rating tickets with shared ids (so that they link across files).
