@@ -80,7 +80,15 @@ fn running_totals(
             .scan_where(plan, Table::Tickets, staged_after)?
             .filter(created.clone().gt_eq(end.clone()).or(ended.clone().gt(end)).fill_null(lit(false)));
     }
-    let tickets = enriched(plan, Table::Tickets, seg, staged, tickets)?;
+    // The dimensions only: the columns other KPIs derive (`has_survey`, SLA targets) count nothing here.
+    let dimensions = Segment {
+        name: seg.name.clone(),
+        dimensions: seg.dimensions.clone(),
+        grain: seg.grain,
+        kpis: Vec::new(),
+        left_out: Vec::new(),
+    };
+    let tickets = enriched(plan, Table::Tickets, &dimensions, staged, tickets)?;
     // String dimensions, as the output (and so the carried totals) has them.
     let text_dims: Vec<Expr> = seg.dimensions.iter().map(|d| col(*d).cast(DataType::String)).collect();
     // The period an event at `t` (ms) first counts in: the first period whose end is at or after `t`.

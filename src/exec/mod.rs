@@ -59,12 +59,14 @@ pub struct Staged {
     /// With `only`: the touched periods' survey answers with their tickets' columns, read once for every
     /// segment (`segment::answers_with_tickets`).
     answers: Option<DataFrame>,
+    /// With `only`: the touched periods' tickets that some answer rates (`segment::answered_tickets`).
+    answered: Option<DataFrame>,
 }
 
 impl Staged {
     fn new(plan: &Plan, underived: BTreeMap<Table, LazyFrame>, clock: Option<business::BusinessClock>) -> Staged {
         let frames = derive(plan, underived.clone());
-        Staged { frames, underived, clock, only: BTreeMap::new(), earlier: None, answers: None }
+        Staged { frames, underived, clock, only: BTreeMap::new(), earlier: None, answers: None, answered: None }
     }
 
     pub fn scan(&self, table: Table) -> Result<LazyFrame, Error> {
@@ -667,6 +669,7 @@ fn run_in(
     staged.only = only.clone();
     staged.earlier = earlier;
     staged.answers = segment::answers_with_tickets(plan, &staged)?;
+    staged.answered = segment::answered_tickets(plan, &staged)?;
     let engine = match plan.engine {
         EngineChoice::Auto | EngineChoice::Streaming => Engine::Streaming,
         EngineChoice::InMemory => Engine::InMemory,

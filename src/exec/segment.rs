@@ -136,7 +136,9 @@ pub fn table_frame(
         let start = period_start(seg.grain, col(period), &plan.window).cast(DataType::Int32);
         lf = lf.filter(one_of_days(start, days));
     }
-    let lf = enriched(plan, table, seg, staged, lf)?;
+    // The rows are the touched periods' on a night: their answered tickets were found once for all segments.
+    let answered = staged.answered.as_ref().filter(|_| staged.only.contains_key(&seg.name));
+    let lf = enriched_with(plan, table, seg, staged, lf, answered)?;
     Ok(lf.with_column(period_start(seg.grain, col(period), &plan.window).alias(PERIOD)))
 }
 
@@ -181,7 +183,20 @@ pub(super) fn enriched(
     table: Table,
     seg: &Segment,
     staged: &Staged,
+    lf: LazyFrame,
+) -> Result<LazyFrame, crate::error::Error> {
+    enriched_with(plan, table, seg, staged, lf, None)
+}
+
+/// `enriched`, with the tickets that some answer rates given (`answered_tickets`) when `lf` holds only tickets
+/// of the periods they were found for.
+fn enriched_with(
+    plan: &Plan,
+    table: Table,
+    seg: &Segment,
+    staged: &Staged,
     mut lf: LazyFrame,
+    answered: Option<&DataFrame>,
 ) -> Result<LazyFrame, crate::error::Error> {
     for (t, sql) in &plan.table_filters {
         if *t == table {
@@ -196,12 +211,11 @@ pub(super) fn enriched(
         seg.kpis.iter().filter(|k| plan.kpis[**k].table == table).flat_map(|k| plan.kpis[*k].columns()).collect();
     if table == Table::Tickets && reads.contains(&"has_survey") {
         // Any answer counts, whenever it came: the survey window does not apply.
-        let answered = staged
-            .scan(Table::Surveys)?
-            .select([col("ticket_id")])
-            .filter(col("ticket_id").is_not_null())
-            .unique(None, UniqueKeepStrategy::Any)
-            .with_column(lit(true).alias("has_survey"));
+        let answered = match answered {
+            Some(ids) => ids.clone().lazy(),
+            None => answered_ids(staged.scan(Table::Surveys)?),
+        };
+        let answered = answered.with_column(lit(true).alias("has_survey"));
         lf = lf
             .join(answered, [col("ticket_id")], [col("ticket_id")], lookup_join())
             .with_column(col("has_survey").fill_null(lit(false)));
@@ -348,6 +362,31 @@ pub(super) fn answers_with_tickets(plan: &Plan, staged: &Staged) -> Result<Optio
         .any(|k| plan.kpis[*k].table == Table::Surveys && plan.kpis[*k].columns().contains(&"first_response_seconds"));
     let joined = with_ticket_columns(plan, staged, answers, &columns, frt)?.with_column(lit(true).alias(TICKET_JOINED));
     Ok(Some(joined.collect_with_engine(Engine::Streaming)?.unwrap_single()))
+}
+
+/// The distinct ticket ids that `surveys` answer.
+fn answered_ids(surveys: LazyFrame) -> LazyFrame {
+    surveys.select([col("ticket_id")]).filter(col("ticket_id").is_not_null()).unique(None, UniqueKeepStrategy::Any)
+}
+
+/// On a night, the ids of the tickets of every segment's touched periods that some answer rates, found once:
+/// each segment's `has_survey` then looks its tickets up here instead of gathering the distinct ids of every
+/// answer in the store (2.7M answers: 0.7 s a segment). `None` on a full run, or when no touched segment
+/// reads `has_survey`.
+pub(super) fn answered_tickets(plan: &Plan, staged: &Staged) -> Result<Option<DataFrame>, crate::error::Error> {
+    let reads_survey = |s: &&Segment| {
+        s.kpis.iter().any(|k| plan.kpis[*k].table == Table::Tickets && plan.kpis[*k].columns().contains(&"has_survey"))
+    };
+    let segments: Vec<&Segment> =
+        plan.segments.iter().filter(|s| staged.only.contains_key(&s.name)).filter(reads_survey).collect();
+    let spans = segments.iter().filter_map(|s| touched_span(s, staged));
+    let Some((from, to)) = spans.reduce(|(a, b), (c, d)| (a.min(c), b.max(d))) else { return Ok(None) };
+    let Some(period) = Table::Tickets.period_column() else { return Ok(None) };
+    let touched = within(staged.scan(Table::Tickets)?, period, from, to).select([col("ticket_id")]);
+    let mut semi = JoinArgs::new(JoinType::Semi);
+    semi.build_side = Some(JoinBuildSide::ForceRight);
+    let answers = staged.scan(Table::Surveys)?.join(touched, [col("ticket_id")], [col("ticket_id")], semi);
+    Ok(Some(answered_ids(answers).collect_with_engine(Engine::Streaming)?.unwrap_single()))
 }
 
 /// A left join to a lookup table (accounts, the ids of answered tickets): the hash table is built on the

@@ -97,11 +97,12 @@ pub fn stage(
     }
     let new: Vec<(&Source, PathBuf)> =
         inputs.iter().filter(|i| i.reused.is_none()).map(|i| (i.source, i.file.clone())).collect();
-    let prepared = prepare::prepare_files(&new, scratch)?;
-    let hashes: Vec<Result<String, Error>> = new
-        .par_iter()
-        .map(|(source, file)| store::content_hash(file).map_err(|e| unreadable(source, file, e)))
-        .collect();
+    let prepared = super::timing::traced("files checked (prepare)", || prepare::prepare_files(&new, scratch))?;
+    let hashes: Vec<Result<String, Error>> = super::timing::traced("content hashes", || {
+        new.par_iter()
+            .map(|(source, file)| store::content_hash(file).map_err(|e| unreadable(source, file, e)))
+            .collect()
+    });
     // By source and file: one file may feed several sources (tickets and their ratings from one export).
     let mut parts: BTreeMap<(String, PathBuf), String> = BTreeMap::new();
     let mut content: BTreeMap<(String, PathBuf), String> = BTreeMap::new();
@@ -110,7 +111,7 @@ pub fn stage(
         parts.insert(key(source, file), store.part_path(plan, source, file, &hash));
         content.insert(key(source, file), hash);
     }
-    write_parts(plan, scratch, &new, &prepared, &parts, progress)?;
+    super::timing::traced("parts written", || write_parts(plan, scratch, &new, &prepared, &parts, progress))?;
     for input in inputs.iter().filter(|i| i.reused.is_none()) {
         let now = store::seen(&input.file).map_err(|e| unreadable(input.source, &input.file, e))?;
         if now.size != input.seen.size || now.modified_ns != input.seen.modified_ns {
