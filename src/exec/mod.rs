@@ -10,6 +10,7 @@ mod compile;
 mod csv_shape;
 mod hash;
 mod history;
+mod id_index;
 mod normalise;
 mod prepare;
 mod quarantine;
@@ -166,7 +167,7 @@ fn derive(plan: &Plan, mut frames: BTreeMap<Table, LazyFrame>) -> BTreeMap<Table
 pub fn normalised(plan: &Plan, prepared: &Prepared) -> Result<Staged, Error> {
     let frames = raw_tables(plan, prepared)?
         .into_iter()
-        .map(|(t, lf)| Ok((t, quarantine::kept(quarantine::settle(t, quarantine::mark(plan, t, lf), false)?.judged))))
+        .map(|(t, lf)| Ok((t, quarantine::kept(quarantine::settle(t, quarantine::mark(plan, t, lf))?.judged))))
         .collect::<Result<_, Error>>()?;
     let frames = threads::resolve(plan, frames)?;
     let today = plan.as_of.to_zoned(jiff::tz::TimeZone::UTC).date();
@@ -606,8 +607,17 @@ fn run_in(
     let mut rejected_paths = BTreeMap::new();
     let mut may_supersede = BTreeSet::new();
     let read_frames = marked.clone();
+    // Every id read, per table with ids, from the parts' id files: the candidates for repeated ids, and
+    // what references resolve to.
+    let mut ids: BTreeMap<Table, Vec<u64>> = BTreeMap::new();
+    for (table, parts) in &staging.part_files {
+        if let Some(id) = quarantine::id_column(*table) {
+            ids.insert(*table, timing::traced(&format!("ids of {table}"), || id_index::table_hashes(parts, id))?);
+        }
+    }
     for (table, lf) in marked {
-        let settled = quarantine::settle(table, lf, true)?;
+        let candidates = ids.get(&table).map(|all| id_index::repeated(all)).unwrap_or_default();
+        let settled = quarantine::settle_candidates(table, lf, candidates)?;
         if settled.may_supersede {
             may_supersede.insert(table);
         }
@@ -615,7 +625,7 @@ fn run_in(
         rejected_paths.insert(table, output.reserve(&format!("_rejected/{table}.parquet"))?);
     }
     trace("repeated ids settled");
-    let unresolved = references::judge(plan, &read_frames, &mut judged)?;
+    let unresolved = references::judge(plan, &read_frames, &ids, &mut judged)?;
     let mut warnings: Vec<String> = plan.segments.iter().filter_map(left_out_warning).collect();
     let nowhere: Vec<&str> = (0..plan.kpis.len())
         .filter(|i| !plan.segments.iter().any(|s| s.kpis.contains(i)))

@@ -21,7 +21,7 @@ fn survey_scales(plan: &Plan) -> [(&'static str, (f64, f64)); 4] {
 }
 
 /// The column whose copies are duplicates, for tables that have an id.
-fn id_column(table: Table) -> Option<&'static str> {
+pub fn id_column(table: Table) -> Option<&'static str> {
     match table {
         Table::Tickets => Some("ticket_id"),
         Table::Surveys => Some("survey_id"),
@@ -170,32 +170,55 @@ pub struct Settled {
 
 /// A marked frame with copies of an id also judged: all copies rejected as `duplicate_id`, or, under
 /// `keep_latest`, the older ones flagged `__superseded`.
-/// With `eager`, the few repeated ids are found now (one streaming pass) and joined in as a small table, so
-/// that the frames built on the result stream without holding the whole table; without, the plan stays lazy
-/// (for checks and `explain`, which must not read the data).
-pub fn settle(table: Table, lf: LazyFrame, eager: bool) -> PolarsResult<Settled> {
-    let unique = |lf| Settled { judged: without_verdicts(lf), may_supersede: false };
+/// The plan stays lazy (for checks and `explain`, which must not read the data); a run settles with
+/// `settle_candidates`.
+pub fn settle(table: Table, lf: LazyFrame) -> PolarsResult<Settled> {
     let Some(id) = id_column(table) else {
         return Ok(unique(lf));
     };
     // Ids with several usable copies are few: find them first, then settle only those (group-bys and joins,
     // which stream; windows over a high-cardinality id do not). By a 64-bit hash of the id: a collision only
     // makes a candidate, which the exact count below then clears.
-    let ok = col(REASON).is_null().and(col(id).is_not_null());
     let key = super::hash::text_hash(col(id), 0).alias("__key");
-    let keys = lf.clone().filter(ok.clone()).select([key.clone()]);
-    let repeated_keys = if eager {
-        match repeated_hashes(keys)? {
-            Some(hashes) => DataFrame::new(hashes.len(), vec![Column::new("__key".into(), hashes)])?.lazy(),
-            // The usual case, no id repeated: nothing to settle.
-            None => return Ok(unique(lf)),
-        }
-    } else {
-        keys.group_by([col("__key")])
-            .agg([len().alias("__copies")])
-            .filter(col("__copies").gt(lit(1u32)))
-            .select([col("__key")])
+    let keys = lf.clone().filter(usable(id)).select([key]);
+    let repeated_keys = keys
+        .group_by([col("__key")])
+        .agg([len().alias("__copies")])
+        .filter(col("__copies").gt(lit(1u32)))
+        .select([col("__key")]);
+    judge_copies(id, lf, repeated_keys, false)
+}
+
+/// `settle`, given the hashes of the ids that may be repeated (`id_index`: those repeated among all the rows
+/// read, a superset of those repeated among the usable ones, which the exact count then clears). The few
+/// repeated ids are judged now and joined in as a small table, so that the frames built on the result
+/// stream without holding the whole table.
+pub fn settle_candidates(table: Table, lf: LazyFrame, candidates: Vec<u64>) -> PolarsResult<Settled> {
+    let Some(id) = id_column(table) else {
+        return Ok(unique(lf));
     };
+    // The usual case, no id repeated: nothing to settle.
+    if candidates.is_empty() {
+        return Ok(unique(lf));
+    }
+    let keys = DataFrame::new(candidates.len(), vec![Column::new("__key".into(), candidates)])?.lazy();
+    judge_copies(id, lf, keys, true)
+}
+
+/// A row that counts as a copy of its id: no rule broken, an id.
+fn usable(id: &str) -> Expr {
+    col(REASON).is_null().and(col(id).is_not_null())
+}
+
+/// A marked frame whose ids are all unique, judged.
+fn unique(lf: LazyFrame) -> Settled {
+    Settled { judged: without_verdicts(lf), may_supersede: false }
+}
+
+/// The copies of the ids whose hashes are in `repeated_keys` (`__key`) judged, and the verdicts joined in.
+fn judge_copies(id: &str, lf: LazyFrame, repeated_keys: LazyFrame, eager: bool) -> PolarsResult<Settled> {
+    let ok = usable(id);
+    let key = super::hash::text_hash(col(id), 0).alias("__key");
     // The winning copy under keep_latest: highest `latest_by` as a number, else as text, else the last read.
     let order = SortMultipleOptions::default().with_order_descending(true).with_nulls_last(true);
     let verdicts = lf
@@ -238,23 +261,9 @@ pub fn settle(table: Table, lf: LazyFrame, eager: bool) -> PolarsResult<Settled>
     Ok(Settled { judged, may_supersede: true })
 }
 
-/// A marked frame whose ids are all unique, judged.
+/// A marked frame with no verdicts: every row unsuperseded.
 fn without_verdicts(lf: LazyFrame) -> LazyFrame {
     lf.with_column(lit(false).alias(SUPERSEDED))
-}
-
-/// The hashes that occur more than once, or `None`. Sorting the hashes needs 16 bytes an id (the collected
-/// column and the sorted copy); a streaming group-by's hash table needed about 100.
-fn repeated_hashes(keys: LazyFrame) -> PolarsResult<Option<Vec<u64>>> {
-    use rayon::slice::ParallelSliceMut;
-    let mut hashes: Vec<u64> = {
-        let df = keys.collect_with_engine(Engine::Streaming)?.unwrap_single();
-        df.column("__key")?.u64()?.into_no_null_iter().collect()
-    };
-    hashes.par_sort_unstable();
-    let mut repeated: Vec<u64> = hashes.windows(2).filter(|w| w[0] == w[1]).map(|w| w[0]).collect();
-    repeated.dedup();
-    Ok((!repeated.is_empty()).then_some(repeated))
 }
 
 /// Records of `table` that could not be read as rows (`prepare`), in the layout of `rejected`.
@@ -294,17 +303,4 @@ pub fn rejected(plan: &Plan, table: Table, judged: LazyFrame) -> LazyFrame {
     ];
     columns.extend(table.columns().iter().map(|c| col(c.name)));
     judged.filter(col(REASON).is_not_null()).select(columns)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn repeated_hashes_lists_each_repeated_key_once() {
-        let keys = df!("__key" => [3u64, 1, 2, 3, 2, 3]).unwrap().lazy();
-        assert_eq!(repeated_hashes(keys).unwrap(), Some(vec![2, 3]));
-        let unique = df!("__key" => [5u64, 1, 2]).unwrap().lazy();
-        assert_eq!(repeated_hashes(unique).unwrap(), None);
-    }
 }

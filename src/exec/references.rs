@@ -38,6 +38,7 @@ const REFERENCES: [Reference; 3] = [
 pub fn judge(
     plan: &Plan,
     read: &std::collections::BTreeMap<Table, LazyFrame>,
+    known: &std::collections::BTreeMap<Table, Vec<u64>>,
     judged: &mut std::collections::BTreeMap<Table, LazyFrame>,
 ) -> PolarsResult<Vec<(Table, String)>> {
     let mut warnings = Vec::new();
@@ -46,7 +47,16 @@ pub fn judge(
         if !plan.has_column(r.from, r.column) {
             continue;
         }
-        let ids = Arc::new(sorted_hashes(targets.clone().select([col(r.to.key())]))?);
+        // The keys read (`known`: sorted with repeats, from the parts' id files), else a pass over them.
+        let ids = match known.get(&r.to) {
+            Some(all) => {
+                let mut ids = all.clone();
+                ids.dedup();
+                ids
+            },
+            None => sorted_hashes(targets.clone().select([col(r.to.key())]))?,
+        };
+        let ids = Arc::new(ids);
         let keep: Vec<&str> = plan.sources_of(r.from).filter(|s| s.keep_orphans).map(|s| s.name.as_str()).collect();
         let mut unresolved =
             col(REASON).is_null().and(col(r.column).is_not_null()).and(found(col(r.column), &ids).not());

@@ -20,6 +20,8 @@ use crate::plan::{Plan, Source};
 pub struct Staging {
     /// Every table's rows, rules marked (not yet settled).
     pub marked: BTreeMap<Table, LazyFrame>,
+    /// Every table's parts, in the order `marked` reads them (in the store, or the scratch folder if new).
+    pub part_files: BTreeMap<Table, Vec<PathBuf>>,
     /// The rows of the files staged by this run, per table: only theirs need their values checked (a
     /// reused part passed the check in the run that stored it, under the same mapping).
     pub fresh: BTreeMap<Table, LazyFrame>,
@@ -139,6 +141,7 @@ pub fn stage(
     }
     let mut staging = Staging {
         marked: BTreeMap::new(),
+        part_files: BTreeMap::new(),
         fresh: BTreeMap::new(),
         entries: Vec::new(),
         malformed: Vec::new(),
@@ -162,6 +165,7 @@ pub fn stage(
             None => scratch.join(&entry.part),
         };
         let lf = super::scan_file(&part)?;
+        staging.part_files.entry(table).or_default().push(part.clone());
         by_table.entry(table).or_default().push(lf.clone());
         if input.reused.is_none() {
             fresh.entry(table).or_default().push(lf);

@@ -149,12 +149,13 @@ impl Store {
             if let Some(parent) = to.parent() {
                 std::fs::create_dir_all(parent).map_err(|e| store_error(parent, e))?;
             }
-            let tmp = self.dir.join(format!("{part}.tmp"));
-            // Across disks (`outputs.store` elsewhere) a rename fails: copy under the temporary name instead.
-            if std::fs::rename(from, &tmp).is_err() {
-                std::fs::copy(from, &tmp).map_err(|e| store_error(&tmp, e))?;
+            move_into(from, &to)?;
+            // The part's id files (`id_index`), when this run wrote them.
+            let beside = from.parent().map(walk_files).unwrap_or_default();
+            for file in beside.iter().filter(|f| super::id_index::belongs_to(f, from)) {
+                let suffix = &file.to_string_lossy()[from.to_string_lossy().len()..];
+                move_into(file, &PathBuf::from(format!("{}{suffix}", to.display())))?;
             }
-            std::fs::rename(&tmp, &to).map_err(|e| store_error(&to, e))?;
         }
         std::fs::create_dir_all(&self.dir).map_err(|e| store_error(&self.dir, e))?;
         let path = self.dir.join(MANIFEST);
@@ -163,9 +164,10 @@ impl Store {
         write_synced(&tmp, text.as_bytes()).map_err(|e| store_error(&tmp, e))?;
         std::fs::rename(&tmp, &path).map_err(|e| store_error(&path, e))?;
         let named: std::collections::HashSet<PathBuf> = manifest.files.iter().map(|f| self.dir.join(&f.part)).collect();
-        for part in walk_files(&self.dir.join(PARTS)) {
-            if !named.contains(&part) {
-                let _ = std::fs::remove_file(&part);
+        for file in walk_files(&self.dir.join(PARTS)) {
+            let id_file_of_named = named.iter().any(|part| super::id_index::belongs_to(&file, part));
+            if !named.contains(&file) && !id_file_of_named {
+                let _ = std::fs::remove_file(&file);
             }
         }
         self.manifest = manifest;
@@ -264,6 +266,18 @@ pub fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut f = std::fs::File::create(path)?;
     f.write_all(bytes)?;
     f.sync_all()
+}
+
+/// Moves `from` to `to` through a temporary name beside `to`. Across disks (`outputs.store` elsewhere) a
+/// rename fails: the file is copied under the temporary name instead.
+fn move_into(from: &Path, to: &Path) -> Result<(), Error> {
+    let mut tmp = to.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    if std::fs::rename(from, &tmp).is_err() {
+        std::fs::copy(from, &tmp).map_err(|e| store_error(&tmp, e))?;
+    }
+    std::fs::rename(&tmp, to).map_err(|e| store_error(to, e))
 }
 
 fn walk_files(dir: &Path) -> Vec<PathBuf> {

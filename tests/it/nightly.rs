@@ -405,7 +405,7 @@ fn a_damaged_store_is_repaired_and_a_changed_mapping_restaged() {
     let part = walkdir::WalkDir::new(out.join("_store/parts/tickets"))
         .into_iter()
         .map(|e| e.unwrap().into_path())
-        .find(|p| p.is_file())
+        .find(|p| p.extension().is_some_and(|e| e == "parquet"))
         .unwrap();
     let bytes = std::fs::read(&part).unwrap();
     std::fs::write(&part, &bytes[..bytes.len() / 2]).unwrap();
@@ -413,6 +413,27 @@ fn a_damaged_store_is_repaired_and_a_changed_mapping_restaged() {
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("1 part(s) of the store were missing or cut short"), "{}", text(&o));
     assert_same_outputs(&out, &full, "after a truncated part");
+    // The parts' id files cut short or overwritten: computed again from their parts, same outputs.
+    let id_files: Vec<PathBuf> = walkdir::WalkDir::new(out.join("_store/parts"))
+        .into_iter()
+        .map(|e| e.unwrap().into_path())
+        .filter(|p| p.to_string_lossy().ends_with(".ids"))
+        .collect();
+    assert!(id_files.len() >= 3, "tickets, surveys and accounts have id files: {id_files:?}");
+    for (i, file) in id_files.iter().enumerate() {
+        let bytes = std::fs::read(file).unwrap();
+        let damaged = if i % 2 == 0 { bytes[..bytes.len() - 3].to_vec() } else { b"DPIDS001 but garbage".to_vec() };
+        std::fs::write(file, damaged).unwrap();
+    }
+    apply(dir.path(), &Step::Add { seed: 13, rows: 20 }, &mut counter);
+    let o = run(&[]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(run_at(&pipeline, &full, "2026-08-01", &["--full"]).status.success());
+    assert_same_outputs(&out, &full, "after damaged id files");
+    for file in &id_files {
+        let bytes = std::fs::read(file).unwrap();
+        assert!(bytes.starts_with(b"DPIDS001") && (bytes.len() - 24) % 8 == 0, "{} written again", file.display());
+    }
     // A manifest that does not parse: every file staged again.
     std::fs::write(out.join("_store/manifest.json"), "{ not json").unwrap();
     let o = run(&[]);
