@@ -609,14 +609,20 @@ fn run_in(
     let read_frames = marked.clone();
     // Every id read, per table with ids, from the parts' id files: the candidates for repeated ids, and
     // what references resolve to.
-    let mut ids: BTreeMap<Table, Vec<u64>> = BTreeMap::new();
-    for (table, parts) in &staging.part_files {
-        if let Some(id) = quarantine::id_column(*table) {
-            ids.insert(*table, timing::traced(&format!("ids of {table}"), || id_index::table_hashes(parts, id))?);
+    let mut ids: BTreeMap<(Table, &'static str), Vec<u64>> = BTreeMap::new();
+    let id_columns = staging.part_files.keys().filter_map(|t| quarantine::id_column(*t).map(|c| (*t, c)));
+    for (table, column) in id_columns.chain(references::referring_columns(plan)) {
+        if let Some(parts) = staging.part_files.get(&table) {
+            let hashes =
+                timing::traced(&format!("hashes of {table}.{column}"), || id_index::table_hashes(parts, column))?;
+            ids.insert((table, column), hashes);
         }
     }
     for (table, lf) in marked {
-        let candidates = ids.get(&table).map(|all| id_index::repeated(all)).unwrap_or_default();
+        let candidates = quarantine::id_column(table)
+            .and_then(|id| ids.get(&(table, id)))
+            .map(|all| id_index::repeated(all))
+            .unwrap_or_default();
         let settled = quarantine::settle_candidates(table, lf, candidates)?;
         if settled.may_supersede {
             may_supersede.insert(table);

@@ -105,11 +105,26 @@ pub fn periods_to_recompute(
         let period = table.period_column().expect("tickets and surveys have a period column");
         add_days(concat(frames.clone(), UnionArgs::default())?, period)?;
     }
-    // The rows whose `column` is one of `values`, by a semi-join (the values can be most of a month).
-    let matching = |lf: &LazyFrame, column: &str, values: Vec<String>| -> Result<LazyFrame, crate::error::Error> {
-        let keys = DataFrame::new(values.len(), vec![Column::new(column.into(), values)])?.lazy();
-        Ok(lf.clone().join(keys, [col(column)], [col(column)], JoinArgs::new(JoinType::Semi)))
-    };
+    // The rows of `table` whose `column` is one of `values`, by a semi-join (the values can be most of a
+    // month), over the parts whose id files hold some of them: a night's ids are in few of the parts.
+    let matching =
+        |table: Table, column: &str, values: Vec<String>| -> Result<Option<LazyFrame>, crate::error::Error> {
+            let mut wanted: Vec<u64> = values.iter().map(|v| super::hash::hash(0, v)).collect();
+            wanted.sort_unstable();
+            wanted.dedup();
+            let mut frames = Vec::new();
+            for part in staging.part_files.get(&table).into_iter().flatten() {
+                if shares_any(&super::id_index::part_hashes(part, column)?, &wanted) {
+                    frames.push(super::scan_file(part)?);
+                }
+            }
+            if frames.is_empty() {
+                return Ok(None);
+            }
+            let keys = DataFrame::new(values.len(), vec![Column::new(column.into(), values)])?.lazy();
+            let rows = concat(frames, UnionArgs::default())?;
+            Ok(Some(rows.join(keys, [col(column)], [col(column)], JoinArgs::new(JoinType::Semi))))
+        };
     for (table, period) in [(Table::Tickets, "created_at"), (Table::Surveys, "submitted_at")] {
         let Some(lf) = staging.marked.get(&table) else { continue };
         for (lo, hi) in bands.iter().filter(|(lo, hi)| lo < hi) {
@@ -124,15 +139,20 @@ pub fn periods_to_recompute(
             add_days(lf.clone().filter(inside), period)?;
         }
     }
-    if let Some(tickets) = staging.marked.get(&Table::Tickets) {
+    if staging.marked.contains_key(&Table::Tickets) {
         let mut linked: Vec<String> = changed_tickets.iter().chain(&tickets_of_changed_surveys).cloned().collect();
         linked.sort();
         linked.dedup();
-        add_days(matching(tickets, "ticket_id", linked)?, "created_at")?;
+        if let Some(rows) = matching(Table::Tickets, "ticket_id", linked)? {
+            add_days(rows, "created_at")?;
+        }
     }
-    if let Some(surveys) = staging.marked.get(&Table::Surveys) {
-        add_days(matching(surveys, "survey_id", changed_surveys)?, "submitted_at")?;
-        add_days(matching(surveys, "ticket_id", changed_tickets)?, "submitted_at")?;
+    if staging.marked.contains_key(&Table::Surveys) {
+        for (column, values) in [("survey_id", changed_surveys), ("ticket_id", changed_tickets)] {
+            if let Some(rows) = matching(Table::Surveys, column, values)? {
+                add_days(rows, "submitted_at")?;
+            }
+        }
     }
     let mut out = BTreeMap::new();
     // The last day any ticket or survey has, for the backlog's periods after a change.
@@ -168,4 +188,27 @@ pub fn periods_to_recompute(
         out.insert(seg.name.clone(), periods.into_iter().collect());
     }
     Ok(Some(out))
+}
+
+/// Whether two sorted lists share a value.
+fn shares_any(a: &[u64], b: &[u64]) -> bool {
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => return true,
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn shares_any_finds_a_common_value_in_sorted_lists() {
+        assert!(super::shares_any(&[1, 4, 9], &[2, 3, 9]));
+        assert!(!super::shares_any(&[1, 4, 9], &[2, 3, 10]));
+        assert!(!super::shares_any(&[], &[1]));
+    }
 }

@@ -8,6 +8,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
+use rayon::prelude::*;
 
 use crate::error::Error;
 use crate::plan::{OutputFormat, Plan};
@@ -81,33 +82,22 @@ impl Output {
         formats: &[OutputFormat],
         metadata: &[(String, String)],
     ) -> Result<Vec<PathBuf>, Error> {
+        // One format per thread: each writer works mostly on one core (10M tickets: the 149 MB peer-comparison
+        // CSV took 0.67 s beside 0.31 s for its Parquet, one after the other).
+        let work = self.work.path().join("out");
+        let written: Vec<Result<String, Error>> = formats
+            .par_iter()
+            .map(|format| {
+                let file_name = format!("{name}.{}", format.extension());
+                write_file(&work.join(&file_name), &mut df.clone(), *format, metadata)?;
+                Ok(file_name)
+            })
+            .collect();
         let mut finals = Vec::new();
-        for format in formats {
-            let file_name = format!("{name}.{}", format.extension());
-            let tmp = self.work.path().join("out").join(&file_name);
-            if let Some(parent) = tmp.parent() {
-                std::fs::create_dir_all(parent).map_err(|e| output_error(parent, e))?;
-            }
-            let mut file = File::create(&tmp).map_err(|e| output_error(&tmp, e))?;
-            match format {
-                OutputFormat::Parquet => {
-                    ParquetWriter::new(&mut file)
-                        .with_compression(ParquetCompression::Zstd(None))
-                        .with_key_value_metadata(Some(KeyValueMetadata::from_static(metadata.to_vec())))
-                        .finish(df)
-                        .map_err(|e| output_error(&tmp, e))?;
-                },
-                OutputFormat::Csv => {
-                    CsvWriter::new(&mut file)
-                        .include_header(true)
-                        .with_date_format(Some("%Y-%m-%d".into()))
-                        .finish(df)
-                        .map_err(|e| output_error(&tmp, e))?;
-                },
-            }
-            file.sync_all().map_err(|e| output_error(&tmp, e))?;
+        for file_name in written {
+            let file_name = file_name?;
+            finals.push(self.dir.join(&file_name));
             self.written.push(PathBuf::from(file_name));
-            finals.push(self.dir.join(format!("{name}.{}", format.extension())));
         }
         Ok(finals)
     }
@@ -241,6 +231,36 @@ pub fn merge_periods(earlier: Option<DataFrame>, new: DataFrame, inside: Expr) -
     concat([kept, fresh], UnionArgs::default())?
         .sort(order, SortMultipleOptions::default().with_nulls_last(true).with_maintain_order(true))
         .collect()
+}
+
+/// Writes `df` to `path` in `format`, synced to disk.
+fn write_file(
+    path: &Path,
+    df: &mut DataFrame,
+    format: OutputFormat,
+    metadata: &[(String, String)],
+) -> Result<(), Error> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| output_error(parent, e))?;
+    }
+    let mut file = File::create(path).map_err(|e| output_error(path, e))?;
+    match format {
+        OutputFormat::Parquet => {
+            ParquetWriter::new(&mut file)
+                .with_compression(ParquetCompression::Zstd(None))
+                .with_key_value_metadata(Some(KeyValueMetadata::from_static(metadata.to_vec())))
+                .finish(df)
+                .map_err(|e| output_error(path, e))?;
+        },
+        OutputFormat::Csv => {
+            CsvWriter::new(&mut file)
+                .include_header(true)
+                .with_date_format(Some("%Y-%m-%d".into()))
+                .finish(df)
+                .map_err(|e| output_error(path, e))?;
+        },
+    }
+    file.sync_all().map_err(|e| output_error(path, e))
 }
 
 /// Removes the work folders in `dir` whose run is no longer alive: a killed run cannot clean up after
