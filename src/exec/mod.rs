@@ -62,12 +62,23 @@ pub struct Staged {
     answers: Option<DataFrame>,
     /// With `only`: the touched periods' tickets that some answer rates (`segment::answered_tickets`).
     answered: Option<DataFrame>,
+    /// The tickets' parts, so that a night's answers read only the parts that hold their tickets.
+    ticket_parts: Vec<stage::StagedPart>,
 }
 
 impl Staged {
     fn new(plan: &Plan, underived: BTreeMap<Table, LazyFrame>, clock: Option<business::BusinessClock>) -> Staged {
         let frames = derive(plan, underived.clone());
-        Staged { frames, underived, clock, only: BTreeMap::new(), earlier: None, answers: None, answered: None }
+        Staged {
+            frames,
+            underived,
+            clock,
+            only: BTreeMap::new(),
+            earlier: None,
+            answers: None,
+            answered: None,
+            ticket_parts: Vec::new(),
+        }
     }
 
     pub fn scan(&self, table: Table) -> Result<LazyFrame, Error> {
@@ -613,8 +624,9 @@ fn run_in(
     let id_columns = staging.part_files.keys().filter_map(|t| quarantine::id_column(*t).map(|c| (*t, c)));
     for (table, column) in id_columns.chain(references::referring_columns(plan)) {
         if let Some(parts) = staging.part_files.get(&table) {
+            let paths: Vec<PathBuf> = parts.iter().map(|p| p.path.clone()).collect();
             let hashes =
-                timing::traced(&format!("hashes of {table}.{column}"), || id_index::table_hashes(parts, column))?;
+                timing::traced(&format!("hashes of {table}.{column}"), || id_index::table_hashes(&paths, column))?;
             ids.insert((table, column), hashes);
         }
     }
@@ -684,6 +696,7 @@ fn run_in(
     check_metric_sql(plan, &staged)?;
     staged.only = only.clone();
     staged.earlier = earlier;
+    staged.ticket_parts = staging.part_files.get(&Table::Tickets).cloned().unwrap_or_default();
     staged.answers = segment::answers_with_tickets(plan, &staged)?;
     staged.answered = segment::answered_tickets(plan, &staged)?;
     let engine = match plan.engine {

@@ -259,7 +259,7 @@ fn enriched_with(
         let joined = table == Table::Surveys && lf.collect_schema()?.contains(TICKET_JOINED);
         if (needs_frt || !from_ticket.is_empty()) && plan.has_column(table, "ticket_id") {
             if !joined {
-                lf = with_ticket_columns(plan, staged, lf, &from_ticket, needs_frt)?;
+                lf = with_ticket_columns(plan, staged.scan(Table::Tickets)?, lf, &from_ticket, needs_frt);
             }
             let fill: Vec<Expr> = from_ticket
                 .iter()
@@ -319,13 +319,7 @@ const TICKET_JOINED: &str = "__ticket_joined";
 
 /// `rows` (of a table with a `ticket_id`) with `__t_<column>` for each of `columns` of their ticket, and
 /// `first_response_seconds` when `frt`.
-fn with_ticket_columns(
-    plan: &Plan,
-    staged: &Staged,
-    rows: LazyFrame,
-    columns: &[&str],
-    frt: bool,
-) -> Result<LazyFrame, crate::error::Error> {
+fn with_ticket_columns(plan: &Plan, tickets: LazyFrame, rows: LazyFrame, columns: &[&str], frt: bool) -> LazyFrame {
     let mut keep = vec![col("ticket_id")];
     keep.extend(columns.iter().map(|c| col(*c).alias(format!("__t_{c}"))));
     if frt && plan.has_column(Table::Tickets, "first_response_at") {
@@ -334,11 +328,11 @@ fn with_ticket_columns(
     }
     // Ticket ids are unique once quarantine has settled repeated ids: no de-duplication (which would hold a
     // hash table of every id).
-    let tickets = staged.scan(Table::Tickets)?.select(keep);
+    let tickets = tickets.select(keep);
     // The hash table on the surveys, which are fewer than the tickets (10M tickets, CSAT alone: 1.3 → 0.7 GB peak).
     let mut args = JoinArgs::new(JoinType::Left);
     args.build_side = Some(JoinBuildSide::ForceLeft);
-    Ok(rows.join(tickets, [col("ticket_id")], [col("ticket_id")], args))
+    rows.join(tickets, [col("ticket_id")], [col("ticket_id")], args)
 }
 
 /// On a night, the survey answers of every segment's touched periods with all their tickets' columns, read
@@ -354,13 +348,30 @@ pub(super) fn answers_with_tickets(plan: &Plan, staged: &Staged) -> Result<Optio
     let segments: Vec<&Segment> = plan.segments.iter().filter(|s| staged.only.contains_key(&s.name)).collect();
     let spans = segments.iter().filter_map(|s| touched_span(s, staged));
     let Some((from, to)) = spans.reduce(|(a, b), (c, d)| (a.min(c), b.max(d))) else { return Ok(None) };
-    let answers = within(staged.scan(Table::Surveys)?, "submitted_at", from, to);
+    let answers = within(staged.scan(Table::Surveys)?, "submitted_at", from, to).collect()?;
     let columns = ticket_columns(plan, &segments);
+    // Only the parts that hold the answers' tickets (by their id files): a night's answers rate recent
+    // tickets, which a few of the store's parts hold.
+    let ticket_ids = answers.column("ticket_id")?.str()?;
+    let mut wanted: Vec<u64> = ticket_ids.iter().flatten().map(|t| super::hash::hash(0, t)).collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let mut files: Vec<&str> = Vec::new();
+    for part in &staged.ticket_parts {
+        if super::touched::shares_any(&super::id_index::part_hashes(&part.path, "ticket_id")?, &wanted) {
+            files.push(part.file.as_str());
+        }
+    }
+    let tickets = match staged.ticket_parts.is_empty() {
+        true => staged.scan(Table::Tickets)?,
+        false => staged.scan(Table::Tickets)?.filter(super::compile::one_of(col(super::read::FILE), &files)),
+    };
+    let answers = answers.lazy();
     let frt = segments
         .iter()
         .flat_map(|s| &s.kpis)
         .any(|k| plan.kpis[*k].table == Table::Surveys && plan.kpis[*k].columns().contains(&"first_response_seconds"));
-    let joined = with_ticket_columns(plan, staged, answers, &columns, frt)?.with_column(lit(true).alias(TICKET_JOINED));
+    let joined = with_ticket_columns(plan, tickets, answers, &columns, frt).with_column(lit(true).alias(TICKET_JOINED));
     Ok(Some(joined.collect_with_engine(Engine::Streaming)?.unwrap_single()))
 }
 

@@ -20,8 +20,8 @@ use crate::plan::{Plan, Source};
 pub struct Staging {
     /// Every table's rows, rules marked (not yet settled).
     pub marked: BTreeMap<Table, LazyFrame>,
-    /// Every table's parts, in the order `marked` reads them (in the store, or the scratch folder if new).
-    pub part_files: BTreeMap<Table, Vec<PathBuf>>,
+    /// Every table's parts, in the order `marked` reads them.
+    pub part_files: BTreeMap<Table, Vec<StagedPart>>,
     /// The rows of the files staged by this run, per table: only theirs need their values checked (a
     /// reused part passed the check in the run that stored it, under the same mapping).
     pub fresh: BTreeMap<Table, LazyFrame>,
@@ -40,6 +40,14 @@ pub struct Staging {
     pub remapped: Vec<String>,
     /// Parts found missing or cut short, whose files were staged again.
     pub damaged: usize,
+}
+
+/// A part of the store and the input file its rows came from (their `__file`).
+#[derive(Clone, Debug)]
+pub struct StagedPart {
+    /// In the store, or in the scratch folder if this run staged it.
+    pub path: PathBuf,
+    pub file: String,
 }
 
 impl Staging {
@@ -165,7 +173,7 @@ pub fn stage(
             None => scratch.join(&entry.part),
         };
         let lf = super::scan_file(&part)?;
-        staging.part_files.entry(table).or_default().push(part.clone());
+        staging.part_files.entry(table).or_default().push(StagedPart { path: part.clone(), file: entry.path.clone() });
         by_table.entry(table).or_default().push(lf.clone());
         if input.reused.is_none() {
             fresh.entry(table).or_default().push(lf);

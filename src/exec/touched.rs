@@ -114,8 +114,8 @@ pub fn periods_to_recompute(
             wanted.dedup();
             let mut frames = Vec::new();
             for part in staging.part_files.get(&table).into_iter().flatten() {
-                if shares_any(&super::id_index::part_hashes(part, column)?, &wanted) {
-                    frames.push(super::scan_file(part)?);
+                if shares_any(&super::id_index::part_hashes(&part.path, column)?, &wanted) {
+                    frames.push(super::scan_file(&part.path)?);
                 }
             }
             if frames.is_empty() {
@@ -191,7 +191,7 @@ pub fn periods_to_recompute(
 }
 
 /// Whether two sorted lists share a value.
-fn shares_any(a: &[u64], b: &[u64]) -> bool {
+pub(super) fn shares_any(a: &[u64], b: &[u64]) -> bool {
     let (mut i, mut j) = (0, 0);
     while i < a.len() && j < b.len() {
         match a[i].cmp(&b[j]) {
