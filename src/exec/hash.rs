@@ -24,6 +24,18 @@ pub fn text_hash(e: Expr, seed: u64) -> Expr {
     )
 }
 
+/// Is each value's hash (seed 0) among sorted `hashes`? Null for null.
+pub fn hash_in(e: Expr, hashes: &std::sync::Arc<Vec<u64>>) -> Expr {
+    let hashes = hashes.clone();
+    text_hash(e, 0).map(
+        move |c| {
+            let found: BooleanChunked = c.u64()?.iter().map(|h| h.map(|h| hashes.binary_search(&h).is_ok())).collect();
+            Ok(found.with_name(c.name().clone()).into_column())
+        },
+        |_, f| Ok(Field::new(f.name().clone(), DataType::Boolean)),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::{fnv1a, hash};

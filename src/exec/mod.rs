@@ -630,12 +630,14 @@ fn run_in(
             ids.insert((table, column), hashes);
         }
     }
+    let mut candidates: BTreeMap<Table, Vec<u64>> = BTreeMap::new();
     for (table, lf) in marked {
-        let candidates = quarantine::id_column(table)
+        let repeated = quarantine::id_column(table)
             .and_then(|id| ids.get(&(table, id)))
             .map(|all| id_index::repeated(all))
             .unwrap_or_default();
-        let settled = quarantine::settle_candidates(table, lf, candidates)?;
+        candidates.insert(table, repeated.clone());
+        let settled = quarantine::settle_candidates(table, lf, repeated)?;
         if settled.may_supersede {
             may_supersede.insert(table);
         }
@@ -643,7 +645,8 @@ fn run_in(
         rejected_paths.insert(table, output.reserve(&format!("_rejected/{table}.parquet"))?);
     }
     trace("repeated ids settled");
-    let unresolved = references::judge(plan, &read_frames, &ids, &mut judged)?;
+    let references::Judgement { warnings: unresolved, orphans } =
+        references::judge(plan, &read_frames, &ids, &mut judged)?;
     let mut warnings: Vec<String> = plan.segments.iter().filter_map(left_out_warning).collect();
     let nowhere: Vec<&str> = (0..plan.kpis.len())
         .filter(|i| !plan.segments.iter().any(|s| s.kpis.contains(i)))
@@ -655,8 +658,9 @@ fn run_in(
     warnings.extend(unresolved.iter().map(|(_, w)| w.clone()));
     trace("references checked");
     let mut rejected: Vec<(PathBuf, LazyFrame)> = Vec::new();
-    for (t, lf) in &judged {
-        let mut frames = vec![quarantine::rejected(plan, *t, lf.clone())];
+    for t in judged.keys() {
+        let suspects = suspect_rows(plan, *t, &staging.read[t], &candidates[t], &orphans)?;
+        let mut frames = vec![quarantine::rejected(plan, *t, suspects)];
         let malformed: Vec<&prepare::MalformedRow> = staging.malformed_of(*t).collect();
         if !malformed.is_empty() {
             frames.push(quarantine::malformed_rows(*t, &malformed)?);
@@ -978,6 +982,34 @@ fn quarantine_report(
         }
     }
     Ok((rejected, superseded))
+}
+
+/// The rows of `table` (`read`, as staged) that may be quarantined, judged as the whole table is: those that
+/// break a rule, copies of the ids that may be repeated (`candidates`), and rows that hold a value resolving
+/// nothing (`orphans`). Judging the few instead of every row lets the reader skip decoding the rest; the
+/// verdicts on repeated ids are computed from all their copies, which are all among these rows.
+fn suspect_rows(
+    plan: &Plan,
+    table: Table,
+    read: &LazyFrame,
+    candidates: &[u64],
+    orphans: &[references::Orphans],
+) -> Result<LazyFrame, Error> {
+    let mut suspect = quarantine::breaks_a_rule(plan, table);
+    if let (Some(id), false) = (quarantine::id_column(table), candidates.is_empty()) {
+        let hashes = std::sync::Arc::new(candidates.to_vec());
+        suspect = suspect.or(hash::hash_in(col(id), &hashes).fill_null(lit(false)));
+    }
+    let orphans: Vec<&references::Orphans> = orphans.iter().filter(|o| o.table() == table).collect();
+    for o in &orphans {
+        suspect = suspect.or(o.rows());
+    }
+    let marked = quarantine::mark_plausible(plan, table, read.clone().filter(suspect));
+    let mut judged = quarantine::settle_candidates(table, marked, candidates.to_vec())?.judged;
+    for o in orphans {
+        judged = references::mark(judged, o);
+    }
+    Ok(judged)
 }
 
 /// The business clock over the tickets' whole span, up to the as-of day.

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use polars::prelude::*;
 
-use super::hash::{hash, text_hash};
+use super::hash::{hash, hash_in, text_hash};
 use super::normalise::SOURCE;
 use super::quarantine::{DETAIL, REASON};
 use crate::model::Table;
@@ -33,15 +33,16 @@ const REFERENCES: [Reference; 3] = [
 ];
 
 /// Marks the rows of `judged` whose references resolve nothing; `read` holds each table's rows as read
-/// (the ids referred to). Returns, per table, what the user should look at: a share above 1 %, ids that
-/// differ only by a trailing `.0`.
+/// (the ids referred to). Returns, per table, what the user should look at (a share above 1 %, ids that
+/// differ only by a trailing `.0`), and the values that resolve nothing, to mark other frames of the same rows.
 pub fn judge(
     plan: &Plan,
     read: &std::collections::BTreeMap<Table, LazyFrame>,
     known: &std::collections::BTreeMap<(Table, &'static str), Vec<u64>>,
     judged: &mut std::collections::BTreeMap<Table, LazyFrame>,
-) -> PolarsResult<Vec<(Table, String)>> {
+) -> PolarsResult<Judgement> {
     let mut warnings = Vec::new();
+    let mut found_orphans = Vec::new();
     for r in &REFERENCES {
         let (Some(targets), Some(frame)) = (read.get(&r.to), judged.get(&r.from)) else { continue };
         if !plan.has_column(r.from, r.column) {
@@ -65,9 +66,9 @@ pub fn judge(
                 if unmatched.is_empty() {
                     continue;
                 }
-                found(col(r.column), &Arc::new(unmatched))
+                hash_in(col(r.column), &Arc::new(unmatched))
             },
-            None => found(col(r.column), &ids).not(),
+            None => hash_in(col(r.column), &ids).not(),
         };
         let keep: Vec<&str> = plan.sources_of(r.from).filter(|s| s.keep_orphans).map(|s| s.name.as_str()).collect();
         let mut unresolved = col(REASON).is_null().and(col(r.column).is_not_null()).and(unmatched);
@@ -101,30 +102,77 @@ pub fn judge(
         let kept = !keep.is_empty() && keep.len() == plan.sources_of(r.from).count();
         warnings.extend(warning(plan, r, set, orphans, &examples, &ids, kept).map(|w| (r.from, w)));
 
-        let verdicts = by_value.lazy().select([col(r.column), lit(true).alias("__orphan")]);
-        let mut args = JoinArgs::new(JoinType::Left);
-        args.build_side = Some(JoinBuildSide::ForceRight);
-        let mut quarantine = col(REASON).is_null().and(col("__orphan").fill_null(lit(false)));
-        quarantine = quarantine.and(super::compile::one_of(col(SOURCE), &keep).not());
-        if r.from == Table::Messages {
-            quarantine = quarantine.and(col(super::threads::MESSAGE_ID).is_null());
-        }
-        let detail = concat_str(
-            [lit(format!("{} = ", r.column)), col(r.column), lit(format!(" matches no {}", r.to.name()))],
-            "",
-            true,
-        );
-        let marked = frame
-            .clone()
-            .join(verdicts, [col(r.column)], [col(r.column)], args)
-            .with_columns([
-                when(quarantine.clone()).then(lit(r.reason)).otherwise(col(REASON)).alias(REASON),
-                when(quarantine).then(detail).otherwise(col(DETAIL)).alias(DETAIL),
-            ])
-            .drop(cols(["__orphan"]));
-        judged.insert(r.from, marked);
+        let values: Vec<u64> = by_value.column(r.column)?.str()?.iter().flatten().map(|v| hash(0, v)).collect();
+        let orphans = Orphans {
+            reference: r,
+            values: by_value.select([r.column])?,
+            hashes: Arc::new(sorted(values)),
+            keep: keep.iter().map(|k| k.to_string()).collect(),
+        };
+        judged.insert(r.from, mark(frame.clone(), &orphans));
+        found_orphans.push(orphans);
     }
-    Ok(warnings)
+    Ok(Judgement { warnings, orphans: found_orphans })
+}
+
+/// What `judge` found: per table, what the user should look at, and the values that resolve nothing.
+pub struct Judgement {
+    pub warnings: Vec<(Table, String)>,
+    pub orphans: Vec<Orphans>,
+}
+
+/// The values of a reference that resolve nothing, found by `judge`.
+pub struct Orphans {
+    reference: &'static Reference,
+    /// The distinct values, as read.
+    values: DataFrame,
+    /// Their sorted hashes.
+    hashes: Arc<Vec<u64>>,
+    /// The sources that keep such rows (`references: keep`).
+    keep: Vec<String>,
+}
+
+impl Orphans {
+    pub fn table(&self) -> Table {
+        self.reference.from
+    }
+
+    /// The rows that hold one of the values (a superset of those `mark` quarantines, by hash).
+    pub fn rows(&self) -> Expr {
+        hash_in(col(self.reference.column), &self.hashes).fill_null(lit(false))
+    }
+}
+
+/// `frame` (of the referring table) with the rows that hold an orphan value and break no other rule
+/// quarantined, unless their source keeps them.
+pub fn mark(frame: LazyFrame, orphans: &Orphans) -> LazyFrame {
+    let r = orphans.reference;
+    let verdicts = orphans.values.clone().lazy().select([col(r.column), lit(true).alias("__orphan")]);
+    let mut args = JoinArgs::new(JoinType::Left);
+    args.build_side = Some(JoinBuildSide::ForceRight);
+    let mut quarantine = col(REASON).is_null().and(col("__orphan").fill_null(lit(false)));
+    quarantine = quarantine.and(super::compile::one_of(col(SOURCE), &orphans.keep).not());
+    if r.from == Table::Messages {
+        quarantine = quarantine.and(col(super::threads::MESSAGE_ID).is_null());
+    }
+    let detail = concat_str(
+        [lit(format!("{} = ", r.column)), col(r.column), lit(format!(" matches no {}", r.to.name()))],
+        "",
+        true,
+    );
+    frame
+        .join(verdicts, [col(r.column)], [col(r.column)], args)
+        .with_columns([
+            when(quarantine.clone()).then(lit(r.reason)).otherwise(col(REASON)).alias(REASON),
+            when(quarantine).then(detail).otherwise(col(DETAIL)).alias(DETAIL),
+        ])
+        .drop(cols(["__orphan"]))
+}
+
+fn sorted(mut values: Vec<u64>) -> Vec<u64> {
+    values.sort_unstable();
+    values.dedup();
+    values
 }
 
 /// The columns whose values refer to tickets, for the tables that hold them: worth an id file each, as a
@@ -163,18 +211,6 @@ fn sorted_hashes(ids: LazyFrame) -> PolarsResult<Vec<u64>> {
     hashes.par_sort_unstable();
     hashes.dedup();
     Ok(hashes)
-}
-
-/// Is each value's hash among `ids`? Null for null.
-fn found(e: Expr, ids: &Arc<Vec<u64>>) -> Expr {
-    let ids = ids.clone();
-    text_hash(e, 0).map(
-        move |c| {
-            let found: BooleanChunked = c.u64()?.iter().map(|h| h.map(|h| ids.binary_search(&h).is_ok())).collect();
-            Ok(found.with_name(c.name().clone()).into_column())
-        },
-        |_, f| Ok(Field::new(f.name().clone(), DataType::Boolean)),
-    )
 }
 
 /// A warning when the unresolved share is above 1 %, or when the ids would resolve written another way
@@ -275,7 +311,7 @@ mod tests {
             v
         });
         let df = df!("id" => [Some("1"), Some("3"), None, Some("2")]).unwrap();
-        let out = df.lazy().select([found(col("id"), &ids).alias("f")]).collect().unwrap();
+        let out = df.lazy().select([hash_in(col("id"), &ids).alias("f")]).collect().unwrap();
         let f: Vec<Option<bool>> = out.column("f").unwrap().bool().unwrap().iter().collect();
         assert_eq!(f, [Some(true), Some(false), None, Some(true)]);
     }

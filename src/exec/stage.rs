@@ -20,6 +20,8 @@ use crate::plan::{Plan, Source};
 pub struct Staging {
     /// Every table's rows, rules marked (not yet settled).
     pub marked: BTreeMap<Table, LazyFrame>,
+    /// Every table's rows as staged, before the plausible range is judged (`marked` is these, judged).
+    pub read: BTreeMap<Table, LazyFrame>,
     /// Every table's parts, in the order `marked` reads them.
     pub part_files: BTreeMap<Table, Vec<StagedPart>>,
     /// The rows of the files staged by this run, per table: only theirs need their values checked (a
@@ -149,6 +151,7 @@ pub fn stage(
     }
     let mut staging = Staging {
         marked: BTreeMap::new(),
+        read: BTreeMap::new(),
         part_files: BTreeMap::new(),
         fresh: BTreeMap::new(),
         entries: Vec::new(),
@@ -202,6 +205,7 @@ pub fn stage(
     let widen = UnionArgs { to_supertypes: true, ..Default::default() };
     for (table, frames) in by_table {
         let all = concat(frames, widen)?;
+        staging.read.insert(table, all.clone());
         staging.marked.insert(table, quarantine::mark_plausible(plan, table, all));
     }
     for (table, frames) in fresh {
