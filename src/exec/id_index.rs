@@ -58,6 +58,32 @@ pub fn table_hashes(parts: &[PathBuf], column: &str) -> Result<Vec<u64>, Error> 
     Ok(all)
 }
 
+/// The parts whose `column` holds one of sorted `wanted` (by their id files, read in parallel).
+pub fn parts_holding<'a>(
+    parts: &[&'a super::stage::StagedPart],
+    column: &str,
+    wanted: &[u64],
+) -> Result<Vec<&'a super::stage::StagedPart>, Error> {
+    let holds: Vec<bool> = parts
+        .par_iter()
+        .map(|p| Ok(shares_any(&part_hashes(&p.path, column)?, wanted)))
+        .collect::<Result<_, Error>>()?;
+    Ok(parts.iter().zip(holds).filter(|(_, h)| *h).map(|(p, _)| *p).collect())
+}
+
+/// Whether two sorted lists share a value.
+fn shares_any(a: &[u64], b: &[u64]) -> bool {
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => return true,
+        }
+    }
+    false
+}
+
 /// The hashes that occur more than once in sorted `hashes`, each once.
 pub fn repeated(hashes: &[u64]) -> Vec<u64> {
     let mut out: Vec<u64> = hashes.windows(2).filter(|w| w[0] == w[1]).map(|w| w[0]).collect();
@@ -102,6 +128,13 @@ mod tests {
         *flipped.last_mut().unwrap() ^= 1;
         assert_eq!(decode(&flipped), None, "checksum");
         assert_eq!(decode(b"not an id file at all, no"), None);
+    }
+
+    #[test]
+    fn shares_any_finds_a_common_value_in_sorted_lists() {
+        assert!(shares_any(&[1, 4, 9], &[2, 3, 9]));
+        assert!(!shares_any(&[1, 4, 9], &[2, 3, 10]));
+        assert!(!shares_any(&[], &[1]));
     }
 
     #[test]

@@ -356,12 +356,9 @@ pub(super) fn answers_with_tickets(plan: &Plan, staged: &Staged) -> Result<Optio
     let mut wanted: Vec<u64> = ticket_ids.iter().flatten().map(|t| super::hash::hash(0, t)).collect();
     wanted.sort_unstable();
     wanted.dedup();
-    let mut files: Vec<&str> = Vec::new();
-    for part in &staged.ticket_parts {
-        if super::touched::shares_any(&super::id_index::part_hashes(&part.path, "ticket_id")?, &wanted) {
-            files.push(part.file.as_str());
-        }
-    }
+    let parts: Vec<&super::stage::StagedPart> = staged.ticket_parts.iter().collect();
+    let holding = super::id_index::parts_holding(&parts, "ticket_id", &wanted)?;
+    let files: Vec<&str> = holding.iter().map(|p| p.file.as_str()).collect();
     let tickets = match staged.ticket_parts.is_empty() {
         true => staged.scan(Table::Tickets)?,
         false => staged.scan(Table::Tickets)?.filter(super::compile::one_of(col(super::read::FILE), &files)),

@@ -106,25 +106,27 @@ pub fn periods_to_recompute(
         add_days(concat(frames.clone(), UnionArgs::default())?, period)?;
     }
     // The rows of `table` whose `column` is one of `values`, by a semi-join (the values can be most of a
-    // month), over the parts whose id files hold some of them: a night's ids are in few of the parts.
-    let matching =
-        |table: Table, column: &str, values: Vec<String>| -> Result<Option<LazyFrame>, crate::error::Error> {
-            let mut wanted: Vec<u64> = values.iter().map(|v| super::hash::hash(0, v)).collect();
-            wanted.sort_unstable();
-            wanted.dedup();
-            let mut frames = Vec::new();
-            for part in staging.part_files.get(&table).into_iter().flatten() {
-                if shares_any(&super::id_index::part_hashes(&part.path, column)?, &wanted) {
-                    frames.push(super::scan_file(&part.path)?);
-                }
-            }
-            if frames.is_empty() {
-                return Ok(None);
-            }
-            let keys = DataFrame::new(values.len(), vec![Column::new(column.into(), values)])?.lazy();
-            let rows = concat(frames, UnionArgs::default())?;
-            Ok(Some(rows.join(keys, [col(column)], [col(column)], JoinArgs::new(JoinType::Semi))))
-        };
+    // month), over the parts whose id files hold some of them: a night's ids are in few of the parts. The
+    // added parts are left out: all their rows' days are counted above.
+    let added_paths: BTreeSet<std::path::PathBuf> = added.iter().map(|e| scratch.join(&e.part)).collect();
+    let matching = |table: Table,
+                    column: &str,
+                    values: Vec<String>|
+     -> Result<Option<LazyFrame>, crate::error::Error> {
+        let mut wanted: Vec<u64> = values.iter().map(|v| super::hash::hash(0, v)).collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let parts: Vec<&super::stage::StagedPart> =
+            staging.part_files.get(&table).into_iter().flatten().filter(|p| !added_paths.contains(&p.path)).collect();
+        let holding = super::id_index::parts_holding(&parts, column, &wanted)?;
+        let frames: Vec<LazyFrame> = holding.iter().map(|p| super::scan_file(&p.path)).collect::<Result<_, _>>()?;
+        if frames.is_empty() {
+            return Ok(None);
+        }
+        let keys = DataFrame::new(values.len(), vec![Column::new(column.into(), values)])?.lazy();
+        let rows = concat(frames, UnionArgs::default())?;
+        Ok(Some(rows.join(keys, [col(column)], [col(column)], JoinArgs::new(JoinType::Semi))))
+    };
     for (table, period) in [(Table::Tickets, "created_at"), (Table::Surveys, "submitted_at")] {
         let Some(lf) = staging.marked.get(&table) else { continue };
         for (lo, hi) in bands.iter().filter(|(lo, hi)| lo < hi) {
@@ -188,27 +190,4 @@ pub fn periods_to_recompute(
         out.insert(seg.name.clone(), periods.into_iter().collect());
     }
     Ok(Some(out))
-}
-
-/// Whether two sorted lists share a value.
-pub(super) fn shares_any(a: &[u64], b: &[u64]) -> bool {
-    let (mut i, mut j) = (0, 0);
-    while i < a.len() && j < b.len() {
-        match a[i].cmp(&b[j]) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => return true,
-        }
-    }
-    false
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn shares_any_finds_a_common_value_in_sorted_lists() {
-        assert!(super::shares_any(&[1, 4, 9], &[2, 3, 9]));
-        assert!(!super::shares_any(&[1, 4, 9], &[2, 3, 10]));
-        assert!(!super::shares_any(&[], &[1]));
-    }
 }
