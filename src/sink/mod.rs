@@ -225,9 +225,14 @@ pub fn merge_periods(earlier: Option<DataFrame>, new: DataFrame, inside: Expr) -
     let position = new.get_column_names().iter().position(|c| c.as_str() == PERIOD).unwrap_or(0);
     let mut order: Vec<PlSmallStr> = new.get_column_names()[..position].iter().map(|c| (*c).clone()).collect();
     order.push(PERIOD.into());
-    concat([kept, fresh], UnionArgs::default())?
-        .sort(order, SortMultipleOptions::default().with_nulls_last(true).with_maintain_order(true))
-        .collect()
+    // Eagerly, on both tables whole: the lazy sort of their concatenation took 0.34–0.55 s for 660k rows
+    // (the peer comparisons of accounts by quarter), this one 0.15–0.2 s.
+    let mut all = kept.collect()?;
+    all.vstack_mut(&fresh.collect()?)?;
+    all.rechunk_mut_par();
+    let stable =
+        SortMultipleOptions::default().with_nulls_last(true).with_maintain_order(true).with_multithreaded(true);
+    all.sort(order, stable)
 }
 
 /// Writes `df` to `path` in `format`, synced to disk.
