@@ -1,8 +1,9 @@
-//! The sorted hashes (`hash::text_hash`, seed 0) of an id column of each store part, kept beside the part
-//! (`<part>.<column>.ids`), so that repeated ids and references are settled from 8 bytes an id read back
-//! instead of a pass over every part's text (10M tickets: 0.8 s to settle, 0.5 s for the references' ids).
-//! A file that is missing, cut short or does not match its checksum is computed again from its part: it is a
-//! cache, never a source of truth.
+//! The sorted hashes (`hash::text_hash`, seed 0) of an id column (or a column that refers to ids) of each
+//! store part, kept beside the part (`<part>.<column>.ids`), so that repeated ids and references are settled
+//! from 8 bytes an id read back instead of a pass over every part's text (10M tickets: 0.8 s to settle, 0.5 s
+//! for the references' ids), and a night finds the few parts that hold the ids it changed. A part's name
+//! hashes its file's content, so its id files never go stale; one that is missing, cut short or does not
+//! match its checksum is computed again from its part: it is a cache, never a source of truth.
 
 use std::path::{Path, PathBuf};
 
