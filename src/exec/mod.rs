@@ -614,39 +614,11 @@ fn run_in(
         *n += staging.malformed_of(*table).count() as u64;
     }
     trace("values checked");
-    let mut judged = BTreeMap::new();
     let mut rejected_paths = BTreeMap::new();
-    let mut may_supersede = BTreeSet::new();
-    let read_frames = marked.clone();
-    // Every id read, per table with ids, from the parts' id files: the candidates for repeated ids, and
-    // what references resolve to.
-    let mut ids: BTreeMap<(Table, &'static str), Vec<u64>> = BTreeMap::new();
-    let id_columns = staging.part_files.keys().filter_map(|t| quarantine::id_column(*t).map(|c| (*t, c)));
-    for (table, column) in id_columns.chain(references::referring_columns(plan)) {
-        if let Some(parts) = staging.part_files.get(&table) {
-            let paths: Vec<PathBuf> = parts.iter().map(|p| p.path.clone()).collect();
-            let hashes =
-                timing::traced(&format!("hashes of {table}.{column}"), || id_index::table_hashes(&paths, column))?;
-            ids.insert((table, column), hashes);
-        }
+    for table in marked.keys() {
+        rejected_paths.insert(*table, output.reserve(&format!("_rejected/{table}.parquet"))?);
     }
-    let mut candidates: BTreeMap<Table, Vec<u64>> = BTreeMap::new();
-    for (table, lf) in marked {
-        let repeated = quarantine::id_column(table)
-            .and_then(|id| ids.get(&(table, id)))
-            .map(|all| id_index::repeated(all))
-            .unwrap_or_default();
-        candidates.insert(table, repeated.clone());
-        let settled = quarantine::settle_candidates(table, lf, repeated)?;
-        if settled.may_supersede {
-            may_supersede.insert(table);
-        }
-        judged.insert(table, settled.judged);
-        rejected_paths.insert(table, output.reserve(&format!("_rejected/{table}.parquet"))?);
-    }
-    trace("repeated ids settled");
-    let references::Judgement { warnings: unresolved, orphans } =
-        references::judge(plan, &read_frames, &ids, &mut judged)?;
+    let verdicts = verdicts(plan, &staging, marked, &|what| trace(what))?;
     let mut warnings: Vec<String> = plan.segments.iter().filter_map(left_out_warning).collect();
     let nowhere: Vec<&str> = (0..plan.kpis.len())
         .filter(|i| !plan.segments.iter().any(|s| s.kpis.contains(i)))
@@ -655,22 +627,10 @@ fn run_in(
     if !nowhere.is_empty() {
         warnings.push(format!("no segment computes {}: their dimensions or grains do not fit", nowhere.join(", ")));
     }
-    warnings.extend(unresolved.iter().map(|(_, w)| w.clone()));
+    warnings.extend(verdicts.unresolved.iter().map(|(_, w)| w.clone()));
     trace("references checked");
-    let mut rejected: Vec<(PathBuf, LazyFrame)> = Vec::new();
-    for t in judged.keys() {
-        let suspects = suspect_rows(plan, *t, &staging.read[t], &candidates[t], &orphans)?;
-        let mut frames = vec![quarantine::rejected(plan, *t, suspects)];
-        let malformed: Vec<&prepare::MalformedRow> = staging.malformed_of(*t).collect();
-        if !malformed.is_empty() {
-            frames.push(quarantine::malformed_rows(*t, &malformed)?);
-        }
-        // In file and row order: the join that settles repeated ids does not keep the order rows were read in.
-        let by_place = SortMultipleOptions::default().with_maintain_order(true);
-        rejected
-            .push((rejected_paths[t].clone(), concat(frames, UnionArgs::default())?.sort(["file", "row"], by_place)));
-    }
-    sink_all(plan, rejected, ParquetCompression::Zstd(None))?;
+    write_rejected(plan, &staging, &verdicts, &rejected_paths)?;
+    let Verdicts { judged, may_supersede, unresolved, .. } = verdicts;
     let kept: BTreeMap<Table, LazyFrame> = judged.into_iter().map(|(t, lf)| (t, quarantine::kept(lf))).collect();
     trace("quarantined rows written");
     let (rejected, superseded) = quarantine_report(plan, &rows, &kept, &may_supersede, &rejected_paths, &unresolved)?;
@@ -822,6 +782,57 @@ fn run_in(
         outputs,
         seconds: timer.elapsed(),
     })
+}
+
+/// The rows of every table judged (`quarantine::settle_candidates`, then `references::judge`), with what the
+/// rest of the run needs from the judging.
+struct Verdicts {
+    judged: BTreeMap<Table, LazyFrame>,
+    /// Tables where some copy of an id may be superseded (their kept rows must be counted).
+    may_supersede: BTreeSet<Table>,
+    /// Per table, the hashes of the ids that may be repeated.
+    candidates: BTreeMap<Table, Vec<u64>>,
+    orphans: Vec<references::Orphans>,
+    /// Per table, what the user should look at about its references.
+    unresolved: Vec<(Table, String)>,
+}
+
+/// Judges repeated ids and references over `marked` (every table's rows, rules marked), from the parts' id
+/// files: every id read, the candidates for repeated ids, and what references resolve to.
+fn verdicts(
+    plan: &Plan,
+    staging: &stage::Staging,
+    marked: BTreeMap<Table, LazyFrame>,
+    trace: &dyn Fn(&str),
+) -> Result<Verdicts, Error> {
+    let mut ids: BTreeMap<(Table, &'static str), Vec<u64>> = BTreeMap::new();
+    let id_columns = staging.part_files.keys().filter_map(|t| quarantine::id_column(*t).map(|c| (*t, c)));
+    for (table, column) in id_columns.chain(references::referring_columns(plan)) {
+        if let Some(parts) = staging.part_files.get(&table) {
+            let paths: Vec<PathBuf> = parts.iter().map(|p| p.path.clone()).collect();
+            let hashes =
+                timing::traced(&format!("hashes of {table}.{column}"), || id_index::table_hashes(&paths, column))?;
+            ids.insert((table, column), hashes);
+        }
+    }
+    let mut judged = BTreeMap::new();
+    let mut may_supersede = BTreeSet::new();
+    let mut candidates: BTreeMap<Table, Vec<u64>> = BTreeMap::new();
+    for (table, lf) in marked.clone() {
+        let repeated = quarantine::id_column(table)
+            .and_then(|id| ids.get(&(table, id)))
+            .map(|all| id_index::repeated(all))
+            .unwrap_or_default();
+        candidates.insert(table, repeated.clone());
+        let settled = quarantine::settle_candidates(table, lf, repeated)?;
+        if settled.may_supersede {
+            may_supersede.insert(table);
+        }
+        judged.insert(table, settled.judged);
+    }
+    trace("repeated ids settled");
+    let references::Judgement { warnings: unresolved, orphans } = references::judge(plan, &marked, &ids, &mut judged)?;
+    Ok(Verdicts { judged, may_supersede, candidates, orphans, unresolved })
 }
 
 /// The peer and reference comparisons of the segments' tables (`named`, in the order of the segments). A
@@ -982,6 +993,29 @@ fn quarantine_report(
         }
     }
     Ok((rejected, superseded))
+}
+
+/// Writes each table's quarantined rows (`DIR/_rejected/<table>.parquet` in the work folder), in file and
+/// row order.
+fn write_rejected(
+    plan: &Plan,
+    staging: &stage::Staging,
+    verdicts: &Verdicts,
+    paths: &BTreeMap<Table, PathBuf>,
+) -> Result<(), Error> {
+    let mut rejected: Vec<(PathBuf, LazyFrame)> = Vec::new();
+    for t in verdicts.judged.keys() {
+        let suspects = suspect_rows(plan, *t, &staging.read[t], &verdicts.candidates[t], &verdicts.orphans)?;
+        let mut frames = vec![quarantine::rejected(plan, *t, suspects)];
+        let malformed: Vec<&prepare::MalformedRow> = staging.malformed_of(*t).collect();
+        if !malformed.is_empty() {
+            frames.push(quarantine::malformed_rows(*t, &malformed)?);
+        }
+        // In file and row order: the join that settles repeated ids does not keep the order rows were read in.
+        let by_place = SortMultipleOptions::default().with_maintain_order(true);
+        rejected.push((paths[t].clone(), concat(frames, UnionArgs::default())?.sort(["file", "row"], by_place)));
+    }
+    sink_all(plan, rejected, ParquetCompression::Zstd(None))
 }
 
 /// The rows of `table` (`read`, as staged) that may be quarantined, judged as the whole table is: those that
