@@ -59,6 +59,14 @@ pub fn table_hashes(parts: &[PathBuf], column: &str) -> Result<Vec<u64>, Error> 
     Ok(all)
 }
 
+/// The sorted, distinct hashes of `values`, as the id files hold them.
+pub fn hashes_of<'a>(values: impl Iterator<Item = &'a str>) -> Vec<u64> {
+    let mut hashes: Vec<u64> = values.map(|v| super::hash::hash(0, v)).collect();
+    hashes.sort_unstable();
+    hashes.dedup();
+    hashes
+}
+
 /// The parts whose `column` holds one of sorted `wanted` (by their id files, read in parallel).
 pub fn parts_holding<'a>(
     parts: &[&'a super::stage::StagedPart],

@@ -595,7 +595,6 @@ fn run_in(
             ),
         });
     }
-    let marked = staging.marked.clone();
     trace("sources read and staged");
     let key = inputs_key(plan, &staging.entries);
     if let Some(last) = store.manifest.last_run.as_ref().filter(|_| !options.full && !backfill) {
@@ -615,10 +614,10 @@ fn run_in(
     }
     trace("values checked");
     let mut rejected_paths = BTreeMap::new();
-    for table in marked.keys() {
+    for table in staging.read.keys() {
         rejected_paths.insert(*table, output.reserve(&format!("_rejected/{table}.parquet"))?);
     }
-    let verdicts = verdicts(plan, &staging, marked, &|what| trace(what))?;
+    let verdicts = verdicts(plan, &staging, &|what| trace(what))?;
     let mut warnings: Vec<String> = plan.segments.iter().filter_map(left_out_warning).collect();
     let nowhere: Vec<&str> = (0..plan.kpis.len())
         .filter(|i| !plan.segments.iter().any(|s| s.kpis.contains(i)))
@@ -797,14 +796,9 @@ struct Verdicts {
     unresolved: Vec<(Table, String)>,
 }
 
-/// Judges repeated ids and references over `marked` (every table's rows, rules marked), from the parts' id
-/// files: every id read, the candidates for repeated ids, and what references resolve to.
-fn verdicts(
-    plan: &Plan,
-    staging: &stage::Staging,
-    marked: BTreeMap<Table, LazyFrame>,
-    trace: &dyn Fn(&str),
-) -> Result<Verdicts, Error> {
+/// Judges every table's rows (the plausible range, repeated ids, references) from the parts' id files:
+/// every id read, the candidates for repeated ids, and what references resolve to.
+fn verdicts(plan: &Plan, staging: &stage::Staging, trace: &dyn Fn(&str)) -> Result<Verdicts, Error> {
     let mut ids: BTreeMap<(Table, &'static str), Vec<u64>> = BTreeMap::new();
     let id_columns = staging.part_files.keys().filter_map(|t| quarantine::id_column(*t).map(|c| (*t, c)));
     for (table, column) in id_columns.chain(references::referring_columns(plan)) {
@@ -818,7 +812,8 @@ fn verdicts(
     let mut judged = BTreeMap::new();
     let mut may_supersede = BTreeSet::new();
     let mut candidates: BTreeMap<Table, Vec<u64>> = BTreeMap::new();
-    for (table, lf) in marked.clone() {
+    for (table, lf) in &staging.read {
+        let (table, lf) = (*table, quarantine::mark_plausible(plan, *table, lf.clone()));
         let repeated = quarantine::id_column(table)
             .and_then(|id| ids.get(&(table, id)))
             .map(|all| id_index::repeated(all))
@@ -831,7 +826,7 @@ fn verdicts(
         judged.insert(table, settled.judged);
     }
     trace("repeated ids settled");
-    let references::Judgement { warnings: unresolved, orphans } = references::judge(plan, &marked, &ids, &mut judged)?;
+    let references::Judgement { warnings: unresolved, orphans } = references::judge(plan, &ids, &mut judged)?;
     Ok(Verdicts { judged, may_supersede, candidates, orphans, unresolved })
 }
 

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use polars::prelude::*;
 
-use super::hash::{hash, hash_in, text_hash};
+use super::hash::{hash, hash_in};
 use super::normalise::SOURCE;
 use super::quarantine::{DETAIL, REASON};
 use crate::model::Table;
@@ -32,31 +32,24 @@ const REFERENCES: [Reference; 3] = [
     Reference { from: Table::Tickets, column: "account_id", to: Table::Accounts, reason: "orphan_account_id" },
 ];
 
-/// Marks the rows of `judged` whose references resolve nothing; `read` holds each table's rows as read
-/// (the ids referred to). Returns, per table, what the user should look at (a share above 1 %, ids that
+/// Marks the rows of `judged` whose references resolve nothing; `known` holds the sorted hashes of every id
+/// read (quarantined or not) and of the referring values. Returns, per table, what the user should look at (a share above 1 %, ids that
 /// differ only by a trailing `.0`), and the values that resolve nothing, to mark other frames of the same rows.
 pub fn judge(
     plan: &Plan,
-    read: &std::collections::BTreeMap<Table, LazyFrame>,
     known: &std::collections::BTreeMap<(Table, &'static str), Vec<u64>>,
     judged: &mut std::collections::BTreeMap<Table, LazyFrame>,
 ) -> PolarsResult<Judgement> {
     let mut warnings = Vec::new();
     let mut found_orphans = Vec::new();
     for r in &REFERENCES {
-        let (Some(targets), Some(frame)) = (read.get(&r.to), judged.get(&r.from)) else { continue };
+        // The keys read (`known`: sorted with repeats, from the parts' id files).
+        let (Some(all), Some(frame)) = (known.get(&(r.to, r.to.key())), judged.get(&r.from)) else { continue };
         if !plan.has_column(r.from, r.column) {
             continue;
         }
-        // The keys read (`known`: sorted with repeats, from the parts' id files), else a pass over them.
-        let ids = match known.get(&(r.to, r.to.key())) {
-            Some(all) => {
-                let mut ids = all.clone();
-                ids.dedup();
-                ids
-            },
-            None => sorted_hashes(targets.clone().select([col(r.to.key())]))?,
-        };
+        let mut ids = all.clone();
+        ids.dedup();
         let ids = Arc::new(ids);
         // With the referring values' hashes known too, those that resolve nothing are found by comparing the
         // two sorted lists; none (the usual case) and there is nothing to mark.
@@ -196,21 +189,6 @@ fn missing(values: &[u64], ids: &[u64]) -> Vec<u64> {
         }
     }
     out
-}
-
-/// The sorted hashes of a one-column frame's non-null values.
-fn sorted_hashes(ids: LazyFrame) -> PolarsResult<Vec<u64>> {
-    use rayon::slice::ParallelSliceMut;
-    let name = ids.clone().collect_schema()?.iter_names().next().cloned().unwrap_or_default();
-    let df = ids
-        .select([text_hash(col(name.as_str()), 0).alias("h")])
-        .filter(col("h").is_not_null())
-        .collect_with_engine(Engine::Streaming)?
-        .unwrap_single();
-    let mut hashes: Vec<u64> = df.column("h")?.u64()?.into_no_null_iter().collect();
-    hashes.par_sort_unstable();
-    hashes.dedup();
-    Ok(hashes)
 }
 
 /// A warning when the unresolved share is above 1 %, or when the ids would resolve written another way

@@ -352,10 +352,7 @@ pub(super) fn answers_with_tickets(plan: &Plan, staged: &Staged) -> Result<Optio
     let columns = ticket_columns(plan, &segments);
     // Only the parts that hold the answers' tickets (by their id files): a night's answers rate recent
     // tickets, which a few of the store's parts hold.
-    let ticket_ids = answers.column("ticket_id")?.str()?;
-    let mut wanted: Vec<u64> = ticket_ids.iter().flatten().map(|t| super::hash::hash(0, t)).collect();
-    wanted.sort_unstable();
-    wanted.dedup();
+    let wanted = super::id_index::hashes_of(answers.column("ticket_id")?.str()?.iter().flatten());
     let parts: Vec<&super::stage::StagedPart> = staged.ticket_parts.iter().collect();
     let holding = super::id_index::parts_holding(&parts, "ticket_id", &wanted)?;
     let files: Vec<&str> = holding.iter().map(|p| p.file.as_str()).collect();

@@ -18,11 +18,10 @@ use crate::plan::{Plan, Source};
 
 /// The staged tables and what staging found.
 pub struct Staging {
-    /// Every table's rows, rules marked (not yet settled).
-    pub marked: BTreeMap<Table, LazyFrame>,
-    /// Every table's rows as staged, before the plausible range is judged (`marked` is these, judged).
+    /// Every table's rows as staged: the static rules marked, the plausible range not yet judged
+    /// (`quarantine::mark_plausible`), copies not yet settled.
     pub read: BTreeMap<Table, LazyFrame>,
-    /// Every table's parts, in the order `marked` reads them.
+    /// Every table's parts, in the order `read` reads them.
     pub part_files: BTreeMap<Table, Vec<StagedPart>>,
     /// The rows of the files staged by this run, per table: only theirs need their values checked (a
     /// reused part passed the check in the run that stored it, under the same mapping).
@@ -55,7 +54,7 @@ pub struct StagedPart {
 impl Staging {
     /// Rows read per table: the parts' rows (malformed records are counted apart).
     pub fn rows(&self) -> BTreeMap<Table, u64> {
-        let mut rows: BTreeMap<Table, u64> = self.marked.keys().map(|t| (*t, 0)).collect();
+        let mut rows: BTreeMap<Table, u64> = self.read.keys().map(|t| (*t, 0)).collect();
         for e in &self.entries {
             if let Some(n) = Table::from_name(&e.table).and_then(|t| rows.get_mut(&t)) {
                 *n += e.rows;
@@ -150,7 +149,6 @@ pub fn stage(
         entries.push(entry);
     }
     let mut staging = Staging {
-        marked: BTreeMap::new(),
         read: BTreeMap::new(),
         part_files: BTreeMap::new(),
         fresh: BTreeMap::new(),
@@ -205,8 +203,7 @@ pub fn stage(
     let widen = UnionArgs { to_supertypes: true, ..Default::default() };
     for (table, frames) in by_table {
         let all = concat(frames, widen)?;
-        staging.read.insert(table, all.clone());
-        staging.marked.insert(table, quarantine::mark_plausible(plan, table, all));
+        staging.read.insert(table, all);
     }
     for (table, frames) in fresh {
         staging.fresh.insert(table, concat(frames, widen)?);

@@ -113,9 +113,7 @@ pub fn periods_to_recompute(
                     column: &str,
                     values: Vec<String>|
      -> Result<Option<LazyFrame>, crate::error::Error> {
-        let mut wanted: Vec<u64> = values.iter().map(|v| super::hash::hash(0, v)).collect();
-        wanted.sort_unstable();
-        wanted.dedup();
+        let wanted = super::id_index::hashes_of(values.iter().map(String::as_str));
         let parts: Vec<&super::stage::StagedPart> =
             staging.part_files.get(&table).into_iter().flatten().filter(|p| !added_paths.contains(&p.path)).collect();
         let holding = super::id_index::parts_holding(&parts, column, &wanted)?;
@@ -128,7 +126,7 @@ pub fn periods_to_recompute(
         Ok(Some(rows.join(keys, [col(column)], [col(column)], JoinArgs::new(JoinType::Semi))))
     };
     for (table, period) in [(Table::Tickets, "created_at"), (Table::Surveys, "submitted_at")] {
-        let Some(lf) = staging.marked.get(&table) else { continue };
+        let Some(lf) = staging.read.get(&table) else { continue };
         for (lo, hi) in bands.iter().filter(|(lo, hi)| lo < hi) {
             let instant = super::segment::instant_literal;
             let inside = table
@@ -141,7 +139,7 @@ pub fn periods_to_recompute(
             add_days(lf.clone().filter(inside), period)?;
         }
     }
-    if staging.marked.contains_key(&Table::Tickets) {
+    if staging.read.contains_key(&Table::Tickets) {
         let mut linked: Vec<String> = changed_tickets.iter().chain(&tickets_of_changed_surveys).cloned().collect();
         linked.sort();
         linked.dedup();
@@ -149,7 +147,7 @@ pub fn periods_to_recompute(
             add_days(rows, "created_at")?;
         }
     }
-    if staging.marked.contains_key(&Table::Surveys) {
+    if staging.read.contains_key(&Table::Surveys) {
         for (column, values) in [("survey_id", changed_surveys), ("ticket_id", changed_tickets)] {
             if let Some(rows) = matching(Table::Surveys, column, values)? {
                 add_days(rows, "submitted_at")?;
