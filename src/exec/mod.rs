@@ -662,6 +662,7 @@ fn run_in(
     staged.ticket_parts = staging.part_files.get(&Table::Tickets).cloned().unwrap_or_default();
     staged.answers = segment::answers_with_tickets(plan, &staged)?;
     staged.answered = segment::answered_tickets(plan, &staged)?;
+    id_index::forget();
     let engine = match plan.engine {
         EngineChoice::Auto | EngineChoice::Streaming => Engine::Streaming,
         EngineChoice::InMemory => Engine::InMemory,
@@ -696,11 +697,15 @@ fn run_in(
     let metadata = sink::metadata(plan);
     let mut outputs = Vec::new();
     let mut named: Vec<(String, DataFrame)> = Vec::new();
+    // Which earlier row each row of a merged table is: those rows' CSV lines are copied from the last run's.
+    let mut earlier_rows: BTreeMap<String, IdxCa> = BTreeMap::new();
     for (name, df) in names.into_iter().zip(tables) {
         let df = match only.get(&name) {
             Some(days) => {
                 let touched = segment::one_of_days(period_day(), days);
-                sink::merge_periods(earlier_table(out_dir, &name)?, df, touched)?
+                let merged = sink::merge_periods(earlier_table(out_dir, &name)?, df, touched)?;
+                earlier_rows.extend(merged.earlier_rows.map(|rows| (name.clone(), rows)));
+                merged.table
             },
             None => df,
         };
@@ -717,8 +722,10 @@ fn run_in(
         warnings.push(what);
     }
     if let Some(b) = &plan.benchmarks {
-        let compared = benchmark_tables(plan, b, &named, &only, out_dir)?;
-        named.extend(compared);
+        for (name, merged) in benchmark_tables(plan, b, &named, &only, out_dir)? {
+            earlier_rows.extend(merged.earlier_rows.map(|rows| (name.clone(), rows)));
+            named.push((name, merged.table));
+        }
     }
     let day = |d: Option<jiff::civil::Date>| d.map(|d| segment::days_since_epoch(d) as i32);
     let window = (day(options.from), day(options.to));
@@ -735,8 +742,13 @@ fn run_in(
                 (merged.height(), output.write_table(&name, &mut merged, &plan.formats, &metadata)?)
             },
             _ => {
+                let digests = store.manifest.last_run.as_ref().map(|l| &l.digests);
+                let mut earlier_csv = earlier_rows
+                    .get(&name)
+                    .and_then(|rows| Some((sink::EarlierCsv::open(out_dir, &name, digests?)?, rows)));
+                let earlier = earlier_csv.as_mut().map(|(csv, rows)| (csv, *rows));
                 let paths = timing::traced(&format!("write {name}"), || {
-                    output.write_table(&name, &mut df, &plan.formats, &metadata)
+                    output.write_merged(&name, &mut df, &plan.formats, &metadata, earlier)
                 })?;
                 (df.height(), paths)
             },
@@ -753,6 +765,7 @@ fn run_in(
         run_id: run_id.to_string(),
         inputs_key: key,
         outputs: output.written(),
+        digests: output.digests(),
         pipeline_hash: Some(pipeline_hash),
         plausible: Some(plausible),
         as_of,
@@ -839,7 +852,7 @@ fn benchmark_tables(
     named: &[(String, DataFrame)],
     only: &BTreeMap<String, Vec<i32>>,
     out_dir: &Path,
-) -> Result<Vec<(String, DataFrame)>, Error> {
+) -> Result<Vec<(String, sink::Merged)>, Error> {
     let reference = benchmark::reference_table(b)?;
     let mut out = Vec::new();
     for (seg, (_, df)) in plan.segments.iter().zip(named) {
@@ -855,7 +868,7 @@ fn benchmark_tables(
         let Some(lf) = benchmark::benchmark(plan, b, seg, &rows, reference.clone())? else { continue };
         let compared = match earlier {
             Some((earlier, touched)) => sink::merge_periods(Some(earlier), lf.collect()?, touched)?,
-            None => lf.collect()?,
+            None => sink::Merged { table: lf.collect()?, earlier_rows: None },
         };
         out.push((name, compared));
     }

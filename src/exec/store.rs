@@ -57,6 +57,9 @@ pub struct LastRun {
     pub inputs_key: String,
     /// Output files written, relative to the output directory.
     pub outputs: Vec<String>,
+    /// Hashes of the table files written, by relative path (`sink::Output::digests`).
+    #[serde(default)]
+    pub digests: BTreeMap<String, String>,
     /// What the outputs were computed with besides the data (`touched::settings`): when these are the same,
     /// only the periods the changed files touch are recomputed.
     #[serde(default)]

@@ -4,7 +4,9 @@
 
 pub mod lock;
 
+use std::collections::BTreeMap;
 use std::fs::File;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
@@ -16,6 +18,9 @@ pub struct Output {
     dir: PathBuf,
     work: tempfile::TempDir,
     written: Vec<PathBuf>,
+    /// A hash of each table file written (`write_table`), by relative path: the next run checks an earlier
+    /// CSV against it before copying lines out of it.
+    digests: BTreeMap<String, String>,
     /// Partition folders (relative) whose files this run replaces as a whole: files in them that it did not
     /// write are removed at commit.
     replaced_partitions: Vec<PathBuf>,
@@ -46,6 +51,7 @@ impl Output {
             dir: dir.to_path_buf(),
             work,
             written: Vec::new(),
+            digests: BTreeMap::new(),
             replaced_partitions: Vec::new(),
             keep_identical: true,
             removed_stale,
@@ -55,6 +61,11 @@ impl Output {
     /// The files this run writes, relative to the output directory.
     pub fn written(&self) -> Vec<String> {
         self.written.iter().map(|p| p.to_string_lossy().into_owned()).collect()
+    }
+
+    /// The hashes of the table files written, by relative path.
+    pub fn digests(&self) -> BTreeMap<String, String> {
+        self.digests.clone()
     }
 
     /// Scratch space inside the output directory (same disk, removed when the run ends).
@@ -81,19 +92,33 @@ impl Output {
         formats: &[OutputFormat],
         metadata: &[(String, String)],
     ) -> Result<Vec<PathBuf>, Error> {
+        self.write_merged(name, df, formats, metadata, None)
+    }
+
+    /// `write_table` for a table merged into an earlier one (`merge_periods`): with the earlier CSV (checked
+    /// by `EarlierCsv::open`), the CSV copies the lines of the rows kept from it and formats only the others.
+    pub fn write_merged(
+        &mut self,
+        name: &str,
+        df: &mut DataFrame,
+        formats: &[OutputFormat],
+        metadata: &[(String, String)],
+        earlier: Option<(&mut EarlierCsv, &IdxCa)>,
+    ) -> Result<Vec<PathBuf>, Error> {
         let work = self.work.path().join("out");
-        let written: Vec<Result<String, Error>> = formats
-            .iter()
-            .map(|format| {
-                let file_name = format!("{name}.{}", format.extension());
-                write_file(&work.join(&file_name), df, *format, metadata)?;
-                Ok(file_name)
-            })
-            .collect();
-        let mut finals = Vec::new();
-        for file_name in written {
-            let file_name = file_name?;
+        let (mut finals, mut earlier) = (Vec::new(), earlier);
+        for format in formats {
+            let file_name = format!("{name}.{}", format.extension());
+            let path = work.join(&file_name);
+            let digest = match (format, &mut earlier) {
+                (OutputFormat::Csv, Some((csv, rows))) => match write_spliced_csv(&path, df, rows, csv)? {
+                    Some(digest) => digest,
+                    None => write_file(&path, df, *format, metadata)?,
+                },
+                _ => write_file(&path, df, *format, metadata)?,
+            };
             finals.push(self.dir.join(&file_name));
+            self.digests.insert(file_name.clone(), digest);
             self.written.push(PathBuf::from(file_name));
         }
         Ok(finals)
@@ -213,39 +238,241 @@ pub fn merge_window(
     if let Some(t) = to {
         inside = inside.and(day.lt(lit(t)));
     }
-    merge_periods(earlier, new, inside)
+    Ok(merge_periods(earlier, new, inside)?.table)
 }
+
+/// A table merged from an earlier output and rows recomputed for some periods.
+pub struct Merged {
+    pub table: DataFrame,
+    /// For each row, its row in the earlier table, or null for a recomputed row.
+    pub earlier_rows: Option<IdxCa>,
+}
+
+const EARLIER_ROW: &str = "__earlier_row";
 
 /// Merges rows recomputed for some periods (`inside`, an expression over `period_start`) into the earlier
 /// table, as `merge_window` does for a window.
-pub fn merge_periods(earlier: Option<DataFrame>, new: DataFrame, inside: Expr) -> PolarsResult<DataFrame> {
+pub fn merge_periods(earlier: Option<DataFrame>, new: DataFrame, inside: Expr) -> PolarsResult<Merged> {
     let fresh = new.clone().lazy().filter(inside.clone());
-    let Some(earlier) = earlier else { return fresh.collect() };
-    let kept = earlier.lazy().filter(inside.not());
+    let Some(earlier) = earlier else { return Ok(Merged { table: fresh.collect()?, earlier_rows: None }) };
+    let kept = earlier.with_row_index(EARLIER_ROW.into(), None)?.lazy().filter(inside.not());
     let position = new.get_column_names().iter().position(|c| c.as_str() == PERIOD).unwrap_or(0);
     let mut order: Vec<PlSmallStr> = new.get_column_names()[..position].iter().map(|c| (*c).clone()).collect();
     order.push(PERIOD.into());
     // Eagerly, on both tables whole: the lazy sort of their concatenation took 0.34–0.55 s for 660k rows
     // (the peer comparisons of accounts by quarter), this one 0.15–0.2 s.
     let mut all = kept.collect()?;
-    all.vstack_mut(&fresh.collect()?)?;
+    let mut fresh = fresh.collect()?;
+    fresh.insert_column(0, Column::full_null(EARLIER_ROW.into(), fresh.height(), &IDX_DTYPE))?;
+    all.vstack_mut(&fresh)?;
     all.rechunk_mut_par();
     let stable =
         SortMultipleOptions::default().with_nulls_last(true).with_maintain_order(true).with_multithreaded(true);
-    all.sort(order, stable)
+    let mut table = all.sort(order, stable)?;
+    let earlier_rows = table.drop_in_place(EARLIER_ROW)?.idx()?.clone();
+    Ok(Merged { table, earlier_rows: Some(earlier_rows) })
 }
 
-/// Writes `df` to `path` in `format`, synced to disk.
+/// The CSV a previous run wrote for a table, when it is the file that run recorded and the table's Parquet
+/// file is too (so that its lines are the Parquet rows, in order). Read through a buffer, not mapped: its
+/// pages would count in the run's peak memory (149 MB for 660k rows of peer comparisons).
+pub struct EarlierCsv {
+    reader: std::io::BufReader<File>,
+    /// The reader's position in the file.
+    at: u64,
+    /// Where each record starts (the header first), then the file's length.
+    starts: Vec<u64>,
+    /// The header, and whether the file ends with a line end.
+    header: Vec<u8>,
+    ends_with_line_end: bool,
+}
+
+/// The reading buffer's size.
+const PIECE: usize = 8 << 20;
+
+impl EarlierCsv {
+    pub fn open(dir: &Path, name: &str, digests: &BTreeMap<String, String>) -> Option<EarlierCsv> {
+        use std::io::{BufRead, Seek};
+        let recorded = |ext: &str| digests.get(&format!("{name}.{ext}"));
+        let (parquet, csv) = (recorded("parquet")?, recorded("csv")?);
+        let parquet_bytes = std::fs::read(dir.join(format!("{name}.parquet"))).ok()?;
+        if &hex(xxhash_rust::xxh3::xxh3_64(&parquet_bytes)) != parquet {
+            return None;
+        }
+        let mut reader = std::io::BufReader::with_capacity(PIECE, File::open(dir.join(format!("{name}.csv"))).ok()?);
+        let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+        let (mut starts, mut quoted, mut length, mut last) = (vec![0], false, 0u64, None);
+        loop {
+            let piece = reader.fill_buf().ok()?;
+            if piece.is_empty() {
+                break;
+            }
+            hasher.update(piece);
+            scan_records(piece, length, &mut quoted, &mut starts);
+            (length, last) = (length + piece.len() as u64, piece.last().copied());
+            let n = piece.len();
+            reader.consume(n);
+        }
+        if starts.last() != Some(&length) {
+            starts.push(length);
+        }
+        if hex(hasher.digest()) != *csv {
+            return None;
+        }
+        reader.rewind().ok()?;
+        let mut header = vec![0; (starts[1] - starts[0]) as usize];
+        std::io::Read::read_exact(&mut reader, &mut header).ok()?;
+        Some(EarlierCsv { at: starts[1], reader, starts, header, ends_with_line_end: last == Some(b'\n') })
+    }
+
+    /// Copies records `from..to` to `out`. Calls go forward through the file: what lies between is skipped
+    /// inside the buffer.
+    fn copy(&mut self, from: usize, to: usize, out: &mut impl Write) -> std::io::Result<()> {
+        use std::io::BufRead;
+        let (start, end) = (self.starts[from], self.starts[to]);
+        self.reader.seek_relative(start as i64 - self.at as i64)?;
+        let mut left = (end - start) as usize;
+        while left > 0 {
+            let piece = self.reader.fill_buf()?;
+            if piece.is_empty() {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+            let n = piece.len().min(left);
+            out.write_all(&piece[..n])?;
+            self.reader.consume(n);
+            left -= n;
+        }
+        self.at = end;
+        Ok(())
+    }
+}
+
+fn hex(digest: u64) -> String {
+    format!("{digest:016x}")
+}
+
+/// Adds to `starts` the offsets (`offset` + position in `piece`) where records start. A line end inside
+/// quotes (a value holding a line break) does not end a record; an escaped quote (`""`) toggles twice.
+fn scan_records(piece: &[u8], offset: u64, quoted: &mut bool, starts: &mut Vec<u64>) {
+    for i in memchr::memchr2_iter(b'"', b'\n', piece) {
+        if piece[i] == b'"' {
+            *quoted = !*quoted;
+        } else if !*quoted {
+            starts.push(offset + i as u64 + 1);
+        }
+    }
+}
+
+/// Where the CSV's records start, then its length.
+fn record_starts(bytes: &[u8]) -> Vec<usize> {
+    let mut starts = vec![0];
+    scan_records(bytes, 0, &mut false, &mut starts);
+    if starts.last() != Some(&(bytes.len() as u64)) {
+        starts.push(bytes.len() as u64);
+    }
+    starts.into_iter().map(|s| s as usize).collect()
+}
+
+/// Writes the CSV of a merged table: the lines of the rows kept from the earlier table are copied from its
+/// CSV, the recomputed rows are formatted. A row's line does not depend on the other rows, so the bytes are
+/// those `write_file` would write. Returns `None`, writing nothing, when the earlier CSV does not have the
+/// same header or has fewer lines than the rows it should hold.
+fn write_spliced_csv(
+    path: &Path,
+    df: &mut DataFrame,
+    earlier_rows: &IdxCa,
+    earlier: &mut EarlierCsv,
+) -> Result<Option<String>, Error> {
+    let mut fresh = df.filter(&earlier_rows.is_null()).map_err(|e| output_error(path, e))?;
+    let mut formatted = Vec::new();
+    csv_writer(&mut formatted).finish(&mut fresh).map_err(|e| output_error(path, e))?;
+    let fresh_starts = record_starts(&formatted);
+    let fresh_record = |i: usize| &formatted[fresh_starts[i]..fresh_starts[i + 1]];
+    let earlier_count = earlier.starts.len() - 2;
+    let fits = fresh_record(0) == earlier.header
+        && earlier.ends_with_line_end
+        && fresh_starts.len() - 2 == fresh.height()
+        && earlier_rows.max().is_none_or(|m| (m as usize) < earlier_count);
+    if !fits {
+        return Ok(None);
+    }
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| output_error(parent, e))?;
+    }
+    let file = File::create(path).map_err(|e| output_error(path, e))?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, Hashing::new(file));
+    let failed = |e: std::io::Error| output_error(path, e);
+    out.write_all(fresh_record(0)).map_err(failed)?;
+    // Runs of consecutive earlier records are copied in one piece. The kept rows come in the earlier table's
+    // order (both are sorted the same way, stably), so the file is read front to back.
+    let mut run = None::<(usize, usize)>;
+    let mut next_fresh = 1;
+    for row in earlier_rows.iter() {
+        match (row.map(|r| r as usize + 1), run) {
+            (Some(r), Some((from, to))) if r == to => run = Some((from, r + 1)),
+            (Some(r), _) => {
+                if let Some((from, to)) = run {
+                    earlier.copy(from, to, &mut out).map_err(failed)?;
+                }
+                run = Some((r, r + 1));
+            },
+            (None, _) => {
+                if let Some((from, to)) = run.take() {
+                    earlier.copy(from, to, &mut out).map_err(failed)?;
+                }
+                out.write_all(fresh_record(next_fresh)).map_err(failed)?;
+                next_fresh += 1;
+            },
+        }
+    }
+    if let Some((from, to)) = run {
+        earlier.copy(from, to, &mut out).map_err(failed)?;
+    }
+    let hashing = out.into_inner().map_err(|e| output_error(path, e.error()))?;
+    hashing.inner.sync_all().map_err(|e| output_error(path, e))?;
+    Ok(Some(hex(hashing.hasher.digest())))
+}
+
+/// A writer that hashes what goes through it: the digest of an output file without reading it again.
+struct Hashing<W> {
+    inner: W,
+    hasher: xxhash_rust::xxh3::Xxh3,
+}
+
+impl<W> Hashing<W> {
+    fn new(inner: W) -> Self {
+        Hashing { inner, hasher: xxhash_rust::xxh3::Xxh3::new() }
+    }
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// The CSV writer of every output, so that a line formatted alone is the line of a whole table.
+fn csv_writer<W: Write>(w: W) -> CsvWriter<W> {
+    CsvWriter::new(w).include_header(true).with_date_format(Some("%Y-%m-%d".into()))
+}
+
+/// Writes `df` to `path` in `format`, synced to disk; returns the file's hash.
 fn write_file(
     path: &Path,
     df: &mut DataFrame,
     format: OutputFormat,
     metadata: &[(String, String)],
-) -> Result<(), Error> {
+) -> Result<String, Error> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|e| output_error(parent, e))?;
     }
-    let mut file = File::create(path).map_err(|e| output_error(path, e))?;
+    let mut file = Hashing::new(File::create(path).map_err(|e| output_error(path, e))?);
     match format {
         OutputFormat::Parquet => {
             ParquetWriter::new(&mut file)
@@ -255,14 +482,11 @@ fn write_file(
                 .map_err(|e| output_error(path, e))?;
         },
         OutputFormat::Csv => {
-            CsvWriter::new(&mut file)
-                .include_header(true)
-                .with_date_format(Some("%Y-%m-%d".into()))
-                .finish(df)
-                .map_err(|e| output_error(path, e))?;
+            csv_writer(&mut file).finish(df).map_err(|e| output_error(path, e))?;
         },
     }
-    file.sync_all().map_err(|e| output_error(path, e))
+    file.inner.sync_all().map_err(|e| output_error(path, e))?;
+    Ok(hex(file.hasher.digest()))
 }
 
 /// Removes the work folders in `dir` whose run is no longer alive: a killed run cannot clean up after
@@ -334,4 +558,71 @@ pub fn metadata(plan: &Plan) -> Vec<(String, String)> {
         ("deskpulse.definitions".into(), serde_json::to_string(&plan.definitions).unwrap_or_default()),
         ("deskpulse.kpis".into(), serde_json::Value::Array(kpis).to_string()),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_end_inside_quotes_does_not_end_a_record() {
+        let csv = b"a,b\n\"x\ny\",1\n\"say \"\"hi\"\"\",2\n";
+        assert_eq!(record_starts(csv), vec![0, 4, 12, 27]);
+        assert_eq!(record_starts(b"a\n1"), vec![0, 2, 3]);
+    }
+
+    fn table(keys: &[&str], days: &[i32], notes: &[&str]) -> DataFrame {
+        let period = Column::new(PERIOD.into(), days).cast(&DataType::Date).unwrap();
+        DataFrame::new_infer_height(vec![Column::new("key".into(), keys), period, Column::new("note".into(), notes)])
+            .unwrap()
+    }
+
+    /// Writes `df` the way a run does, returning the output folder and the recorded hashes.
+    fn written(dir: &Path, df: &mut DataFrame, earlier: Option<(&mut EarlierCsv, &IdxCa)>) -> BTreeMap<String, String> {
+        let mut output = Output::create(dir).unwrap();
+        output.write_merged("t", df, &[OutputFormat::Parquet, OutputFormat::Csv], &[], earlier).unwrap();
+        output.keep_identical = false;
+        output.commit().unwrap();
+        output.digests()
+    }
+
+    #[test]
+    fn a_merged_csv_copies_earlier_lines_and_equals_a_whole_write() {
+        let dir = tempfile::tempdir().unwrap();
+        // Values with line breaks and quotes: records are not lines.
+        let mut earlier = table(&["a", "a", "b", "b"], &[0, 31, 0, 31], &["one", "two\nlines", "say \"hi\"", "four"]);
+        let digests = written(dir.path(), &mut earlier, None);
+        let new = table(&["a", "b", "c"], &[31, 31, 31], &["new\na", "new b", "new c"]);
+        let merged = merge_periods(Some(earlier), new, col(PERIOD).cast(DataType::Int32).eq(lit(31))).unwrap();
+        let (mut table, rows) = (merged.table, merged.earlier_rows.unwrap());
+        assert_eq!(rows.iter().collect::<Vec<_>>(), vec![Some(0), None, Some(2), None, None]);
+        let mut csv = EarlierCsv::open(dir.path(), "t", &digests).expect("the recorded files");
+        let spliced = dir.path().join("spliced.csv");
+        assert!(write_spliced_csv(&spliced, &mut table, &rows, &mut csv).unwrap().is_some());
+        let whole_dir = tempfile::tempdir().unwrap();
+        written(whole_dir.path(), &mut table, None);
+        let read = |path: &Path| std::fs::read_to_string(path).unwrap();
+        assert_eq!(read(&spliced), read(&whole_dir.path().join("t.csv")));
+        let expected =
+            "key,period_start,note\na,1970-01-01,one\na,1970-02-01,\"new\na\"\nb,1970-01-01,\"say \"\"hi\"\"\"\n\
+                        b,1970-02-01,new b\nc,1970-02-01,new c\n";
+        assert_eq!(read(&spliced), expected);
+    }
+
+    #[test]
+    fn an_earlier_csv_changed_since_it_was_written_is_not_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut earlier = table(&["a"], &[0], &["one"]);
+        let digests = written(dir.path(), &mut earlier, None);
+        assert!(EarlierCsv::open(dir.path(), "t", &digests).is_some());
+        std::fs::write(dir.path().join("t.csv"), "key,period_start,note\na,1970-01-01,edited\n").unwrap();
+        assert!(EarlierCsv::open(dir.path(), "t", &digests).is_none());
+        // A Parquet file from another run: the CSV's lines may not be its rows.
+        let other = tempfile::tempdir().unwrap();
+        written(other.path(), &mut table(&["b"], &[0], &["two"]), None);
+        written(dir.path(), &mut earlier, None);
+        std::fs::copy(other.path().join("t.parquet"), dir.path().join("t.parquet")).unwrap();
+        assert!(EarlierCsv::open(dir.path(), "t", &digests).is_none());
+        assert!(EarlierCsv::open(dir.path(), "t", &BTreeMap::new()).is_none());
+    }
 }
