@@ -660,8 +660,8 @@ fn run_in(
     staged.only = only.clone();
     staged.earlier = earlier;
     staged.ticket_parts = staging.part_files.get(&Table::Tickets).cloned().unwrap_or_default();
-    staged.answers = segment::answers_with_tickets(plan, &staged)?;
-    staged.answered = segment::answered_tickets(plan, &staged)?;
+    staged.answers = timing::traced("answers with their tickets", || segment::answers_with_tickets(plan, &staged))?;
+    staged.answered = timing::traced("answered tickets", || segment::answered_tickets(plan, &staged))?;
     id_index::forget();
     let engine = match plan.engine {
         EngineChoice::Auto | EngineChoice::Streaming => Engine::Streaming,
@@ -703,7 +703,8 @@ fn run_in(
         let df = match only.get(&name) {
             Some(days) => {
                 let touched = segment::one_of_days(period_day(), days);
-                let merged = sink::merge_periods(earlier_table(out_dir, &name)?, df, touched)?;
+                let earlier = timing::traced(&format!("read earlier {name}"), || earlier_table(out_dir, &name))?;
+                let merged = timing::traced(&format!("merge {name}"), || sink::merge_periods(earlier, df, touched))?;
                 earlier_rows.extend(merged.earlier_rows.map(|rows| (name.clone(), rows)));
                 merged.table
             },
@@ -858,7 +859,8 @@ fn benchmark_tables(
     for (seg, (_, df)) in plan.segments.iter().zip(named) {
         let name = benchmark::output_name(seg);
         let earlier = match only.get(&seg.name) {
-            Some(days) => earlier_table(out_dir, &name)?.map(|e| (e, segment::one_of_days(period_day(), days))),
+            Some(days) => timing::traced(&format!("read earlier {name}"), || earlier_table(out_dir, &name))?
+                .map(|e| (e, segment::one_of_days(period_day(), days))),
             None => None,
         };
         let rows = match &earlier {
@@ -866,9 +868,12 @@ fn benchmark_tables(
             None => df.clone(),
         };
         let Some(lf) = benchmark::benchmark(plan, b, seg, &rows, reference.clone())? else { continue };
+        let lf = timing::traced(&format!("compare {name}"), || lf.collect())?;
         let compared = match earlier {
-            Some((earlier, touched)) => sink::merge_periods(Some(earlier), lf.collect()?, touched)?,
-            None => sink::Merged { table: lf.collect()?, earlier_rows: None },
+            Some((earlier, touched)) => {
+                timing::traced(&format!("merge {name}"), || sink::merge_periods(Some(earlier), lf, touched))?
+            },
+            None => sink::Merged { table: lf, earlier_rows: None },
         };
         out.push((name, compared));
     }

@@ -251,18 +251,67 @@ pub struct Merged {
 const EARLIER_ROW: &str = "__earlier_row";
 
 /// Merges rows recomputed for some periods (`inside`, an expression over `period_start`) into the earlier
-/// table, as `merge_window` does for a window.
+/// table, as `merge_window` does for a window: the table sorted by its dimensions, then period, stably, as a
+/// sort of the earlier rows kept followed by the new rows would order them.
 pub fn merge_periods(earlier: Option<DataFrame>, new: DataFrame, inside: Expr) -> PolarsResult<Merged> {
-    let fresh = new.clone().lazy().filter(inside.clone());
-    let Some(earlier) = earlier else { return Ok(Merged { table: fresh.collect()?, earlier_rows: None }) };
-    let kept = earlier.with_row_index(EARLIER_ROW.into(), None)?.lazy().filter(inside.not());
     let position = new.get_column_names().iter().position(|c| c.as_str() == PERIOD).unwrap_or(0);
     let mut order: Vec<PlSmallStr> = new.get_column_names()[..position].iter().map(|c| (*c).clone()).collect();
     order.push(PERIOD.into());
-    // Eagerly, on both tables whole: the lazy sort of their concatenation took 0.34–0.55 s for 660k rows
-    // (the peer comparisons of accounts by quarter), this one 0.15–0.2 s.
+    let fresh = new.lazy().filter(inside.clone());
+    let Some(earlier) = earlier else { return Ok(Merged { table: fresh.collect()?, earlier_rows: None }) };
+    let stable =
+        SortMultipleOptions::default().with_nulls_last(true).with_maintain_order(true).with_multithreaded(true);
+    let fresh = fresh.collect()?.sort(order.clone(), stable)?;
+    let kept_mask = earlier.clone().lazy().select([inside.clone().not().alias("kept")]).collect()?;
+    let kept: Vec<IdxSize> = kept_mask
+        .column("kept")?
+        .bool()?
+        .iter()
+        .enumerate()
+        .filter(|(_, k)| *k == Some(true))
+        .map(|(i, _)| i as IdxSize)
+        .collect();
+    let keys = |df: &DataFrame| -> PolarsResult<BinaryOffsetChunked> {
+        let columns: Vec<Column> = order.iter().map(|c| df.column(c).cloned()).collect::<PolarsResult<_>>()?;
+        let flags = vec![false; columns.len()];
+        row_encode::_get_rows_encoded_ca("keys".into(), &columns, &flags, &vec![true; columns.len()], false)
+    };
+    let (earlier_keys, fresh_keys) = (keys(&earlier)?, keys(&fresh)?);
+    let (earlier_keys, fresh_keys) = (earlier_keys.downcast_as_array(), fresh_keys.downcast_as_array());
+    // Walk both sorted lists; on equal keys the earlier row comes first, as in a stable sort of both.
+    let earlier_height = earlier.height() as IdxSize;
+    let mut rows: Vec<IdxSize> = Vec::with_capacity(kept.len() + fresh.height());
+    let (mut i, mut j) = (0, 0);
+    while i < kept.len() || j < fresh.height() {
+        let key = |at: IdxSize| earlier_keys.value(at as usize);
+        if i > 0 && i < kept.len() && key(kept[i - 1]) > key(kept[i]) {
+            // An earlier table that is not in the table's order (written otherwise): sort it whole.
+            return merge_by_sorting(earlier, fresh, inside, order);
+        }
+        if j == fresh.height() || (i < kept.len() && key(kept[i]) <= fresh_keys.value(j)) {
+            rows.push(kept[i]);
+            i += 1;
+        } else {
+            rows.push(earlier_height + j as IdxSize);
+            j += 1;
+        }
+    }
+    let rows = IdxCa::from_vec("rows".into(), rows);
+    let table = earlier.vstack(&fresh)?.take(&rows)?;
+    let earlier_rows: IdxCa = rows.iter().map(|r| r.filter(|r| *r < earlier_height)).collect();
+    Ok(Merged { table, earlier_rows: Some(earlier_rows) })
+}
+
+/// `merge_periods` by a stable sort of the earlier rows kept followed by the new rows.
+fn merge_by_sorting(
+    earlier: DataFrame,
+    fresh: DataFrame,
+    inside: Expr,
+    order: Vec<PlSmallStr>,
+) -> PolarsResult<Merged> {
+    let kept = earlier.with_row_index(EARLIER_ROW.into(), None)?.lazy().filter(inside.not());
     let mut all = kept.collect()?;
-    let mut fresh = fresh.collect()?;
+    let mut fresh = fresh;
     fresh.insert_column(0, Column::full_null(EARLIER_ROW.into(), fresh.height(), &IDX_DTYPE))?;
     all.vstack_mut(&fresh)?;
     all.rechunk_mut_par();
@@ -607,6 +656,28 @@ mod tests {
             "key,period_start,note\na,1970-01-01,one\na,1970-02-01,\"new\na\"\nb,1970-01-01,\"say \"\"hi\"\"\"\n\
                         b,1970-02-01,new b\nc,1970-02-01,new c\n";
         assert_eq!(read(&spliced), expected);
+    }
+
+    #[test]
+    fn merging_walks_both_sorted_tables_as_a_stable_sort_would_order_them() {
+        let inside = || col(PERIOD).cast(DataType::Int32).eq(lit(31));
+        // Several rows per key (a table's KPIs), one period recomputed.
+        let earlier = table(&["a", "a", "a", "b", "b", "c"], &[0, 0, 31, 0, 31, 0], &["1", "2", "3", "4", "5", "6"]);
+        let new = table(&["c", "a", "b", "a", "d"], &[31, 31, 31, 31, 0], &["n1", "n2", "n3", "n4", "n5"]);
+        let walked = merge_periods(Some(earlier.clone()), new.clone(), inside()).unwrap();
+        let order = vec![PlSmallStr::from("key"), PERIOD.into()];
+        let fresh = new.lazy().filter(inside()).collect().unwrap();
+        let sorted = merge_by_sorting(earlier, fresh, inside(), order.clone()).unwrap();
+        assert!(walked.table.equals_missing(&sorted.table), "{} {}", walked.table, sorted.table);
+        let rows = |m: &Merged| m.earlier_rows.as_ref().unwrap().iter().collect::<Vec<_>>();
+        assert_eq!(rows(&walked), rows(&sorted));
+        let notes: Vec<_> = walked.table.column("note").unwrap().str().unwrap().iter().flatten().collect();
+        assert_eq!(notes, ["1", "2", "n2", "n4", "4", "n3", "6", "n1"]);
+        // An earlier table out of order is sorted whole.
+        let unsorted = table(&["b", "a"], &[0, 0], &["x", "y"]);
+        let merged = merge_periods(Some(unsorted), table(&["a"], &[31], &["z"]), inside()).unwrap();
+        let notes: Vec<_> = merged.table.column("note").unwrap().str().unwrap().iter().flatten().collect();
+        assert_eq!(notes, ["y", "z", "x"]);
     }
 
     #[test]
