@@ -245,6 +245,33 @@ impl GroupAggs {
     }
 }
 
+/// Spearman's rank correlation of `x` and `y` over the rows where both are set: the Pearson correlation of
+/// their average ranks.
+fn spearman(x: Expr, y: Expr) -> Expr {
+    let pairs = x.clone().is_not_null().and(y.clone().is_not_null());
+    // Ranks doubled are whole numbers, so every sum below is exact in f64 (up to ~10^5 pairs per group) and
+    // the result does not depend on the order rows are added in.
+    let ranks = |e: Expr| {
+        lit(2.0)
+            * when(pairs.clone())
+                .then(e)
+                .otherwise(lit(NULL).cast(DataType::Float64))
+                .rank(RankOptions { method: RankMethod::Average, descending: false }, None)
+                .cast(DataType::Float64)
+    };
+    let (x, y) = (ranks(x), ranks(y));
+    let n = pairs.cast(DataType::Float64).sum();
+    let (sx, sy) = (x.clone().sum(), y.clone().sum());
+    let sxy = (x.clone() * y.clone()).sum();
+    let (sxx, syy) = ((x.clone() * x).sum(), (y.clone() * y).sum());
+    let cov = n.clone() * sxy - sx.clone() * sy.clone();
+    let var_x = n.clone() * sxx - sx.clone() * sx;
+    let var_y = n * syy - sy.clone() * sy;
+    when(var_x.clone().gt(lit(0.0)).and(var_y.clone().gt(lit(0.0))))
+        .then(cov / (var_x * var_y).sqrt())
+        .otherwise(lit(NULL).cast(DataType::Float64))
+}
+
 /// Adds the aggregation expressions of one KPI inside a `group_by` to `out`: four columns per stat (value,
 /// numerator, denominator, n), named by `part`. `days` is the group's number of calendar days. `Mix` stats
 /// are computed apart (`mix`), having one row per value.
@@ -331,31 +358,15 @@ pub fn aggregations(k: usize, def: &KpiDefinition, days: &Expr, out: &mut GroupA
                 (value, with_agent.clone().cast(DataType::Float64), den, with_agent)
             },
             Aggregate::Spearman(a, b) => {
-                // Pearson correlation of the average ranks of the pairs where both values are set.
                 let (a, b) = (mask(expr(a).cast(DataType::Float64)), mask(expr(b).cast(DataType::Float64)));
                 let pairs = a.clone().is_not_null().and(b.clone().is_not_null());
-                // Ranks doubled are whole numbers, so every sum below is exact in f64 (up to ~10^5 pairs per
-                // group) and the result does not depend on the order the engine adds rows in.
-                let ranks = |e: Expr| {
-                    lit(2.0)
-                        * when(pairs.clone())
-                            .then(e)
-                            .otherwise(null())
-                            .rank(RankOptions { method: RankMethod::Average, descending: false }, None)
-                            .cast(DataType::Float64)
-                };
-                let (x, y) = (ranks(a), ranks(b));
-                let n = count_true(pairs.clone()).cast(DataType::Float64);
-                let (sx, sy) = (x.clone().sum(), y.clone().sum());
-                let sxy = (x.clone() * y.clone()).sum();
-                let (sxx, syy) = ((x.clone() * x).sum(), (y.clone() * y).sum());
-                let cov = n.clone() * sxy - sx.clone() * sy.clone();
-                let var_x = n.clone() * sxx - sx.clone() * sx;
-                let var_y = n * syy - sy.clone() * sy;
-                let r = when(var_x.clone().gt(lit(0.0)).and(var_y.clone().gt(lit(0.0))))
-                    .then(cov / (var_x * var_y).sqrt())
-                    .otherwise(null());
-                (r, null(), null(), count_true(pairs))
+                let pair = |e: Expr, name: &str| when(pairs.clone()).then(e).otherwise(null()).alias(name);
+                // The pairs are collected per group, a streaming aggregation, and ranked after it: ranks
+                // inside the group-by made the engine run it in memory.
+                let both = out.list_of(as_struct(vec![pair(a, "x"), pair(b, "y")]));
+                let field = |name: &str| element().struct_().field_by_name(name);
+                let r = both.list().agg(spearman(field("x"), field("y")));
+                (out.after(part(k, s, "value"), r), null(), null(), count_true(pairs))
             },
             Aggregate::Sum(e) => {
                 let m = mask(expr(e).cast(DataType::Float64));

@@ -568,14 +568,14 @@ fn snapshot_parts(
     staged: &Staged,
     table: Table,
     kpis: &[usize],
+    periods: &[(jiff::civil::Date, jiff::civil::Date)],
     parts: &mut Vec<LazyFrame>,
 ) -> Result<(), crate::error::Error> {
-    let periods = super::timing::traced("boundary periods", || boundary_periods(plan, seg, staged))?;
     if table == Table::Spend {
-        return super::acquisition::parts(plan, seg, staged, kpis, &periods, parts);
+        return super::acquisition::parts(plan, seg, staged, kpis, periods, parts);
     }
     if table == Table::Tickets && seg.grain != Grain::All {
-        return super::backlog::parts(plan, seg, staged, kpis, &periods, parts);
+        return super::backlog::parts(plan, seg, staged, kpis, periods, parts);
     }
     let lf = enriched(plan, table, seg, staged, staged.scan(table)?)?;
     let mut aggs = Vec::new();
@@ -738,11 +738,16 @@ pub fn segment_parts(plan: &Plan, seg: &Segment, staged: &Staged) -> Result<Vec<
     for k in seg.kpis.iter().copied().filter(|k| is_quotient(*k)) {
         by_table.push(super::ratio::part(plan, seg, staged, k, &keys)?);
     }
+    // The same periods for every table's boundary KPIs: found once (a pass over the tickets' days).
+    let periods = match snapshot_tables.is_empty() {
+        true => Vec::new(),
+        false => super::timing::traced("boundary periods", || boundary_periods(plan, seg, staged))?,
+    };
     for table in snapshot_tables {
         let kpis: Vec<usize> =
             seg.kpis.iter().copied().filter(|k| plan.kpis[*k].table == table && is_snapshot(*k)).collect();
         let mut parts = Vec::new();
-        snapshot_parts(plan, seg, staged, table, &kpis, &mut parts)?;
+        snapshot_parts(plan, seg, staged, table, &kpis, &periods, &mut parts)?;
         by_table.push(concat(parts, UnionArgs::default())?);
     }
     Ok(by_table)
