@@ -113,7 +113,7 @@ fn raw_tables(plan: &Plan, prepared: &Prepared) -> Result<BTreeMap<Table, LazyFr
         let mut parts = Vec::new();
         for source in plan.sources_of(table) {
             for file in read::files(source)? {
-                parts.push(file_frame(plan, source, &file, prepared, CsvRead::Text)?);
+                parts.push(file_frame(plan, source, &file, prepared, CsvRead::Text, false)?);
             }
         }
         if !parts.is_empty() {
@@ -129,19 +129,20 @@ pub(super) fn scan_file(path: &Path) -> PolarsResult<LazyFrame> {
 }
 
 /// The canonical frame of one input file: scanned (from its rewritten copy, if it has one), its columns
-/// checked against the mapping, normalised.
+/// checked against the mapping, normalised. `whole`: read it now if it is small enough (`read::scan`).
 pub(super) fn file_frame(
     plan: &Plan,
     source: &crate::plan::Source,
     file: &Path,
     prepared: &Prepared,
     how: CsvRead,
+    whole: bool,
 ) -> Result<LazyFrame, Error> {
     let numbers = match how {
         CsvRead::NativeNumbers => read::native_numbers(source),
         CsvRead::Text => Vec::new(),
     };
-    let mut lf = read::scan(source, file, &prepared.file(source, file), &numbers)?;
+    let mut lf = read::scan(source, file, &prepared.file(source, file), &numbers, whole)?;
     let schema = read::schema(source, file, &mut lf)?;
     normalise::normalise(plan, source, file, lf, &schema)
 }

@@ -235,16 +235,15 @@ fn write_parts(
     if new.is_empty() {
         return Ok(());
     }
-    let frames = |how: CsvRead| -> Result<Vec<(PathBuf, LazyFrame)>, Error> {
+    // Frames are built a batch at a time: a small CSV file is read when its frame is built.
+    let frames = |files: &[(&Source, PathBuf)], how: CsvRead| -> Result<Vec<(PathBuf, LazyFrame)>, Error> {
         let mut out = Vec::new();
-        for (source, file) in new {
-            let lf = quarantine::mark_static(plan, source.table, file_frame(plan, source, file, prepared, how)?);
-            out.push((scratch.join(&parts[&key(source, file)]), lf));
+        for (source, file) in files {
+            let lf = file_frame(plan, source, file, prepared, how, true)?;
+            out.push((scratch.join(&parts[&key(source, file)]), quarantine::mark_static(plan, source.table, lf)));
         }
         Ok(out)
     };
-    let native = new.iter().any(|(s, _)| !read::native_numbers(s).is_empty());
-    let how = if native { CsvRead::NativeNumbers } else { CsvRead::Text };
     for (source, file) in new {
         let dir = scratch.join(&parts[&key(source, file)]);
         if let Some(parent) = dir.parent() {
@@ -252,27 +251,23 @@ fn write_parts(
                 .map_err(|e| Error::Output { path: parent.into(), message: e.to_string() })?;
         }
     }
-    // A few files at a time: each file's reader holds its own buffers, so staging every file at once made
-    // the peak grow with the number of files. LZ4: parts are read back on every run, so decoding speed
-    // matters more than size.
+    // A few files at a time: each file's reader holds its own buffers (or, read whole, its rows), so staging
+    // every file at once made the peak grow with the number of files. LZ4: parts are read back on every run,
+    // so decoding speed matters more than size.
     let batch = rayon::current_num_threads().max(2);
-    let sink_batches = |frames: Vec<(PathBuf, LazyFrame)>| -> Result<(), Error> {
-        let total = frames.len() as u64;
-        let mut done = 0;
-        progress(done, total);
-        let mut frames = frames.into_iter().peekable();
-        while frames.peek().is_some() {
-            let some: Vec<_> = frames.by_ref().take(batch).collect();
-            done += some.len() as u64;
-            sink_all(plan, some, ParquetCompression::Lz4Raw)?;
-            progress(done, total);
+    let total = new.len() as u64;
+    progress(0, total);
+    for (done, some) in new.chunks(batch).enumerate() {
+        let native = some.iter().any(|(s, _)| !read::native_numbers(s).is_empty());
+        let how = if native { CsvRead::NativeNumbers } else { CsvRead::Text };
+        let sink = |how| frames(some, how).and_then(|f| sink_all(plan, f, ParquetCompression::Lz4Raw));
+        match sink(how) {
+            Ok(()) => {},
+            // A value the reader could not type as a number: read as text, so that it is reported with its row.
+            Err(Error::Data(_) | Error::Internal(_)) if native => sink(CsvRead::Text)?,
+            Err(e) => return Err(e),
         }
-        Ok(())
-    };
-    match frames(how).and_then(sink_batches) {
-        Ok(()) => {},
-        Err(Error::Data(_) | Error::Internal(_)) if native => sink_batches(frames(CsvRead::Text)?)?,
-        Err(e) => return Err(e),
+        progress(((done + 1) * batch).min(new.len()) as u64, total);
     }
     Ok(())
 }
