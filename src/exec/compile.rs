@@ -161,7 +161,7 @@ pub fn mix(
         Some(f) => lf.filter(holds(f)),
         None => lf,
     };
-    let label = col(of).cast(DataType::String).fill_null(lit(NONE_LABEL)).alias("stat");
+    let label = mix_label(of).alias("stat");
     let mut by = keys.to_vec();
     by.push(label);
     let counts = lf.group_by(by).agg([len().cast(DataType::Int64).alias("__count")]);
@@ -172,6 +172,40 @@ pub fn mix(
         col("__total").cast(DataType::Float64).alias("denominator"),
         col("__total").alias("n"),
     ]))
+}
+
+/// The value a mix counts a row under: `of` as text, `(none)` when it is missing.
+pub fn mix_label(of: &str) -> Expr {
+    col(of).cast(DataType::String).fill_null(lit(NONE_LABEL))
+}
+
+/// A `Mix` stat whose values are known before the group-by (`labels`, `segment::mix_labels`), counted inside
+/// the segment's one aggregation instead of a group-by of its own: per label, the KPI's rows that have it,
+/// and the KPI's rows in all. `mix_figures` turns them into a row's figures.
+pub fn mix_counts(k: usize, s: usize, def: &KpiDefinition, of: &str, labels: &[String], out: &mut GroupAggs) {
+    let filter = def.filter.as_ref().map(holds);
+    let total = match &filter {
+        Some(f) => count_true(f.clone()),
+        None => len().cast(DataType::Int64),
+    };
+    out.aggs.push(total.alias(part(k, s, "mix_total")));
+    for (i, label) in labels.iter().enumerate() {
+        let has = mix_label(of).eq(lit(label.as_str()));
+        let has = match &filter {
+            Some(f) => f.clone().and(has),
+            None => has,
+        };
+        out.aggs.push(count_true(has).alias(part(k, s, &format!("mix{i}"))));
+    }
+}
+
+/// The figures (value, numerator, denominator, n) of label `i` of a mix counted by `mix_counts`, and the
+/// count that says whether the group has the label at all.
+pub fn mix_figures(k: usize, s: usize, i: usize) -> ([Expr; 4], Expr) {
+    let (count, total) = (col(part(k, s, &format!("mix{i}"))), col(part(k, s, "mix_total")));
+    let share = lit(100.0) * count.clone().cast(DataType::Float64) / total.clone().cast(DataType::Float64);
+    let figures = [share, count.clone().cast(DataType::Float64), total.clone().cast(DataType::Float64), total];
+    (figures, count)
 }
 
 /// A bound of the 95 % Wilson score interval of `yes` successes in `n` trials, in percent:

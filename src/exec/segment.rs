@@ -2,6 +2,8 @@
 //! dimensions need, grouped by dimensions × period, aggregated by the compiled KPI definitions, and turned
 //! into the long output format.
 
+use std::collections::BTreeMap;
+
 use polars::prelude::*;
 
 use super::business;
@@ -559,6 +561,42 @@ fn boundary_periods(
         .collect())
 }
 
+/// A mix over more values than this is counted by a group-by of its own.
+const FOLDED_MIX_VALUES: usize = 32;
+
+/// The values a mix over `of` can take in `table`, sorted, when they can be listed before the segment's
+/// aggregation: `of` is a column of the staged table that the joins do not fill (a survey's channel can come
+/// from its ticket, a sector from its account), with at most `FOLDED_MIX_VALUES` values. The mix is then
+/// counted inside the segment's one group-by instead of a pass of its own over the rows and their joins
+/// (1M tickets: the channel and category mixes of sector × month took 0.24 of its 0.6 s).
+fn mix_labels(
+    seg: &Segment,
+    staged: &Staged,
+    table: Table,
+    of: &str,
+) -> Result<Option<Vec<String>>, crate::error::Error> {
+    let joined =
+        model::FROM_ACCOUNT.contains(&of) || (table.inherits_ticket() && model::SURVEY_FROM_TICKET.contains(&of));
+    let mut rows = staged.scan(table)?;
+    if joined || !rows.collect_schema()?.contains(of) {
+        return Ok(None);
+    }
+    if let Some(period) = table.period_column() {
+        rows = within_touched_range(rows, seg, staged, period);
+    }
+    let values = rows
+        .select([compile::mix_label(of).alias("label")])
+        .unique(None, UniqueKeepStrategy::Any)
+        .limit(FOLDED_MIX_VALUES as IdxSize + 1)
+        .collect()?;
+    if values.height() > FOLDED_MIX_VALUES {
+        return Ok(None);
+    }
+    let mut labels: Vec<String> = values.column("label")?.str()?.iter().flatten().map(str::to_string).collect();
+    labels.sort();
+    Ok(Some(labels))
+}
+
 /// Rows of the boundary KPIs (backlog, retention, churn) of `table`. The backlog comes from sorted events
 /// (`backlog`); the others, over accounts, from one aggregation per period boundary, in one pass grouped by
 /// the dimensions only.
@@ -677,8 +715,17 @@ pub fn segment_parts(plan: &Plan, seg: &Segment, staged: &Staged) -> Result<Vec<
         let period = table.period_column().expect("KPI tables have a period column");
         let days = days_in_period(seg.grain, period, &plan.window);
         let mut aggs = compile::GroupAggs::default();
+        let mut folded: BTreeMap<(usize, usize), Vec<String>> = BTreeMap::new();
         for k in &kpis {
             compile::aggregations(*k, &plan.kpis[*k], &days, &mut aggs);
+            for (s, stat) in plan.kpis[*k].stats.iter().enumerate() {
+                if let Aggregate::Mix { of } = stat.aggregate {
+                    if let Some(labels) = mix_labels(seg, staged, table, of)? {
+                        compile::mix_counts(*k, s, &plan.kpis[*k], of, &labels, &mut aggs);
+                        folded.insert((*k, s), labels);
+                    }
+                }
+            }
         }
         let rows = table_frame(plan, table, seg, staged)?;
         let mut grouped = rows
@@ -709,6 +756,15 @@ pub fn segment_parts(plan: &Plan, seg: &Segment, staged: &Staged) -> Result<Vec<
         for k in kpis {
             let def = &plan.kpis[k];
             for (s, stat) in def.stats.iter().enumerate() {
+                if let Some(labels) = folded.get(&(k, s)) {
+                    // A mix's rows are named by the value they measure; a group has a row for each value it has.
+                    for (i, label) in labels.iter().enumerate() {
+                        let (figures, count) = compile::mix_figures(k, s, i);
+                        let row = output_row(seg, def, (k, s), stat, col(PERIOD), lit(label.as_str()), figures);
+                        parts.push(grouped.clone().filter(count.gt(lit(0i64))).select(row));
+                    }
+                    continue;
+                }
                 if let Aggregate::Mix { of } = stat.aggregate {
                     // A mix's rows are named by the value they measure.
                     let figures = [col("value"), col("numerator"), col("denominator"), col("n")];

@@ -128,3 +128,41 @@ fn resolution_sla_uses_the_most_specific_rule() {
     let r = row(&overall, &[], JAN, "resolution_sla_attainment", "value");
     assert_eq!((r.value, r.numerator, r.denominator), (80.0, Some(4.0), Some(5.0)));
 }
+
+/// A mix over more values than the segment's one aggregation counts (32) is a group-by of its own: the same
+/// shares. 45 January tickets in 40 categories: c00–c04 twice, the others once.
+#[test]
+fn a_mix_over_many_values_gives_one_row_per_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("id,created,channel,category\n");
+    for i in 0..45 {
+        csv.push_str(&format!("T{i},2026-01-{:02}T10:00:00Z,email,c{:02}\n", 1 + i % 28, i % 40));
+    }
+    std::fs::write(dir.path().join("tickets.csv"), csv).unwrap();
+    let pipeline = dir.path().join("pipeline.yaml");
+    std::fs::write(
+        &pipeline,
+        "name: many
+sources:
+  tickets:
+    table: tickets
+    path: tickets.csv
+    columns: { ticket_id: id, created_at: created, channel: channel, category: category }
+kpis: [category_mix, channel_mix]
+min_sample: 1
+segments:
+  overall: { by: [], grain: month }
+",
+    )
+    .unwrap();
+    let out = run(&pipeline);
+    let overall = read_parquet(&out.path().join("overall.parquet"));
+    assert_eq!(count(&overall, "category_mix", None), 40);
+    let twice = row(&overall, &[], JAN, "category_mix", "c00");
+    assert_close(twice.value, 200.0 / 45.0, "c00");
+    assert_eq!((twice.numerator, twice.denominator, twice.n), (Some(2.0), Some(45.0), 45));
+    assert_close(row(&overall, &[], JAN, "category_mix", "c39").value, 100.0 / 45.0, "c39");
+    // The channel mix (one value) is counted in the aggregation: the same figures' shape.
+    let email = row(&overall, &[], JAN, "channel_mix", "email");
+    assert_eq!((email.value, email.numerator, email.denominator, email.n), (100.0, Some(45.0), Some(45.0), 45));
+}
