@@ -60,7 +60,7 @@ pub struct Staged {
     /// With `only`: the touched periods' survey answers with their tickets' columns, read once for every
     /// segment (`segment::answers_with_tickets`).
     answers: Option<DataFrame>,
-    /// With `only`: the touched periods' tickets that some answer rates (`segment::answered_tickets`).
+    /// The tickets that some answer rates; with `only`, of the touched periods (`segment::answered_tickets`).
     answered: Option<DataFrame>,
     /// The tickets' parts, so that a night's answers read only the parts that hold their tickets.
     ticket_parts: Vec<stage::StagedPart>,
