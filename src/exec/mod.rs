@@ -57,9 +57,9 @@ pub struct Staged {
     /// Where the tables of the run these periods are merged into are (with `only`): the backlog carries its
     /// totals from them.
     earlier: Option<PathBuf>,
-    /// With `only`: the touched periods' survey answers with their tickets' columns, read once for every
-    /// segment (`segment::answers_with_tickets`).
-    answers: Option<DataFrame>,
+    /// The survey answers with their tickets' columns, joined once for every segment; with `only`, those of
+    /// the touched periods (`segment::answers_with_tickets`).
+    answers: Option<LazyFrame>,
     /// The tickets that some answer rates; with `only`, of the touched periods (`segment::answered_tickets`).
     answered: Option<DataFrame>,
     /// The tickets' parts, so that a night's answers read only the parts that hold their tickets.
@@ -661,7 +661,9 @@ fn run_in(
     staged.only = only.clone();
     staged.earlier = earlier;
     staged.ticket_parts = staging.part_files.get(&Table::Tickets).cloned().unwrap_or_default();
-    staged.answers = timing::traced("answers with their tickets", || segment::answers_with_tickets(plan, &staged))?;
+    staged.answers = timing::traced("answers with their tickets", || {
+        segment::answers_with_tickets(plan, &staged, output.work_dir())
+    })?;
     staged.answered = timing::traced("answered tickets", || segment::answered_tickets(plan, &staged))?;
     id_index::forget();
     let engine = match plan.engine {

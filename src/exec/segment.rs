@@ -111,7 +111,9 @@ pub fn table_frame(
     staged: &Staged,
 ) -> Result<LazyFrame, crate::error::Error> {
     let mut lf = match (&staged.answers, table) {
-        (Some(answers), Table::Surveys) if staged.only.contains_key(&seg.name) => answers.clone().lazy(),
+        (Some(answers), Table::Surveys) if staged.only.is_empty() || staged.only.contains_key(&seg.name) => {
+            answers.clone()
+        },
         _ => staged.scan(table)?,
     };
     let mut period = table.period_column().expect("event KPIs are over tables with a period column");
@@ -337,21 +339,49 @@ fn with_ticket_columns(plan: &Plan, tickets: LazyFrame, rows: LazyFrame, columns
     rows.join(tickets, [col("ticket_id")], [col("ticket_id")], args)
 }
 
-/// On a night, the survey answers of every segment's touched periods with all their tickets' columns, read
-/// once: each segment's survey part then takes its answers from here instead of joining every ticket of
-/// the store again (five segments: five passes over 10M tickets). `None` on a full run, or when answers
-/// count in their ticket's period (they are placed by that join).
-pub(super) fn answers_with_tickets(plan: &Plan, staged: &Staged) -> Result<Option<DataFrame>, crate::error::Error> {
+/// The survey answers with all the ticket columns the segments take from them, joined once: each segment's
+/// survey part then reads them instead of joining every ticket again (10M tickets, 2.7M answers: 1.4–2 s a
+/// segment). A full run writes them to `scratch` (a Parquet file in the run's work folder), so that memory
+/// holds one segment's rows at a time; a night keeps those of the touched periods in memory, their tickets
+/// read from the parts that hold them. `None` when answers count in their ticket's period (they are placed
+/// by that join) or nothing links them to tickets.
+pub(super) fn answers_with_tickets(
+    plan: &Plan,
+    staged: &Staged,
+    scratch: &std::path::Path,
+) -> Result<Option<LazyFrame>, crate::error::Error> {
     let by_ticket = plan.definitions.survey_period == crate::catalog::SurveyPeriod::TicketCreated;
     let linked = plan.has_column(Table::Surveys, "ticket_id") && plan.sources_of(Table::Tickets).next().is_some();
-    if staged.only.is_empty() || by_ticket || !linked || plan.sources_of(Table::Surveys).next().is_none() {
+    if by_ticket || !linked || plan.sources_of(Table::Surveys).next().is_none() {
         return Ok(None);
     }
-    let segments: Vec<&Segment> = plan.segments.iter().filter(|s| staged.only.contains_key(&s.name)).collect();
+    let recomputed = |s: &&Segment| staged.only.is_empty() || staged.only.contains_key(&s.name);
+    let segments: Vec<&Segment> = plan.segments.iter().filter(recomputed).collect();
+    let reads_surveys = segments.iter().flat_map(|s| &s.kpis).any(|k| plan.kpis[*k].table == Table::Surveys);
+    if !reads_surveys {
+        return Ok(None);
+    }
+    let columns = ticket_columns(plan, &segments);
+    let frt = segments
+        .iter()
+        .flat_map(|s| &s.kpis)
+        .any(|k| plan.kpis[*k].table == Table::Surveys && plan.kpis[*k].columns().contains(&"first_response_seconds"));
+    if staged.only.is_empty() {
+        // The columns a KPI, filter or dimension can read: the join holds the answers in its hash table.
+        let mut answers = staged.scan(Table::Surveys)?;
+        let readable = crate::plan::readable_schema(plan, Table::Surveys);
+        let kept: Vec<Expr> =
+            answers.collect_schema()?.iter_names().filter(|n| readable.contains(n)).map(|n| col(n.clone())).collect();
+        let answers = answers.select(kept);
+        let joined = with_ticket_columns(plan, staged.scan(Table::Tickets)?, answers, &columns, frt)
+            .with_column(lit(true).alias(TICKET_JOINED));
+        let path = scratch.join("answers_with_tickets.parquet");
+        super::sink_all(plan, vec![(path.clone(), joined)], ParquetCompression::Lz4Raw)?;
+        return Ok(Some(super::scan_file(&path)?));
+    }
     let spans = segments.iter().filter_map(|s| touched_span(s, staged));
     let Some((from, to)) = spans.reduce(|(a, b), (c, d)| (a.min(c), b.max(d))) else { return Ok(None) };
     let answers = within(staged.scan(Table::Surveys)?, "submitted_at", from, to).collect()?;
-    let columns = ticket_columns(plan, &segments);
     // Only the parts that hold the answers' tickets (by their id files): a night's answers rate recent
     // tickets, which a few of the store's parts hold.
     let wanted = super::id_index::hashes_of(answers.column("ticket_id")?.str()?.iter().flatten());
@@ -362,13 +392,9 @@ pub(super) fn answers_with_tickets(plan: &Plan, staged: &Staged) -> Result<Optio
         true => staged.scan(Table::Tickets)?,
         false => staged.scan(Table::Tickets)?.filter(super::compile::one_of(col(super::read::FILE), &files)),
     };
-    let answers = answers.lazy();
-    let frt = segments
-        .iter()
-        .flat_map(|s| &s.kpis)
-        .any(|k| plan.kpis[*k].table == Table::Surveys && plan.kpis[*k].columns().contains(&"first_response_seconds"));
-    let joined = with_ticket_columns(plan, tickets, answers, &columns, frt).with_column(lit(true).alias(TICKET_JOINED));
-    Ok(Some(joined.collect_with_engine(Engine::Streaming)?.unwrap_single()))
+    let joined =
+        with_ticket_columns(plan, tickets, answers.lazy(), &columns, frt).with_column(lit(true).alias(TICKET_JOINED));
+    Ok(Some(joined.collect_with_engine(Engine::Streaming)?.unwrap_single().lazy()))
 }
 
 /// The distinct ticket ids that `surveys` answer.
