@@ -64,6 +64,9 @@ pub struct Staged {
     answered: Option<DataFrame>,
     /// The tickets' parts, so that a night's answers read only the parts that hold their tickets.
     ticket_parts: Vec<stage::StagedPart>,
+    /// The days (since the epoch) on which the timeline table has rows, found once for every segment's
+    /// boundary periods (`segment::boundary_periods`).
+    data_days: std::sync::OnceLock<Vec<i32>>,
 }
 
 impl Staged {
@@ -78,6 +81,7 @@ impl Staged {
             answers: None,
             answered: None,
             ticket_parts: Vec::new(),
+            data_days: std::sync::OnceLock::new(),
         }
     }
 

@@ -567,25 +567,29 @@ fn boundary_periods(
         Some(period) => col(period).dt().date(),
         None => col("period"),
     };
-    let mut rows = staged.scan(table)?;
-    if let Some(period) = table.period_column() {
-        rows = within_touched_range(rows, seg, staged, period);
-    }
-    let starts = rows
-        .select([day.alias("__day")])
-        .filter(col("__day").is_not_null())
-        .select([period_start(
-            seg.grain,
-            col("__day").cast(DataType::Datetime(TimeUnit::Milliseconds, None)),
-            &plan.window,
-        )
-        .cast(DataType::Int32)
-        .alias("__start")])
-        .unique(None, UniqueKeepStrategy::Any)
-        .collect()?;
+    let distinct_days = |rows: LazyFrame| -> Result<Vec<i32>, crate::error::Error> {
+        let days = rows
+            .select([day.clone().cast(DataType::Int32).alias("__day")])
+            .filter(col("__day").is_not_null())
+            .unique(None, UniqueKeepStrategy::Any)
+            .collect()?;
+        Ok(days.column("__day")?.i32()?.iter().flatten().collect())
+    };
+    let days = match (table.period_column(), touched_span(seg, staged)) {
+        (Some(period), Some(_)) => distinct_days(within_touched_range(staged.scan(table)?, seg, staged, period))?,
+        // Computed whole: the same days for every segment, found once (10M tickets: 1–1.4 s a segment).
+        _ => match staged.data_days.get() {
+            Some(days) => days.clone(),
+            None => {
+                let days = distinct_days(staged.scan(table)?)?;
+                staged.data_days.get_or_init(|| days).clone()
+            },
+        },
+    };
     let mut with_data: Vec<jiff::civil::Date> =
-        starts.column("__start")?.i32()?.iter().flatten().map(|d| crate::periods::from_epoch_days(d as i64)).collect();
+        days.iter().map(|d| crate::periods::start_of(seg.grain, crate::periods::from_epoch_days(*d as i64))).collect();
     with_data.sort();
+    with_data.dedup();
     Ok(crate::periods::periods(seg.grain, from, to)
         .into_iter()
         .filter(|(start, _)| with_data.binary_search(start).is_ok())
