@@ -612,7 +612,7 @@ fn run_in(
             return Ok(report);
         }
     }
-    check_values(plan, &staging.fresh)?;
+    timing::traced("values checked", || check_values(plan, &staging.fresh))?;
     let mut rows: Vec<(Table, u64)> = staging.rows().into_iter().collect();
     for (table, n) in rows.iter_mut() {
         *n += staging.malformed_of(*table).count() as u64;
@@ -1134,7 +1134,13 @@ fn check_values(plan: &Plan, raw: &BTreeMap<Table, LazyFrame>) -> Result<(), Err
         if counts.is_empty() {
             continue;
         }
-        let df = lf.clone().select(counts).collect_with_engine(Engine::Streaming)?.unwrap_single();
+        // Rows with some bad value first: a column chunk whose statistics count only nulls is skipped unread.
+        let any_bad = typed.iter().map(|c| col(normalise::bad(c)).is_not_null()).reduce(|a, b| a.or(b));
+        let rows = match any_bad {
+            Some(any) => lf.clone().filter(any),
+            None => lf.clone(),
+        };
+        let df = rows.select(counts).collect_with_engine(Engine::Streaming)?.unwrap_single();
         let get = |name: &str| -> u64 { df.column(name).ok().and_then(|c| c.u64().ok()?.get(0)).unwrap_or(0) };
         for column in typed {
             let total = get(column);
