@@ -166,12 +166,32 @@ pub fn mix(
     by.push(label);
     let counts = lf.group_by(by).agg([len().cast(DataType::Int64).alias("__count")]);
     let totals_by: Vec<Expr> = key_names.iter().map(|k| col(k.clone())).collect();
-    Ok(counts.with_column(col("__count").sum().over(totals_by)?.alias("__total")).with_columns([
-        (lit(100.0) * col("__count").cast(DataType::Float64) / col("__total").cast(DataType::Float64)).alias("value"),
-        col("__count").cast(DataType::Float64).alias("numerator"),
-        col("__total").cast(DataType::Float64).alias("denominator"),
-        col("__total").alias("n"),
-    ]))
+    let figures = mix_share(col("__count"), col("__total"));
+    let named = figures.into_iter().zip(PARTS).map(|(e, name)| e.alias(name)).collect::<Vec<_>>();
+    Ok(counts.with_column(col("__count").sum().over(totals_by)?.alias("__total")).with_columns(named))
+}
+
+/// A mix value's figures (value, numerator, denominator, n) from its rows (`count`) and the group's (`total`).
+fn mix_share(count: Expr, total: Expr) -> [Expr; 4] {
+    let share = lit(100.0) * count.clone().cast(DataType::Float64) / total.clone().cast(DataType::Float64);
+    [share, count.cast(DataType::Float64), total.clone().cast(DataType::Float64), total]
+}
+
+/// The KPI's rows in a group (those its filter keeps). A literal `true` would not broadcast inside an
+/// aggregation, hence `len()` when there is no filter.
+fn rows_of(filter: &Option<Expr>) -> Expr {
+    match filter {
+        Some(f) => count_true(f.clone()),
+        None => len().cast(DataType::Int64),
+    }
+}
+
+/// The KPI's rows in a group where `e` holds.
+fn rows_of_where(filter: &Option<Expr>, e: Expr) -> Expr {
+    match filter {
+        Some(f) => count_true(f.clone().and(e)),
+        None => count_true(e),
+    }
 }
 
 /// The value a mix counts a row under: `of` as text, `(none)` when it is missing.
@@ -184,28 +204,18 @@ pub fn mix_label(of: &str) -> Expr {
 /// and the KPI's rows in all. `mix_figures` turns them into a row's figures.
 pub fn mix_counts(k: usize, s: usize, def: &KpiDefinition, of: &str, labels: &[String], out: &mut GroupAggs) {
     let filter = def.filter.as_ref().map(holds);
-    let total = match &filter {
-        Some(f) => count_true(f.clone()),
-        None => len().cast(DataType::Int64),
-    };
-    out.aggs.push(total.alias(part(k, s, "mix_total")));
+    out.aggs.push(rows_of(&filter).alias(part(k, s, "mix_total")));
     for (i, label) in labels.iter().enumerate() {
         let has = mix_label(of).eq(lit(label.as_str()));
-        let has = match &filter {
-            Some(f) => f.clone().and(has),
-            None => has,
-        };
-        out.aggs.push(count_true(has).alias(part(k, s, &format!("mix{i}"))));
+        out.aggs.push(rows_of_where(&filter, has).alias(part(k, s, &format!("mix{i}"))));
     }
 }
 
 /// The figures (value, numerator, denominator, n) of label `i` of a mix counted by `mix_counts`, and the
 /// count that says whether the group has the label at all.
 pub fn mix_figures(k: usize, s: usize, i: usize) -> ([Expr; 4], Expr) {
-    let (count, total) = (col(part(k, s, &format!("mix{i}"))), col(part(k, s, "mix_total")));
-    let share = lit(100.0) * count.clone().cast(DataType::Float64) / total.clone().cast(DataType::Float64);
-    let figures = [share, count.clone().cast(DataType::Float64), total.clone().cast(DataType::Float64), total];
-    (figures, count)
+    let count = col(part(k, s, &format!("mix{i}")));
+    (mix_share(count.clone(), col(part(k, s, "mix_total"))), count)
 }
 
 /// A bound of the 95 % Wilson score interval of `yes` successes in `n` trials, in percent:
@@ -311,16 +321,8 @@ fn spearman(x: Expr, y: Expr) -> Expr {
 /// are computed apart (`mix`), having one row per value.
 pub fn aggregations(k: usize, def: &KpiDefinition, days: &Expr, out: &mut GroupAggs) {
     let filter = def.filter.as_ref().map(holds);
-    // Rows of the KPI in the group, and those of them where `e` holds. A literal `true` would not broadcast
-    // inside an aggregation, hence `len()` when there is no filter.
-    let rows = || match &filter {
-        Some(f) => count_true(f.clone()),
-        None => len().cast(DataType::Int64),
-    };
-    let rows_where = |e: Expr| match &filter {
-        Some(f) => count_true(f.clone().and(e)),
-        None => count_true(e),
-    };
+    let rows = || rows_of(&filter);
+    let rows_where = |e: Expr| rows_of_where(&filter, e);
     let mask = |m: Expr| match &filter {
         Some(f) => when(f.clone()).then(m).otherwise(lit(NULL).cast(DataType::Float64)),
         None => m,

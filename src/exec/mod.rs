@@ -85,6 +85,12 @@ impl Staged {
         }
     }
 
+    /// Whether the frames found once per run (`answers`, `answered`) hold the rows of segment `name`: every
+    /// segment's on a full run, the touched ones' on a night.
+    fn covers(&self, name: &str) -> bool {
+        self.only.is_empty() || self.only.contains_key(name)
+    }
+
     pub fn scan(&self, table: Table) -> Result<LazyFrame, Error> {
         self.frames.get(&table).cloned().ok_or_else(|| Error::Internal(format!("no source feeds the {table} table")))
     }

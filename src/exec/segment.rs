@@ -111,9 +111,7 @@ pub fn table_frame(
     staged: &Staged,
 ) -> Result<LazyFrame, crate::error::Error> {
     let mut lf = match (&staged.answers, table) {
-        (Some(answers), Table::Surveys) if staged.only.is_empty() || staged.only.contains_key(&seg.name) => {
-            answers.clone()
-        },
+        (Some(answers), Table::Surveys) if staged.covers(&seg.name) => answers.clone(),
         _ => staged.scan(table)?,
     };
     let mut period = table.period_column().expect("event KPIs are over tables with a period column");
@@ -141,7 +139,7 @@ pub fn table_frame(
         lf = lf.filter(one_of_days(start, days));
     }
     // The answered tickets were found once for all segments: on a night, those of the touched periods.
-    let answered = staged.answered.as_ref().filter(|_| staged.only.is_empty() || staged.only.contains_key(&seg.name));
+    let answered = staged.answered.as_ref().filter(|_| staged.covers(&seg.name));
     let lf = enriched_with(plan, table, seg, staged, lf, answered)?;
     Ok(lf.with_column(period_start(seg.grain, col(period), &plan.window).alias(PERIOD)))
 }
@@ -355,8 +353,7 @@ pub(super) fn answers_with_tickets(
     if by_ticket || !linked || plan.sources_of(Table::Surveys).next().is_none() {
         return Ok(None);
     }
-    let recomputed = |s: &&Segment| staged.only.is_empty() || staged.only.contains_key(&s.name);
-    let segments: Vec<&Segment> = plan.segments.iter().filter(recomputed).collect();
+    let segments: Vec<&Segment> = plan.segments.iter().filter(|s| staged.covers(&s.name)).collect();
     let reads_surveys = segments.iter().flat_map(|s| &s.kpis).any(|k| plan.kpis[*k].table == Table::Surveys);
     if !reads_surveys {
         return Ok(None);
@@ -409,8 +406,8 @@ pub(super) fn answered_tickets(plan: &Plan, staged: &Staged) -> Result<Option<Da
     let reads_survey = |s: &&Segment| {
         s.kpis.iter().any(|k| plan.kpis[*k].table == Table::Tickets && plan.kpis[*k].columns().contains(&"has_survey"))
     };
-    let recomputed = |s: &&Segment| staged.only.is_empty() || staged.only.contains_key(&s.name);
-    let segments: Vec<&Segment> = plan.segments.iter().filter(recomputed).filter(reads_survey).collect();
+    let segments: Vec<&Segment> =
+        plan.segments.iter().filter(|s| staged.covers(&s.name)).filter(reads_survey).collect();
     if segments.is_empty() || plan.sources_of(Table::Surveys).next().is_none() {
         return Ok(None);
     }

@@ -3,6 +3,11 @@
 //! a failed run leaves no half-written file and keeps the previous outputs.
 
 pub mod lock;
+mod merge;
+mod splice;
+
+pub use merge::{merge_periods, merge_window, Merged};
+pub use splice::EarlierCsv;
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -111,7 +116,7 @@ impl Output {
             let file_name = format!("{name}.{}", format.extension());
             let path = work.join(&file_name);
             let digest = match (format, &mut earlier) {
-                (OutputFormat::Csv, Some((csv, rows))) => match write_spliced_csv(&path, df, rows, csv)? {
+                (OutputFormat::Csv, Some((csv, rows))) => match splice::write_spliced_csv(&path, df, rows, csv)? {
                     Some(digest) => digest,
                     None => write_file(&path, df, *format, metadata)?,
                 },
@@ -221,265 +226,9 @@ fn same_bytes(a: &Path, b: &Path) -> bool {
     }
 }
 
-/// Merges a backfill's rows into a segment's earlier table: the earlier rows of periods outside
-/// `[from, to)`, this run's rows of the periods inside, in the table's order (dimensions, then period; the
-/// rows of one period keep the order they had).
-pub fn merge_window(
-    earlier: Option<DataFrame>,
-    new: DataFrame,
-    from: Option<i32>,
-    to: Option<i32>,
-) -> PolarsResult<DataFrame> {
-    let day = col(PERIOD).cast(DataType::Int32);
-    let mut inside = day.clone().is_not_null();
-    if let Some(f) = from {
-        inside = inside.and(day.clone().gt_eq(lit(f)));
-    }
-    if let Some(t) = to {
-        inside = inside.and(day.lt(lit(t)));
-    }
-    Ok(merge_periods(earlier, new, inside)?.table)
-}
-
-/// A table merged from an earlier output and rows recomputed for some periods.
-pub struct Merged {
-    pub table: DataFrame,
-    /// For each row, its row in the earlier table, or null for a recomputed row.
-    pub earlier_rows: Option<IdxCa>,
-}
-
-const EARLIER_ROW: &str = "__earlier_row";
-
-/// Merges rows recomputed for some periods (`inside`, an expression over `period_start`) into the earlier
-/// table, as `merge_window` does for a window: the table sorted by its dimensions, then period, stably, as a
-/// sort of the earlier rows kept followed by the new rows would order them.
-pub fn merge_periods(earlier: Option<DataFrame>, new: DataFrame, inside: Expr) -> PolarsResult<Merged> {
-    let position = new.get_column_names().iter().position(|c| c.as_str() == PERIOD).unwrap_or(0);
-    let mut order: Vec<PlSmallStr> = new.get_column_names()[..position].iter().map(|c| (*c).clone()).collect();
-    order.push(PERIOD.into());
-    let fresh = new.lazy().filter(inside.clone());
-    let Some(earlier) = earlier else { return Ok(Merged { table: fresh.collect()?, earlier_rows: None }) };
-    let stable =
-        SortMultipleOptions::default().with_nulls_last(true).with_maintain_order(true).with_multithreaded(true);
-    let fresh = fresh.collect()?.sort(order.clone(), stable)?;
-    let kept_mask = earlier.clone().lazy().select([inside.clone().not().alias("kept")]).collect()?;
-    let kept: Vec<IdxSize> = kept_mask
-        .column("kept")?
-        .bool()?
-        .iter()
-        .enumerate()
-        .filter(|(_, k)| *k == Some(true))
-        .map(|(i, _)| i as IdxSize)
-        .collect();
-    let keys = |df: &DataFrame| -> PolarsResult<BinaryOffsetChunked> {
-        let columns: Vec<Column> = order.iter().map(|c| df.column(c).cloned()).collect::<PolarsResult<_>>()?;
-        let flags = vec![false; columns.len()];
-        row_encode::_get_rows_encoded_ca("keys".into(), &columns, &flags, &vec![true; columns.len()], false)
-    };
-    let (earlier_keys, fresh_keys) = (keys(&earlier)?, keys(&fresh)?);
-    let (earlier_keys, fresh_keys) = (earlier_keys.downcast_as_array(), fresh_keys.downcast_as_array());
-    // Walk both sorted lists; on equal keys the earlier row comes first, as in a stable sort of both.
-    let earlier_height = earlier.height() as IdxSize;
-    let mut rows: Vec<IdxSize> = Vec::with_capacity(kept.len() + fresh.height());
-    let (mut i, mut j) = (0, 0);
-    while i < kept.len() || j < fresh.height() {
-        let key = |at: IdxSize| earlier_keys.value(at as usize);
-        if i > 0 && i < kept.len() && key(kept[i - 1]) > key(kept[i]) {
-            // An earlier table that is not in the table's order (written otherwise): sort it whole.
-            return merge_by_sorting(earlier, fresh, inside, order);
-        }
-        if j == fresh.height() || (i < kept.len() && key(kept[i]) <= fresh_keys.value(j)) {
-            rows.push(kept[i]);
-            i += 1;
-        } else {
-            rows.push(earlier_height + j as IdxSize);
-            j += 1;
-        }
-    }
-    let rows = IdxCa::from_vec("rows".into(), rows);
-    let table = earlier.vstack(&fresh)?.take(&rows)?;
-    let earlier_rows: IdxCa = rows.iter().map(|r| r.filter(|r| *r < earlier_height)).collect();
-    Ok(Merged { table, earlier_rows: Some(earlier_rows) })
-}
-
-/// `merge_periods` by a stable sort of the earlier rows kept followed by the new rows.
-fn merge_by_sorting(
-    earlier: DataFrame,
-    fresh: DataFrame,
-    inside: Expr,
-    order: Vec<PlSmallStr>,
-) -> PolarsResult<Merged> {
-    let kept = earlier.with_row_index(EARLIER_ROW.into(), None)?.lazy().filter(inside.not());
-    let mut all = kept.collect()?;
-    let mut fresh = fresh;
-    fresh.insert_column(0, Column::full_null(EARLIER_ROW.into(), fresh.height(), &IDX_DTYPE))?;
-    all.vstack_mut(&fresh)?;
-    all.rechunk_mut_par();
-    let stable =
-        SortMultipleOptions::default().with_nulls_last(true).with_maintain_order(true).with_multithreaded(true);
-    let mut table = all.sort(order, stable)?;
-    let earlier_rows = table.drop_in_place(EARLIER_ROW)?.idx()?.clone();
-    Ok(Merged { table, earlier_rows: Some(earlier_rows) })
-}
-
-/// The CSV a previous run wrote for a table, when it is the file that run recorded and the table's Parquet
-/// file is too (so that its lines are the Parquet rows, in order). Read through a buffer, not mapped: its
-/// pages would count in the run's peak memory (149 MB for 660k rows of peer comparisons).
-pub struct EarlierCsv {
-    reader: std::io::BufReader<File>,
-    /// The reader's position in the file.
-    at: u64,
-    /// Where each record starts (the header first), then the file's length.
-    starts: Vec<u64>,
-    /// The header, and whether the file ends with a line end.
-    header: Vec<u8>,
-    ends_with_line_end: bool,
-}
-
-/// The reading buffer's size.
-const PIECE: usize = 8 << 20;
-
-impl EarlierCsv {
-    pub fn open(dir: &Path, name: &str, digests: &BTreeMap<String, String>) -> Option<EarlierCsv> {
-        use std::io::{BufRead, Seek};
-        let recorded = |ext: &str| digests.get(&format!("{name}.{ext}"));
-        let (parquet, csv) = (recorded("parquet")?, recorded("csv")?);
-        let parquet_bytes = std::fs::read(dir.join(format!("{name}.parquet"))).ok()?;
-        if &hex(xxhash_rust::xxh3::xxh3_64(&parquet_bytes)) != parquet {
-            return None;
-        }
-        let mut reader = std::io::BufReader::with_capacity(PIECE, File::open(dir.join(format!("{name}.csv"))).ok()?);
-        let mut hasher = xxhash_rust::xxh3::Xxh3::new();
-        let (mut starts, mut quoted, mut length, mut last) = (vec![0], false, 0u64, None);
-        loop {
-            let piece = reader.fill_buf().ok()?;
-            if piece.is_empty() {
-                break;
-            }
-            hasher.update(piece);
-            scan_records(piece, length, &mut quoted, &mut starts);
-            (length, last) = (length + piece.len() as u64, piece.last().copied());
-            let n = piece.len();
-            reader.consume(n);
-        }
-        if starts.last() != Some(&length) {
-            starts.push(length);
-        }
-        if hex(hasher.digest()) != *csv {
-            return None;
-        }
-        reader.rewind().ok()?;
-        let mut header = vec![0; (starts[1] - starts[0]) as usize];
-        std::io::Read::read_exact(&mut reader, &mut header).ok()?;
-        Some(EarlierCsv { at: starts[1], reader, starts, header, ends_with_line_end: last == Some(b'\n') })
-    }
-
-    /// Copies records `from..to` to `out`. Calls go forward through the file: what lies between is skipped
-    /// inside the buffer.
-    fn copy(&mut self, from: usize, to: usize, out: &mut impl Write) -> std::io::Result<()> {
-        use std::io::BufRead;
-        let (start, end) = (self.starts[from], self.starts[to]);
-        self.reader.seek_relative(start as i64 - self.at as i64)?;
-        let mut left = (end - start) as usize;
-        while left > 0 {
-            let piece = self.reader.fill_buf()?;
-            if piece.is_empty() {
-                return Err(std::io::ErrorKind::UnexpectedEof.into());
-            }
-            let n = piece.len().min(left);
-            out.write_all(&piece[..n])?;
-            self.reader.consume(n);
-            left -= n;
-        }
-        self.at = end;
-        Ok(())
-    }
-}
-
+/// A file hash as the manifest records it.
 fn hex(digest: u64) -> String {
     format!("{digest:016x}")
-}
-
-/// Adds to `starts` the offsets (`offset` + position in `piece`) where records start. A line end inside
-/// quotes (a value holding a line break) does not end a record; an escaped quote (`""`) toggles twice.
-fn scan_records(piece: &[u8], offset: u64, quoted: &mut bool, starts: &mut Vec<u64>) {
-    for i in memchr::memchr2_iter(b'"', b'\n', piece) {
-        if piece[i] == b'"' {
-            *quoted = !*quoted;
-        } else if !*quoted {
-            starts.push(offset + i as u64 + 1);
-        }
-    }
-}
-
-/// Where the CSV's records start, then its length.
-fn record_starts(bytes: &[u8]) -> Vec<usize> {
-    let mut starts = vec![0];
-    scan_records(bytes, 0, &mut false, &mut starts);
-    if starts.last() != Some(&(bytes.len() as u64)) {
-        starts.push(bytes.len() as u64);
-    }
-    starts.into_iter().map(|s| s as usize).collect()
-}
-
-/// Writes the CSV of a merged table: the lines of the rows kept from the earlier table are copied from its
-/// CSV, the recomputed rows are formatted. A row's line does not depend on the other rows, so the bytes are
-/// those `write_file` would write. Returns `None`, writing nothing, when the earlier CSV does not have the
-/// same header or has fewer lines than the rows it should hold.
-fn write_spliced_csv(
-    path: &Path,
-    df: &mut DataFrame,
-    earlier_rows: &IdxCa,
-    earlier: &mut EarlierCsv,
-) -> Result<Option<String>, Error> {
-    let mut fresh = df.filter(&earlier_rows.is_null()).map_err(|e| output_error(path, e))?;
-    let mut formatted = Vec::new();
-    csv_writer(&mut formatted).finish(&mut fresh).map_err(|e| output_error(path, e))?;
-    let fresh_starts = record_starts(&formatted);
-    let fresh_record = |i: usize| &formatted[fresh_starts[i]..fresh_starts[i + 1]];
-    let earlier_count = earlier.starts.len() - 2;
-    let fits = fresh_record(0) == earlier.header
-        && earlier.ends_with_line_end
-        && fresh_starts.len() - 2 == fresh.height()
-        && earlier_rows.max().is_none_or(|m| (m as usize) < earlier_count);
-    if !fits {
-        return Ok(None);
-    }
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| output_error(parent, e))?;
-    }
-    let file = File::create(path).map_err(|e| output_error(path, e))?;
-    let mut out = std::io::BufWriter::with_capacity(1 << 20, Hashing::new(file));
-    let failed = |e: std::io::Error| output_error(path, e);
-    out.write_all(fresh_record(0)).map_err(failed)?;
-    // Runs of consecutive earlier records are copied in one piece. The kept rows come in the earlier table's
-    // order (both are sorted the same way, stably), so the file is read front to back.
-    let mut run = None::<(usize, usize)>;
-    let mut next_fresh = 1;
-    for row in earlier_rows.iter() {
-        match (row.map(|r| r as usize + 1), run) {
-            (Some(r), Some((from, to))) if r == to => run = Some((from, r + 1)),
-            (Some(r), _) => {
-                if let Some((from, to)) = run {
-                    earlier.copy(from, to, &mut out).map_err(failed)?;
-                }
-                run = Some((r, r + 1));
-            },
-            (None, _) => {
-                if let Some((from, to)) = run.take() {
-                    earlier.copy(from, to, &mut out).map_err(failed)?;
-                }
-                out.write_all(fresh_record(next_fresh)).map_err(failed)?;
-                next_fresh += 1;
-            },
-        }
-    }
-    if let Some((from, to)) = run {
-        earlier.copy(from, to, &mut out).map_err(failed)?;
-    }
-    let hashing = out.into_inner().map_err(|e| output_error(path, e.error()))?;
-    hashing.inner.sync_all().map_err(|e| output_error(path, e))?;
-    Ok(Some(hex(hashing.hasher.digest())))
 }
 
 /// A writer that hashes what goes through it: the digest of an output file without reading it again.
@@ -511,6 +260,14 @@ fn csv_writer<W: Write>(w: W) -> CsvWriter<W> {
     CsvWriter::new(w).include_header(true).with_date_format(Some("%Y-%m-%d".into()))
 }
 
+/// Creates `path` and the folders above it.
+fn create_file(path: &Path) -> Result<File, Error> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| output_error(parent, e))?;
+    }
+    File::create(path).map_err(|e| output_error(path, e))
+}
+
 /// Writes `df` to `path` in `format`, synced to disk; returns the file's hash.
 fn write_file(
     path: &Path,
@@ -518,10 +275,7 @@ fn write_file(
     format: OutputFormat,
     metadata: &[(String, String)],
 ) -> Result<String, Error> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| output_error(parent, e))?;
-    }
-    let mut file = Hashing::new(File::create(path).map_err(|e| output_error(path, e))?);
+    let mut file = Hashing::new(create_file(path)?);
     match format {
         OutputFormat::Parquet => {
             ParquetWriter::new(&mut file)
@@ -611,6 +365,8 @@ pub fn metadata(plan: &Plan) -> Vec<(String, String)> {
 
 #[cfg(test)]
 mod tests {
+    use super::merge::merge_by_sorting;
+    use super::splice::{record_starts, write_spliced_csv};
     use super::*;
 
     #[test]
