@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # End-to-end comparison on generated dumps: deskpulse against two independent implementations of the same
 # core KPIs (benches/reference_polars.py, benches/reference_duckdb.sql), with a check that all three agree;
-# then deskpulse on the full catalog with benchmarks (benches/full_catalog.yaml). Prints wall time and peak
-# RSS of each. Usage: benches/compare.sh [TICKETS ...]   (default: 1000000 10000000)
-# Dumps are cached in $BENCH_DIR (default ~/.cache/deskpulse-bench/data); Python deps in a venv beside it.
+# then deskpulse on the full catalog with benchmarks (benches/full_catalog.yaml) against a hand-written Polars
+# script computing the same tables (benches/reference_catalog.py), with a check that both agree. Prints wall
+# time and peak RSS of each. Usage: benches/compare.sh [TICKETS ...]   (default: 1000000 10000000)
+# FORMATS="csv parquet" (the default) sets the dumps' file formats. Dumps are cached in $BENCH_DIR (default
+# ~/.cache/deskpulse-bench/data); Python deps in a venv beside it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/deskpulse-target}
@@ -27,20 +29,16 @@ measure() { # label command... → "label wall_s peak_MiB"
 mkdir -p "$BENCH_DIR"
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); $(uname -sr)"
 for n in "${SIZES[@]}"; do
-  dump=$BENCH_DIR/tickets-$n
+for format in ${FORMATS:-csv parquet}; do
+  dump=$BENCH_DIR/tickets-$n; [ "$format" = csv ] || dump=$dump-$format
   if [ ! -f "$dump/pipeline.yaml" ]; then
     rm -rf "$dump"
-    echo "== generating $n tickets"
-    measure "generate" "$BIN" generate --tickets "$n" --seed 1 --out "$dump"
+    echo "== generating $n tickets ($format)"
+    measure "generate" "$BIN" generate --tickets "$n" --seed 1 --format "$format" --out "$dump"
   fi
-  echo "== $n tickets: core KPIs by sector x channel x month"
+  echo "== $n tickets ($format): core KPIs by sector x channel x month"
   rm -rf "$BENCH_DIR/out-deskpulse" "$BENCH_DIR/polars.csv" "$BENCH_DIR/duckdb.csv"
   measure "deskpulse run" "$BIN" run "$dump/pipeline.yaml" --out "$BENCH_DIR/out-deskpulse"
-  # The full catalog: the dump's sources with benches/full_catalog.yaml's KPIs, segments and benchmarks.
-  { sed '/^kpis:/,$d' "$dump/pipeline.yaml"
-    sed "s#REFERENCE#$PWD/sample_data/benchmarks/reference.csv#" benches/full_catalog.yaml; } > "$dump/pipeline-full.yaml"
-  rm -rf "$BENCH_DIR/out-full"
-  measure "deskpulse run (full catalog)" "$BIN" run "$dump/pipeline-full.yaml" --out "$BENCH_DIR/out-full"
   polars_csv=$BENCH_DIR/polars.csv
   if [ "$n" -le 20000000 ]; then
     measure "Python Polars (reference)" "$PY" benches/reference_polars.py "$dump" "$polars_csv"
@@ -50,4 +48,15 @@ for n in "${SIZES[@]}"; do
   fi
   measure "DuckDB SQL (reference)" "$PY" benches/reference_duckdb.py "$dump" "$BENCH_DIR/duckdb.csv"
   "$PY" benches/agree.py "$BENCH_DIR/out-deskpulse" "$polars_csv" "$BENCH_DIR/duckdb.csv"
+  echo "== $n tickets ($format): full catalog"
+  # The dump's sources with benches/full_catalog.yaml's KPIs, segments and benchmarks.
+  { sed '/^kpis:/,$d' "$dump/pipeline.yaml"
+    sed "s#REFERENCE#$PWD/sample_data/benchmarks/reference.csv#" benches/full_catalog.yaml; } > "$dump/pipeline-full.yaml"
+  rm -rf "$BENCH_DIR/out-full" "$BENCH_DIR/out-catalog"
+  measure "deskpulse run (full catalog)" "$BIN" run "$dump/pipeline-full.yaml" --out "$BENCH_DIR/out-full"
+  if [ "$n" -le 20000000 ]; then # it holds the typed tables in memory
+    measure "Python Polars (full catalog)" "$PY" benches/reference_catalog.py "$dump" "$BENCH_DIR/out-catalog"
+    "$PY" benches/agree_catalog.py "$BENCH_DIR/out-full" "$BENCH_DIR/out-catalog" | tail -1
+  fi
+done
 done

@@ -1,21 +1,20 @@
 -- Core KPIs by sector x channel x month in DuckDB SQL: an independent reference for deskpulse (same definitions
--- as docs/kpis.md). benches/reference_duckdb.py fills in __SRC__ and __OUT__.
+-- as docs/kpis.md). benches/reference_duckdb.py fills in __SRC__, __OUT__ and the readers of the dump's
+-- ticket and rating files (CSV or Parquet), __TICKETS__ and __RATINGS__.
 CREATE TEMP VIEW t AS
 SELECT t.*, a.sector,
        CASE via WHEN 'voice' THEN 'phone' WHEN 'web' THEN 'email' WHEN 'twitter' THEN 'social' ELSE via END AS channel,
        date_trunc('month', created_at)::DATE AS period_start,
        solved_at IS NOT NULL AND status IN ('solved', 'closed') AND coalesce(tags, '') NOT LIKE '%abandoned%' AS resolved,
-       epoch_ms(first_replied_at) / 1000.0 - epoch_ms(created_at) / 1000.0 AS frt
-FROM read_csv('__SRC__/zendesk/tickets-*.csv',
-              types = {'id': 'VARCHAR', 'organization_id': 'VARCHAR', 'created_at': 'TIMESTAMP',
-                       'first_replied_at': 'TIMESTAMP', 'solved_at': 'TIMESTAMP', 'tags': 'VARCHAR'}) t
+       (epoch_ms(first_replied_at) - epoch_ms(created_at)) / 1000.0 AS frt
+FROM __TICKETS__ t
 LEFT JOIN (SELECT "Account ID" AS account_id, Industry AS sector
            FROM read_csv('__SRC__/crm/accounts.csv', delim = ';', header = true)) a
        ON a.account_id = t.organization_id
 WHERE created_at >= TIMESTAMP '2025-01-01' AND created_at < TIMESTAMP '2026-01-01';
 
 CREATE TEMP VIEW t2 AS
-SELECT *, CASE WHEN resolved THEN epoch_ms(solved_at) / 1000.0 - epoch_ms(created_at) / 1000.0 END AS rt FROM t;
+SELECT *, CASE WHEN resolved THEN (epoch_ms(solved_at) - epoch_ms(created_at)) / 1000.0 END AS rt FROM t;
 
 CREATE TEMP TABLE wide AS
 SELECT sector, channel, period_start,
@@ -34,8 +33,7 @@ FROM t2 GROUP BY ALL;
 CREATE TEMP TABLE csat AS
 SELECT t.sector, t.channel, date_trunc('month', r.created_at)::DATE AS period_start,
        100.0 * count(*) FILTER (r.score = 'good') / count(*) AS csat__value
-FROM read_csv('__SRC__/zendesk/satisfaction_ratings-*.csv',
-              types = {'ticket_id': 'VARCHAR', 'created_at': 'TIMESTAMP'}) r
+FROM __RATINGS__ r
 LEFT JOIN t ON t.id = r.ticket_id
 WHERE r.created_at >= TIMESTAMP '2025-01-01' AND r.created_at < TIMESTAMP '2026-01-01'
 GROUP BY ALL;

@@ -4,18 +4,23 @@ Same definitions as docs/kpis.md: tickets placed by created_at, ratings by their
 set, status solved or closed, not abandoned; FCR = resolved with at most one reply and no reopen; percentiles
 interpolate linearly. Usage: reference_polars.py GENERATED_DIR OUT.csv
 """
+import glob
 import sys
 
 import polars as pl
 
 src, out = sys.argv[1], sys.argv[2]
-ts = pl.Datetime("ms")
-tickets = pl.scan_csv(f"{src}/zendesk/tickets-*.csv", schema_overrides={"id": pl.String, "organization_id": pl.String})
-ratings = pl.scan_csv(f"{src}/zendesk/satisfaction_ratings-*.csv", schema_overrides={"ticket_id": pl.String})
+if glob.glob(f"{src}/zendesk/tickets-*.parquet"):  # typed already
+    tickets = pl.scan_parquet(f"{src}/zendesk/tickets-*.parquet").with_columns(pl.col("id").cast(pl.String))
+    ratings = pl.scan_parquet(f"{src}/zendesk/satisfaction_ratings-*.parquet").with_columns(pl.col("ticket_id").cast(pl.String))
+    parse = lambda c: pl.col(c).cast(pl.Datetime("ms"))
+else:
+    tickets = pl.scan_csv(f"{src}/zendesk/tickets-*.csv", schema_overrides={"id": pl.String, "organization_id": pl.String})
+    ratings = pl.scan_csv(f"{src}/zendesk/satisfaction_ratings-*.csv", schema_overrides={"ticket_id": pl.String})
+    parse = lambda c: pl.col(c).str.to_datetime("%Y-%m-%dT%H:%M:%SZ", time_unit="ms")
 accounts = pl.scan_csv(f"{src}/crm/accounts.csv", separator=";").select(
     pl.col("Account ID").alias("organization_id"), pl.col("Industry").alias("sector")
 )
-parse = lambda c: pl.col(c).str.to_datetime("%Y-%m-%dT%H:%M:%SZ", time_unit="ms")
 t = (
     tickets.with_columns(
         created=parse("created_at"),
