@@ -75,49 +75,46 @@ pub fn side_total(side: &crate::catalog::Side) -> Expr {
 }
 
 /// The aggregation of a boundary KPI for the period `[start, end)`: (value, numerator, denominator, n).
-/// Instants are epoch milliseconds (tickets), days are days since the epoch (accounts).
-pub fn snapshot(a: &Aggregate, start_ms: i64, end_ms: i64, start_day: i32, end_day: i32) -> [Expr; 4] {
-    let before = |c: &str, ms: i64| {
-        col(c).lt(lit(ms).cast(DataType::Datetime(TimeUnit::Milliseconds, None))).fill_null(lit(false))
-    };
-    let date = |d: i32| lit(d).cast(DataType::Date);
-    let customer_on = |d: i32| {
+/// The bounds are expressions (literals, or columns of a frame of periods): days since the epoch (`Int32`);
+/// the end instant is the first instant of `end_day`.
+pub fn snapshot(a: &Aggregate, start_day: Expr, end_day: Expr) -> [Expr; 4] {
+    let end_instant = (end_day.clone().cast(DataType::Int64) * lit(86_400_000i64))
+        .cast(DataType::Datetime(TimeUnit::Milliseconds, None));
+    let date = |d: &Expr| d.clone().cast(DataType::Date);
+    let customer_on = |d: &Expr| {
         col("customer_since")
             .lt(date(d))
             .fill_null(lit(false))
             .and(col("churned_at").is_null().or(col("churned_at").gt_eq(date(d))))
     };
     let f = |e: Expr| e.cast(DataType::Float64);
-    let _ = start_ms;
     match a {
         Aggregate::OpenAtPeriodEnd => {
             // Created strictly before the end instant; resolved or closed at or before it is no longer open.
-            let by_end = |c: &str| {
-                col(c).lt_eq(lit(end_ms).cast(DataType::Datetime(TimeUnit::Milliseconds, None))).fill_null(lit(false))
-            };
-            let created = before("created_at", end_ms);
+            let by_end = |c: &str| col(c).lt_eq(end_instant.clone()).fill_null(lit(false));
+            let created = col("created_at").lt(end_instant.clone()).fill_null(lit(false));
             let open = created.clone().and(by_end("resolved_at").not()).and(by_end("closed_at").not());
             let value = count_true(open);
             [f(value), lit(NULL).cast(DataType::Float64), lit(NULL).cast(DataType::Float64), count_true(created)]
         },
         Aggregate::Retention => {
-            let s = count_true(customer_on(start_day));
-            let e = count_true(customer_on(end_day));
+            let s = count_true(customer_on(&start_day));
+            let e = count_true(customer_on(&end_day));
             let acquired = count_true(
                 col("customer_since")
-                    .gt_eq(date(start_day))
-                    .and(col("customer_since").lt(date(end_day)))
+                    .gt_eq(date(&start_day))
+                    .and(col("customer_since").lt(date(&end_day)))
                     .fill_null(lit(false)),
             );
             let num = f(e - acquired);
             [lit(100.0) * num.clone() / f(s.clone()), num, f(s.clone()), s]
         },
         Aggregate::Churn => {
-            let s = count_true(customer_on(start_day));
+            let s = count_true(customer_on(&start_day));
             let churned = count_true(
-                customer_on(start_day)
-                    .and(col("churned_at").gt_eq(date(start_day)))
-                    .and(col("churned_at").lt(date(end_day)))
+                customer_on(&start_day)
+                    .and(col("churned_at").gt_eq(date(&start_day)))
+                    .and(col("churned_at").lt(date(&end_day)))
                     .fill_null(lit(false)),
             );
             [lit(100.0) * f(churned.clone()) / f(s.clone()), f(churned), f(s.clone()), s]

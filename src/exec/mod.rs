@@ -10,6 +10,7 @@ mod compile;
 mod csv_shape;
 mod hash;
 mod history;
+mod hold;
 mod id_index;
 mod normalise;
 mod prepare;
@@ -671,6 +672,9 @@ fn run_in(
     staged.only = only.clone();
     staged.earlier = earlier;
     staged.ticket_parts = staging.part_files.get(&Table::Tickets).cloned().unwrap_or_default();
+    if staged.only.is_empty() {
+        timing::traced("small tables held", || hold::hold_small_tables(&mut staged, &staging.rows()))?;
+    }
     staged.answers = timing::traced("answers with their tickets", || {
         segment::answers_with_tickets(plan, &staged, output.work_dir())
     })?;

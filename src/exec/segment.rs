@@ -16,6 +16,9 @@ use crate::plan::{Grain, Plan, Segment, Window};
 pub const PERIOD: &str = "period_start";
 /// Tickets of a group, joined in for KPIs per ticket.
 const TICKETS: &str = "__tickets";
+/// A boundary period's first day and the next period's, as days since the epoch (`snapshot_parts`).
+const START_DAY: &str = "__start_day";
+const END_DAY: &str = "__end_day";
 
 /// Output columns after the dimensions, in order.
 pub const OUTPUT_COLUMNS: [&str; 9] =
@@ -648,35 +651,34 @@ fn snapshot_parts(
     if table == Table::Tickets && seg.grain != Grain::All {
         return super::backlog::parts(plan, seg, staged, kpis, periods, parts);
     }
-    let lf = enriched(plan, table, seg, staged, staged.scan(table)?)?;
+    // Every row once per period, and one aggregation for all the periods: a plan with an aggregation per
+    // period grew with them (53 weeks: 0.1 s to plan and run for 500 accounts).
+    let starts: Vec<i32> = periods.iter().map(|(start, _)| days_since_epoch(*start) as i32).collect();
+    let ends: Vec<i32> = periods.iter().map(|(_, end)| days_since_epoch(*end) as i32).collect();
+    let bounds =
+        DataFrame::new(periods.len(), vec![Column::new(START_DAY.into(), starts), Column::new(END_DAY.into(), ends)])?;
+    let lf = enriched(plan, table, seg, staged, staged.scan(table)?)?.cross_join(bounds.lazy(), None);
     let mut aggs = Vec::new();
     for &k in kpis {
         for (s, stat) in plan.kpis[k].stats.iter().enumerate() {
-            for (i, (start, end)) in periods.iter().enumerate() {
-                let (sd, ed) = (days_since_epoch(*start), days_since_epoch(*end));
-                let exprs = compile::snapshot(&stat.aggregate, sd * 86_400_000, ed * 86_400_000, sd as i32, ed as i32);
-                for (name, e) in compile::PARTS.iter().zip(exprs) {
-                    aggs.push(e.alias(format!("__k{k}_s{s}_p{i}_{name}")));
-                }
+            let exprs = compile::snapshot(&stat.aggregate, col(START_DAY), col(END_DAY));
+            for (name, e) in compile::PARTS.iter().zip(exprs) {
+                aggs.push(e.alias(part(k, s, name)));
             }
         }
     }
-    let grouped = if seg.dimensions.is_empty() {
-        lf.select(aggs)
-    } else {
-        lf.group_by(seg.dimensions.iter().map(|d| col(*d)).collect::<Vec<_>>()).agg(aggs)
-    }
-    .cache();
+    let keys: Vec<Expr> = seg.dimensions.iter().map(|d| col(*d)).chain([col(START_DAY)]).collect();
+    let grouped = lf.group_by(keys).agg(aggs).cache();
+    let period = match seg.grain == Grain::All && plan.window.from.is_none() {
+        true => lit(NULL).cast(DataType::Date),
+        false => col(START_DAY).cast(DataType::Date),
+    };
     for &k in kpis {
         let def = &plan.kpis[k];
         for (s, stat) in def.stats.iter().enumerate() {
-            for (i, (start, _)) in periods.iter().enumerate() {
-                let p = |name: &str| col(format!("__k{k}_s{s}_p{i}_{name}"));
-                let period = boundary_period(plan, seg, *start);
-                let figures = [p("value"), p("numerator"), p("denominator"), p("n")];
-                let stat_name = lit(stat.stat.as_str());
-                parts.push(grouped.clone().select(output_row(seg, def, (k, s), stat, period, stat_name, figures)));
-            }
+            let figures = compile::PARTS.map(|name| col(part(k, s, name)));
+            let stat_name = lit(stat.stat.as_str());
+            parts.push(grouped.clone().select(output_row(seg, def, (k, s), stat, period.clone(), stat_name, figures)));
         }
     }
     Ok(())

@@ -83,26 +83,36 @@ fn three_runs_write_identical_bytes_in_every_file() {
     assert!(waits > 0, "wait_time rows");
 }
 
-/// Staging reads a small CSV file whole and streams a large one (`DESKPULSE_WHOLE_CSV_BYTES` sets the limit):
-/// the sample pipeline (eight sources, quoted fields) gives the same bytes, staged parts included, either way.
+/// Staging reads a small CSV file whole and streams a large one (`DESKPULSE_WHOLE_CSV_BYTES` sets the limit),
+/// and the segments read small tables held in memory and stream large ones from the staged parts
+/// (`DESKPULSE_HOLD_BYTES`): the sample pipeline (eight sources, quoted fields) gives the same bytes, staged
+/// parts included, every way.
 #[test]
-fn files_read_whole_and_streamed_give_the_same_bytes() {
+fn files_read_whole_or_streamed_and_tables_held_or_streamed_give_the_same_bytes() {
     let tmp = tempfile::tempdir().unwrap();
     let pipeline = root().join("pipelines/support_kpis.yaml");
-    let outs = [tmp.path().join("whole"), tmp.path().join("streamed")];
-    for (out, limit) in outs.iter().zip(["1000000000", "0"]) {
+    let ways = [
+        ("whole-held", "1000000000", "1000000000"),
+        ("streamed-held", "0", "1000000000"),
+        ("whole-streamed", "1000000000", "0"),
+    ];
+    let outs: Vec<_> = ways.iter().map(|(name, _, _)| tmp.path().join(name)).collect();
+    for (out, (_, whole, hold)) in outs.iter().zip(ways) {
         let o = Command::new(env!("CARGO_BIN_EXE_deskpulse"))
             .args(["run", pipeline.to_str().unwrap(), "--out", out.to_str().unwrap(), "--as-of", "2026-01-01"])
-            .env("DESKPULSE_WHOLE_CSV_BYTES", limit)
+            .env("DESKPULSE_WHOLE_CSV_BYTES", whole)
+            .env("DESKPULSE_HOLD_BYTES", hold)
             .output()
             .expect("binary runs");
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     }
     let files = files_under(&outs[0]);
     assert!(files.iter().any(|f| f.starts_with("_store")), "the staged parts are compared too");
-    assert_eq!(files_under(&outs[1]), files, "the same files");
-    for f in &files {
-        let (a, b) = (std::fs::read(outs[0].join(f)).unwrap(), std::fs::read(outs[1].join(f)).unwrap());
-        assert!(a == b, "{} differs between the readers", f.display());
+    for (other, (way, _, _)) in outs.iter().zip(ways).skip(1) {
+        assert_eq!(files_under(other), files, "the same files ({way})");
+        for f in &files {
+            let (a, b) = (std::fs::read(outs[0].join(f)).unwrap(), std::fs::read(other.join(f)).unwrap());
+            assert!(a == b, "{} differs ({way})", f.display());
+        }
     }
 }
