@@ -40,6 +40,7 @@ pub(super) fn hold_small_tables(staged: &mut Staged, rows: &BTreeMap<Table, u64>
         left -= bytes;
         let held = frame.clone().select(columns.into_iter().map(col).collect::<Vec<_>>());
         *frame = held.collect_with_engine(Engine::Streaming)?.unwrap_single().lazy();
+        staged.held.push(*table);
     }
     Ok(())
 }

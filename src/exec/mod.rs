@@ -68,6 +68,8 @@ pub struct Staged {
     /// The days (since the epoch) on which the timeline table has rows, found once for every segment's
     /// boundary periods (`segment::boundary_periods`).
     data_days: std::sync::OnceLock<Vec<i32>>,
+    /// The tables whose frames are rows in memory (`hold`), not reads of the staged parts.
+    held: Vec<Table>,
 }
 
 impl Staged {
@@ -83,6 +85,7 @@ impl Staged {
             answered: None,
             ticket_parts: Vec::new(),
             data_days: std::sync::OnceLock::new(),
+            held: Vec::new(),
         }
     }
 

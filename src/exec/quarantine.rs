@@ -14,6 +14,7 @@ use crate::plan::Plan;
 pub const REASON: &str = "reason";
 pub const DETAIL: &str = "detail";
 const SUPERSEDED: &str = "__superseded";
+const IMPLAUSIBLE: &str = "implausible_timestamp";
 
 /// Survey kinds the spec knows, and the scale of each (CSAT and CES as the pipeline declares them).
 fn survey_scales(plan: &Plan) -> [(&'static str, (f64, f64)); 4] {
@@ -55,7 +56,7 @@ fn plausible_rules(plan: &Plan, table: Table) -> Vec<(Expr, &'static str, Expr)>
             "",
             true,
         );
-        out.push((outside, "implausible_timestamp", detail));
+        out.push((outside, IMPLAUSIBLE, detail));
     }
     out
 }
@@ -131,20 +132,29 @@ fn static_rules(plan: &Plan, table: Table) -> Vec<(Expr, &'static str, Expr)> {
 /// empty: cheap comparisons, computed while the file is staged, so that the store holds them. The details,
 /// text built from the row's values, are written for the quarantined rows only (`rejected`).
 pub fn mark_static(plan: &Plan, table: Table, lf: LazyFrame) -> LazyFrame {
+    // Neighbouring rules with the same reason are one test: each test is a pass that builds a text column.
+    let mut tests: Vec<(Expr, &str)> = Vec::new();
+    for (cond, why, _) in static_rules(plan, table) {
+        let cond = cond.fill_null(lit(false));
+        match tests.last_mut() {
+            Some((any, last)) if *last == why => *any = any.clone().or(cond),
+            _ => tests.push((cond, why)),
+        }
+    }
     let mut reason = lit(NULL).cast(DataType::String);
-    for (cond, why, _) in static_rules(plan, table).into_iter().rev() {
-        reason = when(cond.fill_null(lit(false))).then(lit(why)).otherwise(reason);
+    for (cond, why) in tests.into_iter().rev() {
+        reason = when(cond).then(lit(why)).otherwise(reason);
     }
     lf.with_columns([reason.alias(REASON), lit(NULL).cast(DataType::String).alias(DETAIL)])
 }
 
 /// Staged rows (`mark_static`) with the plausible range judged too, on this run's range.
 pub fn mark_plausible(plan: &Plan, table: Table, lf: LazyFrame) -> LazyFrame {
-    let mut reason = col(REASON);
-    for (cond, why, _) in plausible_rules(plan, table).into_iter().rev() {
-        reason = when(col(REASON).is_null().and(cond.fill_null(lit(false)))).then(lit(why)).otherwise(reason);
-    }
-    lf.with_column(reason.alias(REASON))
+    // The rules share their reason: one test for them all, not a text column per timestamp column.
+    let outside =
+        plausible_rules(plan, table).into_iter().map(|(cond, _, _)| cond.fill_null(lit(false))).reduce(Expr::or);
+    let Some(outside) = outside else { return lf };
+    lf.with_column(when(col(REASON).is_null().and(outside)).then(lit(IMPLAUSIBLE)).otherwise(col(REASON)).alias(REASON))
 }
 
 /// Rows as staged (`mark_static`, before `mark_plausible`) that break a rule, static or of the plausible

@@ -375,6 +375,9 @@ pub(super) fn answers_with_tickets(
         let answers = answers.select(kept);
         let joined = with_ticket_columns(plan, staged.scan(Table::Tickets)?, answers, &columns, frt)
             .with_column(lit(true).alias(TICKET_JOINED));
+        if staged.held.contains(&Table::Surveys) {
+            return Ok(Some(joined.collect_with_engine(Engine::Streaming)?.unwrap_single().lazy()));
+        }
         let path = scratch.join("answers_with_tickets.parquet");
         super::sink_all(plan, vec![(path.clone(), joined)], ParquetCompression::Lz4Raw)?;
         return Ok(Some(super::scan_file(&path)?));
