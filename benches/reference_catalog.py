@@ -299,8 +299,9 @@ def with_peers(rows, by):
         n_peers=peer.count(), peer_p25=peer.quantile(0.25, "linear"), peer_median=peer.quantile(0.5, "linear"),
         peer_p75=peer.quantile(0.75, "linear"))
     ranked = rows.filter(~pl.col("low_sample")).with_columns(
-        worse=pl.when(pl.col("direction") == LOWER).then(pl.len() - pl.col("value").rank("max"))
-        .when(pl.col("direction") == HIGHER).then(pl.col("value").rank("min") - 1).over(group)
+        # Values equal to 12 significant digits tie (docs/benchmarks.md).
+        worse=pl.when(pl.col("direction") == LOWER).then(pl.len() - pl.col("value").round_sig_figs(12).rank("max"))
+        .when(pl.col("direction") == HIGHER).then(pl.col("value").round_sig_figs(12).rank("min") - 1).over(group)
     ).select(*by, "period_start", "kpi", "stat", "worse")
     enough = pl.col("n_peers") >= MIN_PEERS
     return (

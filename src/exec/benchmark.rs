@@ -11,6 +11,8 @@ use crate::error::{DataError, Error};
 use crate::plan::{Benchmarks, Plan, Segment};
 
 const ROW: &str = "__bench_row";
+/// Significant digits to which peers' values are compared for ranks.
+const TIE_DIGITS: i32 = 12;
 
 /// The columns a reference table must have; the others (source_url, source_sector, notes) are carried along.
 const REFERENCE_COLUMNS: [&str; 9] = ["sector", "kpi", "stat", "p25", "median", "p75", "mean", "source", "year"];
@@ -224,9 +226,12 @@ fn peers(b: &Benchmarks, seg: &Segment, lf: LazyFrame) -> Result<LazyFrame, Erro
         quantile(0.5).alias("peer_median"),
         quantile(0.75).alias("peer_p75"),
     ]);
-    // Peers strictly worse: those below for "higher is better", above for "lower is better" (ties share).
+    // Peers strictly worse: those below for "higher is better", above for "lower is better". Ties share,
+    // and values equal to 12 significant digits tie: two quantiles equal in exact arithmetic may come out of
+    // different interpolations a rounding error apart.
     let rank = |descending: bool| {
         col("value")
+            .round_sig_figs(TIE_DIGITS)
             .rank(RankOptions { method: RankMethod::Min, descending }, None)
             .over(group.clone())
             .expect("window over columns")
@@ -421,4 +426,42 @@ pub fn render_scorecard(mut card: DataFrame, format: CardFormat) -> Result<Strin
         CardFormat::Json => JsonWriter::new(&mut buf).with_json_format(JsonFormat::Json).finish(&mut card)?,
     }
     Ok(String::from_utf8_lossy(&buf).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Grain;
+
+    /// Five accounts of one sector, higher is better. A's value comes out of arithmetic a rounding error above
+    /// B's (0.1 + 0.2 against 0.3): they tie, each with 2 of 4 peers strictly worse (C and D), rank 50.
+    #[test]
+    fn values_a_rounding_error_apart_tie() {
+        let a = 0.1 + 0.2;
+        assert_ne!(a, 0.3, "the test needs two values a rounding error apart");
+        let n = 5;
+        let df = df!(
+            ROW => (0..n as u32).collect::<Vec<_>>(),
+            "sector" => vec!["Retail"; n],
+            "account_id" => ["A", "B", "C", "D", "E"],
+            PERIOD => vec!["2025-01-01"; n],
+            "kpi" => vec!["csat"; n],
+            "stat" => vec!["value"; n],
+            "value" => [a, 0.3, 0.2, 0.1, 0.9],
+            "low_sample" => vec![false; n],
+            "direction" => vec!["higher"; n],
+        )
+        .unwrap();
+        let b = Benchmarks { reference: None, reference_at: Default::default(), min_peers: 5 };
+        let seg = Segment {
+            name: "account_month".into(),
+            dimensions: vec!["sector", "account_id"],
+            grain: Grain::Month,
+            kpis: Vec::new(),
+            left_out: Vec::new(),
+        };
+        let ranked = peers(&b, &seg, df.lazy()).unwrap().sort([ROW], Default::default()).collect().unwrap();
+        let ranks: Vec<Option<f64>> = ranked.column("percentile_rank").unwrap().f64().unwrap().iter().collect();
+        assert_eq!(ranks, [Some(50.0), Some(50.0), Some(25.0), Some(0.0), Some(100.0)]);
+    }
 }
