@@ -286,6 +286,13 @@ impl GroupAggs {
     }
 }
 
+/// Calendar days of a group's period: an expression over the group-by's result (its `period_start`), or, for
+/// the `all` grain without a window, an aggregation inside it (the data's first to last day).
+pub enum Days {
+    After(Expr),
+    InGroup(Expr),
+}
+
 /// Spearman's rank correlation of `x` and `y` over the rows where both are set: the Pearson correlation of
 /// their average ranks.
 fn spearman(x: Expr, y: Expr) -> Expr {
@@ -316,7 +323,7 @@ fn spearman(x: Expr, y: Expr) -> Expr {
 /// Adds the aggregation expressions of one KPI inside a `group_by` to `out`: four columns per stat (value,
 /// numerator, denominator, n), named by `part`. `days` is the group's number of calendar days. `Mix` stats
 /// are computed apart (`mix`), having one row per value.
-pub fn aggregations(k: usize, def: &KpiDefinition, days: &Expr, out: &mut GroupAggs) {
+pub fn aggregations(k: usize, def: &KpiDefinition, days: &Days, split_by: &[&str], out: &mut GroupAggs) {
     let filter = def.filter.as_ref().map(holds);
     let rows = || rows_of(&filter);
     let rows_where = |e: Expr| rows_of_where(&filter, e);
@@ -381,11 +388,23 @@ pub fn aggregations(k: usize, def: &KpiDefinition, days: &Expr, out: &mut GroupA
                 // Distinct agents from each group's agent ids collected as 64-bit hashes (a collision among
                 // 10,000 agents has a chance near 10⁻¹²): `n_unique` in a group-by does not stream, and made
                 // the engine hold every column of the table.
-                let ids = out.list_of(super::hash::text_hash(mask(col(*agent)), 0));
-                let agents = ids.list().agg(element().drop_nulls().n_unique()).cast(DataType::Float64);
-                let days_part = part(k, s, "days");
-                out.aggs.push(days.clone().cast(DataType::Float64).alias(days_part.as_str()));
-                let agent_days = agents * col(days_part.as_str());
+                let agents = match split_by.contains(agent) {
+                    // Split by agent, a group has one, or none when no row has it.
+                    true => with_agent.clone().gt(lit(0)).cast(DataType::Float64),
+                    false => {
+                        let ids = out.list_of(super::hash::text_hash(mask(col(*agent)), 0));
+                        ids.list().agg(element().drop_nulls().n_unique()).cast(DataType::Float64)
+                    },
+                };
+                let days = match days {
+                    Days::After(e) => e.clone().cast(DataType::Float64),
+                    Days::InGroup(e) => {
+                        let days_part = part(k, s, "days");
+                        out.aggs.push(e.clone().cast(DataType::Float64).alias(days_part.as_str()));
+                        col(days_part)
+                    },
+                };
+                let agent_days = agents * days;
                 let value = out.after(part(k, s, "value"), col(part(k, s, "numerator")) / agent_days.clone());
                 let den = out.after(part(k, s, "denominator"), agent_days);
                 (value, with_agent.clone().cast(DataType::Float64), den, with_agent)

@@ -81,23 +81,24 @@ pub fn period_start(grain: Grain, timestamp: Expr, window: &Window) -> Expr {
     }
 }
 
-/// Calendar days of the group's period, as an expression inside the aggregation.
-fn days_in_period(grain: Grain, period: &str, window: &Window) -> Expr {
+/// Calendar days of the group's period (`compile::Days`).
+fn days_in_period(grain: Grain, period: &str, window: &Window) -> compile::Days {
+    // From the group's period_start, after the group-by: inside it, the engine did not stream the expression.
     let span = |every: &str| {
-        let start = col(PERIOD).first();
-        (start.clone().dt().offset_by(lit(every)) - start).dt().total_days(false)
+        let start = col(PERIOD);
+        compile::Days::After((start.clone().dt().offset_by(lit(every)) - start).dt().total_days(false))
     };
     match grain {
-        Grain::Day => lit(1i64),
-        Grain::Week => lit(7i64),
+        Grain::Day => compile::Days::After(lit(1i64)),
+        Grain::Week => compile::Days::After(lit(7i64)),
         Grain::Month => span("1mo"),
         Grain::Quarter => span("1q"),
         Grain::Year => span("1y"),
         Grain::All => match (window.from, window.to) {
-            (Some(from), Some(to)) => lit(days_since_epoch(to) - days_since_epoch(from)),
+            (Some(from), Some(to)) => compile::Days::After(lit(days_since_epoch(to) - days_since_epoch(from))),
             _ => {
                 let day = col(period).dt().date();
-                (day.clone().max() - day.min()).dt().total_days(false) + lit(1i64)
+                compile::Days::InGroup((day.clone().max() - day.min()).dt().total_days(false) + lit(1i64))
             },
         },
     }
@@ -755,7 +756,7 @@ pub fn segment_parts(plan: &Plan, seg: &Segment, staged: &Staged) -> Result<Vec<
         let mut aggs = compile::GroupAggs::default();
         let mut folded: BTreeMap<(usize, usize), Vec<String>> = BTreeMap::new();
         for k in &kpis {
-            compile::aggregations(*k, &plan.kpis[*k], &days, &mut aggs);
+            compile::aggregations(*k, &plan.kpis[*k], &days, &seg.dimensions, &mut aggs);
             for (s, stat) in plan.kpis[*k].stats.iter().enumerate() {
                 if let Aggregate::Mix { of } = stat.aggregate {
                     if let Some(labels) = mix_labels(seg, staged, table, of)? {
