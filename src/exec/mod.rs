@@ -675,7 +675,8 @@ fn run_in(
     staged.only = only.clone();
     staged.earlier = earlier;
     staged.ticket_parts = staging.part_files.get(&Table::Tickets).cloned().unwrap_or_default();
-    if staged.only.is_empty() {
+    // A single segment reads each table once anyway; holding would only add the memory.
+    if staged.only.is_empty() && plan.segments.len() > 1 {
         timing::traced("small tables held", || hold::hold_small_tables(&mut staged, &staging.rows()))?;
     }
     staged.answers = timing::traced("answers with their tickets", || {
