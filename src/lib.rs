@@ -16,6 +16,7 @@ pub mod model;
 pub mod periods;
 pub mod plan;
 pub mod presets;
+pub mod report;
 pub mod sink;
 pub mod spec;
 mod suggest;

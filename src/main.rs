@@ -124,6 +124,15 @@ enum Command {
         #[arg(long, value_enum, default_value_t = RunsFormat::Table)]
         format: RunsFormat,
     },
+    /// Write a self-contained HTML report of a run's outputs: charts over time, the sector references and
+    /// peer quartiles, the best and worst segments, the run's definitions and quarantine counts.
+    Report {
+        /// The run's output directory.
+        dir: PathBuf,
+        /// Where to write the page (default DIR/report.html).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Check a pipeline file: every problem with its line, then the sources' files and columns.
     Validate {
         pipeline: PathBuf,
@@ -369,6 +378,11 @@ fn execute(command: Command, log_format: LogFormat) -> Result<(), Error> {
                     say!("{json}");
                 },
             }
+        },
+        Command::Report { dir, out } => {
+            let out = out.unwrap_or_else(|| dir.join("report.html"));
+            deskpulse::report::write(&dir, &out)?;
+            say!("wrote {}", out.display());
         },
         Command::Validate { pipeline, no_data } => {
             let plan = deskpulse::load_plan(&pipeline)?;

@@ -530,6 +530,10 @@ pub fn run_with(plan: &Plan, out_dir: &Path, options: &RunOptions) -> Result<Run
     if let (Ok(_), Err(e)) = (&result, written) {
         return Err(Error::Output { path: out_dir.join(record::RUNS), message: format!("the run record: {e}") });
     }
+    // The pipeline's report reads the outputs and the record just written, still under the run's lock.
+    if let (Ok(_), Some(name)) = (&result, &plan.report) {
+        crate::report::write(out_dir, &out_dir.join(name))?;
+    }
     drop(lock);
     result
 }

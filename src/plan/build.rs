@@ -35,6 +35,7 @@ pub fn build(spec: PipelineSpec, path: &Path, text: String) -> Result<Plan, Plan
         follow_up,
         benchmarks,
         metrics,
+        report,
     } = spec;
 
     let sources: Vec<Source> = sources.into_iter().filter_map(|(n, s)| source(n, s, &base, &mut errs)).collect();
@@ -81,6 +82,7 @@ pub fn build(spec: PipelineSpec, path: &Path, text: String) -> Result<Plan, Plan
         benchmarks: None,
         engine: EngineChoice::Auto,
         plausible,
+        report: report.and_then(|r| report_of(r, &mut errs)),
     };
     plan.calendars = calendars.into_iter().filter_map(|(n, c)| calendar(n, c, &mut errs)).collect();
     plan.business_hours = calendar_rules(&plan.calendars, business_hours, &mut errs);
@@ -1134,6 +1136,18 @@ fn link_template(text: Located<String>, errs: &mut Vec<Diagnostic>) -> Option<Li
         parts.push(LinkPart::Text(rest.to_string()));
     }
     Some(parts)
+}
+
+/// The report's file name: a relative path inside the output directory, ending in `.html`.
+fn report_of(name: Located<String>, errs: &mut Vec<Diagnostic>) -> Option<PathBuf> {
+    let path = PathBuf::from(&name.value);
+    let inside = path.is_relative() && path.components().all(|c| matches!(c, std::path::Component::Normal(_)));
+    if !inside || path.extension().is_none_or(|e| e != "html") {
+        let message = format!("`report` is an .html file name inside the output directory, not `{}`", name.value);
+        errs.push(Diagnostic::new(message, name.at).with_help("e.g. report: report.html"));
+        return None;
+    }
+    Some(path)
 }
 
 fn review_sample_of(

@@ -56,6 +56,8 @@ pub struct Plan {
     /// Timestamps outside `[from, to)` are quarantined; `to` defaults to the day after the later of now and
     /// `as_of` (see `plausible_range`).
     pub plausible: Window,
+    /// The HTML report written at the end of a run, relative to the output directory.
+    pub report: Option<PathBuf>,
 }
 
 /// Which Polars engine computes the segments.

@@ -71,6 +71,10 @@ pub struct PipelineSpec {
     /// measure: `{ share_of: tickets, where: "reassignments > 0", unit: percent, direction: lower }`.
     #[serde(default)]
     pub metrics: IndexMap<Located<String>, Located<MetricSpec>>,
+    /// A self-contained HTML report of the run (charts, references, rankings; `deskpulse report`), written at
+    /// the end of `run`: its file name in the output directory, e.g. `report.html`.
+    #[serde(default)]
+    pub report: Option<Located<String>>,
 }
 
 /// A KPI declared in the pipeline: one measure over one table's rows (`share_of`, `count_of`, `mean_of`,

@@ -15,7 +15,7 @@ fn text(o: &Output) -> String {
 }
 
 /// A copy of the hand fixture whose pipeline text is changed by `edit`.
-fn broken_fixture(edit: impl Fn(&str) -> String) -> (tempfile::TempDir, PathBuf) {
+pub(crate) fn broken_fixture(edit: impl Fn(&str) -> String) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let src = root().join("tests/fixtures/hand");
     for f in ["tickets.csv", "surveys.csv", "accounts.csv"] {

@@ -19,7 +19,8 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
         .map(|e| e.unwrap())
         .filter(|e| e.file_type().is_file())
         .map(|e| e.path().strip_prefix(dir).unwrap().to_path_buf())
-        .filter(|p| !p.starts_with("_runs") && !p.ends_with("manifest.json"))
+        // The run record, the store's manifest and the report name their run (its id and time).
+        .filter(|p| !p.starts_with("_runs") && !p.ends_with("manifest.json") && !p.ends_with("report.html"))
         .collect();
     out.sort();
     out

@@ -26,6 +26,7 @@ mod mutations;
 mod nightly;
 mod quarantine;
 mod real_exports;
+mod report;
 mod review;
 mod snapshot;
 mod survey_period;

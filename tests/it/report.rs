@@ -1,0 +1,195 @@
+//! `deskpulse report`: the sample run's page rendered by headless Chromium. Every chart is drawn (SVG with
+//! marks), nothing is logged to the console, a screenshot is kept (`$CARGO_TARGET_TMPDIR/report/report.png`),
+//! and the numbers the page carries equal the run's outputs, computed again here from the Parquet tables.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::common::*;
+use polars::prelude::*;
+
+fn deskpulse(args: &[&str]) {
+    let o = Command::new(env!("CARGO_BIN_EXE_deskpulse")).args(args).output().expect("binary runs");
+    assert!(o.status.success(), "deskpulse {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+}
+
+fn chromium() -> Option<PathBuf> {
+    ["chromium", "chromium-browser"].iter().find_map(|name| {
+        std::env::var_os("PATH")?.to_str()?.split(':').map(|d| Path::new(d).join(name)).find(|p| p.is_file())
+    })
+}
+
+/// Headless Chromium with the flags this machine's closed network needs, on `page`.
+fn headless(browser: &Path, page: &Path, extra: &[&str]) -> std::process::Output {
+    let profile = tempfile::tempdir().unwrap();
+    Command::new(browser)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        .args(["--disable-component-update", "--disable-sync", "--no-first-run", "--enable-logging=stderr", "--v=0"])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(extra)
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("chromium starts")
+}
+
+/// The attributes of every `<tag …>` element in `html`.
+fn elements(html: &str, tag: &str) -> Vec<BTreeMap<String, String>> {
+    let open = format!("<{tag} ");
+    html.match_indices(&open)
+        .map(|(at, _)| {
+            let end = at + html[at..].find('>').expect("closed tag");
+            let mut attrs = BTreeMap::new();
+            let mut rest = &html[at + open.len()..end];
+            while let Some(eq) = rest.find("=\"") {
+                let name = rest[..eq].trim().to_string();
+                let value_end = eq + 2 + rest[eq + 2..].find('"').expect("closed attribute");
+                attrs.insert(name, rest[eq + 2..value_end].replace("&amp;", "&"));
+                rest = &rest[value_end + 1..];
+            }
+            attrs
+        })
+        .collect()
+}
+
+fn value(attrs: &BTreeMap<String, String>) -> f64 {
+    attrs["data-value"].parse().unwrap()
+}
+
+#[test]
+fn the_sample_report_renders_in_chromium_with_the_runs_numbers() {
+    let Some(browser) = chromium() else {
+        let required = std::env::var_os("DESKPULSE_REQUIRE_BROWSER").is_some();
+        assert!(!required, "the report test needs Chromium here (.ci/run installs it)");
+        eprintln!("skipped: no chromium on this machine (.ci/run installs it)");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let pipeline = root().join("pipelines/support_kpis.yaml");
+    deskpulse(&["run", pipeline.to_str().unwrap(), "--out", out.to_str().unwrap(), "--as-of", "2026-07-01", "-q"]);
+    let page = tmp.path().join("report.html");
+    deskpulse(&["report", out.to_str().unwrap(), "--out", page.to_str().unwrap()]);
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(!html.contains("src=\"http") && !html.contains("href=\"http"), "nothing loaded from the network");
+
+    let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("report");
+    std::fs::create_dir_all(&shots).unwrap();
+    let shot = shots.join("report.png");
+    let _ = std::fs::remove_file(&shot);
+    let drawn = headless(&browser, &page, &["--window-size=1000,4200", &format!("--screenshot={}", shot.display())]);
+    assert!(std::fs::metadata(&shot).map(|m| m.len() > 10_000).unwrap_or(false), "a screenshot: {drawn:?}");
+    let dumped = headless(&browser, &page, &["--dump-dom"]);
+    let dom = String::from_utf8(dumped.stdout).unwrap();
+    let log = String::from_utf8_lossy(&dumped.stderr);
+    assert!(!log.contains("CONSOLE") && !log.contains("Uncaught"), "console messages: {log}");
+
+    // Every chart has marks: points on the line charts, bars on the bar charts.
+    let charts: Vec<&str> = dom.split("<svg").skip(1).map(|s| &s[..s.find("</svg>").unwrap()]).collect();
+    assert!(charts.len() >= 5, "{} charts", charts.len());
+    for c in &charts {
+        assert!(c.contains("<circle") || c.contains("<rect class=\"bar"), "a chart without marks: {}", &c[..200]);
+    }
+
+    // Ticket volume per channel and month, summed here from channel_month.
+    let volume = read_parquet(&out.join("channel_month.parquet"))
+        .lazy()
+        .filter(col("kpi").eq(lit("ticket_volume")))
+        .group_by([col("channel"), col("period_start").cast(DataType::String)])
+        .agg([col("value").sum()])
+        .collect()
+        .unwrap();
+    let points: Vec<_> = elements(&dom, "circle");
+    let volume_points: Vec<_> =
+        points.iter().filter(|p| p["data-series"] != "median" && p["data-series"] != "p90").collect();
+    let channels = volume.column("channel").unwrap().str().unwrap().clone();
+    let periods = volume.column("period_start").unwrap().str().unwrap().clone();
+    let sums = volume.column("value").unwrap().f64().unwrap().clone();
+    for i in 0..volume.height() {
+        let (c, p, v) = (channels.get(i).unwrap(), periods.get(i).unwrap(), sums.get(i).unwrap());
+        let drawn = volume_points.iter().find(|a| a["data-series"] == c && a["data-x"] == p);
+        assert_eq!(drawn.map(|a| value(a)), Some(v), "volume of {c} in {p}");
+    }
+
+    // First response time, median and p90, as overall_month has them.
+    let overall = read_parquet(&out.join("overall_month.parquet"));
+    for stat in ["median", "p90"] {
+        let drawn: Vec<_> = points.iter().filter(|p| p["data-series"] == stat).collect();
+        assert!(!drawn.is_empty(), "{stat} drawn");
+        for p in drawn {
+            let r = row(&overall, &[], Some(p["data-x"].as_str()), "first_response_time", stat);
+            assert_eq!(value(p), r.value, "{stat} in {}", p["data-x"]);
+        }
+    }
+
+    // Bars against the sector reference: each is a sector's value in benchmarks/sector_month's last period.
+    let sectors = read_parquet(&out.join("benchmarks/sector_month.parquet"));
+    let with_reference = sectors.clone().lazy().filter(col("reference").is_not_null()).collect().unwrap();
+    let last = with_reference.column("period_start").unwrap().cast(&DataType::String).unwrap();
+    let last = last.str().unwrap().iter().flatten().max().unwrap().to_string();
+    let bars = elements(&dom, "rect");
+    let csat_bars: Vec<_> =
+        dom.split("<h3>csat value</h3>").nth(1).map(|s| elements(&s[..s.find("</svg>").unwrap()], "rect")).unwrap();
+    assert!(!csat_bars.is_empty(), "CSAT against its reference");
+    for b in &csat_bars {
+        let r = row(&sectors, &[("sector", Some(b["data-label"].as_str()))], Some(last.as_str()), "csat", "value");
+        assert_eq!(value(b), r.value, "CSAT of {}", b["data-label"]);
+    }
+    assert!(bars.len() > csat_bars.len());
+
+    // The rankings: the best CSAT is the highest value of the ranked table's last period, low samples marked.
+    let ranked: Vec<_> =
+        elements(&dom, "tr").into_iter().filter(|t| t.get("data-kpi").map(String::as_str) == Some("csat")).collect();
+    let accounts = read_parquet(&out.join("account_quarter.parquet"));
+    let csat = accounts.lazy().filter(col("kpi").eq(lit("csat")).and(col("stat").eq(lit("value")))).collect().unwrap();
+    let periods = csat.column("period_start").unwrap().cast(&DataType::String).unwrap();
+    let last = periods.str().unwrap().iter().flatten().max().unwrap().to_string();
+    let last_rows = csat.lazy().filter(col("period_start").cast(DataType::String).eq(lit(last))).collect().unwrap();
+    let values: Vec<f64> = last_rows.column("value").unwrap().f64().unwrap().iter().flatten().collect();
+    let low: Vec<bool> = last_rows.column("low_sample").unwrap().bool().unwrap().iter().flatten().collect();
+    let best = values.iter().copied().fold(f64::MIN, f64::max);
+    assert_eq!(value(&ranked[0]), best, "the best CSAT first");
+    // A listed row is marked when the rows with its value are low samples (not hidden).
+    for t in &ranked {
+        let same: Vec<bool> = values.iter().zip(&low).filter(|(v, _)| **v == value(t)).map(|(_, l)| *l).collect();
+        if same.iter().all(|l| *l) {
+            assert_eq!(t["class"], "low", "{t:?}");
+        } else if same.iter().all(|l| !*l) {
+            assert_eq!(t["class"], "", "{t:?}");
+        }
+    }
+    assert!(dom.contains("Definitions in force: resolved:"), "the footer names the definitions");
+}
+
+#[test]
+fn a_pipeline_report_is_written_at_the_end_of_the_run_and_a_bad_name_is_refused() {
+    let (dir, pipeline) = crate::cli::broken_fixture(|s| format!("{s}\nreport: pages/report.html\n"));
+    let out = dir.path().join("out");
+    deskpulse(&["run", pipeline.to_str().unwrap(), "--out", out.to_str().unwrap(), "-q"]);
+    let html = std::fs::read_to_string(out.join("pages/report.html")).expect("the run wrote its report");
+    assert!(html.matches("<svg").count() >= 2 && html.contains("<circle"), "charts drawn");
+
+    let (_dir, bad) = crate::cli::broken_fixture(|s| format!("{s}\nreport: ../report.html\n"));
+    let o = Command::new(env!("CARGO_BIN_EXE_deskpulse"))
+        .args(["validate", "--no-data", bad.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("`report` is an .html file name inside the output directory") && text.contains("pipeline.yaml:"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_folder_without_tables_has_no_report() {
+    let empty = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_deskpulse"))
+        .args(["report", empty.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && text.contains("no KPI tables in"), "{text}");
+    assert!(!empty.path().join("report.html").exists(), "nothing written");
+}
