@@ -121,12 +121,14 @@ fn latest(table: &Table, wanted: impl Fn(&Row) -> bool) -> Option<(&str, Vec<&Ro
     Some((period, table.rows.iter().filter(|r| wanted(r) && r.period.as_deref() == Some(period)).collect()))
 }
 
-/// KPI charts a benchmark section draws at most.
-const MAX_KPI_CHARTS: usize = 6;
+/// KPI charts a benchmark section draws at most: every KPI of the sample's tables, a bound for wider ones.
+const MAX_KPI_CHARTS: usize = 40;
 
-/// The (kpi, stat) pairs of `rows`, the headline KPIs first, then those with a better side, then the rest.
+/// The (kpi, stat) pairs of `rows`, the headline KPIs first, then those with a better side, then the rest;
+/// not the mixes, whose rows are shares of one whole rather than figures to compare.
 fn kpis_to_chart(rows: &[&Row]) -> Vec<(String, String)> {
-    let mut pairs: Vec<(String, String)> = rows.iter().map(|r| (r.kpi.clone(), r.stat.clone())).collect();
+    let mut pairs: Vec<(String, String)> =
+        rows.iter().filter(|r| !r.kpi.ends_with("_mix")).map(|r| (r.kpi.clone(), r.stat.clone())).collect();
     pairs.sort();
     pairs.dedup();
     let rank = |(k, s): &(String, String)| {
@@ -248,13 +250,28 @@ fn rankings(tables: &[Table]) -> Option<String> {
     (!out.is_empty()).then(|| format!("<section><h2>Best and worst segments</h2>{out}</section>"))
 }
 
+/// `chat/high 60 s`, `any 2 d (business)`.
+fn sla_rule(r: &crate::plan::SlaRule) -> String {
+    let scope: Vec<&str> = [r.channel.as_deref(), r.priority.as_deref()].into_iter().flatten().collect();
+    let scope = if scope.is_empty() { "any".to_string() } else { scope.join("/") };
+    let t = r.target_seconds;
+    let target = match t {
+        t if t >= 86_400.0 && t % 86_400.0 == 0.0 => format!("{} d", t / 86_400.0),
+        t if t >= 3_600.0 && t % 3_600.0 == 0.0 => format!("{} h", t / 3_600.0),
+        t if t >= 60.0 && t % 60.0 == 0.0 => format!("{} min", t / 60.0),
+        t => format!("{t} s"),
+    };
+    format!("{scope} {target}{}", if r.business { " (business)" } else { "" })
+}
+
 fn footer(run: Option<&RunRecord>, plan: Option<&crate::plan::Plan>) -> String {
     let mut f = String::from("<footer>");
     match run {
         Some(r) => {
             let _ = write!(
                 f,
-                "<p>Run {} of {} (deskpulse {}), started {}, as of {}.</p>",
+                "<p>Pipeline {}: run {} of {} (deskpulse {}), started {}, as of {}.</p>",
+                escape(&plan.map(|p| p.name.clone()).unwrap_or_else(|| "(unreadable)".into())),
                 escape(&r.run_id),
                 escape(&r.pipeline),
                 escape(&r.deskpulse),
@@ -295,6 +312,13 @@ fn footer(run: Option<&RunRecord>, plan: Option<&crate::plan::Plan>) -> String {
                 format!("CES: easy at {} or more on {}–{}", d.ces_easy_min, d.ces_scale.0, d.ces_scale.1),
                 format!("queue channels: {}", d.queue_channels.join(", ")),
             ];
+            let mut lines = lines.to_vec();
+            for (what, rules) in [("first response SLA", &p.sla.first_response), ("resolution SLA", &p.sla.resolution)]
+            {
+                if !rules.is_empty() {
+                    lines.push(format!("{what}: {}", rules.iter().map(sla_rule).collect::<Vec<_>>().join(", ")));
+                }
+            }
             let _ = write!(f, "<p>Definitions in force: {}.</p>", escape(&lines.join("; ")));
         },
         None => f.push_str("<p>Definitions: the pipeline file named by the run could not be read.</p>"),
