@@ -193,3 +193,29 @@ fn a_folder_without_tables_has_no_report() {
     assert!(!o.status.success() && text.contains("no KPI tables in"), "{text}");
     assert!(!empty.path().join("report.html").exists(), "nothing written");
 }
+
+/// The report of a `hive` run (a folder of period parts per table) carries the same figures as a `single` one.
+#[test]
+fn the_report_reads_either_layout() {
+    let marks = |layout: &str| {
+        let (dir, pipeline) = crate::cli::broken_fixture(|s| format!("{s}\noutputs:\n  layout: {layout}\n"));
+        let out = dir.path().join("out");
+        deskpulse(&["run", pipeline.to_str().unwrap(), "--out", out.to_str().unwrap(), "-q", "--as-of", "2026-07-01"]);
+        if layout == "hive" {
+            assert!(!out.join("overall_month.parquet").exists(), "the hive layout writes folders");
+        }
+        let page = dir.path().join("report.html");
+        deskpulse(&["report", out.to_str().unwrap(), "--out", page.to_str().unwrap()]);
+        let html = std::fs::read_to_string(page).unwrap();
+        let mut values: Vec<String> = ["circle", "rect"]
+            .iter()
+            .flat_map(|tag| elements(&html, tag))
+            .filter_map(|a| Some(format!("{}|{}|{}", a.get("data-series")?, a.get("data-x")?, a.get("data-value")?)))
+            .collect();
+        values.sort();
+        values
+    };
+    let single = marks("single");
+    assert!(single.len() > 5, "{single:?}");
+    assert_eq!(marks("hive"), single);
+}
