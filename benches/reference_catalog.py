@@ -337,5 +337,5 @@ for name in names:
     by, grain, kpis = SEGMENTS[name]
     rows = segment(by, grain, kpis)
     plans.append(with_peers(rows, by) if "account_id" in by else rows)
-for name, table in zip(names, pl.collect_all(plans, engine=os.environ.get("ENGINE", "streaming"))):
+for name, table in zip(names, pl.collect_all(plans, engine="streaming")):
     table.write_parquet(f"{out}/{name}.parquet")

@@ -4,7 +4,7 @@
 
 use polars::prelude::*;
 
-use super::segment::{boundary_period, days_since_epoch, output_row};
+use super::segment::{boundary_period, date_literal, days_since_epoch, output_row};
 use super::Staged;
 use crate::catalog::Aggregate;
 use crate::error::Error;
@@ -90,7 +90,7 @@ pub fn parts(
                     },
                     other => unreachable!("{other:?} is not an acquisition aggregate"),
                 };
-                let period = boundary_period(plan, seg, *start);
+                let period = boundary_period(plan, seg, date_literal(*start));
                 let stat_name = lit(stat.stat.as_str());
                 parts.push(joined.clone().select(output_row(seg, def, (k, s), stat, period, stat_name, figures)));
             }

@@ -332,7 +332,7 @@ pub fn scorecard(out_dir: &std::path::Path, account: &str, period: Option<&str>)
     tables.sort();
     let mut parts = Vec::new();
     for path in &tables {
-        let lf = LazyFrame::scan_parquet(PlRefPath::new(path.to_string_lossy().as_ref()), ScanArgsParquet::default())?;
+        let lf = super::scan_file(path)?;
         let mut lf = lf;
         let schema = lf.collect_schema()?;
         if !schema.contains("account_id") {

@@ -1,6 +1,7 @@
 //! Tables small enough to hold in memory are decoded from the staged parts, judged and derived once for every
-//! segment, instead of once per segment (on full runs with several segments). Larger ones stream from the parts each time, which bounds a large
-//! run's memory (and a night reads only the parts its periods need, so it holds nothing).
+//! segment, instead of once per segment (on full runs with several segments). Larger ones stream from the
+//! parts each time, which bounds a large run's memory (and a night reads only the parts its periods need, so
+//! it holds nothing).
 
 use std::collections::BTreeMap;
 

@@ -138,7 +138,7 @@ fn raw_tables(plan: &Plan, prepared: &Prepared) -> Result<BTreeMap<Table, LazyFr
 }
 
 /// A Parquet file of this run's or the store's, as a lazy frame.
-pub(super) fn scan_file(path: &Path) -> PolarsResult<LazyFrame> {
+pub(crate) fn scan_file(path: &Path) -> PolarsResult<LazyFrame> {
     LazyFrame::scan_parquet(PlRefPath::new(path.to_string_lossy().as_ref()), ScanArgsParquet::default())
 }
 

@@ -48,11 +48,11 @@ pub(super) fn day_span(
 
 /// The `period_start` of a boundary KPI's row for the period starting on `start`: null for the `all` grain
 /// without a window, whose period has no first day of its own.
-pub(super) fn boundary_period(plan: &Plan, seg: &Segment, start: jiff::civil::Date) -> Expr {
+pub(super) fn boundary_period(plan: &Plan, seg: &Segment, start: Expr) -> Expr {
     if seg.grain == Grain::All && plan.window.from.is_none() {
         lit(NULL).cast(DataType::Date)
     } else {
-        date_literal(start)
+        start
     }
 }
 
@@ -673,10 +673,7 @@ fn snapshot_parts(
     }
     let keys: Vec<Expr> = seg.dimensions.iter().map(|d| col(*d)).chain([col(START_DAY)]).collect();
     let grouped = lf.group_by(keys).agg(aggs).cache();
-    let period = match seg.grain == Grain::All && plan.window.from.is_none() {
-        true => lit(NULL).cast(DataType::Date),
-        false => col(START_DAY).cast(DataType::Date),
-    };
+    let period = boundary_period(plan, seg, col(START_DAY).cast(DataType::Date));
     for &k in kpis {
         let def = &plan.kpis[k];
         for (s, stat) in def.stats.iter().enumerate() {

@@ -96,7 +96,7 @@ fn read_tables(dir: &Path) -> Result<Vec<Table>, Error> {
 }
 
 fn read_parquet(path: &Path) -> PolarsResult<DataFrame> {
-    LazyFrame::scan_parquet(PlRefPath::new(path.to_string_lossy().as_ref()), ScanArgsParquet::default())?.collect()
+    crate::exec::scan_file(path)?.collect()
 }
 
 /// A `hive` table's parts, each with the `period_start` its folder names (null for Hive's default partition).
