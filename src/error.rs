@@ -14,6 +14,8 @@ pub mod exit {
     pub const BAD_INPUT: i32 = 3;
     pub const OUTPUT: i32 = 4;
     pub const LOCKED: i32 = 5;
+    /// The distributed engine's cluster cannot be reached, or failed a query (`--engine ballista`).
+    pub const CLUSTER: i32 = 6;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +30,9 @@ pub enum Error {
     Output { path: PathBuf, message: String },
     #[error("another run holds the output directory: {holder} (lock file {}); wait for it, or remove the lock file if that process is not deskpulse", path.display())]
     Locked { path: PathBuf, holder: String },
+    /// The cluster of `--engine ballista` cannot be reached or failed; nothing was written.
+    #[error("cluster {url}: {message}")]
+    Cluster { url: String, message: String },
     /// Command-line arguments that do not fit together.
     #[error("{0}")]
     Usage(String),
@@ -43,6 +48,7 @@ impl Error {
             Error::Data(_) => exit::BAD_INPUT,
             Error::Output { .. } => exit::OUTPUT,
             Error::Locked { .. } => exit::LOCKED,
+            Error::Cluster { .. } => exit::CLUSTER,
             Error::Internal(_) => exit::INTERNAL,
         }
     }

@@ -9,6 +9,8 @@
 
 pub mod calendar;
 pub mod catalog;
+#[cfg(feature = "ballista")]
+pub mod distributed;
 pub mod error;
 pub mod exec;
 pub mod generate;

@@ -91,10 +91,18 @@ enum Command {
         /// UTC) instead of now: reruns over past periods give the figures they gave then.
         #[arg(long, value_parser = parse_as_of)]
         as_of: Option<jiff::Timestamp>,
-        /// auto (default): Polars' streaming engine, one aggregation at a time, so memory stays bounded; or
-        /// `in-memory`, one joint plan that shares scans between segments but holds the tables.
+        /// auto (default): Polars' streaming engine, one aggregation at a time, so memory stays bounded;
+        /// `in-memory`, one joint plan that shares scans between segments but holds the tables; or `ballista`,
+        /// the segments' group-bys on a Ballista cluster (`--cluster`; a build with `--features ballista`).
         #[arg(long, value_enum, default_value_t = EngineArg::Auto)]
         engine: EngineArg,
+        /// With `--engine ballista`: the scheduler, df://HOST:PORT.
+        #[arg(long)]
+        cluster: Option<String>,
+        /// With `--engine ballista`: where rows are handed to the executors, a directory they all read at the
+        /// same path (default OUT/_exchange).
+        #[arg(long)]
+        exchange: Option<PathBuf>,
         /// Stage every input file again, ignoring what the store holds (the store is rewritten).
         #[arg(long)]
         full: bool,
@@ -139,6 +147,15 @@ enum Command {
         /// Check the file only, without opening any source.
         #[arg(long)]
         no_data: bool,
+        /// With `ballista`: also say what the cluster computes and what stays on the client.
+        #[arg(long, value_enum, default_value_t = EngineArg::Auto)]
+        engine: EngineArg,
+    },
+    /// Run a process of a Ballista cluster for `run --engine ballista` (a build with `--features ballista`).
+    #[cfg(feature = "ballista")]
+    Cluster {
+        #[command(subcommand)]
+        role: ClusterRole,
     },
     /// List the KPI catalog with exact definitions, units, directions and inputs.
     Kpis {
@@ -197,11 +214,44 @@ enum Command {
     },
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, PartialEq, ValueEnum)]
 enum EngineArg {
     Auto,
     Streaming,
     InMemory,
+    Ballista,
+}
+
+#[cfg(feature = "ballista")]
+#[derive(Subcommand)]
+enum ClusterRole {
+    /// The scheduler: plans queries and hands tasks to the executors.
+    Scheduler {
+        #[arg(long, default_value = "127.0.0.1")]
+        bind: String,
+        #[arg(long, default_value_t = 50050)]
+        port: u16,
+    },
+    /// An executor: runs tasks, reading the exchange directory and serving results to the others.
+    Executor {
+        /// The scheduler's HOST:PORT.
+        #[arg(long, default_value = "127.0.0.1:50050")]
+        scheduler: String,
+        #[arg(long, default_value = "127.0.0.1")]
+        bind: String,
+        /// The port results are fetched from (Arrow Flight).
+        #[arg(long, default_value_t = 50051)]
+        port: u16,
+        /// The port the scheduler calls.
+        #[arg(long, default_value_t = 50052)]
+        grpc_port: u16,
+        /// Where shuffle files go (default a temporary directory).
+        #[arg(long)]
+        work_dir: Option<PathBuf>,
+        /// Tasks run at once (default the machine's cores).
+        #[arg(long)]
+        concurrent_tasks: Option<usize>,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -300,6 +350,48 @@ fn print_report(report: &exec::RunReport, out: &std::path::Path) {
     );
 }
 
+/// `options` with a connection to the cluster at `url`.
+#[cfg(feature = "ballista")]
+fn with_cluster(
+    mut options: exec::RunOptions,
+    plan: &deskpulse::plan::Plan,
+    url: &str,
+    exchange: &std::path::Path,
+) -> Result<exec::RunOptions, Error> {
+    tracing::info!(event = "cluster", url, "{}", deskpulse::distributed::coverage(plan));
+    options.cluster = Some(deskpulse::distributed::Cluster::connect(url, exchange)?);
+    Ok(options)
+}
+
+#[cfg(not(feature = "ballista"))]
+fn with_cluster(
+    _: exec::RunOptions,
+    _: &deskpulse::plan::Plan,
+    _: &str,
+    _: &std::path::Path,
+) -> Result<exec::RunOptions, Error> {
+    Err(without_ballista())
+}
+
+#[cfg(feature = "ballista")]
+fn coverage(plan: &deskpulse::plan::Plan) -> Result<String, Error> {
+    Ok(deskpulse::distributed::coverage(plan).to_string())
+}
+
+#[cfg(not(feature = "ballista"))]
+fn coverage(_: &deskpulse::plan::Plan) -> Result<String, Error> {
+    Err(without_ballista())
+}
+
+#[cfg(not(feature = "ballista"))]
+fn without_ballista() -> Error {
+    Error::Usage(
+        "this deskpulse was built without the distributed engine: build it with `cargo build --release --features \
+         ballista`"
+            .into(),
+    )
+}
+
 fn parse_as_of(text: &str) -> Result<jiff::Timestamp, String> {
     if let Ok(t) = text.parse::<jiff::Timestamp>() {
         return Ok(t);
@@ -319,13 +411,16 @@ fn parse_date(text: &str) -> Result<jiff::civil::Date, String> {
 
 fn execute(command: Command, log_format: LogFormat) -> Result<(), Error> {
     match command {
-        Command::Run { pipeline, out, as_of, engine, full, from, to, quiet, no_restage } => {
+        Command::Run { pipeline, out, as_of, engine, cluster, exchange, full, from, to, quiet, no_restage } => {
             let mut plan = deskpulse::load_plan(&pipeline)?;
             plan.engine = match engine {
-                EngineArg::Auto => deskpulse::plan::EngineChoice::Auto,
+                EngineArg::Auto | EngineArg::Ballista => deskpulse::plan::EngineChoice::Auto,
                 EngineArg::Streaming => deskpulse::plan::EngineChoice::Streaming,
                 EngineArg::InMemory => deskpulse::plan::EngineChoice::InMemory,
             };
+            if cluster.is_some() != (engine == EngineArg::Ballista) {
+                return Err(Error::Usage("--engine ballista and --cluster df://HOST:PORT go together".into()));
+            }
             if let Some(t) = as_of {
                 plan.as_of = t;
             }
@@ -341,8 +436,13 @@ fn execute(command: Command, log_format: LogFormat) -> Result<(), Error> {
                 }
             }
             let observer = observe::observer(quiet);
-            let options =
+            #[allow(unused_mut)]
+            let mut options =
                 exec::RunOptions { full, from, to, no_restage, on_stage: Some(observer.hook()), ..Default::default() };
+            if let Some(url) = cluster {
+                let exchange = exchange.unwrap_or_else(|| out.join("_exchange"));
+                options = with_cluster(options, &plan, &url, &exchange)?;
+            }
             let result = exec::run_with(&plan, &out, &options);
             observer.clear();
             let report = result?;
@@ -384,8 +484,11 @@ fn execute(command: Command, log_format: LogFormat) -> Result<(), Error> {
             deskpulse::report::write(&dir, &out)?;
             say!("wrote {}", out.display());
         },
-        Command::Validate { pipeline, no_data } => {
+        Command::Validate { pipeline, no_data, engine } => {
             let plan = deskpulse::load_plan(&pipeline)?;
+            if engine == EngineArg::Ballista {
+                say_raw!("{}", coverage(&plan)?);
+            }
             if !no_data {
                 exec::check(&plan)?;
             }
@@ -457,6 +560,20 @@ fn execute(command: Command, log_format: LogFormat) -> Result<(), Error> {
                 started.elapsed().as_secs_f64(),
                 g.pipeline.display()
             );
+        },
+        #[cfg(feature = "ballista")]
+        Command::Cluster { role } => match role {
+            ClusterRole::Scheduler { bind, port } => deskpulse::distributed::process::scheduler(&bind, port)?,
+            ClusterRole::Executor { scheduler, bind, port, grpc_port, work_dir, concurrent_tasks } => {
+                deskpulse::distributed::process::executor(deskpulse::distributed::process::ExecutorOptions {
+                    scheduler,
+                    bind,
+                    port,
+                    grpc_port,
+                    work_dir,
+                    concurrent_tasks,
+                })?
+            },
         },
         Command::Scorecard { pipeline, account, out, period, format } => {
             let plan = deskpulse::load_plan(&pipeline)?;

@@ -1,5 +1,6 @@
 //! Lowers engine-neutral KPI definitions (`catalog`) to Polars expressions. The only place that knows how a
-//! definition becomes an aggregation in Polars.
+//! definition becomes an aggregation: every reduction of a group's rows goes through `GroupAggs`, which
+//! gives Polars aggregations, or SQL for another engine over row inputs that Polars computes (`Reductions`).
 
 use polars::prelude::*;
 
@@ -77,7 +78,7 @@ pub fn side_total(side: &crate::catalog::Side) -> Expr {
 /// The aggregation of a boundary KPI for the period `[start, end)`: (value, numerator, denominator, n).
 /// The bounds are expressions (literals, or columns of a frame of periods): days since the epoch (`Int32`);
 /// the end instant is the first instant of `end_day`.
-pub fn snapshot(a: &Aggregate, start_day: Expr, end_day: Expr) -> [Expr; 4] {
+pub fn snapshot(a: &Aggregate, start_day: Expr, end_day: Expr, out: &mut GroupAggs) -> [Expr; 4] {
     let end_instant = (end_day.clone().cast(DataType::Int64) * lit(86_400_000i64))
         .cast(DataType::Datetime(TimeUnit::Milliseconds, None));
     let date = |d: &Expr| d.clone().cast(DataType::Date);
@@ -94,13 +95,13 @@ pub fn snapshot(a: &Aggregate, start_day: Expr, end_day: Expr) -> [Expr; 4] {
             let by_end = |c: &str| col(c).lt_eq(end_instant.clone()).fill_null(lit(false));
             let created = col("created_at").lt(end_instant.clone()).fill_null(lit(false));
             let open = created.clone().and(by_end("resolved_at").not()).and(by_end("closed_at").not());
-            let value = count_true(open);
-            [f(value), lit(NULL).cast(DataType::Float64), lit(NULL).cast(DataType::Float64), count_true(created)]
+            let value = out.count_true(open);
+            [f(value), lit(NULL).cast(DataType::Float64), lit(NULL).cast(DataType::Float64), out.count_true(created)]
         },
         Aggregate::Retention => {
-            let s = count_true(customer_on(&start_day));
-            let e = count_true(customer_on(&end_day));
-            let acquired = count_true(
+            let s = out.count_true(customer_on(&start_day));
+            let e = out.count_true(customer_on(&end_day));
+            let acquired = out.count_true(
                 col("customer_since")
                     .gt_eq(date(&start_day))
                     .and(col("customer_since").lt(date(&end_day)))
@@ -110,8 +111,8 @@ pub fn snapshot(a: &Aggregate, start_day: Expr, end_day: Expr) -> [Expr; 4] {
             [lit(100.0) * num.clone() / f(s.clone()), num, f(s.clone()), s]
         },
         Aggregate::Churn => {
-            let s = count_true(customer_on(&start_day));
-            let churned = count_true(
+            let s = out.count_true(customer_on(&start_day));
+            let churned = out.count_true(
                 customer_on(&start_day)
                     .and(col("churned_at").gt_eq(date(&start_day)))
                     .and(col("churned_at").lt(date(&end_day)))
@@ -145,23 +146,25 @@ pub fn snapshot(a: &Aggregate, start_day: Expr, end_day: Expr) -> [Expr; 4] {
 /// Label of rows whose mix column is null.
 pub const NONE_LABEL: &str = "(none)";
 
-/// A `Mix` stat: per group and value of `of`, the value's share of the group's rows (filter applied).
-/// Returns the group keys plus `stat` (the value), `value`, `numerator`, `denominator`, `n`.
-pub fn mix(
-    lf: LazyFrame,
-    keys: &[Expr],
-    key_names: &[PlSmallStr],
-    def: &KpiDefinition,
-    of: &str,
-) -> PolarsResult<LazyFrame> {
+/// A `Mix` stat's rows (its filter applied), each with the value it counts under as `stat`.
+pub fn mix_rows(lf: LazyFrame, def: &KpiDefinition, of: &str) -> LazyFrame {
     let lf = match &def.filter {
         Some(f) => lf.filter(holds(f)),
         None => lf,
     };
-    let label = mix_label(of).alias("stat");
-    let mut by = keys.to_vec();
-    by.push(label);
-    let counts = lf.group_by(by).agg([len().cast(DataType::Int64).alias("__count")]);
+    lf.with_column(mix_label(of).alias("stat"))
+}
+
+/// `mix_rows` counted per group and value (`__count`).
+pub fn mix_counted(rows: LazyFrame, key_names: &[PlSmallStr]) -> LazyFrame {
+    let by: Vec<Expr> = key_names.iter().map(|k| col(k.clone())).chain([col("stat")]).collect();
+    rows.group_by(by).agg([len().cast(DataType::Int64).alias("__count")])
+}
+
+/// A `Mix` stat from its counts per group and value (`mix_counted`): per group and value of `of`, the
+/// value's share of the group's rows. Returns the group keys plus `stat` (the value), `value`, `numerator`,
+/// `denominator`, `n`.
+pub fn mix_shares(counts: LazyFrame, key_names: &[PlSmallStr]) -> PolarsResult<LazyFrame> {
     let totals_by: Vec<Expr> = key_names.iter().map(|k| col(k.clone())).collect();
     let figures = mix_share(col("__count"), col("__total"));
     let named = figures.into_iter().zip(PARTS).map(|(e, name)| e.alias(name)).collect::<Vec<_>>();
@@ -176,18 +179,18 @@ fn mix_share(count: Expr, total: Expr) -> [Expr; 4] {
 
 /// The KPI's rows in a group (those its filter keeps). A literal `true` would not broadcast inside an
 /// aggregation, hence `len()` when there is no filter.
-fn rows_of(filter: &Option<Expr>) -> Expr {
+fn rows_of(filter: &Option<Expr>, out: &mut GroupAggs) -> Expr {
     match filter {
-        Some(f) => count_true(f.clone()),
-        None => len().cast(DataType::Int64),
+        Some(f) => out.count_true(f.clone()),
+        None => out.count_rows().cast(DataType::Int64),
     }
 }
 
 /// The KPI's rows in a group where `e` holds.
-fn rows_of_where(filter: &Option<Expr>, e: Expr) -> Expr {
+fn rows_of_where(filter: &Option<Expr>, e: Expr, out: &mut GroupAggs) -> Expr {
     match filter {
-        Some(f) => count_true(f.clone().and(e)),
-        None => count_true(e),
+        Some(f) => out.count_true(f.clone().and(e)),
+        None => out.count_true(e),
     }
 }
 
@@ -201,10 +204,12 @@ pub fn mix_label(of: &str) -> Expr {
 /// and the KPI's rows in all. `mix_figures` turns them into a row's figures.
 pub fn mix_counts(k: usize, s: usize, def: &KpiDefinition, of: &str, labels: &[String], out: &mut GroupAggs) {
     let filter = def.filter.as_ref().map(holds);
-    out.aggs.push(rows_of(&filter).alias(part(k, s, "mix_total")));
+    let total = rows_of(&filter, out);
+    out.aggs.push(total.alias(part(k, s, "mix_total")));
     for (i, label) in labels.iter().enumerate() {
         let has = mix_label(of).eq(lit(label.as_str()));
-        out.aggs.push(rows_of_where(&filter, has).alias(part(k, s, &format!("mix{i}"))));
+        let count = rows_of_where(&filter, has, out);
+        out.aggs.push(count.alias(part(k, s, &format!("mix{i}"))));
     }
 }
 
@@ -228,19 +233,15 @@ pub fn wilson(yes: Expr, n: Expr, upper: bool) -> Expr {
 }
 
 /// Sums of the yes votes and of all votes.
-fn votes(mask: &dyn Fn(Expr) -> Expr, yes: &N, no: &N) -> (Expr, Expr) {
-    let yes = exact_sum(mask(expr(yes).cast(DataType::Float64)));
-    let no = exact_sum(mask(expr(no).cast(DataType::Float64)));
+fn votes(mask: &dyn Fn(Expr) -> Expr, yes: &N, no: &N, out: &mut GroupAggs) -> (Expr, Expr) {
+    let yes = out.exact_sum(mask(expr(yes).cast(DataType::Float64)));
+    let no = out.exact_sum(mask(expr(no).cast(DataType::Float64)));
     (yes.clone(), yes + no)
 }
 
 /// A predicate where null means "no".
 fn holds(e: &N) -> Expr {
     expr(e).fill_null(lit(false))
-}
-
-fn count_true(e: Expr) -> Expr {
-    e.cast(DataType::Int64).sum()
 }
 
 /// Columns the aggregation of stat `i` produces, by suffix.
@@ -250,9 +251,14 @@ pub fn part(kpi: usize, stat: usize, part: &str) -> String {
     format!("__k{kpi}_s{stat}_{part}")
 }
 
-/// A group-by's aggregations, and the columns computed from them after it.
+/// A group-by's reductions, the columns computed from them (`aggs`), and those computed after it (`after`).
 ///
-/// Exact quantiles are computed after: the group-by collects each group's values as a list, once per
+/// With Polars, the reductions run inside its group-by and `aggs` are aggregation expressions. With SQL
+/// (`SqlReductions`, another engine), Polars computes the reductions' row inputs, the engine reduces them,
+/// and Polars computes `aggs` then `after` over the engine's result: every formula after a reduction is the
+/// same for both engines.
+///
+/// Exact quantiles are computed after: the Polars group-by collects each group's values as a list, once per
 /// distinct measure. Polars' streaming engine runs that aggregation but not `quantile`, and a group-by it
 /// cannot stream is computed in memory over every column it reads (10M tickets: 1.5 GB).
 #[derive(Default)]
@@ -260,9 +266,16 @@ pub struct GroupAggs {
     pub aggs: Vec<Expr>,
     pub after: Vec<Expr>,
     lists: Vec<String>,
+    /// The reductions as SQL, when another engine runs them.
+    pub sql: Option<SqlReductions>,
 }
 
 impl GroupAggs {
+    /// Reductions for an engine that runs SQL.
+    pub fn for_sql() -> GroupAggs {
+        GroupAggs { sql: Some(SqlReductions::default()), ..Default::default() }
+    }
+
     /// The column holding each group's values of `values`, collected once.
     fn list_of(&mut self, values: Expr) -> Expr {
         let key = format!("{values:?}");
@@ -284,10 +297,189 @@ impl GroupAggs {
     pub fn lists(&self) -> Vec<String> {
         (0..self.lists.len()).map(|i| format!("__list{i}")).collect()
     }
+
+    /// `e` reduced over a group: `polars` inside a Polars group-by, else the SQL `template` (`{}` stands
+    /// for the row input).
+    fn reduce(&mut self, e: Expr, polars: impl FnOnce(Expr) -> Expr, template: &str) -> Expr {
+        match &mut self.sql {
+            None => polars(e),
+            Some(sql) => sql.reduce(e, template),
+        }
+    }
+
+    /// The group's rows.
+    pub fn count_rows(&mut self) -> Expr {
+        match &mut self.sql {
+            None => len(),
+            Some(sql) => sql.item("COUNT(*)".to_string()),
+        }
+    }
+
+    /// Sum of `e` (0 when no row has it).
+    fn sum(&mut self, e: Expr) -> Expr {
+        self.reduce(e, |e| e.sum(), "COALESCE(SUM({}), 0)")
+    }
+
+    /// Rows where the predicate `e` holds.
+    fn count_true(&mut self, e: Expr) -> Expr {
+        self.sum(e.cast(DataType::Int64))
+    }
+
+    /// The sum of `e` over the group, exact whatever the order of the rows (see `measure`).
+    fn exact_sum(&mut self, e: Expr) -> Expr {
+        self.sum(thousandths(e)) / lit(1000.0)
+    }
+
+    /// Rows where `e` is set.
+    fn count(&mut self, e: Expr) -> Expr {
+        self.reduce(e, |e| e.count(), "COUNT({})")
+    }
+
+    /// Distinct values of `e`, nulls left out.
+    fn n_unique(&mut self, e: Expr) -> Expr {
+        self.reduce(e, |e| e.drop_nulls().n_unique(), "COUNT(DISTINCT {})")
+    }
+
+    fn min(&mut self, e: Expr) -> Expr {
+        self.reduce(e, |e| e.min(), "MIN({})")
+    }
+
+    fn max(&mut self, e: Expr) -> Expr {
+        self.reduce(e, |e| e.max(), "MAX({})")
+    }
+
+    /// The linear-interpolation quantile `q` of `e`'s values, for an expression computed after the group-by.
+    fn quantile_after(&mut self, e: Expr, q: f64) -> Expr {
+        match &mut self.sql {
+            None => self.list_of(e).list().agg(element().quantile(lit(q), QuantileMethod::Linear)),
+            Some(sql) => sql.quantile(e, q),
+        }
+    }
+
+    /// Distinct values of `e`, nulls left out, for an expression computed after the group-by.
+    fn n_unique_after(&mut self, e: Expr) -> Expr {
+        match &mut self.sql {
+            None => self.list_of(e).list().agg(element().drop_nulls().n_unique()),
+            Some(sql) => sql.reduce(e, "COUNT(DISTINCT {})"),
+        }
+    }
+
+    /// Spearman's rank correlation of the pairs `(x, y)` (both set), for an expression computed after the
+    /// group-by.
+    fn spearman_after(&mut self, x: Expr, y: Expr) -> Expr {
+        match &mut self.sql {
+            None => {
+                // The pairs are collected per group, a streaming aggregation, and ranked after it: ranks
+                // inside the group-by made the engine run it in memory.
+                let both = self.list_of(as_struct(vec![x.alias("x"), y.alias("y")]));
+                let field = |name: &str| element().struct_().field_by_name(name);
+                both.list().agg(spearman(field("x"), field("y")))
+            },
+            Some(sql) => sql.spearman(x, y),
+        }
+    }
+}
+
+/// Reductions that another engine runs as SQL: Polars computes their row inputs (`inputs`, columns
+/// `__i<n>`); the engine computes `items` (columns `__r<n>`) per group, and the reductions that need the
+/// group's rows in order with a query of their own (`ordered`). Equal inputs and items are computed once.
+#[derive(Default)]
+pub struct SqlReductions {
+    pub inputs: Vec<Expr>,
+    input_keys: Vec<String>,
+    /// `(SQL, column)`.
+    pub items: Vec<(String, String)>,
+    pub ordered: Vec<Ordered>,
+}
+
+/// A reduction over a group's rows in order, and the columns its query gives (named from `prefix`).
+// Read by the distributed backend only.
+#[cfg_attr(not(feature = "ballista"), allow(dead_code))]
+pub enum Ordered {
+    /// Exact quantiles `qs` of input `x`: `<prefix>_n` values, and for the j-th quantile the values at
+    /// both ends of its interpolation, `<prefix>_<j>_lo` and `_hi`.
+    Quantiles { x: String, qs: Vec<f64>, prefix: String },
+    /// Spearman's rank sums of the pairs `(x, y)`: with a = rank ascending − rank descending of x (b of
+    /// y), `<prefix>_n`, `_sa`, `_sb`, `_sab`, `_saa`, `_sbb` (`SPEARMAN_SUMS`).
+    Spearman { x: String, y: String, prefix: String },
+}
+
+/// The sums a `Ordered::Spearman` query gives, in order.
+pub const SPEARMAN_SUMS: [&str; 6] = ["n", "sa", "sb", "sab", "saa", "sbb"];
+
+impl SqlReductions {
+    fn input(&mut self, e: Expr) -> String {
+        let key = format!("{e:?}");
+        let i = self.input_keys.iter().position(|k| *k == key).unwrap_or_else(|| {
+            self.input_keys.push(key);
+            self.inputs.push(e.alias(format!("__i{}", self.inputs.len())));
+            self.inputs.len() - 1
+        });
+        format!("__i{i}")
+    }
+
+    fn item(&mut self, sql: String) -> Expr {
+        let i = self.items.iter().position(|(s, _)| *s == sql).unwrap_or_else(|| {
+            self.items.push((sql, format!("__r{}", self.items.len())));
+            self.items.len() - 1
+        });
+        col(self.items[i].1.as_str())
+    }
+
+    fn reduce(&mut self, e: Expr, template: &str) -> Expr {
+        let input = quoted(&self.input(e));
+        self.item(template.replace("{}", &input))
+    }
+
+    /// The linear-interpolation quantile `q` of `e`, as `quantile_idx` and `linear_interpol` of
+    /// polars-core compute it from the two values at its ends.
+    fn quantile(&mut self, e: Expr, q: f64) -> Expr {
+        let x = self.input(e);
+        let found = self.ordered.iter().position(|o| matches!(o, Ordered::Quantiles { x: seen, .. } if *seen == x));
+        let i = found.unwrap_or_else(|| {
+            let prefix = format!("__q{}", self.ordered.len());
+            self.ordered.push(Ordered::Quantiles { x, qs: Vec::new(), prefix });
+            self.ordered.len() - 1
+        });
+        let Ordered::Quantiles { qs, prefix, .. } = &mut self.ordered[i] else { unreachable!() };
+        let j = qs.iter().position(|seen| *seen == q).unwrap_or_else(|| {
+            qs.push(q);
+            qs.len() - 1
+        });
+        let (lo, hi) = (col(format!("{prefix}_{j}_lo")), col(format!("{prefix}_{j}_hi")));
+        let at = (col(format!("{prefix}_n")).cast(DataType::Float64) - lit(1.0)) * lit(q);
+        let fraction = at.clone() - at.floor();
+        when(fraction.clone().eq(lit(0.0)).or(lo.clone().eq(hi.clone())))
+            .then(lo.clone())
+            .otherwise(fraction * (hi - lo.clone()) + lo)
+    }
+
+    /// Spearman's correlation from the sums of an `Ordered::Spearman` query. The doubled average rank of a
+    /// value is a + n + 1 (rank ascending + rank of its last tie), so the doubled ranks' sums follow from
+    /// the query's, exactly: every term is a whole number below 2⁵³.
+    fn spearman(&mut self, x: Expr, y: Expr) -> Expr {
+        let (x, y) = (self.input(x), self.input(y));
+        let prefix = format!("__rank{}", self.ordered.len());
+        self.ordered.push(Ordered::Spearman { x, y, prefix: prefix.clone() });
+        let [n, sa, sb, sab, saa, sbb] = SPEARMAN_SUMS.map(|sum| col(format!("{prefix}_{sum}")));
+        let c = n.clone() + lit(1.0);
+        let nc2 = n.clone() * c.clone() * c.clone();
+        let sx = sa.clone() + n.clone() * c.clone();
+        let sy = sb.clone() + n.clone() * c.clone();
+        let sxy = sab + c.clone() * sa.clone() + c.clone() * sb.clone() + nc2.clone();
+        let sxx = saa + lit(2.0) * c.clone() * sa + nc2.clone();
+        let syy = sbb + lit(2.0) * c * sb + nc2;
+        correlation([n, sx, sy, sxy, sxx, syy])
+    }
+}
+
+/// `name` as a quoted SQL identifier.
+pub fn quoted(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 /// Calendar days of a group's period: an expression over the group-by's result (its `period_start`), or, for
-/// the `all` grain without a window, an aggregation inside it (the data's first to last day).
+/// the `all` grain without a window, the data's first to last day (`InGroup`: the day of each row).
 pub enum Days {
     After(Expr),
     InGroup(Expr),
@@ -312,6 +504,12 @@ fn spearman(x: Expr, y: Expr) -> Expr {
     let (sx, sy) = (x.clone().sum(), y.clone().sum());
     let sxy = (x.clone() * y.clone()).sum();
     let (sxx, syy) = ((x.clone() * x).sum(), (y.clone() * y).sum());
+    correlation([n, sx, sy, sxy, sxx, syy])
+}
+
+/// The Pearson correlation from the pairs' count and the sums of x, y, xy, x², y²; null when either side
+/// is constant.
+fn correlation([n, sx, sy, sxy, sxx, syy]: [Expr; 6]) -> Expr {
     let cov = n.clone() * sxy - sx.clone() * sy.clone();
     let var_x = n.clone() * sxx - sx.clone() * sx;
     let var_y = n * syy - sy.clone() * sy;
@@ -325,8 +523,6 @@ fn spearman(x: Expr, y: Expr) -> Expr {
 /// are computed apart (`mix`), having one row per value.
 pub fn aggregations(k: usize, def: &KpiDefinition, days: &Days, split_by: &[&str], out: &mut GroupAggs) {
     let filter = def.filter.as_ref().map(holds);
-    let rows = || rows_of(&filter);
-    let rows_where = |e: Expr| rows_of_where(&filter, e);
     let mask = |m: Expr| match &filter {
         Some(f) => when(f.clone()).then(m).otherwise(lit(NULL).cast(DataType::Float64)),
         None => m,
@@ -335,7 +531,7 @@ pub fn aggregations(k: usize, def: &KpiDefinition, days: &Days, split_by: &[&str
         let null = || lit(NULL).cast(DataType::Float64);
         let (value, numerator, denominator, n) = match &stat.aggregate {
             Aggregate::Count => {
-                let n = rows();
+                let n = rows_of(&filter, out);
                 (n.clone().cast(DataType::Float64), null(), null(), n)
             },
             Aggregate::CountDistinct(e) => {
@@ -343,64 +539,61 @@ pub fn aggregations(k: usize, def: &KpiDefinition, days: &Days, split_by: &[&str
                     Some(f) => when(f.clone()).then(expr(e)).otherwise(lit(NULL)),
                     None => expr(e),
                 };
-                let distinct = values.drop_nulls().n_unique().cast(DataType::Int64);
+                let distinct = out.n_unique(values).cast(DataType::Int64);
                 (distinct.clone().cast(DataType::Float64), null(), null(), distinct)
             },
             Aggregate::Share { when } => {
-                let num = rows_where(holds(when));
-                let den = rows();
+                let num = rows_of_where(&filter, holds(when), out);
+                let den = rows_of(&filter, out);
                 let value = lit(100.0) * num.clone().cast(DataType::Float64) / den.clone().cast(DataType::Float64);
                 (value, num.cast(DataType::Float64), den.clone().cast(DataType::Float64), den)
             },
             Aggregate::Mean(e) => {
                 let (m, scale) = measure(e);
                 let masked = mask(m);
-                let sum = masked.clone().sum() * lit(scale);
-                let cnt = masked.count().cast(DataType::Int64);
+                let sum = out.sum(masked.clone()) * lit(scale);
+                let cnt = out.count(masked).cast(DataType::Int64);
                 (sum.clone() / cnt.clone().cast(DataType::Float64), sum, cnt.clone().cast(DataType::Float64), cnt)
             },
             Aggregate::Quantile(e, q) => {
                 let (m, scale) = measure(e);
                 let masked = mask(m);
-                let values = out.list_of(masked.clone());
-                let quantile = values.list().agg(element().quantile(lit(*q), QuantileMethod::Linear)) * lit(scale);
-                (out.after(part(k, s, "value"), quantile), null(), null(), masked.count().cast(DataType::Int64))
+                let quantile = out.quantile_after(masked.clone(), *q) * lit(scale);
+                (out.after(part(k, s, "value"), quantile), null(), null(), out.count(masked).cast(DataType::Int64))
             },
             Aggregate::NetScore { promoter, detractor } => {
-                let p = rows_where(holds(promoter));
-                let d = rows_where(holds(detractor));
-                let n = rows();
+                let p = rows_of_where(&filter, holds(promoter), out);
+                let d = rows_of_where(&filter, holds(detractor), out);
+                let n = rows_of(&filter, out);
                 let num = (p - d).cast(DataType::Float64);
                 let value = lit(100.0) * num.clone() / n.clone().cast(DataType::Float64);
                 (value, num, n.clone().cast(DataType::Float64), n)
             },
             Aggregate::NetScoreMargin { promoter, detractor } => {
-                let n = rows();
+                let n = rows_of(&filter, out);
                 let nf = n.clone().cast(DataType::Float64);
-                let p = rows_where(holds(promoter)).cast(DataType::Float64) / nf.clone();
-                let d = rows_where(holds(detractor)).cast(DataType::Float64) / nf.clone();
+                let p = rows_of_where(&filter, holds(promoter), out).cast(DataType::Float64) / nf.clone();
+                let d = rows_of_where(&filter, holds(detractor), out).cast(DataType::Float64) / nf.clone();
                 let diff = p.clone() - d.clone();
                 let var = (p + d - diff.clone() * diff) / nf;
                 (lit(1.96) * var.sqrt() * lit(100.0), null(), null(), n)
             },
             Aggregate::PerAgentDay { agent } => {
-                let with_agent = rows_where(col(*agent).is_not_null());
+                let with_agent = rows_of_where(&filter, col(*agent).is_not_null(), out);
                 // Distinct agents from each group's agent ids collected as 64-bit hashes (a collision among
                 // 10,000 agents has a chance near 10⁻¹²): `n_unique` in a group-by does not stream, and made
                 // the engine hold every column of the table.
                 let agents = match split_by.contains(agent) {
                     // Split by agent, a group has one, or none when no row has it.
-                    true => with_agent.clone().gt(lit(0)).cast(DataType::Float64),
-                    false => {
-                        let ids = out.list_of(super::hash::text_hash(mask(col(*agent)), 0));
-                        ids.list().agg(element().drop_nulls().n_unique()).cast(DataType::Float64)
-                    },
+                    true => col(part(k, s, "n")).gt(lit(0)).cast(DataType::Float64),
+                    false => out.n_unique_after(super::hash::text_hash(mask(col(*agent)), 0)).cast(DataType::Float64),
                 };
                 let days = match days {
                     Days::After(e) => e.clone().cast(DataType::Float64),
-                    Days::InGroup(e) => {
+                    Days::InGroup(day) => {
+                        let span = (out.max(day.clone()) - out.min(day.clone())).dt().total_days(false) + lit(1i64);
                         let days_part = part(k, s, "days");
-                        out.aggs.push(e.clone().cast(DataType::Float64).alias(days_part.as_str()));
+                        out.aggs.push(span.cast(DataType::Float64).alias(days_part.as_str()));
                         col(days_part)
                     },
                 };
@@ -412,37 +605,33 @@ pub fn aggregations(k: usize, def: &KpiDefinition, days: &Days, split_by: &[&str
             Aggregate::Spearman(a, b) => {
                 let (a, b) = (mask(expr(a).cast(DataType::Float64)), mask(expr(b).cast(DataType::Float64)));
                 let pairs = a.clone().is_not_null().and(b.clone().is_not_null());
-                let pair = |e: Expr, name: &str| when(pairs.clone()).then(e).otherwise(null()).alias(name);
-                // The pairs are collected per group, a streaming aggregation, and ranked after it: ranks
-                // inside the group-by made the engine run it in memory.
-                let both = out.list_of(as_struct(vec![pair(a, "x"), pair(b, "y")]));
-                let field = |name: &str| element().struct_().field_by_name(name);
-                let r = both.list().agg(spearman(field("x"), field("y")));
-                (out.after(part(k, s, "value"), r), null(), null(), count_true(pairs))
+                let pair = |e: Expr| when(pairs.clone()).then(e).otherwise(null());
+                let r = out.spearman_after(pair(a), pair(b));
+                (out.after(part(k, s, "value"), r), null(), null(), out.count_true(pairs))
             },
             Aggregate::Sum(e) => {
                 let m = mask(expr(e).cast(DataType::Float64));
-                let sum = exact_sum(m.clone());
-                (sum.clone(), sum, null(), m.count().cast(DataType::Int64))
+                let sum = out.exact_sum(m.clone());
+                (sum.clone(), sum, null(), out.count(m).cast(DataType::Int64))
             },
             Aggregate::Ratio { num, den } => {
                 let (num, den) = (
-                    exact_sum(mask(expr(num).cast(DataType::Float64))),
-                    exact_sum(mask(expr(den).cast(DataType::Float64))),
+                    out.exact_sum(mask(expr(num).cast(DataType::Float64))),
+                    out.exact_sum(mask(expr(den).cast(DataType::Float64))),
                 );
                 (lit(100.0) * num.clone() / den.clone(), num, den.clone(), den.cast(DataType::Int64))
             },
             Aggregate::Proportion { yes, no } => {
-                let (yes, votes) = votes(&mask, yes, no);
+                let (yes, votes) = votes(&mask, yes, no, out);
                 (lit(100.0) * yes.clone() / votes.clone(), yes, votes.clone(), votes.cast(DataType::Int64))
             },
             Aggregate::Wilson { yes, no, upper } => {
-                let (yes, n) = votes(&mask, yes, no);
+                let (yes, n) = votes(&mask, yes, no, out);
                 (wilson(yes, n.clone(), *upper), null(), null(), n.cast(DataType::Int64))
             },
             // Divided by the tickets after the join in `segment`.
             Aggregate::PerTicket(e) => {
-                let sum = exact_sum(mask(expr(e).cast(DataType::Float64)));
+                let sum = out.exact_sum(mask(expr(e).cast(DataType::Float64)));
                 (null(), sum, null(), lit(0i64))
             },
             // Mixes and ratios are their own parts (`segment`); boundary aggregates are measured at period
@@ -462,5 +651,61 @@ pub fn aggregations(k: usize, def: &KpiDefinition, days: &Days, split_by: &[&str
                 out.aggs.push(e.alias(name));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The columns `exprs` give over a one-row frame of `columns`.
+    fn evaluate(columns: &[(&str, f64)], e: Expr) -> Option<f64> {
+        let columns = columns.iter().map(|(name, v)| Column::new((*name).into(), [*v])).collect();
+        let df = DataFrame::new(1, columns).unwrap().lazy().select([e.alias("out")]).collect().unwrap();
+        df.column("out").unwrap().cast(&DataType::Float64).unwrap().f64().unwrap().get(0)
+    }
+
+    #[test]
+    fn sql_reductions_share_inputs_and_items() {
+        let mut out = GroupAggs::for_sql();
+        let a = out.sum(col("x"));
+        let b = out.sum(col("x"));
+        let n = out.count(col("x"));
+        let rows = out.count_rows();
+        assert_eq!(a, b);
+        let sql = out.sql.as_ref().unwrap();
+        assert_eq!(sql.inputs.len(), 1);
+        let items: Vec<&str> = sql.items.iter().map(|(e, _)| e.as_str()).collect();
+        assert_eq!(items, ["COALESCE(SUM(\"__i0\"), 0)", "COUNT(\"__i0\")", "COUNT(*)"]);
+        assert_eq!((n, rows), (col("__r1"), col("__r2")));
+    }
+
+    #[test]
+    fn a_quantile_from_its_two_ends_is_polars_linear_quantile() {
+        let values = [1.0, 10.0, 2.0, 4.0, 3.0];
+        for q in [0.5, 0.9, 0.25, 0.0, 1.0] {
+            let mut out = GroupAggs::for_sql();
+            let e = out.quantile_after(col("x"), q);
+            // The group's values sorted, and the two a query gives for q: at floor((n - 1) q) and the next.
+            let sorted = [1.0, 2.0, 3.0, 4.0, 10.0];
+            let below = ((sorted.len() - 1) as f64 * q).floor() as usize;
+            let (lo, hi) = (sorted[below], sorted[(below + 1).min(sorted.len() - 1)]);
+            let got = evaluate(&[("__q0_n", 5.0), ("__q0_0_lo", lo), ("__q0_0_hi", hi)], e).unwrap();
+            let polars = Series::new("x".into(), values).quantile_reduce(q, QuantileMethod::Linear).unwrap();
+            assert_eq!(got, polars.value().extract::<f64>().unwrap(), "q = {q}");
+        }
+    }
+
+    #[test]
+    fn spearman_from_rank_sums_matches_a_hand_computed_correlation() {
+        // x = 1, 2, 2, 4 and y = 3, 1, 2, 2: average ranks 1, 2.5, 2.5, 4 and 4, 1, 2.5, 2.5, whose Pearson
+        // correlation is -2.25 / 4.5. With a = rank ascending − rank descending: a = -3, 0, 0, 3 and
+        // b = 3, -3, 0, 0.
+        let mut out = GroupAggs::for_sql();
+        let e = out.spearman_after(col("x"), col("y"));
+        let sums = [("n", 4.0), ("sa", 0.0), ("sb", 0.0), ("sab", -9.0), ("saa", 18.0), ("sbb", 18.0)];
+        let columns: Vec<(String, f64)> = sums.iter().map(|(s, v)| (format!("__rank0_{s}"), *v)).collect();
+        let columns: Vec<(&str, f64)> = columns.iter().map(|(s, v)| (s.as_str(), *v)).collect();
+        assert_eq!(evaluate(&columns, e), Some(-0.5));
     }
 }

@@ -6,7 +6,7 @@ mod acquisition;
 mod backlog;
 mod benchmark;
 mod business;
-mod compile;
+pub(crate) mod compile;
 mod csv_shape;
 mod hash;
 mod history;
@@ -70,6 +70,9 @@ pub struct Staged {
     data_days: std::sync::OnceLock<Vec<i32>>,
     /// The tables whose frames are rows in memory (`hold`), not reads of the staged parts.
     held: Vec<Table>,
+    /// The cluster that reduces the segments' groups, when the run has one (`--engine ballista`).
+    #[cfg(feature = "ballista")]
+    cluster: Option<std::sync::Arc<crate::distributed::Cluster>>,
 }
 
 impl Staged {
@@ -86,7 +89,34 @@ impl Staged {
             ticket_parts: Vec::new(),
             data_days: std::sync::OnceLock::new(),
             held: Vec::new(),
+            #[cfg(feature = "ballista")]
+            cluster: None,
         }
+    }
+
+    /// Whether the segments' group-bys run on a cluster (`reduce_on_cluster`).
+    fn on_cluster(&self) -> bool {
+        #[cfg(feature = "ballista")]
+        if self.cluster.is_some() {
+            return true;
+        }
+        false
+    }
+
+    /// `rows` grouped by `keys` and reduced by `sql` on the run's cluster: the keys and the reductions'
+    /// columns (`compile::SqlReductions`).
+    fn reduce_on_cluster(
+        &self,
+        rows: LazyFrame,
+        keys: &[PlSmallStr],
+        sql: &compile::SqlReductions,
+    ) -> Result<LazyFrame, Error> {
+        #[cfg(feature = "ballista")]
+        if let Some(cluster) = &self.cluster {
+            return cluster.reduce(rows, keys, sql);
+        }
+        let _ = (rows, keys, sql);
+        Err(Error::Internal("group-bys as SQL, and no cluster to run them".into()))
     }
 
     /// Whether the frames found once per run (`answers`, `answered`) hold the rows of segment `name`: every
@@ -500,6 +530,19 @@ pub struct RunOptions {
     pub store: Option<PathBuf>,
     /// Told each stage's end (progress, logs).
     pub on_stage: Option<timing::StageHook>,
+    /// The cluster that runs the segments' group-bys (`--engine ballista`); every period is recomputed.
+    #[cfg(feature = "ballista")]
+    pub cluster: Option<std::sync::Arc<crate::distributed::Cluster>>,
+}
+
+impl RunOptions {
+    fn on_cluster(&self) -> bool {
+        #[cfg(feature = "ballista")]
+        if self.cluster.is_some() {
+            return true;
+        }
+        false
+    }
 }
 
 impl RunOptions {
@@ -654,12 +697,17 @@ fn run_in(
     let (rejected, superseded) = quarantine_report(plan, &rows, &kept, &may_supersede, &rejected_paths, &unresolved)?;
     trace("quarantine counted");
     let mut staged = Staged::new(plan, threads::resolve(plan, kept)?, None);
+    #[cfg(feature = "ballista")]
+    {
+        staged.cluster = options.cluster.clone();
+    }
     if !plan.business_hours.is_empty() {
         staged.clock = Some(business_clock(plan, &staged.frames)?);
     }
     // After a night that brought only ticket or survey files, the segments are computed for the periods
     // those files touch, and merged into the tables the last run wrote.
     let partial_ok = !options.full
+        && !options.on_cluster()
         && !backfill
         && store.discarded.is_none()
         && staging.damaged == 0

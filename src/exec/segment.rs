@@ -96,10 +96,7 @@ fn days_in_period(grain: Grain, period: &str, window: &Window) -> compile::Days 
         Grain::Year => span("1y"),
         Grain::All => match (window.from, window.to) {
             (Some(from), Some(to)) => compile::Days::After(lit(days_since_epoch(to) - days_since_epoch(from))),
-            _ => {
-                let day = col(period).dt().date();
-                compile::Days::InGroup((day.clone().max() - day.min()).dt().total_days(false) + lit(1i64))
-            },
+            _ => compile::Days::InGroup(col(period).dt().date()),
         },
     }
 }
@@ -662,17 +659,18 @@ fn snapshot_parts(
     let bounds =
         DataFrame::new(periods.len(), vec![Column::new(START_DAY.into(), starts), Column::new(END_DAY.into(), ends)])?;
     let lf = enriched(plan, table, seg, staged, staged.scan(table)?)?.cross_join(bounds.lazy(), None);
-    let mut aggs = Vec::new();
+    let mut aggs = group_aggs(staged);
     for &k in kpis {
         for (s, stat) in plan.kpis[k].stats.iter().enumerate() {
-            let exprs = compile::snapshot(&stat.aggregate, col(START_DAY), col(END_DAY));
+            let exprs = compile::snapshot(&stat.aggregate, col(START_DAY), col(END_DAY), &mut aggs);
             for (name, e) in compile::PARTS.iter().zip(exprs) {
-                aggs.push(e.alias(part(k, s, name)));
+                aggs.aggs.push(e.alias(part(k, s, name)));
             }
         }
     }
-    let keys: Vec<Expr> = seg.dimensions.iter().map(|d| col(*d)).chain([col(START_DAY)]).collect();
-    let grouped = lf.group_by(keys).agg(aggs).cache();
+    let key_names: Vec<PlSmallStr> =
+        seg.dimensions.iter().map(|d| PlSmallStr::from(*d)).chain([START_DAY.into()]).collect();
+    let grouped = reduced(staged, lf, &key_names, aggs)?.cache();
     let period = boundary_period(plan, seg, col(START_DAY).cast(DataType::Date));
     for &k in kpis {
         let def = &plan.kpis[k];
@@ -750,7 +748,7 @@ pub fn segment_parts(plan: &Plan, seg: &Segment, staged: &Staged) -> Result<Vec<
             .collect();
         let period = table.period_column().expect("KPI tables have a period column");
         let days = days_in_period(seg.grain, period, &plan.window);
-        let mut aggs = compile::GroupAggs::default();
+        let mut aggs = group_aggs(staged);
         let mut folded: BTreeMap<(usize, usize), Vec<String>> = BTreeMap::new();
         for k in &kpis {
             compile::aggregations(*k, &plan.kpis[*k], &days, &seg.dimensions, &mut aggs);
@@ -764,19 +762,17 @@ pub fn segment_parts(plan: &Plan, seg: &Segment, staged: &Staged) -> Result<Vec<
             }
         }
         let rows = table_frame(plan, table, seg, staged)?;
-        let mut grouped = rows
-            .clone()
-            .group_by(keys.clone())
-            .agg(aggs.aggs.clone())
-            .with_columns(aggs.after.clone())
-            .drop(cols(aggs.lists()));
+        let mut grouped = reduced(staged, rows.clone(), &key_names, aggs)?;
         let per_ticket = |k: &usize| plan.kpis[*k].stats.iter().any(|s| matches!(s.aggregate, Aggregate::PerTicket(_)));
         if kpis.iter().any(per_ticket) {
             let tickets = match table {
                 Table::Tickets => rows.clone(),
                 _ => table_frame(plan, Table::Tickets, seg, staged)?,
             };
-            let tickets = tickets.group_by(keys.clone()).agg([len().cast(DataType::Int64).alias(TICKETS)]);
+            let mut counted = group_aggs(staged);
+            let count = counted.count_rows().cast(DataType::Int64);
+            counted.aggs.push(count.alias(TICKETS));
+            let tickets = reduced(staged, tickets, &key_names, counted)?;
             let mut args = JoinArgs::new(JoinType::Left);
             args.nulls_equal = true; // the `all` grain without a window has a null period
             grouped = grouped.join(tickets, keys.clone(), keys.clone(), args);
@@ -805,7 +801,7 @@ pub fn segment_parts(plan: &Plan, seg: &Segment, staged: &Staged) -> Result<Vec<
                     // A mix's rows are named by the value they measure.
                     let figures = [col("value"), col("numerator"), col("denominator"), col("n")];
                     let cols = output_row(seg, def, (k, s), stat, col(PERIOD), col("stat"), figures);
-                    parts.push(compile::mix(rows.clone(), &keys, &key_names, def, of)?.select(cols));
+                    parts.push(mix(staged, rows.clone(), &key_names, def, of)?.select(cols));
                     continue;
                 }
                 let mut figures = compile::PARTS.map(|name| col(part(k, s, name)));
@@ -843,6 +839,54 @@ pub fn segment_parts(plan: &Plan, seg: &Segment, staged: &Staged) -> Result<Vec<
         by_table.push(concat(parts, UnionArgs::default())?);
     }
     Ok(by_table)
+}
+
+/// Reductions for the engine that runs the run's group-bys: Polars, or the cluster.
+fn group_aggs(staged: &Staged) -> compile::GroupAggs {
+    match staged.on_cluster() {
+        true => compile::GroupAggs::for_sql(),
+        false => compile::GroupAggs::default(),
+    }
+}
+
+/// `rows` grouped by the columns `keys` and reduced by `aggs` (from `group_aggs`): one row per group with
+/// the keys and `aggs`' columns.
+fn reduced(
+    staged: &Staged,
+    rows: LazyFrame,
+    keys: &[PlSmallStr],
+    aggs: compile::GroupAggs,
+) -> Result<LazyFrame, crate::error::Error> {
+    let lists = aggs.lists();
+    match aggs.sql {
+        None => {
+            let by: Vec<Expr> = keys.iter().map(|k| col(k.clone())).collect();
+            Ok(rows.group_by(by).agg(aggs.aggs).with_columns(aggs.after).drop(cols(lists)))
+        },
+        Some(sql) => Ok(staged.reduce_on_cluster(rows, keys, &sql)?.with_columns(aggs.aggs).with_columns(aggs.after)),
+    }
+}
+
+/// A `Mix` stat counted by a group-by of its own (`compile::mix`).
+fn mix(
+    staged: &Staged,
+    rows: LazyFrame,
+    key_names: &[PlSmallStr],
+    def: &KpiDefinition,
+    of: &str,
+) -> Result<LazyFrame, crate::error::Error> {
+    let rows = compile::mix_rows(rows, def, of);
+    let counts = match staged.on_cluster() {
+        false => compile::mix_counted(rows, key_names),
+        true => {
+            let mut aggs = group_aggs(staged);
+            let count = aggs.count_rows().cast(DataType::Int64);
+            aggs.aggs.push(count.alias("__count"));
+            let by: Vec<PlSmallStr> = key_names.iter().cloned().chain(["stat".into()]).collect();
+            reduced(staged, rows, &by, aggs)?
+        },
+    };
+    Ok(compile::mix_shares(counts, key_names)?)
 }
 
 /// The segment's rows (from `segment_parts`) with empty figures dropped, sorted.

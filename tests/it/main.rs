@@ -9,6 +9,8 @@ mod boundary_kpis;
 mod business_hours;
 mod catalog_kpis;
 mod cli;
+#[cfg(feature = "ballista")]
+mod cluster;
 mod corpus;
 mod determinism;
 mod docs;

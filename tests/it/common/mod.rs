@@ -85,3 +85,56 @@ pub fn fixture_variant(name: &str, edit: impl Fn(&str) -> String) -> tempfile::T
     std::fs::write(dir.path().join("pipeline.yaml"), edit(&yaml)).unwrap();
     dir
 }
+
+/// Every CSV table under `dir`, sorted.
+pub fn csv_files(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            found.extend(csv_files(&path));
+        } else if path.extension().is_some_and(|e| e == "csv") {
+            found.push(path);
+        }
+    }
+    found.sort();
+    found
+}
+
+pub fn read_csv_text(path: &Path) -> DataFrame {
+    CsvReadOptions::default()
+        .with_infer_schema_length(Some(0))
+        .try_into_reader_with_file_path(Some(path.to_path_buf()))
+        .unwrap()
+        .finish()
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// `actual` holds the CSV tables of `expected` (at least `at_least` of them), with the same rows: text and
+/// counts exactly, figures to 1e-9 relative (engines add floating-point values in different orders).
+pub fn assert_same_tables(expected: &Path, actual: &Path, at_least: usize) {
+    let files = csv_files(expected);
+    assert!(files.len() >= at_least, "{} tables, expected at least {at_least}: {files:?}", files.len());
+    for file in files {
+        let relative = file.strip_prefix(expected).unwrap();
+        let (a, b) = (read_csv_text(&file), read_csv_text(&actual.join(relative)));
+        assert_eq!(a.shape(), b.shape(), "{}", relative.display());
+        for (x, y) in a.columns().iter().zip(b.columns()) {
+            let what = format!("{} column {}", relative.display(), x.name());
+            assert_eq!(x.name(), y.name(), "{what}");
+            let (x, y) = (x.as_materialized_series(), y.as_materialized_series());
+            if x.equals_missing(y) {
+                continue;
+            }
+            // Not the same text: only figures may differ, in their last digits.
+            let (u, v) = (x.cast(&DataType::Float64).unwrap(), y.cast(&DataType::Float64).unwrap());
+            assert_eq!(u.null_count(), x.null_count(), "{what}: {x} differs from {y}");
+            for (u, v) in u.f64().unwrap().iter().zip(v.f64().unwrap().iter()) {
+                match (u, v) {
+                    (Some(u), Some(v)) => assert_close(v, u, &what),
+                    _ => assert_eq!(u, v, "{what}"),
+                }
+            }
+        }
+    }
+}

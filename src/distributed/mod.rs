@@ -1,0 +1,261 @@
+//! The distributed backend (`--features ballista`): the segments' group-bys run as SQL on an Apache
+//! DataFusion Ballista cluster.
+//!
+//! The split, from the same validated plan as a local run: Polars reads and stages the sources, quarantines
+//! rows, joins each segment's rows to their dimensions and computes the reductions' row inputs
+//! (`exec::compile::SqlReductions`); the rows go to a directory every executor reads; the cluster groups and
+//! reduces them (sums, counts, distinct counts, exact percentiles, Spearman's ranks); Polars computes every
+//! formula after the reductions, as in a local run, and the sinks write the same outputs.
+
+mod coverage;
+pub mod process;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ballista::prelude::SessionContextExt;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::prelude::{ParquetReadOptions, SessionContext};
+use polars::prelude::*;
+
+pub use coverage::{coverage, Coverage};
+
+use crate::error::Error;
+use crate::exec::compile::{quoted, Ordered, SqlReductions, SPEARMAN_SUMS};
+
+/// How long one query may take before the run gives up (`DESKPULSE_CLUSTER_TIMEOUT`, seconds).
+const QUERY_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// A connection to a Ballista scheduler, and the directory the rows are handed over in.
+pub struct Cluster {
+    url: String,
+    runtime: tokio::runtime::Runtime,
+    ctx: SessionContext,
+    exchange: PathBuf,
+    next: AtomicUsize,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Cluster({}, exchange {})", self.url, self.exchange.display())
+    }
+}
+
+impl Cluster {
+    /// Connects to the scheduler at `url` (`df://HOST:PORT`); `exchange` must be a directory every executor
+    /// reads at the same path (a shared filesystem).
+    pub fn connect(url: &str, exchange: &Path) -> Result<Arc<Cluster>, Error> {
+        let fail = |message: String| Error::Cluster { url: url.to_string(), message };
+        let address = url
+            .strip_prefix("df://")
+            .ok_or_else(|| fail("expected df://HOST:PORT (the scheduler's address)".into()))?;
+        // The client fails fast on a scheduler that is not there, instead of a query retrying.
+        let reachable = std::net::ToSocketAddrs::to_socket_addrs(address)
+            .map_err(|e| fail(format!("cannot resolve {address}: {e}")))?
+            .any(|a| std::net::TcpStream::connect_timeout(&a, Duration::from_secs(5)).is_ok());
+        if !reachable {
+            return Err(fail(format!("no scheduler answers at {address}; start one (`deskpulse cluster scheduler`)")));
+        }
+        std::fs::create_dir_all(exchange)
+            .map_err(|e| fail(format!("cannot create the exchange directory {}: {e}", exchange.display())))?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| fail(e.to_string()))?;
+        let ctx = runtime.block_on(SessionContext::remote(url)).map_err(|e| fail(e.to_string()))?;
+        let timeout = std::env::var("DESKPULSE_CLUSTER_TIMEOUT")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .map(Duration::from_secs)
+            .unwrap_or(QUERY_TIMEOUT);
+        Ok(Arc::new(Cluster {
+            url: url.to_string(),
+            runtime,
+            ctx,
+            exchange: exchange.to_path_buf(),
+            next: AtomicUsize::new(0),
+            timeout,
+        }))
+    }
+
+    fn error(&self, message: impl std::fmt::Display) -> Error {
+        Error::Cluster { url: self.url.clone(), message: message.to_string() }
+    }
+
+    /// `rows` grouped by `keys` and reduced by `sql` on the cluster: one row per group with the keys, the
+    /// reductions' columns (`__r<n>`) and Spearman's rank sums.
+    pub fn reduce(&self, rows: LazyFrame, keys: &[PlSmallStr], sql: &SqlReductions) -> Result<LazyFrame, Error> {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let table = format!("rows_{n}");
+        let path = self.exchange.join(format!("{table}.parquet"));
+        let handed = handed_over(rows, keys, sql)?;
+        let mut file = std::fs::File::create(&path).map_err(|e| self.error(format!("{}: {e}", path.display())))?;
+        ParquetWriter::new(&mut file).finish(&mut handed.collect_with_engine(Engine::Streaming)?.unwrap_single())?;
+        let result = self.reduce_file(&table, &path, keys, sql);
+        if std::env::var_os("DESKPULSE_KEEP_EXCHANGE").is_none() {
+            let _ = std::fs::remove_file(&path);
+        }
+        result
+    }
+
+    fn reduce_file(
+        &self,
+        table: &str,
+        path: &Path,
+        keys: &[PlSmallStr],
+        sql: &SqlReductions,
+    ) -> Result<LazyFrame, Error> {
+        let location = path.to_string_lossy().to_string();
+        self.block_on(self.ctx.register_parquet(table, &location, ParquetReadOptions::default()))?;
+        let key_list = keys.iter().map(|k| quoted(k)).collect::<Vec<_>>().join(", ");
+        let mut items: Vec<String> = keys.iter().map(|k| quoted(k)).collect();
+        items.extend(sql.items.iter().map(|(e, name)| format!("{e} AS {}", quoted(name))));
+        let main = format!("SELECT {} FROM {table} GROUP BY {key_list}", items.join(", "));
+        let result = (|| {
+            let mut grouped = self.query(&main)?.lazy();
+            for ordered in &sql.ordered {
+                let sums = self.query(&ordered_query(table, &key_list, ordered))?;
+                let mut args = JoinArgs::new(JoinType::Left);
+                args.nulls_equal = true;
+                let on: Vec<Expr> = keys.iter().map(|k| col(k.clone())).collect();
+                grouped = grouped.join(sums.lazy(), on.clone(), on, args);
+            }
+            Ok(grouped.collect()?.lazy())
+        })();
+        let _ = self.ctx.deregister_table(table);
+        result
+    }
+
+    /// One query's result as a Polars frame.
+    fn query(&self, sql: &str) -> Result<DataFrame, Error> {
+        let (schema, batches) = self.block_on(async {
+            let df = self.ctx.sql(sql).await?;
+            let schema = Arc::new(df.schema().as_arrow().clone());
+            Ok::<_, datafusion::error::DataFusionError>((schema, df.collect().await?))
+        })?;
+        frame_of(schema, &batches).map_err(|e| self.error(format!("reading a result back: {e}")))
+    }
+
+    fn block_on<T>(
+        &self,
+        work: impl std::future::Future<Output = Result<T, datafusion::error::DataFusionError>>,
+    ) -> Result<T, Error> {
+        match self.runtime.block_on(async { tokio::time::timeout(self.timeout, work).await }) {
+            Ok(result) => result.map_err(|e| self.error(e)),
+            Err(_) => Err(self.error(format!("no answer within {} s", self.timeout.as_secs()))),
+        }
+    }
+}
+
+/// The rows as the cluster gets them: the keys (text, dates) and the reductions' inputs, dictionary-coded
+/// text decoded so that every engine reads plain strings.
+fn handed_over(rows: LazyFrame, keys: &[PlSmallStr], sql: &SqlReductions) -> Result<LazyFrame, Error> {
+    let mut columns: Vec<Expr> = keys.iter().map(|k| col(k.clone())).collect();
+    columns.extend(sql.inputs.iter().cloned());
+    let mut selected = rows.select(columns);
+    let schema = selected.collect_schema()?;
+    let decoded: Vec<Expr> = schema
+        .iter()
+        .filter(|(_, dtype)| matches!(dtype, DataType::Categorical(..) | DataType::Enum(..)))
+        .map(|(name, _)| col(name.clone()).cast(DataType::String))
+        .collect();
+    Ok(match decoded.is_empty() {
+        true => selected,
+        false => selected.with_columns(decoded),
+    })
+}
+
+/// The query of a reduction over each group's rows in order (`Ordered`). Every window is partitioned by
+/// the group's keys alone and is the only one of its SELECT: Ballista 55 was seen to compute wrong ranks
+/// when windows partitioned by the keys and by the keys and a value were nested in one plan.
+fn ordered_query(table: &str, keys: &str, ordered: &Ordered) -> String {
+    let window = |from: &str, e: &str, name: &str| {
+        format!("SELECT *, {e} OVER (PARTITION BY {keys}) AS {name} FROM ({from}) AS s")
+    };
+    let ranked = |from: &str, e: &str, order: &str, name: &str| {
+        format!("SELECT *, {e} OVER (PARTITION BY {keys} ORDER BY {order}) AS {name} FROM ({from}) AS s")
+    };
+    let named = |e: String, prefix: &str, name: &str| format!("{e} AS {}", quoted(&format!("{prefix}_{name}")));
+    match ordered {
+        Ordered::Quantiles { x, qs, prefix } => {
+            let qx = quoted(x);
+            let mut from = format!("SELECT {keys}, {qx} FROM {table} WHERE {qx} IS NOT NULL");
+            from = ranked(&from, "ROW_NUMBER()", &qx, "__row");
+            from = window(&from, "COUNT(*)", "__rows");
+            let mut items = vec![named("MAX(__rows)".into(), prefix, "n")];
+            for (j, q) in qs.iter().enumerate() {
+                let below = format!("CAST(FLOOR(CAST(__rows - 1 AS DOUBLE) * {q:?}) AS BIGINT)");
+                let at = |offset: u32| format!("MAX(CASE WHEN __row = {below} + {offset} THEN {qx} END)");
+                items.push(named(at(1), prefix, &format!("{j}_lo")));
+                items.push(named(at(2), prefix, &format!("{j}_hi")));
+            }
+            format!("SELECT {keys}, {} FROM ({from}) AS ordered GROUP BY {keys}", items.join(", "))
+        },
+        Ordered::Spearman { x, y, prefix } => {
+            let (qx, qy) = (quoted(x), quoted(y));
+            let mut from =
+                format!("SELECT {keys}, {qx}, {qy} FROM {table} WHERE {qx} IS NOT NULL AND {qy} IS NOT NULL");
+            from = ranked(&from, "RANK()", &qx, "__x_up");
+            from = ranked(&from, "RANK()", &format!("{qx} DESC"), "__x_down");
+            from = ranked(&from, "RANK()", &qy, "__y_up");
+            from = ranked(&from, "RANK()", &format!("{qy} DESC"), "__y_down");
+            let (a, b) = (
+                "(CAST(__x_up AS DOUBLE) - CAST(__x_down AS DOUBLE))",
+                "(CAST(__y_up AS DOUBLE) - CAST(__y_down AS DOUBLE))",
+            );
+            let sums = [
+                "CAST(COUNT(*) AS DOUBLE)".to_string(),
+                format!("SUM({a})"),
+                format!("SUM({b})"),
+                format!("SUM({a} * {b})"),
+                format!("SUM({a} * {a})"),
+                format!("SUM({b} * {b})"),
+            ];
+            let items: Vec<String> =
+                sums.into_iter().zip(SPEARMAN_SUMS).map(|(e, sum)| named(e, prefix, sum)).collect();
+            format!("SELECT {keys}, {} FROM ({from}) AS ordered GROUP BY {keys}", items.join(", "))
+        },
+    }
+}
+
+/// Record batches as a Polars frame, through Parquet in memory: the two engines use different Arrow
+/// implementations, and Parquet is the format both read and write.
+fn frame_of(schema: datafusion::arrow::datatypes::SchemaRef, batches: &[RecordBatch]) -> Result<DataFrame, String> {
+    let mut bytes = Vec::new();
+    let mut writer = ArrowWriter::try_new(&mut bytes, schema, None).map_err(|e| e.to_string())?;
+    for batch in batches {
+        writer.write(batch).map_err(|e| e.to_string())?;
+    }
+    writer.close().map_err(|e| e.to_string())?;
+    ParquetReader::new(std::io::Cursor::new(bytes)).finish().map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_window_is_partitioned_by_the_keys_alone_in_a_select_of_its_own() {
+        let spearman = Ordered::Spearman { x: "__i0".into(), y: "__i1".into(), prefix: "__rank0".into() };
+        let quantiles = Ordered::Quantiles { x: "__i2".into(), qs: vec![0.5, 0.9], prefix: "__q1".into() };
+        for (ordered, windows) in [(spearman, 4), (quantiles, 2)] {
+            let q = ordered_query("rows_0", "\"agent_id\", \"period_start\"", &ordered);
+            assert_eq!(q.matches(" OVER ").count(), windows, "{q}");
+            assert_eq!(
+                q.matches("PARTITION BY \"agent_id\", \"period_start\")").count()
+                    + q.matches("PARTITION BY \"agent_id\", \"period_start\" ORDER BY").count(),
+                windows,
+                "{q}"
+            );
+            for select in q.split("SELECT").skip(1) {
+                assert!(select.matches(" OVER ").count() <= 1, "{select}");
+            }
+        }
+    }
+}
+
