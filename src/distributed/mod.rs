@@ -110,12 +110,19 @@ impl Cluster {
         keys: &[PlSmallStr],
         sql: &SqlReductions,
     ) -> Result<LazyFrame, Error> {
+        if keys.is_empty() && !sql.ordered.is_empty() {
+            return Err(self.error("ordered reductions (quantiles, ranks) need group keys"));
+        }
         let location = path.to_string_lossy().to_string();
         self.block_on(self.ctx.register_parquet(table, &location, ParquetReadOptions::default()))?;
         let key_list = keys.iter().map(|k| quoted(k)).collect::<Vec<_>>().join(", ");
         let mut items: Vec<String> = keys.iter().map(|k| quoted(k)).collect();
         items.extend(sql.items.iter().map(|(e, name)| format!("{e} AS {}", quoted(name))));
-        let main = format!("SELECT {} FROM {table} GROUP BY {key_list}", items.join(", "));
+        let main = match keys.is_empty() {
+            true => format!("SELECT {} FROM {table}", items.join(", ")),
+            false => format!("SELECT {} FROM {table} GROUP BY {key_list}", items.join(", ")),
+        };
+
         let result = (|| {
             let mut grouped = self.query(&main)?.lazy();
             for ordered in &sql.ordered {
@@ -258,4 +265,3 @@ mod tests {
         }
     }
 }
-

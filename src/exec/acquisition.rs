@@ -4,6 +4,7 @@
 
 use polars::prelude::*;
 
+use super::grouped::{group_aggs, reduced};
 use super::segment::{boundary_period, date_literal, days_since_epoch, output_row};
 use super::Staged;
 use crate::catalog::Aggregate;
@@ -22,11 +23,10 @@ pub fn parts(
     periods: &[(jiff::civil::Date, jiff::civil::Date)],
     parts: &mut Vec<LazyFrame>,
 ) -> Result<(), Error> {
-    let dims: Vec<Expr> = seg.dimensions.iter().map(|d| col(*d)).collect();
+    let dims: Vec<PlSmallStr> = seg.dimensions.iter().map(|d| PlSmallStr::from(*d)).collect();
     let accounts = staged.scan(Table::Accounts)?;
     let date = |d: i32| lit(d).cast(DataType::Date);
-    let mut account_aggs = Vec::new();
-    let mut spend_aggs = Vec::new();
+    let (mut account_aggs, mut spend_aggs) = (group_aggs(staged), group_aggs(staged));
     for (i, (start, end)) in periods.iter().enumerate() {
         let (sd, ed) = (days_since_epoch(*start) as i32, days_since_epoch(*end) as i32);
         let since = col("customer_since");
@@ -41,29 +41,30 @@ pub fn parts(
         let length_days =
             (col("churned_at").cast(DataType::Int32) - since.cast(DataType::Int32)).cast(DataType::Float64);
         let length = when(ended).then(length_days).otherwise(lit(NULL).cast(DataType::Float64));
-        account_aggs.extend([
-            acquired.cast(DataType::Int64).sum().alias(format!("__acquired{i}")),
-            super::compile::exact_sum(revenue.clone()).alias(format!("__revenue_sum{i}")),
-            revenue.count().cast(DataType::Int64).alias(format!("__revenue_n{i}")),
-            length.clone().sum().alias(format!("__length_sum{i}")),
-            length.count().cast(DataType::Int64).alias(format!("__length_n{i}")),
-        ]);
+        let a = &mut account_aggs;
+        let figures = [
+            a.count_true(acquired).alias(format!("__acquired{i}")),
+            a.exact_sum(revenue.clone()).alias(format!("__revenue_sum{i}")),
+            a.count(revenue).cast(DataType::Int64).alias(format!("__revenue_n{i}")),
+            a.sum(length.clone()).alias(format!("__length_sum{i}")),
+            a.count(length).cast(DataType::Int64).alias(format!("__length_n{i}")),
+        ];
+        a.aggs.extend(figures);
         let in_period = col("period").gt_eq(date(sd)).and(col("period").lt(date(ed))).fill_null(lit(false));
-        spend_aggs.push(
-            super::compile::exact_sum(when(in_period).then(col("amount")).otherwise(lit(NULL).cast(DataType::Float64)))
-                .alias(format!("__spend{i}")),
-        );
+        let spent =
+            spend_aggs.exact_sum(when(in_period).then(col("amount")).otherwise(lit(NULL).cast(DataType::Float64)));
+        spend_aggs.aggs.push(spent.alias(format!("__spend{i}")));
     }
     let mut spend = staged.scan(Table::Spend)?;
     if seg.dimensions.contains(&"acquisition_channel") {
         spend = spend.with_column(col("channel").alias("acquisition_channel"));
     }
+    let (a, s) = (reduced(staged, accounts, &dims, account_aggs)?, reduced(staged, spend, &dims, spend_aggs)?);
     let joined = if dims.is_empty() {
-        accounts.select(account_aggs).cross_join(spend.select(spend_aggs), None)
+        a.cross_join(s, None)
     } else {
-        let a = accounts.group_by(dims.clone()).agg(account_aggs);
-        let s = spend.group_by(dims.clone()).agg(spend_aggs);
-        a.join(s, dims.clone(), dims, JoinArgs::new(JoinType::Full).with_coalesce(JoinCoalesce::CoalesceColumns))
+        let on: Vec<Expr> = dims.into_iter().map(col).collect();
+        a.join(s, on.clone(), on, JoinArgs::new(JoinType::Full).with_coalesce(JoinCoalesce::CoalesceColumns))
     }
     .cache();
     for &k in kpis {

@@ -14,6 +14,7 @@
 
 use polars::prelude::*;
 
+use super::grouped::{group_aggs, reduced};
 use super::segment::{days_since_epoch, enriched, output_row, period_start, PERIOD};
 use super::Staged;
 use crate::model::Table;
@@ -110,8 +111,8 @@ fn running_totals(
     let closing_at = polars::lazy::dsl::max_horizontal([ended.clone(), created.clone() + lit(1i64)])?;
     let closings = tickets.filter(created.is_not_null().and(ended.is_not_null())).select(event(closing_at, -1, 0));
     let dims: Vec<Expr> = seg.dimensions.iter().map(|d| col(*d)).collect();
-    let mut keys = dims.clone();
-    keys.push(col(BUCKET));
+    let keys: Vec<PlSmallStr> =
+        seg.dimensions.iter().map(|d| PlSmallStr::from(*d)).chain([PlSmallStr::from(BUCKET)]).collect();
     let mut events = vec![openings, closings];
     if let Some((last, totals)) = carried {
         // Events up to the carried period are in its totals; the carried totals count as its events.
@@ -119,7 +120,12 @@ fn running_totals(
         events = events.into_iter().map(|e| e.filter(col(BUCKET).gt(lit(last)))).collect();
         events.push(totals);
     }
-    let events = concat(events, UnionArgs::default())?.group_by(keys).agg([col(OPENED).sum(), col(CREATED).sum()]);
+    // Per group and bucket: the cluster's work on a distributed run; the running totals below are over the
+    // buckets' sums.
+    let mut sums = group_aggs(staged);
+    let figures = [sums.sum(col(OPENED)).alias(OPENED), sums.sum(col(CREATED)).alias(CREATED)];
+    sums.aggs.extend(figures);
+    let events = reduced(staged, concat(events, UnionArgs::default())?, &keys, sums)?;
     let events =
         super::timing::traced("backlog events", || events.collect_with_engine(Engine::Streaming))?.unwrap_single();
     // Each bucket's first reported period: the events count from there on.

@@ -62,16 +62,11 @@ fn thousandths(e: Expr) -> Expr {
     (e.cast(DataType::Float64) * lit(1000.0)).round(0, RoundMode::HalfToEven)
 }
 
-/// The sum of `e` over the group, exact whatever the order of the rows (see `measure`).
-pub(super) fn exact_sum(e: Expr) -> Expr {
-    thousandths(e).sum() / lit(1000.0)
-}
-
 /// One side of a ratio over its table's rows in a group: the rows counted, or the exact sum of the measure.
-pub fn side_total(side: &crate::catalog::Side) -> Expr {
+pub fn side_total(side: &crate::catalog::Side, out: &mut GroupAggs) -> Expr {
     match &side.sum {
-        None => len().cast(DataType::Float64),
-        Some(e) => exact_sum(expr(e).cast(DataType::Float64)),
+        None => out.count_rows().cast(DataType::Float64),
+        Some(e) => out.exact_sum(expr(e).cast(DataType::Float64)),
     }
 }
 
@@ -316,22 +311,22 @@ impl GroupAggs {
     }
 
     /// Sum of `e` (0 when no row has it).
-    fn sum(&mut self, e: Expr) -> Expr {
+    pub fn sum(&mut self, e: Expr) -> Expr {
         self.reduce(e, |e| e.sum(), "COALESCE(SUM({}), 0)")
     }
 
     /// Rows where the predicate `e` holds.
-    fn count_true(&mut self, e: Expr) -> Expr {
+    pub fn count_true(&mut self, e: Expr) -> Expr {
         self.sum(e.cast(DataType::Int64))
     }
 
     /// The sum of `e` over the group, exact whatever the order of the rows (see `measure`).
-    fn exact_sum(&mut self, e: Expr) -> Expr {
+    pub fn exact_sum(&mut self, e: Expr) -> Expr {
         self.sum(thousandths(e)) / lit(1000.0)
     }
 
     /// Rows where `e` is set.
-    fn count(&mut self, e: Expr) -> Expr {
+    pub fn count(&mut self, e: Expr) -> Expr {
         self.reduce(e, |e| e.count(), "COUNT({})")
     }
 

@@ -8,6 +8,7 @@ mod benchmark;
 mod business;
 pub(crate) mod compile;
 mod csv_shape;
+mod grouped;
 mod hash;
 mod history;
 mod hold;

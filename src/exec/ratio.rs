@@ -5,6 +5,7 @@
 use polars::prelude::*;
 
 use super::compile;
+use super::grouped::{group_aggs, reduced};
 use super::segment::{enriched, output_row, table_frame, PERIOD};
 use super::Staged;
 use crate::catalog::Aggregate;
@@ -19,14 +20,14 @@ pub fn part(
     seg: &Segment,
     staged: &Staged,
     k: usize,
-    keys: &[Expr],
+    keys: &[PlSmallStr],
 ) -> Result<LazyFrame, crate::error::Error> {
     let def = &plan.kpis[k];
     let stat = &def.stats[0];
     let Aggregate::Quotient { num, den } = &stat.aggregate else {
         return Err(crate::error::Error::Internal(format!("{} is not a ratio", def.name)));
     };
-    let dims: Vec<Expr> = seg.dimensions.iter().map(|d| col(*d)).collect();
+    let dims: Vec<PlSmallStr> = seg.dimensions.iter().map(|d| PlSmallStr::from(*d)).collect();
     let keys_of =
         |side: &crate::catalog::Side| if side.table == Table::Accounts { dims.clone() } else { keys.to_vec() };
     let total = |side: &crate::catalog::Side, name: &str| -> Result<LazyFrame, crate::error::Error> {
@@ -38,20 +39,19 @@ pub fn part(
             Some(f) if side.table == def.table => rows.filter(compile::expr(f).fill_null(lit(false))),
             _ => rows,
         };
-        let n = len().cast(DataType::Int64).alias(format!("{name}_rows"));
-        let totals = [compile::side_total(side).alias(name), n];
-        Ok(if side.table == Table::Accounts && dims.is_empty() {
-            rows.select(totals)
-        } else {
-            rows.group_by(keys_of(side)).agg(totals)
-        })
+        let mut aggs = group_aggs(staged);
+        let total = compile::side_total(side, &mut aggs).alias(name);
+        let n = aggs.count_rows().cast(DataType::Int64).alias(format!("{name}_rows"));
+        aggs.aggs.extend([total, n]);
+        reduced(staged, rows, &keys_of(side), aggs)
     };
     let (den_keys, num_keys) = (keys_of(den), keys_of(num));
     let mut args = JoinArgs::new(JoinType::Left);
     args.nulls_equal = true; // the `all` grain without a window has a null period
     let (den_totals, num_totals) = (total(den, "__den")?, total(num, "__num")?);
     // Joined on the keys both sides have: the dimensions, and the period unless one side is accounts.
-    let shared: Vec<Expr> = if num_keys.len() < den_keys.len() { num_keys } else { den_keys };
+    let shared: Vec<Expr> =
+        if num_keys.len() < den_keys.len() { num_keys } else { den_keys }.into_iter().map(col).collect();
     // The periods come from a side that has them: the denominator's, or the numerator's over accounts.
     let (left, right) = match den.table {
         Table::Accounts => (num_totals, den_totals),

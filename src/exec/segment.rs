@@ -8,6 +8,7 @@ use polars::prelude::*;
 
 use super::business;
 use super::compile::{self, part};
+use super::grouped::{group_aggs, reduced};
 use super::Staged;
 use crate::catalog::{Aggregate, KpiDefinition, StatDef};
 use crate::model::{self, Table};
@@ -824,7 +825,7 @@ pub fn segment_parts(plan: &Plan, seg: &Segment, staged: &Staged) -> Result<Vec<
         by_table.push(concat(parts, UnionArgs::default())?);
     }
     for k in seg.kpis.iter().copied().filter(|k| is_quotient(*k)) {
-        by_table.push(super::ratio::part(plan, seg, staged, k, &keys)?);
+        by_table.push(super::ratio::part(plan, seg, staged, k, &key_names)?);
     }
     // The same periods for every table's boundary KPIs: found once (a pass over the tickets' days).
     let periods = match snapshot_tables.is_empty() {
@@ -839,32 +840,6 @@ pub fn segment_parts(plan: &Plan, seg: &Segment, staged: &Staged) -> Result<Vec<
         by_table.push(concat(parts, UnionArgs::default())?);
     }
     Ok(by_table)
-}
-
-/// Reductions for the engine that runs the run's group-bys: Polars, or the cluster.
-fn group_aggs(staged: &Staged) -> compile::GroupAggs {
-    match staged.on_cluster() {
-        true => compile::GroupAggs::for_sql(),
-        false => compile::GroupAggs::default(),
-    }
-}
-
-/// `rows` grouped by the columns `keys` and reduced by `aggs` (from `group_aggs`): one row per group with
-/// the keys and `aggs`' columns.
-fn reduced(
-    staged: &Staged,
-    rows: LazyFrame,
-    keys: &[PlSmallStr],
-    aggs: compile::GroupAggs,
-) -> Result<LazyFrame, crate::error::Error> {
-    let lists = aggs.lists();
-    match aggs.sql {
-        None => {
-            let by: Vec<Expr> = keys.iter().map(|k| col(k.clone())).collect();
-            Ok(rows.group_by(by).agg(aggs.aggs).with_columns(aggs.after).drop(cols(lists)))
-        },
-        Some(sql) => Ok(staged.reduce_on_cluster(rows, keys, &sql)?.with_columns(aggs.aggs).with_columns(aggs.after)),
-    }
 }
 
 /// A `Mix` stat counted by a group-by of its own (`compile::mix`).

@@ -1,0 +1,35 @@
+//! The group-bys of a run, on the engine that runs them: Polars, or the cluster (`--engine ballista`), with
+//! the same reductions (`compile::GroupAggs`) and the same formulas after them.
+
+use polars::prelude::*;
+
+use super::compile;
+use super::Staged;
+
+/// Reductions for the engine that runs the run's group-bys: Polars, or the cluster.
+pub(super) fn group_aggs(staged: &Staged) -> compile::GroupAggs {
+    match staged.on_cluster() {
+        true => compile::GroupAggs::for_sql(),
+        false => compile::GroupAggs::default(),
+    }
+}
+
+/// `rows` grouped by the columns `keys` and reduced by `aggs` (from `group_aggs`): one row per group with
+/// the keys and `aggs`' columns (one row in all without keys).
+pub(super) fn reduced(
+    staged: &Staged,
+    rows: LazyFrame,
+    keys: &[PlSmallStr],
+    aggs: compile::GroupAggs,
+) -> Result<LazyFrame, crate::error::Error> {
+    let lists = aggs.lists();
+    match aggs.sql {
+        // No keys: one row for all the rows.
+        None if keys.is_empty() => Ok(rows.select(aggs.aggs).with_columns(aggs.after).drop(cols(lists))),
+        None => {
+            let by: Vec<Expr> = keys.iter().map(|k| col(k.clone())).collect();
+            Ok(rows.group_by(by).agg(aggs.aggs).with_columns(aggs.after).drop(cols(lists)))
+        },
+        Some(sql) => Ok(staged.reduce_on_cluster(rows, keys, &sql)?.with_columns(aggs.aggs).with_columns(aggs.after)),
+    }
+}
