@@ -88,14 +88,17 @@ impl Cluster {
     }
 
     /// `rows` grouped by `keys` and reduced by `sql` on the cluster: one row per group with the keys, the
-    /// reductions' columns (`__r<n>`) and Spearman's rank sums.
+    /// reductions' columns (`__r<n>`) and those of the ordered reductions.
     pub fn reduce(&self, rows: LazyFrame, keys: &[PlSmallStr], sql: &SqlReductions) -> Result<LazyFrame, Error> {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
         let table = format!("rows_{n}");
         let path = self.exchange.join(format!("{table}.parquet"));
-        let handed = handed_over(rows, keys, sql)?;
-        let mut file = std::fs::File::create(&path).map_err(|e| self.error(format!("{}: {e}", path.display())))?;
-        ParquetWriter::new(&mut file).finish(&mut handed.collect_with_engine(Engine::Streaming)?.unwrap_single())?;
+        // Streamed to the file: the client never holds a segment's rows.
+        let target = SinkTarget::Path(PlRefPath::new(path.to_string_lossy().as_ref()));
+        let format = FileWriteFormat::Parquet(Arc::new(ParquetWriteOptions::default()));
+        handed_over(rows, keys, sql)?
+            .sink(SinkDestination::File { target }, format, UnifiedSinkArgs::default())?
+            .collect_with_engine(Engine::Streaming)?;
         let result = self.reduce_file(&table, &path, keys, sql);
         if std::env::var_os("DESKPULSE_KEEP_EXCHANGE").is_none() {
             let _ = std::fs::remove_file(&path);
@@ -122,7 +125,6 @@ impl Cluster {
             true => format!("SELECT {} FROM {table}", items.join(", ")),
             false => format!("SELECT {} FROM {table} GROUP BY {key_list}", items.join(", ")),
         };
-
         let result = (|| {
             let mut grouped = self.query(&main)?.lazy();
             for ordered in &sql.ordered {
