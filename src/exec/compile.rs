@@ -150,13 +150,7 @@ pub fn mix_rows(lf: LazyFrame, def: &KpiDefinition, of: &str) -> LazyFrame {
     lf.with_column(mix_label(of).alias("stat"))
 }
 
-/// `mix_rows` counted per group and value (`__count`).
-pub fn mix_counted(rows: LazyFrame, key_names: &[PlSmallStr]) -> LazyFrame {
-    let by: Vec<Expr> = key_names.iter().map(|k| col(k.clone())).chain([col("stat")]).collect();
-    rows.group_by(by).agg([len().cast(DataType::Int64).alias("__count")])
-}
-
-/// A `Mix` stat from its counts per group and value (`mix_counted`): per group and value of `of`, the
+/// A `Mix` stat from its rows (`mix_rows`) counted per group and value (`__count`): per group and value of `of`, the
 /// value's share of the group's rows. Returns the group keys plus `stat` (the value), `value`, `numerator`,
 /// `denominator`, `n`.
 pub fn mix_shares(counts: LazyFrame, key_names: &[PlSmallStr]) -> PolarsResult<LazyFrame> {

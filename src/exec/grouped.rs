@@ -14,6 +14,19 @@ pub(super) fn group_aggs(staged: &Staged) -> compile::GroupAggs {
     }
 }
 
+/// `rows` counted per group of `keys`, as the `Int64` column `name`.
+pub(super) fn counted(
+    staged: &Staged,
+    rows: LazyFrame,
+    keys: &[PlSmallStr],
+    name: &str,
+) -> Result<LazyFrame, crate::error::Error> {
+    let mut aggs = group_aggs(staged);
+    let count = aggs.count_rows().cast(DataType::Int64);
+    aggs.aggs.push(count.alias(name));
+    reduced(staged, rows, keys, aggs)
+}
+
 /// `rows` grouped by the columns `keys` and reduced by `aggs` (from `group_aggs`): one row per group with
 /// the keys and `aggs`' columns (one row in all without keys).
 pub(super) fn reduced(

@@ -8,7 +8,7 @@ use polars::prelude::*;
 
 use super::business;
 use super::compile::{self, part};
-use super::grouped::{group_aggs, reduced};
+use super::grouped::{counted, group_aggs, reduced};
 use super::Staged;
 use crate::catalog::{Aggregate, KpiDefinition, StatDef};
 use crate::model::{self, Table};
@@ -770,10 +770,7 @@ pub fn segment_parts(plan: &Plan, seg: &Segment, staged: &Staged) -> Result<Vec<
                 Table::Tickets => rows.clone(),
                 _ => table_frame(plan, Table::Tickets, seg, staged)?,
             };
-            let mut counted = group_aggs(staged);
-            let count = counted.count_rows().cast(DataType::Int64);
-            counted.aggs.push(count.alias(TICKETS));
-            let tickets = reduced(staged, tickets, &key_names, counted)?;
+            let tickets = counted(staged, tickets, &key_names, TICKETS)?;
             let mut args = JoinArgs::new(JoinType::Left);
             args.nulls_equal = true; // the `all` grain without a window has a null period
             grouped = grouped.join(tickets, keys.clone(), keys.clone(), args);
@@ -842,7 +839,7 @@ pub fn segment_parts(plan: &Plan, seg: &Segment, staged: &Staged) -> Result<Vec<
     Ok(by_table)
 }
 
-/// A `Mix` stat counted by a group-by of its own (`compile::mix`).
+/// A `Mix` stat counted by a group-by of its own: per group and value, the rows (`compile::mix_shares`).
 fn mix(
     staged: &Staged,
     rows: LazyFrame,
@@ -850,17 +847,8 @@ fn mix(
     def: &KpiDefinition,
     of: &str,
 ) -> Result<LazyFrame, crate::error::Error> {
-    let rows = compile::mix_rows(rows, def, of);
-    let counts = match staged.on_cluster() {
-        false => compile::mix_counted(rows, key_names),
-        true => {
-            let mut aggs = group_aggs(staged);
-            let count = aggs.count_rows().cast(DataType::Int64);
-            aggs.aggs.push(count.alias("__count"));
-            let by: Vec<PlSmallStr> = key_names.iter().cloned().chain(["stat".into()]).collect();
-            reduced(staged, rows, &by, aggs)?
-        },
-    };
+    let by: Vec<PlSmallStr> = key_names.iter().cloned().chain(["stat".into()]).collect();
+    let counts = counted(staged, compile::mix_rows(rows, def, of), &by, "__count")?;
     Ok(compile::mix_shares(counts, key_names)?)
 }
 
