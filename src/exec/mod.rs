@@ -537,16 +537,6 @@ pub struct RunOptions {
 }
 
 impl RunOptions {
-    fn on_cluster(&self) -> bool {
-        #[cfg(feature = "ballista")]
-        if self.cluster.is_some() {
-            return true;
-        }
-        false
-    }
-}
-
-impl RunOptions {
     fn store_dir(&self, plan: &Plan, out_dir: &Path) -> PathBuf {
         self.store.clone().or_else(|| plan.store_dir.clone()).unwrap_or_else(|| out_dir.join("_store"))
     }
@@ -708,7 +698,7 @@ fn run_in(
     // After a night that brought only ticket or survey files, the segments are computed for the periods
     // those files touch, and merged into the tables the last run wrote.
     let partial_ok = !options.full
-        && !options.on_cluster()
+        && !staged.on_cluster()
         && !backfill
         && store.discarded.is_none()
         && staging.damaged == 0
