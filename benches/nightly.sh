@@ -4,13 +4,15 @@
 #   a first run (every file staged), a rerun with no change, a night that brings one new day of tickets (a
 #   new file) and re-exports the current month's file, and a `--full` run on the same files beside it.
 # Prints wall time and peak RSS of each, and checks that the incremental outputs equal the full run's.
-# Usage: benches/nightly.sh [TICKETS] [YEARS]   (default 1000000 and 3; the issue's figure is 10000000)
+# Usage: benches/nightly.sh [TICKETS] [YEARS] [LAYOUT]   (default 1000000, 3 and single; the issue's figure is
+# 10000000; LAYOUT hive writes one folder per period, so a night rewrites only the periods it recomputes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/deskpulse-target}
 BENCH_DIR=${BENCH_DIR:-$HOME/.cache/deskpulse-bench/data}
 N=${1:-1000000}
 YEARS=${2:-3}
+LAYOUT=${3:-single}
 END=$((2025 + YEARS)); LAST=$((2024 + YEARS))   # the window's end, and the last year (its December)
 cargo build --release --quiet
 BIN=$CARGO_TARGET_DIR/release/deskpulse
@@ -37,20 +39,21 @@ if [ ! -f "$dump/pipeline-full.yaml" ]; then
   } > "$dump/pipeline-full.yaml"
   cp "$dump/zendesk/monthly-$LAST-12.csv" "$dump/december.orig"
 fi
+sed "s/^outputs:/outputs:\n  layout: $LAYOUT/" "$dump/pipeline-full.yaml" > "$dump/pipeline-$LAYOUT.yaml"
 cp "$dump/december.orig" "$dump/zendesk/monthly-$LAST-12.csv"
 rm -f "$dump/zendesk/day-"*.csv "$dump/zendesk/monthly-$LAST-12-31.csv"
 out=$BENCH_DIR/nightly-out; full=$BENCH_DIR/nightly-full
 rm -rf "$out" "$full"
-echo "machine: $(nproc) cores; $N tickets in $(ls "$dump"/zendesk/monthly-*.csv | wc -l) monthly files, full catalog"
-measure "first run (every file staged)" "$BIN" run "$dump/pipeline-full.yaml" --out "$out" --as-of $END-01-01
-measure "rerun, nothing changed" "$BIN" run "$dump/pipeline-full.yaml" --out "$out" --as-of $END-01-01
+echo "machine: $(nproc) cores; $N tickets in $(ls "$dump"/zendesk/monthly-*.csv | wc -l) monthly files, full catalog, layout $LAYOUT"
+measure "first run (every file staged)" "$BIN" run "$dump/pipeline-$LAYOUT.yaml" --out "$out" --as-of $END-01-01
+measure "rerun, nothing changed" "$BIN" run "$dump/pipeline-$LAYOUT.yaml" --out "$out" --as-of $END-01-01
 # The next night: a day of new tickets (a 31st of December's rows, under new ids, in a file the pipeline's
 # glob reads) and December re-exported (its last 1,000 rows dropped, as if they had moved).
 dec=$dump/zendesk/monthly-$LAST-12.csv
 rows=$(( $(wc -l < "$dec") / 31 ))
 { head -1 "$dec"; tail -n "$rows" "$dec" | sed 's/^/new-/'; } > "$dump/zendesk/monthly-$LAST-12-31.csv"
 head -n -1000 "$dec" > "$dec.tmp" && mv "$dec.tmp" "$dec"
-measure "next night (a new day, December again)" "$BIN" run "$dump/pipeline-full.yaml" --out "$out" --as-of $END-01-01
-measure "full run on the same files (--full)" "$BIN" run "$dump/pipeline-full.yaml" --out "$full" --full --as-of $END-01-01
+measure "next night (a new day, December again)" "$BIN" run "$dump/pipeline-$LAYOUT.yaml" --out "$out" --as-of $END-01-01
+measure "full run on the same files (--full)" "$BIN" run "$dump/pipeline-$LAYOUT.yaml" --out "$full" --full --as-of $END-01-01
 diff -r -q -x _runs -x _store "$out" "$full" >/dev/null && echo "incremental outputs equal the full run's" \
   || { echo "incremental outputs differ from the full run's"; exit 1; }

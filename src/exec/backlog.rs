@@ -190,15 +190,46 @@ fn carried_totals(
     let (Some(dir), Some(&first)) = (&staged.earlier, staged.only.get(&seg.name).and_then(|d| d.first())) else {
         return Ok(None);
     };
-    let path = dir.join(format!("{}.parquet", seg.name));
-    let (Some(&k), true) = (kpis.first(), path.is_file()) else { return Ok(None) };
+    let Some(&k) = kpis.first() else { return Ok(None) };
     let (def, stat) = (&plan.kpis[k], &plan.kpis[k].stats[0]);
+    let backlog_rows = col("kpi").eq(lit(def.name.as_str())).and(col("stat").eq(lit(stat.stat.as_str())));
     let before = lit(first).cast(DataType::Date);
-    let rows = super::scan_file(&path)?
-        .filter(col("kpi").eq(lit(def.name.as_str())).and(col("stat").eq(lit(stat.stat.as_str()))))
-        .filter(col(PERIOD).lt(before))
-        .filter(col(PERIOD).eq(col(PERIOD).max()))
-        .collect()?;
+    let rows = match plan.layout {
+        crate::plan::Layout::Single => {
+            let path = dir.join(format!("{}.parquet", seg.name));
+            if !path.is_file() {
+                return Ok(None);
+            }
+            super::scan_file(&path)?
+                .filter(backlog_rows)
+                .filter(col(PERIOD).lt(before))
+                .filter(col(PERIOD).eq(col(PERIOD).max()))
+                .collect()?
+        },
+        // One folder per period: the latest before the first touched one that holds the backlog.
+        crate::plan::Layout::Hive => {
+            let mut earlier: Vec<(std::ffi::OsString, i32)> = crate::sink::partitions_on_disk(&dir.join(&seg.name))
+                .into_iter()
+                .filter_map(|(folder, day)| Some((folder, day.filter(|d| *d < first)?)))
+                .collect();
+            earlier.sort_by_key(|(_, day)| std::cmp::Reverse(*day));
+            let mut found = DataFrame::empty();
+            for (folder, day) in earlier {
+                let path = dir.join(&seg.name).join(folder).join("part-0.parquet");
+                found = super::scan_file(&path)?
+                    .filter(backlog_rows.clone())
+                    .with_column(lit(day).cast(DataType::Date).alias(PERIOD))
+                    .collect()?;
+                if found.height() > 0 {
+                    break;
+                }
+            }
+            if found.height() == 0 {
+                return Ok(None);
+            }
+            found
+        },
+    };
     let periods = rows.column(PERIOD)?.date()?.physical();
     let Some(last) = (rows.height() > 0).then(|| periods.get(0)).flatten() else { return Ok(None) };
     let mut columns: Vec<Expr> = seg.dimensions.iter().map(|d| col(*d)).collect();

@@ -327,13 +327,19 @@ pub fn scorecard(out_dir: &std::path::Path, account: &str, period: Option<&str>)
     let mut tables: Vec<_> = std::fs::read_dir(&dir)
         .map_err(|_| not_found(format!("no benchmark tables in {} (run the pipeline first)", dir.display())))?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
+        .filter(|p| p.extension().is_some_and(|x| x == "parquet") || p.is_dir())
         .collect();
     tables.sort();
     let mut parts = Vec::new();
     for path in &tables {
-        let lf = super::scan_file(path)?;
-        let mut lf = lf;
+        // A table's file, or (layout `hive`) its folder of period parts.
+        let mut lf = match path.is_dir() {
+            true => match crate::sink::read_partitioned(path)? {
+                Some(df) => df.lazy(),
+                None => continue,
+            },
+            false => super::scan_file(path)?,
+        };
         let schema = lf.collect_schema()?;
         if !schema.contains("account_id") {
             continue;

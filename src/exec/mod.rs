@@ -363,6 +363,19 @@ fn period_day() -> Expr {
     col(segment::PERIOD).cast(DataType::Int32)
 }
 
+/// Whether the files the last run wrote for `segment` (its table and its benchmark table, each a file per
+/// format or, with `hive`, a folder of partitions) are all on disk, for a night to recompute some of its
+/// periods and keep the others.
+fn earlier_output_whole(out_dir: &Path, last: &store::LastRun, segment: &str) -> bool {
+    let prefixes: Vec<String> = [segment.to_string(), format!("benchmarks/{segment}")]
+        .iter()
+        .flat_map(|p| [format!("{p}."), format!("{p}/")])
+        .collect();
+    let files: Vec<&String> = last.outputs.iter().filter(|o| prefixes.iter().any(|p| o.starts_with(p))).collect();
+    let own = files.iter().any(|o| o.starts_with(&prefixes[0]) || o.starts_with(&prefixes[1]));
+    own && files.iter().all(|o| out_dir.join(o).is_file())
+}
+
 /// A segment's table as the previous run wrote it (its Parquet file), for a backfill to merge into.
 fn earlier_table(out_dir: &Path, name: &str) -> Result<Option<DataFrame>, Error> {
     let path = out_dir.join(format!("{name}.parquet"));
@@ -708,7 +721,7 @@ fn run_in(
         Some(last) => touched::periods_to_recompute(plan, &store.dir, &inputs_dir, &store.manifest, last, &staging)?
             .unwrap_or_default()
             .into_iter()
-            .filter(|(segment, _)| out_dir.join(format!("{segment}.parquet")).is_file())
+            .filter(|(segment, _)| earlier_output_whole(out_dir, last, segment))
             .collect(),
         None => BTreeMap::new(),
     };
@@ -764,7 +777,8 @@ fn run_in(
     // Which earlier row each row of a merged table is: those rows' CSV lines are copied from the last run's.
     let mut earlier_rows: BTreeMap<String, IdxCa> = BTreeMap::new();
     for (name, df) in names.into_iter().zip(tables) {
-        let df = match only.get(&name) {
+        // With `hive`, the recomputed periods are written as partitions beside the others, as they are.
+        let df = match only.get(&name).filter(|_| single) {
             Some(days) => {
                 let touched = segment::one_of_days(period_day(), days);
                 let earlier = timing::traced(&format!("read earlier {name}"), || earlier_table(out_dir, &name))?;
@@ -777,7 +791,11 @@ fn run_in(
         named.push((name, df));
     }
     for (seg, (_, df)) in plan.segments.iter().zip(&named) {
-        if df.height() > 0 || backfill {
+        let kept_partitions = || {
+            let days = &only[&seg.name];
+            sink::partitions_on_disk(&out_dir.join(&seg.name)).iter().any(|(_, d)| d.is_none_or(|d| !days.contains(&d)))
+        };
+        if df.height() > 0 || backfill || (!single && only.contains_key(&seg.name) && kept_partitions()) {
             continue;
         }
         let what = format!("segment `{}` has no rows: no kept row falls in it", seg.name);
@@ -787,7 +805,8 @@ fn run_in(
         warnings.push(what);
     }
     if let Some(b) = &plan.benchmarks {
-        for (name, merged) in benchmark_tables(plan, b, &named, &only, out_dir)? {
+        let merged_into = if single { &only } else { &BTreeMap::new() };
+        for (name, merged) in benchmark_tables(plan, b, &named, merged_into, out_dir)? {
             earlier_rows.extend(merged.earlier_rows.map(|rows| (name.clone(), rows)));
             named.push((name, merged.table));
         }
@@ -796,13 +815,22 @@ fn run_in(
     let window = (day(options.from), day(options.to));
     output.keep_identical = !backfill;
     for (name, mut df) in named {
-        let is_segment = plan.segments.iter().any(|s| s.name == name);
-        let (rows, paths) = match (is_segment, plan.layout) {
-            (true, crate::plan::Layout::Hive) => {
-                let rows = df.height();
-                (rows, output.write_partitioned(&name, &df, &plan.formats, &metadata, backfill.then_some(window))?)
+        // A segment's table or its benchmark table: both are partitioned by period with `hive`.
+        let of_segment = plan.segments.iter().find(|s| s.name == name || benchmark::output_name(s) == name);
+        let is_segment = of_segment.is_some_and(|s| s.name == name);
+        let (rows, paths) = match (of_segment, plan.layout) {
+            (Some(seg), crate::plan::Layout::Hive) => {
+                let which = match only.get(&seg.name) {
+                    _ if backfill => sink::Partitions::Window(window.0, window.1),
+                    Some(days) => sink::Partitions::Days(days.iter().copied().collect()),
+                    None => sink::Partitions::All,
+                };
+                let paths = timing::traced(&format!("write {name}"), || {
+                    output.write_partitioned(&name, &df, &plan.formats, &metadata, &which)
+                })?;
+                (df.height(), paths)
             },
-            (true, crate::plan::Layout::Single) if backfill => {
+            (Some(_), crate::plan::Layout::Single) if backfill && is_segment => {
                 let mut merged = sink::merge_window(earlier_table(out_dir, &name)?, df, window.0, window.1)?;
                 (merged.height(), output.write_table(&name, &mut merged, &plan.formats, &metadata)?)
             },

@@ -48,7 +48,7 @@ pub fn periods_to_recompute(
 ) -> Result<Option<BTreeMap<String, Vec<i32>>>, crate::error::Error> {
     let (pipeline, plausible, as_of) = settings(plan);
     let same_settings = last.pipeline_hash.as_deref() == Some(pipeline.as_str()) && last.as_of == as_of;
-    if !same_settings || plan.layout != crate::plan::Layout::Single || !staging.remapped.is_empty() {
+    if !same_settings || !staging.remapped.is_empty() {
         return Ok(None);
     }
     // The plausible range's end follows the calendar: rows between yesterday's end and today's change

@@ -81,7 +81,7 @@ fn read_tables(dir: &Path) -> Result<Vec<Table>, Error> {
         let df = if path.extension().is_some_and(|x| x == "parquet") {
             read_parquet(&path)?
         } else if path.is_dir() && !name.starts_with('_') {
-            match hive_parts(&path)? {
+            match crate::sink::read_partitioned(&path)? {
                 Some(df) => df,
                 None => continue,
             }
@@ -97,30 +97,6 @@ fn read_tables(dir: &Path) -> Result<Vec<Table>, Error> {
 
 fn read_parquet(path: &Path) -> PolarsResult<DataFrame> {
     crate::exec::scan_file(path)?.collect()
-}
-
-/// A `hive` table's parts, each with the `period_start` its folder names (null for Hive's default partition).
-fn hive_parts(dir: &Path) -> PolarsResult<Option<DataFrame>> {
-    let mut parts = Vec::new();
-    let mut folders: Vec<PathBuf> = std::fs::read_dir(dir)?.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    folders.sort();
-    for folder in folders {
-        let folder_name = folder.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let Some(period) = folder_name.strip_prefix("period_start=") else { continue };
-        let part = folder.join("part-0.parquet");
-        if !part.is_file() {
-            continue;
-        }
-        let period = match period {
-            "__HIVE_DEFAULT_PARTITION__" => lit(NULL).cast(DataType::String),
-            day => lit(day.to_string()),
-        };
-        parts.push(read_parquet(&part)?.lazy().with_column(period.alias("period_start")));
-    }
-    if parts.is_empty() {
-        return Ok(None);
-    }
-    Ok(Some(concat(parts, UnionArgs::default())?.collect()?))
 }
 
 fn table(name: String, df: &DataFrame) -> PolarsResult<Table> {

@@ -29,6 +29,8 @@ pub struct Output {
     /// Partition folders (relative) whose files this run replaces as a whole: files in them that it did not
     /// write are removed at commit.
     replaced_partitions: Vec<PathBuf>,
+    /// Files of partitions this run kept as the last run wrote them (relative): outputs all the same.
+    kept: Vec<PathBuf>,
     /// Leave a file in place when the new one has the same bytes, so that readers and `make`-like tools see
     /// only what changed (off for backfills, which replace their window whatever it holds).
     pub keep_identical: bool,
@@ -58,14 +60,16 @@ impl Output {
             written: Vec::new(),
             digests: BTreeMap::new(),
             replaced_partitions: Vec::new(),
+            kept: Vec::new(),
             keep_identical: true,
             removed_stale,
         })
     }
 
-    /// The files this run writes, relative to the output directory.
+    /// The output files after this run, relative to the output directory: those it writes, and the
+    /// partitions it kept.
     pub fn written(&self) -> Vec<String> {
-        self.written.iter().map(|p| p.to_string_lossy().into_owned()).collect()
+        self.written.iter().chain(&self.kept).map(|p| p.to_string_lossy().into_owned()).collect()
     }
 
     /// The hashes of the table files written, by relative path.
@@ -159,16 +163,17 @@ impl Output {
     }
 
     /// Writes a segment's table as one folder per period, `name/period_start=YYYY-MM-DD/part-0.<ext>`
-    /// (hive partitions, the period column in the folder name only). `window` (a backfill) limits the
-    /// partitions written to the periods starting in it; without one, partitions of periods that no longer
-    /// have rows are removed.
+    /// (hive partitions, the period column in the folder name only). `which` says which partitions the
+    /// run replaces: those of `df`'s periods among them are written, and those on disk among them that no
+    /// longer have rows are removed at commit. The other partitions on disk are kept as they are, and
+    /// counted among the run's outputs.
     pub fn write_partitioned(
         &mut self,
         name: &str,
         df: &DataFrame,
         formats: &[OutputFormat],
         metadata: &[(String, String)],
-        window: Option<(Option<i32>, Option<i32>)>,
+        which: &Partitions,
     ) -> Result<Vec<PathBuf>, Error> {
         let period = df
             .column(PERIOD)
@@ -180,21 +185,17 @@ impl Output {
         let mut starts: Vec<Option<i32>> = period.iter().collect();
         starts.sort();
         starts.dedup();
-        let in_window = |d: Option<i32>| match (window, d) {
-            (None, _) => true,
-            (Some(_), None) => false,
-            (Some((from, to)), Some(d)) => from.is_none_or(|f| d >= f) && to.is_none_or(|t| d < t),
-        };
-        if window.is_none() {
-            // Every partition on disk is replaced: those without rows now are removed at commit.
-            if let Ok(entries) = std::fs::read_dir(self.dir.join(name)) {
-                for entry in entries.flatten().filter(|e| e.path().is_dir()) {
-                    self.replaced_partitions.push(PathBuf::from(name).join(entry.file_name()));
-                }
+        for (folder, start) in partitions_on_disk(&self.dir.join(name)) {
+            let relative = PathBuf::from(name).join(folder);
+            if which.contains(start) {
+                self.replaced_partitions.push(relative);
+            } else {
+                let files = std::fs::read_dir(self.dir.join(&relative)).into_iter().flatten().flatten();
+                self.kept.extend(files.map(|f| relative.join(f.file_name())));
             }
         }
         let mut finals = Vec::new();
-        for start in starts.into_iter().filter(|d| in_window(*d)) {
+        for start in starts.into_iter().filter(|d| which.contains(*d)) {
             let folder = format!("{name}/{PERIOD}={}", partition_value(start));
             let rows = match start {
                 Some(d) => df.clone().lazy().filter(col(PERIOD).cast(DataType::Int32).eq(lit(d))),
@@ -208,13 +209,79 @@ impl Output {
     }
 }
 
+/// Which periods' partitions a run replaces (`Output::write_partitioned`), by their first day (days since
+/// the epoch; `None` for Hive's default partition).
+pub enum Partitions {
+    /// Every partition: a full run.
+    All,
+    /// A backfill's periods, starting in `[from, to)`.
+    Window(Option<i32>, Option<i32>),
+    /// The periods a night's changed rows touch.
+    Days(std::collections::BTreeSet<i32>),
+}
+
+impl Partitions {
+    fn contains(&self, start: Option<i32>) -> bool {
+        match (self, start) {
+            (Partitions::All, _) => true,
+            (_, None) => false,
+            (Partitions::Window(from, to), Some(d)) => from.is_none_or(|f| d >= f) && to.is_none_or(|t| d < t),
+            (Partitions::Days(days), Some(d)) => days.contains(&d),
+        }
+    }
+}
+
+/// A `hive` table (the folder `dir` of `period_start=…/part-0.parquet` parts) as one frame, each part with
+/// the `period_start` its folder names (text; null for Hive's default partition). `None` without parts.
+pub fn read_partitioned(dir: &Path) -> PolarsResult<Option<DataFrame>> {
+    let mut folders = partitions_on_disk(dir);
+    folders.sort();
+    let mut parts = Vec::new();
+    for (folder, start) in folders {
+        let part = dir.join(folder).join("part-0.parquet");
+        if !part.is_file() {
+            continue;
+        }
+        let period = match start {
+            None => lit(NULL).cast(DataType::String),
+            Some(d) => lit(crate::periods::from_epoch_days(d as i64).to_string()),
+        };
+        parts.push(crate::exec::scan_file(&part)?.with_column(period.alias(PERIOD)));
+    }
+    if parts.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(concat(parts, UnionArgs::default())?.collect()?))
+}
+
+/// The partition folders of a `hive` table's folder, with the period each names (`None`: Hive's default
+/// partition). A folder whose name is not a partition's is left out.
+pub fn partitions_on_disk(table: &Path) -> Vec<(std::ffi::OsString, Option<i32>)> {
+    let Ok(entries) = std::fs::read_dir(table) else { return Vec::new() };
+    entries
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .filter_map(|e| {
+            let folder = e.file_name();
+            let value = folder.to_str()?.strip_prefix(PERIOD)?.strip_prefix('=')?.to_string();
+            let start = match value.as_str() {
+                DEFAULT_PARTITION => None,
+                day => Some(crate::periods::epoch_days(day.parse().ok()?) as i32),
+            };
+            Some((folder, start))
+        })
+        .collect()
+}
+
 const PERIOD: &str = "period_start";
+/// Hive's and Spark's folder name for a null partition value.
+const DEFAULT_PARTITION: &str = "__HIVE_DEFAULT_PARTITION__";
 
 /// The folder name of a period: its first day, or Hive's name for null (the `all` grain without a window).
 fn partition_value(start: Option<i32>) -> String {
     match start {
         Some(d) => crate::periods::from_epoch_days(d as i64).to_string(),
-        None => "__HIVE_DEFAULT_PARTITION__".into(),
+        None => DEFAULT_PARTITION.into(),
     }
 }
 

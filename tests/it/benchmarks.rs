@@ -177,3 +177,31 @@ fn scorecard_prints_one_account_against_its_sector() {
     assert_eq!(unknown.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("account `nobody` has no row"));
 }
+
+/// With `hive`, the benchmark tables are folders of period partitions; the scorecard reads them alike.
+#[test]
+fn scorecard_reads_hive_benchmark_tables() {
+    let (single, _, _) = outputs();
+    let fixture = tempfile::tempdir().unwrap();
+    for file in ["accounts.csv", "reference.csv", "surveys.csv", "tickets.csv", "pipeline.yaml"] {
+        std::fs::copy(root().join("tests/fixtures/benchmarks").join(file), fixture.path().join(file)).unwrap();
+    }
+    let pipeline = fixture.path().join("pipeline.yaml");
+    let text = std::fs::read_to_string(&pipeline).unwrap();
+    std::fs::write(&pipeline, format!("{text}outputs:\n  layout: hive\n")).unwrap();
+    let hive = run(&pipeline);
+    assert!(hive.path().join("benchmarks/account_month/period_start=2026-01-01/part-0.parquet").is_file());
+    assert!(!hive.path().join("benchmarks/account_month.parquet").exists());
+    let card = |out: &std::path::Path, account: &str| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_deskpulse"))
+            .args(["scorecard", pipeline.to_str().unwrap(), "--account", account, "--format", "csv"])
+            .args(["--out", out.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    for account in ["R1", "R4", "S1"] {
+        assert_eq!(card(hive.path(), account), card(single.path(), account), "{account}");
+    }
+}

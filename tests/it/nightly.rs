@@ -132,12 +132,17 @@ fn tickets_csv(seed: u64, rows: usize) -> String {
 }
 
 fn setup() -> tempfile::TempDir {
+    setup_with("single")
+}
+
+/// `setup` with `outputs.layout: LAYOUT`.
+fn setup_with(layout: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("tickets")).unwrap();
     std::fs::create_dir(dir.path().join("surveys")).unwrap();
     std::fs::write(dir.path().join("surveys/first.csv"), surveys_csv(1, 10)).unwrap();
     std::fs::write(dir.path().join("accounts.csv"), "id,sector\na0,Retail\na1,Retail\na2,SaaS\na3,Health\n").unwrap();
-    std::fs::write(dir.path().join("pipeline.yaml"), PIPELINE).unwrap();
+    std::fs::write(dir.path().join("pipeline.yaml"), format!("{PIPELINE}outputs:\n  layout: {layout}\n")).unwrap();
     dir
 }
 
@@ -211,11 +216,21 @@ fn apply(dir: &Path, step: &Step, counter: &mut usize) {
 
 #[test]
 fn incremental_runs_equal_full_runs_after_any_sequence_of_file_changes() {
-    let config = Config { cases: 12, failure_persistence: None, ..Config::default() };
+    incremental_runs_equal_full_runs("single", 12);
+}
+
+/// With `hive`, a night rewrites only the partitions of the periods it recomputes and keeps the others.
+#[test]
+fn incremental_hive_runs_equal_full_runs_after_any_sequence_of_file_changes() {
+    incremental_runs_equal_full_runs("hive", 8);
+}
+
+fn incremental_runs_equal_full_runs(layout: &str, cases: u32) {
+    let config = Config { cases, failure_persistence: None, ..Config::default() };
     let mut runner = TestRunner::new_with_rng(config, TestRng::deterministic_rng(RngAlgorithm::ChaCha));
     runner
         .run(&proptest::collection::vec(step(), 6..10), |steps| {
-            let dir = setup();
+            let dir = setup_with(layout);
             let pipeline = dir.path().join("pipeline.yaml");
             let (inc, full) = (dir.path().join("inc"), dir.path().join("full"));
             let mut counter = 0;
@@ -487,7 +502,22 @@ fn logs_are_json_lines_a_scheduler_can_ship() {
 
 #[test]
 fn a_new_file_recomputes_only_the_periods_it_touches() {
-    let dir = setup();
+    new_file_recomputes_only_the_periods_it_touches("single");
+}
+
+#[test]
+fn a_new_file_rewrites_only_the_hive_partitions_it_touches() {
+    let out = new_file_recomputes_only_the_periods_it_touches("hive");
+    // The night rewrote March of channel_month, and left January and its peers' tables as they were.
+    let stamp = |relative: &str| std::fs::metadata(out.path().join("out").join(relative)).unwrap().modified().unwrap();
+    let night = stamp("channel_month/period_start=2026-03-01/part-0.parquet");
+    assert!(stamp("channel_month/period_start=2026-01-01/part-0.parquet") < night);
+    assert!(stamp("benchmarks/account_month/period_start=2026-01-01/part-0.parquet") < night);
+}
+
+/// Returns the folder (the outputs in `out/`).
+fn new_file_recomputes_only_the_periods_it_touches(layout: &str) -> tempfile::TempDir {
+    let dir = setup_with(layout);
     let mut counter = 0;
     apply(dir.path(), &Step::Add { seed: 31, rows: 120 }, &mut counter);
     let pipeline = dir.path().join("pipeline.yaml");
@@ -515,6 +545,7 @@ fn a_new_file_recomputes_only_the_periods_it_touches() {
     let full = dir.path().join("full");
     assert!(run(&full, true).status.success());
     assert_same_outputs(&out, &full, "after a partial recompute");
+    dir
 }
 
 #[test]
