@@ -79,14 +79,18 @@ pub fn periods_to_recompute(
         let lf = super::scan_file(&path)?;
         changed.entry(table).or_default().push(lf);
     }
-    let ids = |table: Table, column: &str| -> Result<Vec<String>, crate::error::Error> {
+    // Ids are handled as their sorted, distinct hashes (`id_index`): a collision can only add a period
+    // to recompute, never leave one out.
+    let ids = |table: Table, column: &str| -> Result<Vec<u64>, crate::error::Error> {
         let Some(frames) = changed.get(&table) else { return Ok(Vec::new()) };
         let df = concat(frames.clone(), UnionArgs::default())?
-            .select([col(column)])
-            .filter(col(column).is_not_null())
-            .unique(None, UniqueKeepStrategy::Any)
+            .select([super::hash::text_hash(col(column), 0).alias("h")])
+            .filter(col("h").is_not_null())
             .collect()?;
-        Ok(df.column(column)?.str()?.iter().flatten().map(str::to_string).collect())
+        let mut hashes: Vec<u64> = df.column("h")?.u64()?.into_no_null_iter().collect();
+        hashes.sort_unstable();
+        hashes.dedup();
+        Ok(hashes)
     };
     let changed_tickets = ids(Table::Tickets, "ticket_id")?;
     let changed_surveys = ids(Table::Surveys, "survey_id")?;
@@ -105,15 +109,11 @@ pub fn periods_to_recompute(
         let period = table.period_column().expect("tickets and surveys have a period column");
         add_days(concat(frames.clone(), UnionArgs::default())?, period)?;
     }
-    // The rows of `table` whose `column` is one of `values`, by a semi-join (the values can be most of a
-    // month), over the parts whose id files hold some of them: a night's ids are in few of the parts. The
-    // added parts are left out: all their rows' days are counted above.
+    // The rows of `table` whose `column` hashes to one of sorted `wanted`, over the parts whose id files
+    // hold some of them: a night's ids are in few of the parts. The added parts are left out: all their
+    // rows' days are counted above.
     let added_paths: BTreeSet<std::path::PathBuf> = added.iter().map(|e| scratch.join(&e.part)).collect();
-    let matching = |table: Table,
-                    column: &str,
-                    values: Vec<String>|
-     -> Result<Option<LazyFrame>, crate::error::Error> {
-        let wanted = super::id_index::hashes_of(values.iter().map(String::as_str));
+    let matching = |table: Table, column: &str, wanted: Vec<u64>| -> Result<Option<LazyFrame>, crate::error::Error> {
         let parts: Vec<&super::stage::StagedPart> =
             staging.part_files.get(&table).into_iter().flatten().filter(|p| !added_paths.contains(&p.path)).collect();
         let holding = super::id_index::parts_holding(&parts, column, &wanted)?;
@@ -121,9 +121,8 @@ pub fn periods_to_recompute(
         if frames.is_empty() {
             return Ok(None);
         }
-        let keys = DataFrame::new(values.len(), vec![Column::new(column.into(), values)])?.lazy();
         let rows = concat(frames, UnionArgs::default())?;
-        Ok(Some(rows.join(keys, [col(column)], [col(column)], JoinArgs::new(JoinType::Semi))))
+        Ok(Some(rows.filter(super::hash::hash_in(col(column), &std::sync::Arc::new(wanted)).fill_null(lit(false)))))
     };
     for (table, period) in [(Table::Tickets, "created_at"), (Table::Surveys, "submitted_at")] {
         let Some(lf) = staging.read.get(&table) else { continue };
@@ -140,8 +139,8 @@ pub fn periods_to_recompute(
         }
     }
     if staging.read.contains_key(&Table::Tickets) {
-        let mut linked: Vec<String> = changed_tickets.iter().chain(&tickets_of_changed_surveys).cloned().collect();
-        linked.sort();
+        let mut linked: Vec<u64> = changed_tickets.iter().chain(&tickets_of_changed_surveys).copied().collect();
+        linked.sort_unstable();
         linked.dedup();
         if let Some(rows) = matching(Table::Tickets, "ticket_id", linked)? {
             add_days(rows, "created_at")?;
