@@ -459,6 +459,37 @@ mod tests {
     }
 
     #[test]
+    fn a_partial_write_replaces_exactly_its_partitions() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |df: &DataFrame, which: &Partitions| {
+            let mut output = Output::create(dir.path()).unwrap();
+            output.write_partitioned("t", df, &[OutputFormat::Csv], &[], which).unwrap();
+            output.commit().unwrap();
+            let mut files = output.written();
+            files.sort();
+            files
+        };
+        let read = |day: &str| std::fs::read_to_string(dir.path().join(format!("t/{PERIOD}={day}/part-0.csv"))).ok();
+        let first = write(&table(&["a", "a", "a"], &[0, 31, 59], &["jan", "feb", "mar"]), &Partitions::All);
+        assert_eq!(first.len(), 3);
+        // February and March recomputed: February has new rows, March none left; January is kept.
+        let night = write(&table(&["a"], &[31], &["feb again"]), &Partitions::Days([31, 59].into()));
+        assert_eq!(read("1970-01-01").as_deref(), Some("key,note\na,jan\n"));
+        assert_eq!(read("1970-02-01").as_deref(), Some("key,note\na,feb again\n"));
+        assert_eq!(read("1970-03-01"), None, "a recomputed period without rows loses its folder");
+        assert!(!dir.path().join(format!("t/{PERIOD}=1970-03-01")).exists());
+        // The kept partition is among the run's outputs, as the next night checks.
+        assert_eq!(
+            night,
+            vec![format!("t/{PERIOD}=1970-01-01/part-0.csv"), format!("t/{PERIOD}=1970-02-01/part-0.csv")]
+        );
+        // A backfill window keeps what lies outside it.
+        write(&table(&["b"], &[0], &["jan b"]), &Partitions::Window(None, Some(31)));
+        assert_eq!(read("1970-01-01").as_deref(), Some("key,note\nb,jan b\n"));
+        assert_eq!(read("1970-02-01").as_deref(), Some("key,note\na,feb again\n"));
+    }
+
+    #[test]
     fn a_merged_csv_copies_earlier_lines_and_equals_a_whole_write() {
         let dir = tempfile::tempdir().unwrap();
         // Values with line breaks and quotes: records are not lines.
