@@ -9,6 +9,11 @@ use crate::plan::{Grain, Plan};
 #[derive(Debug, Default, PartialEq)]
 pub struct Coverage {
     pub on_cluster: Vec<String>,
+    /// Row inputs (over every KPI and segment) the cluster computes from the columns handed over, and
+    /// those the client computes first, with the KPIs that have some.
+    pub inputs_on_cluster: usize,
+    pub inputs_on_client: usize,
+    pub client_inputs: Vec<String>,
     pub client_steps: Vec<(String, Vec<String>, &'static str)>,
 }
 
@@ -33,6 +38,15 @@ pub fn coverage(plan: &Plan) -> Coverage {
             continue;
         }
         out.on_cluster.push(def.name.clone());
+        let (cluster, client) = segments
+            .iter()
+            .map(|seg| crate::exec::cluster_inputs(plan, seg, k))
+            .fold((0, 0), |(a, b), (c, d)| (a + c, b + d));
+        out.inputs_on_cluster += cluster;
+        out.inputs_on_client += client;
+        if client > 0 {
+            out.client_inputs.push(def.name.clone());
+        }
         let steps: Vec<(String, &'static str)> = segments
             .iter()
             .filter_map(|seg| {
@@ -51,11 +65,26 @@ impl std::fmt::Display for Coverage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(
             f,
-            "engine ballista: the client reads and stages the sources, quarantines rows, joins each segment's \
-             rows to their dimensions and computes the reductions' row inputs; the cluster groups and reduces \
-             them; the client computes the formulas after the reductions and writes the outputs."
+            "engine ballista: the client reads and stages the sources, quarantines rows and joins each segment's \
+             rows to their dimensions; the cluster computes the reductions' row inputs (those SQL expresses), \
+             groups and reduces them; the client computes the formulas after the reductions and writes the \
+             outputs."
         )?;
         writeln!(f, "  reduced on the cluster ({}): {}", self.on_cluster.len(), self.on_cluster.join(", "))?;
+        let inputs = self.inputs_on_cluster + self.inputs_on_client;
+        writeln!(
+            f,
+            "  row inputs computed on the cluster from the columns handed over: {} of {inputs}",
+            self.inputs_on_cluster
+        )?;
+        if !self.client_inputs.is_empty() {
+            writeln!(
+                f,
+                "  row inputs the client computes first (no SQL form yet): {} of {inputs}, for {}",
+                self.inputs_on_client,
+                self.client_inputs.join(", ")
+            )?;
+        }
         if !self.client_steps.is_empty() {
             writeln!(f, "  then on the client, beyond the formulas ({}):", self.client_steps.len())?;
         }

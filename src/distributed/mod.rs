@@ -118,6 +118,18 @@ impl Cluster {
         }
         let location = path.to_string_lossy().to_string();
         self.block_on(self.ctx.register_parquet(table, &location, ParquetReadOptions::default()))?;
+        let registered = table;
+        // The inputs SQL can express are computed here, from the columns handed over.
+        let computed: String;
+        let table = match sql.lowered.is_empty() {
+            true => table,
+            false => {
+                let inputs: Vec<String> =
+                    sql.lowered.iter().map(|(e, name)| format!("{e} AS {}", quoted(name))).collect();
+                computed = format!("(SELECT *, {} FROM {table}) AS {table}", inputs.join(", "));
+                &computed
+            },
+        };
         let key_list = keys.iter().map(|k| quoted(k)).collect::<Vec<_>>().join(", ");
         let mut items: Vec<String> = keys.iter().map(|k| quoted(k)).collect();
         items.extend(sql.items.iter().map(|(e, name)| format!("{e} AS {}", quoted(name))));
@@ -136,7 +148,7 @@ impl Cluster {
             }
             Ok(grouped.collect()?.lazy())
         })();
-        let _ = self.ctx.deregister_table(table);
+        let _ = self.ctx.deregister_table(registered);
         result
     }
 
@@ -161,10 +173,12 @@ impl Cluster {
     }
 }
 
-/// The rows as the cluster gets them: the keys (text, dates) and the reductions' inputs, dictionary-coded
-/// text decoded so that every engine reads plain strings.
+/// The rows as the cluster gets them: the keys (text, dates), the columns the lowered inputs read and the
+/// inputs the client computes, dictionary-coded text decoded so that every engine reads plain strings.
 fn handed_over(rows: LazyFrame, keys: &[PlSmallStr], sql: &SqlReductions) -> Result<LazyFrame, Error> {
     let mut columns: Vec<Expr> = keys.iter().map(|k| col(k.clone())).collect();
+    let read = sql.columns.iter().filter(|c| !keys.iter().any(|k| k.as_str() == c.as_str()));
+    columns.extend(read.map(|c| col(c.as_str())));
     columns.extend(sql.inputs.iter().cloned());
     let mut selected = rows.select(columns);
     let schema = selected.collect_schema()?;

@@ -374,7 +374,12 @@ impl GroupAggs {
 /// group's rows in order with a query of their own (`ordered`). Equal inputs and items are computed once.
 #[derive(Default)]
 pub struct SqlReductions {
+    /// Inputs the client computes (named `__i<n>`), for those SQL cannot express (`to_sql`).
     pub inputs: Vec<Expr>,
+    /// Inputs the cluster computes: `(SQL, name)` over the columns in `columns`.
+    pub lowered: Vec<(String, String)>,
+    /// The columns the lowered inputs read, handed over as they are.
+    pub columns: std::collections::BTreeSet<String>,
     input_keys: Vec<String>,
     /// `(SQL, column)`.
     pub items: Vec<(String, String)>,
@@ -400,11 +405,23 @@ impl SqlReductions {
     fn input(&mut self, e: Expr) -> String {
         let key = format!("{e:?}");
         let i = self.input_keys.iter().position(|k| *k == key).unwrap_or_else(|| {
+            let name = format!("__i{}", self.input_keys.len());
             self.input_keys.push(key);
-            self.inputs.push(e.alias(format!("__i{}", self.inputs.len())));
-            self.inputs.len() - 1
+            match super::to_sql::row_sql(&e) {
+                Some(lowered) => {
+                    self.columns.extend(lowered.columns);
+                    self.lowered.push((lowered.sql, name));
+                },
+                None => self.inputs.push(e.alias(name)),
+            }
+            self.input_keys.len() - 1
         });
         format!("__i{i}")
+    }
+
+    /// How many inputs the cluster computes, and how many the client.
+    pub fn split(&self) -> (usize, usize) {
+        (self.lowered.len(), self.inputs.len())
     }
 
     fn item(&mut self, sql: String) -> Expr {
@@ -663,7 +680,9 @@ mod tests {
         let rows = out.count_rows();
         assert_eq!(a, b);
         let sql = out.sql.as_ref().unwrap();
-        assert_eq!(sql.inputs.len(), 1);
+        // A column is handed over as it is and read by the SQL.
+        assert_eq!(sql.split(), (1, 0));
+        assert_eq!(sql.lowered, [("\"x\"".to_string(), "__i0".to_string())]);
         let items: Vec<&str> = sql.items.iter().map(|(e, _)| e.as_str()).collect();
         assert_eq!(items, ["COALESCE(SUM(\"__i0\"), 0)", "COUNT(\"__i0\")", "COUNT(*)"]);
         assert_eq!((n, rows), (col("__r1"), col("__r2")));

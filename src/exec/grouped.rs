@@ -5,6 +5,7 @@ use polars::prelude::*;
 
 use super::compile;
 use super::Staged;
+use crate::plan::{Plan, Segment};
 
 /// Reductions for the engine that runs the run's group-bys: Polars, or the cluster.
 pub(super) fn group_aggs(staged: &Staged) -> compile::GroupAggs {
@@ -45,4 +46,16 @@ pub(super) fn reduced(
         },
         Some(sql) => Ok(staged.reduce_on_cluster(rows, keys, &sql)?.with_columns(aggs.aggs).with_columns(aggs.after)),
     }
+}
+
+/// KPI `k`'s row inputs in segment `seg` on a cluster: how many SQL expresses (the cluster computes them from
+/// the columns handed over), and how many the client computes first (`to_sql` cannot lower them).
+#[cfg_attr(not(feature = "ballista"), allow(dead_code))]
+pub fn cluster_inputs(plan: &Plan, seg: &Segment, k: usize) -> (usize, usize) {
+    let def = &plan.kpis[k];
+    let Some(period) = def.table.period_column() else { return (0, 0) };
+    let mut aggs = compile::GroupAggs::for_sql();
+    let days = super::segment::days_in_period(seg.grain, period, &plan.window);
+    compile::aggregations(k, def, &days, &seg.dimensions, &mut aggs);
+    aggs.sql.map(|sql| sql.split()).unwrap_or_default()
 }

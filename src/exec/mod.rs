@@ -26,6 +26,7 @@ mod stage;
 pub mod store;
 mod threads;
 mod timing;
+pub(crate) mod to_sql;
 mod touched;
 mod transcode;
 
@@ -41,6 +42,7 @@ use crate::sink;
 
 pub use benchmark::{render_scorecard, scorecard, CardFormat};
 pub use csv_shape::Malformed;
+pub use grouped::cluster_inputs;
 pub(crate) use normalise::{attribute_dtype, canonical_schema, sql_on};
 use prepare::Prepared;
 pub use record::{list as run_records, table as run_table, RunRecord};

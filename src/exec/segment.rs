@@ -83,7 +83,7 @@ pub fn period_start(grain: Grain, timestamp: Expr, window: &Window) -> Expr {
 }
 
 /// Calendar days of the group's period (`compile::Days`).
-fn days_in_period(grain: Grain, period: &str, window: &Window) -> compile::Days {
+pub(super) fn days_in_period(grain: Grain, period: &str, window: &Window) -> compile::Days {
     // From the group's period_start, after the group-by: inside it, the engine did not stream the expression.
     let span = |every: &str| {
         let start = col(PERIOD);
