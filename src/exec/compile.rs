@@ -592,7 +592,17 @@ pub fn aggregations(k: usize, def: &KpiDefinition, days: &Days, split_by: &[&str
                 let agents = match split_by.contains(agent) {
                     // Split by agent, a group has one, or none when no row has it.
                     true => col(part(k, s, "n")).gt(lit(0)).cast(DataType::Float64),
-                    false => out.n_unique_after(super::hash::text_hash(mask(col(*agent)), 0)).cast(DataType::Float64),
+                    // An engine of SQL counts distinct text itself (the hashes serve Polars' streaming).
+                    false => {
+                        let ids = match (&out.sql, &filter) {
+                            (None, _) => super::hash::text_hash(mask(col(*agent)), 0),
+                            (Some(_), None) => col(*agent),
+                            (Some(_), Some(f)) => {
+                                when(f.clone()).then(col(*agent)).otherwise(lit(NULL).cast(DataType::String))
+                            },
+                        };
+                        out.n_unique_after(ids).cast(DataType::Float64)
+                    },
                 };
                 let days = match days {
                     Days::After(e) => e.clone().cast(DataType::Float64),

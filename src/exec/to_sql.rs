@@ -65,6 +65,8 @@ fn function_sql(function: &FunctionExpr, input: &[Expr], columns: &mut BTreeSet<
             let x = arg(0, columns)?;
             format!("(CASE WHEN ({x} - FLOOR({x})) = 0.5 THEN 2.0 * ROUND({x} / 2.0) ELSE ROUND({x}) END)")
         },
+        // The calendar day of a timestamp (UTC, as the store keeps them).
+        FunctionExpr::TemporalExpr(TemporalFunction::Date) => format!("CAST({} AS DATE)", arg(0, columns)?),
         // `(end - start).dt.total_milliseconds()`: whole milliseconds, truncated toward zero.
         FunctionExpr::TemporalExpr(TemporalFunction::TotalMilliseconds { fractional: false }) => {
             let Some(Expr::BinaryExpr { left, op: Operator::Minus, right }) = input.first() else { return None };
@@ -169,12 +171,13 @@ mod tests {
         );
         assert_eq!(sql(col("a").is_not_null().not()).unwrap(), "(NOT (\"a\" IS NOT NULL))");
         assert_eq!(sql(lit("it's")).unwrap(), "'it''s'");
+        assert_eq!(sql(col("created_at").dt().date()).unwrap(), "CAST(\"created_at\" AS DATE)");
     }
 
     #[test]
     fn unknown_shapes_are_left_to_the_client() {
         assert_eq!(sql(super::super::hash::text_hash(col("agent_id"), 0)), None);
-        assert_eq!(sql(col("created_at").dt().date()), None);
+        assert_eq!(sql(col("created_at").dt().year()), None);
         assert_eq!(sql(col("a").cast(DataType::UInt8)), None);
         assert_eq!(sql(col("a") % lit(2)), None);
     }

@@ -119,6 +119,9 @@ fn assert_same_run(pipeline: &Path, cluster: &LocalCluster, at_least: usize) {
 fn the_cluster_writes_what_a_local_run_writes() {
     let cluster = LocalCluster::start();
     assert_same_run(&root().join("pipelines/support_kpis.yaml"), &cluster, 10);
+    // The catalog's hand-checked fixture: the `all` grain without a window, where per-agent-day rates count
+    // the days between each group's first and last ticket.
+    assert_same_run(&root().join("tests/fixtures/catalog/pipeline.yaml"), &cluster, 3);
 
     let dump = tempfile::tempdir().unwrap();
     let o = bin()
