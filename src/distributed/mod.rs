@@ -118,29 +118,27 @@ impl Cluster {
         }
         let location = path.to_string_lossy().to_string();
         self.block_on(self.ctx.register_parquet(table, &location, ParquetReadOptions::default()))?;
-        let registered = table;
-        // The inputs SQL can express are computed here, from the columns handed over.
-        let computed: String;
-        let table = match sql.lowered.is_empty() {
-            true => table,
+        // The rows the queries read: the inputs SQL can express are computed here, from the columns handed
+        // over.
+        let rows = match sql.lowered.is_empty() {
+            true => table.to_string(),
             false => {
                 let inputs: Vec<String> =
                     sql.lowered.iter().map(|(e, name)| format!("{e} AS {}", quoted(name))).collect();
-                computed = format!("(SELECT *, {} FROM {table}) AS {table}", inputs.join(", "));
-                &computed
+                format!("(SELECT *, {} FROM {table}) AS {table}", inputs.join(", "))
             },
         };
         let key_list = keys.iter().map(|k| quoted(k)).collect::<Vec<_>>().join(", ");
         let mut items: Vec<String> = keys.iter().map(|k| quoted(k)).collect();
         items.extend(sql.items.iter().map(|(e, name)| format!("{e} AS {}", quoted(name))));
         let main = match keys.is_empty() {
-            true => format!("SELECT {} FROM {table}", items.join(", ")),
-            false => format!("SELECT {} FROM {table} GROUP BY {key_list}", items.join(", ")),
+            true => format!("SELECT {} FROM {rows}", items.join(", ")),
+            false => format!("SELECT {} FROM {rows} GROUP BY {key_list}", items.join(", ")),
         };
         let result = (|| {
             let mut grouped = self.query(&main)?.lazy();
             for ordered in &sql.ordered {
-                let sums = self.query(&ordered_query(table, &key_list, ordered))?;
+                let sums = self.query(&ordered_query(&rows, &key_list, ordered))?;
                 let mut args = JoinArgs::new(JoinType::Left);
                 args.nulls_equal = true;
                 let on: Vec<Expr> = keys.iter().map(|k| col(k.clone())).collect();
@@ -148,7 +146,7 @@ impl Cluster {
             }
             Ok(grouped.collect()?.lazy())
         })();
-        let _ = self.ctx.deregister_table(registered);
+        let _ = self.ctx.deregister_table(table);
         result
     }
 
@@ -195,8 +193,9 @@ fn handed_over(rows: LazyFrame, keys: &[PlSmallStr], sql: &SqlReductions) -> Res
 
 /// The query of a reduction over each group's rows in order (`Ordered`). Every window is partitioned by
 /// the group's keys alone and is the only one of its SELECT: Ballista 55 was seen to compute wrong ranks
-/// when windows partitioned by the keys and by the keys and a value were nested in one plan.
-fn ordered_query(table: &str, keys: &str, ordered: &Ordered) -> String {
+/// when windows partitioned by the keys and by the keys and a value were nested in one plan. `rows` is a
+/// table or a subquery.
+fn ordered_query(rows: &str, keys: &str, ordered: &Ordered) -> String {
     let window = |from: &str, e: &str, name: &str| {
         format!("SELECT *, {e} OVER (PARTITION BY {keys}) AS {name} FROM ({from}) AS s")
     };
@@ -207,7 +206,7 @@ fn ordered_query(table: &str, keys: &str, ordered: &Ordered) -> String {
     match ordered {
         Ordered::Quantiles { x, qs, prefix } => {
             let qx = quoted(x);
-            let mut from = format!("SELECT {keys}, {qx} FROM {table} WHERE {qx} IS NOT NULL");
+            let mut from = format!("SELECT {keys}, {qx} FROM {rows} WHERE {qx} IS NOT NULL");
             from = ranked(&from, "ROW_NUMBER()", &qx, "__row");
             from = window(&from, "COUNT(*)", "__rows");
             let mut items = vec![named("MAX(__rows)".into(), prefix, "n")];
@@ -221,8 +220,7 @@ fn ordered_query(table: &str, keys: &str, ordered: &Ordered) -> String {
         },
         Ordered::Spearman { x, y, prefix } => {
             let (qx, qy) = (quoted(x), quoted(y));
-            let mut from =
-                format!("SELECT {keys}, {qx}, {qy} FROM {table} WHERE {qx} IS NOT NULL AND {qy} IS NOT NULL");
+            let mut from = format!("SELECT {keys}, {qx}, {qy} FROM {rows} WHERE {qx} IS NOT NULL AND {qy} IS NOT NULL");
             from = ranked(&from, "RANK()", &qx, "__x_up");
             from = ranked(&from, "RANK()", &format!("{qx} DESC"), "__x_down");
             from = ranked(&from, "RANK()", &qy, "__y_up");

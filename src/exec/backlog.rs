@@ -208,26 +208,23 @@ fn carried_totals(
         },
         // One folder per period: the latest before the first touched one that holds the backlog.
         crate::plan::Layout::Hive => {
-            let mut earlier: Vec<(std::ffi::OsString, i32)> = crate::sink::partitions_on_disk(&dir.join(&seg.name))
+            let table = dir.join(&seg.name);
+            let mut earlier: Vec<(std::ffi::OsString, i32)> = crate::sink::partitions_on_disk(&table)
                 .into_iter()
                 .filter_map(|(folder, day)| Some((folder, day.filter(|d| *d < first)?)))
                 .collect();
             earlier.sort_by_key(|(_, day)| std::cmp::Reverse(*day));
-            let mut found = DataFrame::empty();
-            for (folder, day) in earlier {
-                let path = dir.join(&seg.name).join(folder).join("part-0.parquet");
-                found = super::scan_file(&path)?
+            let backlog_of = |(folder, day): &(std::ffi::OsString, i32)| {
+                super::scan_file(&crate::sink::part_parquet(&table, folder))?
                     .filter(backlog_rows.clone())
-                    .with_column(lit(day).cast(DataType::Date).alias(PERIOD))
-                    .collect()?;
-                if found.height() > 0 {
-                    break;
-                }
+                    .with_column(lit(*day).cast(DataType::Date).alias(PERIOD))
+                    .collect()
+            };
+            let found = earlier.iter().map(backlog_of).find(|rows| rows.as_ref().map_or(true, |r| r.height() > 0));
+            match found.transpose()? {
+                Some(rows) => rows,
+                None => return Ok(None),
             }
-            if found.height() == 0 {
-                return Ok(None);
-            }
-            found
         },
     };
     let periods = rows.column(PERIOD)?.date()?.physical();

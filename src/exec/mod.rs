@@ -365,17 +365,14 @@ fn period_day() -> Expr {
     col(segment::PERIOD).cast(DataType::Int32)
 }
 
-/// Whether the files the last run wrote for `segment` (its table and its benchmark table, each a file per
+/// Whether the files the last run wrote for `seg` (its table and its benchmark table, each a file per
 /// format or, with `hive`, a folder of partitions) are all on disk, for a night to recompute some of its
 /// periods and keep the others.
-fn earlier_output_whole(out_dir: &Path, last: &store::LastRun, segment: &str) -> bool {
-    let prefixes: Vec<String> = [segment.to_string(), format!("benchmarks/{segment}")]
-        .iter()
-        .flat_map(|p| [format!("{p}."), format!("{p}/")])
-        .collect();
-    let files: Vec<&String> = last.outputs.iter().filter(|o| prefixes.iter().any(|p| o.starts_with(p))).collect();
-    let own = files.iter().any(|o| o.starts_with(&prefixes[0]) || o.starts_with(&prefixes[1]));
-    own && files.iter().all(|o| out_dir.join(o).is_file())
+fn earlier_output_whole(out_dir: &Path, last: &store::LastRun, seg: &crate::plan::Segment) -> bool {
+    let of = |table: &str, file: &str| file.strip_prefix(table).is_some_and(|rest| rest.starts_with(['.', '/']));
+    let benchmark = benchmark::output_name(seg);
+    let files: Vec<&String> = last.outputs.iter().filter(|o| of(&seg.name, o) || of(&benchmark, o)).collect();
+    files.iter().any(|o| of(&seg.name, o)) && files.iter().all(|o| out_dir.join(o).is_file())
 }
 
 /// A segment's table as the previous run wrote it (its Parquet file), for a backfill to merge into.
@@ -723,7 +720,7 @@ fn run_in(
         Some(last) => touched::periods_to_recompute(plan, &store.dir, &inputs_dir, &store.manifest, last, &staging)?
             .unwrap_or_default()
             .into_iter()
-            .filter(|(segment, _)| earlier_output_whole(out_dir, last, segment))
+            .filter(|(name, _)| plan.segments.iter().any(|s| s.name == *name && earlier_output_whole(out_dir, last, s)))
             .collect(),
         None => BTreeMap::new(),
     };

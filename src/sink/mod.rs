@@ -203,7 +203,7 @@ impl Output {
             };
             let mut part = rows.drop(cols([PERIOD])).collect().map_err(|e| output_error(&self.dir, e))?;
             self.replaced_partitions.push(PathBuf::from(&folder));
-            finals.extend(self.write_table(&format!("{folder}/part-0"), &mut part, formats, metadata)?);
+            finals.extend(self.write_table(&format!("{folder}/{PART}"), &mut part, formats, metadata)?);
         }
         Ok(finals)
     }
@@ -238,7 +238,7 @@ pub fn read_partitioned(dir: &Path) -> PolarsResult<Option<DataFrame>> {
     folders.sort();
     let mut parts = Vec::new();
     for (folder, start) in folders {
-        let part = dir.join(folder).join("part-0.parquet");
+        let part = part_parquet(dir, &folder);
         if !part.is_file() {
             continue;
         }
@@ -252,6 +252,11 @@ pub fn read_partitioned(dir: &Path) -> PolarsResult<Option<DataFrame>> {
         return Ok(None);
     }
     Ok(Some(concat(parts, UnionArgs::default())?.collect()?))
+}
+
+/// The Parquet file of partition `folder` of a `hive` table's folder.
+pub fn part_parquet(table: &Path, folder: &std::ffi::OsStr) -> PathBuf {
+    table.join(folder).join(format!("{PART}.parquet"))
 }
 
 /// The partition folders of a `hive` table's folder, with the period each names (`None`: Hive's default
@@ -274,6 +279,8 @@ pub fn partitions_on_disk(table: &Path) -> Vec<(std::ffi::OsString, Option<i32>)
 }
 
 const PERIOD: &str = "period_start";
+/// The file name (without extension) of a partition's table.
+const PART: &str = "part-0";
 /// Hive's and Spark's folder name for a null partition value.
 const DEFAULT_PARTITION: &str = "__HIVE_DEFAULT_PARTITION__";
 
