@@ -14,6 +14,7 @@ mod history;
 mod hold;
 mod id_index;
 mod normalise;
+mod parts;
 mod prepare;
 mod quarantine;
 mod ratio;
@@ -66,8 +67,9 @@ pub struct Staged {
     answers: Option<LazyFrame>,
     /// The tickets that some answer rates; with `only`, of the touched periods (`segment::answered_tickets`).
     answered: Option<DataFrame>,
-    /// The tickets' parts, so that a night's answers read only the parts that hold their tickets.
-    ticket_parts: Vec<stage::StagedPart>,
+    /// The tables' parts and the verdicts on their rows, so that a night reads only the parts it needs
+    /// (`scan_parts`).
+    part_reads: Option<parts::PartReads>,
     /// The days (since the epoch) on which the timeline table has rows, found once for every segment's
     /// boundary periods (`segment::boundary_periods`).
     data_days: std::sync::OnceLock<Vec<i32>>,
@@ -89,7 +91,7 @@ impl Staged {
             earlier: None,
             answers: None,
             answered: None,
-            ticket_parts: Vec::new(),
+            part_reads: None,
             data_days: std::sync::OnceLock::new(),
             held: Vec::new(),
             #[cfg(feature = "ballista")]
@@ -130,6 +132,36 @@ impl Staged {
 
     pub fn scan(&self, table: Table) -> Result<LazyFrame, Error> {
         self.frames.get(&table).cloned().ok_or_else(|| Error::Internal(format!("no source feeds the {table} table")))
+    }
+
+    /// `scan(table)` of the rows in the parts `keep` picks, on a night: as many rows as `scan` gives, read
+    /// from the parts that can hold those the caller wants (`PartReads`). With reply chains, tickets come
+    /// from messages too, and the whole table is read.
+    pub fn scan_parts(
+        &self,
+        plan: &Plan,
+        table: Table,
+        keep: &dyn Fn(&stage::StagedPart) -> bool,
+    ) -> Result<LazyFrame, Error> {
+        let Some(reads) = self.part_reads.as_ref().filter(|_| !plan.has_threads() && !self.held.contains(&table))
+        else {
+            return self.scan(table);
+        };
+        let Some(rows) = reads.kept_rows(plan, table, keep)? else { return self.scan(table) };
+        let mut underived = self.underived.clone();
+        underived.insert(table, rows);
+        derive(plan, underived).remove(&table).ok_or_else(|| Error::Internal(format!("no {table} table derived")))
+    }
+
+    /// `scan_parts` of the parts whose rows' period instants can fall on or after day `from` and before `to`.
+    pub fn scan_within(
+        &self,
+        plan: &Plan,
+        table: Table,
+        from: jiff::civil::Date,
+        to: jiff::civil::Date,
+    ) -> Result<LazyFrame, Error> {
+        self.scan_parts(plan, table, &|part| part.meets(from, to))
     }
 
     /// The rows of `table` for which `staged` holds on the columns as staged, then derived as `scan` gives
@@ -694,7 +726,7 @@ fn run_in(
     warnings.extend(verdicts.unresolved.iter().map(|(_, w)| w.clone()));
     trace("references checked");
     write_rejected(plan, &staging, &verdicts, &rejected_paths)?;
-    let Verdicts { judged, may_supersede, unresolved, .. } = verdicts;
+    let Verdicts { judged, may_supersede, unresolved, copies, orphans, .. } = verdicts;
     let kept: BTreeMap<Table, LazyFrame> = judged.into_iter().map(|(t, lf)| (t, quarantine::kept(lf))).collect();
     trace("quarantined rows written");
     let (rejected, superseded) = quarantine_report(plan, &rows, &kept, &may_supersede, &rejected_paths, &unresolved)?;
@@ -729,7 +761,9 @@ fn run_in(
     check_metric_sql(plan, &staged)?;
     staged.only = only.clone();
     staged.earlier = earlier;
-    staged.ticket_parts = staging.part_files.get(&Table::Tickets).cloned().unwrap_or_default();
+    if !only.is_empty() {
+        staged.part_reads = Some(parts::PartReads::new(staging.part_files.clone(), copies, orphans, &staging.read)?);
+    }
     // A single segment reads each table once anyway; holding would only add the memory.
     if staged.only.is_empty() && plan.segments.len() > 1 {
         timing::traced("small tables held", || hold::hold_small_tables(&mut staged, &staging.rows()))?;
@@ -896,6 +930,8 @@ struct Verdicts {
     may_supersede: BTreeSet<Table>,
     /// Per table, the hashes of the ids that may be repeated.
     candidates: BTreeMap<Table, Vec<u64>>,
+    /// Per table, the verdicts on its repeated ids, to judge some of its parts again.
+    copies: BTreeMap<Table, quarantine::CopyVerdicts>,
     orphans: Vec<references::Orphans>,
     /// Per table, what the user should look at about its references.
     unresolved: Vec<(Table, String)>,
@@ -917,6 +953,7 @@ fn verdicts(plan: &Plan, staging: &stage::Staging, trace: &dyn Fn(&str)) -> Resu
     let mut judged = BTreeMap::new();
     let mut may_supersede = BTreeSet::new();
     let mut candidates: BTreeMap<Table, Vec<u64>> = BTreeMap::new();
+    let mut copies = BTreeMap::new();
     for (table, lf) in &staging.read {
         let (table, lf) = (*table, quarantine::mark_plausible(plan, *table, lf.clone()));
         let repeated = quarantine::id_column(table)
@@ -928,11 +965,12 @@ fn verdicts(plan: &Plan, staging: &stage::Staging, trace: &dyn Fn(&str)) -> Resu
         if settled.may_supersede {
             may_supersede.insert(table);
         }
+        copies.extend(settled.copies.map(|c| (table, c)));
         judged.insert(table, settled.judged);
     }
     trace("repeated ids settled");
     let references::Judgement { warnings: unresolved, orphans } = references::judge(plan, &ids, &mut judged)?;
-    Ok(Verdicts { judged, may_supersede, candidates, orphans, unresolved })
+    Ok(Verdicts { judged, may_supersede, candidates, copies, orphans, unresolved })
 }
 
 /// The peer and reference comparisons of the segments' tables (`named`, in the order of the segments). A

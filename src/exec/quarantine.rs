@@ -185,6 +185,24 @@ pub struct Settled {
     pub judged: LazyFrame,
     /// Whether any row can be superseded: without, the kept rows are exactly those read and not rejected.
     pub may_supersede: bool,
+    /// The verdicts on the repeated ids, when they were judged now (`settle_candidates`): any part of the
+    /// same rows can be judged again with them (`CopyVerdicts::apply`).
+    pub copies: Option<CopyVerdicts>,
+}
+
+/// The verdicts on the copies of repeated ids, found over every row of a table: per id, whether all its
+/// copies are under `keep_latest` and which copy wins.
+#[derive(Clone)]
+pub struct CopyVerdicts {
+    id: &'static str,
+    verdicts: LazyFrame,
+}
+
+impl CopyVerdicts {
+    /// `lf` (marked rows of the table, all or some) with its copies judged as the whole table's were.
+    pub fn apply(&self, lf: LazyFrame) -> LazyFrame {
+        apply_copy_verdicts(self.id, lf, self.verdicts.clone())
+    }
 }
 
 /// A marked frame with copies of an id also judged: all copies rejected as `duplicate_id`, or, under
@@ -231,18 +249,18 @@ fn usable(id: &str) -> Expr {
 
 /// A marked frame whose ids are all unique, judged.
 fn unique(lf: LazyFrame) -> Settled {
-    Settled { judged: without_verdicts(lf), may_supersede: false }
+    Settled { judged: without_verdicts(lf), may_supersede: false, copies: None }
 }
 
 /// The copies of the ids whose hashes are in `repeated_keys` (`__key`) judged, and the verdicts joined in.
-fn judge_copies(id: &str, lf: LazyFrame, repeated_keys: LazyFrame, eager: bool) -> PolarsResult<Settled> {
+fn judge_copies(id: &'static str, lf: LazyFrame, repeated_keys: LazyFrame, eager: bool) -> PolarsResult<Settled> {
     let ok = usable(id);
     let key = super::hash::text_hash(col(id), 0).alias("__key");
     // The winning copy under keep_latest: highest `latest_by` as a number, else as text, else the last read.
     let order = SortMultipleOptions::default().with_order_descending(true).with_nulls_last(true);
     let verdicts = lf
         .clone()
-        .filter(ok.clone())
+        .filter(ok)
         .with_column(key)
         .join(repeated_keys, [col("__key")], [col("__key")], JoinArgs::new(JoinType::Inner))
         .group_by([col(id)])
@@ -257,17 +275,24 @@ fn judge_copies(id: &str, lf: LazyFrame, repeated_keys: LazyFrame, eager: bool) 
         ])
         .filter(col("__copies").gt(lit(1u32)))
         .drop(cols(["__copies"]));
-    let repeated = ok.and(col("__winner").is_not_null());
+    if !eager {
+        return Ok(Settled { judged: apply_copy_verdicts(id, lf, verdicts), may_supersede: true, copies: None });
+    }
+    let copies = CopyVerdicts { id, verdicts: verdicts.collect_with_engine(Engine::Streaming)?.unwrap_single().lazy() };
+    Ok(Settled { judged: copies.apply(lf), may_supersede: true, copies: Some(copies) })
+}
+
+/// Marked rows with the verdicts on the repeated ids joined in: the copies rejected as `duplicate_id`, or,
+/// under `keep_latest`, the losing ones flagged `__superseded`.
+fn apply_copy_verdicts(id: &str, lf: LazyFrame, verdicts: LazyFrame) -> LazyFrame {
+    let repeated = usable(id).and(col("__winner").is_not_null());
     let duplicate = repeated.clone().and(col("__all_latest").not());
     let copy = concat_str([col(FILE), col(ROW).cast(DataType::String)], "#", false);
     let superseded = repeated.and(col("__all_latest")).and(copy.neq(col("__winner")));
-    let verdicts =
-        if eager { verdicts.collect_with_engine(Engine::Streaming)?.unwrap_single().lazy() } else { verdicts };
     // The verdicts are the small side: build the join's hash table on them, never on the table.
     let mut args = JoinArgs::new(JoinType::Left);
     args.build_side = Some(JoinBuildSide::ForceRight);
-    let lf = lf.join(verdicts, [col(id)], [col(id)], args);
-    let judged = lf
+    lf.join(verdicts, [col(id)], [col(id)], args)
         .with_columns([
             when(duplicate.clone()).then(lit("duplicate_id")).otherwise(col(REASON)).alias(REASON),
             when(duplicate)
@@ -276,8 +301,16 @@ fn judge_copies(id: &str, lf: LazyFrame, repeated_keys: LazyFrame, eager: bool) 
                 .alias(DETAIL),
             superseded.fill_null(lit(false)).alias(SUPERSEDED),
         ])
-        .drop(cols(["__all_latest", "__winner"]));
-    Ok(Settled { judged, may_supersede: true })
+        .drop(cols(["__all_latest", "__winner"]))
+}
+
+/// Marked rows (all of a table's or some) judged with the verdicts that settling the whole table found
+/// (`Settled::copies`); without any, no row is a repeated copy.
+pub fn judge_copies_with(copies: Option<&CopyVerdicts>, lf: LazyFrame) -> LazyFrame {
+    match copies {
+        Some(copies) => copies.apply(lf),
+        None => without_verdicts(lf),
+    }
 }
 
 /// A marked frame with no verdicts: every row unsuperseded.

@@ -112,13 +112,17 @@ pub fn table_frame(
     seg: &Segment,
     staged: &Staged,
 ) -> Result<LazyFrame, crate::error::Error> {
-    let mut lf = match (&staged.answers, table) {
-        (Some(answers), Table::Surveys) if staged.covers(&seg.name) => answers.clone(),
+    let by_ticket = plan.definitions.survey_period == crate::catalog::SurveyPeriod::TicketCreated;
+    let by_ticket = table == Table::Surveys && by_ticket && plan.has_column(Table::Tickets, "created_at");
+    let mut lf = match (&staged.answers, table, touched_span(seg, staged)) {
+        (Some(answers), Table::Surveys, _) if staged.covers(&seg.name) => answers.clone(),
+        // On a night, the parts whose rows' own period can fall in the touched periods (filtered to them
+        // below); answers counted in their ticket's period can have been given in any.
+        (_, _, Some((from, to))) if !by_ticket => staged.scan_within(plan, table, from, to)?,
         _ => staged.scan(table)?,
     };
     let mut period = table.period_column().expect("event KPIs are over tables with a period column");
-    let by_ticket = plan.definitions.survey_period == crate::catalog::SurveyPeriod::TicketCreated;
-    if table == Table::Surveys && by_ticket && plan.has_column(Table::Tickets, "created_at") {
+    if by_ticket {
         // Answers count in their ticket's period; answers about no known ticket keep their own.
         let created =
             staged.scan(Table::Tickets)?.select([col("ticket_id"), col("created_at").alias("__ticket_created")]);
@@ -383,17 +387,13 @@ pub(super) fn answers_with_tickets(
     }
     let spans = segments.iter().filter_map(|s| touched_span(s, staged));
     let Some((from, to)) = spans.reduce(|(a, b), (c, d)| (a.min(c), b.max(d))) else { return Ok(None) };
-    let answers = within(staged.scan(Table::Surveys)?, "submitted_at", from, to).collect()?;
+    let answers = within(staged.scan_within(plan, Table::Surveys, from, to)?, "submitted_at", from, to).collect()?;
     // Only the parts that hold the answers' tickets (by their id files): a night's answers rate recent
     // tickets, which a few of the store's parts hold.
     let wanted = super::id_index::hashes_of(answers.column("ticket_id")?.str()?.iter().flatten());
-    let parts: Vec<&super::stage::StagedPart> = staged.ticket_parts.iter().collect();
+    let parts: Vec<&super::stage::StagedPart> = staged.part_reads.iter().flat_map(|r| r.of(Table::Tickets)).collect();
     let holding = super::id_index::parts_holding(&parts, "ticket_id", &wanted)?;
-    let files: Vec<&str> = holding.iter().map(|p| p.file.as_str()).collect();
-    let tickets = match staged.ticket_parts.is_empty() {
-        true => staged.scan(Table::Tickets)?,
-        false => staged.scan(Table::Tickets)?.filter(super::compile::one_of(col(super::read::FILE), &files)),
-    };
+    let tickets = staged.scan_parts(plan, Table::Tickets, &|p| holding.iter().any(|h| h.path == p.path))?;
     let joined =
         with_ticket_columns(plan, tickets, answers.lazy(), &columns, frt).with_column(lit(true).alias(TICKET_JOINED));
     Ok(Some(joined.collect_with_engine(Engine::Streaming)?.unwrap_single().lazy()))
@@ -423,7 +423,8 @@ pub(super) fn answered_tickets(plan: &Plan, staged: &Staged) -> Result<Option<Da
     let spans = segments.iter().filter_map(|s| touched_span(s, staged));
     let Some((from, to)) = spans.reduce(|(a, b), (c, d)| (a.min(c), b.max(d))) else { return Ok(None) };
     let Some(period) = Table::Tickets.period_column() else { return Ok(None) };
-    let touched = within(staged.scan(Table::Tickets)?, period, from, to).select([col("ticket_id")]);
+    let touched =
+        within(staged.scan_within(plan, Table::Tickets, from, to)?, period, from, to).select([col("ticket_id")]);
     let mut semi = JoinArgs::new(JoinType::Semi);
     semi.build_side = Some(JoinBuildSide::ForceRight);
     let answers = answers.join(touched, [col("ticket_id")], [col("ticket_id")], semi);

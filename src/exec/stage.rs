@@ -49,6 +49,31 @@ pub struct StagedPart {
     /// In the store, or in the scratch folder if this run staged it.
     pub path: PathBuf,
     pub file: String,
+    /// The first and last instants of its rows' period column, when it has one and rows with it.
+    pub span: Option<(jiff::civil::DateTime, jiff::civil::DateTime)>,
+}
+
+impl StagedPart {
+    /// Whether some row's period instant can fall on or after day `from` and before day `to`. A span the
+    /// manifest does not give, or that does not read back, can: the part is read, as any part would be.
+    pub fn meets(&self, from: jiff::civil::Date, to: jiff::civil::Date) -> bool {
+        self.span.is_none_or(|(first, last)| {
+            first < to.to_datetime(jiff::civil::Time::midnight())
+                && last >= from.to_datetime(jiff::civil::Time::midnight())
+        })
+    }
+}
+
+/// A span as the manifest writes it (the period column's first and last values cast to text: a timestamp
+/// `2025-01-31 23:59:48.000` or a date), as instants.
+fn span_instants(span: &Option<(String, String)>) -> Option<(jiff::civil::DateTime, jiff::civil::DateTime)> {
+    let instant = |text: &str| {
+        text.parse::<jiff::civil::DateTime>()
+            .ok()
+            .or_else(|| text.parse::<jiff::civil::Date>().ok().map(|d| d.to_datetime(jiff::civil::Time::midnight())))
+    };
+    let (first, last) = span.as_ref()?;
+    instant(first).zip(instant(last))
 }
 
 impl Staging {
@@ -174,7 +199,12 @@ pub fn stage(
             None => scratch.join(&entry.part),
         };
         let lf = super::scan_file(&part)?;
-        staging.part_files.entry(table).or_default().push(StagedPart { path: part.clone(), file: entry.path.clone() });
+        let span = span_instants(&entry.span);
+        staging.part_files.entry(table).or_default().push(StagedPart {
+            path: part.clone(),
+            file: entry.path.clone(),
+            span,
+        });
         by_table.entry(table).or_default().push(lf.clone());
         if input.reused.is_none() {
             fresh.entry(table).or_default().push(lf);
@@ -317,4 +347,26 @@ fn new_entry(
         span,
         decoded_from,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_part_meets_the_days_its_span_touches() {
+        let span = |a: &str, b: &str| span_instants(&Some((a.to_string(), b.to_string())));
+        let part = |span| StagedPart { path: PathBuf::new(), file: String::new(), span };
+        let day = |d: &str| d.parse::<jiff::civil::Date>().unwrap();
+        let january = part(span("2025-01-01 00:00:39.000", "2025-01-31 23:59:48.000"));
+        assert!(january.span.is_some(), "timestamps as the manifest writes them read back");
+        assert!(january.meets(day("2025-01-31"), day("2025-02-01")));
+        assert!(!january.meets(day("2025-02-01"), day("2025-03-01")), "after its last row");
+        assert!(!january.meets(day("2024-12-01"), day("2025-01-01")), "the end day is not in the range");
+        let dates = part(span("2025-03-01", "2025-03-01"));
+        assert!(dates.meets(day("2025-03-01"), day("2025-03-02")));
+        assert!(!dates.meets(day("2025-03-02"), day("2025-04-01")));
+        assert!(part(None).meets(day("1990-01-01"), day("1990-01-02")), "no span: read");
+        assert!(part(span("garbled", "2025-01-01")).meets(day("1990-01-01"), day("1990-01-02")));
+    }
 }

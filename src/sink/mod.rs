@@ -106,6 +106,8 @@ impl Output {
 
     /// `write_table` for a table merged into an earlier one (`merge_periods`): with the earlier CSV (checked
     /// by `EarlierCsv::open`), the CSV copies the lines of the rows kept from it and formats only the others.
+    /// The formats are written at the same time, each on its own thread: encoding Parquet and formatting
+    /// CSV are each mostly one core's work (660k rows of peer comparisons: 0.55 s one after the other).
     pub fn write_merged(
         &mut self,
         name: &str,
@@ -115,19 +117,33 @@ impl Output {
         earlier: Option<(&mut EarlierCsv, &IdxCa)>,
     ) -> Result<Vec<PathBuf>, Error> {
         let work = self.work.path().join("out");
-        let (mut finals, mut earlier) = (Vec::new(), earlier);
-        for format in formats {
-            let file_name = format!("{name}.{}", format.extension());
-            let path = work.join(&file_name);
-            let digest = match (format, &mut earlier) {
-                (OutputFormat::Csv, Some((csv, rows))) => match splice::write_spliced_csv(&path, df, rows, csv)? {
-                    Some(digest) => digest,
-                    None => write_file(&path, df, *format, metadata)?,
-                },
-                _ => write_file(&path, df, *format, metadata)?,
-            };
+        let mut earlier = earlier;
+        let file_name = |format: &OutputFormat| format!("{name}.{}", format.extension());
+        let digests: Vec<Result<String, Error>> = std::thread::scope(|scope| {
+            let jobs: Vec<_> = formats
+                .iter()
+                .map(|format| {
+                    let (path, mut df) = (work.join(file_name(format)), df.clone());
+                    let earlier = match format {
+                        OutputFormat::Csv => earlier.take(),
+                        OutputFormat::Parquet => None,
+                    };
+                    scope.spawn(move || match earlier {
+                        Some((csv, rows)) => match splice::write_spliced_csv(&path, &mut df, rows, csv)? {
+                            Some(digest) => Ok(digest),
+                            None => write_file(&path, &mut df, *format, metadata),
+                        },
+                        None => write_file(&path, &mut df, *format, metadata),
+                    })
+                })
+                .collect();
+            jobs.into_iter().map(|job| job.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
+        });
+        let mut finals = Vec::new();
+        for (format, digest) in formats.iter().zip(digests) {
+            let file_name = file_name(format);
             finals.push(self.dir.join(&file_name));
-            self.digests.insert(file_name.clone(), digest);
+            self.digests.insert(file_name.clone(), digest?);
             self.written.push(PathBuf::from(file_name));
         }
         Ok(finals)

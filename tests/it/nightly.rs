@@ -103,8 +103,14 @@ fn surveys_csv(seed: u64, rows: usize) -> String {
 }
 
 /// `rows` tickets drawn from `seed`: dates in the first half of 2026, some unresolved, a few ids that
-/// other files may hold too (settled across the store's parts), now and then a malformed line.
+/// other files may hold too (settled across the store's parts), now and then a malformed line or an
+/// account that does not exist. Files of seeds ending in 0 to 5 hold one month each, as monthly exports
+/// do (a night then reads only some parts), the others the whole half-year.
 fn tickets_csv(seed: u64, rows: usize) -> String {
+    let (first_day, days) = match seed % 10 {
+        m @ 0..=5 => ([0, 31, 59, 90, 120, 151][m as usize], 28),
+        _ => (0, 180),
+    };
     let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
     let mut next = move |n: u64| {
         x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
@@ -113,7 +119,7 @@ fn tickets_csv(seed: u64, rows: usize) -> String {
     let mut csv = String::from("id,created,solved,channel,account\n");
     for i in 0..rows {
         let id = if next(10) == 0 { format!("shared-{}", next(5)) } else { format!("t{seed}-{i}") };
-        let (day, hour) = (next(180), next(24));
+        let (day, hour) = (first_day + next(days), next(24));
         let created = jiff::civil::date(2026, 1, 1).checked_add(jiff::Span::new().days(day as i64)).unwrap();
         let solved = match next(4) {
             0 => String::new(),
@@ -126,7 +132,8 @@ fn tickets_csv(seed: u64, rows: usize) -> String {
             csv.push_str("broken,line\n");
             continue;
         }
-        csv.push_str(&format!("{id},{created}T{hour:02}:00:00Z,{solved},{channel},a{}\n", next(4)));
+        let account = if next(30) == 0 { "nowhere".to_string() } else { format!("a{}", next(4)) };
+        csv.push_str(&format!("{id},{created}T{hour:02}:00:00Z,{solved},{channel},{account}\n"));
     }
     csv
 }
@@ -519,7 +526,7 @@ fn a_new_file_rewrites_only_the_hive_partitions_it_touches() {
 fn new_file_recomputes_only_the_periods_it_touches(layout: &str) -> tempfile::TempDir {
     let dir = setup_with(layout);
     let mut counter = 0;
-    apply(dir.path(), &Step::Add { seed: 31, rows: 120 }, &mut counter);
+    apply(dir.path(), &Step::Add { seed: 36, rows: 120 }, &mut counter);
     let pipeline = dir.path().join("pipeline.yaml");
     let out = dir.path().join("out");
     let run = |out: &Path, full: bool| run_at(&pipeline, out, "2026-08-01", if full { &["--full"] } else { &[] });
@@ -539,8 +546,9 @@ fn new_file_recomputes_only_the_periods_it_touches(layout: &str) -> tempfile::Te
     // March and April of channel_month; 10 March and 2 April of sector_day; the `all` grain whole.
     assert_eq!(recomputed["channel_month"], "2 period(s) new data touched");
     assert_eq!(recomputed["sector_day"], "2 period(s) new data touched");
-    // The backlog's weeks from the new ticket's (9 March) to the last week with data (22 June): 16.
-    assert_eq!(recomputed["sector_week"], "16 period(s) new data touched");
+    // The backlog's weeks from the new ticket's (9 March) to the last week a ticket was created in (the
+    // file's last, 29 June): 17.
+    assert_eq!(recomputed["sector_week"], "17 period(s) new data touched");
     assert_eq!(recomputed["overall"], "all");
     let full = dir.path().join("full");
     assert!(run(&full, true).status.success());
