@@ -1147,7 +1147,8 @@ fn write_rejected(
 ) -> Result<(), Error> {
     let mut rejected: Vec<(PathBuf, LazyFrame)> = Vec::new();
     for t in verdicts.judged.keys() {
-        let suspects = suspect_rows(plan, *t, &staging.read[t], &verdicts.candidates[t], &verdicts.orphans)?;
+        let copies = verdicts.copies.get(t);
+        let suspects = suspect_rows(plan, *t, &staging.read[t], &verdicts.candidates[t], copies, &verdicts.orphans)?;
         let mut frames = vec![quarantine::rejected(plan, *t, suspects)];
         let malformed: Vec<&prepare::MalformedRow> = staging.malformed_of(*t).collect();
         if !malformed.is_empty() {
@@ -1163,12 +1164,13 @@ fn write_rejected(
 /// The rows of `table` (`read`, as staged) that may be quarantined, judged as the whole table is: those that
 /// break a rule, copies of the ids that may be repeated (`candidates`), and rows that hold a value resolving
 /// nothing (`orphans`). Judging the few instead of every row lets the reader skip decoding the rest; the
-/// verdicts on repeated ids are computed from all their copies, which are all among these rows.
+/// verdicts on repeated ids (`copies`) were found over all their copies.
 fn suspect_rows(
     plan: &Plan,
     table: Table,
     read: &LazyFrame,
     candidates: &[u64],
+    copies: Option<&quarantine::CopyVerdicts>,
     orphans: &[references::Orphans],
 ) -> Result<LazyFrame, Error> {
     let mut suspect = quarantine::breaks_a_rule(plan, table);
@@ -1181,7 +1183,7 @@ fn suspect_rows(
         suspect = suspect.or(o.rows());
     }
     let marked = quarantine::mark_plausible(plan, table, read.clone().filter(suspect));
-    let mut judged = quarantine::settle_candidates(table, marked, candidates.to_vec())?.judged;
+    let mut judged = quarantine::judge_copies_with(copies, marked);
     for o in orphans {
         judged = references::mark(judged, o);
     }
