@@ -118,15 +118,13 @@ impl Cluster {
         }
         let location = path.to_string_lossy().to_string();
         self.block_on(self.ctx.register_parquet(table, &location, ParquetReadOptions::default()))?;
-        // The rows the queries read: the inputs SQL can express are computed here, from the columns handed
-        // over.
-        let rows = match sql.lowered.is_empty() {
+        // The rows the queries read: the period starts and the inputs SQL can express are computed here,
+        // from the columns handed over.
+        let computed: Vec<String> =
+            sql.computed_keys.iter().chain(&sql.lowered).map(|(e, name)| format!("{e} AS {}", quoted(name))).collect();
+        let rows = match computed.is_empty() {
             true => table.to_string(),
-            false => {
-                let inputs: Vec<String> =
-                    sql.lowered.iter().map(|(e, name)| format!("{e} AS {}", quoted(name))).collect();
-                format!("(SELECT *, {} FROM {table}) AS {table}", inputs.join(", "))
-            },
+            false => format!("(SELECT *, {} FROM {table}) AS {table}", computed.join(", ")),
         };
         let key_list = keys.iter().map(|k| quoted(k)).collect::<Vec<_>>().join(", ");
         let mut items: Vec<String> = keys.iter().map(|k| quoted(k)).collect();
@@ -174,8 +172,10 @@ impl Cluster {
 /// The rows as the cluster gets them: the keys (text, dates), the columns the lowered inputs read and the
 /// inputs the client computes, dictionary-coded text decoded so that every engine reads plain strings.
 fn handed_over(rows: LazyFrame, keys: &[PlSmallStr], sql: &SqlReductions) -> Result<LazyFrame, Error> {
-    let mut columns: Vec<Expr> = keys.iter().map(|k| col(k.clone())).collect();
-    let read = sql.columns.iter().filter(|c| !keys.iter().any(|k| k.as_str() == c.as_str()));
+    let computed = |k: &str| sql.computed_keys.iter().any(|(_, name)| name == k);
+    let handed: Vec<&PlSmallStr> = keys.iter().filter(|k| !computed(k.as_str())).collect();
+    let mut columns: Vec<Expr> = handed.iter().map(|k| col((*k).clone())).collect();
+    let read = sql.columns.iter().filter(|c| !handed.iter().any(|k| k.as_str() == c.as_str()));
     columns.extend(read.map(|c| col(c.as_str())));
     columns.extend(sql.inputs.iter().cloned());
     let mut selected = rows.select(columns);

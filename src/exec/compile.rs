@@ -378,8 +378,10 @@ pub struct SqlReductions {
     pub inputs: Vec<Expr>,
     /// Inputs the cluster computes: `(SQL, name)` over the columns in `columns`.
     pub lowered: Vec<(String, String)>,
-    /// The columns the lowered inputs read, handed over as they are.
+    /// The columns the lowered inputs and keys read, handed over as they are.
     pub columns: std::collections::BTreeSet<String>,
+    /// Group keys the cluster computes: `(SQL, name)` over the columns in `columns` (`compute_key`).
+    pub computed_keys: Vec<(String, String)>,
     input_keys: Vec<String>,
     /// `(SQL, column)`.
     pub items: Vec<(String, String)>,
@@ -417,6 +419,15 @@ impl SqlReductions {
             self.input_keys.len() - 1
         });
         format!("__i{i}")
+    }
+
+    /// Has the cluster compute the group key `name` as `e` (a grain's period start) from the columns `e`
+    /// reads, when SQL expresses it; otherwise the client computes that key, as it does the others.
+    pub fn compute_key(&mut self, name: &str, e: &Expr) {
+        if let Some(lowered) = super::to_sql::row_sql(e) {
+            self.columns.extend(lowered.columns);
+            self.computed_keys.push((lowered.sql, name.to_string()));
+        }
     }
 
     /// How many inputs the cluster computes, and how many the client.

@@ -121,7 +121,7 @@ pub fn table_frame(
         (_, _, Some((from, to))) if !by_ticket => staged.scan_within(plan, table, from, to)?,
         _ => staged.scan(table)?,
     };
-    let mut period = table.period_column().expect("event KPIs are over tables with a period column");
+    let period = period_of(plan, table);
     if by_ticket {
         // Answers count in their ticket's period; answers about no known ticket keep their own.
         let created =
@@ -131,7 +131,6 @@ pub fn table_frame(
         lf = lf
             .join(created, [col("ticket_id")], [col("ticket_id")], args)
             .with_column(col("__ticket_created").fill_null(col("submitted_at")).alias(SURVEY_PERIOD));
-        period = SURVEY_PERIOD;
     }
     if table.column(period).is_some_and(|c| c.ty == crate::model::ColumnType::Date) {
         // A day stands for its first instant, so that dates and timestamps share the window and the grains.
@@ -148,6 +147,15 @@ pub fn table_frame(
     let answered = staged.answered.as_ref().filter(|_| staged.covers(&seg.name));
     let lf = enriched_with(plan, table, seg, staged, lf, answered)?;
     Ok(lf.with_column(period_start(seg.grain, col(period), &plan.window).alias(PERIOD)))
+}
+
+/// The timestamp column whose period a row of `table` counts in (`table_frame` gives it).
+fn period_of(plan: &Plan, table: Table) -> &'static str {
+    let by_ticket = plan.definitions.survey_period == crate::catalog::SurveyPeriod::TicketCreated;
+    match table == Table::Surveys && by_ticket && plan.has_column(Table::Tickets, "created_at") {
+        true => SURVEY_PERIOD,
+        false => table.period_column().expect("event KPIs are over tables with a period column"),
+    }
 }
 
 /// Rows whose `column` (a timestamp) falls between the first touched period's start and the last one's
@@ -764,6 +772,10 @@ pub fn segment_parts(plan: &Plan, seg: &Segment, staged: &Staged) -> Result<Vec<
             }
         }
         let rows = table_frame(plan, table, seg, staged)?;
+        if let Some(sql) = aggs.sql.as_mut() {
+            // On a cluster, the period starts are computed there, from the period column.
+            sql.compute_key(PERIOD, &period_start(seg.grain, col(period_of(plan, table)), &plan.window));
+        }
         let mut grouped = reduced(staged, rows.clone(), &key_names, aggs)?;
         let per_ticket = |k: &usize| plan.kpis[*k].stats.iter().any(|s| matches!(s.aggregate, Aggregate::PerTicket(_)));
         if kpis.iter().any(per_ticket) {

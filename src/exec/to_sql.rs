@@ -67,6 +67,19 @@ fn function_sql(function: &FunctionExpr, input: &[Expr], columns: &mut BTreeSet<
         },
         // The calendar day of a timestamp (UTC, as the store keeps them).
         FunctionExpr::TemporalExpr(TemporalFunction::Date) => format!("CAST({} AS DATE)", arg(0, columns)?),
+        // The start of a timestamp's calendar period (the grains): Polars' weeks start on Monday, as
+        // DataFusion's (ISO) do.
+        FunctionExpr::TemporalExpr(TemporalFunction::Truncate) => {
+            let Some(Expr::Literal(every)) = input.get(1) else { return None };
+            let unit = match every.extract_str()? {
+                "1w" => "week",
+                "1mo" => "month",
+                "1q" => "quarter",
+                "1y" => "year",
+                _ => return None,
+            };
+            format!("date_trunc('{unit}', {})", arg(0, columns)?)
+        },
         // `(end - start).dt.total_milliseconds()`: whole milliseconds, truncated toward zero.
         FunctionExpr::TemporalExpr(TemporalFunction::TotalMilliseconds { fractional: false }) => {
             let Some(Expr::BinaryExpr { left, op: Operator::Minus, right }) = input.first() else { return None };
@@ -172,6 +185,15 @@ mod tests {
         assert_eq!(sql(col("a").is_not_null().not()).unwrap(), "(NOT (\"a\" IS NOT NULL))");
         assert_eq!(sql(lit("it's")).unwrap(), "'it''s'");
         assert_eq!(sql(col("created_at").dt().date()).unwrap(), "CAST(\"created_at\" AS DATE)");
+        // The grains' period starts.
+        let month = super::super::segment::period_start(
+            crate::plan::Grain::Month,
+            col("created_at"),
+            &crate::plan::Window::default(),
+        );
+        assert_eq!(sql(month).unwrap(), "CAST(date_trunc('month', \"created_at\") AS DATE)");
+        assert_eq!(sql(col("t").dt().truncate(lit("1w"))).unwrap(), "date_trunc('week', \"t\")");
+        assert_eq!(sql(col("t").dt().truncate(lit("2w"))), None, "no SQL twin for other spans");
     }
 
     #[test]
