@@ -1163,8 +1163,9 @@ fn write_rejected(
 
 /// The rows of `table` (`read`, as staged) that may be quarantined, judged as the whole table is: those that
 /// break a rule, copies of the ids that may be repeated (`candidates`), and rows that hold a value resolving
-/// nothing (`orphans`). Judging the few instead of every row lets the reader skip decoding the rest; the
-/// verdicts on repeated ids (`copies`) were found over all their copies.
+/// nothing (`orphans`). Judging the few instead of every row lets the reader skip decoding the rest (each
+/// reason is one read, the row groups where none can hold skipped); the verdicts on repeated ids (`copies`)
+/// were found over all their copies.
 fn suspect_rows(
     plan: &Plan,
     table: Table,
@@ -1173,16 +1174,18 @@ fn suspect_rows(
     copies: Option<&quarantine::CopyVerdicts>,
     orphans: &[references::Orphans],
 ) -> Result<LazyFrame, Error> {
-    let mut suspect = quarantine::breaks_a_rule(plan, table);
+    let mut filters = quarantine::rule_filters(plan, table);
     if let (Some(id), false) = (quarantine::id_column(table), candidates.is_empty()) {
         let hashes = std::sync::Arc::new(candidates.to_vec());
-        suspect = suspect.or(hash::hash_in(col(id), &hashes).fill_null(lit(false)));
+        filters.push(hash::hash_in(col(id), &hashes));
     }
     let orphans: Vec<&references::Orphans> = orphans.iter().filter(|o| o.table() == table).collect();
-    for o in &orphans {
-        suspect = suspect.or(o.rows());
-    }
-    let marked = quarantine::mark_plausible(plan, table, read.clone().filter(suspect));
+    filters.extend(orphans.iter().map(|o| o.rows()));
+    // A row may pass several filters: it is kept once (by its place: file and row).
+    let each: Vec<LazyFrame> = filters.into_iter().map(|f| read.clone().filter(f)).collect();
+    let suspects =
+        concat(each, UnionArgs::default())?.unique(Some(cols([read::FILE, read::ROW])), UniqueKeepStrategy::Any);
+    let marked = quarantine::mark_plausible(plan, table, suspects);
     let mut judged = quarantine::judge_copies_with(copies, marked);
     for o in orphans {
         judged = references::mark(judged, o);

@@ -321,21 +321,34 @@ fn hex(digest: u64) -> String {
     format!("{digest:016x}")
 }
 
-/// A writer that hashes what goes through it: the digest of an output file without reading it again.
+/// A writer that hashes what goes through it: the digest of an output file without reading it again. It
+/// keeps the first write error, which a format's writer may report only as its own failure (Parquet's: an
+/// "invalid thrift" on a full disk).
 struct Hashing<W> {
     inner: W,
     hasher: xxhash_rust::xxh3::Xxh3,
+    failed: Option<String>,
 }
 
 impl<W> Hashing<W> {
     fn new(inner: W) -> Self {
-        Hashing { inner, hasher: xxhash_rust::xxh3::Xxh3::new() }
+        Hashing { inner, hasher: xxhash_rust::xxh3::Xxh3::new(), failed: None }
+    }
+
+    /// An error of writing the file at `path`, told by the cause the writer met when there was one.
+    fn error(&self, path: &Path, e: impl std::fmt::Display) -> Error {
+        match &self.failed {
+            Some(cause) => output_error(path, cause),
+            None => output_error(path, e),
+        }
     }
 }
 
 impl<W: Write> Write for Hashing<W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
+        let n = self.inner.write(buf).inspect_err(|e| {
+            self.failed.get_or_insert_with(|| e.to_string());
+        })?;
         self.hasher.update(&buf[..n]);
         Ok(n)
     }
@@ -372,10 +385,10 @@ fn write_file(
                 .with_compression(ParquetCompression::Zstd(None))
                 .with_key_value_metadata(Some(KeyValueMetadata::from_static(metadata.to_vec())))
                 .finish(df)
-                .map_err(|e| output_error(path, e))?;
+                .map_err(|e| file.error(path, e))?;
         },
         OutputFormat::Csv => {
-            csv_writer(&mut file).finish(df).map_err(|e| output_error(path, e))?;
+            csv_writer(&mut file).finish(df).map_err(|e| file.error(path, e))?;
         },
     }
     file.inner.sync_all().map_err(|e| output_error(path, e))?;
