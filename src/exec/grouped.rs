@@ -15,14 +15,19 @@ pub(super) fn group_aggs(staged: &Staged) -> compile::GroupAggs {
     }
 }
 
-/// `rows` counted per group of `keys`, as the `Int64` column `name`.
+/// `rows` counted per group of `keys`, as the `Int64` column `name`. A cluster computes the key `computed`
+/// names from its expression when SQL expresses it (`SqlReductions::compute_key`).
 pub(super) fn counted(
     staged: &Staged,
     rows: LazyFrame,
     keys: &[PlSmallStr],
     name: &str,
+    computed: Option<(&str, Expr)>,
 ) -> Result<LazyFrame, crate::error::Error> {
     let mut aggs = group_aggs(staged);
+    if let (Some(sql), Some((key, e))) = (aggs.sql.as_mut(), computed) {
+        sql.compute_key(key, &e);
+    }
     let count = aggs.count_rows().cast(DataType::Int64);
     aggs.aggs.push(count.alias(name));
     reduced(staged, rows, keys, aggs)

@@ -772,9 +772,11 @@ pub fn segment_parts(plan: &Plan, seg: &Segment, staged: &Staged) -> Result<Vec<
             }
         }
         let rows = table_frame(plan, table, seg, staged)?;
+        // On a cluster, the period starts are computed there, from the period column.
+        let period_key = |t: Table| (PERIOD, period_start(seg.grain, col(period_of(plan, t)), &plan.window));
         if let Some(sql) = aggs.sql.as_mut() {
-            // On a cluster, the period starts are computed there, from the period column.
-            sql.compute_key(PERIOD, &period_start(seg.grain, col(period_of(plan, table)), &plan.window));
+            let (key, e) = period_key(table);
+            sql.compute_key(key, &e);
         }
         let mut grouped = reduced(staged, rows.clone(), &key_names, aggs)?;
         let per_ticket = |k: &usize| plan.kpis[*k].stats.iter().any(|s| matches!(s.aggregate, Aggregate::PerTicket(_)));
@@ -783,7 +785,7 @@ pub fn segment_parts(plan: &Plan, seg: &Segment, staged: &Staged) -> Result<Vec<
                 Table::Tickets => rows.clone(),
                 _ => table_frame(plan, Table::Tickets, seg, staged)?,
             };
-            let tickets = counted(staged, tickets, &key_names, TICKETS)?;
+            let tickets = counted(staged, tickets, &key_names, TICKETS, Some(period_key(Table::Tickets)))?;
             let mut args = JoinArgs::new(JoinType::Left);
             args.nulls_equal = true; // the `all` grain without a window has a null period
             grouped = grouped.join(tickets, keys.clone(), keys.clone(), args);
@@ -861,7 +863,7 @@ fn mix(
     of: &str,
 ) -> Result<LazyFrame, crate::error::Error> {
     let by: Vec<PlSmallStr> = key_names.iter().cloned().chain(["stat".into()]).collect();
-    let counts = counted(staged, compile::mix_rows(rows, def, of), &by, "__count")?;
+    let counts = counted(staged, compile::mix_rows(rows, def, of), &by, "__count", None)?;
     Ok(compile::mix_shares(counts, key_names)?)
 }
 
