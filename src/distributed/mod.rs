@@ -93,17 +93,34 @@ impl Cluster {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
         let table = format!("rows_{n}");
         let path = self.exchange.join(format!("{table}.parquet"));
-        // Streamed to the file: the client never holds a segment's rows.
-        let target = SinkTarget::Path(PlRefPath::new(path.to_string_lossy().as_ref()));
-        let format = FileWriteFormat::Parquet(Arc::new(ParquetWriteOptions::default()));
-        handed_over(rows, keys, sql)?
-            .sink(SinkDestination::File { target }, format, UnifiedSinkArgs::default())?
-            .collect_with_engine(Engine::Streaming)?;
+        write_parquet(handed_over(rows, keys, sql)?, &path)?;
         let result = self.reduce_file(&table, &path, keys, sql);
         if std::env::var_os("DESKPULSE_KEEP_EXCHANGE").is_none() {
             let _ = std::fs::remove_file(&path);
         }
         result
+    }
+
+    /// `rows` written to the exchange directory once, for any number of reductions (`reduce_handed`); the
+    /// file goes when the `HandedOver` does.
+    pub fn hand_over(&self, name: &str, rows: LazyFrame) -> Result<HandedOver, Error> {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let path = self.exchange.join(format!("shared_{n}_{name}.parquet"));
+        let mut rows = plain_text(rows)?;
+        let columns = rows.collect_schema()?.iter_names().map(|c| c.to_string()).collect();
+        write_parquet(rows, &path)?;
+        Ok(HandedOver { path, columns })
+    }
+
+    /// `reduce` of rows handed over already, which hold the columns `sql` reads (`HandedOver::holds`).
+    pub fn reduce_handed(
+        &self,
+        rows: &HandedOver,
+        keys: &[PlSmallStr],
+        sql: &SqlReductions,
+    ) -> Result<LazyFrame, Error> {
+        let table = format!("rows_{}", self.next.fetch_add(1, Ordering::Relaxed));
+        self.reduce_file(&table, &rows.path, keys, sql)
     }
 
     fn reduce_file(
@@ -169,8 +186,42 @@ impl Cluster {
     }
 }
 
+/// Rows in the exchange directory that several reductions read (`Cluster::hand_over`), and their columns.
+pub struct HandedOver {
+    path: PathBuf,
+    columns: std::collections::BTreeSet<String>,
+}
+
+impl HandedOver {
+    /// Whether a query grouping by `keys` and reducing by `sql` can read these rows: they hold the keys it does
+    /// not compute and the columns its inputs read, and it has no input the client computes.
+    pub fn holds(&self, keys: &[PlSmallStr], sql: &SqlReductions) -> bool {
+        let computed = |k: &str| sql.computed_keys.iter().any(|(_, name)| name == k);
+        sql.inputs.is_empty()
+            && keys.iter().filter(|k| !computed(k)).all(|k| self.columns.contains(k.as_str()))
+            && sql.columns.iter().all(|c| self.columns.contains(c))
+    }
+}
+
+impl Drop for HandedOver {
+    fn drop(&mut self) {
+        if std::env::var_os("DESKPULSE_KEEP_EXCHANGE").is_none() {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// `rows` streamed to a Parquet file at `path`: the client never holds them.
+fn write_parquet(rows: LazyFrame, path: &Path) -> Result<(), Error> {
+    let target = SinkTarget::Path(PlRefPath::new(path.to_string_lossy().as_ref()));
+    let format = FileWriteFormat::Parquet(Arc::new(ParquetWriteOptions::default()));
+    rows.sink(SinkDestination::File { target }, format, UnifiedSinkArgs::default())?
+        .collect_with_engine(Engine::Streaming)?;
+    Ok(())
+}
+
 /// The rows as the cluster gets them: the keys (text, dates), the columns the lowered inputs read and the
-/// inputs the client computes, dictionary-coded text decoded so that every engine reads plain strings.
+/// inputs the client computes.
 fn handed_over(rows: LazyFrame, keys: &[PlSmallStr], sql: &SqlReductions) -> Result<LazyFrame, Error> {
     let computed = |k: &str| sql.computed_keys.iter().any(|(_, name)| name == k);
     let handed: Vec<&PlSmallStr> = keys.iter().filter(|k| !computed(k.as_str())).collect();
@@ -178,16 +229,20 @@ fn handed_over(rows: LazyFrame, keys: &[PlSmallStr], sql: &SqlReductions) -> Res
     let read = sql.columns.iter().filter(|c| !handed.iter().any(|k| k.as_str() == c.as_str()));
     columns.extend(read.map(|c| col(c.as_str())));
     columns.extend(sql.inputs.iter().cloned());
-    let mut selected = rows.select(columns);
-    let schema = selected.collect_schema()?;
+    plain_text(rows.select(columns))
+}
+
+/// `rows` with dictionary-coded text decoded, so that every engine reads plain strings.
+fn plain_text(mut rows: LazyFrame) -> Result<LazyFrame, Error> {
+    let schema = rows.collect_schema()?;
     let decoded: Vec<Expr> = schema
         .iter()
         .filter(|(_, dtype)| matches!(dtype, DataType::Categorical(..) | DataType::Enum(..)))
         .map(|(name, _)| col(name.clone()).cast(DataType::String))
         .collect();
     Ok(match decoded.is_empty() {
-        true => selected,
-        false => selected.with_columns(decoded),
+        true => rows,
+        false => rows.with_columns(decoded),
     })
 }
 
@@ -277,5 +332,25 @@ mod tests {
                 assert!(select.matches(" OVER ").count() <= 1, "{select}");
             }
         }
+    }
+
+    #[test]
+    fn shared_rows_serve_a_query_only_when_they_hold_every_column_it_reads() {
+        let handed = HandedOver {
+            path: PathBuf::from("/nonexistent/shared.parquet"),
+            columns: ["sector", "created_at", "csat"].map(String::from).into(),
+        };
+        let keys: Vec<PlSmallStr> = vec!["sector".into(), "period_start".into()];
+        let mut sql = SqlReductions::default();
+        sql.columns.insert("csat".into());
+        // The period start is neither handed over nor computed by the cluster.
+        assert!(!handed.holds(&keys, &sql));
+        sql.compute_key("period_start", &col("created_at").dt().truncate(lit("1mo")));
+        assert!(handed.holds(&keys, &sql));
+        sql.columns.insert("channel".into());
+        assert!(!handed.holds(&keys, &sql));
+        sql.columns.remove("channel");
+        sql.inputs.push(col("csat").alias("__i9"));
+        assert!(!handed.holds(&keys, &sql), "an input the client computes is not in the shared rows");
     }
 }

@@ -5,6 +5,7 @@ use polars::prelude::*;
 
 use super::compile;
 use super::Staged;
+use crate::model::Table;
 use crate::plan::{Plan, Segment};
 
 /// Reductions for the engine that runs the run's group-bys: Polars, or the cluster.
@@ -16,10 +17,12 @@ pub(super) fn group_aggs(staged: &Staged) -> compile::GroupAggs {
 }
 
 /// `rows` counted per group of `keys`, as the `Int64` column `name`. A cluster computes the key `computed`
-/// names from its expression when SQL expresses it (`SqlReductions::compute_key`).
+/// names from its expression when SQL expresses it (`SqlReductions::compute_key`), and reads the rows
+/// `from` handed over once for every segment when they hold what it reads (`reduced_from`).
 pub(super) fn counted(
     staged: &Staged,
     rows: LazyFrame,
+    from: Option<Table>,
     keys: &[PlSmallStr],
     name: &str,
     computed: Option<(&str, Expr)>,
@@ -30,7 +33,7 @@ pub(super) fn counted(
     }
     let count = aggs.count_rows().cast(DataType::Int64);
     aggs.aggs.push(count.alias(name));
-    reduced(staged, rows, keys, aggs)
+    reduced_from(staged, rows, from, keys, aggs)
 }
 
 /// `rows` grouped by the columns `keys` and reduced by `aggs` (from `group_aggs`): one row per group with
@@ -38,6 +41,19 @@ pub(super) fn counted(
 pub(super) fn reduced(
     staged: &Staged,
     rows: LazyFrame,
+    keys: &[PlSmallStr],
+    aggs: compile::GroupAggs,
+) -> Result<LazyFrame, crate::error::Error> {
+    reduced_from(staged, rows, None, keys, aggs)
+}
+
+/// `reduced`, where `rows` are a segment's rows of table `from` (`segment::table_frame`): a cluster reads
+/// that table's rows as handed over once for every segment (`segment::shared_rows`) when they hold the
+/// columns the reductions read, instead of `rows` handed over for this reduction alone.
+pub(super) fn reduced_from(
+    staged: &Staged,
+    rows: LazyFrame,
+    from: Option<Table>,
     keys: &[PlSmallStr],
     aggs: compile::GroupAggs,
 ) -> Result<LazyFrame, crate::error::Error> {
@@ -49,7 +65,9 @@ pub(super) fn reduced(
             let by: Vec<Expr> = keys.iter().map(|k| col(k.clone())).collect();
             Ok(rows.group_by(by).agg(aggs.aggs).with_columns(aggs.after).drop(cols(lists)))
         },
-        Some(sql) => Ok(staged.reduce_on_cluster(rows, keys, &sql)?.with_columns(aggs.aggs).with_columns(aggs.after)),
+        Some(sql) => {
+            Ok(staged.reduce_on_cluster(rows, from, keys, &sql)?.with_columns(aggs.aggs).with_columns(aggs.after))
+        },
     }
 }
 

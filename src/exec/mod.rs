@@ -79,6 +79,9 @@ pub struct Staged {
     /// The cluster that reduces the segments' groups, when the run has one (`--engine ballista`).
     #[cfg(feature = "ballista")]
     cluster: Option<std::sync::Arc<crate::distributed::Cluster>>,
+    /// The rows of tables several segments reduce, handed over to the cluster once (`segment::shared_rows`).
+    #[cfg(feature = "ballista")]
+    shared: BTreeMap<Table, crate::distributed::HandedOver>,
 }
 
 impl Staged {
@@ -97,6 +100,8 @@ impl Staged {
             held: Vec::new(),
             #[cfg(feature = "ballista")]
             cluster: None,
+            #[cfg(feature = "ballista")]
+            shared: BTreeMap::new(),
         }
     }
 
@@ -110,18 +115,24 @@ impl Staged {
     }
 
     /// `rows` grouped by `keys` and reduced by `sql` on the run's cluster: the keys and the reductions'
-    /// columns (`compile::SqlReductions`).
+    /// columns (`compile::SqlReductions`). Rows of table `from` are read as handed over for every segment
+    /// when those hold what `sql` reads.
     fn reduce_on_cluster(
         &self,
         rows: LazyFrame,
+        from: Option<Table>,
         keys: &[PlSmallStr],
         sql: &compile::SqlReductions,
     ) -> Result<LazyFrame, Error> {
         #[cfg(feature = "ballista")]
         if let Some(cluster) = &self.cluster {
-            return cluster.reduce(rows, keys, sql);
+            let shared = from.and_then(|t| self.shared.get(&t)).filter(|rows| rows.holds(keys, sql));
+            return match shared {
+                Some(handed) => cluster.reduce_handed(handed, keys, sql),
+                None => cluster.reduce(rows, keys, sql),
+            };
         }
-        let _ = (rows, keys, sql);
+        let _ = (rows, from, keys, sql);
         Err(Error::Internal("group-bys as SQL, and no cluster to run them".into()))
     }
 
@@ -774,6 +785,13 @@ fn run_in(
         segment::answers_with_tickets(plan, &staged, output.work_dir())
     })?;
     staged.answered = timing::traced("answered tickets", || segment::answered_tickets(plan, &staged))?;
+    #[cfg(feature = "ballista")]
+    if let Some(cluster) = staged.cluster.clone() {
+        for (table, rows) in segment::shared_rows(plan, &staged)? {
+            let handed = timing::traced(&format!("{table} handed over"), || cluster.hand_over(table.name(), rows))?;
+            staged.shared.insert(table, handed);
+        }
+    }
     id_index::forget();
     let engine = match plan.engine {
         EngineChoice::Auto | EngineChoice::Streaming => Engine::Streaming,

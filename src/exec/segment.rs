@@ -8,7 +8,7 @@ use polars::prelude::*;
 
 use super::business;
 use super::compile::{self, part};
-use super::grouped::{counted, group_aggs, reduced};
+use super::grouped::{counted, group_aggs, reduced, reduced_from};
 use super::Staged;
 use crate::catalog::{Aggregate, KpiDefinition, StatDef};
 use crate::model::{self, Table};
@@ -731,6 +731,64 @@ pub fn segment_frame(plan: &Plan, seg: &Segment, staged: &Staged) -> Result<Lazy
     Ok(finish(seg, concat(segment_parts(plan, seg, staged)?, UnionArgs::default())?))
 }
 
+/// On a cluster, the rows of each table that two or more segments reduce (`segment_parts`' main reductions
+/// and per-ticket counts), prepared once with every dimension and column those segments read, to be handed
+/// over once instead of once per segment. A segment's rows of a table differ from these only in the
+/// dimensions joined (lookups, which neither add nor drop rows) and the columns derived, so a reduction
+/// that reads columns these hold gives the same groups from them (`Staged::reduce_on_cluster` checks).
+#[cfg_attr(not(feature = "ballista"), allow(dead_code))]
+pub fn shared_rows(plan: &Plan, staged: &Staged) -> Result<Vec<(Table, LazyFrame)>, crate::error::Error> {
+    let main = |k: &usize| {
+        plan.kpis[*k]
+            .stats
+            .iter()
+            .all(|s| !s.aggregate.is_snapshot() && !matches!(s.aggregate, Aggregate::Quotient { .. }))
+    };
+    let per_ticket = |k: &usize| plan.kpis[*k].stats.iter().any(|s| matches!(s.aggregate, Aggregate::PerTicket(_)));
+    let mut readers: BTreeMap<Table, Vec<(&Segment, Vec<usize>)>> = BTreeMap::new();
+    for seg in &plan.segments {
+        let kpis: Vec<usize> = seg.kpis.iter().copied().filter(main).collect();
+        let mut tables: Vec<Table> = kpis.iter().map(|k| plan.kpis[*k].table).collect();
+        if kpis.iter().any(per_ticket) {
+            tables.push(Table::Tickets);
+        }
+        tables.sort();
+        tables.dedup();
+        for table in tables {
+            let own = kpis.iter().copied().filter(|k| plan.kpis[*k].table == table).collect();
+            readers.entry(table).or_default().push((seg, own));
+        }
+    }
+    let mut shared = Vec::new();
+    for (table, segments) in readers.into_iter().filter(|(_, segments)| segments.len() > 1) {
+        let mut dimensions: Vec<&'static str> = Vec::new();
+        let mut kpis: Vec<usize> = Vec::new();
+        for (seg, own) in &segments {
+            push_new(&mut dimensions, seg.dimensions.iter().copied());
+            push_new(&mut kpis, own.iter().copied());
+        }
+        let grain = segments[0].0.grain;
+        let wide = Segment { name: format!("__{table}"), dimensions, grain, kpis, left_out: Vec::new() };
+        let mut rows = table_frame(plan, table, &wide, staged)?;
+        let schema = rows.collect_schema()?;
+        let mut columns: Vec<&str> = Vec::new();
+        push_new(&mut columns, wide.dimensions.iter().copied().chain([period_of(plan, table)]));
+        push_new(&mut columns, wide.kpis.iter().flat_map(|k| plan.kpis[*k].columns()));
+        let selected: Vec<Expr> = columns.into_iter().filter(|c| schema.contains(c)).map(col).collect();
+        shared.push((table, rows.select(selected)));
+    }
+    Ok(shared)
+}
+
+/// `items` appended to `list`, each unless it is there already.
+fn push_new<T: PartialEq>(list: &mut Vec<T>, items: impl IntoIterator<Item = T>) {
+    for item in items {
+        if !list.contains(&item) {
+            list.push(item);
+        }
+    }
+}
+
 /// The segment's rows, one frame per table they are computed from, unsorted; `finish` completes them. Each
 /// can be computed on its own, so that a large run holds one table's aggregation state at a time.
 pub fn segment_parts(plan: &Plan, seg: &Segment, staged: &Staged) -> Result<Vec<LazyFrame>, crate::error::Error> {
@@ -778,14 +836,15 @@ pub fn segment_parts(plan: &Plan, seg: &Segment, staged: &Staged) -> Result<Vec<
             let (key, e) = period_key(table);
             sql.compute_key(key, &e);
         }
-        let mut grouped = reduced(staged, rows.clone(), &key_names, aggs)?;
+        let mut grouped = reduced_from(staged, rows.clone(), Some(table), &key_names, aggs)?;
         let per_ticket = |k: &usize| plan.kpis[*k].stats.iter().any(|s| matches!(s.aggregate, Aggregate::PerTicket(_)));
         if kpis.iter().any(per_ticket) {
             let tickets = match table {
                 Table::Tickets => rows.clone(),
                 _ => table_frame(plan, Table::Tickets, seg, staged)?,
             };
-            let tickets = counted(staged, tickets, &key_names, TICKETS, Some(period_key(Table::Tickets)))?;
+            let tickets =
+                counted(staged, tickets, Some(Table::Tickets), &key_names, TICKETS, Some(period_key(Table::Tickets)))?;
             let mut args = JoinArgs::new(JoinType::Left);
             args.nulls_equal = true; // the `all` grain without a window has a null period
             grouped = grouped.join(tickets, keys.clone(), keys.clone(), args);
@@ -863,7 +922,7 @@ fn mix(
     of: &str,
 ) -> Result<LazyFrame, crate::error::Error> {
     let by: Vec<PlSmallStr> = key_names.iter().cloned().chain(["stat".into()]).collect();
-    let counts = counted(staged, compile::mix_rows(rows, def, of), &by, "__count", None)?;
+    let counts = counted(staged, compile::mix_rows(rows, def, of), None, &by, "__count", None)?;
     Ok(compile::mix_shares(counts, key_names)?)
 }
 
