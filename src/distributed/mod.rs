@@ -196,9 +196,8 @@ impl HandedOver {
     /// Whether a query grouping by `keys` and reducing by `sql` can read these rows: they hold the keys it does
     /// not compute and the columns its inputs read, and it has no input the client computes.
     pub fn holds(&self, keys: &[PlSmallStr], sql: &SqlReductions) -> bool {
-        let computed = |k: &str| sql.computed_keys.iter().any(|(_, name)| name == k);
         sql.inputs.is_empty()
-            && keys.iter().filter(|k| !computed(k)).all(|k| self.columns.contains(k.as_str()))
+            && keys.iter().filter(|k| !sql.computes_key(k)).all(|k| self.columns.contains(k.as_str()))
             && sql.columns.iter().all(|c| self.columns.contains(c))
     }
 }
@@ -223,8 +222,7 @@ fn write_parquet(rows: LazyFrame, path: &Path) -> Result<(), Error> {
 /// The rows as the cluster gets them: the keys (text, dates), the columns the lowered inputs read and the
 /// inputs the client computes.
 fn handed_over(rows: LazyFrame, keys: &[PlSmallStr], sql: &SqlReductions) -> Result<LazyFrame, Error> {
-    let computed = |k: &str| sql.computed_keys.iter().any(|(_, name)| name == k);
-    let handed: Vec<&PlSmallStr> = keys.iter().filter(|k| !computed(k.as_str())).collect();
+    let handed: Vec<&PlSmallStr> = keys.iter().filter(|k| !sql.computes_key(k)).collect();
     let mut columns: Vec<Expr> = handed.iter().map(|k| col((*k).clone())).collect();
     let read = sql.columns.iter().filter(|c| !handed.iter().any(|k| k.as_str() == c.as_str()));
     columns.extend(read.map(|c| col(c.as_str())));

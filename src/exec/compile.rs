@@ -430,6 +430,12 @@ impl SqlReductions {
         }
     }
 
+    /// Whether the cluster computes the group key `name` (`compute_key`) rather than reading it.
+    #[cfg_attr(not(feature = "ballista"), allow(dead_code))]
+    pub fn computes_key(&self, name: &str) -> bool {
+        self.computed_keys.iter().any(|(_, key)| key == name)
+    }
+
     /// How many inputs the cluster computes, and how many the client.
     pub fn split(&self) -> (usize, usize) {
         (self.lowered.len(), self.inputs.len())

@@ -112,8 +112,8 @@ pub fn table_frame(
     seg: &Segment,
     staged: &Staged,
 ) -> Result<LazyFrame, crate::error::Error> {
-    let by_ticket = plan.definitions.survey_period == crate::catalog::SurveyPeriod::TicketCreated;
-    let by_ticket = table == Table::Surveys && by_ticket && plan.has_column(Table::Tickets, "created_at");
+    let period = period_of(plan, table);
+    let by_ticket = period == SURVEY_PERIOD;
     let mut lf = match (&staged.answers, table, touched_span(seg, staged)) {
         (Some(answers), Table::Surveys, _) if staged.covers(&seg.name) => answers.clone(),
         // On a night, the parts whose rows' own period can fall in the touched periods (filtered to them
@@ -121,7 +121,6 @@ pub fn table_frame(
         (_, _, Some((from, to))) if !by_ticket => staged.scan_within(plan, table, from, to)?,
         _ => staged.scan(table)?,
     };
-    let period = period_of(plan, table);
     if by_ticket {
         // Answers count in their ticket's period; answers about no known ticket keep their own.
         let created =
@@ -738,13 +737,8 @@ pub fn segment_frame(plan: &Plan, seg: &Segment, staged: &Staged) -> Result<Lazy
 /// that reads columns these hold gives the same groups from them (`Staged::reduce_on_cluster` checks).
 #[cfg_attr(not(feature = "ballista"), allow(dead_code))]
 pub fn shared_rows(plan: &Plan, staged: &Staged) -> Result<Vec<(Table, LazyFrame)>, crate::error::Error> {
-    let main = |k: &usize| {
-        plan.kpis[*k]
-            .stats
-            .iter()
-            .all(|s| !s.aggregate.is_snapshot() && !matches!(s.aggregate, Aggregate::Quotient { .. }))
-    };
-    let per_ticket = |k: &usize| plan.kpis[*k].stats.iter().any(|s| matches!(s.aggregate, Aggregate::PerTicket(_)));
+    let main = |k: &usize| !is_snapshot(plan, *k) && !is_quotient(plan, *k);
+    let per_ticket = |k: &usize| is_per_ticket(plan, *k);
     let mut readers: BTreeMap<Table, Vec<(&Segment, Vec<usize>)>> = BTreeMap::new();
     for seg in &plan.segments {
         let kpis: Vec<usize> = seg.kpis.iter().copied().filter(main).collect();
@@ -780,6 +774,21 @@ pub fn shared_rows(plan: &Plan, staged: &Staged) -> Result<Vec<(Table, LazyFrame
     Ok(shared)
 }
 
+/// Whether KPI `k` reads the table at period boundaries (`segment_parts`' snapshot tables).
+fn is_snapshot(plan: &Plan, k: usize) -> bool {
+    plan.kpis[k].stats.iter().any(|s| s.aggregate.is_snapshot())
+}
+
+/// Whether KPI `k` divides two tables' totals (`ratio::part`).
+fn is_quotient(plan: &Plan, k: usize) -> bool {
+    plan.kpis[k].stats.iter().any(|s| matches!(s.aggregate, Aggregate::Quotient { .. }))
+}
+
+/// Whether KPI `k` divides by the tickets of its group (`TICKETS`, counted beside its reduction).
+fn is_per_ticket(plan: &Plan, k: usize) -> bool {
+    plan.kpis[k].stats.iter().any(|s| matches!(s.aggregate, Aggregate::PerTicket(_)))
+}
+
 /// `items` appended to `list`, each unless it is there already.
 fn push_new<T: PartialEq>(list: &mut Vec<T>, items: impl IntoIterator<Item = T>) {
     for item in items {
@@ -792,12 +801,10 @@ fn push_new<T: PartialEq>(list: &mut Vec<T>, items: impl IntoIterator<Item = T>)
 /// The segment's rows, one frame per table they are computed from, unsorted; `finish` completes them. Each
 /// can be computed on its own, so that a large run holds one table's aggregation state at a time.
 pub fn segment_parts(plan: &Plan, seg: &Segment, staged: &Staged) -> Result<Vec<LazyFrame>, crate::error::Error> {
-    let is_snapshot = |k: usize| plan.kpis[k].stats.iter().any(|s| s.aggregate.is_snapshot());
-    let is_quotient = |k: usize| plan.kpis[k].stats.iter().any(|s| matches!(s.aggregate, Aggregate::Quotient { .. }));
     let mut tables: Vec<Table> = Vec::new();
     let mut snapshot_tables: Vec<Table> = Vec::new();
-    for &k in seg.kpis.iter().filter(|k| !is_quotient(**k)) {
-        let list = if is_snapshot(k) { &mut snapshot_tables } else { &mut tables };
+    for &k in seg.kpis.iter().filter(|k| !is_quotient(plan, **k)) {
+        let list = if is_snapshot(plan, k) { &mut snapshot_tables } else { &mut tables };
         if !list.contains(&plan.kpis[k].table) {
             list.push(plan.kpis[k].table);
         }
@@ -812,7 +819,7 @@ pub fn segment_parts(plan: &Plan, seg: &Segment, staged: &Staged) -> Result<Vec<
             .kpis
             .iter()
             .copied()
-            .filter(|k| plan.kpis[*k].table == table && !is_snapshot(*k) && !is_quotient(*k))
+            .filter(|k| plan.kpis[*k].table == table && !is_snapshot(plan, *k) && !is_quotient(plan, *k))
             .collect();
         let period = table.period_column().expect("KPI tables have a period column");
         let days = days_in_period(seg.grain, period, &plan.window);
@@ -837,8 +844,7 @@ pub fn segment_parts(plan: &Plan, seg: &Segment, staged: &Staged) -> Result<Vec<
             sql.compute_key(key, &e);
         }
         let mut grouped = reduced_from(staged, rows.clone(), Some(table), &key_names, aggs)?;
-        let per_ticket = |k: &usize| plan.kpis[*k].stats.iter().any(|s| matches!(s.aggregate, Aggregate::PerTicket(_)));
-        if kpis.iter().any(per_ticket) {
+        if kpis.iter().any(|k| is_per_ticket(plan, *k)) {
             let tickets = match table {
                 Table::Tickets => rows.clone(),
                 _ => table_frame(plan, Table::Tickets, seg, staged)?,
@@ -895,7 +901,7 @@ pub fn segment_parts(plan: &Plan, seg: &Segment, staged: &Staged) -> Result<Vec<
         }
         by_table.push(concat(parts, UnionArgs::default())?);
     }
-    for k in seg.kpis.iter().copied().filter(|k| is_quotient(*k)) {
+    for k in seg.kpis.iter().copied().filter(|k| is_quotient(plan, *k)) {
         by_table.push(super::ratio::part(plan, seg, staged, k, &key_names)?);
     }
     // The same periods for every table's boundary KPIs: found once (a pass over the tickets' days).
@@ -905,7 +911,7 @@ pub fn segment_parts(plan: &Plan, seg: &Segment, staged: &Staged) -> Result<Vec<
     };
     for table in snapshot_tables {
         let kpis: Vec<usize> =
-            seg.kpis.iter().copied().filter(|k| plan.kpis[*k].table == table && is_snapshot(*k)).collect();
+            seg.kpis.iter().copied().filter(|k| plan.kpis[*k].table == table && is_snapshot(plan, *k)).collect();
         let mut parts = Vec::new();
         snapshot_parts(plan, seg, staged, table, &kpis, &periods, &mut parts)?;
         by_table.push(concat(parts, UnionArgs::default())?);
