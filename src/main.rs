@@ -103,6 +103,10 @@ enum Command {
         /// same path (default OUT/_exchange).
         #[arg(long)]
         exchange: Option<PathBuf>,
+        /// With `--engine ballista`: the executors cannot read the store and the run's work folder (not on
+        /// their shared filesystem), so the client hands every row over through the exchange directory.
+        #[arg(long)]
+        hand_over_rows: bool,
         /// Stage every input file again, ignoring what the store holds (the store is rewritten).
         #[arg(long)]
         full: bool,
@@ -357,9 +361,11 @@ fn with_cluster(
     plan: &deskpulse::plan::Plan,
     url: &str,
     exchange: &std::path::Path,
+    hand_over_rows: bool,
 ) -> Result<exec::RunOptions, Error> {
     tracing::info!(event = "cluster", url, "{}", deskpulse::distributed::coverage(plan));
     options.cluster = Some(deskpulse::distributed::Cluster::connect(url, exchange)?);
+    options.hand_over_rows = hand_over_rows;
     Ok(options)
 }
 
@@ -369,6 +375,7 @@ fn with_cluster(
     _: &deskpulse::plan::Plan,
     _: &str,
     _: &std::path::Path,
+    _: bool,
 ) -> Result<exec::RunOptions, Error> {
     Err(without_ballista())
 }
@@ -411,7 +418,20 @@ fn parse_date(text: &str) -> Result<jiff::civil::Date, String> {
 
 fn execute(command: Command, log_format: LogFormat) -> Result<(), Error> {
     match command {
-        Command::Run { pipeline, out, as_of, engine, cluster, exchange, full, from, to, quiet, no_restage } => {
+        Command::Run {
+            pipeline,
+            out,
+            as_of,
+            engine,
+            cluster,
+            exchange,
+            hand_over_rows,
+            full,
+            from,
+            to,
+            quiet,
+            no_restage,
+        } => {
             let mut plan = deskpulse::load_plan(&pipeline)?;
             plan.engine = match engine {
                 EngineArg::Auto | EngineArg::Ballista => deskpulse::plan::EngineChoice::Auto,
@@ -420,6 +440,9 @@ fn execute(command: Command, log_format: LogFormat) -> Result<(), Error> {
             };
             if cluster.is_some() != (engine == EngineArg::Ballista) {
                 return Err(Error::Usage("--engine ballista and --cluster df://HOST:PORT go together".into()));
+            }
+            if hand_over_rows && cluster.is_none() {
+                return Err(Error::Usage("--hand-over-rows goes with --engine ballista".into()));
             }
             if let Some(t) = as_of {
                 plan.as_of = t;
@@ -441,7 +464,7 @@ fn execute(command: Command, log_format: LogFormat) -> Result<(), Error> {
                 exec::RunOptions { full, from, to, no_restage, on_stage: Some(observer.hook()), ..Default::default() };
             if let Some(url) = cluster {
                 let exchange = exchange.unwrap_or_else(|| out.join("_exchange"));
-                options = with_cluster(options, &plan, &url, &exchange)?;
+                options = with_cluster(options, &plan, &url, &exchange, hand_over_rows)?;
             }
             let result = exec::run_with(&plan, &out, &options);
             observer.clear();

@@ -15,6 +15,9 @@ pub struct Coverage {
     pub inputs_on_client: usize,
     pub client_inputs: Vec<String>,
     pub client_steps: Vec<(String, Vec<String>, &'static str)>,
+    /// Per table reduced, why the client hands its rows over, if it does; else the executors read them from
+    /// the store's parts (unless `--hand-over-rows`, or parts whose schemas differ).
+    pub rows: Vec<(String, Option<&'static str>)>,
 }
 
 /// What the client computes after the cluster's reductions for a KPI's stat in a segment of `grain`, beyond
@@ -31,7 +34,8 @@ fn client_side(aggregate: &Aggregate, table: Table, grain: Grain) -> Option<&'st
 }
 
 pub fn coverage(plan: &Plan) -> Coverage {
-    let mut out = Coverage::default();
+    let rows = crate::exec::row_sources(plan).into_iter().map(|(t, why)| (t.name().to_string(), why)).collect();
+    let mut out = Coverage { rows, ..Default::default() };
     for (k, def) in plan.kpis.iter().enumerate() {
         let segments: Vec<_> = plan.segments.iter().filter(|s| s.kpis.contains(&k)).collect();
         if segments.is_empty() {
@@ -65,11 +69,21 @@ impl std::fmt::Display for Coverage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(
             f,
-            "engine ballista: the client reads and stages the sources, quarantines rows and joins each segment's \
-             rows to their dimensions; the cluster computes the reductions' row inputs (those SQL expresses), \
-             groups and reduces them; the client computes the formulas after the reductions and writes the \
-             outputs."
+            "engine ballista: the client stages the sources into the store and judges the rules that need a \
+             whole table (repeated ids, references); the executors read the rows of the tables below from the \
+             store's parts, judge each row's own rules and join the accounts' dimensions, or read the rows the \
+             client prepares and hands over; the cluster computes the reductions' row inputs (those SQL \
+             expresses), groups and reduces them; the client computes the formulas after the reductions and \
+             writes the outputs."
         )?;
+        let (store, handed): (Vec<_>, Vec<_>) = self.rows.iter().partition(|(_, why)| why.is_none());
+        if !store.is_empty() {
+            let tables: Vec<&str> = store.iter().map(|(t, _)| t.as_str()).collect();
+            writeln!(f, "  rows the executors read from the store's parts: {}", tables.join(", "))?;
+        }
+        for (table, why) in handed {
+            writeln!(f, "  rows the client hands over: {table} ({})", why.unwrap_or_default())?;
+        }
         writeln!(f, "  reduced on the cluster ({}): {}", self.on_cluster.len(), self.on_cluster.join(", "))?;
         let inputs = self.inputs_on_cluster + self.inputs_on_client;
         writeln!(

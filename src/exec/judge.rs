@@ -144,7 +144,8 @@ pub(super) fn write_rejected(
     let mut rejected: Vec<(PathBuf, LazyFrame)> = Vec::new();
     for t in verdicts.judged.keys() {
         let copies = verdicts.copies.get(t);
-        let suspects = suspect_rows(plan, *t, &staging.read[t], &verdicts.candidates[t], copies, &verdicts.orphans)?;
+        let suspects =
+            suspect_rows(plan, *t, &staging.read[t], &verdicts.candidates[t], copies, &verdicts.orphans, true)?;
         let mut frames = vec![quarantine::rejected(plan, *t, suspects)];
         let malformed: Vec<&prepare::MalformedRow> = staging.malformed_of(*t).collect();
         if !malformed.is_empty() {
@@ -157,11 +158,31 @@ pub(super) fn write_rejected(
     sink_all(plan, rejected, ParquetCompression::Zstd(None))
 }
 
+/// Per table, the places (`__file`, `__row`) of the rows that the verdicts over the whole table drop: copies
+/// of repeated ids rejected or superseded, rows whose references resolve nothing. With them, a cluster that
+/// reads the staged parts keeps what a local run keeps by judging each row's own rules itself
+/// (`from_store`).
+#[cfg_attr(not(feature = "ballista"), allow(dead_code))]
+pub(super) fn dropped_by_table_verdicts(
+    plan: &Plan,
+    staging: &stage::Staging,
+    verdicts: &Verdicts,
+) -> Result<BTreeMap<Table, LazyFrame>, Error> {
+    let mut dropped = BTreeMap::new();
+    for t in verdicts.judged.keys() {
+        let copies = verdicts.copies.get(t);
+        let suspects =
+            suspect_rows(plan, *t, &staging.read[t], &verdicts.candidates[t], copies, &verdicts.orphans, false)?;
+        dropped.insert(*t, suspects.filter(quarantine::is_kept().not()).select([col(read::FILE), col(read::ROW)]));
+    }
+    Ok(dropped)
+}
+
 /// The rows of `table` (`read`, as staged) that may be quarantined, judged as the whole table is: those that
-/// break a rule, copies of the ids that may be repeated (`candidates`), and rows that hold a value resolving
-/// nothing (`orphans`). Judging the few instead of every row lets the reader skip decoding the rest (each
-/// reason is one read, the row groups where none can hold skipped); the verdicts on repeated ids (`copies`)
-/// were found over all their copies.
+/// break a rule (with `rules`), copies of the ids that may be repeated (`candidates`), and rows that hold a
+/// value resolving nothing (`orphans`). Judging the few instead of every row lets the reader skip decoding
+/// the rest (each reason is one read, the row groups where none can hold skipped); the verdicts on repeated
+/// ids (`copies`) were found over all their copies.
 fn suspect_rows(
     plan: &Plan,
     table: Table,
@@ -169,14 +190,18 @@ fn suspect_rows(
     candidates: &[u64],
     copies: Option<&quarantine::CopyVerdicts>,
     orphans: &[references::Orphans],
+    rules: bool,
 ) -> Result<LazyFrame, Error> {
-    let mut filters = quarantine::rule_filters(plan, table);
+    let mut filters = if rules { quarantine::rule_filters(plan, table) } else { Vec::new() };
     if let (Some(id), false) = (quarantine::id_column(table), candidates.is_empty()) {
         let hashes = std::sync::Arc::new(candidates.to_vec());
         filters.push(hash::hash_in(col(id), &hashes));
     }
     let orphans: Vec<&references::Orphans> = orphans.iter().filter(|o| o.table() == table).collect();
     filters.extend(orphans.iter().map(|o| o.rows()));
+    if filters.is_empty() {
+        filters.push(lit(false));
+    }
     // A row may pass several filters: it is kept once (by its place: file and row).
     let each: Vec<LazyFrame> = filters.into_iter().map(|f| read.clone().filter(f)).collect();
     let suspects =

@@ -8,6 +8,8 @@ mod benchmark;
 mod business;
 pub(crate) mod compile;
 mod csv_shape;
+#[cfg(feature = "ballista")]
+mod from_store;
 mod grouped;
 mod hash;
 mod history;
@@ -44,6 +46,8 @@ use crate::sink;
 
 pub use benchmark::{render_scorecard, scorecard, CardFormat};
 pub use csv_shape::Malformed;
+#[cfg(feature = "ballista")]
+pub use from_store::{not_dropped, StoreRows, NOT_DROPPED, PARTS};
 pub use grouped::cluster_inputs;
 pub(crate) use normalise::{attribute_dtype, canonical_schema, sql_on};
 use prepare::Prepared;
@@ -236,6 +240,16 @@ pub(super) fn file_frame(
     let mut lf = read::scan(source, file, &prepared.file(source, file), &numbers, whole)?;
     let schema = read::schema(source, file, &mut lf)?;
     normalise::normalise(plan, source, file, lf, &schema)
+}
+
+/// Per table whose rows segments reduce, why the client hands them over to a cluster instead of the
+/// executors reading them from the store's parts, if it does (`from_store::needs_the_client`).
+#[cfg(feature = "ballista")]
+pub fn row_sources(plan: &Plan) -> Vec<(Table, Option<&'static str>)> {
+    segment::reducing_segments(plan)
+        .into_iter()
+        .map(|(table, wide, _)| (table, from_store::needs_the_client(plan, table, &wide)))
+        .collect()
 }
 
 /// Tables computed from others: tickets' response columns and reply waits from messages, and the
@@ -590,6 +604,9 @@ pub struct RunOptions {
     /// The cluster that runs the segments' group-bys (`--engine ballista`); every period is recomputed.
     #[cfg(feature = "ballista")]
     pub cluster: Option<std::sync::Arc<crate::distributed::Cluster>>,
+    /// The executors cannot read the store's parts (`--hand-over-rows`): the client hands every row over.
+    #[cfg(feature = "ballista")]
+    pub hand_over_rows: bool,
 }
 
 impl RunOptions {
@@ -738,6 +755,18 @@ fn run_in(
     warnings.extend(verdicts.unresolved.iter().map(|(_, w)| w.clone()));
     trace("references checked");
     judge::write_rejected(plan, &staging, &verdicts, &rejected_paths)?;
+    #[cfg(feature = "ballista")]
+    let store_reads = match options.cluster.is_some() && !options.hand_over_rows {
+        true => from_store::StoreReads {
+            parts: staging
+                .part_files
+                .iter()
+                .map(|(t, parts)| (*t, parts.iter().map(|p| p.path.clone()).collect()))
+                .collect(),
+            dropped: judge::dropped_by_table_verdicts(plan, &staging, &verdicts)?,
+        },
+        false => from_store::StoreReads::default(),
+    };
     let judge::Verdicts { judged, may_supersede, unresolved, copies, orphans, .. } = verdicts;
     let kept: BTreeMap<Table, LazyFrame> = judged.into_iter().map(|(t, lf)| (t, quarantine::kept(lf))).collect();
     trace("quarantined rows written");
@@ -787,8 +816,26 @@ fn run_in(
     staged.answered = timing::traced("answered tickets", || segment::answered_tickets(plan, &staged))?;
     #[cfg(feature = "ballista")]
     if let Some(cluster) = staged.cluster.clone() {
-        for (table, rows) in segment::shared_rows(plan, &staged)? {
-            let handed = timing::traced(&format!("{table} handed over"), || cluster.hand_over(table.name(), rows))?;
+        for shared in segment::shared_rows(plan, &staged, &store_reads)? {
+            let table = shared.table;
+            let from_store = match shared.from_store {
+                Some(query) => timing::traced(&format!("{table} read from the store"), || cluster.read_store(query))?,
+                None => None,
+            };
+            let handed = match from_store {
+                Some(handed) => {
+                    tracing::info!(
+                        event = "store_read",
+                        table = table.name(),
+                        "{table}: the executors read its rows from the store's parts"
+                    );
+                    handed
+                },
+                None if shared.readers < 2 => continue,
+                None => {
+                    timing::traced(&format!("{table} handed over"), || cluster.hand_over(table.name(), shared.rows))?
+                },
+            };
             staged.shared.insert(table, handed);
         }
     }

@@ -340,7 +340,12 @@ pub fn malformed_rows(table: Table, rows: &[&super::prepare::MalformedRow]) -> P
 
 /// The rows to use, from a judged frame.
 pub fn kept(judged: LazyFrame) -> LazyFrame {
-    judged.filter(col(REASON).is_null().and(col(SUPERSEDED).not())).drop(cols([REASON, DETAIL, SUPERSEDED]))
+    judged.filter(is_kept()).drop(cols([REASON, DETAIL, SUPERSEDED]))
+}
+
+/// Whether a judged row is kept: neither rejected nor a superseded copy.
+pub fn is_kept() -> Expr {
+    col(REASON).is_null().and(col(SUPERSEDED).not())
 }
 
 /// The quarantined rows, from a judged frame: where they came from, why, then their canonical columns.

@@ -241,12 +241,8 @@ fn enriched_with(
         lf = lf.join(measures, [col("ticket_id")], [col("ticket_id")], lookup_join());
     }
     if table == Table::Tickets {
-        let targets =
-            [("first_response_target", &plan.sla.first_response), ("resolution_target", &plan.sla.resolution)];
-        for (name, rules) in targets {
-            if reads.contains(&name) {
-                lf = lf.with_column(sla_target(rules).alias(name));
-            }
+        for (name, target) in sla_targets(plan, &reads) {
+            lf = lf.with_column(target.alias(name));
         }
         lf = business_time(plan, staged, &reads, lf);
         if reads.contains(&"first_response_overdue") {
@@ -451,8 +447,7 @@ fn lookup_join() -> JoinArgs {
 /// `resolution_business_seconds`, `first_response_sla_seconds`, `resolution_sla_seconds`) that `reads` asks
 /// for. A ticket without a calendar is measured around the clock.
 fn business_time(plan: &Plan, staged: &Staged, reads: &[&str], mut lf: LazyFrame) -> LazyFrame {
-    let wall =
-        |end: &str| (col(end) - col("created_at")).dt().total_milliseconds(false).cast(DataType::Float64) / lit(1000.0);
+    let wall = elapsed_seconds;
     let measures = [
         (
             "first_response_at",
@@ -464,13 +459,8 @@ fn business_time(plan: &Plan, staged: &Staged, reads: &[&str], mut lf: LazyFrame
     ];
     let wanted = |name: &str| reads.contains(&name);
     let Some(clock) = &staged.clock else {
-        // No calendar: business time is elapsed time.
-        for (end, business, sla, _) in measures {
-            for name in [business, sla] {
-                if wanted(name) {
-                    lf = lf.with_column(wall(end).alias(name));
-                }
-            }
+        for (name, elapsed) in elapsed_business_time(reads) {
+            lf = lf.with_column(elapsed.alias(name));
         }
         return lf;
     };
@@ -497,6 +487,47 @@ fn business_time(plan: &Plan, staged: &Staged, reads: &[&str], mut lf: LazyFrame
     lf
 }
 
+/// The seconds from a ticket's creation to `end`, around the clock.
+fn elapsed_seconds(end: &str) -> Expr {
+    (col(end) - col("created_at")).dt().total_milliseconds(false).cast(DataType::Float64) / lit(1000.0)
+}
+
+/// The business and SLA durations that `reads` asks for, without business calendars: elapsed time.
+fn elapsed_business_time(reads: &[&str]) -> Vec<(&'static str, Expr)> {
+    let measures = [
+        ("first_response_at", "first_response_business_seconds", "first_response_sla_seconds"),
+        ("resolved_at", "resolution_business_seconds", "resolution_sla_seconds"),
+    ];
+    let mut out = Vec::new();
+    for (end, business, sla) in measures {
+        out.extend([business, sla].into_iter().filter(|n| reads.contains(n)).map(|n| (n, elapsed_seconds(end))));
+    }
+    out
+}
+
+/// The SLA targets (seconds) that `reads` asks for.
+fn sla_targets(plan: &Plan, reads: &[&str]) -> Vec<(&'static str, Expr)> {
+    [("first_response_target", &plan.sla.first_response), ("resolution_target", &plan.sla.resolution)]
+        .into_iter()
+        .filter(|(name, _)| reads.contains(name))
+        .map(|(name, rules)| (name, sla_target(rules)))
+        .collect()
+}
+
+/// The columns `enriched` adds to tickets from each ticket's own columns that `reads` asks for (SLA targets,
+/// and without business calendars the business and SLA durations); `None` when a calendar measures some.
+#[cfg_attr(not(feature = "ballista"), allow(dead_code))]
+pub(super) fn row_enrichments(plan: &Plan, staged: &Staged, reads: &[&str]) -> Option<Vec<(&'static str, Expr)>> {
+    let business = ["first_response_business_seconds", "resolution_business_seconds"];
+    let sla = ["first_response_sla_seconds", "resolution_sla_seconds"];
+    if staged.clock.is_some() && business.iter().chain(&sla).any(|c| reads.contains(c)) {
+        return None;
+    }
+    let mut out = sla_targets(plan, reads);
+    out.extend(elapsed_business_time(reads));
+    Some(out)
+}
+
 /// Whether each ticket's SLA rule (the first match, rules sorted most specific first) counts business time.
 fn sla_business(rules: &[crate::plan::SlaRule]) -> Expr {
     let mut business = lit(false);
@@ -518,7 +549,7 @@ fn rule_matches(rule: &crate::plan::SlaRule) -> Expr {
 }
 
 /// Each ticket's target in seconds: the first matching rule, rules being sorted most specific first.
-fn sla_target(rules: &[crate::plan::SlaRule]) -> Expr {
+pub(super) fn sla_target(rules: &[crate::plan::SlaRule]) -> Expr {
     let mut target = lit(NULL).cast(DataType::Float64);
     for rule in rules.iter().rev() {
         target = when(rule_matches(rule)).then(lit(rule.target_seconds)).otherwise(target);
@@ -730,13 +761,53 @@ pub fn segment_frame(plan: &Plan, seg: &Segment, staged: &Staged) -> Result<Lazy
     Ok(finish(seg, concat(segment_parts(plan, seg, staged)?, UnionArgs::default())?))
 }
 
-/// On a cluster, the rows of each table that two or more segments reduce (`segment_parts`' main reductions
-/// and per-ticket counts), prepared once with every dimension and column those segments read, to be handed
-/// over once instead of once per segment. A segment's rows of a table differ from these only in the
-/// dimensions joined (lookups, which neither add nor drop rows) and the columns derived, so a reduction
+/// On a cluster, the rows of a table that segments reduce, prepared once with every dimension and column
+/// those segments read (`shared_rows`).
+#[cfg(feature = "ballista")]
+pub struct SharedRows {
+    pub table: Table,
+    pub rows: LazyFrame,
+    /// How many segments reduce them.
+    pub readers: usize,
+    /// The same rows as the executors read them from the store's parts, when they can.
+    pub from_store: Option<super::from_store::StoreRows>,
+}
+
+/// On a cluster, the rows of each table that segments reduce (`segment_parts`' main reductions and
+/// per-ticket counts), prepared once with every dimension and column those segments read: read by the
+/// executors from the store's parts when they can (`from_store`), else handed over once instead of once
+/// per segment when two or more segments reduce them. A segment's rows of a table differ from these only in
+/// the dimensions joined (lookups, which neither add nor drop rows) and the columns derived, so a reduction
 /// that reads columns these hold gives the same groups from them (`Staged::reduce_on_cluster` checks).
-#[cfg_attr(not(feature = "ballista"), allow(dead_code))]
-pub fn shared_rows(plan: &Plan, staged: &Staged) -> Result<Vec<(Table, LazyFrame)>, crate::error::Error> {
+#[cfg(feature = "ballista")]
+pub fn shared_rows(
+    plan: &Plan,
+    staged: &Staged,
+    store: &super::from_store::StoreReads,
+) -> Result<Vec<SharedRows>, crate::error::Error> {
+    let mut shared = Vec::new();
+    for (table, wide, readers) in reducing_segments(plan) {
+        let mut rows = table_frame(plan, table, &wide, staged)?;
+        let schema = rows.collect_schema()?;
+        let mut columns: Vec<&str> = Vec::new();
+        push_new(&mut columns, wide.dimensions.iter().copied().chain([period_of(plan, table)]));
+        push_new(&mut columns, wide.kpis.iter().flat_map(|k| plan.kpis[*k].columns()));
+        columns.retain(|c| schema.contains(c));
+        let from_store = super::from_store::store_rows(plan, staged, store, table, &wide, &columns)?;
+        if from_store.is_none() && readers < 2 {
+            continue;
+        }
+        let rows = rows.select(columns.into_iter().map(col).collect::<Vec<_>>());
+        shared.push(SharedRows { table, rows, readers, from_store });
+    }
+    Ok(shared)
+}
+
+/// Per table that segments' main reductions and per-ticket counts read: a segment with every dimension and
+/// KPI of those segments over it (named `__<table>`, the first one's grain), and how many segments they
+/// are.
+#[cfg(feature = "ballista")]
+pub fn reducing_segments(plan: &Plan) -> Vec<(Table, Segment, usize)> {
     let main = |k: &usize| !is_snapshot(plan, *k) && !is_quotient(plan, *k);
     let per_ticket = |k: &usize| is_per_ticket(plan, *k);
     let mut readers: BTreeMap<Table, Vec<(&Segment, Vec<usize>)>> = BTreeMap::new();
@@ -753,8 +824,8 @@ pub fn shared_rows(plan: &Plan, staged: &Staged) -> Result<Vec<(Table, LazyFrame
             readers.entry(table).or_default().push((seg, own));
         }
     }
-    let mut shared = Vec::new();
-    for (table, segments) in readers.into_iter().filter(|(_, segments)| segments.len() > 1) {
+    let mut out = Vec::new();
+    for (table, segments) in readers {
         let mut dimensions: Vec<&'static str> = Vec::new();
         let mut kpis: Vec<usize> = Vec::new();
         for (seg, own) in &segments {
@@ -763,15 +834,9 @@ pub fn shared_rows(plan: &Plan, staged: &Staged) -> Result<Vec<(Table, LazyFrame
         }
         let grain = segments[0].0.grain;
         let wide = Segment { name: format!("__{table}"), dimensions, grain, kpis, left_out: Vec::new() };
-        let mut rows = table_frame(plan, table, &wide, staged)?;
-        let schema = rows.collect_schema()?;
-        let mut columns: Vec<&str> = Vec::new();
-        push_new(&mut columns, wide.dimensions.iter().copied().chain([period_of(plan, table)]));
-        push_new(&mut columns, wide.kpis.iter().flat_map(|k| plan.kpis[*k].columns()));
-        let selected: Vec<Expr> = columns.into_iter().filter(|c| schema.contains(c)).map(col).collect();
-        shared.push((table, rows.select(selected)));
+        out.push((table, wide, segments.len()));
     }
-    Ok(shared)
+    out
 }
 
 /// Whether KPI `k` reads the table at period boundaries (`segment_parts`' snapshot tables).

@@ -40,6 +40,10 @@ fn lower(e: &Expr, columns: &mut BTreeSet<String>) -> Option<String> {
                 op => format!("({l} {} {r})", operator(op)?),
             }
         },
+        // The store's timestamps: milliseconds, no time zone (SQL's TIMESTAMP is nanoseconds).
+        Expr::Cast { expr, dtype: DataTypeExpr::Literal(DataType::Datetime(TimeUnit::Milliseconds, None)), .. } => {
+            format!("arrow_cast({}, 'Timestamp(Millisecond, None)')", go(expr)?)
+        },
         Expr::Cast { expr, dtype: DataTypeExpr::Literal(dtype), .. } => {
             format!("TRY_CAST({} AS {})", go(expr)?, sql_type(dtype)?)
         },
@@ -193,6 +197,8 @@ mod tests {
         );
         assert_eq!(sql(month).unwrap(), "CAST(date_trunc('month', \"created_at\") AS DATE)");
         assert_eq!(sql(col("t").dt().truncate(lit("1w"))).unwrap(), "date_trunc('week', \"t\")");
+        let no_instant = lit(NULL).cast(DataType::Datetime(TimeUnit::Milliseconds, None));
+        assert_eq!(sql(no_instant).unwrap(), "arrow_cast(NULL, 'Timestamp(Millisecond, None)')");
         assert_eq!(sql(col("t").dt().truncate(lit("2w"))), None, "no SQL twin for other spans");
     }
 

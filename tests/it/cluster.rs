@@ -83,7 +83,8 @@ fn run(pipeline: &Path, out: &Path, cluster: Option<&str>) -> Output {
     command.args(["run", pipeline.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet"]);
     command.args(["--as-of", "2026-07-01T00:00:00Z"]);
     if let Some(url) = cluster {
-        command.args(["--engine", "ballista", "--cluster", url]);
+        // Where each table's rows come from is logged at info.
+        command.args(["--engine", "ballista", "--cluster", url]).env("RUST_LOG", "info");
     }
     // A lost executor must not hang the test: the run gives up after this long.
     command.env("DESKPULSE_CLUSTER_TIMEOUT", "90");
@@ -105,31 +106,79 @@ fn assert_same_rejected(expected: &Path, actual: &Path) {
     }
 }
 
-fn assert_same_run(pipeline: &Path, cluster: &LocalCluster, at_least: usize) {
+/// Runs `pipeline` locally and on `cluster`, checks that they wrote the same, and gives the cluster run's
+/// standard error.
+fn assert_same_run(pipeline: &Path, cluster: &LocalCluster, at_least: usize) -> String {
     let tmp = tempfile::tempdir().unwrap();
     let (local, distributed) = (tmp.path().join("local"), tmp.path().join("ballista"));
     assert_ran(&run(pipeline, &local, None), "local run");
-    assert_ran(&run(pipeline, &distributed, Some(&cluster.url)), "ballista run");
+    let on_cluster = run(pipeline, &distributed, Some(&cluster.url));
+    assert_ran(&on_cluster, "ballista run");
     assert_same_tables(&local, &distributed, at_least);
     assert_same_rejected(&local, &distributed);
     assert!(!distributed.join("_exchange").read_dir().is_ok_and(|mut d| d.next().is_some()), "rows left over");
+    String::from_utf8_lossy(&on_cluster.stderr).to_string()
+}
+
+/// A dump from `deskpulse generate` with `tickets` tickets.
+fn generated(tickets: u32, seed: &str) -> tempfile::TempDir {
+    let dump = tempfile::tempdir().unwrap();
+    let out = dump.path().to_str().unwrap();
+    let o = bin().args(["generate", "--tickets", &tickets.to_string(), "--seed", seed, "--out", out]).output().unwrap();
+    assert_ran(&o, "generate");
+    dump
+}
+
+/// Whether a cluster run's log says the executors read `table`'s rows from the store's parts.
+fn read_from_store(stderr: &str, table: &str) -> bool {
+    stderr.contains(&format!("{table}: the executors read its rows from the store's parts"))
 }
 
 #[test]
 fn the_cluster_writes_what_a_local_run_writes() {
     let cluster = LocalCluster::start();
-    assert_same_run(&root().join("pipelines/support_kpis.yaml"), &cluster, 10);
+    let stderr = assert_same_run(&root().join("pipelines/support_kpis.yaml"), &cluster, 10);
+    assert!(read_from_store(&stderr, "kb_articles"), "{stderr}");
+    assert!(!read_from_store(&stderr, "tickets"), "tickets are completed from their messages on the client");
     // The catalog's hand-checked fixture: the `all` grain without a window, where per-agent-day rates count
     // the days between each group's first and last ticket.
-    assert_same_run(&root().join("tests/fixtures/catalog/pipeline.yaml"), &cluster, 3);
+    let stderr = assert_same_run(&root().join("tests/fixtures/catalog/pipeline.yaml"), &cluster, 3);
+    assert!(read_from_store(&stderr, "tickets"), "the answered tickets are a lookup: {stderr}");
 
-    let dump = tempfile::tempdir().unwrap();
-    let o = bin()
-        .args(["generate", "--tickets", "200000", "--seed", "7", "--out", dump.path().to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert_ran(&o, "generate");
-    assert_same_run(&dump.path().join("pipeline.yaml"), &cluster, 1);
+    let dump = generated(200_000, "7");
+    let stderr = assert_same_run(&dump.path().join("pipeline.yaml"), &cluster, 1);
+    assert!(read_from_store(&stderr, "tickets"), "{stderr}");
+    assert!(!read_from_store(&stderr, "surveys"), "answers take their tickets' columns on the client");
+}
+
+#[test]
+fn cluster_executors_reading_the_store_keep_the_rows_a_local_run_keeps() {
+    let cluster = LocalCluster::start();
+    let dump = generated(20_000, "11");
+    // Repeated ids, which only a judgement over the whole table finds: the client hands their places over.
+    let tickets = dump.path().join("zendesk/tickets-00000.csv");
+    let text = std::fs::read_to_string(&tickets).unwrap();
+    let again: String = text.lines().skip(1).take(40).map(|l| format!("{l}\n")).collect();
+    std::fs::write(&tickets, format!("{text}{again}")).unwrap();
+    let pipeline = dump.path().join("pipeline.yaml");
+    let stderr = assert_same_run(&pipeline, &cluster, 1);
+    assert!(read_from_store(&stderr, "tickets"), "{stderr}");
+
+    let out = tempfile::tempdir().unwrap();
+    let (local, handed) = (out.path().join("local"), out.path().join("handed"));
+    assert_ran(&run(&pipeline, &local, None), "local run");
+    let rejected = read_parquet(&local.join("_rejected/tickets.parquet"));
+    let reasons = rejected.column("reason").unwrap().str().unwrap().iter();
+    assert_eq!(reasons.filter(|r| *r == Some("duplicate_id")).count(), 80, "both copies of 40 ids");
+
+    // Executors that cannot read the store: the client hands the rows over, and the tables are the same.
+    let mut command = bin();
+    command.args(["run", pipeline.to_str().unwrap(), "--out", handed.to_str().unwrap(), "--quiet"]);
+    command.args(["--as-of", "2026-07-01T00:00:00Z", "--engine", "ballista", "--cluster", &cluster.url]);
+    let o = command.args(["--hand-over-rows"]).env("RUST_LOG", "info").output().unwrap();
+    assert_ran(&o, "ballista run, rows handed over");
+    assert!(!read_from_store(&String::from_utf8_lossy(&o.stderr), "tickets"));
+    assert_same_tables(&local, &handed, 1);
 }
 
 /// Every file under `dir` with its bytes.
@@ -179,12 +228,7 @@ struct Scene {
 }
 
 fn scene(seed: &str) -> Scene {
-    let dump = tempfile::tempdir().unwrap();
-    let o = bin()
-        .args(["generate", "--tickets", "200000", "--seed", seed, "--out", dump.path().to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert_ran(&o, "generate");
+    let dump = generated(200_000, seed);
     let pipeline = dump.path().join("pipeline.yaml");
     let tmp = tempfile::tempdir().unwrap();
     let (local, out) = (tmp.path().join("local"), tmp.path().join("ballista"));
