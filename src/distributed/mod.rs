@@ -1,11 +1,13 @@
 //! The distributed backend (`--features ballista`): the segments' group-bys run as SQL on an Apache
 //! DataFusion Ballista cluster.
 //!
-//! The split, from the same validated plan as a local run: Polars reads and stages the sources, quarantines
-//! rows, joins each segment's rows to their dimensions and computes the reductions' row inputs
-//! (`exec::compile::SqlReductions`); the rows go to a directory every executor reads; the cluster groups and
-//! reduces them (sums, counts, distinct counts, exact percentiles, Spearman's ranks); Polars computes every
-//! formula after the reductions, as in a local run, and the sinks write the same outputs.
+//! The split, from the same validated plan as a local run: Polars reads and stages the sources into the store
+//! and judges the rules over whole tables (repeated ids, references); the executors read a table's rows from
+//! the store's parts and prepare them as SQL (`exec::StoreRows`, `read_store`) where the plan lets them, else
+//! Polars prepares them and hands them over in a directory every executor reads (`hand_over`, `reduce`);
+//! the cluster computes the reductions' row inputs, groups and reduces them (sums, counts, distinct counts,
+//! exact percentiles, Spearman's ranks); Polars computes every formula after the reductions, as in a local
+//! run, and the sinks write the same outputs.
 
 mod coverage;
 pub mod process;

@@ -855,6 +855,7 @@ fn is_per_ticket(plan: &Plan, k: usize) -> bool {
 }
 
 /// `items` appended to `list`, each unless it is there already.
+#[cfg(feature = "ballista")]
 fn push_new<T: PartialEq>(list: &mut Vec<T>, items: impl IntoIterator<Item = T>) {
     for item in items {
         if !list.contains(&item) {
