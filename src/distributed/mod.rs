@@ -133,27 +133,22 @@ impl Cluster {
             }
             lookups.push((placeholder, frame));
         }
-        let dropped_rows = rows.dropped.collect()?;
         let mut handed =
             HandedOver { relation: String::new(), columns: rows.columns.into_iter().collect(), files: vec![] };
         let mut query = rows.query;
-        let dropped = format!("{name}_dropped");
-        query = match dropped_rows.height() {
-            0 => query.replace(NOT_DROPPED, "TRUE"),
+        let dropped = rows.dropped.collect()?;
+        let kept = match dropped.height() {
+            0 => "TRUE".to_string(),
             _ => {
-                lookups.push((NOT_DROPPED, dropped_rows));
-                query.replace(NOT_DROPPED, &not_dropped(&dropped))
+                let table = format!("{name}_dropped");
+                self.hand_over_small(&mut handed, &table, dropped)?;
+                not_dropped(&table)
             },
         };
+        query = query.replace(NOT_DROPPED, &kept);
         for (placeholder, frame) in lookups {
-            let table = match placeholder {
-                NOT_DROPPED => dropped.clone(),
-                _ => format!("{name}_{}", placeholder.trim_matches(|c| c == '{' || c == '}')),
-            };
-            let path = self.exchange.join(format!("{table}.parquet"));
-            handed.files.push(path.clone());
-            write_parquet(frame.lazy(), &path)?;
-            self.register_file(&table, &path)?;
+            let table = format!("{name}_{}", placeholder.trim_matches(|c| c == '{' || c == '}'));
+            self.hand_over_small(&mut handed, &table, frame)?;
             query = query.replace(placeholder, &table);
         }
         let parts = format!("{name}_parts");
@@ -179,6 +174,14 @@ impl Cluster {
         self.block_on(self.ctx.register_parquet(name.as_str(), &location, ParquetReadOptions::default()))?;
         handed.relation = name;
         Ok(Some(handed))
+    }
+
+    /// `frame` written to the exchange directory as table `table`, a file of `handed`'s.
+    fn hand_over_small(&self, handed: &mut HandedOver, table: &str, frame: DataFrame) -> Result<(), Error> {
+        let path = self.exchange.join(format!("{table}.parquet"));
+        handed.files.push(path.clone());
+        write_parquet(frame.lazy(), &path)?;
+        self.register_file(table, &path)
     }
 
     /// `reduce` of rows handed over already, which hold the columns `sql` reads (`HandedOver::holds`).
