@@ -575,9 +575,12 @@ fn execute(command: Command, log_format: LogFormat) -> Result<(), Error> {
             let started = std::time::Instant::now();
             let g = deskpulse::generate::generate(tickets, seed, years, &out, format)?;
             say!(
-                "generated {} tickets, {} ratings, {} accounts in {} files ({:.1} s); pipeline: {}",
+                "generated {} tickets, {} messages, {} ratings, {} NPS/CES/eNPS answers, {} accounts in {} files \
+                 ({:.1} s); pipeline: {}",
                 g.tickets,
+                g.messages,
                 g.ratings,
+                g.answers,
                 g.accounts,
                 g.files,
                 started.elapsed().as_secs_f64(),

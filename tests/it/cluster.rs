@@ -146,7 +146,7 @@ fn the_cluster_writes_what_a_local_run_writes() {
     assert!(read_from_store(&stderr, "tickets"), "the answered tickets are a lookup: {stderr}");
 
     let dump = generated(200_000, "7");
-    let stderr = assert_same_run(&dump.path().join("pipeline.yaml"), &cluster, 1);
+    let stderr = assert_same_run(&dump.path().join("pipeline-core.yaml"), &cluster, 1);
     assert!(read_from_store(&stderr, "tickets"), "{stderr}");
     assert!(!read_from_store(&stderr, "surveys"), "answers take their tickets' columns on the client");
 }
@@ -160,7 +160,7 @@ fn cluster_executors_reading_the_store_keep_the_rows_a_local_run_keeps() {
     let text = std::fs::read_to_string(&tickets).unwrap();
     let again: String = text.lines().skip(1).take(40).map(|l| format!("{l}\n")).collect();
     std::fs::write(&tickets, format!("{text}{again}")).unwrap();
-    let pipeline = dump.path().join("pipeline.yaml");
+    let pipeline = dump.path().join("pipeline-core.yaml");
     let stderr = assert_same_run(&pipeline, &cluster, 1);
     assert!(read_from_store(&stderr, "tickets"), "{stderr}");
 
