@@ -122,10 +122,10 @@ pub enum DataError {
         at: Location,
     },
     #[error("source `{source_name}`: {file} has {total} malformed row(s){}", malformed_list(examples))]
-    Malformed { source_name: String, file: String, total: u64, examples: Vec<crate::exec::Malformed>, at: Location },
+    Malformed { source_name: String, file: String, total: u64, examples: Vec<Malformed>, at: Location },
 }
 
-fn malformed_list(examples: &[crate::exec::Malformed]) -> String {
+fn malformed_list(examples: &[Malformed]) -> String {
     examples.iter().map(|m| format!("\n  line {}: {}: {}", m.line, m.problem, m.excerpt)).collect()
 }
 
@@ -184,4 +184,14 @@ fn bad_values_message(table: &str, column: &str, expected: &str, total: &u64, ex
         msg.push_str(&format!("\n  {} row {}: column `{}` = {:?}", b.file, b.row, b.column, b.value));
     }
     msg
+}
+
+/// A record whose fields do not match the header.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Malformed {
+    /// 1-based line of the file where the record starts.
+    pub line: u64,
+    pub problem: String,
+    /// The start of the line, at most `exec::csv_shape::EXCERPT_BYTES` long.
+    pub excerpt: String,
 }

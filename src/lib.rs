@@ -27,8 +27,15 @@ pub use error::Error;
 
 use std::path::Path;
 
-/// Reads and validates a pipeline file (no data is read).
+/// Reads and validates a pipeline file (no data is read): the plan's checks, then the engine's compilation
+/// of the pipeline's SQL.
 pub fn load_plan(path: &Path) -> Result<plan::Plan, Error> {
     let (spec, text) = spec::load(path)?;
-    Ok(plan::build(spec, path, text)?)
+    let plan = plan::build(spec, path, text)?;
+    let diagnostics = exec::compile_sql(&plan);
+    if !diagnostics.is_empty() {
+        let text = plan.pipeline_text.clone();
+        return Err(plan::PlanError { path: path.to_path_buf(), text, diagnostics }.into());
+    }
+    Ok(plan)
 }

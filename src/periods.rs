@@ -4,8 +4,6 @@
 use jiff::civil::{Date, Weekday};
 use jiff::ToSpan;
 
-use crate::plan::Grain;
-
 /// First day of the period of `grain` containing `d` (`All` has no boundaries of its own: `d` itself).
 pub fn start_of(grain: Grain, d: Date) -> Date {
     match grain {
@@ -80,5 +78,36 @@ mod tests {
         assert_eq!(p, [(date(2026, 1, 1), date(2026, 2, 1)), (date(2026, 2, 1), date(2026, 3, 1))]);
         assert_eq!(periods(Grain::All, date(2026, 1, 15), date(2026, 3, 1)), [(date(2026, 1, 15), date(2026, 3, 1))]);
         assert_eq!(periods(Grain::Week, date(2026, 1, 1), date(2026, 1, 6)).len(), 2);
+    }
+}
+
+/// The length of a reporting period.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Grain {
+    Day,
+    Week,
+    Month,
+    Quarter,
+    Year,
+    All,
+}
+
+impl Grain {
+    pub const NAMES: [&'static str; 6] = ["day", "week", "month", "quarter", "year", "all"];
+
+    pub fn from_name(name: &str) -> Option<Grain> {
+        Some(match name {
+            "day" => Grain::Day,
+            "week" => Grain::Week,
+            "month" => Grain::Month,
+            "quarter" => Grain::Quarter,
+            "year" => Grain::Year,
+            "all" => Grain::All,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        Grain::NAMES[self as usize]
     }
 }

@@ -31,7 +31,7 @@ pub fn expr(e: &N) -> Expr {
         N::IsNotNull(e) => expr(e).is_not_null(),
         N::Sql { text, .. } => {
             let sql = crate::plan::Sql { text: text.clone(), at: Default::default() };
-            crate::plan::parse_sql(&sql, "").expect("a metric's SQL was parsed when the plan was built")
+            super::normalise::sql(&sql).expect("a metric's SQL was compiled when the plan was loaded")
         },
         N::InList(e, values) => one_of(expr(e), values),
     }

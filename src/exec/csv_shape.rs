@@ -10,15 +10,7 @@ use std::io::Write;
 /// How many bytes of a bad line a message quotes.
 pub const EXCERPT_BYTES: usize = 160;
 
-/// A record whose fields do not match the header.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Malformed {
-    /// 1-based line of the file where the record starts.
-    pub line: u64,
-    pub problem: String,
-    /// The start of the line, at most `EXCERPT_BYTES` long.
-    pub excerpt: String,
-}
+pub use crate::error::Malformed;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LineEnds {

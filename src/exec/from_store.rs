@@ -261,7 +261,7 @@ fn filters(plan: &Plan, table: Table, period: &str) -> Option<Vec<String>> {
     }
     for (t, sql) in plan.table_filters.iter().filter(|(t, _)| *t == table) {
         let what = format!("the {t} table");
-        let e = super::normalise::sql_on(sql, &crate::plan::readable_schema(plan, table), &what).ok()?;
+        let e = super::normalise::sql_on(sql, &super::normalise::readable_schema(plan, table), &what).ok()?;
         out.push(format!("COALESCE({}, FALSE)", row_sql(&e)?.sql));
     }
     Some(out)

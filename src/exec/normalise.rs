@@ -38,42 +38,39 @@ const TIMESTAMP_FORMATS: &[&str] = &[
 ];
 const DATE_FORMATS: &[&str] = &["%Y-%m-%d"];
 
-/// Parses SQL from the pipeline (source filters, `expr:` mappings, table filters); the plan checked it.
+/// Compiles SQL from the pipeline (source filters, `expr:` mappings, table filters, metrics' `where`) for
+/// the engine; the plan checked its syntax and the columns it reads.
 pub fn sql(s: &Sql) -> Result<Expr, crate::plan::Diagnostic> {
-    crate::plan::parse_sql(s, "")
+    polars::sql::sql_expr(&s.text)
+        .map_err(|e| crate::plan::Diagnostic::new(format!("invalid SQL expression `{}`: {e}", s.text), s.at))
 }
 
-/// `sql` compiled against one file's columns: a column it reads that the file lacks is the pipeline's
-/// mistake, reported at the SQL's line with the closest column, not an engine failure at run time.
+/// `sql` compiled against one file's or table's columns: a column it reads that `schema` lacks is the
+/// pipeline's mistake, reported at the SQL's line with the closest column, not an engine failure at run time.
 pub fn sql_on(s: &Sql, schema: &Schema, what: &str) -> Result<Expr, crate::plan::Diagnostic> {
-    let available: Vec<&str> = schema.iter_names().map(|n| n.as_str()).filter(|n| !n.starts_with("__")).collect();
-    let unquoted_spaced =
-        available.iter().find(|a| a.contains(' ') && s.text.contains(**a) && !s.text.contains(&format!("\"{a}\"")));
-    let quote_help = |c: &str| format!("a column name with spaces must be double-quoted in SQL: \"{c}\"");
-    let e = sql(s).map_err(|d| match unquoted_spaced {
-        Some(c) => d.with_help(quote_help(c)),
-        None => d,
-    })?;
-    for name in e.clone().meta().root_names() {
-        if schema.contains(name.as_str()) {
-            continue;
-        }
-        let help = match available.iter().find(|a| a.contains(' ') && a.split(' ').any(|w| w == name.as_str())) {
-            Some(spaced) => quote_help(spaced),
-            None => crate::suggest::help(&name, &available),
-        };
-        return Err(crate::plan::Diagnostic::new(
-            format!("`{}` reads column `{name}`, which {what} does not have", s.text),
-            s.at,
-        )
-        .with_help(help));
-    }
-    Ok(e)
+    let available: Vec<&str> = schema.iter_names().map(|n| n.as_str()).collect();
+    crate::plan::sql_reading(s, &available, what)?;
+    sql(s)
 }
 
-/// The canonical columns of `table`, typed: what a table filter (`filters.tickets`) may read.
-pub fn canonical_schema(table: Table) -> Schema {
-    table.columns().iter().map(|c| Field::new(c.name.into(), dtype(c.ty))).collect()
+/// The columns SQL over `table` may read (`plan::readable_schema`), typed for the engine; an attribute
+/// typed from its values only at run time is `Unknown`.
+pub fn readable_schema(plan: &Plan, table: Table) -> Schema {
+    let readable = crate::plan::readable_schema(plan, table);
+    readable
+        .0
+        .iter()
+        .map(|(name, ty)| {
+            let dtype = ty.map(dtype).unwrap_or(DataType::Unknown(Default::default()));
+            Field::new(name.as_str().into(), dtype)
+        })
+        .collect()
+}
+
+/// Every SQL snippet of the pipeline compiled by the engine: what the parser accepts and the engine does not
+/// (an unknown function), reported with its line before any work, by `validate --no-data` too.
+pub fn compile_sql(plan: &Plan) -> Vec<crate::plan::Diagnostic> {
+    plan.sql_snippets().into_iter().filter_map(|s| sql(&s).err()).collect()
 }
 
 /// The canonical frame of one file of a source: every column of the table, typed, plus `__file`, `__row`

@@ -377,7 +377,7 @@ fn sql_errors(plan: &Plan, text: &str) -> Vec<Diagnostic> {
     for (table, sql) in &plan.table_filters {
         let what = format!("the {table} table (filters read canonical columns and attributes)");
         let parsed = super::sql::parse(sql, text)
-            .and_then(|_| crate::exec::sql_on(sql, &super::readable_schema(plan, *table), &what));
+            .and_then(|_| super::sql::reading(sql, &super::readable_schema(plan, *table).names(), &what));
         if let Err(d) = parsed {
             out.push(d);
         }

@@ -3,16 +3,15 @@
 //! outputs and metadata treat both alike.
 
 use indexmap::IndexMap;
-use polars::prelude::{DataType, Schema};
 
 use super::{Diagnostic, Plan, Sql};
 use crate::catalog::{self, expr, Aggregate, Direction, KpiDefinition, StatDef, Unit};
-use crate::model::Table;
+use crate::model::{ColumnType, Table};
 use crate::spec::{Located, Location, MetricSpec};
 use crate::suggest;
 
 /// What a `KpiDefinition::catalog` holds for a declared KPI.
-pub const DECLARED: &str = "declared";
+pub use crate::catalog::DECLARED;
 
 const UNITS: [(&str, Unit); 7] = [
     ("percent", Unit::Percent),
@@ -185,11 +184,11 @@ fn event_table(plan: &Plan, metric: &str, table_name: &str, at: Location, errs: 
 }
 
 /// `column` is a column of `table` (canonical or an attribute), of any type.
-fn known_column(schema: &Schema, table: Table, column: &str, at: Location, errs: &mut Vec<Diagnostic>) -> Option<()> {
-    if schema.contains(column) {
+fn known_column(schema: &Readable, table: Table, column: &str, at: Location, errs: &mut Vec<Diagnostic>) -> Option<()> {
+    if schema.get(column).is_some() {
         return Some(());
     }
-    let names: Vec<&str> = schema.iter_names().map(|n| n.as_str()).collect();
+    let names = schema.names();
     let d = Diagnostic::new(format!("the {table} table has no column `{column}`"), at);
     errs.push(d.with_help(suggest::help(column, &names)));
     None
@@ -197,7 +196,7 @@ fn known_column(schema: &Schema, table: Table, column: &str, at: Location, errs:
 
 /// `column` is a number of `table` (or an attribute, typed at run time).
 fn numeric_column(
-    schema: &Schema,
+    schema: &Readable,
     table: Table,
     column: &str,
     kind: &str,
@@ -205,8 +204,7 @@ fn numeric_column(
     errs: &mut Vec<Diagnostic>,
 ) -> Option<()> {
     known_column(schema, table, column, at, errs)?;
-    let dtype = schema.get(column)?;
-    if dtype.is_primitive_numeric() || *dtype == DataType::Unknown(Default::default()) {
+    if matches!(schema.get(column)?, None | Some(ColumnType::Integer | ColumnType::Float)) {
         return Some(());
     }
     errs.push(Diagnostic::new(format!("`{table}.{column}` is not a number: `{kind}` needs one"), at));
@@ -331,43 +329,53 @@ fn direction_of(spec: &MetricSpec, errs: &mut Vec<Diagnostic>) -> Option<Directi
     }
 }
 
-/// The columns SQL over `table` may read (metrics, table filters): the canonical ones and the sources'
-/// attributes (an attribute typed from its values is only known at run time: `Unknown`).
-pub fn readable_schema(plan: &Plan, table: Table) -> Schema {
-    let mut schema = crate::exec::canonical_schema(table);
-    for (name, ty) in plan.attributes(table) {
-        let dtype = match ty {
-            Some(ty) => crate::exec::attribute_dtype(ty),
-            None => DataType::Unknown(Default::default()),
-        };
-        schema.with_column(name.into(), dtype);
+/// The columns SQL over a table may read (metrics, table filters), with their types: the canonical ones and
+/// the sources' attributes (an attribute typed from its values is only known at run time: `None`).
+pub struct Readable(pub Vec<(String, Option<ColumnType>)>);
+
+impl Readable {
+    pub fn names(&self) -> Vec<&str> {
+        self.0.iter().map(|(n, _)| n.as_str()).collect()
     }
-    schema
+
+    /// The column's type (`Some(None)` when known only at run time), `None` when the table lacks it.
+    pub fn get(&self, name: &str) -> Option<Option<ColumnType>> {
+        self.0.iter().find(|(n, _)| n == name).map(|(_, ty)| *ty)
+    }
+}
+
+/// What SQL over `table` may read: its canonical columns, then the attributes its sources declare.
+pub fn readable_schema(plan: &Plan, table: Table) -> Readable {
+    let mut columns: Vec<(String, Option<ColumnType>)> =
+        table.columns().iter().map(|c| (c.name.to_string(), Some(c.ty))).collect();
+    for (name, ty) in plan.attributes(table) {
+        let ty = ty.map(|t| t.column_type());
+        match columns.iter_mut().find(|(n, _)| n == name) {
+            Some(c) => c.1 = ty,
+            None => columns.push((name.to_string(), ty)),
+        }
+    }
+    Readable(columns)
 }
 
 /// A `where` that parses and reads only the table's columns, as a catalog expression.
 fn predicate_of(
     text: &str,
     table: Table,
-    schema: &Schema,
+    schema: &Readable,
     p: &Located<String>,
     errs: &mut Vec<Diagnostic>,
 ) -> Option<expr::Expr> {
     let sql = Sql { text: p.value.clone(), at: p.at };
     let what = format!("the {table} table (its canonical columns and attributes)");
-    let parsed = super::sql::parse(&sql, text).and_then(|_| crate::exec::sql_on(&sql, schema, &what));
-    let e = match parsed {
-        Ok(e) => e,
+    let parsed = super::sql::parse(&sql, text).and_then(|_| super::sql::reading(&sql, &schema.names(), &what));
+    let names = match parsed {
+        Ok(names) => names,
         Err(d) => {
             errs.push(d);
             return None;
         },
     };
-    let columns = e
-        .meta()
-        .root_names()
-        .iter()
-        .filter_map(|n| table.column(n.as_str()).map(|c| c.name))
-        .collect::<Vec<&'static str>>();
+    let columns = names.iter().filter_map(|n| table.column(n.as_str()).map(|c| c.name)).collect::<Vec<&'static str>>();
     Some(expr::Expr::Sql { text: p.value.clone(), columns, at: p.at })
 }

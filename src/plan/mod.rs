@@ -5,16 +5,17 @@ mod build;
 mod metric;
 mod sql;
 
+pub use crate::periods::Grain;
 pub use build::build;
 pub(crate) use build::dimension_available;
-pub use metric::{readable_schema, DECLARED};
-pub use sql::parse as parse_sql;
+pub use metric::{readable_schema, Readable, DECLARED};
+pub use sql::{parse as parse_sql, reading as sql_reading};
 
 use std::fmt;
 use std::path::PathBuf;
 
 use crate::catalog::{Definitions, KpiDefinition};
-use crate::model::{Column, Table};
+use crate::model::{Column, ColumnType, Table};
 use crate::spec::Location;
 
 #[derive(Debug)]
@@ -146,6 +147,19 @@ impl Plan {
 
     /// The attributes the sources of `table` carry, each once, in the order first declared (a source that
     /// lacks one leaves it empty). The type is the declared one, if any source declares it.
+    /// Every SQL snippet of the pipeline: the sources' filters and `expr:` mappings, the table filters and
+    /// the declared metrics' `where`.
+    pub fn sql_snippets(&self) -> Vec<Sql> {
+        let mut out: Vec<Sql> = self.sources.iter().flat_map(Source::sql).cloned().collect();
+        out.extend(self.table_filters.iter().map(|(_, s)| s.clone()));
+        for (_, e) in self.kpis.iter().flat_map(KpiDefinition::sql) {
+            if let crate::catalog::expr::Expr::Sql { text, at, .. } = e {
+                out.push(Sql { text: text.clone(), at: *at });
+            }
+        }
+        out
+    }
+
     pub fn attributes(&self, table: Table) -> Vec<(&str, Option<AttributeType>)> {
         let mut out: Vec<(&str, Option<AttributeType>)> = Vec::new();
         for a in self.sources_of(table).flat_map(|s| &s.attributes) {
@@ -302,6 +316,15 @@ pub enum AttributeType {
 }
 
 impl AttributeType {
+    pub fn column_type(self) -> ColumnType {
+        match self {
+            AttributeType::Number => ColumnType::Float,
+            AttributeType::Integer => ColumnType::Integer,
+            AttributeType::Text => ColumnType::Text,
+            AttributeType::Boolean => ColumnType::Boolean,
+        }
+    }
+
     pub const NAMES: [&'static str; 4] = ["number", "integer", "text", "boolean"];
 
     pub fn from_name(name: &str) -> Option<AttributeType> {
@@ -435,36 +458,6 @@ impl MappedValue {
             MappedValue::DateTime { date, time, at } => vec![(date, at), (time, at)],
             MappedValue::Constant(_) | MappedValue::Expr(_) => Vec::new(),
         }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Grain {
-    Day,
-    Week,
-    Month,
-    Quarter,
-    Year,
-    All,
-}
-
-impl Grain {
-    pub const NAMES: [&'static str; 6] = ["day", "week", "month", "quarter", "year", "all"];
-
-    pub fn from_name(name: &str) -> Option<Grain> {
-        Some(match name {
-            "day" => Grain::Day,
-            "week" => Grain::Week,
-            "month" => Grain::Month,
-            "quarter" => Grain::Quarter,
-            "year" => Grain::Year,
-            "all" => Grain::All,
-            _ => return None,
-        })
-    }
-
-    pub fn name(self) -> &'static str {
-        Grain::NAMES[self as usize]
     }
 }
 

@@ -1,8 +1,12 @@
 //! SQL written in the pipeline (source `filter`, `expr:` mappings, `filters.<table>`), parsed while planning:
 //! a syntax error is reported at its line and column in the pipeline file, by `validate --no-data` too, every
-//! snippet's error at once. The parser is the one polars' SQL front end uses, with the same options.
+//! snippet's error at once, and so is a column the snippet reads that its table lacks. The parser is the one
+//! polars' SQL front end uses, with the same options; the plan knows only what the SQL reads, by name: the
+//! engine compiles it (`exec::compile_sql`).
 
-use polars::prelude::Expr;
+use std::ops::ControlFlow;
+
+use sqlparser::ast::{visit_expressions, Expr as SqlExpr};
 use sqlparser::dialect::GenericDialect;
 use sqlparser::parser::{Parser, ParserOptions};
 use sqlparser::tokenizer::Token;
@@ -10,9 +14,9 @@ use sqlparser::tokenizer::Token;
 use super::{Diagnostic, Sql};
 use crate::spec::Location;
 
-/// The expression `sql` says, or what is wrong with it, at its place in the pipeline (`pipeline` is the
-/// file's text, to find where inside a quoted value the error is).
-pub fn parse(sql: &Sql, pipeline: &str) -> Result<Expr, Diagnostic> {
+/// The column names the expression `sql` reads, or what is wrong with its syntax, at its place in the
+/// pipeline (`pipeline` is the file's text, to find where inside a quoted value the error is).
+pub fn parse(sql: &Sql, pipeline: &str) -> Result<Vec<String>, Diagnostic> {
     let options = ParserOptions { trailing_commas: true, ..Default::default() };
     let syntax = Parser::new(&GenericDialect).with_options(options).try_with_sql(&sql.text).and_then(|mut p| {
         let e = p.parse_expr()?;
@@ -25,15 +29,62 @@ pub fn parse(sql: &Sql, pipeline: &str) -> Result<Expr, Diagnostic> {
             ))),
         }
     });
-    if let Err(e) = syntax {
-        let message = e.to_string();
-        let (text, place) = split_place(&message);
-        let at = place.map(|(line, column)| inside(sql.at, pipeline, line, column)).unwrap_or(sql.at);
-        let text = text.trim_start_matches("sql parser error: ");
-        return Err(Diagnostic::new(format!("invalid SQL `{}`: {text}", sql.text), at).with_help(help(&sql.text, text)));
+    match syntax {
+        Ok(e) => Ok(columns_read(&e)),
+        Err(e) => {
+            let message = e.to_string();
+            let (text, place) = split_place(&message);
+            let at = place.map(|(line, column)| inside(sql.at, pipeline, line, column)).unwrap_or(sql.at);
+            let text = text.trim_start_matches("sql parser error: ");
+            Err(Diagnostic::new(format!("invalid SQL `{}`: {text}", sql.text), at).with_help(help(&sql.text, text)))
+        },
     }
-    polars::sql::sql_expr(&sql.text)
-        .map_err(|e| Diagnostic::new(format!("invalid SQL expression `{}`: {e}", sql.text), sql.at))
+}
+
+/// The distinct column names an expression reads, in order of first appearance (`t.c` reads `c`).
+fn columns_read(e: &SqlExpr) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let _ = visit_expressions(e, |e| {
+        let name = match e {
+            SqlExpr::Identifier(i) => Some(&i.value),
+            SqlExpr::CompoundIdentifier(parts) => parts.last().map(|i| &i.value),
+            _ => None,
+        };
+        if let Some(n) = name.filter(|n| !out.contains(n)) {
+            out.push(n.clone());
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    out
+}
+
+/// `sql` parsed, every column it reads among `available` (a table's or a file's columns), or what is wrong
+/// with it: a column it lacks is reported at the SQL's line with the closest one. `what` names the columns'
+/// owner for the message ("the tickets table", a file's path).
+pub fn reading(sql: &Sql, available: &[&str], what: &str) -> Result<Vec<String>, Diagnostic> {
+    let available: Vec<&str> = available.iter().copied().filter(|n| !n.starts_with("__")).collect();
+    let quote_help = |c: &str| format!("a column name with spaces must be double-quoted in SQL: \"{c}\"");
+    let unquoted_spaced =
+        available.iter().find(|a| a.contains(' ') && sql.text.contains(**a) && !sql.text.contains(&format!("\"{a}\"")));
+    let names = parse(sql, "").map_err(|d| match unquoted_spaced {
+        Some(c) => d.with_help(quote_help(c)),
+        None => d,
+    })?;
+    for name in &names {
+        if available.contains(&name.as_str()) {
+            continue;
+        }
+        let help = match available.iter().find(|a| a.contains(' ') && a.split(' ').any(|w| w == name)) {
+            Some(spaced) => quote_help(spaced),
+            None => crate::suggest::help(name, &available),
+        };
+        return Err(Diagnostic::new(
+            format!("`{}` reads column `{name}`, which {what} does not have", sql.text),
+            sql.at,
+        )
+        .with_help(help));
+    }
+    Ok(names)
 }
 
 /// A word right after another (`first reply IS NOT NULL`) is most often a column name with a space.
@@ -97,6 +148,16 @@ mod tests {
     fn trailing_tokens_are_errors() {
         assert!(parse(&sql("a = 1 b", 1, 1), "").is_err());
         assert!(parse(&sql("a = 1 AND \"Date received\" IS NOT NULL", 1, 1), "").is_ok());
+    }
+
+    #[test]
+    fn the_columns_read_are_named_once_each() {
+        let read = parse(&sql("a = 1 AND (\"Date received\" IS NOT NULL OR lower(a) LIKE 'x%') AND t.b > 2", 1, 1), "");
+        assert_eq!(read.unwrap(), ["a", "Date received", "b"]);
+        let d = reading(&sql("chanel = 'chat'", 4, 9), &["channel", "team"], "the tickets table").unwrap_err();
+        assert!(d.message.contains("`chanel`") && d.message.contains("the tickets table"), "{}", d.message);
+        assert_eq!(d.at.line, 4);
+        assert!(reading(&sql("channel = 'chat'", 1, 1), &["channel"], "t").is_ok());
     }
 
     #[test]

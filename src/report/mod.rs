@@ -96,7 +96,7 @@ fn read_tables(dir: &Path) -> Result<Vec<Table>, Error> {
 }
 
 fn read_parquet(path: &Path) -> PolarsResult<DataFrame> {
-    crate::exec::scan_file(path)?.collect()
+    crate::sink::scan_file(path)?.collect()
 }
 
 fn table(name: String, df: &DataFrame) -> PolarsResult<Table> {

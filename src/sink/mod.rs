@@ -262,7 +262,7 @@ pub fn read_partitioned(dir: &Path) -> PolarsResult<Option<DataFrame>> {
             None => lit(NULL).cast(DataType::String),
             Some(d) => lit(crate::periods::from_epoch_days(d as i64).to_string()),
         };
-        parts.push(crate::exec::scan_file(&part)?.with_column(period.alias(PERIOD)));
+        parts.push(scan_file(&part)?.with_column(period.alias(PERIOD)));
     }
     if parts.is_empty() {
         return Ok(None);
@@ -464,6 +464,11 @@ pub fn metadata(plan: &Plan) -> Vec<(String, String)> {
         ("deskpulse.definitions".into(), serde_json::to_string(&plan.definitions).unwrap_or_default()),
         ("deskpulse.kpis".into(), serde_json::Value::Array(kpis).to_string()),
     ]
+}
+
+/// A Parquet file of this run's or the store's, as a lazy frame.
+pub(crate) fn scan_file(path: &Path) -> PolarsResult<LazyFrame> {
+    LazyFrame::scan_parquet(PlRefPath::new(path.to_string_lossy().as_ref()), ScanArgsParquet::default())
 }
 
 #[cfg(test)]
