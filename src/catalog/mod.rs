@@ -576,6 +576,9 @@ fn net_score_stats(promoter: Expr, detractor: Expr) -> Vec<StatDef> {
     ]
 }
 
+/// The `catalog` field of a KPI the pipeline declares (`metrics:`), not one of the catalog's.
+pub const DECLARED: &str = "declared";
+
 pub static CATALOG: &[KpiInfo] = &[
     KpiInfo {
         name: "ticket_volume",
@@ -1201,7 +1204,8 @@ pub static CATALOG: &[KpiInfo] = &[
         inputs: &[],
         definition: "From messages: a wait starts at the first customer message after the ticket opens or after an \
                      agent's public reply, and ends at the next public agent message (more customer messages \
-                     meanwhile do not restart it; bots, system messages and internal notes are ignored). Seconds \
+                     meanwhile do not restart it; bots, system messages and internal notes are ignored). Messages \
+                     with the same timestamp count in the order the export lists them (file, then row). Seconds \
                      over ended waits, attributed to the ticket's period; open waits are left out.",
         options: "`stats`: any of mean, median, p75, p90, p95, p99 (default mean, median, p90); \
                   `definitions.messages.agent_roles`.",
@@ -1238,7 +1242,7 @@ pub struct KpiDoc {
 /// The docs of the KPIs a pipeline declares (`metrics:`), in the catalog's shape.
 pub fn declared_docs(kpis: &[KpiDefinition]) -> Vec<KpiDoc> {
     kpis.iter()
-        .filter(|k| k.catalog == crate::plan::DECLARED)
+        .filter(|k| k.catalog == DECLARED)
         .map(|k| {
             let filter = k.filter.as_ref().map(|f| format!(" WHERE {f}")).unwrap_or_default();
             KpiDoc {

@@ -78,7 +78,7 @@ fn running_totals(
         let after = |c: &str| col(c).gt_eq(super::segment::instant_literal(end_day));
         let staged_after = after("created_at").or(after("resolved_at")).or(after("closed_at")).fill_null(lit(false));
         tickets = staged
-            .scan_where(plan, Table::Tickets, staged_after)?
+            .scan_where(plan, Table::Tickets, staged_after, seg.dimensions.contains(&"responder"))?
             .filter(created.clone().gt_eq(end.clone()).or(ended.clone().gt(end)).fill_null(lit(false)));
     }
     // The dimensions only: the columns other KPIs derive (`has_survey`, SLA targets) count nothing here.

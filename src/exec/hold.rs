@@ -31,12 +31,7 @@ pub(super) fn hold_small_tables(staged: &mut Staged, rows: &BTreeMap<Table, u64>
     for (table, frame) in staged.frames.iter_mut() {
         // Derived tables (reply waits) have no count read: they stream.
         let Some(read) = rows.get(table) else { continue };
-        let columns: Vec<Expr> = frame
-            .collect_schema()?
-            .iter_names()
-            .filter(|name| !name.starts_with("__") || name.as_str() == super::read::FILE)
-            .map(|name| col(name.clone()))
-            .collect();
+        let columns = read_by_segments(frame)?;
         bytes += read * columns.len() as u64 * BYTES_PER_VALUE;
         held.push((*table, columns));
     }
@@ -49,4 +44,15 @@ pub(super) fn hold_small_tables(staged: &mut Staged, rows: &BTreeMap<Table, u64>
         staged.held.push(table);
     }
     Ok(())
+}
+
+/// The columns of `frame` that segments read: the canonical and derived ones, and the file a row came from;
+/// not the values as written nor the other bookkeeping columns.
+pub(super) fn read_by_segments(frame: &mut LazyFrame) -> PolarsResult<Vec<Expr>> {
+    Ok(frame
+        .collect_schema()?
+        .iter_names()
+        .filter(|name| !name.starts_with("__") || name.as_str() == super::read::FILE)
+        .map(|name| col(name.clone()))
+        .collect())
 }

@@ -8,6 +8,7 @@ mod benchmark;
 mod business;
 pub(crate) mod compile;
 mod csv_shape;
+mod facts;
 #[cfg(feature = "ballista")]
 mod from_store;
 mod grouped;
@@ -43,13 +44,13 @@ use crate::error::{BadValue, DataError, Error};
 use crate::model::{ColumnType, Table};
 use crate::plan::{EngineChoice, Plan};
 use crate::sink;
+pub(crate) use crate::sink::scan_file;
 
 pub use benchmark::{render_scorecard, scorecard, CardFormat};
-pub use csv_shape::Malformed;
 #[cfg(feature = "ballista")]
 pub use from_store::{not_dropped, StoreRows, NOT_DROPPED, PARTS};
 pub use grouped::cluster_inputs;
-pub(crate) use normalise::{attribute_dtype, canonical_schema, sql_on};
+pub use normalise::compile_sql;
 use prepare::Prepared;
 pub use record::{list as run_records, table as run_table, RunRecord};
 pub use segment::OUTPUT_COLUMNS;
@@ -80,6 +81,9 @@ pub struct Staged {
     data_days: std::sync::OnceLock<Vec<i32>>,
     /// The tables whose frames are rows in memory (`hold`), not reads of the staged parts.
     held: Vec<Table>,
+    /// On a night, the derived tables' rows of the parts that some touched period reads, computed once
+    /// (`facts::compute_once`): from day `.0` to day `.1`.
+    night_facts: BTreeMap<Table, (jiff::civil::Date, jiff::civil::Date, LazyFrame)>,
     /// The cluster that reduces the segments' groups, when the run has one (`--engine ballista`).
     #[cfg(feature = "ballista")]
     cluster: Option<std::sync::Arc<crate::distributed::Cluster>>,
@@ -102,6 +106,7 @@ impl Staged {
             part_reads: None,
             data_days: std::sync::OnceLock::new(),
             held: Vec::new(),
+            night_facts: BTreeMap::new(),
             #[cfg(feature = "ballista")]
             cluster: None,
             #[cfg(feature = "ballista")]
@@ -163,9 +168,18 @@ impl Staged {
         else {
             return self.scan(table);
         };
-        let Some(rows) = reads.kept_rows(plan, table, keep)? else { return self.scan(table) };
+        // A reply wait belongs to its ticket's period: the waits of the tickets in the picked parts.
+        let read_from = if table == Table::ReplyWaits { Table::Tickets } else { table };
+        let Some(rows) = reads.kept_rows(plan, read_from, keep)? else { return self.scan(table) };
         let mut underived = self.underived.clone();
-        underived.insert(table, rows);
+        underived.insert(read_from, rows);
+        // Their tickets' facts read only those tickets' messages.
+        if read_from == Table::Tickets && underived.contains_key(&Table::Messages) {
+            let picked: Vec<&stage::StagedPart> = reads.of(Table::Tickets).iter().filter(|p| keep(p)).collect();
+            if let Some(messages) = reads.messages_of(plan, &picked)? {
+                underived.insert(Table::Messages, messages);
+            }
+        }
         derive(plan, underived).remove(&table).ok_or_else(|| Error::Internal(format!("no {table} table derived")))
     }
 
@@ -177,6 +191,10 @@ impl Staged {
         from: jiff::civil::Date,
         to: jiff::civil::Date,
     ) -> Result<LazyFrame, Error> {
+        if let Some((_, _, rows)) = self.night_facts.get(&table).filter(|(f, t, _)| *f <= from && to <= *t) {
+            // A superset of the parts' rows: callers keep the rows of their periods.
+            return Ok(rows.clone());
+        }
         self.scan_parts(plan, table, &|part| part.meets(from, to))
     }
 
@@ -185,10 +203,21 @@ impl Staged {
     /// engine does not move a filter on a rewritten column below the rewrite: this one reaches the Parquet
     /// reader, which skips the parts whose statistics rule it out. Derivations are per row, so this is
     /// `scan(table)` without the rows `staged` leaves out.
-    pub fn scan_where(&self, plan: &Plan, table: Table, staged: Expr) -> Result<LazyFrame, Error> {
+    /// `from_messages`: whether the caller reads a column tickets take from their messages (`responder`).
+    pub fn scan_where(&self, plan: &Plan, table: Table, staged: Expr, from_messages: bool) -> Result<LazyFrame, Error> {
         let mut underived = self.underived.clone();
         let Some(rows) = underived.get_mut(&table) else { return self.scan(table) };
         *rows = rows.clone().filter(staged);
+        // The facts of those tickets only: their messages, not the whole log's, and none when not read.
+        if table == Table::Tickets && !from_messages {
+            underived.remove(&Table::Messages);
+        } else if table == Table::Tickets {
+            let ids = rows.clone().select([col("ticket_id")]);
+            if let Some(messages) = underived.get_mut(&Table::Messages) {
+                let semi = JoinArgs::new(JoinType::Semi);
+                *messages = messages.clone().join(ids, [col("ticket_id")], [col("ticket_id")], semi);
+            }
+        }
         derive(plan, underived).remove(&table).ok_or_else(|| Error::Internal(format!("no {table} table derived")))
     }
 }
@@ -216,11 +245,6 @@ fn raw_tables(plan: &Plan, prepared: &Prepared) -> Result<BTreeMap<Table, LazyFr
         }
     }
     Ok(frames)
-}
-
-/// A Parquet file of this run's or the store's, as a lazy frame.
-pub(crate) fn scan_file(path: &Path) -> PolarsResult<LazyFrame> {
-    LazyFrame::scan_parquet(PlRefPath::new(path.to_string_lossy().as_ref()), ScanArgsParquet::default())
 }
 
 /// The canonical frame of one input file: scanned (from its rewritten copy, if it has one), its columns
@@ -302,7 +326,8 @@ fn by_agent(plan: &Plan) -> Expr {
 
 /// Customer waits for an agent: a wait starts at a customer message that follows the ticket's opening or a
 /// public agent message, and ends at the next public agent message. Bots, system messages and internal
-/// notes are dropped first, so they neither start nor end a wait.
+/// notes are dropped first, so they neither start nor end a wait. Messages with the same instant count in
+/// the order of the export (file, then row).
 fn reply_waits(plan: &Plan, tickets: LazyFrame, messages: LazyFrame) -> LazyFrame {
     let opened = tickets.select([col("ticket_id"), col("created_at").alias("__opened")]);
     let agent = by_agent(plan);
@@ -315,7 +340,9 @@ fn reply_waits(plan: &Plan, tickets: LazyFrame, messages: LazyFrame) -> LazyFram
         .inner_join(opened, col("ticket_id"), col("ticket_id"))
         .filter(col("created_at").gt_eq(col("__opened")))
         .with_column(agent.alias("__agent"))
-        .sort(["ticket_id", "created_at"], SortMultipleOptions::default().with_maintain_order(true))
+        // Messages of one second (exports often keep whole seconds) in the order the export lists them: the
+        // join does not keep the rows' order, and the waits must not depend on it.
+        .sort(["ticket_id", "created_at", read::FILE, read::ROW], SortMultipleOptions::default())
         .with_columns([
             col("__agent").shift(lit(1)).over([col("ticket_id")]).expect("window over a column").alias("__prev_agent"),
             when_agent
@@ -794,7 +821,12 @@ fn run_in(
         Some(last) => touched::periods_to_recompute(plan, &store.dir, &inputs_dir, &store.manifest, last, &staging)?
             .unwrap_or_default()
             .into_iter()
-            .filter(|(name, _)| plan.segments.iter().any(|s| s.name == *name && earlier_output_whole(out_dir, last, s)))
+            // A segment no new row reaches (the night's rows all quarantined) is computed whole: it has no
+            // period of its own to merge.
+            .filter(|(name, days)| {
+                !days.is_empty()
+                    && plan.segments.iter().any(|s| s.name == *name && earlier_output_whole(out_dir, last, s))
+            })
             .collect(),
         None => BTreeMap::new(),
     };
@@ -810,6 +842,7 @@ fn run_in(
     if staged.only.is_empty() && plan.segments.len() > 1 {
         timing::traced("small tables held", || hold::hold_small_tables(&mut staged, &staging.rows()))?;
     }
+    timing::traced("facts computed", || facts::compute_once(plan, &mut staged, output.work_dir()))?;
     staged.answers = timing::traced("answers with their tickets", || {
         segment::answers_with_tickets(plan, &staged, output.work_dir())
     })?;

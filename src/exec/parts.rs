@@ -8,9 +8,11 @@ use std::collections::BTreeMap;
 
 use polars::prelude::*;
 
+use super::id_index;
 use super::quarantine::{self, CopyVerdicts};
 use super::references::{self, Orphans};
 use super::stage::StagedPart;
+use crate::error::Error;
 use crate::model::Table;
 use crate::plan::Plan;
 
@@ -41,6 +43,25 @@ impl PartReads {
     /// The parts of `table`, in the order the whole table reads them.
     pub fn of(&self, table: Table) -> &[StagedPart] {
         self.parts.get(&table).map(Vec::as_slice).unwrap_or_default()
+    }
+
+    /// The kept messages of the tickets in `tickets` (some of the tickets' parts), from the message parts whose
+    /// id files hold one of their ids; `None` without messages. A night derives the facts of few tickets:
+    /// their conversations are in few parts.
+    pub fn messages_of(&self, plan: &Plan, tickets: &[&StagedPart]) -> Result<Option<LazyFrame>, Error> {
+        let messages: Vec<&StagedPart> = self.of(Table::Messages).iter().collect();
+        if messages.is_empty() {
+            return Ok(None);
+        }
+        let mut wanted = Vec::new();
+        for part in tickets {
+            wanted.extend(id_index::part_hashes(&part.path, "ticket_id")?.iter().copied());
+        }
+        wanted.sort_unstable();
+        wanted.dedup();
+        let holding: Vec<&std::path::Path> =
+            id_index::parts_holding(&messages, "ticket_id", &wanted)?.into_iter().map(|p| p.path.as_path()).collect();
+        Ok(self.kept_rows(plan, Table::Messages, &|p| holding.contains(&p.path.as_path()))?)
     }
 
     /// The kept rows of the parts of `table` that `keep` picks, as the whole table's kept rows give them;

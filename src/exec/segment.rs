@@ -168,7 +168,7 @@ fn within_touched_range(lf: LazyFrame, seg: &Segment, staged: &Staged, column: &
 }
 
 /// From the first touched period's start to the last one's end, when only touched periods are computed.
-fn touched_span(seg: &Segment, staged: &Staged) -> Option<(jiff::civil::Date, jiff::civil::Date)> {
+pub(super) fn touched_span(seg: &Segment, staged: &Staged) -> Option<(jiff::civil::Date, jiff::civil::Date)> {
     let days = staged.only.get(&seg.name)?;
     let (first, last) = (days.first()?, days.last()?);
     let from = crate::periods::from_epoch_days(*first as i64);
@@ -216,7 +216,7 @@ fn enriched_with(
     for (t, sql) in &plan.table_filters {
         if *t == table {
             let what = format!("the {table} table (filters read canonical columns and attributes)");
-            let e = super::normalise::sql_on(sql, &crate::plan::readable_schema(plan, table), &what)
+            let e = super::normalise::sql_on(sql, &super::normalise::readable_schema(plan, table), &what)
                 .map_err(|d| super::normalise::plan_error(plan, d))?;
             lf = lf.filter(e.fill_null(lit(false)));
         }
@@ -270,7 +270,13 @@ fn enriched_with(
         let joined = table == Table::Surveys && lf.collect_schema()?.contains(TICKET_JOINED);
         if (needs_frt || !from_ticket.is_empty()) && plan.has_column(table, "ticket_id") {
             if !joined {
-                lf = with_ticket_columns(plan, staged.scan(Table::Tickets)?, lf, &from_ticket, needs_frt);
+                // On a night, a reply wait's ticket is in the touched periods too (a wait counts in its
+                // ticket's period): only those tickets are derived.
+                let tickets = match (table, touched_span(seg, staged)) {
+                    (Table::ReplyWaits, Some((from, to))) => staged.scan_within(plan, Table::Tickets, from, to)?,
+                    _ => staged.scan(Table::Tickets)?,
+                };
+                lf = with_ticket_columns(plan, tickets, lf, &from_ticket, needs_frt);
             }
             let fill: Vec<Expr> = from_ticket
                 .iter()
@@ -375,7 +381,7 @@ pub(super) fn answers_with_tickets(
     if staged.only.is_empty() {
         // The columns a KPI, filter or dimension can read: the join holds the answers in its hash table.
         let mut answers = staged.scan(Table::Surveys)?;
-        let readable = crate::plan::readable_schema(plan, Table::Surveys);
+        let readable = super::normalise::readable_schema(plan, Table::Surveys);
         let kept: Vec<Expr> =
             answers.collect_schema()?.iter_names().filter(|n| readable.contains(n)).map(|n| col(n.clone())).collect();
         let answers = answers.select(kept);
@@ -617,7 +623,10 @@ fn boundary_periods(
         Ok(days.column("__day")?.i32()?.iter().flatten().collect())
     };
     let days = match (table.period_column(), touched_span(seg, staged)) {
-        (Some(period), Some(_)) => distinct_days(within_touched_range(staged.scan(table)?, seg, staged, period))?,
+        (Some(period), Some((first, after_last))) => {
+            let rows = staged.scan_within(plan, table, first, after_last)?;
+            distinct_days(within_touched_range(rows, seg, staged, period))?
+        },
         // Computed whole: the same days for every segment, found once (10M tickets: 1–1.4 s a segment).
         _ => match staged.data_days.get() {
             Some(days) => days.clone(),
@@ -647,6 +656,7 @@ const FOLDED_MIX_VALUES: usize = 32;
 /// counted inside the segment's one group-by instead of a pass of its own over the rows and their joins
 /// (1M tickets: the channel and category mixes of sector × month took 0.24 of its 0.6 s).
 fn mix_labels(
+    plan: &Plan,
     seg: &Segment,
     staged: &Staged,
     table: Table,
@@ -654,7 +664,11 @@ fn mix_labels(
 ) -> Result<Option<Vec<String>>, crate::error::Error> {
     let joined =
         model::FROM_ACCOUNT.contains(&of) || (table.inherits_ticket() && model::SURVEY_FROM_TICKET.contains(&of));
-    let mut rows = staged.scan(table)?;
+    // On a night, the rows of the parts the touched periods read (filtered to those periods below).
+    let mut rows = match (table.period_column(), touched_span(seg, staged)) {
+        (Some(_), Some((from, to))) => staged.scan_within(plan, table, from, to)?,
+        _ => staged.scan(table)?,
+    };
     if joined || !rows.collect_schema()?.contains(of) {
         return Ok(None);
     }
@@ -895,7 +909,7 @@ pub fn segment_parts(plan: &Plan, seg: &Segment, staged: &Staged) -> Result<Vec<
             compile::aggregations(*k, &plan.kpis[*k], &days, &seg.dimensions, &mut aggs);
             for (s, stat) in plan.kpis[*k].stats.iter().enumerate() {
                 if let Aggregate::Mix { of } = stat.aggregate {
-                    if let Some(labels) = mix_labels(seg, staged, table, of)? {
+                    if let Some(labels) = mix_labels(plan, seg, staged, table, of)? {
                         compile::mix_counts(*k, s, &plan.kpis[*k], of, &labels, &mut aggs);
                         folded.insert((*k, s), labels);
                     }
@@ -980,9 +994,36 @@ pub fn segment_parts(plan: &Plan, seg: &Segment, staged: &Staged) -> Result<Vec<
             seg.kpis.iter().copied().filter(|k| plan.kpis[*k].table == table && is_snapshot(plan, *k)).collect();
         let mut parts = Vec::new();
         snapshot_parts(plan, seg, staged, table, &kpis, &periods, &mut parts)?;
-        by_table.push(concat(parts, UnionArgs::default())?);
+        // No period with data (no kept row at all): the boundary KPIs have no row.
+        if !parts.is_empty() {
+            by_table.push(concat(parts, UnionArgs::default())?);
+        }
+    }
+    if by_table.is_empty() {
+        by_table.push(no_rows(seg));
     }
     Ok(by_table)
+}
+
+/// A segment table without rows, typed as `output_row` makes them.
+fn no_rows(seg: &Segment) -> LazyFrame {
+    let mut columns: Vec<Column> =
+        seg.dimensions.iter().map(|d| Column::new_empty((*d).into(), &DataType::String)).collect();
+    let typed = [
+        (PERIOD, DataType::Date),
+        ("kpi", DataType::String),
+        ("stat", DataType::String),
+        ("value", DataType::Float64),
+        ("unit", DataType::String),
+        ("numerator", DataType::Float64),
+        ("denominator", DataType::Float64),
+        ("n", DataType::Int64),
+        ("low_sample", DataType::Boolean),
+        ("__k", DataType::UInt32),
+        ("__s", DataType::UInt32),
+    ];
+    columns.extend(typed.iter().map(|(name, dtype)| Column::new_empty((*name).into(), dtype)));
+    DataFrame::new(0, columns).expect("distinct names").lazy()
 }
 
 /// A `Mix` stat counted by a group-by of its own: per group and value, the rows (`compile::mix_shares`).

@@ -1,9 +1,11 @@
 //! Which periods a night's new data can change, so that only those are recomputed. The rows that changed are
 //! those of the parts added and removed since the run that wrote the outputs (old and new versions of a
 //! file both count). Through them, the rows that share an id (copies settled together) and the surveys and
-//! tickets linked by `ticket_id` (attributes, `has_survey`) can change too: their days count.
+//! tickets linked by `ticket_id` (attributes, `has_survey`) can change too: their days count. A changed
+//! message changes its ticket (first response, replies, responder, reply waits), and through it the
+//! ticket's surveys: a message counts in its ticket's days.
 //!
-//! Anything else changing falls back to recomputing everything: accounts, messages, spend or help-center
+//! Anything else changing falls back to recomputing everything: accounts, spend or help-center
 //! files (they reach every period through joins), the pipeline, `--as-of` where SLA judgements read it, or
 //! a store that was not reused. When the plausible range moved (its end follows the calendar), the periods
 //! of rows between the old and the new bounds are touched too. Segments with the backlog recompute every
@@ -68,7 +70,11 @@ pub fn periods_to_recompute(
     let removed: Vec<&FileEntry> = manifest.files.iter().filter(|f| !now.contains(f.part.as_str())).collect();
     let added: Vec<&FileEntry> = staging.entries.iter().filter(|f| !before.contains(f.part.as_str())).collect();
     let event_tables = [Table::Tickets.name(), Table::Surveys.name()];
-    if removed.iter().chain(&added).any(|f| !event_tables.contains(&f.table.as_str())) {
+    let linked_to_tickets = [Table::Messages.name()];
+    if removed.iter().chain(&added).any(|f| {
+        let t = f.table.as_str();
+        !event_tables.contains(&t) && !linked_to_tickets.contains(&t)
+    }) {
         return Ok(None);
     }
     // The changed rows: removed parts are still in the store, added ones in the scratch folder.
@@ -92,7 +98,14 @@ pub fn periods_to_recompute(
         hashes.dedup();
         Ok(hashes)
     };
-    let changed_tickets = ids(Table::Tickets, "ticket_id")?;
+    let mut changed_tickets = ids(Table::Tickets, "ticket_id")?;
+    // Reply chains give messages their ticket only when the whole log is resolved: recompute everything.
+    if changed.contains_key(&Table::Messages) && plan.has_threads() {
+        return Ok(None);
+    }
+    changed_tickets.extend(ids(Table::Messages, "ticket_id")?);
+    changed_tickets.sort_unstable();
+    changed_tickets.dedup();
     let changed_surveys = ids(Table::Surveys, "survey_id")?;
     let tickets_of_changed_surveys = ids(Table::Surveys, "ticket_id")?;
     let mut days: BTreeSet<i32> = BTreeSet::new();
@@ -106,7 +119,8 @@ pub fn periods_to_recompute(
         Ok(())
     };
     for (table, frames) in &changed {
-        let period = table.period_column().expect("tickets and surveys have a period column");
+        // Messages count through their tickets, found below.
+        let Some(period) = table.period_column().filter(|_| *table != Table::Messages) else { continue };
         add_days(concat(frames.clone(), UnionArgs::default())?, period)?;
     }
     // The rows of `table` whose `column` hashes to one of sorted `wanted`, over the parts whose id files

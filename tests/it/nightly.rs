@@ -54,8 +54,9 @@ fn assert_same_outputs(a: &Path, b: &Path, what: &str) {
     }
 }
 
-/// A pipeline over `tickets/*.csv` and `accounts.csv`: volume, times, rates, backlog by sector and week,
-/// a quarterly table, and accounts compared with their peers.
+/// A pipeline over `tickets/*.csv`, `surveys/*.csv` and `accounts.csv`: volume, times, rates, backlog by
+/// sector and week, a quarterly table, and accounts compared with their peers (`with_messages` adds a
+/// message log).
 const PIPELINE: &str = "name: nightly
 sources:
   tickets:
@@ -98,6 +99,29 @@ fn surveys_csv(seed: u64, rows: usize) -> String {
         let id = if next(8) == 0 { format!("shared-s{}", next(3)) } else { format!("s{seed}-{i}") };
         let day = jiff::civil::date(2026, 1, 1).checked_add(jiff::Span::new().days(next(180) as i64)).unwrap();
         csv.push_str(&format!("{id},shared-{},{},{day}T12:00:00Z\n", next(5), 1 + next(5)));
+    }
+    csv
+}
+
+/// `rows` messages drawn from `seed`, of the first file's tickets and the shared ids (and now and then of no
+/// ticket): customer and agent messages, public and private, many in the same second, so that a new file
+/// changes its tickets' first responses, replies and reply waits.
+fn messages_csv(seed: u64, rows: usize) -> String {
+    let mut x = seed.wrapping_mul(3202034522624059733).wrapping_add(4354685564936845319);
+    let mut next = move |n: u64| {
+        x = x.wrapping_mul(3202034522624059733).wrapping_add(4354685564936845319);
+        (x >> 33) % n
+    };
+    let mut csv = String::from("ticket,at,role,author,public\n");
+    for _ in 0..rows {
+        let ticket = match next(12) {
+            0 => "orphan".to_string(),
+            1..=4 => format!("shared-{}", next(5)),
+            _ => format!("t1-{}", next(30)),
+        };
+        let day = jiff::civil::date(2026, 1, 1).checked_add(jiff::Span::new().days(next(200) as i64)).unwrap();
+        let (role, public) = (["customer", "agent", "agent"][next(3) as usize], next(5) != 0);
+        csv.push_str(&format!("{ticket},{day}T{:02}:00:{:02}Z,{role},ag{},{public}\n", next(24), next(3), next(3)));
     }
     csv
 }
@@ -153,6 +177,47 @@ fn setup_with(layout: &str) -> tempfile::TempDir {
     dir
 }
 
+/// `setup_with(layout)` with a message log (`messages/*.csv`): tickets take their first response and replies
+/// from it, and the segments compute first response, next reply time and exchanges per resolution.
+fn setup_with_messages(layout: &str) -> tempfile::TempDir {
+    let dir = setup_with(layout);
+    std::fs::create_dir(dir.path().join("messages")).unwrap();
+    std::fs::write(dir.path().join("messages/first.csv"), messages_csv(1, 20)).unwrap();
+    let pipeline = dir.path().join("pipeline.yaml");
+    let yaml = std::fs::read_to_string(&pipeline).unwrap();
+    let source = "  messages:\n    table: messages\n    path: messages/*.csv\n    columns: { ticket_id: ticket, \
+                  created_at: at, author_role: role, author_id: author, is_public: public }\n  accounts:";
+    let yaml = yaml
+        .replace("  accounts:", source)
+        .replace(
+            "survey_response_rate]\nmin_sample",
+            "survey_response_rate, first_response_time, next_reply_time, \
+                  exchanges_per_resolution]\nmin_sample",
+        )
+        .replace("csat, survey_response_rate] }", "csat, survey_response_rate, next_reply_time] }");
+    assert!(yaml.contains("next_reply_time] }") && yaml.contains("table: messages"));
+    std::fs::write(&pipeline, yaml).unwrap();
+    dir
+}
+
+/// A night that deletes a ticket file, with a message log, leaving only a malformed line: no ticket is kept,
+/// the backlog has no period (it failed with an internal error, "empty container given"), and the night's
+/// outputs are still those of a full run.
+#[test]
+fn a_deleted_ticket_file_with_a_message_log_equals_a_full_run() {
+    let dir = setup_with_messages("single");
+    let pipeline = dir.path().join("pipeline.yaml");
+    let (inc, full) = (dir.path().join("inc"), dir.path().join("full"));
+    let mut counter = 0;
+    for step in [Step::Add { seed: 1, rows: 30 }, Step::Add { seed: 0, rows: 1 }, Step::Delete { which: 0 }] {
+        apply(dir.path(), &step, &mut counter);
+        let o = run_at(&pipeline, &inc, "2026-08-01", &[]);
+        assert!(o.status.success(), "{step:?}: {}", text(&o));
+    }
+    assert!(run_at(&pipeline, &full, "2026-08-01", &["--full"]).status.success());
+    assert_same_outputs(&inc, &full, "after a deleted file");
+}
+
 #[derive(Clone, Debug)]
 enum Step {
     Add {
@@ -161,6 +226,11 @@ enum Step {
     },
     /// A new file of survey answers.
     AddSurveys {
+        seed: u64,
+        rows: usize,
+    },
+    /// A new file of messages.
+    AddMessages {
         seed: u64,
         rows: usize,
     },
@@ -184,6 +254,7 @@ fn step() -> impl Strategy<Value = Step> {
         1 => (0..10usize).prop_map(|which| Step::Delete { which }),
         1 => (0..10usize).prop_map(|which| Step::Touch { which }),
         2 => (0..1_000u64, 1..15usize).prop_map(|(seed, rows)| Step::AddSurveys { seed, rows }),
+        2 => (0..1_000u64, 1..25usize).prop_map(|(seed, rows)| Step::AddMessages { seed, rows }),
     ]
 }
 
@@ -211,6 +282,10 @@ fn apply(dir: &Path, step: &Step, counter: &mut usize) {
             *counter += 1;
             std::fs::write(dir.join(format!("surveys/answers-{counter:03}.csv")), surveys_csv(*seed, *rows)).unwrap();
         },
+        Step::AddMessages { seed, rows } => {
+            *counter += 1;
+            std::fs::write(dir.join(format!("messages/log-{counter:03}.csv")), messages_csv(*seed, *rows)).unwrap();
+        },
         Step::Touch { which } => {
             if let Some(f) = pick(*which) {
                 let bytes = std::fs::read(&f).unwrap();
@@ -237,7 +312,7 @@ fn incremental_runs_equal_full_runs(layout: &str, cases: u32) {
     let mut runner = TestRunner::new_with_rng(config, TestRng::deterministic_rng(RngAlgorithm::ChaCha));
     runner
         .run(&proptest::collection::vec(step(), 6..10), |steps| {
-            let dir = setup_with(layout);
+            let dir = setup_with_messages(layout);
             let pipeline = dir.path().join("pipeline.yaml");
             let (inc, full) = (dir.path().join("inc"), dir.path().join("full"));
             let mut counter = 0;
