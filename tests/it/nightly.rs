@@ -218,6 +218,32 @@ fn a_deleted_ticket_file_with_a_message_log_equals_a_full_run() {
     assert_same_outputs(&inc, &full, "after a deleted file");
 }
 
+/// A night that brings only a message file recomputes the periods of the tickets it talks about, not all of
+/// them, and writes what a full run writes.
+#[test]
+fn a_new_message_file_recomputes_its_tickets_periods() {
+    let dir = setup_with_messages("single");
+    let pipeline = dir.path().join("pipeline.yaml");
+    let (inc, full) = (dir.path().join("inc"), dir.path().join("full"));
+    let mut counter = 0;
+    apply(dir.path(), &Step::Add { seed: 1, rows: 30 }, &mut counter);
+    assert!(run_at(&pipeline, &inc, "2026-08-01", &[]).status.success());
+    // Replies to two of the first file's tickets (t1-3 and t1-4), on a day of their own.
+    let log = "ticket,at,role,author,public\nt1-3,2026-03-02T10:00:00Z,agent,ag1,true\n\
+               t1-4,2026-03-02T11:00:00Z,customer,,true\nt1-4,2026-03-02T11:05:00Z,agent,ag2,true\n";
+    std::fs::write(dir.path().join("messages/late.csv"), log).unwrap();
+    let o = run_at(&pipeline, &inc, "2026-08-01", &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    let r = deskpulse::exec::run_records(&inc).unwrap().pop().unwrap();
+    let recomputed: std::collections::BTreeMap<String, String> = r.periods_recomputed.into_iter().collect();
+    for segment in ["sector_week", "channel_month"] {
+        let how = &recomputed[segment];
+        assert!(how.ends_with("period(s) new data touched") && !how.starts_with('0'), "{segment}: {how}");
+    }
+    assert!(run_at(&pipeline, &full, "2026-08-01", &["--full"]).status.success());
+    assert_same_outputs(&inc, &full, "after a message file");
+}
+
 #[derive(Clone, Debug)]
 enum Step {
     Add {
