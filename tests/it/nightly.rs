@@ -87,13 +87,19 @@ segments:
 benchmarks: { min_peers: 2 }
 ";
 
+/// A linear congruential generator started from `seed`: `next(n)` draws a number below `n`. Each file kind
+/// has its own constants, so that its draws do not follow another kind's.
+fn lcg(seed: u64, mul: u64, add: u64) -> impl FnMut(u64) -> u64 {
+    let mut x = seed.wrapping_mul(mul).wrapping_add(add);
+    move |n| {
+        x = x.wrapping_mul(mul).wrapping_add(add);
+        (x >> 33) % n
+    }
+}
+
 /// `rows` CSAT answers drawn from `seed`, rating tickets with shared ids (so that they link across files).
 fn surveys_csv(seed: u64, rows: usize) -> String {
-    let mut x = seed.wrapping_mul(2862933555777941757).wrapping_add(3037000493);
-    let mut next = move |n: u64| {
-        x = x.wrapping_mul(2862933555777941757).wrapping_add(3037000493);
-        (x >> 33) % n
-    };
+    let mut next = lcg(seed, 2862933555777941757, 3037000493);
     let mut csv = String::from("id,ticket,score,at\n");
     for i in 0..rows {
         let id = if next(8) == 0 { format!("shared-s{}", next(3)) } else { format!("s{seed}-{i}") };
@@ -107,11 +113,7 @@ fn surveys_csv(seed: u64, rows: usize) -> String {
 /// ticket): customer and agent messages, public and private, many in the same second, so that a new file
 /// changes its tickets' first responses, replies and reply waits.
 fn messages_csv(seed: u64, rows: usize) -> String {
-    let mut x = seed.wrapping_mul(3202034522624059733).wrapping_add(4354685564936845319);
-    let mut next = move |n: u64| {
-        x = x.wrapping_mul(3202034522624059733).wrapping_add(4354685564936845319);
-        (x >> 33) % n
-    };
+    let mut next = lcg(seed, 3202034522624059733, 4354685564936845319);
     let mut csv = String::from("ticket,at,role,author,public\n");
     for _ in 0..rows {
         let ticket = match next(12) {
@@ -135,11 +137,7 @@ fn tickets_csv(seed: u64, rows: usize) -> String {
         m @ 0..=5 => ([0, 31, 59, 90, 120, 151][m as usize], 28),
         _ => (0, 180),
     };
-    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-    let mut next = move |n: u64| {
-        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        (x >> 33) % n
-    };
+    let mut next = lcg(seed, 6364136223846793005, 1442695040888963407);
     let mut csv = String::from("id,created,solved,channel,account\n");
     for i in 0..rows {
         let id = if next(10) == 0 { format!("shared-{}", next(5)) } else { format!("t{seed}-{i}") };
