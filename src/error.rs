@@ -192,6 +192,6 @@ pub struct Malformed {
     /// 1-based line of the file where the record starts.
     pub line: u64,
     pub problem: String,
-    /// The start of the line, at most `exec::csv_shape::EXCERPT_BYTES` long.
+    /// The start of the line, at most `exec::read::csv_shape::EXCERPT_BYTES` long.
     pub excerpt: String,
 }

@@ -30,8 +30,13 @@ use std::path::Path;
 /// Reads and validates a pipeline file (no data is read): the plan's checks, then the engine's compilation
 /// of the pipeline's SQL.
 pub fn load_plan(path: &Path) -> Result<plan::Plan, Error> {
+    load_plan_with(path, plan::RunSettings::default())
+}
+
+/// `load_plan` for a run whose command line sets the as-of instant or the engine.
+pub fn load_plan_with(path: &Path, settings: plan::RunSettings) -> Result<plan::Plan, Error> {
     let (spec, text) = spec::load(path)?;
-    let plan = plan::build(spec, path, text)?;
+    let plan = plan::build(spec, path, text, settings)?;
     let diagnostics = exec::compile_sql(&plan);
     if !diagnostics.is_empty() {
         let text = plan.pipeline_text.clone();

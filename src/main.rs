@@ -78,53 +78,57 @@ fn one_line(e: &Error) -> String {
     }
 }
 
+/// `deskpulse run`'s arguments.
+#[derive(clap::Args)]
+struct RunArgs {
+    /// The pipeline file (YAML), e.g. pipelines/support_kpis.yaml.
+    pipeline: PathBuf,
+    /// Output directory (overrides `outputs.dir`); created if missing.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Judge unanswered tickets against their SLA at this instant (RFC 3339, or a date for its midnight
+    /// UTC) instead of now: reruns over past periods give the figures they gave then.
+    #[arg(long, value_parser = parse_as_of)]
+    as_of: Option<jiff::Timestamp>,
+    /// auto (default): Polars' streaming engine, one aggregation at a time, so memory stays bounded;
+    /// `in-memory`, one joint plan that shares scans between segments but holds the tables; or `ballista`,
+    /// the segments' group-bys on a Ballista cluster (`--cluster`; a build with `--features ballista`).
+    #[arg(long, value_enum, default_value_t = EngineArg::Auto)]
+    engine: EngineArg,
+    /// With `--engine ballista`: the scheduler, df://HOST:PORT.
+    #[arg(long)]
+    cluster: Option<String>,
+    /// With `--engine ballista`: where rows are handed to the executors, a directory they all read at the
+    /// same path (default OUT/_exchange).
+    #[arg(long)]
+    exchange: Option<PathBuf>,
+    /// With `--engine ballista`: the executors cannot read the store and the run's work folder (not on
+    /// their shared filesystem), so the client hands every row over through the exchange directory.
+    #[arg(long)]
+    hand_over_rows: bool,
+    /// Stage every input file again, ignoring what the store holds (the store is rewritten).
+    #[arg(long)]
+    full: bool,
+    /// Backfill: recompute the periods that start on or after this day (YYYY-MM-DD), and replace only
+    /// those in the outputs.
+    #[arg(long, value_parser = parse_date)]
+    from: Option<jiff::civil::Date>,
+    /// Backfill: recompute the periods that start before this day (YYYY-MM-DD).
+    #[arg(long, value_parser = parse_date)]
+    to: Option<jiff::civil::Date>,
+    /// Print nothing but errors.
+    #[arg(long, short)]
+    quiet: bool,
+    /// Fail instead of staging every file again when the store was written by another deskpulse
+    /// version, or a source's mapping changed.
+    #[arg(long)]
+    no_restage: bool,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run a pipeline: read its sources, compute every segment's KPI table, write Parquet and CSV.
-    Run {
-        /// The pipeline file (YAML), e.g. pipelines/support_kpis.yaml.
-        pipeline: PathBuf,
-        /// Output directory (overrides `outputs.dir`); created if missing.
-        #[arg(long)]
-        out: Option<PathBuf>,
-        /// Judge unanswered tickets against their SLA at this instant (RFC 3339, or a date for its midnight
-        /// UTC) instead of now: reruns over past periods give the figures they gave then.
-        #[arg(long, value_parser = parse_as_of)]
-        as_of: Option<jiff::Timestamp>,
-        /// auto (default): Polars' streaming engine, one aggregation at a time, so memory stays bounded;
-        /// `in-memory`, one joint plan that shares scans between segments but holds the tables; or `ballista`,
-        /// the segments' group-bys on a Ballista cluster (`--cluster`; a build with `--features ballista`).
-        #[arg(long, value_enum, default_value_t = EngineArg::Auto)]
-        engine: EngineArg,
-        /// With `--engine ballista`: the scheduler, df://HOST:PORT.
-        #[arg(long)]
-        cluster: Option<String>,
-        /// With `--engine ballista`: where rows are handed to the executors, a directory they all read at the
-        /// same path (default OUT/_exchange).
-        #[arg(long)]
-        exchange: Option<PathBuf>,
-        /// With `--engine ballista`: the executors cannot read the store and the run's work folder (not on
-        /// their shared filesystem), so the client hands every row over through the exchange directory.
-        #[arg(long)]
-        hand_over_rows: bool,
-        /// Stage every input file again, ignoring what the store holds (the store is rewritten).
-        #[arg(long)]
-        full: bool,
-        /// Backfill: recompute the periods that start on or after this day (YYYY-MM-DD), and replace only
-        /// those in the outputs.
-        #[arg(long, value_parser = parse_date)]
-        from: Option<jiff::civil::Date>,
-        /// Backfill: recompute the periods that start before this day (YYYY-MM-DD).
-        #[arg(long, value_parser = parse_date)]
-        to: Option<jiff::civil::Date>,
-        /// Print nothing but errors.
-        #[arg(long, short)]
-        quiet: bool,
-        /// Fail instead of staging every file again when the store was written by another deskpulse
-        /// version, or a source's mapping changed.
-        #[arg(long)]
-        no_restage: bool,
-    },
+    Run(RunArgs),
     /// What a run's store holds: files, rows, time spans and sizes per table.
     Store {
         /// The output directory (its `_store`), or a store folder.
@@ -416,78 +420,154 @@ fn parse_date(text: &str) -> Result<jiff::civil::Date, String> {
     text.parse::<jiff::civil::Date>().map_err(|_| format!("`{text}` is not a date (YYYY-MM-DD)"))
 }
 
-fn execute(command: Command, log_format: LogFormat) -> Result<(), Error> {
-    match command {
-        Command::Run {
-            pipeline,
-            out,
-            as_of,
-            engine,
-            cluster,
-            exchange,
-            hand_over_rows,
-            full,
-            from,
-            to,
-            quiet,
-            no_restage,
-        } => {
-            let mut plan = deskpulse::load_plan(&pipeline)?;
-            plan.engine = match engine {
-                EngineArg::Auto | EngineArg::Ballista => deskpulse::plan::EngineChoice::Auto,
-                EngineArg::Streaming => deskpulse::plan::EngineChoice::Streaming,
-                EngineArg::InMemory => deskpulse::plan::EngineChoice::InMemory,
-            };
-            if cluster.is_some() != (engine == EngineArg::Ballista) {
-                return Err(Error::Usage("--engine ballista and --cluster df://HOST:PORT go together".into()));
-            }
-            if hand_over_rows && cluster.is_none() {
-                return Err(Error::Usage("--hand-over-rows goes with --engine ballista".into()));
-            }
-            if let Some(t) = as_of {
-                plan.as_of = t;
-            }
-            let Some(out) = out.or_else(|| plan.output_dir.clone()) else {
-                return Err(Error::Output {
-                    path: pipeline,
-                    message: "no output directory: pass --out DIR or set outputs.dir in the pipeline".into(),
-                });
-            };
-            if let (Some(f), Some(t)) = (from, to) {
-                if f >= t {
-                    return Err(Error::Usage(format!("--from {f} must come before --to {t}")));
-                }
-            }
-            let observer = observe::observer(quiet);
-            #[allow(unused_mut)]
-            let mut options =
-                exec::RunOptions { full, from, to, no_restage, on_stage: Some(observer.hook()), ..Default::default() };
-            if let Some(url) = cluster {
-                let exchange = exchange.unwrap_or_else(|| out.join("_exchange"));
-                options = with_cluster(options, &plan, &url, &exchange, hand_over_rows)?;
-            }
-            let result = exec::run_with(&plan, &out, &options);
-            observer.clear();
-            let report = result?;
-            for w in &report.warnings {
-                observe::warning(log_format, w);
-            }
-            tracing::info!(
-                event = "done",
-                run_id = %report.run_id,
-                seconds = report.seconds,
-                files_staged = report.files_staged,
-                files_reused = report.files_reused,
-                unchanged_since = report.unchanged_since.as_deref(),
-                outputs = report.outputs.len(),
-                "run {} done in {:.2} s",
-                report.run_id,
-                report.seconds
-            );
-            if !quiet {
-                print_report(&report, &out);
+/// `deskpulse run`: the plan built for the command line's settings, run, and its report printed.
+fn run_command(args: RunArgs, log_format: LogFormat) -> Result<(), Error> {
+    let RunArgs { pipeline, out, as_of, engine, cluster, exchange, hand_over_rows, full, from, to, quiet, no_restage } =
+        args;
+    if cluster.is_some() != (engine == EngineArg::Ballista) {
+        return Err(Error::Usage("--engine ballista and --cluster df://HOST:PORT go together".into()));
+    }
+    if hand_over_rows && cluster.is_none() {
+        return Err(Error::Usage("--hand-over-rows goes with --engine ballista".into()));
+    }
+    let engine = match engine {
+        EngineArg::Auto | EngineArg::Ballista => deskpulse::plan::EngineChoice::Auto,
+        EngineArg::Streaming => deskpulse::plan::EngineChoice::Streaming,
+        EngineArg::InMemory => deskpulse::plan::EngineChoice::InMemory,
+    };
+    let plan = deskpulse::load_plan_with(&pipeline, deskpulse::plan::RunSettings { as_of, engine })?;
+    let Some(out) = out.or_else(|| plan.output_dir.clone()) else {
+        return Err(Error::Output {
+            path: pipeline,
+            message: "no output directory: pass --out DIR or set outputs.dir in the pipeline".into(),
+        });
+    };
+    let observer = observe::observer(quiet);
+    #[allow(unused_mut)]
+    let mut options =
+        exec::RunOptions { full, from, to, no_restage, on_stage: Some(observer.hook()), ..Default::default() };
+    if let Some(url) = cluster {
+        let exchange = exchange.unwrap_or_else(|| out.join("_exchange"));
+        options = with_cluster(options, &plan, &url, &exchange, hand_over_rows)?;
+    }
+    let result = exec::run_with(&plan, &out, &options);
+    observer.clear();
+    let report = result?;
+    for w in &report.warnings {
+        observe::warning(log_format, w);
+    }
+    tracing::info!(
+        event = "done",
+        run_id = %report.run_id,
+        seconds = report.seconds,
+        files_staged = report.files_staged,
+        files_reused = report.files_reused,
+        unchanged_since = report.unchanged_since.as_deref(),
+        outputs = report.outputs.len(),
+        "run {} done in {:.2} s",
+        report.run_id,
+        report.seconds
+    );
+    if !quiet {
+        print_report(&report, &out);
+    }
+    Ok(())
+}
+
+/// `deskpulse kpis`: the catalog (and a pipeline's declared metrics) as a table, JSON or Markdown.
+fn kpis_command(format: Format, pipeline: Option<PathBuf>) -> Result<(), Error> {
+    let mut docs = catalog::docs();
+    if let Some(p) = &pipeline {
+        docs.extend(catalog::declared_docs(&deskpulse::load_plan(p)?.kpis));
+    }
+    match format {
+        Format::Json => {
+            let json = serde_json::to_string_pretty(&docs).map_err(|e| Error::Internal(e.to_string()))?;
+            say!("{json}");
+        },
+        Format::Markdown => say_raw!("{}", catalog::markdown(&docs)),
+        Format::Table => {
+            for d in docs {
+                say!("{:<22} {:<8} {:<8} better: {:<6} {}", d.name, d.table, d.unit, d.direction, d.definition);
             }
         },
+    }
+    Ok(())
+}
+
+/// `deskpulse init`: a preset's pipeline and folders written into `dir`.
+fn init_command(preset: String, dir: PathBuf) -> Result<(), Error> {
+    let Some(found) = deskpulse::presets::find(&preset) else {
+        let names: Vec<String> =
+            deskpulse::presets::PRESETS.iter().map(|p| format!("{} ({})", p.name, p.about)).collect();
+        return Err(Error::Usage(format!("unknown preset `{preset}`; presets: {}", names.join("; "))));
+    };
+    let written = deskpulse::presets::write(found, &dir)?;
+    for path in &written {
+        say!("wrote {}", path.display());
+    }
+    say!(
+        "{} preset ({}): put your exports under {}, then run: deskpulse run {} --out {}",
+        found.name,
+        found.about,
+        dir.join("data").display(),
+        dir.join("pipeline.yaml").display(),
+        dir.join("out").display()
+    );
+    Ok(())
+}
+
+/// `deskpulse generate`: a dump shaped like a helpdesk's export, with its pipeline.
+fn generate_command(tickets: u64, seed: u64, out: PathBuf, format: GenFormat, years: u32) -> Result<(), Error> {
+    let format = match format {
+        GenFormat::Csv => deskpulse::generate::FileFormat::Csv,
+        GenFormat::Parquet => deskpulse::generate::FileFormat::Parquet,
+    };
+    let started = std::time::Instant::now();
+    let g = deskpulse::generate::generate(tickets, seed, years, &out, format)?;
+    say!(
+        "generated {} tickets, {} messages, {} ratings, {} NPS/CES/eNPS answers, {} accounts in {} files \
+         ({:.1} s); pipeline: {}",
+        g.tickets,
+        g.messages,
+        g.ratings,
+        g.answers,
+        g.accounts,
+        g.files,
+        started.elapsed().as_secs_f64(),
+        g.pipeline.display()
+    );
+    Ok(())
+}
+
+/// `deskpulse scorecard`: one account against its peers, from a run's benchmark tables.
+fn scorecard_command(
+    pipeline: PathBuf,
+    account: String,
+    out: Option<PathBuf>,
+    period: Option<String>,
+    format: CardFormat,
+) -> Result<(), Error> {
+    let plan = deskpulse::load_plan(&pipeline)?;
+    let Some(out) = out.or_else(|| plan.output_dir.clone()) else {
+        return Err(Error::Output {
+            path: pipeline,
+            message: "no output directory: pass --out DIR or set outputs.dir in the pipeline".into(),
+        });
+    };
+    let card = exec::scorecard(&out, &account, period.as_deref())?;
+    let format = match format {
+        CardFormat::Table => exec::CardFormat::Table,
+        CardFormat::Csv => exec::CardFormat::Csv,
+        CardFormat::Json => exec::CardFormat::Json,
+    };
+    say_raw!("{}", exec::render_scorecard(card, format)?);
+    Ok(())
+}
+
+fn execute(command: Command, log_format: LogFormat) -> Result<(), Error> {
+    match command {
+        Command::Run(args) => run_command(args, log_format)?,
         Command::Store { dir } => {
             let store = if dir.join("manifest.json").is_file() { dir } else { dir.join("_store") };
             say_raw!("{}", exec::store::describe(&store)?);
@@ -524,69 +604,15 @@ fn execute(command: Command, log_format: LogFormat) -> Result<(), Error> {
                 if no_data { "" } else { "; files and columns checked" }
             );
         },
-        Command::Kpis { format, pipeline } => {
-            let mut docs = catalog::docs();
-            if let Some(p) = &pipeline {
-                docs.extend(catalog::declared_docs(&deskpulse::load_plan(p)?.kpis));
-            }
-            match format {
-                Format::Json => {
-                    let json = serde_json::to_string_pretty(&docs).map_err(|e| Error::Internal(e.to_string()))?;
-                    say!("{json}");
-                },
-                Format::Markdown => say_raw!("{}", catalog::markdown(&docs)),
-                Format::Table => {
-                    for d in docs {
-                        say!("{:<22} {:<8} {:<8} better: {:<6} {}", d.name, d.table, d.unit, d.direction, d.definition);
-                    }
-                },
-            }
-        },
+        Command::Kpis { format, pipeline } => kpis_command(format, pipeline)?,
         Command::Explain { pipeline } => {
             let plan = deskpulse::load_plan(&pipeline)?;
             say!("{plan}");
             say_raw!("{}", exec::explain(&plan)?);
         },
         Command::Schema => say!("{}", spec::json_schema()),
-        Command::Init { preset, dir } => {
-            let Some(found) = deskpulse::presets::find(&preset) else {
-                let names: Vec<String> =
-                    deskpulse::presets::PRESETS.iter().map(|p| format!("{} ({})", p.name, p.about)).collect();
-                return Err(Error::Usage(format!("unknown preset `{preset}`; presets: {}", names.join("; "))));
-            };
-            let written = deskpulse::presets::write(found, &dir)?;
-            for path in &written {
-                say!("wrote {}", path.display());
-            }
-            say!(
-                "{} preset ({}): put your exports under {}, then run: deskpulse run {} --out {}",
-                found.name,
-                found.about,
-                dir.join("data").display(),
-                dir.join("pipeline.yaml").display(),
-                dir.join("out").display()
-            );
-        },
-        Command::Generate { tickets, seed, out, format, years } => {
-            let format = match format {
-                GenFormat::Csv => deskpulse::generate::FileFormat::Csv,
-                GenFormat::Parquet => deskpulse::generate::FileFormat::Parquet,
-            };
-            let started = std::time::Instant::now();
-            let g = deskpulse::generate::generate(tickets, seed, years, &out, format)?;
-            say!(
-                "generated {} tickets, {} messages, {} ratings, {} NPS/CES/eNPS answers, {} accounts in {} files \
-                 ({:.1} s); pipeline: {}",
-                g.tickets,
-                g.messages,
-                g.ratings,
-                g.answers,
-                g.accounts,
-                g.files,
-                started.elapsed().as_secs_f64(),
-                g.pipeline.display()
-            );
-        },
+        Command::Init { preset, dir } => init_command(preset, dir)?,
+        Command::Generate { tickets, seed, out, format, years } => generate_command(tickets, seed, out, format, years)?,
         #[cfg(feature = "ballista")]
         Command::Cluster { role } => match role {
             ClusterRole::Scheduler { bind, port } => deskpulse::distributed::process::scheduler(&bind, port)?,
@@ -602,20 +628,7 @@ fn execute(command: Command, log_format: LogFormat) -> Result<(), Error> {
             },
         },
         Command::Scorecard { pipeline, account, out, period, format } => {
-            let plan = deskpulse::load_plan(&pipeline)?;
-            let Some(out) = out.or_else(|| plan.output_dir.clone()) else {
-                return Err(Error::Output {
-                    path: pipeline,
-                    message: "no output directory: pass --out DIR or set outputs.dir in the pipeline".into(),
-                });
-            };
-            let card = exec::scorecard(&out, &account, period.as_deref())?;
-            let format = match format {
-                CardFormat::Table => exec::CardFormat::Table,
-                CardFormat::Csv => exec::CardFormat::Csv,
-                CardFormat::Json => exec::CardFormat::Json,
-            };
-            say_raw!("{}", exec::render_scorecard(card, format)?);
+            scorecard_command(pipeline, account, out, period, format)?
         },
     }
     Ok(())

@@ -1,5 +1,5 @@
 //! Engine-neutral row expressions used by KPI definitions. Each execution backend lowers them to its own
-//! engine (`exec::compile` for Polars); nothing here may depend on an engine.
+//! engine (`exec::aggregate::compile` for Polars); nothing here may depend on an engine.
 
 use std::fmt;
 

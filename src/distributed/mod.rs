@@ -26,7 +26,7 @@ use polars::prelude::*;
 pub use coverage::{coverage, Coverage};
 
 use crate::error::Error;
-use crate::exec::compile::{quoted, Ordered, SqlReductions, SPEARMAN_SUMS};
+use crate::exec::aggregate::compile::{quoted, Ordered, SqlReductions, SPEARMAN_SUMS};
 use crate::exec::{not_dropped, StoreRows, NOT_DROPPED, PARTS};
 
 /// How long one query may take before the run gives up (`DESKPULSE_CLUSTER_TIMEOUT`, seconds).

@@ -174,6 +174,77 @@ pub fn generate(tickets: u64, seed: u64, years: u32, out: &Path, format: FileFor
 
 /// One chunk's tickets and ratings, drawn from the chunk's own generator.
 /// `span`: the chunk's first ticket number, its ticket count, and the years tickets are spread over.
+/// The columns of a chunk's tickets and ratings, as drawn.
+#[derive(Default)]
+struct ChunkColumns {
+    id: Vec<u64>,
+    created: Vec<i64>,
+    first_reply: Vec<Option<i64>>,
+    solved: Vec<Option<i64>>,
+    status: Vec<&'static str>,
+    via: Vec<&'static str>,
+    priority: Vec<&'static str>,
+    kind: Vec<&'static str>,
+    assignee: Vec<String>,
+    group: Vec<&'static str>,
+    org: Vec<String>,
+    tags: Vec<String>,
+    reopens: Vec<i64>,
+    replies: Vec<i64>,
+    talk: Vec<Option<f64>>,
+    hold: Vec<Option<f64>>,
+    r_id: Vec<u64>,
+    r_ticket: Vec<u64>,
+    r_score: Vec<&'static str>,
+    r_at: Vec<i64>,
+    r_agent: Vec<String>,
+}
+
+impl ChunkColumns {
+    /// The tickets (`n` rows) and ratings frames, named as the ticket export's columns.
+    fn frames(self, n: usize) -> Result<(DataFrame, DataFrame), Error> {
+        let ts = |name: &str, v: Vec<i64>| {
+            Column::new(name.into(), v).cast(&DataType::Datetime(TimeUnit::Milliseconds, None))
+        };
+        let ts_opt = |name: &str, v: Vec<Option<i64>>| {
+            Column::new(name.into(), v).cast(&DataType::Datetime(TimeUnit::Milliseconds, None))
+        };
+        let tickets = DataFrame::new(
+            n,
+            vec![
+                Column::new("id".into(), self.id),
+                ts("created_at", self.created)?,
+                ts_opt("first_replied_at", self.first_reply)?,
+                ts_opt("solved_at", self.solved)?,
+                Column::new("status".into(), self.status),
+                Column::new("via".into(), self.via),
+                Column::new("priority".into(), self.priority),
+                Column::new("type".into(), self.kind),
+                Column::new("assignee_email".into(), self.assignee),
+                Column::new("group".into(), self.group),
+                Column::new("organization_id".into(), self.org),
+                Column::new("tags".into(), self.tags),
+                Column::new("reopens".into(), self.reopens),
+                Column::new("replies".into(), self.replies),
+                Column::new("talk_time_sec".into(), self.talk),
+                Column::new("hold_time_sec".into(), self.hold),
+            ],
+        )?;
+        let rated = self.r_id.len();
+        let ratings = DataFrame::new(
+            rated,
+            vec![
+                Column::new("id".into(), self.r_id),
+                Column::new("ticket_id".into(), self.r_ticket),
+                Column::new("score".into(), self.r_score),
+                ts("created_at", self.r_at)?,
+                Column::new("assignee_email".into(), self.r_agent),
+            ],
+        )?;
+        Ok((tickets, ratings))
+    }
+}
+
 fn draw_chunk(
     seed: u64,
     chunk: u64,
@@ -183,17 +254,7 @@ fn draw_chunk(
 ) -> Result<(DataFrame, DataFrame, Vec<conversation::Drawn>), Error> {
     let mut r = rng(seed, chunk);
     let n = count as usize;
-    let mut id = Vec::with_capacity(n);
-    let (mut created, mut first_reply, mut solved) =
-        (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
-    let (mut status, mut via, mut priority, mut kind) =
-        (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
-    let (mut assignee, mut group, mut org, mut tags) =
-        (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
-    let (mut reopens, mut replies, mut talk, mut hold) =
-        (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
-    let (mut r_id, mut r_ticket, mut r_score, mut r_at, mut r_agent) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut c = ChunkColumns::default();
     let mut drawn = Vec::with_capacity(n);
     let channel_weights: Vec<(usize, f64)> = CHANNELS.iter().enumerate().map(|(i, c)| (i, c.1)).collect();
     for i in 0..count {
@@ -234,21 +295,21 @@ fn draw_chunk(
         if abandoned {
             tag.push_str(if tag.is_empty() { "abandoned" } else { " abandoned" });
         }
-        id.push(ticket);
-        created.push(opened);
-        first_reply.push(reply_at);
-        solved.push(solve_at);
-        status.push(st);
-        via.push(channel);
-        priority.push(pick(&mut r, &PRIORITIES));
-        kind.push(TYPES[r.usize(..TYPES.len())]);
-        assignee.push(format!("agent{agent:04}@support.example"));
-        group.push(TEAMS[agent % TEAMS.len()]);
-        org.push(format!("ORG-{:06}", account + 1));
-        tags.push(tag);
-        reopens.push(i64::from(resolved && r.f64() < 0.06 * speed));
+        c.id.push(ticket);
+        c.created.push(opened);
+        c.first_reply.push(reply_at);
+        c.solved.push(solve_at);
+        c.status.push(st);
+        c.via.push(channel);
+        c.priority.push(pick(&mut r, &PRIORITIES));
+        c.kind.push(TYPES[r.usize(..TYPES.len())]);
+        c.assignee.push(format!("agent{agent:04}@support.example"));
+        c.group.push(TEAMS[agent % TEAMS.len()]);
+        c.org.push(format!("ORG-{:06}", account + 1));
+        c.tags.push(tag);
+        c.reopens.push(i64::from(resolved && r.f64() < 0.06 * speed));
         let reply_count = if answered { 1 + (-r.f64().max(1e-12).ln() / 0.9) as i64 } else { 0 };
-        replies.push(reply_count);
+        c.replies.push(reply_count);
         drawn.push(conversation::Drawn {
             ticket,
             opened,
@@ -261,55 +322,19 @@ fn draw_chunk(
             chat: channel == "chat",
             typical_wait_ms: frt_median * speed * agent_speed * 1000.0,
         });
-        talk.push(live.then(|| lognormal(&mut r, 300.0, 0.6).round()));
-        hold.push(live.then(|| lognormal(&mut r, 45.0, 0.8).round()));
+        c.talk.push(live.then(|| lognormal(&mut r, 300.0, 0.6).round()));
+        c.hold.push(live.then(|| lognormal(&mut r, 45.0, 0.8).round()));
         // About a third of resolved tickets get a good / bad rating; slow first responses lower the odds.
         if let Some(at) = solve_at.filter(|_| r.f64() < 0.33) {
             let p_good = (0.88 + shift - 0.08 * (frt / frt_median / speed).ln().max(0.0)).clamp(0.2, 0.98);
-            r_id.push(ticket);
-            r_ticket.push(ticket);
-            r_score.push(if r.f64() < p_good { "good" } else { "bad" });
-            r_at.push(at + (r.f64() * 48.0 * 3_600_000.0) as i64);
-            r_agent.push(format!("agent{agent:04}@support.example"));
+            c.r_id.push(ticket);
+            c.r_ticket.push(ticket);
+            c.r_score.push(if r.f64() < p_good { "good" } else { "bad" });
+            c.r_at.push(at + (r.f64() * 48.0 * 3_600_000.0) as i64);
+            c.r_agent.push(format!("agent{agent:04}@support.example"));
         }
     }
-    let ts =
-        |name: &str, v: Vec<i64>| Column::new(name.into(), v).cast(&DataType::Datetime(TimeUnit::Milliseconds, None));
-    let ts_opt = |name: &str, v: Vec<Option<i64>>| {
-        Column::new(name.into(), v).cast(&DataType::Datetime(TimeUnit::Milliseconds, None))
-    };
-    let tickets = DataFrame::new(
-        n,
-        vec![
-            Column::new("id".into(), id),
-            ts("created_at", created)?,
-            ts_opt("first_replied_at", first_reply)?,
-            ts_opt("solved_at", solved)?,
-            Column::new("status".into(), status),
-            Column::new("via".into(), via),
-            Column::new("priority".into(), priority),
-            Column::new("type".into(), kind),
-            Column::new("assignee_email".into(), assignee),
-            Column::new("group".into(), group),
-            Column::new("organization_id".into(), org),
-            Column::new("tags".into(), tags),
-            Column::new("reopens".into(), reopens),
-            Column::new("replies".into(), replies),
-            Column::new("talk_time_sec".into(), talk),
-            Column::new("hold_time_sec".into(), hold),
-        ],
-    )?;
-    let rated = r_id.len();
-    let ratings = DataFrame::new(
-        rated,
-        vec![
-            Column::new("id".into(), r_id),
-            Column::new("ticket_id".into(), r_ticket),
-            Column::new("score".into(), r_score),
-            ts("created_at", r_at)?,
-            Column::new("assignee_email".into(), r_agent),
-        ],
-    )?;
+    let (tickets, ratings) = c.frames(n)?;
     Ok((tickets, ratings, drawn))
 }
 

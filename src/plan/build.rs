@@ -3,16 +3,18 @@
 use std::path::Path;
 
 use super::*;
+use crate::catalog::KpiDefinition;
 use crate::catalog::{self, KpiOptions, DURATION_STATS};
 use crate::model::{self, ColumnType, Fill};
-use crate::spec::{ColumnSpec, Located, PipelineSpec, SourceSpec};
+use crate::spec::{ColumnSpec, KpiEntry, Located, PipelineSpec, SourceSpec};
 use crate::suggest;
 use indexmap::IndexMap;
 
 const DEFAULT_MIN_SAMPLE: u64 = 30;
 
-/// Validates a parsed pipeline. `path` is the pipeline file (sources resolve against its folder).
-pub fn build(spec: PipelineSpec, path: &Path, text: String) -> Result<Plan, PlanError> {
+/// Validates a parsed pipeline. `path` is the pipeline file (sources resolve against its folder). Each part
+/// of the spec has its `check_*` function; every problem is collected, so one run reports them all.
+pub fn build(spec: PipelineSpec, path: &Path, text: String, settings: RunSettings) -> Result<Plan, PlanError> {
     let mut errs = Vec::new();
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     // Destructure so that a new spec field cannot be forgotten here.
@@ -42,6 +44,15 @@ pub fn build(spec: PipelineSpec, path: &Path, text: String) -> Result<Plan, Plan
     let plausible = plausible_of(definitions.plausible.as_ref(), &mut errs);
     let definitions = definitions_of(definitions, &mut errs);
     let min_sample = min_sample.map(|m| m.value).unwrap_or(DEFAULT_MIN_SAMPLE);
+    let sla = Sla {
+        first_response: sla_rules(sla.first_response, &mut errs),
+        resolution: sla_rules(sla.resolution, &mut errs),
+    };
+    let layout = check_layout(outputs.layout.as_ref(), &mut errs);
+    let report = report.and_then(|r| report_of(r, &mut errs));
+    let calendars: Vec<_> = calendars.into_iter().filter_map(|(n, c)| calendar(n, c, &mut errs)).collect();
+    let business_hours = calendar_rules(&calendars, business_hours, &mut errs);
+    let max_rejected_share = max_rejected_share.map(|share| check_max_rejected_share(share, &mut errs));
 
     let mut plan = Plan {
         name,
@@ -52,46 +63,101 @@ pub fn build(spec: PipelineSpec, path: &Path, text: String) -> Result<Plan, Plan
         kpis: Vec::new(),
         segments: Vec::new(),
         window: Window::default(),
-        sla: Sla {
-            first_response: sla_rules(sla.first_response, &mut errs),
-            resolution: sla_rules(sla.resolution, &mut errs),
-        },
-        as_of: jiff::Timestamp::now(),
+        sla,
+        as_of: settings.as_of.unwrap_or_else(jiff::Timestamp::now),
         table_filters: Vec::new(),
         output_dir: outputs.dir.map(|d| base.join(&d.value)),
         store_dir: outputs.store.as_ref().map(|d| base.join(&d.value)),
-        layout: match outputs.layout.as_ref().map(|l| l.as_str()) {
-            None | Some("single") => Layout::Single,
-            Some("hive") => Layout::Hive,
-            Some(other) => {
-                errs.push(
-                    Diagnostic::new(format!("unknown output layout `{other}`"), outputs.layout.as_ref().unwrap().at)
-                        .with_help(suggest::help(other, &["single", "hive"])),
-                );
-                Layout::Single
-            },
-        },
+        layout,
         formats: Vec::new(),
         per_ticket: outputs.tickets,
-        calendars: Vec::new(),
-        business_hours: Vec::new(),
-        max_rejected_share: None,
+        calendars,
+        business_hours,
+        max_rejected_share,
         allow_empty,
         review_sample: None,
         follow_up: None,
         benchmarks: None,
-        engine: EngineChoice::Auto,
+        engine: settings.engine,
         plausible,
-        report: report.and_then(|r| report_of(r, &mut errs)),
+        report,
     };
-    plan.calendars = calendars.into_iter().filter_map(|(n, c)| calendar(n, c, &mut errs)).collect();
-    plan.business_hours = calendar_rules(&plan.calendars, business_hours, &mut errs);
-    if let Some(share) = max_rejected_share {
-        if !(0.0..=1.0).contains(&share.value) {
-            errs.push(Diagnostic::new("`max_rejected_share` is a share between 0 and 1 (e.g. 0.01 for 1 %)", share.at));
+    check_business_sla(&plan, &mut errs);
+    check_something_to_compute(&kpis, &segments, &mut errs);
+
+    let declared = super::metric::metrics_of(&plan, &text, metrics, &mut errs);
+    for entry in kpis.iter() {
+        if let Some(def) = check_kpi(&plan, &declared, entry, min_sample, &mut errs) {
+            plan.kpis.push(def);
         }
-        plan.max_rejected_share = Some(share.value);
     }
+    plan.review_sample = review_sample.and_then(|r| review_sample_of(&plan, r, &mut errs));
+    plan.follow_up = follow_up.and_then(|f| follow_up_of(&plan, f, &mut errs));
+    plan.benchmarks = benchmarks.map(|b| check_benchmarks(b, &base, &mut errs));
+    for (seg_name, seg) in segments.value {
+        if let Some(s) = segment(&plan, seg_name, seg, &mut errs) {
+            plan.segments.push(s);
+        }
+    }
+    if let Some(w) = filters.window {
+        plan.window = check_window(w, &mut errs);
+    }
+    for (table, sql) in [(Table::Tickets, filters.tickets), (Table::Surveys, filters.surveys)] {
+        if let Some(sql) = sql {
+            plan.table_filters.push((table, Sql { text: sql.value, at: sql.at }));
+        }
+    }
+    plan.formats = check_formats(outputs.formats, &mut errs);
+    errs.extend(sql_errors(&plan, &text));
+
+    if errs.is_empty() {
+        plan.pipeline_text = text;
+        Ok(plan)
+    } else {
+        errs.sort_by_key(|d| (d.at.line, d.at.column));
+        Err(PlanError { path: path.to_path_buf(), text, diagnostics: errs })
+    }
+}
+
+fn check_layout(layout: Option<&Located<String>>, errs: &mut Vec<Diagnostic>) -> Layout {
+    match layout.map(|l| (l.as_str(), l.at)) {
+        None | Some(("single", _)) => Layout::Single,
+        Some(("hive", _)) => Layout::Hive,
+        Some((other, at)) => {
+            errs.push(
+                Diagnostic::new(format!("unknown output layout `{other}`"), at)
+                    .with_help(suggest::help(other, &["single", "hive"])),
+            );
+            Layout::Single
+        },
+    }
+}
+
+fn check_formats(formats: Option<Vec<Located<String>>>, errs: &mut Vec<Diagnostic>) -> Vec<OutputFormat> {
+    let Some(list) = formats else { return vec![OutputFormat::Parquet, OutputFormat::Csv] };
+    list.iter()
+        .filter_map(|f| match f.as_str() {
+            "parquet" => Some(OutputFormat::Parquet),
+            "csv" => Some(OutputFormat::Csv),
+            other => {
+                errs.push(
+                    Diagnostic::new(format!("unknown output format `{other}`",), f.at)
+                        .with_help(suggest::help(other, &["parquet", "csv"])),
+                );
+                None
+            },
+        })
+        .collect()
+}
+
+fn check_max_rejected_share(share: Located<f64>, errs: &mut Vec<Diagnostic>) -> f64 {
+    if !(0.0..=1.0).contains(&share.value) {
+        errs.push(Diagnostic::new("`max_rejected_share` is a share between 0 and 1 (e.g. 0.01 for 1 %)", share.at));
+    }
+    share.value
+}
+
+fn check_business_sla(plan: &Plan, errs: &mut Vec<Diagnostic>) {
     let business_sla = plan.sla.first_response.iter().chain(&plan.sla.resolution).any(|r| r.business);
     if business_sla && plan.business_hours.is_empty() {
         errs.push(
@@ -102,261 +168,263 @@ pub fn build(spec: PipelineSpec, path: &Path, text: String) -> Result<Plan, Plan
             .with_help("e.g. business_hours: [{ channel: email, calendar: office }]"),
         );
     }
+}
 
+fn check_something_to_compute(
+    kpis: &Located<Vec<Located<KpiEntry>>>,
+    segments: &Located<IndexMap<Located<String>, Located<crate::spec::SegmentSpec>>>,
+    errs: &mut Vec<Diagnostic>,
+) {
     if kpis.is_empty() {
         errs.push(
             Diagnostic::new("`kpis` lists no KPI: there is nothing to compute", kpis.at)
                 .with_help("e.g. kpis: [ticket_volume, first_response_time]; `deskpulse kpis` lists the catalog"),
         );
     }
-    if segments.is_empty() {
+    if segments.value.is_empty() {
         errs.push(
             Diagnostic::new("`segments` declares no segment: no table would be written", segments.at)
                 .with_help("e.g. segments: { overall_month: { by: [], grain: month } }"),
         );
     }
-    let declared = super::metric::metrics_of(&plan, &text, metrics, &mut errs);
-    for entry in kpis.iter() {
-        let at = if entry.name.at.is_known() { entry.name.at } else { entry.at };
-        if let Some(metric) = declared.metrics.iter().find(|m| m.name == entry.name.value) {
-            if plan.kpis.iter().any(|k| k.name == metric.name) {
-                errs.push(Diagnostic::new(format!("KPI `{}` is listed twice", metric.name), at));
-                continue;
-            }
-            for (option, given) in [("as", entry.variant.is_some()), ("stats", entry.stats.is_some())] {
-                if given {
-                    errs.push(Diagnostic::new(
-                        format!("`{option}` applies to catalog KPIs; declare another metric instead"),
-                        at,
-                    ));
-                }
-            }
-            let mut def = metric.clone();
-            def.min_sample = entry.min_sample.as_ref().map(|m| m.value).unwrap_or(min_sample);
-            plan.kpis.push(def);
-            continue;
+}
+
+fn check_benchmarks(spec: Located<crate::spec::BenchmarksSpec>, base: &Path, errs: &mut Vec<Diagnostic>) -> Benchmarks {
+    let min_peers = spec.min_peers.as_ref().map(|m| m.value).unwrap_or(5);
+    if min_peers < 2 {
+        let at = spec.min_peers.as_ref().map(|m| m.at).unwrap_or(spec.at);
+        errs.push(Diagnostic::new("`min_peers` must be at least 2: a rank needs someone to be ranked against", at));
+    }
+    Benchmarks {
+        reference: spec.reference.as_ref().map(|r| base.join(&r.value)),
+        reference_at: spec.reference.as_ref().map(|r| r.at).unwrap_or(spec.at),
+        min_peers,
+    }
+}
+
+fn check_window(spec: crate::spec::WindowSpec, errs: &mut Vec<Diagnostic>) -> Window {
+    let window = Window { from: spec.from.and_then(|d| date(&d, errs)), to: spec.to.and_then(|d| date(&d, errs)) };
+    if let (Some(from), Some(to)) = (window.from, window.to) {
+        if from >= to {
+            errs.push(Diagnostic::new("the window's `from` must come before its `to`", Location::default()));
         }
-        if declared.names.contains(&entry.name.value) && catalog::lookup(&entry.name).is_none() {
-            continue; // its definition's errors are reported
-        }
-        let Some(info) = catalog::lookup(&entry.name) else {
-            let mut known = catalog::names();
-            known.extend(declared.names.iter().map(String::as_str));
-            errs.push(
-                Diagnostic::new(format!("unknown KPI `{}`", entry.name.value), at)
-                    .with_help(suggest::help(&entry.name, &known)),
-            );
-            continue;
-        };
-        // A variant (`as:`) is the catalog KPI under another output name, with its own options.
-        let name = match &entry.variant {
-            Some(v) => {
-                let valid =
-                    !v.is_empty() && v.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-                if !valid {
-                    errs.push(Diagnostic::new(
-                        format!("`as: {}` must use lowercase letters, digits and `_` (it names output rows)", v.value),
-                        v.at,
-                    ));
-                } else if v.as_str() != info.name && catalog::lookup(v).is_some() {
-                    errs.push(Diagnostic::new(format!("`as: {}` is the name of another catalog KPI", v.value), v.at));
-                }
-                v.value.clone()
-            },
-            None => info.name.to_string(),
-        };
-        if plan.kpis.iter().any(|k| k.name == name) {
-            errs.push(Diagnostic::new(format!("KPI `{name}` is listed twice",), at).with_help(format!(
-                "to compute `{}` twice with other options, give one of them its own name: \
-                 {{ name: {}, as: {}_2, … }}",
-                info.name, info.name, info.name
-            )));
-            continue;
-        }
-        // Only known statistics reach `define`; the others are reported here.
-        let mut stats_wanted = None;
-        if let Some(stats) = &entry.stats {
-            if !info.is_duration() {
-                errs.push(Diagnostic::new(format!("KPI `{}` takes no `stats` option", info.name), stats.at));
-            } else if stats.is_empty() {
-                errs.push(
-                    Diagnostic::new(format!("`stats` of `{}` lists no statistic", info.name), stats.at).with_help(
-                        format!("list some of {}, or leave `stats` out for the default", DURATION_STATS.join(", ")),
-                    ),
-                );
-            } else {
-                let mut known = Vec::new();
-                for s in stats.iter() {
-                    if DURATION_STATS.contains(&s.as_str()) {
-                        if known.contains(s) {
-                            errs.push(Diagnostic::new(
-                                format!("statistic `{s}` of `{}` is listed twice", info.name),
-                                stats.at,
-                            ));
-                        }
-                        known.push(s.clone());
-                    } else {
-                        errs.push(
-                            Diagnostic::new(format!("unknown statistic `{s}` for `{}`", info.name), stats.at)
-                                .with_help(stat_help(s)),
-                        );
-                    }
-                }
-                stats_wanted = Some(known);
-            }
-        }
-        for section in info.config {
-            let declared = match section {
-                catalog::Section::SlaFirstResponse => !plan.sla.first_response.is_empty(),
-                catalog::Section::SlaResolution => !plan.sla.resolution.is_empty(),
-            };
-            if !declared {
-                errs.push(
-                    Diagnostic::new(format!("KPI `{}` needs targets under `{}`", info.name, section.as_str()), at)
-                        .with_help("e.g. sla: { first_response: [{ channel: chat, target: 60s }] }"),
-                );
-            }
-        }
-        if info.table.is_derived() {
-            // Fed by messages: `lookups` names what it needs.
-        } else if !fed(&plan, info.table) {
+    }
+    window
+}
+
+/// One entry of `kpis:`: a declared metric, or a catalog KPI with its options (`as`, `stats`, `clock`,
+/// `min_sample`) checked against what the pipeline maps.
+fn check_kpi(
+    plan: &Plan,
+    declared: &super::metric::Declared,
+    entry: &Located<KpiEntry>,
+    min_sample: u64,
+    errs: &mut Vec<Diagnostic>,
+) -> Option<KpiDefinition> {
+    let at = if entry.name.at.is_known() { entry.name.at } else { entry.at };
+    if let Some(metric) = declared.metrics.iter().find(|m| m.name == entry.name.value) {
+        return check_declared_entry(plan, metric, entry, at, min_sample, errs);
+    }
+    if declared.names.contains(&entry.name.value) && catalog::lookup(&entry.name).is_none() {
+        return None; // its definition's errors are reported
+    }
+    let Some(info) = catalog::lookup(&entry.name) else {
+        let mut known = catalog::names();
+        known.extend(declared.names.iter().map(String::as_str));
+        errs.push(
+            Diagnostic::new(format!("unknown KPI `{}`", entry.name.value), at)
+                .with_help(suggest::help(&entry.name, &known)),
+        );
+        return None;
+    };
+    let name = check_variant(info, entry.variant.as_ref(), errs);
+    if plan.kpis.iter().any(|k| k.name == name) {
+        errs.push(Diagnostic::new(format!("KPI `{name}` is listed twice",), at).with_help(format!(
+            "to compute `{}` twice with other options, give one of them its own name: \
+             {{ name: {}, as: {}_2, … }}",
+            info.name, info.name, info.name
+        )));
+        return None;
+    }
+    let stats = entry.stats.as_ref().and_then(|stats| check_stats(info, stats, errs));
+    check_sla_sections(plan, info, at, errs);
+    check_kpi_inputs(plan, info, at, min_sample, errs);
+    let business = check_clock(plan, info, entry.clock.as_ref(), errs);
+    let options = KpiOptions {
+        stats: stats.filter(|s| !s.is_empty()),
+        min_sample: entry.min_sample.as_ref().map(|m| m.value).unwrap_or(min_sample),
+        business,
+    };
+    let mut def = info.define(&plan.definitions, &options);
+    def.name = name;
+    Some(def)
+}
+
+fn check_declared_entry(
+    plan: &Plan,
+    metric: &KpiDefinition,
+    entry: &Located<KpiEntry>,
+    at: Location,
+    min_sample: u64,
+    errs: &mut Vec<Diagnostic>,
+) -> Option<KpiDefinition> {
+    if plan.kpis.iter().any(|k| k.name == metric.name) {
+        errs.push(Diagnostic::new(format!("KPI `{}` is listed twice", metric.name), at));
+        return None;
+    }
+    for (option, given) in [("as", entry.variant.is_some()), ("stats", entry.stats.is_some())] {
+        if given {
             errs.push(Diagnostic::new(
-                format!("KPI `{}` needs the `{}` table, but no source feeds it", info.name, info.table),
+                format!("`{option}` applies to catalog KPIs; declare another metric instead"),
                 at,
             ));
-        } else {
-            let def = info.define(&plan.definitions, &KpiOptions { stats: None, min_sample, business: false });
-            let needed = info.columns_read(&def);
-            for (table, column) in info.lookups {
-                if !plan.has_column(*table, column) {
-                    errs.push(Diagnostic::new(
-                        format!("KPI `{}` needs `{table}.{column}`, which no source maps", info.name),
-                        at,
-                    ));
-                }
+        }
+    }
+    let mut def = metric.clone();
+    def.min_sample = entry.min_sample.as_ref().map(|m| m.value).unwrap_or(min_sample);
+    Some(def)
+}
+
+/// A variant (`as:`) is the catalog KPI under another output name, with its own options.
+fn check_variant(info: &catalog::KpiInfo, variant: Option<&Located<String>>, errs: &mut Vec<Diagnostic>) -> String {
+    let Some(v) = variant else { return info.name.to_string() };
+    let valid = !v.is_empty() && v.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if !valid {
+        errs.push(Diagnostic::new(
+            format!("`as: {}` must use lowercase letters, digits and `_` (it names output rows)", v.value),
+            v.at,
+        ));
+    } else if v.as_str() != info.name && catalog::lookup(v).is_some() {
+        errs.push(Diagnostic::new(format!("`as: {}` is the name of another catalog KPI", v.value), v.at));
+    }
+    v.value.clone()
+}
+
+/// Only known statistics reach `define`; the others are reported here.
+fn check_stats(
+    info: &catalog::KpiInfo,
+    stats: &Located<Vec<String>>,
+    errs: &mut Vec<Diagnostic>,
+) -> Option<Vec<String>> {
+    if !info.is_duration() {
+        errs.push(Diagnostic::new(format!("KPI `{}` takes no `stats` option", info.name), stats.at));
+        return None;
+    }
+    if stats.is_empty() {
+        errs.push(
+            Diagnostic::new(format!("`stats` of `{}` lists no statistic", info.name), stats.at)
+                .with_help(format!("list some of {}, or leave `stats` out for the default", DURATION_STATS.join(", "))),
+        );
+        return None;
+    }
+    let mut known = Vec::new();
+    for s in stats.iter() {
+        if DURATION_STATS.contains(&s.as_str()) {
+            if known.contains(s) {
+                errs.push(Diagnostic::new(format!("statistic `{s}` of `{}` is listed twice", info.name), stats.at));
             }
-            for column in needed {
-                if model::is_derived(info.table, column) {
-                    continue;
-                }
-                let c = info.table.column(column).expect("catalog inputs are canonical columns");
-                if c.fill == Fill::Required || plan.has_column(info.table, column) {
-                    continue;
-                }
-                if let Fill::Column(other) = c.fill {
-                    if plan.has_column(info.table, other) {
-                        continue;
-                    }
-                }
-                let defaulted = !matches!(c.fill, Fill::Null);
-                if defaulted && !info.inputs.contains(&column) {
-                    continue;
-                }
+            known.push(s.clone());
+        } else {
+            errs.push(
+                Diagnostic::new(format!("unknown statistic `{s}` for `{}`", info.name), stats.at)
+                    .with_help(stat_help(s)),
+            );
+        }
+    }
+    Some(known)
+}
+
+fn check_sla_sections(plan: &Plan, info: &catalog::KpiInfo, at: Location, errs: &mut Vec<Diagnostic>) {
+    for section in info.config {
+        let declared = match section {
+            catalog::Section::SlaFirstResponse => !plan.sla.first_response.is_empty(),
+            catalog::Section::SlaResolution => !plan.sla.resolution.is_empty(),
+        };
+        if !declared {
+            errs.push(
+                Diagnostic::new(format!("KPI `{}` needs targets under `{}`", info.name, section.as_str()), at)
+                    .with_help("e.g. sla: { first_response: [{ channel: chat, target: 60s }] }"),
+            );
+        }
+    }
+}
+
+/// The table a catalog KPI reads is fed, and every column its definition reads is mapped or filled.
+fn check_kpi_inputs(plan: &Plan, info: &catalog::KpiInfo, at: Location, min_sample: u64, errs: &mut Vec<Diagnostic>) {
+    if info.table.is_derived() {
+        return; // fed by messages: `lookups` names what it needs
+    }
+    if !fed(plan, info.table) {
+        errs.push(Diagnostic::new(
+            format!("KPI `{}` needs the `{}` table, but no source feeds it", info.name, info.table),
+            at,
+        ));
+        return;
+    }
+    let def = info.define(&plan.definitions, &KpiOptions { stats: None, min_sample, business: false });
+    for (table, column) in info.lookups {
+        if !plan.has_column(*table, column) {
+            errs.push(Diagnostic::new(
+                format!("KPI `{}` needs `{table}.{column}`, which no source maps", info.name),
+                at,
+            ));
+        }
+    }
+    for column in info.columns_read(&def) {
+        if model::is_derived(info.table, column) {
+            continue;
+        }
+        let c = info.table.column(column).expect("catalog inputs are canonical columns");
+        if c.fill == Fill::Required || plan.has_column(info.table, column) {
+            continue;
+        }
+        if let Fill::Column(other) = c.fill {
+            if plan.has_column(info.table, other) {
+                continue;
+            }
+        }
+        let defaulted = !matches!(c.fill, Fill::Null);
+        if defaulted && !info.inputs.contains(&column) {
+            continue;
+        }
+        errs.push(
+            Diagnostic::new(format!("KPI `{}` needs `{}.{column}`, which no source maps", info.name, info.table), at)
+                .with_help(format!("map it under `columns:` of a {} source", info.table)),
+        );
+    }
+}
+
+/// `clock: business` (true) or `wall` (false, the default).
+fn check_clock(
+    plan: &Plan,
+    info: &catalog::KpiInfo,
+    clock: Option<&Located<String>>,
+    errs: &mut Vec<Diagnostic>,
+) -> bool {
+    match clock {
+        None => false,
+        Some(c) if c.as_str() == "wall" => false,
+        Some(c) if c.as_str() == "business" => {
+            if !info.has_business_clock() {
+                errs.push(Diagnostic::new(format!("KPI `{}` has no business-hours variant", info.name), c.at));
+            } else if plan.business_hours.is_empty() {
                 errs.push(
                     Diagnostic::new(
-                        format!("KPI `{}` needs `{}.{column}`, which no source maps", info.name, info.table),
-                        at,
+                        format!("KPI `{}` on the business clock needs `calendars` and `business_hours`", info.name),
+                        c.at,
                     )
-                    .with_help(format!("map it under `columns:` of a {} source", info.table)),
+                    .with_help("e.g. business_hours: [{ calendar: office }] for every ticket"),
                 );
             }
-        }
-        let business = match &entry.clock {
-            None => false,
-            Some(c) if c.as_str() == "wall" => false,
-            Some(c) if c.as_str() == "business" => {
-                if !info.has_business_clock() {
-                    errs.push(Diagnostic::new(format!("KPI `{}` has no business-hours variant", info.name), c.at));
-                } else if plan.business_hours.is_empty() {
-                    errs.push(
-                        Diagnostic::new(
-                            format!("KPI `{}` on the business clock needs `calendars` and `business_hours`", info.name),
-                            c.at,
-                        )
-                        .with_help("e.g. business_hours: [{ calendar: office }] for every ticket"),
-                    );
-                }
-                true
-            },
-            Some(c) => {
-                errs.push(
-                    Diagnostic::new(format!("unknown clock `{}`", c.value), c.at)
-                        .with_help(suggest::help(c, &["wall", "business"])),
-                );
-                false
-            },
-        };
-        let options = KpiOptions {
-            stats: stats_wanted.filter(|s| !s.is_empty()),
-            min_sample: entry.min_sample.as_ref().map(|m| m.value).unwrap_or(min_sample),
-            business,
-        };
-        let mut def = info.define(&plan.definitions, &options);
-        def.name = name;
-        plan.kpis.push(def);
-    }
-
-    plan.review_sample = review_sample.and_then(|r| review_sample_of(&plan, r, &mut errs));
-    plan.follow_up = follow_up.and_then(|f| follow_up_of(&plan, f, &mut errs));
-    plan.benchmarks = benchmarks.map(|b| {
-        let min_peers = b.min_peers.as_ref().map(|m| m.value).unwrap_or(5);
-        if min_peers < 2 {
-            let at = b.min_peers.as_ref().map(|m| m.at).unwrap_or(b.at);
-            errs.push(Diagnostic::new("`min_peers` must be at least 2: a rank needs someone to be ranked against", at));
-        }
-        Benchmarks {
-            reference: b.reference.as_ref().map(|r| base.join(&r.value)),
-            reference_at: b.reference.as_ref().map(|r| r.at).unwrap_or(b.at),
-            min_peers,
-        }
-    });
-
-    for (seg_name, seg) in segments.value {
-        if let Some(s) = segment(&plan, seg_name, seg, &mut errs) {
-            plan.segments.push(s);
-        }
-    }
-
-    if let Some(w) = filters.window {
-        plan.window.from = w.from.and_then(|d| date(&d, &mut errs));
-        plan.window.to = w.to.and_then(|d| date(&d, &mut errs));
-        if let (Some(from), Some(to)) = (plan.window.from, plan.window.to) {
-            if from >= to {
-                errs.push(Diagnostic::new("the window's `from` must come before its `to`", Location::default()));
-            }
-        }
-    }
-    for (table, sql) in [(Table::Tickets, filters.tickets), (Table::Surveys, filters.surveys)] {
-        if let Some(sql) = sql {
-            plan.table_filters.push((table, Sql { text: sql.value, at: sql.at }));
-        }
-    }
-
-    plan.formats = match outputs.formats {
-        None => vec![OutputFormat::Parquet, OutputFormat::Csv],
-        Some(list) => list
-            .iter()
-            .filter_map(|f| match f.as_str() {
-                "parquet" => Some(OutputFormat::Parquet),
-                "csv" => Some(OutputFormat::Csv),
-                other => {
-                    errs.push(
-                        Diagnostic::new(format!("unknown output format `{other}`",), f.at)
-                            .with_help(suggest::help(other, &["parquet", "csv"])),
-                    );
-                    None
-                },
-            })
-            .collect(),
-    };
-    errs.extend(sql_errors(&plan, &text));
-
-    if errs.is_empty() {
-        plan.pipeline_text = text;
-        Ok(plan)
-    } else {
-        errs.sort_by_key(|d| (d.at.line, d.at.column));
-        Err(PlanError { path: path.to_path_buf(), text, diagnostics: errs })
+            true
+        },
+        Some(c) => {
+            errs.push(
+                Diagnostic::new(format!("unknown clock `{}`", c.value), c.at)
+                    .with_help(suggest::help(c, &["wall", "business"])),
+            );
+            false
+        },
     }
 }
 
@@ -488,38 +556,7 @@ fn source(name: String, spec: Located<SourceSpec>, base: &Path, errs: &mut Vec<D
         );
         return None;
     };
-    let format = match spec.format.as_ref().map(|f| f.as_str()) {
-        Some("csv") => FileFormat::Csv,
-        Some("parquet") => FileFormat::Parquet,
-        Some("ndjson") | Some("jsonl") => FileFormat::Ndjson,
-        Some(other) => {
-            errs.push(
-                Diagnostic::new(format!("unknown format `{other}`"), spec.format.as_ref().unwrap().at)
-                    .with_help(suggest::help(other, &["csv", "parquet", "ndjson"])),
-            );
-            FileFormat::Csv
-        },
-        None => {
-            let lower = spec.path.to_lowercase();
-            let lower = lower.trim_end_matches(".gz").trim_end_matches(".zst");
-            if lower.ends_with(".parquet") || lower.ends_with(".pq") {
-                FileFormat::Parquet
-            } else if lower.ends_with(".ndjson") || lower.ends_with(".jsonl") {
-                FileFormat::Ndjson
-            } else if lower.ends_with(".csv") || lower.ends_with(".tsv") || lower.ends_with(".txt") {
-                FileFormat::Csv
-            } else {
-                errs.push(Diagnostic::new(
-                    format!(
-                        "source `{name}`: cannot tell the format of `{}`; add `format: csv|parquet|ndjson`",
-                        spec.path.value
-                    ),
-                    spec.path.at,
-                ));
-                FileFormat::Csv
-            }
-        },
-    };
+    let format = check_format(&name, spec.format.as_ref(), &spec.path, errs);
     let csv = csv_options(&spec.csv, errs);
 
     let mut columns = Vec::new();
@@ -537,7 +574,81 @@ fn source(name: String, spec: Located<SourceSpec>, base: &Path, errs: &mut Vec<D
         }
     }
     let thread = spec.thread.map(|t| Thread { id: t.value.id.value, in_reply_to: t.value.in_reply_to.value, at: t.at });
-    if let Some(t) = &thread {
+    check_thread_and_required(&name, table, thread.as_ref(), &columns, at, errs);
+    let pattern = base.join(&spec.path.value).to_string_lossy().into_owned();
+    let filter = spec.filter.map(|f| Sql { text: f.value, at: f.at });
+    let duplicates = check_duplicates(&name, spec.duplicates.as_ref(), spec.latest_by, at, errs);
+    let quarantine_unreadable = check_choice(spec.on_error.as_ref(), "on_error", ["fail", "quarantine"], errs);
+    let keep_orphans = check_choice(spec.references.as_ref(), "references", ["quarantine", "keep"], errs);
+    let attributes = attributes_of(&name, table, spec.attributes, errs);
+    Some(Source {
+        name,
+        table,
+        pattern,
+        pattern_at: spec.path.at,
+        format,
+        csv,
+        filter,
+        columns,
+        duplicates,
+        quarantine_unreadable,
+        keep_orphans,
+        thread,
+        attributes,
+    })
+}
+
+/// The source's `format:`, or the one its path's extension names.
+fn check_format(
+    name: &str,
+    format: Option<&Located<String>>,
+    path: &Located<String>,
+    errs: &mut Vec<Diagnostic>,
+) -> FileFormat {
+    match format.map(|f| (f.as_str(), f.at)) {
+        Some(("csv", _)) => FileFormat::Csv,
+        Some(("parquet", _)) => FileFormat::Parquet,
+        Some(("ndjson", _)) | Some(("jsonl", _)) => FileFormat::Ndjson,
+        Some((other, at)) => {
+            errs.push(
+                Diagnostic::new(format!("unknown format `{other}`"), at)
+                    .with_help(suggest::help(other, &["csv", "parquet", "ndjson"])),
+            );
+            FileFormat::Csv
+        },
+        None => {
+            let lower = path.to_lowercase();
+            let lower = lower.trim_end_matches(".gz").trim_end_matches(".zst");
+            if lower.ends_with(".parquet") || lower.ends_with(".pq") {
+                FileFormat::Parquet
+            } else if lower.ends_with(".ndjson") || lower.ends_with(".jsonl") {
+                FileFormat::Ndjson
+            } else if lower.ends_with(".csv") || lower.ends_with(".tsv") || lower.ends_with(".txt") {
+                FileFormat::Csv
+            } else {
+                errs.push(Diagnostic::new(
+                    format!(
+                        "source `{name}`: cannot tell the format of `{}`; add `format: csv|parquet|ndjson`",
+                        path.value
+                    ),
+                    path.at,
+                ));
+                FileFormat::Csv
+            }
+        },
+    }
+}
+
+/// A `thread` source is a messages source without ticket ids, and every required column is mapped.
+fn check_thread_and_required(
+    name: &str,
+    table: Table,
+    thread: Option<&Thread>,
+    columns: &[ColumnMapping],
+    at: Location,
+    errs: &mut Vec<Diagnostic>,
+) {
+    if let Some(t) = thread {
         if table != Table::Messages {
             errs.push(Diagnostic::new(format!("source `{name}`: `thread` applies to messages sources"), t.at));
         }
@@ -560,15 +671,23 @@ fn source(name: String, spec: Located<SourceSpec>, base: &Path, errs: &mut Vec<D
             ));
         }
     }
-    let pattern = base.join(&spec.path.value).to_string_lossy().into_owned();
-    let filter = spec.filter.map(|f| Sql { text: f.value, at: f.at });
-    let duplicates = match (spec.duplicates.as_ref().map(|d| d.as_str()), spec.latest_by) {
+}
+
+/// `duplicates:` (`reject`, or `keep_latest` with `latest_by`).
+fn check_duplicates(
+    name: &str,
+    duplicates: Option<&Located<String>>,
+    latest_by: Option<Located<String>>,
+    at: Location,
+    errs: &mut Vec<Diagnostic>,
+) -> Duplicates {
+    match (duplicates.map(|d| d.as_str()), latest_by) {
         (None | Some("reject"), None) => Duplicates::Reject,
         (Some("keep_latest"), Some(by)) => Duplicates::KeepLatest { by: by.value, at: by.at },
         (Some("keep_latest"), None) => {
             errs.push(Diagnostic::new(
                 format!("source `{name}`: `duplicates: keep_latest` needs `latest_by`, the source column that orders the copies"),
-                spec.duplicates.as_ref().map(|d| d.at).unwrap_or(at),
+                duplicates.map(|d| d.at).unwrap_or(at),
             ));
             Duplicates::Reject
         },
@@ -578,50 +697,28 @@ fn source(name: String, spec: Located<SourceSpec>, base: &Path, errs: &mut Vec<D
         },
         (Some(other), _) => {
             errs.push(
-                Diagnostic::new(format!("unknown duplicates policy `{other}`"), spec.duplicates.as_ref().unwrap().at)
+                Diagnostic::new(format!("unknown duplicates policy `{other}`"), duplicates.map(|d| d.at).unwrap_or(at))
                     .with_help(suggest::help(other, &["reject", "keep_latest"])),
             );
             Duplicates::Reject
         },
-    };
-    let quarantine_unreadable = match spec.on_error.as_ref().map(|o| o.as_str()) {
-        None | Some("fail") => false,
-        Some("quarantine") => true,
-        Some(other) => {
+    }
+}
+
+/// A two-way option: false for the first (default) value, true for the second.
+fn check_choice(value: Option<&Located<String>>, what: &str, values: [&str; 2], errs: &mut Vec<Diagnostic>) -> bool {
+    let Some(v) = value else { return false };
+    match v.as_str() {
+        s if s == values[0] => false,
+        s if s == values[1] => true,
+        other => {
             errs.push(
-                Diagnostic::new(format!("unknown `on_error` value `{other}`"), spec.on_error.as_ref().unwrap().at)
-                    .with_help(suggest::help(other, &["fail", "quarantine"])),
+                Diagnostic::new(format!("unknown `{what}` value `{other}`"), v.at)
+                    .with_help(suggest::help(other, &values)),
             );
             false
         },
-    };
-    let keep_orphans = match spec.references.as_ref().map(|o| o.as_str()) {
-        None | Some("quarantine") => false,
-        Some("keep") => true,
-        Some(other) => {
-            errs.push(
-                Diagnostic::new(format!("unknown `references` value `{other}`"), spec.references.as_ref().unwrap().at)
-                    .with_help(suggest::help(other, &["quarantine", "keep"])),
-            );
-            false
-        },
-    };
-    let attributes = attributes_of(&name, table, spec.attributes, errs);
-    Some(Source {
-        name,
-        table,
-        pattern,
-        pattern_at: spec.path.at,
-        format,
-        csv,
-        filter,
-        columns,
-        duplicates,
-        quarantine_unreadable,
-        keep_orphans,
-        thread,
-        attributes,
-    })
+    }
 }
 
 /// A name a pipeline gives to output rows or columns (metrics, attributes): a lowercase letter, then
@@ -753,7 +850,7 @@ fn column_mapping(
     errs: &mut Vec<Diagnostic>,
 ) -> Option<ColumnMapping> {
     let at = mapping.at;
-    let detail = match mapping.value {
+    let mut detail = match mapping.value {
         ColumnSpec::Source(name) => {
             return Some(ColumnMapping {
                 canonical: column,
@@ -772,37 +869,76 @@ fn column_mapping(
         },
         ColumnSpec::Detailed(d) => *d,
     };
-    let temporal = matches!(column.ty, ColumnType::Timestamp | ColumnType::Date);
-    let value = match (detail.column, detail.constant, detail.expr, detail.date, detail.time) {
-        (Some(c), None, None, None, None) => MappedValue::Column { name: c.value, at: c.at },
-        (None, Some(v), None, None, None) => MappedValue::Constant(v.value),
-        (None, None, Some(e), None, None) => MappedValue::Expr(Sql { text: e.value, at: e.at }),
+    let value = check_mapped_value(column, &mut detail, at, errs)?;
+    let after = check_after(table, column, detail.after.as_ref(), errs);
+    let duration = check_duration(column, detail.duration.as_ref(), after.is_some(), errs);
+    check_reading_options(column, &detail, at, errs);
+    let lower = |v: Option<Vec<String>>, d: &[&str]| -> Vec<String> {
+        v.map(|v| v.into_iter().map(|s| s.to_lowercase()).collect())
+            .unwrap_or_else(|| d.iter().map(|s| s.to_string()).collect())
+    };
+    Some(ColumnMapping {
+        canonical: column,
+        value,
+        format: detail.format.map(|f| f.value),
+        time_zone: detail.time_zone.map(|t| t.value),
+        map: detail.map.map(|m| m.value.into_iter().collect()).unwrap_or_default(),
+        default: detail.default.map(|d| d.value),
+        true_values: lower(detail.true_values, TRUE_VALUES),
+        false_values: lower(detail.false_values, FALSE_VALUES),
+        duration,
+        integer: detail.integer,
+        after,
+        at,
+    })
+}
+
+/// Where a column's value comes from: one of `column`, `constant`, `expr`, or `date` with `time`.
+fn check_mapped_value(
+    column: &'static model::Column,
+    detail: &mut crate::spec::ColumnDetail,
+    at: Location,
+    errs: &mut Vec<Diagnostic>,
+) -> Option<MappedValue> {
+    match (detail.column.take(), detail.constant.take(), detail.expr.take(), detail.date.take(), detail.time.take()) {
+        (Some(c), None, None, None, None) => Some(MappedValue::Column { name: c.value, at: c.at }),
+        (None, Some(v), None, None, None) => Some(MappedValue::Constant(v.value)),
+        (None, None, Some(e), None, None) => Some(MappedValue::Expr(Sql { text: e.value, at: e.at })),
         (None, None, None, Some(date), Some(time)) if column.ty == ColumnType::Timestamp => {
-            MappedValue::DateTime { date: date.value, time: time.value, at: date.at }
+            Some(MappedValue::DateTime { date: date.value, time: time.value, at: date.at })
         },
         (None, None, None, Some(d), Some(_)) => {
             errs.push(Diagnostic::new(
                 format!("`date` and `time` build a timestamp, and `{}` is {}", column.name, column.ty.name()),
                 d.at,
             ));
-            return None;
+            None
         },
         (None, None, None, Some(d), None) => {
             errs.push(
                 Diagnostic::new(format!("`{}`: `date` needs `time`, the time-of-day column", column.name), d.at)
                     .with_help("e.g. { date: \"Date received\", time: ser_start }; a date alone is `column:`"),
             );
-            return None;
+            None
         },
         _ => {
             errs.push(Diagnostic::new(
                 format!("`{}`: give exactly one of `column`, `constant`, `expr` or `date` with `time`", column.name),
                 at,
             ));
-            return None;
+            None
         },
-    };
-    let after = detail.after.as_ref().and_then(|a| {
+    }
+}
+
+/// `after:` counts a timestamp from an earlier timestamp of the table.
+fn check_after(
+    table: Table,
+    column: &'static model::Column,
+    after: Option<&Located<String>>,
+    errs: &mut Vec<Diagnostic>,
+) -> Option<&'static str> {
+    after.and_then(|a| {
         let earlier = table.columns().iter().take_while(|c| c.name != column.name);
         let found = earlier.filter(|c| c.ty == ColumnType::Timestamp).find(|c| c.name == a.as_str());
         if column.ty != ColumnType::Timestamp {
@@ -829,10 +965,19 @@ fn column_mapping(
             );
         }
         found.map(|c| c.name)
-    });
-    let duration = match &detail.duration {
+    })
+}
+
+/// `duration:`, the layout of a number of seconds written as text, for numbers and `after` timestamps.
+fn check_duration(
+    column: &'static model::Column,
+    duration: Option<&Located<String>>,
+    after: bool,
+    errs: &mut Vec<Diagnostic>,
+) -> DurationText {
+    match duration {
         None => DurationText::Seconds,
-        Some(d) if !matches!(column.ty, ColumnType::Float | ColumnType::Integer) && after.is_none() => {
+        Some(d) if !matches!(column.ty, ColumnType::Float | ColumnType::Integer) && !after => {
             errs.push(Diagnostic::new(
                 format!("`duration` applies to numbers of seconds, and `{}` is {}", column.name, column.ty.name()),
                 d.at,
@@ -846,7 +991,18 @@ fn column_mapping(
             );
             DurationText::Seconds
         }),
-    };
+    }
+}
+
+/// The options that say how a value is read apply to its column's type: `integer`, `format`,
+/// `time_zone`, `true_values`/`false_values`.
+fn check_reading_options(
+    column: &'static model::Column,
+    detail: &crate::spec::ColumnDetail,
+    at: Location,
+    errs: &mut Vec<Diagnostic>,
+) {
+    let temporal = matches!(column.ty, ColumnType::Timestamp | ColumnType::Date);
     if detail.integer && !matches!(column.ty, ColumnType::Text | ColumnType::Integer) {
         errs.push(Diagnostic::new(
             format!("`integer` reads ids and counts written as floats, and `{}` is {}", column.name, column.ty.name()),
@@ -887,24 +1043,6 @@ fn column_mapping(
             at,
         ));
     }
-    let lower = |v: Option<Vec<String>>, d: &[&str]| -> Vec<String> {
-        v.map(|v| v.into_iter().map(|s| s.to_lowercase()).collect())
-            .unwrap_or_else(|| d.iter().map(|s| s.to_string()).collect())
-    };
-    Some(ColumnMapping {
-        canonical: column,
-        value,
-        format: detail.format.map(|f| f.value),
-        time_zone: detail.time_zone.map(|t| t.value),
-        map: detail.map.map(|m| m.value.into_iter().collect()).unwrap_or_default(),
-        default: detail.default.map(|d| d.value),
-        true_values: lower(detail.true_values, TRUE_VALUES),
-        false_values: lower(detail.false_values, FALSE_VALUES),
-        duration,
-        integer: detail.integer,
-        after,
-        at,
-    })
 }
 
 fn definitions_of(spec: crate::spec::DefinitionsSpec, errs: &mut Vec<Diagnostic>) -> Definitions {

@@ -61,6 +61,15 @@ pub struct Plan {
     pub report: Option<PathBuf>,
 }
 
+/// What a run's command line decides about the plan, given when the plan is built (a validated plan is
+/// never changed afterwards).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RunSettings {
+    /// The instant SLA judgements of unanswered tickets and "today" read (default: now).
+    pub as_of: Option<jiff::Timestamp>,
+    pub engine: EngineChoice,
+}
+
 /// Which Polars engine computes the segments.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum EngineChoice {

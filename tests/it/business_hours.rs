@@ -9,8 +9,8 @@ const HOUR: f64 = 3600.0;
 
 fn run_at(pipeline: &std::path::Path, as_of: &str) -> tempfile::TempDir {
     let out = tempfile::tempdir().unwrap();
-    let mut plan = deskpulse::load_plan(pipeline).unwrap_or_else(|e| panic!("{e}"));
-    plan.as_of = as_of.parse().unwrap();
+    let settings = deskpulse::plan::RunSettings { as_of: Some(as_of.parse().unwrap()), ..Default::default() };
+    let plan = deskpulse::load_plan_with(pipeline, settings).unwrap_or_else(|e| panic!("{e}"));
     deskpulse::exec::run(&plan, out.path()).unwrap_or_else(|e| panic!("{e}"));
     out
 }

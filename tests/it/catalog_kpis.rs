@@ -110,9 +110,10 @@ fn first_response_sla_counts_overdue_unanswered_tickets_as_breaches() {
 
 #[test]
 fn unanswered_tickets_within_their_target_at_the_as_of_time_are_left_out() {
-    let mut plan = deskpulse::load_plan(&root().join("tests/fixtures/catalog/pipeline.yaml")).unwrap();
     // 9 January 09:03 UTC: K5 (chat, opened 09:00) is 3 minutes old, within its 5; K7 is not opened yet.
-    plan.as_of = "2026-01-09T09:03:00Z".parse().unwrap();
+    let settings =
+        deskpulse::plan::RunSettings { as_of: Some("2026-01-09T09:03:00Z".parse().unwrap()), ..Default::default() };
+    let plan = deskpulse::load_plan_with(&root().join("tests/fixtures/catalog/pipeline.yaml"), settings).unwrap();
     let out = tempfile::tempdir().unwrap();
     deskpulse::exec::run(&plan, out.path()).unwrap();
     let overall = read_parquet(&out.path().join("overall.parquet"));

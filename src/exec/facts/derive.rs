@@ -1,0 +1,151 @@
+//! The per-ticket and per-reply derivations, in one place: reply waits and the tickets' first response,
+//! replies and responder from the message log, reopens from the history, and the pipeline's resolution rules.
+//! `Staged` applies them to whatever rows a stage reads; `facts::compute_once` computes them once per run.
+
+use std::collections::BTreeMap;
+
+use polars::prelude::*;
+
+use crate::exec::aggregate::compile;
+use crate::exec::col_dtype;
+use crate::exec::facts::history;
+use crate::exec::read;
+use crate::model::Table;
+use crate::plan::Plan;
+
+/// Tables computed from others: tickets' response columns and reply waits from messages, and the
+/// pipeline's resolution rules.
+pub(crate) fn derive(plan: &Plan, mut frames: BTreeMap<Table, LazyFrame>) -> BTreeMap<Table, LazyFrame> {
+    if let (Some(tickets), Some(messages)) = (frames.get(&Table::Tickets), frames.get(&Table::Messages)) {
+        let waits = reply_waits(plan, tickets.clone(), messages.clone());
+        let filled = from_messages(plan, tickets.clone(), messages.clone());
+        frames.insert(Table::ReplyWaits, waits);
+        frames.insert(Table::Tickets, filled);
+    }
+    // A ticket history counts the reopens a ticket export does not give.
+    if let (Some(tickets), Some(events)) = (frames.get(&Table::Tickets), frames.get(&Table::TicketEvents)) {
+        if !plan.sources_of(Table::Tickets).any(|s| s.columns.iter().any(|c| c.canonical.name == "reopens")) {
+            let counted = history::reopens(plan, events.clone());
+            let filled = tickets
+                .clone()
+                .left_join(counted, col("ticket_id"), col("ticket_id"))
+                .with_column(col("__reopens").fill_null(col("reopens")).alias("reopens"))
+                .drop(cols(["__reopens"]));
+            frames.insert(Table::Tickets, filled);
+        }
+    }
+    if let Some(tickets) = frames.get_mut(&Table::Tickets) {
+        *tickets = tickets.clone().with_columns(ticket_rules(plan));
+    }
+    frames
+}
+
+pub(crate) fn by_agent(plan: &Plan) -> Expr {
+    compile::one_of(col("author_role"), &plan.definitions.agent_roles)
+        .and(col("is_public").fill_null(lit(true)))
+        .fill_null(lit(false))
+}
+
+/// Customer waits for an agent: a wait starts at a customer message that follows the ticket's opening or a
+/// public agent message, and ends at the next public agent message. Bots, system messages and internal
+/// notes are dropped first, so they neither start nor end a wait. Messages with the same instant count in
+/// the order of the export (file, then row).
+pub(crate) fn reply_waits(plan: &Plan, tickets: LazyFrame, messages: LazyFrame) -> LazyFrame {
+    let opened = tickets.select([col("ticket_id"), col("created_at").alias("__opened")]);
+    let agent = by_agent(plan);
+    let customer = col("author_role").eq(lit("customer")).fill_null(lit(false));
+    let when_agent = when(col("__agent"))
+        .then(col("created_at"))
+        .otherwise(lit(NULL).cast(col_dtype(Table::Messages, "created_at")));
+    messages
+        .filter(agent.clone().or(customer))
+        .inner_join(opened, col("ticket_id"), col("ticket_id"))
+        .filter(col("created_at").gt_eq(col("__opened")))
+        .with_column(agent.alias("__agent"))
+        // Messages of one second (exports often keep whole seconds) in the order the export lists them: the
+        // join does not keep the rows' order, and the waits must not depend on it.
+        .sort(["ticket_id", "created_at", read::FILE, read::ROW], SortMultipleOptions::default())
+        .with_columns([
+            col("__agent").shift(lit(1)).over([col("ticket_id")]).expect("window over a column").alias("__prev_agent"),
+            when_agent
+                .fill_null_with_strategy(FillNullStrategy::Backward(FillNullLimit::None))
+                .over([col("ticket_id")])
+                .expect("window over a column")
+                .alias("answered_at"),
+        ])
+        .filter(col("__agent").not().and(col("__prev_agent").is_null().or(col("__prev_agent"))))
+        .filter(col("answered_at").is_not_null())
+        .select([
+            col("ticket_id"),
+            col("__opened").alias("created_at"),
+            col("created_at").alias("waiting_since"),
+            col("answered_at"),
+        ])
+}
+
+/// Tickets' `first_response_at` (first public agent message after the ticket opened) and `agent_replies`
+/// (public agent messages), from the conversation log, where the ticket export has none.
+pub(crate) fn from_messages(plan: &Plan, tickets: LazyFrame, messages: LazyFrame) -> LazyFrame {
+    let opened = tickets.clone().select([col("ticket_id"), col("created_at").alias("__opened")]);
+    let replies = messages
+        .clone()
+        .filter(by_agent(plan))
+        .select([col("ticket_id"), col("created_at")])
+        .left_join(opened.clone(), col("ticket_id"), col("ticket_id"))
+        .group_by([col("ticket_id")])
+        .agg([
+            col("created_at").filter(col("created_at").gt(col("__opened"))).min().alias("__first_reply"),
+            len().cast(DataType::Int64).alias("__replies"),
+        ]);
+    let tickets = tickets.left_join(replies, col("ticket_id"), col("ticket_id"));
+    let tickets = match plan.uses_dimension("responder") {
+        true => tickets.left_join(responders(plan, opened, messages), col("ticket_id"), col("ticket_id")),
+        false => tickets.with_column(lit(NULL).cast(DataType::String).alias("__responder")),
+    };
+    tickets
+        .with_columns([
+            when(col("first_response_at").is_null())
+                .then(col("__first_reply"))
+                .otherwise(col("first_response_at"))
+                .alias("first_response_at"),
+            when(col("agent_replies").is_null())
+                .then(col("__replies").fill_null(lit(0i64)))
+                .otherwise(col("agent_replies"))
+                .alias("agent_replies"),
+            when(col("responder").is_null()).then(col("__responder")).otherwise(col("responder")).alias("responder"),
+        ])
+        .drop(cols(["__first_reply", "__replies", "__responder"]))
+}
+
+/// Who answered first: the author of the first agent reply after the opening (ties by author, so that the
+/// result does not depend on the order rows were read in).
+pub(crate) fn responders(plan: &Plan, opened: LazyFrame, messages: LazyFrame) -> LazyFrame {
+    messages
+        .filter(by_agent(plan))
+        .select([col("ticket_id"), col("created_at"), col("author_id")])
+        .inner_join(opened, col("ticket_id"), col("ticket_id"))
+        .filter(col("created_at").gt(col("__opened")).and(col("author_id").is_not_null()))
+        .group_by([col("ticket_id")])
+        .agg([col("author_id")
+            .sort_by([col("created_at"), col("author_id")], SortMultipleOptions::default())
+            .first()
+            .alias("__responder")])
+}
+
+/// Resolution as the pipeline defines it, and `closed_at` defaulting to `resolved_at`.
+pub(crate) fn ticket_rules(plan: &Plan) -> Vec<Expr> {
+    let d = &plan.definitions;
+    let mut resolved = col("resolved_at").is_not_null();
+    if !d.resolved_statuses.is_empty() {
+        resolved = resolved.and(compile::one_of(col("status"), &d.resolved_statuses).fill_null(lit(false)));
+    }
+    if !d.abandoned_can_resolve {
+        resolved = resolved.and(col("abandoned").fill_null(lit(false)).not());
+    }
+    let resolved_at =
+        when(resolved).then(col("resolved_at")).otherwise(lit(NULL).cast(col_dtype(Table::Tickets, "resolved_at")));
+    vec![
+        when(col("closed_at").is_null()).then(col("resolved_at")).otherwise(col("closed_at")).alias("closed_at"),
+        resolved_at.alias("resolved_at"),
+    ]
+}

@@ -1,0 +1,134 @@
+//! Ticket histories (`ticket_events`): Zendesk's ticket-metric definitions from the status changes. Each status
+//! lasts from its change to the next one. Over tickets solved at least once, and up to their last solve:
+//! requester wait is the time in new, open and hold; agent wait the time in pending; on hold the time in hold;
+//! first and full resolution run from the ticket's creation to its first and its last solve. Other vendors'
+//! statuses are mapped onto these (`definitions.history.statuses`).
+
+use polars::prelude::*;
+
+use crate::exec::facts::business::{self, BusinessClock};
+use crate::plan::Plan;
+
+/// The per-ticket measures, as derived ticket columns: elapsed seconds, then the same in business seconds.
+pub const MEASURES: [&str; 10] = [
+    "requester_wait_seconds",
+    "agent_wait_seconds",
+    "on_hold_seconds",
+    "first_resolution_seconds",
+    "full_resolution_seconds",
+    "requester_wait_business_seconds",
+    "agent_wait_business_seconds",
+    "on_hold_business_seconds",
+    "first_resolution_business_seconds",
+    "full_resolution_business_seconds",
+];
+
+/// `ticket_id` and the history measures (seconds), from the events' status changes; `tickets` are the
+/// tickets (their `created_at`, and the channel and team that choose their business calendar). Business
+/// seconds count while the ticket's calendar is open; a ticket without a calendar (or a run without
+/// calendars) is measured around the clock.
+pub fn durations(plan: &Plan, events: LazyFrame, tickets: LazyFrame, clock: Option<&BusinessClock>) -> LazyFrame {
+    let is = |names: &[&str]| {
+        names.iter().map(|n| col("__status").eq(lit(*n))).reduce(|a, b| a.or(b)).expect("a status").fill_null(false)
+    };
+    let ms = |e: Expr| e.cast(DataType::Int64);
+    let order = SortMultipleOptions::default().with_maintain_order(true);
+    let window = |e: Expr| e.over([col("ticket_id")]).expect("window over a column");
+    let statuses = status_changes(plan, events);
+    let solved = col("__status").eq(lit("solved"));
+    let solves = statuses
+        .clone()
+        .filter(solved.clone())
+        .group_by([col("ticket_id")])
+        .agg([col("at").min().alias("__first_solve"), col("at").max().alias("__last_solve")]);
+    let changes = statuses
+        .sort(["ticket_id", "at"], order)
+        .with_columns([
+            window(col("at").shift(lit(-1))).alias("__until"),
+            window(col("at").filter(solved).max()).alias("__last_solve"),
+        ])
+        // After the last solve the ticket waits on no one.
+        .filter(col("__last_solve").is_not_null().and(col("at").lt(col("__last_solve"))));
+    let calendars = match clock {
+        Some(_) => business::calendar_of(plan),
+        None => lit(NULL).cast(DataType::String),
+    };
+    let created = tickets.select([col("ticket_id"), col("created_at"), calendars.alias(business::CALENDAR)]);
+    let calendar_of_ticket = created.clone().select([col("ticket_id"), col(business::CALENDAR)]);
+    let changes = changes.left_join(calendar_of_ticket, col("ticket_id"), col("ticket_id"));
+    // Business milliseconds counted at each instant; elapsed ones without a calendar.
+    let (changes, from) = on_clock(clock, changes, "at");
+    let (changes, until) = on_clock(clock, changes, "__until");
+    let between = |from: &str, to: &str| (ms(col(to)) - ms(col(from))).cast(DataType::Float64) / lit(1000.0);
+    // Each status period in elapsed seconds, then on the ticket's clock.
+    let clocks = [("", between("at", "__until")), ("_business", between(&from, &until))];
+    let sums: Vec<Expr> = clocks
+        .iter()
+        .flat_map(|(clock, seconds)| {
+            WAITS.iter().map(move |(wait, statuses)| {
+                seconds.clone().filter(is(statuses)).sum().alias(format!("{wait}{clock}_seconds"))
+            })
+        })
+        .collect();
+    let waits = changes.group_by([col("ticket_id")]).agg(sums);
+    let solved_tickets = created.inner_join(solves, col("ticket_id"), col("ticket_id"));
+    let (solved_tickets, created_at) = on_clock(clock, solved_tickets, "created_at");
+    let (solved_tickets, first_solve) = on_clock(clock, solved_tickets, "__first_solve");
+    let (solved_tickets, last_solve) = on_clock(clock, solved_tickets, "__last_solve");
+    let instants = [
+        ("", ["created_at", "__first_solve", "__last_solve"]),
+        ("_business", [&created_at, &first_solve, &last_solve].map(String::as_str)),
+    ];
+    let mut measures = vec![col("ticket_id")];
+    for (clock, [created, first, last]) in instants {
+        measures.extend(WAITS.iter().map(|(wait, _)| col(format!("{wait}{clock}_seconds")).fill_null(lit(0.0))));
+        measures.push(between(created, first).alias(format!("first_resolution{clock}_seconds")));
+        measures.push(between(created, last).alias(format!("full_resolution{clock}_seconds")));
+    }
+    // Tickets never solved have no measures.
+    solved_tickets.left_join(waits, col("ticket_id"), col("ticket_id")).select(measures)
+}
+
+/// Zendesk's waits: each the time spent in these statuses before the last solve.
+const WAITS: [(&str, &[&str]); 3] =
+    [("requester_wait", &["new", "open", "hold"]), ("agent_wait", &["pending"]), ("on_hold", &["hold"])];
+
+/// `lf` with `__b_<column>`: the business milliseconds counted at timestamp `column` on the clock of the
+/// row's `CALENDAR`, or the elapsed milliseconds (the timestamp itself) for rows without a calendar and runs
+/// without a clock. Returns the new column's name.
+fn on_clock(clock: Option<&BusinessClock>, lf: LazyFrame, column: &str) -> (LazyFrame, String) {
+    let name = format!("__b_{column}");
+    let elapsed = col(column).cast(DataType::Int64);
+    let Some(clock) = clock else { return (lf.with_column(elapsed.alias(name.as_str())), name) };
+    let counted = when(col(business::CALENDAR).is_null()).then(elapsed).otherwise(col(name.as_str()));
+    (clock.elapsed(lf, column, &name).with_column(counted.alias(name.as_str())), name)
+}
+
+/// The status changes (`ticket_id`, `at`, `__status`), vendor names mapped onto Zendesk's, in lower case.
+fn status_changes(plan: &Plan, events: LazyFrame) -> LazyFrame {
+    let lower = col("value").str().strip_chars(lit(NULL)).str().to_lowercase();
+    let mut status = lower.clone();
+    for (from, to) in plan.definitions.history_statuses.iter().rev() {
+        status = when(lower.clone().eq(lit(from.to_lowercase()))).then(lit(to.as_str())).otherwise(status);
+    }
+    events.filter(col("field").str().to_lowercase().eq(lit("status"))).select([
+        col("ticket_id"),
+        col("at"),
+        status.alias("__status"),
+    ])
+}
+
+/// `ticket_id` and `__reopens`: how many times a solved ticket went back to new, open, pending or hold.
+pub fn reopens(plan: &Plan, events: LazyFrame) -> LazyFrame {
+    let order = SortMultipleOptions::default().with_maintain_order(true);
+    let previous = col("__status").shift(lit(1)).over([col("ticket_id")]).expect("window over a column");
+    let reopened = previous
+        .eq(lit("solved"))
+        .and(col("__status").neq(lit("solved")).and(col("__status").neq(lit("closed"))))
+        .fill_null(lit(false));
+    status_changes(plan, events)
+        .sort(["ticket_id", "at"], order)
+        .with_column(reopened.alias("__reopened"))
+        .group_by([col("ticket_id")])
+        .agg([col("__reopened").sum().cast(DataType::Int64).alias("__reopens")])
+}

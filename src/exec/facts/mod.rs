@@ -1,0 +1,88 @@
+//! The facts stage: the per-ticket derivations (first response, replies and responder from the message log,
+//! reopens from the history, the resolution rules) and the per-reply waits, computed once per run for every
+//! segment instead of inside each segment's plan. Tickets held in memory (`hold`) are derived once already;
+//! tables that stream are written once to the run's work folder and read back by every segment.
+//!
+//! A night computes only the touched periods: the facts of the tickets in the parts those periods read
+//! (`Staged::scan_parts`), not the whole store's, once for every segment (`night`).
+
+pub(crate) mod business;
+pub(crate) mod derive;
+pub(crate) mod history;
+pub(crate) mod hold;
+pub(crate) mod threads;
+
+use std::path::Path;
+
+use polars::prelude::*;
+
+use crate::error::Error;
+use crate::exec::Staged;
+use crate::model::Table;
+use crate::plan::Plan;
+
+/// The derived tables whose frames hold per-ticket work that every segment would otherwise redo: tickets
+/// completed from messages or histories, and reply waits.
+fn derived_here(staged: &Staged) -> Vec<Table> {
+    let completes_tickets =
+        staged.frames.contains_key(&Table::Messages) || staged.frames.contains_key(&Table::TicketEvents);
+    let mut out = Vec::new();
+    if completes_tickets && staged.frames.contains_key(&Table::Tickets) {
+        out.push(Table::Tickets);
+    }
+    if staged.frames.contains_key(&Table::ReplyWaits) {
+        out.push(Table::ReplyWaits);
+    }
+    out
+}
+
+/// Replaces the frames of the derived tables by their computed rows: in memory when the tables are held,
+/// else in a Parquet file under `work`. Full runs with several segments only (one segment derives them once
+/// anyway; a night's are of its touched tickets).
+pub(super) fn compute_once(plan: &Plan, staged: &mut Staged, work: &Path) -> Result<(), Error> {
+    if !staged.only.is_empty() {
+        return night(plan, staged);
+    }
+    if plan.segments.len() < 2 {
+        return Ok(());
+    }
+    let held = staged.held.contains(&Table::Tickets);
+    let dir = work.join("facts");
+    let mut written = Vec::new();
+    for table in derived_here(staged) {
+        if table == Table::Tickets && held {
+            continue;
+        }
+        let frame = staged.frames.get_mut(&table).expect("listed by derived_here");
+        let rows = frame.clone().select(crate::exec::facts::hold::read_by_segments(frame)?);
+        if held {
+            *frame = rows.collect_with_engine(Engine::Streaming)?.unwrap_single().lazy();
+            continue;
+        }
+        std::fs::create_dir_all(&dir).map_err(|e| Error::Output { path: dir.clone(), message: e.to_string() })?;
+        let path = dir.join(format!("{table}.parquet"));
+        crate::exec::store::write_parts::sink_all(plan, vec![(path.clone(), rows)], ParquetCompression::Lz4Raw)?;
+        written.push((table, path));
+    }
+    for (table, path) in written {
+        staged.frames.insert(table, crate::exec::scan_file(&path)?);
+    }
+    Ok(())
+}
+
+/// On a night, the derived tables' rows of the parts that any touched period reads, held for every segment
+/// (`Staged::scan_within` gives them to a segment whose touched periods they cover).
+fn night(plan: &Plan, staged: &mut Staged) -> Result<(), Error> {
+    let spans: Vec<_> =
+        plan.segments.iter().filter_map(|seg| crate::exec::aggregate::segment::touched_span(seg, staged)).collect();
+    let (Some(from), Some(to)) = (spans.iter().map(|s| s.0).min(), spans.iter().map(|s| s.1).max()) else {
+        return Ok(());
+    };
+    let mut facts = std::collections::BTreeMap::new();
+    for table in derived_here(staged) {
+        let rows = staged.scan_within(plan, table, from, to)?;
+        facts.insert(table, (from, to, rows.collect_with_engine(Engine::Streaming)?.unwrap_single().lazy()));
+    }
+    staged.night_facts = facts;
+    Ok(())
+}
