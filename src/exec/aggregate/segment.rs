@@ -247,20 +247,18 @@ fn enriched_with(
         }
         lf = business_time(plan, staged, &reads, lf);
         if reads.contains(&"first_response_overdue") {
-            let as_of = lit(plan.as_of.as_millisecond()).cast(DataType::Datetime(TimeUnit::Milliseconds, None));
-            let wall_age = (as_of - col("created_at")).dt().total_milliseconds(false).cast(DataType::Float64);
             let age = match &staged.clock {
                 Some(clock) if plan.sla.first_response.iter().any(|r| r.business) => {
                     let business_age = (clock.elapsed_at(plan.as_of.as_millisecond()) - col("__elapsed_created"))
                         .cast(DataType::Float64);
                     when(sla_business(&plan.sla.first_response).and(col(business::CALENDAR).is_not_null()))
                         .then(business_age)
-                        .otherwise(wall_age)
+                        .otherwise(wall_age(plan))
                 },
-                _ => wall_age,
+                _ => wall_age(plan),
             };
-            let overdue = col("first_response_at").is_null().and((age / lit(1000.0)).gt(col("first_response_target")));
-            lf = lf.with_column(overdue.fill_null(lit(false)).alias("first_response_overdue"));
+            lf = lf
+                .with_column(first_response_overdue(age, col("first_response_target")).alias("first_response_overdue"));
         }
     }
     let needs_account = dims.iter().any(|d| model::FROM_ACCOUNT.contains(d));
@@ -554,6 +552,18 @@ fn rule_matches(rule: &crate::plan::SlaRule) -> Expr {
         matches = matches.and(col("priority").eq(lit(p.as_str())));
     }
     matches.fill_null(lit(false))
+}
+
+/// A ticket's age at the as-of instant, around the clock, in whole milliseconds.
+pub(crate) fn wall_age(plan: &Plan) -> Expr {
+    let as_of = lit(plan.as_of.as_millisecond()).cast(DataType::Datetime(TimeUnit::Milliseconds, None));
+    (as_of - col("created_at")).dt().total_milliseconds(false).cast(DataType::Float64)
+}
+
+/// Whether a ticket had no first response at the as-of instant though its `target` (seconds) had passed;
+/// `age_ms`: its age then, in milliseconds. The one definition both engines evaluate (`from_store`).
+pub(crate) fn first_response_overdue(age_ms: Expr, target: Expr) -> Expr {
+    col("first_response_at").is_null().and((age_ms / lit(1000.0)).gt(target)).fill_null(lit(false))
 }
 
 /// Each ticket's target in seconds: the first matching rule, rules being sorted most specific first.

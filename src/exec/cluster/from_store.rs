@@ -244,13 +244,10 @@ fn enriched_columns(plan: &Plan, staged: &Staged, table: Table, seg: &Segment) -
 }
 
 /// Whether a ticket had no first response at the as-of instant, though its target had passed (around the
-/// clock), as `segment::enriched` says it: the age in whole milliseconds, in seconds above the target.
+/// clock): `segment::first_response_overdue` lowered to SQL.
 fn overdue(plan: &Plan) -> Option<String> {
-    let target = row_sql(&segment::sla_target(&plan.sla.first_response))?.sql;
-    let as_of_micros = plan.as_of.as_millisecond() * 1000;
-    let created = "CAST(arrow_cast(\"created_at\", 'Timestamp(Microsecond, None)') AS BIGINT)";
-    let age = format!("(({as_of_micros} - {created}) / 1000)");
-    Some(format!("COALESCE((\"first_response_at\" IS NULL) AND ((CAST({age} AS DOUBLE) / 1000.0) > {target}), FALSE)"))
+    let target = segment::sla_target(&plan.sla.first_response);
+    Some(row_sql(&segment::first_response_overdue(segment::wall_age(plan), target))?.sql)
 }
 
 /// The conditions a row must meet, as SQL: the window on the period column and the table's filters.

@@ -84,13 +84,17 @@ fn function_sql(function: &FunctionExpr, input: &[Expr], columns: &mut BTreeSet<
             };
             format!("date_trunc('{unit}', {})", arg(0, columns)?)
         },
-        // `(end - start).dt.total_milliseconds()`: whole milliseconds, truncated toward zero.
+        // `(end - start).dt.total_milliseconds()`: whole milliseconds, truncated toward zero. Either end is a
+        // timestamp column or an instant (a literal cast to a timestamp, e.g. the as-of instant).
         FunctionExpr::TemporalExpr(TemporalFunction::TotalMilliseconds { fractional: false }) => {
             let Some(Expr::BinaryExpr { left, op: Operator::Minus, right }) = input.first() else { return None };
-            let (Expr::Column(end), Expr::Column(start)) = (left.as_ref(), right.as_ref()) else { return None };
-            columns.extend([end.to_string(), start.to_string()]);
-            let micros = |c: &str| format!("CAST(arrow_cast({}, 'Timestamp(Microsecond, None)') AS BIGINT)", quoted(c));
-            format!("(({} - {}) / 1000)", micros(end), micros(start))
+            let timestamp = |e: &Expr, columns: &mut BTreeSet<String>| match e {
+                Expr::Column(_) | Expr::Cast { .. } => lower(e, columns),
+                _ => None,
+            };
+            let (end, start) = (timestamp(left, columns)?, timestamp(right, columns)?);
+            let micros = |x: &str| format!("CAST(arrow_cast({x}, 'Timestamp(Microsecond, None)') AS BIGINT)");
+            format!("(({} - {}) / 1000)", micros(&end), micros(&start))
         },
         _ => return None,
     })
@@ -180,6 +184,14 @@ mod tests {
         let lowered = row_sql(&duration.cast(DataType::Float64)).unwrap();
         assert!(lowered.sql.contains("arrow_cast(\"resolved_at\", 'Timestamp(Microsecond, None)')"), "{}", lowered.sql);
         assert_eq!(lowered.columns, ["created_at", "resolved_at"].map(String::from).into());
+        // From an instant: the age of a ticket at the as-of time.
+        let as_of = lit(1_767_225_600_000i64).cast(DataType::Datetime(TimeUnit::Milliseconds, None));
+        let age = row_sql(&(as_of - col("created_at")).dt().total_milliseconds(false)).unwrap();
+        assert_eq!(
+            age.sql,
+            "((CAST(arrow_cast(arrow_cast(1767225600000, 'Timestamp(Millisecond, None)'), 'Timestamp(Microsecond, \
+             None)') AS BIGINT) - CAST(arrow_cast(\"created_at\", 'Timestamp(Microsecond, None)') AS BIGINT)) / 1000)"
+        );
         let rounded = (col("x") * lit(1000.0)).round(0, RoundMode::HalfToEven);
         assert_eq!(
             sql(rounded).unwrap(),
