@@ -253,8 +253,13 @@ pub fn part(kpi: usize, stat: usize, part: &str) -> String {
 #[derive(Default)]
 pub struct GroupAggs {
     pub aggs: Vec<Expr>,
+    /// Columns computed from the collected lists before `after`: a list's values sorted and counted once for
+    /// all the quantiles that read it.
+    pub sorted: Vec<Expr>,
     pub after: Vec<Expr>,
     lists: Vec<String>,
+    /// The lists that have their `sorted` columns.
+    sorted_lists: Vec<usize>,
     /// The reductions as SQL, when another engine runs them.
     pub sql: Option<SqlReductions>,
 }
@@ -267,13 +272,16 @@ impl GroupAggs {
 
     /// The column holding each group's values of `values`, collected once.
     fn list_of(&mut self, values: Expr) -> Expr {
+        col(format!("__list{}", self.list_index(values)))
+    }
+
+    fn list_index(&mut self, values: Expr) -> usize {
         let key = format!("{values:?}");
-        let i = self.lists.iter().position(|l| *l == key).unwrap_or_else(|| {
+        self.lists.iter().position(|l| *l == key).unwrap_or_else(|| {
             self.lists.push(key);
             self.aggs.push(values.implode(false).alias(format!("__list{}", self.lists.len() - 1)));
             self.lists.len() - 1
-        });
-        col(format!("__list{i}"))
+        })
     }
 
     /// Computes `e` after the group-by as the column `name`, and returns that column.
@@ -282,9 +290,25 @@ impl GroupAggs {
         col(name)
     }
 
-    /// The collected lists, which the output does not need once the quantiles are computed.
+    /// The collected lists (and their sorted values), which the output does not need once the quantiles are
+    /// computed.
     pub fn lists(&self) -> Vec<String> {
-        (0..self.lists.len()).map(|i| format!("__list{i}")).collect()
+        let lists = (0..self.lists.len()).map(|i| format!("__list{i}"));
+        let sorted = self.sorted_lists.iter().flat_map(|i| [format!("__sorted{i}"), format!("__count{i}")]);
+        lists.chain(sorted).collect()
+    }
+
+    /// The group's values of `values` sorted (nulls last), and how many are not null: computed once per list.
+    fn sorted_values(&mut self, values: Expr) -> (Expr, Expr) {
+        let i = self.list_index(values);
+        let list = col(format!("__list{i}"));
+        if !self.sorted_lists.contains(&i) {
+            self.sorted_lists.push(i);
+            let nulls_last = SortOptions { nulls_last: true, ..Default::default() };
+            self.sorted.push(list.clone().list().sort(nulls_last).alias(format!("__sorted{i}")));
+            self.sorted.push(list.list().agg(element().count()).alias(format!("__count{i}")));
+        }
+        (col(format!("__count{i}")), col(format!("__sorted{i}")))
     }
 
     /// `e` reduced over a group: `polars` inside a Polars group-by, else the SQL `template` (`{}` stands
@@ -343,9 +367,7 @@ impl GroupAggs {
     fn quantile_after(&mut self, e: Expr, q: f64) -> Expr {
         match &mut self.sql {
             None => {
-                let values = self.list_of(e);
-                let n = values.clone().list().agg(element().count());
-                let sorted = values.list().sort(SortOptions { nulls_last: true, ..Default::default() });
+                let (n, sorted) = self.sorted_values(e);
                 let at = (n.clone().cast(DataType::Float64) - lit(1.0)) * lit(q);
                 let pick = |i: Expr| sorted.clone().list().get(i.cast(DataType::Int64), true);
                 linear_quantile(n, pick(at.clone().floor()), pick(at.ceil()), q)
@@ -768,7 +790,8 @@ mod tests {
         let df = df!("g" => [1, 1, 1], "x" => [Some(1.0), None, Some(1000.0)]).unwrap();
         let mut out = GroupAggs::default();
         let e = out.quantile_after(col("x"), 0.9);
-        let grouped = df.lazy().group_by([col("g")]).agg(out.aggs.clone()).select([e.alias("p90")]);
+        let grouped =
+            df.lazy().group_by([col("g")]).agg(out.aggs.clone()).with_columns(out.sorted).select([e.alias("p90")]);
         let local = grouped.collect().unwrap().column("p90").unwrap().f64().unwrap().get(0).unwrap();
         let mut sql = GroupAggs::for_sql();
         let from_ends = sql.quantile_after(col("x"), 0.9);

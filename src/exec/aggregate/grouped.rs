@@ -58,12 +58,15 @@ pub(crate) fn reduced_from(
     aggs: compile::GroupAggs,
 ) -> Result<LazyFrame, crate::error::Error> {
     let lists = aggs.lists();
+    let sorted = |lf: LazyFrame| if aggs.sorted.is_empty() { lf } else { lf.with_columns(aggs.sorted.clone()) };
     match aggs.sql {
         // No keys: one row for all the rows.
-        None if keys.is_empty() => Ok(rows.select(aggs.aggs).with_columns(aggs.after).drop(cols(lists))),
+        None if keys.is_empty() => {
+            Ok(sorted(rows.select(aggs.aggs.clone())).with_columns(aggs.after).drop(cols(lists)))
+        },
         None => {
             let by: Vec<Expr> = keys.iter().map(|k| col(k.clone())).collect();
-            Ok(rows.group_by(by).agg(aggs.aggs).with_columns(aggs.after).drop(cols(lists)))
+            Ok(sorted(rows.group_by(by).agg(aggs.aggs.clone())).with_columns(aggs.after).drop(cols(lists)))
         },
         Some(sql) => {
             Ok(staged.reduce_on_cluster(rows, from, keys, &sql)?.with_columns(aggs.aggs).with_columns(aggs.after))
