@@ -22,6 +22,7 @@ pub mod store;
 use polars::prelude::*;
 
 use crate::error::Error;
+use crate::exec::aggregate::period_exprs;
 use crate::model::{ColumnType, Table};
 use crate::plan::Plan;
 pub(crate) use crate::sink::scan_file;
@@ -71,7 +72,7 @@ pub fn check(plan: &Plan) -> Result<(), Error> {
 
 /// A table's period as days since the epoch, as `only` lists them.
 fn period_day() -> Expr {
-    col(segment::PERIOD).cast(DataType::Int32)
+    col(period_exprs::PERIOD).cast(DataType::Int32)
 }
 
 /// A temporary folder for rewritten inputs when no run's work folder exists (`validate`, `explain`).

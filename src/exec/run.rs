@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 
 use crate::error::{DataError, Error};
+use crate::exec::aggregate::period_exprs;
+use crate::exec::aggregate::rows;
 use crate::exec::aggregate::{benchmark, segment};
 use crate::exec::facts::{self, business, hold, threads};
 use crate::exec::judge::{self, quarantine, values};
@@ -107,7 +109,7 @@ impl RunOptions {
 
     /// A backfill's window as days since the epoch.
     fn window_days(&self) -> (Option<i32>, Option<i32>) {
-        let day = |d: Option<jiff::civil::Date>| d.map(|d| segment::days_since_epoch(d) as i32);
+        let day = |d: Option<jiff::civil::Date>| d.map(|d| period_exprs::days_since_epoch(d) as i32);
         (day(self.from), day(self.to))
     }
 
@@ -423,10 +425,9 @@ fn facts_computed(
         timing::traced("small tables held", || hold::hold_small_tables(staged, &staging.rows()))?;
     }
     timing::traced("facts computed", || facts::compute_once(plan, staged, output.work_dir()))?;
-    staged.answers = timing::traced("answers with their tickets", || {
-        segment::answers_with_tickets(plan, staged, output.work_dir())
-    })?;
-    staged.answered = timing::traced("answered tickets", || segment::answered_tickets(plan, staged))?;
+    staged.answers =
+        timing::traced("answers with their tickets", || rows::answers_with_tickets(plan, staged, output.work_dir()))?;
+    staged.answered = timing::traced("answered tickets", || rows::answered_tickets(plan, staged))?;
     Ok(())
 }
 
@@ -517,7 +518,7 @@ fn merge_recomputed_periods(
     merged: &mut Merged,
 ) -> Result<DataFrame, Error> {
     let Some(days) = days else { return Ok(df) };
-    let touched = segment::one_of_days(period_day(), days);
+    let touched = period_exprs::one_of_days(period_day(), days);
     let earlier = timing::traced(&format!("read earlier {name}"), || write::earlier_table(out_dir, name))?;
     let table = timing::traced(&format!("merge {name}"), || sink::merge_periods(earlier, df, touched))?;
     merged.earlier_rows.extend(table.earlier_rows.map(|rows| (name.to_string(), rows)));
@@ -696,7 +697,7 @@ fn business_clock(plan: &Plan, frames: &BTreeMap<Table, LazyFrame>) -> Result<bu
     let last = polars::lazy::dsl::max_horizontal(
         ["created_at", "first_response_at", "resolved_at", "closed_at"].map(|c| day(c).max()),
     )?;
-    let (lo, hi) = segment::day_span(tickets.clone(), day("created_at").min(), last)?.unwrap_or((today, today));
+    let (lo, hi) = period_exprs::day_span(tickets.clone(), day("created_at").min(), last)?.unwrap_or((today, today));
     let hi = hi.max(today);
     Ok(business::BusinessClock::new(plan, lo.min(hi), hi)?)
 }

@@ -27,9 +27,9 @@ pub struct Staged {
     /// totals from them.
     pub(crate) earlier: Option<PathBuf>,
     /// The survey answers with their tickets' columns, joined once for every segment; with `only`, those of
-    /// the touched periods (`segment::answers_with_tickets`).
+    /// the touched periods (`rows::answers_with_tickets`).
     pub(crate) answers: Option<LazyFrame>,
-    /// The tickets that some answer rates; with `only`, of the touched periods (`segment::answered_tickets`).
+    /// The tickets that some answer rates; with `only`, of the touched periods (`rows::answered_tickets`).
     pub(crate) answered: Option<DataFrame>,
     /// The tables' parts and the verdicts on their rows, so that a night reads only the parts it needs
     /// (`scan_parts`).

@@ -15,7 +15,9 @@
 use polars::prelude::*;
 
 use crate::exec::aggregate::grouped::{group_aggs, reduced};
-use crate::exec::aggregate::segment::{days_since_epoch, enriched, output_row, period_start, PERIOD};
+use crate::exec::aggregate::period_exprs::{days_since_epoch, period_start, PERIOD};
+use crate::exec::aggregate::rows::enriched;
+use crate::exec::aggregate::segment::output_row;
 use crate::exec::Staged;
 use crate::model::Table;
 use crate::plan::{Plan, Segment};
@@ -75,7 +77,7 @@ fn running_totals(
         let end = lit(days_since_epoch(end_day) * 86_400_000);
         // First on the columns as staged, which the reader checks against each part's statistics: a ticket
         // that ends after `end` has a resolution or a closing after it.
-        let after = |c: &str| col(c).gt_eq(crate::exec::aggregate::segment::instant_literal(end_day));
+        let after = |c: &str| col(c).gt_eq(crate::exec::aggregate::period_exprs::instant_literal(end_day));
         let staged_after = after("created_at").or(after("resolved_at")).or(after("closed_at")).fill_null(lit(false));
         tickets = staged
             .scan_where(plan, Table::Tickets, staged_after, seg.dimensions.contains(&"responder"))?

@@ -7,7 +7,7 @@ use polars::prelude::*;
 use crate::catalog::{Aggregate, Direction};
 use crate::error::{DataError, Error};
 use crate::exec::aggregate::compile::wilson;
-use crate::exec::aggregate::segment::PERIOD;
+use crate::exec::aggregate::period_exprs::PERIOD;
 use crate::plan::{Benchmarks, Plan, Segment};
 
 const ROW: &str = "__bench_row";

@@ -47,7 +47,7 @@ pub(crate) fn reduced(
     reduced_from(staged, rows, None, keys, aggs)
 }
 
-/// `reduced`, where `rows` are a segment's rows of table `from` (`segment::table_frame`): a cluster reads
+/// `reduced`, where `rows` are a segment's rows of table `from` (`rows::table_frame`): a cluster reads
 /// that table's rows as handed over once for every segment (`segment::shared_rows`) when they hold the
 /// columns the reductions read, instead of `rows` handed over for this reduction alone.
 pub(crate) fn reduced_from(
@@ -81,7 +81,7 @@ pub fn cluster_inputs(plan: &Plan, seg: &Segment, k: usize) -> (usize, usize) {
     let def = &plan.kpis[k];
     let Some(period) = def.table.period_column() else { return (0, 0) };
     let mut aggs = compile::GroupAggs::for_sql();
-    let days = crate::exec::aggregate::segment::days_in_period(seg.grain, period, &plan.window);
+    let days = crate::exec::aggregate::period_exprs::days_in_period(seg.grain, period, &plan.window);
     compile::aggregations(k, def, &days, &seg.dimensions, &mut aggs);
     aggs.sql.map(|sql| sql.split()).unwrap_or_default()
 }

@@ -7,5 +7,7 @@ pub(crate) mod backlog;
 pub(crate) mod benchmark;
 pub(crate) mod compile;
 pub(crate) mod grouped;
+pub(crate) mod period_exprs;
 pub(crate) mod ratio;
+pub(crate) mod rows;
 pub(crate) mod segment;

@@ -21,7 +21,7 @@ use polars::prelude::*;
 
 use crate::error::Error;
 use crate::exec::aggregate::compile::quoted;
-use crate::exec::aggregate::segment;
+use crate::exec::aggregate::rows;
 use crate::exec::cluster::to_sql::row_sql;
 use crate::exec::Staged;
 use crate::model::{self, ColumnType, Table};
@@ -226,7 +226,7 @@ fn derived_columns(plan: &Plan, staged: &Staged, table: Table, schema: &Schema) 
     Some(items)
 }
 
-/// The columns `segment::enriched` adds to tickets that `seg` reads (SLA targets, elapsed durations), as SQL
+/// The columns `rows::enriched` adds to tickets that `seg` reads (SLA targets, elapsed durations), as SQL
 /// over the derived columns.
 fn enriched_columns(plan: &Plan, staged: &Staged, table: Table, seg: &Segment) -> Option<Vec<(String, String)>> {
     if table != Table::Tickets {
@@ -234,7 +234,7 @@ fn enriched_columns(plan: &Plan, staged: &Staged, table: Table, seg: &Segment) -
     }
     let reads = kpi_reads(plan, table, seg);
     let mut out = Vec::new();
-    for (name, expr) in segment::row_enrichments(plan, staged, &reads)? {
+    for (name, expr) in rows::row_enrichments(plan, staged, &reads)? {
         out.push((name.to_string(), row_sql(&expr)?.sql));
     }
     if reads.contains(&"first_response_overdue") {
@@ -244,10 +244,10 @@ fn enriched_columns(plan: &Plan, staged: &Staged, table: Table, seg: &Segment) -
 }
 
 /// Whether a ticket had no first response at the as-of instant, though its target had passed (around the
-/// clock): `segment::first_response_overdue` lowered to SQL.
+/// clock): `rows::first_response_overdue` lowered to SQL.
 fn overdue(plan: &Plan) -> Option<String> {
-    let target = segment::sla_target(&plan.sla.first_response);
-    Some(row_sql(&segment::first_response_overdue(segment::wall_age(plan), target))?.sql)
+    let target = rows::sla_target(&plan.sla.first_response);
+    Some(row_sql(&rows::first_response_overdue(rows::wall_age(plan), target))?.sql)
 }
 
 /// The conditions a row must meet, as SQL: the window on the period column and the table's filters.

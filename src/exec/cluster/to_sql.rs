@@ -202,7 +202,7 @@ mod tests {
         assert_eq!(sql(lit("it's")).unwrap(), "'it''s'");
         assert_eq!(sql(col("created_at").dt().date()).unwrap(), "CAST(\"created_at\" AS DATE)");
         // The grains' period starts.
-        let month = crate::exec::aggregate::segment::period_start(
+        let month = crate::exec::aggregate::period_exprs::period_start(
             crate::plan::Grain::Month,
             col("created_at"),
             &crate::plan::Window::default(),

@@ -74,7 +74,7 @@ pub(super) fn compute_once(plan: &Plan, staged: &mut Staged, work: &Path) -> Res
 /// (`Staged::scan_within` gives them to a segment whose touched periods they cover).
 fn night(plan: &Plan, staged: &mut Staged) -> Result<(), Error> {
     let spans: Vec<_> =
-        plan.segments.iter().filter_map(|seg| crate::exec::aggregate::segment::touched_span(seg, staged)).collect();
+        plan.segments.iter().filter_map(|seg| crate::exec::aggregate::rows::touched_span(seg, staged)).collect();
     let (Some(from), Some(to)) = (spans.iter().map(|s| s.0).min(), spans.iter().map(|s| s.1).max()) else {
         return Ok(());
     };

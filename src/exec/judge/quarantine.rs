@@ -44,7 +44,7 @@ fn rules(plan: &Plan, table: Table) -> Vec<(Expr, &'static str, Expr)> {
 fn plausible_rules(plan: &Plan, table: Table) -> Vec<(Expr, &'static str, Expr)> {
     let mut out = Vec::new();
     let (from, to) = plan.plausible_range();
-    let instant = crate::exec::aggregate::segment::instant_literal;
+    let instant = crate::exec::aggregate::period_exprs::instant_literal;
     for c in table.columns().iter().filter(|c| c.ty == ColumnType::Timestamp) {
         let outside = col(c.name).lt(instant(from)).or(col(c.name).gt_eq(instant(to)));
         let detail = concat_str(

@@ -4,7 +4,8 @@
 use polars::prelude::*;
 
 use crate::error::Error;
-use crate::exec::aggregate::segment::{enriched, period_start, window_filter, PERIOD};
+use crate::exec::aggregate::period_exprs::{period_start, PERIOD};
+use crate::exec::aggregate::rows::{enriched, window_filter};
 use crate::exec::Staged;
 use crate::model::{self, Table};
 use crate::plan::{dimension_available, Grain, LinkPart, LinkTemplate, Plan, Segment};

@@ -7,7 +7,8 @@ use std::path::Path;
 use polars::prelude::*;
 
 use crate::error::Error;
-use crate::exec::aggregate::{benchmark, segment};
+use crate::exec::aggregate::benchmark;
+use crate::exec::aggregate::period_exprs;
 use crate::exec::period_day;
 use crate::exec::record::timing;
 use crate::exec::store;
@@ -53,7 +54,7 @@ pub(crate) fn benchmark_tables(
         let name = benchmark::output_name(seg);
         let earlier = match only.get(&seg.name) {
             Some(days) => timing::traced(&format!("read earlier {name}"), || earlier_table(out_dir, &name))?
-                .map(|e| (e, segment::one_of_days(period_day(), days))),
+                .map(|e| (e, period_exprs::one_of_days(period_day(), days))),
             None => None,
         };
         let rows = match &earlier {

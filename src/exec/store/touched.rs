@@ -211,7 +211,7 @@ fn days_touched(
     for (table, period) in [(Table::Tickets, "created_at"), (Table::Surveys, "submitted_at")] {
         let Some(lf) = staging.read.get(&table) else { continue };
         for (lo, hi) in bands.iter().filter(|(lo, hi)| lo < hi) {
-            let instant = crate::exec::aggregate::segment::instant_literal;
+            let instant = crate::exec::aggregate::period_exprs::instant_literal;
             let inside = table
                 .columns()
                 .iter()
