@@ -65,14 +65,7 @@ pub(crate) fn reply_waits(plan: &Plan, tickets: LazyFrame, messages: LazyFrame) 
         // Messages of one second (exports often keep whole seconds) in the order the export lists them: the
         // join does not keep the rows' order, and the waits must not depend on it.
         .sort(["ticket_id", "created_at", read::FILE, read::ROW], SortMultipleOptions::default())
-        .with_columns([
-            col("__agent").shift(lit(1)).over([col("ticket_id")]).expect("window over a column").alias("__prev_agent"),
-            when_agent
-                .fill_null_with_strategy(FillNullStrategy::Backward(FillNullLimit::None))
-                .over([col("ticket_id")])
-                .expect("window over a column")
-                .alias("answered_at"),
-        ])
+        .with_columns(wait_bounds(when_agent))
         .filter(col("__agent").not().and(col("__prev_agent").is_null().or(col("__prev_agent"))))
         .filter(col("answered_at").is_not_null())
         .select([
@@ -81,6 +74,29 @@ pub(crate) fn reply_waits(plan: &Plan, tickets: LazyFrame, messages: LazyFrame) 
             col("created_at").alias("waiting_since"),
             col("answered_at"),
         ])
+}
+
+/// Over messages sorted by ticket (each ticket's rows together, in time order): whether the message before
+/// is the same ticket's agent's (`__prev_agent`, null for a ticket's first), and the instant of the same
+/// ticket's next agent message (`answered_at`). Shifts and fills along the sorted rows, each checked to stay
+/// within its ticket, instead of windows over the ticket, which regrouped the rows by hash twice (1M tickets,
+/// 4.8M messages: the facts stage 2.55 -> 1.5-1.7 s, the same outputs).
+fn wait_bounds(when_agent: Expr) -> Vec<Expr> {
+    let backward = FillNullStrategy::Backward(FillNullLimit::None);
+    let same_ticket_before = col("ticket_id").shift(lit(1)).eq(col("ticket_id")).fill_null(lit(false));
+    let agent_ticket =
+        when(col("__agent")).then(col("ticket_id")).otherwise(lit(NULL).cast(col_dtype(Table::Messages, "ticket_id")));
+    let next_agent_ticket = agent_ticket.fill_null_with_strategy(backward);
+    vec![
+        when(same_ticket_before)
+            .then(col("__agent").shift(lit(1)))
+            .otherwise(lit(NULL).cast(DataType::Boolean))
+            .alias("__prev_agent"),
+        when(next_agent_ticket.eq(col("ticket_id")).fill_null(lit(false)))
+            .then(when_agent.fill_null_with_strategy(backward))
+            .otherwise(lit(NULL).cast(col_dtype(Table::Messages, "created_at")))
+            .alias("answered_at"),
+    ]
 }
 
 /// Tickets' `first_response_at` (first public agent message after the ticket opened) and `agent_replies`
