@@ -1,6 +1,6 @@
 //! The facts stage: the per-ticket derivations (first response, replies and responder from the message log,
-//! reopens from the history, the resolution rules) and the per-reply waits, computed once per run for every
-//! segment instead of inside each segment's plan. Tickets held in memory (`hold`) are derived once already;
+//! reopens from the history, the resolution rules) and the per-reply waits, each defined once in `derive`,
+//! computed once per run for every segment instead of inside each segment's plan. Tickets held in memory (`hold`) are derived once already;
 //! tables that stream are written once to the run's work folder and read back by every segment.
 //!
 //! A night computes only the touched periods: the facts of the tickets in the parts those periods read

@@ -1,5 +1,6 @@
-//! Finding a source's files and scanning them as Polars lazy frames, with the file name and data row of
-//! every row kept for error messages.
+//! The read stage: finding a source's files, checking each file's bytes and records before Polars reads it
+//! (`prepare`, `csv_shape`, `transcode`), and scanning it as a Polars lazy frame, with the file name and data
+//! row of every row kept for error messages.
 
 pub(crate) mod csv_shape;
 pub(crate) mod prepare;
