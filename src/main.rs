@@ -4,6 +4,7 @@
 // Errors carry rich context and travel only on the failure path (see lib.rs).
 #![allow(clippy::result_large_err)]
 
+mod args;
 mod observe;
 mod render;
 
@@ -45,25 +46,10 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use args::*;
+use clap::Parser;
 use deskpulse::{catalog, error::exit, exec, spec, Error};
 use observe::LogFormat;
-
-#[derive(Parser)]
-#[command(
-    name = "deskpulse",
-    version,
-    about = "Customer-support KPIs from helpdesk and CRM dumps, segmented and \
-benchmarked by sector, written as Parquet and CSV."
-)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-    /// How stage logs and errors are written to standard error: `text`, or `json` (one object a line, for a
-    /// scheduler to ship). Stage logs appear at level info: `RUST_LOG=info` (default warn).
-    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
-    log_format: LogFormat,
-}
 
 /// The error with every located problem, `file:line:column: message`, for a JSON log.
 fn one_line(e: &Error) -> String {
@@ -76,216 +62,6 @@ fn one_line(e: &Error) -> String {
             .join("; "),
         other => other.to_string(),
     }
-}
-
-/// `deskpulse run`'s arguments.
-#[derive(clap::Args)]
-struct RunArgs {
-    /// The pipeline file (YAML), e.g. pipelines/support_kpis.yaml.
-    pipeline: PathBuf,
-    /// Output directory (overrides `outputs.dir`); created if missing.
-    #[arg(long)]
-    out: Option<PathBuf>,
-    /// Judge unanswered tickets against their SLA at this instant (RFC 3339, or a date for its midnight
-    /// UTC) instead of now: reruns over past periods give the figures they gave then.
-    #[arg(long, value_parser = parse_as_of)]
-    as_of: Option<jiff::Timestamp>,
-    /// auto (default): Polars' streaming engine, one aggregation at a time, so memory stays bounded;
-    /// `in-memory`, one joint plan that shares scans between segments but holds the tables; or `ballista`,
-    /// the segments' group-bys on a Ballista cluster (`--cluster`; a build with `--features ballista`).
-    #[arg(long, value_enum, default_value_t = EngineArg::Auto)]
-    engine: EngineArg,
-    /// With `--engine ballista`: the scheduler, df://HOST:PORT.
-    #[arg(long)]
-    cluster: Option<String>,
-    /// With `--engine ballista`: where rows are handed to the executors, a directory they all read at the
-    /// same path (default OUT/_exchange).
-    #[arg(long)]
-    exchange: Option<PathBuf>,
-    /// With `--engine ballista`: the executors cannot read the store and the run's work folder (not on
-    /// their shared filesystem), so the client hands every row over through the exchange directory.
-    #[arg(long)]
-    hand_over_rows: bool,
-    /// Stage every input file again, ignoring what the store holds (the store is rewritten).
-    #[arg(long)]
-    full: bool,
-    /// Backfill: recompute the periods that start on or after this day (YYYY-MM-DD), and replace only
-    /// those in the outputs.
-    #[arg(long, value_parser = parse_date)]
-    from: Option<jiff::civil::Date>,
-    /// Backfill: recompute the periods that start before this day (YYYY-MM-DD).
-    #[arg(long, value_parser = parse_date)]
-    to: Option<jiff::civil::Date>,
-    /// Print nothing but errors.
-    #[arg(long, short)]
-    quiet: bool,
-    /// Fail instead of staging every file again when the store was written by another deskpulse
-    /// version, or a source's mapping changed.
-    #[arg(long)]
-    no_restage: bool,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Run a pipeline: read its sources, compute every segment's KPI table, write Parquet and CSV.
-    Run(RunArgs),
-    /// What a run's store holds: files, rows, time spans and sizes per table.
-    Store {
-        /// The output directory (its `_store`), or a store folder.
-        dir: PathBuf,
-    },
-    /// The runs recorded in an output directory (`DIR/_runs`), oldest first.
-    Runs {
-        dir: PathBuf,
-        #[arg(long, value_enum, default_value_t = RunsFormat::Table)]
-        format: RunsFormat,
-    },
-    /// Write a self-contained HTML report of a run's outputs: charts over time, the sector references and
-    /// peer quartiles, the best and worst segments, the run's definitions and quarantine counts.
-    Report {
-        /// The run's output directory.
-        dir: PathBuf,
-        /// Where to write the page (default DIR/report.html).
-        #[arg(long)]
-        out: Option<PathBuf>,
-    },
-    /// Check a pipeline file: every problem with its line, then the sources' files and columns.
-    Validate {
-        pipeline: PathBuf,
-        /// Check the file only, without opening any source.
-        #[arg(long)]
-        no_data: bool,
-        /// With `ballista`: also say what the cluster computes and what stays on the client.
-        #[arg(long, value_enum, default_value_t = EngineArg::Auto)]
-        engine: EngineArg,
-    },
-    /// Run a process of a Ballista cluster for `run --engine ballista` (a build with `--features ballista`).
-    #[cfg(feature = "ballista")]
-    Cluster {
-        #[command(subcommand)]
-        role: ClusterRole,
-    },
-    /// List the KPI catalog with exact definitions, units, directions and inputs.
-    Kpis {
-        #[arg(long, value_enum, default_value_t = Format::Table)]
-        format: Format,
-        /// Also list the KPIs this pipeline declares (`metrics:`).
-        #[arg(long)]
-        pipeline: Option<PathBuf>,
-    },
-    /// Print the validated plan and the optimised Polars plan of each output.
-    Explain { pipeline: PathBuf },
-    /// Print the JSON Schema of the pipeline format (for editors and CI checks).
-    Schema,
-    /// Start a pipeline from a vendor preset: writes DIR/pipeline.yaml, mapping that vendor's export field
-    /// names, and a tiny sample in that shape under DIR/data/ (never overwriting a file).
-    Init {
-        /// zendesk, freshdesk, zammad, servicenow, intercom or generic.
-        #[arg(long)]
-        preset: String,
-        /// The folder to write into (created if missing).
-        dir: PathBuf,
-    },
-    /// Write a deterministic synthetic dump (tickets, ratings, accounts) and its pipeline, for scale tests.
-    Generate {
-        /// Number of tickets.
-        #[arg(long)]
-        tickets: u64,
-        /// Same seed, same files.
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// A new or empty directory.
-        #[arg(long)]
-        out: PathBuf,
-        #[arg(long, value_enum, default_value_t = GenFormat::Csv)]
-        format: GenFormat,
-        /// Years the tickets are spread over, from 2025-01-01 (three give 36 monthly periods).
-        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=20))]
-        years: u32,
-    },
-    /// One account's KPIs against its sector: peers' quartiles, its rank, the reference figures (reads the
-    /// benchmark tables a run wrote).
-    Scorecard {
-        /// The pipeline file; its `outputs.dir` is read unless `--out` says otherwise.
-        pipeline: PathBuf,
-        /// The account, as in `account_id`.
-        #[arg(long)]
-        account: String,
-        /// The output directory of the run to read.
-        #[arg(long)]
-        out: Option<PathBuf>,
-        /// The period to show (its first day, YYYY-MM-DD); default the account's latest.
-        #[arg(long)]
-        period: Option<String>,
-        #[arg(long, value_enum, default_value_t = CardFormat::Table)]
-        format: CardFormat,
-    },
-}
-
-#[derive(Clone, Copy, PartialEq, ValueEnum)]
-enum EngineArg {
-    Auto,
-    Streaming,
-    InMemory,
-    Ballista,
-}
-
-#[cfg(feature = "ballista")]
-#[derive(Subcommand)]
-enum ClusterRole {
-    /// The scheduler: plans queries and hands tasks to the executors.
-    Scheduler {
-        #[arg(long, default_value = "127.0.0.1")]
-        bind: String,
-        #[arg(long, default_value_t = 50050)]
-        port: u16,
-    },
-    /// An executor: runs tasks, reading the exchange directory and serving results to the others.
-    Executor {
-        /// The scheduler's HOST:PORT.
-        #[arg(long, default_value = "127.0.0.1:50050")]
-        scheduler: String,
-        #[arg(long, default_value = "127.0.0.1")]
-        bind: String,
-        /// The port results are fetched from (Arrow Flight).
-        #[arg(long, default_value_t = 50051)]
-        port: u16,
-        /// The port the scheduler calls.
-        #[arg(long, default_value_t = 50052)]
-        grpc_port: u16,
-        /// Where shuffle files go (default a temporary directory).
-        #[arg(long)]
-        work_dir: Option<PathBuf>,
-        /// Tasks run at once (default the machine's cores).
-        #[arg(long)]
-        concurrent_tasks: Option<usize>,
-    },
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum RunsFormat {
-    Table,
-    Json,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum GenFormat {
-    Csv,
-    Parquet,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum CardFormat {
-    Table,
-    Csv,
-    Json,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum Format {
-    Table,
-    Json,
-    Markdown,
 }
 
 fn main() -> ExitCode {
@@ -401,23 +177,6 @@ fn without_ballista() -> Error {
          ballista`"
             .into(),
     )
-}
-
-fn parse_as_of(text: &str) -> Result<jiff::Timestamp, String> {
-    if let Ok(t) = text.parse::<jiff::Timestamp>() {
-        return Ok(t);
-    }
-    text.parse::<jiff::civil::Date>()
-        .ok()
-        .and_then(|d| d.to_zoned(jiff::tz::TimeZone::UTC).ok())
-        .map(|z| z.timestamp())
-        .ok_or_else(|| {
-            format!("`{text}` is neither an RFC 3339 instant (2026-07-01T00:00:00Z) nor a date (2026-07-01)")
-        })
-}
-
-fn parse_date(text: &str) -> Result<jiff::civil::Date, String> {
-    text.parse::<jiff::civil::Date>().map_err(|_| format!("`{text}` is not a date (YYYY-MM-DD)"))
 }
 
 /// `deskpulse run`: the plan built for the command line's settings, run, and its report printed.

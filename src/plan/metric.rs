@@ -61,7 +61,7 @@ fn metric(
     spec: Located<MetricSpec>,
     errs: &mut Vec<Diagnostic>,
 ) -> Option<KpiDefinition> {
-    if !super::build::is_snake_name(&name) {
+    if !super::sources::is_snake_name(&name) {
         errs.push(Diagnostic::new(
             format!("metric `{}` must use lowercase letters, digits and `_` (it names output rows)", name.value),
             name.at,

@@ -2,13 +2,16 @@
 //! bad states. Built by `build` without touching data; `exec` runs it.
 
 mod build;
+mod definitions;
 mod metric;
+mod segments;
+mod sources;
 mod sql;
 
 pub use crate::periods::Grain;
 pub use build::build;
-pub(crate) use build::dimension_available;
 pub use metric::{readable_schema, Readable, DECLARED};
+pub(crate) use segments::dimension_available;
 pub use sql::{parse as parse_sql, reading as sql_reading};
 
 use std::fmt;
