@@ -10,13 +10,14 @@ use polars::prelude::*;
 use crate::error::{DataError, Error};
 use crate::exec::aggregate::period_exprs;
 use crate::exec::aggregate::rows;
-use crate::exec::aggregate::{benchmark, segment};
+use crate::exec::aggregate::segment;
 use crate::exec::facts::{self, business, hold, threads};
 use crate::exec::judge::{self, quarantine, values};
-use crate::exec::outputs::{review, write};
+use crate::exec::outputs::review;
+use crate::exec::outputs::write::{self, check_no_empty_segment, merge_recomputed_periods, outputs_written, Merged};
 use crate::exec::record::{self, timing};
 use crate::exec::store::{self, id_index, parts, stage, touched};
-use crate::exec::{period_day, read, short, Staged};
+use crate::exec::{read, short, Staged};
 use crate::model::Table;
 use crate::plan::{EngineChoice, Plan};
 use crate::sink;
@@ -498,110 +499,6 @@ fn segments_computed(
     };
     timer.done("segments computed");
     Ok((names, tables))
-}
-
-/// The run's tables by output name, and which earlier row each row of a merged table is (those rows' CSV
-/// lines are copied from the last run's).
-#[derive(Default)]
-struct Merged {
-    tables: Vec<(String, DataFrame)>,
-    earlier_rows: BTreeMap<String, IdxCa>,
-}
-
-/// A table recomputed for some periods (`days`), merged into the one the last run wrote. With `hive`, the
-/// recomputed periods are written as partitions beside the others, as they are (`days` is None).
-fn merge_recomputed_periods(
-    out_dir: &Path,
-    name: &str,
-    df: DataFrame,
-    days: Option<&Vec<i32>>,
-    merged: &mut Merged,
-) -> Result<DataFrame, Error> {
-    let Some(days) = days else { return Ok(df) };
-    let touched = period_exprs::one_of_days(period_day(), days);
-    let earlier = timing::traced(&format!("read earlier {name}"), || write::earlier_table(out_dir, name))?;
-    let table = timing::traced(&format!("merge {name}"), || sink::merge_periods(earlier, df, touched))?;
-    merged.earlier_rows.extend(table.earlier_rows.map(|rows| (name.to_string(), rows)));
-    Ok(table.table)
-}
-
-/// A segment with no row fails the run (unless `allow_empty`): no kept row falls in it.
-fn check_no_empty_segment(
-    plan: &Plan,
-    out_dir: &Path,
-    named: &[(String, DataFrame)],
-    only: &BTreeMap<String, Vec<i32>>,
-    backfill: bool,
-    warnings: &mut Vec<String>,
-) -> Result<(), Error> {
-    let single = plan.layout == crate::plan::Layout::Single;
-    for (seg, (_, df)) in plan.segments.iter().zip(named) {
-        let kept_partitions = || {
-            let days = &only[&seg.name];
-            sink::partitions_on_disk(&out_dir.join(&seg.name)).iter().any(|(_, d)| d.is_none_or(|d| !days.contains(&d)))
-        };
-        if df.height() > 0 || backfill || (!single && only.contains_key(&seg.name) && kept_partitions()) {
-            continue;
-        }
-        let what = format!("segment `{}` has no rows: no kept row falls in it", seg.name);
-        if !plan.allow_empty {
-            return Err(DataError::Empty { what, hints: std::mem::take(warnings) }.into());
-        }
-        warnings.push(what);
-    }
-    Ok(())
-}
-
-/// Every table written into the run's work folder: a segment's (and its benchmark's) partitions with
-/// `hive`, a backfill's window merged into the earlier table, the others whole (a night's merged tables
-/// copying their earlier rows' CSV lines). `window`: the backfill's, as days since the epoch.
-fn outputs_written(
-    plan: &Plan,
-    out_dir: &Path,
-    output: &mut sink::Output,
-    merged: Merged,
-    only: &BTreeMap<String, Vec<i32>>,
-    window: Option<(Option<i32>, Option<i32>)>,
-    store: &store::Store,
-) -> Result<Vec<(String, usize, Vec<PathBuf>)>, Error> {
-    let metadata = sink::metadata(plan);
-    let mut outputs = Vec::new();
-    let Merged { tables, earlier_rows } = merged;
-    for (name, mut df) in tables {
-        // A segment's table or its benchmark table: both are partitioned by period with `hive`.
-        let of_segment = plan.segments.iter().find(|s| s.name == name || benchmark::output_name(s) == name);
-        let is_segment = of_segment.is_some_and(|s| s.name == name);
-        let (rows, paths) = match (of_segment, plan.layout, window) {
-            (Some(seg), crate::plan::Layout::Hive, _) => {
-                let which = match (only.get(&seg.name), window) {
-                    (_, Some((from, to))) => sink::Partitions::Window(from, to),
-                    (Some(days), None) => sink::Partitions::Days(days.iter().copied().collect()),
-                    (None, None) => sink::Partitions::All,
-                };
-                let paths = timing::traced(&format!("write {name}"), || {
-                    output.write_partitioned(&name, &df, &plan.formats, &metadata, &which)
-                })?;
-                (df.height(), paths)
-            },
-            (Some(_), crate::plan::Layout::Single, Some((from, to))) if is_segment => {
-                let mut merged = sink::merge_window(write::earlier_table(out_dir, &name)?, df, from, to)?;
-                (merged.height(), output.write_table(&name, &mut merged, &plan.formats, &metadata)?)
-            },
-            _ => {
-                let digests = store.manifest.last_run.as_ref().map(|l| &l.digests);
-                let mut earlier_csv = earlier_rows
-                    .get(&name)
-                    .and_then(|rows| Some((sink::EarlierCsv::open(out_dir, &name, digests?)?, rows)));
-                let earlier = earlier_csv.as_mut().map(|(csv, rows)| (csv, *rows));
-                let paths = timing::traced(&format!("write {name}"), || {
-                    output.write_merged(&name, &mut df, &plan.formats, &metadata, earlier)
-                })?;
-                (df.height(), paths)
-            },
-        };
-        outputs.push((name, rows, paths));
-    }
-    Ok(outputs)
 }
 
 /// The store's manifest committed with the files staged and this run as the last one, so the next night
