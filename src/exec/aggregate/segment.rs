@@ -433,14 +433,11 @@ fn table_part(
         args.nulls_equal = true; // the `all` grain without a window has a null period
         grouped = grouped.join(tickets, keys.to_vec(), keys.to_vec(), args);
     }
-    // One aggregation for all the KPIs' rows. The engine does not move filters into a cached plan: on a
-    // night, the touched periods' range must reach the Parquet reader (the store's other months are then
-    // skipped), and the engine's own common-plan detection shares the aggregation instead. A full run
-    // keeps the cache, which holds the small aggregate rather than the rows (10M: 2.2 vs 2.8 GB peak).
-    let grouped = match staged.only.contains_key(&seg.name) {
-        true => grouped,
-        false => grouped.cache(),
-    };
+    // One aggregation for all the KPIs' rows, turned long by one select: each group's output rows as a list
+    // of structs, exploded. (A union of one select per KPI stat over the cached aggregation gave the same rows,
+    // but Polars' optimiser spent 40 ms on such a plan, each time: most of a night's segment time.)
+    let dims = seg.dimensions.len();
+    let mut rows_of_group: Vec<Expr> = Vec::new();
     for k in kpis {
         let def = &plan.kpis[k];
         for (s, stat) in def.stats.iter().enumerate() {
@@ -449,7 +446,8 @@ fn table_part(
                 for (i, label) in labels.iter().enumerate() {
                     let (figures, count) = compile::mix_figures(k, s, i);
                     let row = output_row(seg, def, (k, s), stat, col(PERIOD), lit(label.as_str()), figures);
-                    parts.push(grouped.clone().filter(count.gt(lit(0i64))).select(row));
+                    let row = as_struct(row[dims..].to_vec());
+                    rows_of_group.push(when(count.gt(lit(0i64))).then(row).otherwise(lit(NULL)));
                 }
                 continue;
             }
@@ -474,8 +472,21 @@ fn table_part(
                 ];
             }
             let stat_name = lit(stat.stat.as_str());
-            parts.push(grouped.clone().select(output_row(seg, def, (k, s), stat, col(PERIOD), stat_name, figures)));
+            let row = output_row(seg, def, (k, s), stat, col(PERIOD), stat_name, figures);
+            rows_of_group.push(as_struct(row[dims..].to_vec()));
         }
+    }
+    if !rows_of_group.is_empty() {
+        const ROWS: &str = "__rows";
+        let mut select: Vec<Expr> = seg.dimensions.iter().map(|d| col(*d).cast(DataType::String)).collect();
+        select.push(concat_list(rows_of_group)?.alias(ROWS));
+        let options = ExplodeOptions { empty_as_null: false, keep_nulls: false };
+        let long = grouped
+            .select(select)
+            .explode(cols([ROWS]), options)
+            .filter(col(ROWS).is_not_null())
+            .unnest(cols([ROWS]), None);
+        parts.insert(0, long);
     }
     Ok(concat(parts, UnionArgs::default())?)
 }
