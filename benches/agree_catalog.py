@@ -1,13 +1,15 @@
 """Check that deskpulse's full catalog and benches/reference_catalog.py agree: the same rows (dimensions, period,
 KPI, stat), the same `n`, values equal to 1e-9 relative, and for account x quarter the same peer columns.
-Usage: agree_catalog.py DESKPULSE_OUT REFERENCE_OUT
+Usage: agree_catalog.py DESKPULSE_OUT REFERENCE_OUT [full|whole]   (the reference's mode)
 """
 import sys
 
 import polars as pl
 
 ours, ref = sys.argv[1], sys.argv[2]
-SEGMENTS = {
+WHOLE = len(sys.argv) > 3 and sys.argv[3] == "whole"
+SEGMENTS = {"sector_channel_month": ["sector", "channel"], "sector_month": ["sector"], "agent_month": ["agent_id"],
+            "overall_month": []} if WHOLE else {
     "sector_channel_month": ["sector", "channel"],
     "sector_month": ["sector"],
     "overall_week": [],
