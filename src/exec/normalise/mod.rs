@@ -100,6 +100,9 @@ pub fn normalise(
     let mut head = None;
     // Each timestamp's typed value, for timestamps counted from an earlier one (`after`).
     let mut typed_so_far: Vec<(&str, Expr)> = Vec::new();
+    // Text read as booleans, trimmed and lower-cased once before the projection: inside it, each comparison
+    // with a true or false spelling lower-cased the text again (4.8M messages: 0.65 s against 0.10 s).
+    let mut lowered = Vec::new();
     for column in source.table.columns() {
         let mapping = source.columns.iter().find(|m| m.canonical.name == column.name);
         let (typed, bad_raw) = match mapping {
@@ -125,6 +128,12 @@ pub fn normalise(
                             },
                         };
                         parse_temporal(raw.clone(), column.ty, &format, m.time_zone.as_deref())
+                    },
+                    ColumnType::Boolean if is_text => {
+                        let lower = format!("__lower_{}", column.name);
+                        lowered
+                            .push(raw.clone().str().strip_chars(lit(NULL)).str().to_lowercase().alias(lower.as_str()));
+                        boolean_of(col(lower.as_str()), m)
                     },
                     _ => type_value(raw.clone(), column.ty, is_text, m, source.csv.decimal_comma),
                 };
@@ -166,7 +175,7 @@ pub fn normalise(
         lit(matches!(source.duplicates, crate::plan::Duplicates::KeepLatest { .. })).alias(KEEP_LATEST),
         latest.alias(LATEST),
     ]);
-    Ok(lf.select(exprs).with_columns(bad_exprs).drop(cols(texts)))
+    Ok(lf.with_columns(lowered).select(exprs).with_columns(bad_exprs).drop(cols(texts)))
 }
 
 /// One attribute of the table in a file of `source`: its source column typed as declared, or as its values in
@@ -398,16 +407,18 @@ fn type_value(raw: Expr, ty: ColumnType, is_text: bool, m: &ColumnMapping, decim
             let t = if decimal_comma { trimmed.str().replace_all(lit(","), lit("."), true) } else { trimmed };
             in_seconds(t.cast(DataType::Float64))
         },
-        ColumnType::Boolean => {
-            let lower = trimmed.str().to_lowercase();
-            when(crate::exec::aggregate::compile::one_of(lower.clone(), &m.true_values))
-                .then(lit(true))
-                .when(crate::exec::aggregate::compile::one_of(lower, &m.false_values))
-                .then(lit(false))
-                .otherwise(lit(NULL).cast(DataType::Boolean))
-        },
+        ColumnType::Boolean => boolean_of(trimmed.str().to_lowercase(), m),
         ColumnType::Timestamp | ColumnType::Date => unreachable!("parsed by parse_temporal"),
     }
+}
+
+/// Trimmed, lower-cased text → true or false by the mapping's spellings; null for any other text.
+fn boolean_of(lower: Expr, m: &ColumnMapping) -> Expr {
+    when(crate::exec::aggregate::compile::one_of(lower.clone(), &m.true_values))
+        .then(lit(true))
+        .when(crate::exec::aggregate::compile::one_of(lower, &m.false_values))
+        .then(lit(false))
+        .otherwise(lit(NULL).cast(DataType::Boolean))
 }
 
 /// `3`, `3.0`, `-12.00` → the whole number's digits; anything else (`3.5`, `abc`) → null, a bad value.

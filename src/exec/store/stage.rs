@@ -322,7 +322,9 @@ fn write_parts(
         let native = some.iter().any(|(s, _)| !read::native_numbers(s).is_empty());
         let how = if native { CsvRead::NativeNumbers } else { CsvRead::Text };
         let sink = |how| frames(some, how).and_then(|f| sink_all(plan, f, ParquetCompression::Lz4Raw));
-        match sink(how) {
+        // Traced by file: where staging's time goes (a source whose mapping is slow to apply stands out).
+        let names: Vec<String> = some.iter().map(|(s, f)| format!("{} {}", s.name, file_name(f))).collect();
+        match crate::exec::record::timing::traced(&format!("staged {}", names.join(", ")), || sink(how)) {
             Ok(()) => {},
             // A value the reader could not type as a number: read as text, so that it is reported with its row.
             Err(Error::Data(_) | Error::Internal(_)) if native => sink(CsvRead::Text)?,
@@ -331,6 +333,10 @@ fn write_parts(
         progress(((done + 1) * batch).min(new.len()) as u64, total);
     }
     Ok(())
+}
+
+fn file_name(file: &Path) -> std::borrow::Cow<'_, str> {
+    file.file_name().unwrap_or(file.as_os_str()).to_string_lossy()
 }
 
 fn key(source: &Source, file: &Path) -> (String, PathBuf) {
