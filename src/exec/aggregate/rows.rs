@@ -173,8 +173,9 @@ pub(crate) fn enriched_with(
     if table.inherits_ticket() {
         let needs_frt = reads.contains(&"first_response_seconds");
         let from_ticket = ticket_columns(plan, &[seg]);
-        // A night's answers come with their tickets' columns already (`answers_with_tickets`).
-        let joined = table == Table::Surveys && lf.collect_schema()?.contains(TICKET_JOINED);
+        // A night's answers, and a full run's answers and reply waits, come with their tickets' columns
+        // already (`answers_with_tickets`, `facts::waits_with_tickets`).
+        let joined = lf.collect_schema()?.contains(TICKET_JOINED);
         if (needs_frt || !from_ticket.is_empty()) && plan.has_column(table, "ticket_id") {
             if !joined {
                 // On a night, a reply wait's ticket is in the touched periods too (a wait counts in its
@@ -238,7 +239,8 @@ pub(crate) fn ticket_columns(plan: &Plan, segments: &[&Segment]) -> Vec<&'static
     model::SURVEY_FROM_TICKET.iter().copied().filter(wanted).filter(|c| plan.has_column(Table::Tickets, c)).collect()
 }
 
-/// Marks survey answers that carry their tickets' columns (`answers_with_tickets`).
+/// Marks survey answers and reply waits that carry their tickets' columns (`answers_with_tickets`,
+/// `facts::waits_with_tickets`).
 pub(crate) const TICKET_JOINED: &str = "__ticket_joined";
 
 /// `rows` (of a table with a `ticket_id`) with `__t_<column>` for each of `columns` of their ticket, and
