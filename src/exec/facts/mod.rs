@@ -64,7 +64,9 @@ pub(super) fn compute_once(plan: &Plan, staged: &mut Staged, work: &Path) -> Res
         }
         std::fs::create_dir_all(&dir).map_err(|e| Error::Output { path: dir.clone(), message: e.to_string() })?;
         let path = dir.join(format!("{table}.parquet"));
-        crate::exec::store::write_parts::sink_all(plan, vec![(path.clone(), rows)], ParquetCompression::Lz4Raw)?;
+        crate::exec::record::timing::traced(&format!("facts of {table} written"), || {
+            crate::exec::store::write_parts::sink_all(plan, vec![(path.clone(), rows)], ParquetCompression::Lz4Raw)
+        })?;
         written.push((table, path));
     }
     for (table, path) in written {
