@@ -47,12 +47,16 @@ pub(super) struct Verdicts {
 /// every id read, the candidates for repeated ids, and what references resolve to.
 pub(super) fn verdicts(plan: &Plan, staging: &stage::Staging, trace: &dyn Fn(&str)) -> Result<Verdicts, Error> {
     let mut ids: BTreeMap<(Table, &'static str), Vec<u64>> = BTreeMap::new();
-    let id_columns = staging.part_files.keys().filter_map(|t| quarantine::id_column(*t).map(|c| (*t, c)));
-    for (table, column) in id_columns.chain(references::referring_columns(plan)) {
+    let id_columns = staging.part_files.keys().filter_map(|t| quarantine::id_column(*t).map(|c| (*t, c, true)));
+    let referring = references::referring_columns(plan).into_iter().map(|(t, c)| (t, c, false));
+    for (table, column, is_key) in id_columns.chain(referring) {
         if let Some(parts) = staging.part_files.get(&table) {
             let paths: Vec<PathBuf> = parts.iter().map(|p| p.path.clone()).collect();
-            let hashes =
-                timing::traced(&format!("hashes of {table}.{column}"), || id_index::table_hashes(&paths, column))?;
+            // A key's repeats are what the repeated-id rule looks for; a reference's are not.
+            let hashes = timing::traced(&format!("hashes of {table}.{column}"), || match is_key {
+                true => id_index::table_hashes(&paths, column),
+                false => id_index::distinct_table_hashes(&paths, column),
+            })?;
             ids.insert((table, column), hashes);
         }
     }
