@@ -62,7 +62,6 @@ fn columns_read(e: &SqlExpr) -> Vec<String> {
 /// with it: a column it lacks is reported at the SQL's line with the closest one. `what` names the columns'
 /// owner for the message ("the tickets table", a file's path).
 pub fn reading(sql: &Sql, available: &[&str], what: &str) -> Result<Vec<String>, Diagnostic> {
-    let available: Vec<&str> = available.iter().copied().filter(|n| !n.starts_with("__")).collect();
     let quote_help = |c: &str| format!("a column name with spaces must be double-quoted in SQL: \"{c}\"");
     let unquoted_spaced =
         available.iter().find(|a| a.contains(' ') && sql.text.contains(**a) && !sql.text.contains(&format!("\"{a}\"")));

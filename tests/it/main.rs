@@ -20,6 +20,7 @@ mod grains;
 mod hardening;
 mod help_center;
 mod history;
+mod intake;
 mod kpis_by_hand;
 mod mapping;
 mod messages;

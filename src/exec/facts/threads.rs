@@ -23,7 +23,7 @@ const MAX_ROUNDS: usize = 64;
 /// as the whole number, as a reply id column with gaps always is.
 pub fn columns(source: &Source) -> [Expr; 2] {
     let id = |c: &str| {
-        col(c).cast(DataType::String).str().strip_chars(lit(NULL)).str().replace(
+        col(crate::exec::read::file_column(c)).cast(DataType::String).str().strip_chars(lit(NULL)).str().replace(
             lit(r"^(-?\d+)\.0+$"),
             lit("$1"),
             false,

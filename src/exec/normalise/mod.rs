@@ -11,7 +11,7 @@ use crate::error::{BadValue, DataError};
 use crate::model::{Column, ColumnType, Fill, Table};
 use crate::plan::{AttributeType, ColumnMapping, DurationText, MappedValue, Plan, Source, Sql};
 
-use crate::exec::read::{FILE, ROW};
+use crate::exec::read::{file_column, FILE, ROW};
 
 use values::{boolean_of, parse_temporal, type_value, value_map};
 
@@ -78,6 +78,20 @@ pub fn compile_sql(plan: &Plan) -> Vec<crate::plan::Diagnostic> {
     plan.sql_snippets().into_iter().filter_map(|s| sql(&s).err()).collect()
 }
 
+/// `sql_on` over a file's columns as the file names them: a column renamed on read (`read::file_column`)
+/// is read by its own name.
+fn sql_on_file(s: &Sql, schema: &Schema, file: &std::path::Path) -> Result<Expr, crate::plan::Diagnostic> {
+    let written: Schema = schema
+        .iter()
+        .filter_map(|(n, t)| crate::exec::read::written_name(n).map(|w| Field::new(w.into(), t.clone())))
+        .collect();
+    let e = sql_on(s, &written, &file.display().to_string())?;
+    Ok(e.map_expr(|e| match e {
+        Expr::Column(name) => Expr::Column(file_column(&name)),
+        other => other,
+    }))
+}
+
 /// The canonical frame of one file of a source: every column of the table, typed, plus `__file`, `__row`
 /// and one `__bad_<column>` per typed column.
 pub fn normalise(
@@ -90,9 +104,7 @@ pub fn normalise(
     let mut lf = lf;
     evaluate_sql_on_sample(plan, source, file, &lf, schema)?;
     if let Some(filter) = &source.filter {
-        lf = lf.filter(
-            sql_on(filter, schema, &file.display().to_string()).map_err(|d| plan_error(plan, d))?.fill_null(lit(false)),
-        );
+        lf = lf.filter(sql_on_file(filter, schema, file).map_err(|d| plan_error(plan, d))?.fill_null(lit(false)));
     }
     let mut exprs = vec![col(FILE), col(ROW).cast(DataType::UInt64)];
     // Two projections: the typed columns (and the text of those parsed from text), then the bad values from
@@ -167,7 +179,7 @@ pub fn normalise(
         exprs.push(attribute_value(source, name, declared, schema, &lf, &mut head)?.alias(name));
     }
     let latest = match &source.duplicates {
-        crate::plan::Duplicates::KeepLatest { by, .. } => col(by.as_str()).cast(DataType::String),
+        crate::plan::Duplicates::KeepLatest { by, .. } => col(file_column(by)).cast(DataType::String),
         crate::plan::Duplicates::Reject => lit(NULL).cast(DataType::String),
     };
     if source.table == Table::Messages {
@@ -199,8 +211,9 @@ fn attribute_value(
             None => lit(NULL),
         });
     };
-    let raw = col(attribute.column.as_str());
-    let is_text = matches!(schema.get(attribute.column.as_str()), Some(DataType::String));
+    let name = file_column(&attribute.column);
+    let raw = col(name.clone());
+    let is_text = matches!(schema.get(&name), Some(DataType::String));
     let trimmed = raw.clone().cast(DataType::String).str().strip_chars(lit(NULL));
     let as_number = trimmed.clone().cast(DataType::Float64);
     let as_boolean = {
@@ -210,7 +223,7 @@ fn attribute_value(
     };
     let ty = match attribute.ty.or(declared) {
         Some(ty) => ty,
-        None if !is_text => match schema.get(attribute.column.as_str()) {
+        None if !is_text => match schema.get(&name) {
             Some(DataType::Boolean) => AttributeType::Boolean,
             Some(t) if t.is_primitive_numeric() => AttributeType::Number,
             _ => AttributeType::Text,
@@ -269,7 +282,7 @@ fn evaluate_sql_on_sample(
     }
     let sample = lf.clone().limit(100).collect()?;
     for sql in snippets {
-        let e = sql_on(sql, schema, &file.display().to_string()).map_err(|d| plan_error(plan, d))?;
+        let e = sql_on_file(sql, schema, file).map_err(|d| plan_error(plan, d))?;
         if let Err(err) = sample.clone().lazy().select([e.clone().alias("__sql")]).collect() {
             let column = e.meta().root_names().first().map(|c| c.to_string()).unwrap_or_else(|| "x".into());
             let text_columns = format!(
@@ -327,17 +340,18 @@ fn raw_value(
 ) -> Result<(Expr, bool), crate::plan::Diagnostic> {
     let (mut raw, mut is_text) = match &m.value {
         MappedValue::Column { name, .. } => {
-            (col(name.as_str()), matches!(schema.get(name.as_str()), Some(DataType::String) | None))
+            let name = file_column(name);
+            (col(name.clone()), matches!(schema.get(&name), Some(DataType::String) | None))
         },
         MappedValue::Constant(v) => (lit(v.as_str()), true),
         MappedValue::DateTime { date, time, .. } => {
-            let part = |c: &str| col(c).cast(DataType::String).str().strip_chars(lit(NULL));
+            let part = |c: &str| col(file_column(c)).cast(DataType::String).str().strip_chars(lit(NULL));
             (concat_str([part(date), part(time)], " ", false), true)
         },
         // An expression already of the column's type is taken as it is (`tags LIKE '%x%'` for a boolean);
         // any other is cast to text, so that the parsing rules apply uniformly.
         MappedValue::Expr(s) => {
-            let e = sql_on(s, schema, &file.display().to_string())?;
+            let e = sql_on_file(s, schema, file)?;
             match e.to_field(schema) {
                 Ok(f) if *f.dtype() == dtype(ty) && ty != ColumnType::Text => (e, false),
                 _ => (e.cast(DataType::String), true),

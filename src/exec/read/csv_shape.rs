@@ -29,13 +29,19 @@ pub struct Shape {
     pub blank_lines: u64,
     pub line_ends: LineEnds,
     pub has_bom: bool,
+    /// The header names a column as the run names its own (`__row`, `__file`): renamed in the rewritten copy.
+    pub reserved_names: bool,
     pub malformed: Vec<Malformed>,
 }
 
 impl Shape {
     /// Polars cannot read the file as it is without losing or inventing rows.
     pub fn needs_rewrite(&self) -> bool {
-        self.blank_lines > 0 || !self.malformed.is_empty() || self.line_ends.cr > 0 || self.has_bom
+        self.blank_lines > 0
+            || !self.malformed.is_empty()
+            || self.line_ends.cr > 0
+            || self.has_bom
+            || self.reserved_names
     }
 }
 
@@ -57,34 +63,67 @@ struct Record {
     unclosed_quote: bool,
 }
 
-/// Reads the record starting at `pos`. Line ends are LF, CRLF or a lone CR.
-fn record(bytes: &[u8], pos: usize, line: u64, delimiter: u8, quote: u8) -> Record {
+/// A file's line end, decided from the whole file: LF (a CR before it belongs to it: CRLF), or a lone CR in
+/// a file without any LF. Every other CR is data, as DuckDB and Python read it: a tweet with `\r\r` in it,
+/// or a quoted comment with a bare CR, is one record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Newline {
+    Lf,
+    CrOnly,
+}
+
+impl Newline {
+    fn of(bytes: &[u8]) -> Newline {
+        match memchr::memchr(b'\n', bytes).is_none() && memchr::memchr(b'\r', bytes).is_some() {
+            true => Newline::CrOnly,
+            false => Newline::Lf,
+        }
+    }
+
+    fn byte(self) -> u8 {
+        match self {
+            Newline::Lf => b'\n',
+            Newline::CrOnly => b'\r',
+        }
+    }
+
+    /// The end of a line whose line-end byte is at `eol` (without the CR of a CRLF), and where the next starts.
+    fn bounds(self, bytes: &[u8], line_start: usize, eol: usize) -> (usize, usize) {
+        let next = if eol < bytes.len() { eol + 1 } else { eol };
+        let crlf = self == Newline::Lf && eol < bytes.len() && eol > line_start && bytes[eol - 1] == b'\r';
+        (if crlf { eol - 1 } else { eol }, next)
+    }
+
+    /// Line ends in `bytes`.
+    fn count(self, bytes: &[u8]) -> u64 {
+        memchr::memchr_iter(self.byte(), bytes).count() as u64
+    }
+}
+
+/// Reads the record starting at `pos`.
+fn record(bytes: &[u8], pos: usize, line: u64, delimiter: u8, quote: u8, newline: Newline) -> Record {
     // Most lines hold no quote: their fields are counted with SIMD searches, not byte by byte.
-    let eol = memchr::memchr2(b'\n', b'\r', &bytes[pos..]).map_or(bytes.len(), |i| pos + i);
+    let eol = memchr::memchr(newline.byte(), &bytes[pos..]).map_or(bytes.len(), |i| pos + i);
     if memchr::memchr(quote, &bytes[pos..eol]).is_none() {
-        let next = match bytes.get(eol) {
-            Some(b'\r') if bytes.get(eol + 1) == Some(&b'\n') => eol + 2,
-            Some(_) => eol + 1,
-            None => eol,
-        };
+        let (end, next) = newline.bounds(bytes, pos, eol);
         return Record {
             start: pos,
-            end: eol,
+            end,
             next,
             line,
-            first_line_end: eol,
+            first_line_end: end,
             first_line_next: next,
             lines: 1,
-            fields: 1 + memchr::memchr_iter(delimiter, &bytes[pos..eol]).count(),
+            fields: 1 + memchr::memchr_iter(delimiter, &bytes[pos..end]).count(),
             unclosed_quote: false,
         };
     }
-    quoted_record(bytes, pos, line, delimiter, quote)
+    quoted_record(bytes, pos, line, delimiter, quote, newline)
 }
 
 /// `record` for a line with a quote (RFC 4180: a quoted field may hold delimiters, doubled quotes and line
 /// ends), jumping from one special byte to the next.
-fn quoted_record(bytes: &[u8], pos: usize, line: u64, delimiter: u8, quote: u8) -> Record {
+fn quoted_record(bytes: &[u8], pos: usize, line: u64, delimiter: u8, quote: u8, newline: Newline) -> Record {
     let mut i = pos;
     let mut fields = 1;
     let mut lines = 1;
@@ -106,11 +145,10 @@ fn quoted_record(bytes: &[u8], pos: usize, line: u64, delimiter: u8, quote: u8) 
                 }
             };
             let span = &bytes[i..closing.unwrap_or(bytes.len())];
-            let breaks = count_line_ends(span);
+            let breaks = newline.count(span);
             if breaks > 0 && first_line.is_none() {
-                let at = i + memchr::memchr2(b'\n', b'\r', span).unwrap_or(0);
-                let next = if bytes[at] == b'\r' && bytes.get(at + 1) == Some(&b'\n') { at + 2 } else { at + 1 };
-                first_line = Some((at, next));
+                let at = i + memchr::memchr(newline.byte(), span).unwrap_or(0);
+                first_line = Some(newline.bounds(bytes, pos, at));
             }
             lines += breaks;
             match closing {
@@ -121,14 +159,13 @@ fn quoted_record(bytes: &[u8], pos: usize, line: u64, delimiter: u8, quote: u8) 
             }
         }
         // Unquoted text (or what follows a closing quote, kept as written) up to a delimiter or a line end.
-        match memchr::memchr3(delimiter, b'\n', b'\r', &bytes[i..]) {
+        match memchr::memchr2(delimiter, newline.byte(), &bytes[i..]) {
             Some(k) if bytes[i + k] == delimiter => {
                 fields += 1;
                 i += k + 1;
             },
             Some(k) => {
-                let end = i + k;
-                let next = if bytes[end] == b'\r' && bytes.get(end + 1) == Some(&b'\n') { end + 2 } else { end + 1 };
+                let (end, next) = newline.bounds(bytes, pos, i + k);
                 return done(end, next, fields, lines, first_line, false);
             },
             None => return done(bytes.len(), bytes.len(), fields, lines, first_line, false),
@@ -156,8 +193,9 @@ fn walk(bytes: &[u8], delimiter: u8, quote: u8, mut keep: impl FnMut(u64, &[u8])
     }
     let mut line = 1;
     let mut header: Option<usize> = None;
+    let newline = Newline::of(bytes);
     while pos < bytes.len() {
-        let r = record(bytes, pos, line, delimiter, quote);
+        let r = record(bytes, pos, line, delimiter, quote, newline);
         let ending = &bytes[r.end..r.next];
         match ending {
             b"\n" => shape.line_ends.lf += 1,
@@ -177,6 +215,8 @@ fn walk(bytes: &[u8], delimiter: u8, quote: u8, mut keep: impl FnMut(u64, &[u8])
         let Some(expected) = header else {
             header = Some(r.fields);
             shape.header_fields = r.fields;
+            let header = &bytes[r.start..r.end];
+            shape.reserved_names = fields(header, delimiter, quote).any(|f| super::is_reserved(unquoted(f, quote)));
             keep(0, &bytes[r.start..r.end]);
             pos = r.next;
             line += r.lines;
@@ -232,6 +272,14 @@ pub fn rewrite(bytes: &[u8], delimiter: u8, quote: u8, out: &mut impl Write) -> 
             return;
         }
         let row = if line == 0 { ROW_COLUMN.to_string() } else { (line - 1).to_string() };
+        let escaped;
+        let record = match line {
+            0 => {
+                escaped = escaped_header(record, delimiter, quote);
+                &escaped[..]
+            },
+            _ => record,
+        };
         let written = out
             .write_all(row.as_bytes())
             .and_then(|_| out.write_all(&[delimiter]))
@@ -247,21 +295,59 @@ pub fn rewrite(bytes: &[u8], delimiter: u8, quote: u8, out: &mut impl Write) -> 
     }
 }
 
+/// The fields of one record, as written (quotes kept).
+fn fields(record: &[u8], delimiter: u8, quote: u8) -> impl Iterator<Item = &[u8]> {
+    let mut quoted = false;
+    let mut start = 0;
+    let mut bounds = Vec::new();
+    for (i, b) in record.iter().enumerate() {
+        if *b == quote {
+            quoted = !quoted;
+        } else if *b == delimiter && !quoted {
+            bounds.push((start, i));
+            start = i + 1;
+        }
+    }
+    bounds.push((start, record.len()));
+    bounds.into_iter().map(move |(a, b)| &record[a..b])
+}
+
+/// A header field's text without its quotes.
+fn unquoted(field: &[u8], quote: u8) -> &str {
+    let inner = match field {
+        [q, inner @ .., e] if *q == quote && *e == quote => inner,
+        other => other,
+    };
+    std::str::from_utf8(inner).unwrap_or("")
+}
+
+/// The header with each column named like one of the run's own renamed (`read::file_column`).
+fn escaped_header(record: &[u8], delimiter: u8, quote: u8) -> Vec<u8> {
+    let mut out = Vec::with_capacity(record.len() + 16);
+    for (i, field) in fields(record, delimiter, quote).enumerate() {
+        if i > 0 {
+            out.push(delimiter);
+        }
+        let name = unquoted(field, quote);
+        match (super::is_reserved(name), field.first() == Some(&quote)) {
+            (true, true) => out.extend([&[quote][..], super::file_column(name).as_bytes(), &[quote]].concat()),
+            (true, false) => out.extend_from_slice(super::file_column(name).as_bytes()),
+            (false, _) => out.extend_from_slice(field),
+        }
+    }
+    out
+}
+
 /// The first byte that is not UTF-8, as (line, excerpt of that line), or `None`.
 pub fn invalid_utf8(bytes: &[u8]) -> Option<(u64, usize, String)> {
     let err = simdutf8::compat::from_utf8(bytes).err()?;
     let at = err.valid_up_to();
-    let line_start = bytes[..at].iter().rposition(|b| *b == b'\n' || *b == b'\r').map(|i| i + 1).unwrap_or(0);
-    let line = 1 + count_line_ends(&bytes[..at]);
-    let line_end = bytes[at..].iter().position(|b| *b == b'\n' || *b == b'\r').map(|i| at + i).unwrap_or(bytes.len());
+    let newline = Newline::of(bytes);
+    let line_start = memchr::memrchr(newline.byte(), &bytes[..at]).map(|i| i + 1).unwrap_or(0);
+    let line = 1 + newline.count(&bytes[..at]);
+    let eol = memchr::memchr(newline.byte(), &bytes[at..]).map(|i| at + i).unwrap_or(bytes.len());
+    let (line_end, _) = newline.bounds(bytes, line_start, eol);
     Some((line, at, excerpt(&bytes[line_start..line_end])))
-}
-
-/// LF, CRLF and lone CR line ends in `bytes`.
-fn count_line_ends(bytes: &[u8]) -> u64 {
-    let lf = memchr::memchr_iter(b'\n', bytes).count();
-    let lone_cr = memchr::memchr_iter(b'\r', bytes).filter(|&i| bytes.get(i + 1) != Some(&b'\n')).count();
-    (lf + lone_cr) as u64
 }
 
 #[cfg(test)]
@@ -282,6 +368,19 @@ mod tests {
             assert_eq!(shape.records, 3, "{end:?}");
             assert_eq!(kept.iter().map(|k| k.0).collect::<Vec<_>>(), [0, 2, 3, 4]);
             assert_eq!(shape.needs_rewrite(), end == "\r");
+        }
+    }
+
+    #[test]
+    fn a_bare_cr_in_a_file_with_lf_line_ends_is_data() {
+        for end in ["\n", "\r\n"] {
+            let text = ["id,text", "1,\"one\rtwo\"", "2,tweet\r\rwith returns", "3,last", ""].join(end);
+            let (shape, kept) = lines_kept(&text);
+            assert_eq!(shape.records, 3, "{end:?}");
+            assert!(shape.malformed.is_empty() && !shape.needs_rewrite(), "{end:?}");
+            let records: Vec<&str> = kept.iter().map(|k| k.1.as_str()).collect();
+            assert_eq!(records, ["id,text", "1,\"one\rtwo\"", "2,tweet\r\rwith returns", "3,last"], "{end:?}");
+            assert_eq!(kept.iter().map(|k| k.0).collect::<Vec<_>>(), [0, 2, 3, 4]);
         }
     }
 
@@ -337,6 +436,19 @@ mod tests {
         assert_eq!(String::from_utf8(out).unwrap(), "__row,id,at\n1,1,a\n3,2,b\n");
         assert!(shape.has_bom);
         assert_eq!(shape.blank_lines, 1);
+    }
+
+    #[test]
+    fn a_header_naming_the_runs_own_columns_is_renamed_in_the_copy() {
+        let mut out = Vec::new();
+        let shape = rewrite(b"id,__row,\"__file\",note\n1,a,b,c\n", b',', b'"', &mut out).unwrap();
+        assert!(shape.reserved_names && shape.needs_rewrite());
+        assert_eq!(String::from_utf8(out).unwrap(), "__row,id,__src__row,\"__src__file\",note\n1,1,a,b,c\n");
+        assert!(!shape_of("id,_x,note\n1,a,b\n").reserved_names);
+    }
+
+    fn shape_of(text: &str) -> Shape {
+        shape(text.as_bytes(), b',', b'"')
     }
 
     #[test]

@@ -19,6 +19,31 @@ use crate::suggest;
 pub const ROW: &str = "__row";
 pub const FILE: &str = "__file";
 
+/// Names that start like the run's own columns (`__row`, `__file`, `__lower_<column>`). A file's column named
+/// so is renamed on read (`file_column`) so that it never meets them; the pipeline still names it as the
+/// file does.
+pub fn is_reserved(name: &str) -> bool {
+    name.starts_with("__")
+}
+
+/// The name a file's column has in the scanned frame: its own, or `__src` before it when it is reserved (no
+/// column of the run's own starts with `__src`).
+pub fn file_column(name: &str) -> PlSmallStr {
+    match is_reserved(name) {
+        true => format!("__src{name}").into(),
+        false => name.into(),
+    }
+}
+
+/// The name a scanned column has in its file (`file_column` undone); `None` for the run's own columns.
+pub fn written_name(column: &str) -> Option<&str> {
+    match column.strip_prefix("__src") {
+        Some(name) if is_reserved(name) => Some(name),
+        _ if is_reserved(column) => None,
+        _ => Some(column),
+    }
+}
+
 /// The files a source's path or glob matches, sorted so that runs are reproducible.
 pub fn files(source: &Source) -> Result<Vec<PathBuf>, DataError> {
     let no_files = || DataError::NoFiles {
@@ -110,7 +135,7 @@ pub fn scan(
             let o = &source.csv;
             let null_values = NullValues::AllColumns(o.null_values.iter().map(|v| v.as_str().into()).collect());
             let overwrite = (!numbers.is_empty())
-                .then(|| Arc::new(numbers.iter().map(|(n, t)| Field::new(n.as_str().into(), t.clone())).collect()));
+                .then(|| Arc::new(numbers.iter().map(|(n, t)| Field::new(file_column(n), t.clone())).collect()));
             let encoding = match o.encoding {
                 crate::plan::Encoding::Utf8Lossy => CsvEncoding::LossyUtf8,
                 // Other encodings are read from a UTF-8 copy (`transcode`).
@@ -148,12 +173,30 @@ pub fn scan(
             }
         },
         FileFormat::Parquet => {
-            LazyFrame::scan_parquet(path, ScanArgsParquet { row_index, ..Default::default() }).map_err(unreadable)?
+            let scan =
+                |row_index| LazyFrame::scan_parquet(path.clone(), ScanArgsParquet { row_index, ..Default::default() });
+            numbered(scan(None).map_err(unreadable)?, || scan(row_index.clone())).map_err(unreadable)?
         },
-        FileFormat::Ndjson => LazyJsonLineReader::new(path).with_row_index(row_index).finish().map_err(unreadable)?,
+        FileFormat::Ndjson => {
+            let scan = |row_index| LazyJsonLineReader::new(path.clone()).with_row_index(row_index).finish();
+            numbered(scan(None).map_err(unreadable)?, || scan(row_index.clone())).map_err(unreadable)?
+        },
     };
     let lf = if prepared.rewritten { lf.with_column(col(ROW).cast(IDX_DTYPE)) } else { lf };
     Ok(lf.with_column(lit(file.display().to_string()).alias(FILE)))
+}
+
+/// A Parquet or JSON file's frame with its rows numbered (`ROW`): by the reader, unless the file names a
+/// column as the run names its own (`__row`), which is renamed first (`file_column`; a CSV file's is
+/// renamed in its rewritten copy).
+fn numbered(mut plain: LazyFrame, by_reader: impl FnOnce() -> PolarsResult<LazyFrame>) -> PolarsResult<LazyFrame> {
+    let schema = plain.collect_schema()?;
+    let reserved: Vec<PlSmallStr> = schema.iter_names().filter(|n| is_reserved(n)).cloned().collect();
+    if reserved.is_empty() {
+        return by_reader();
+    }
+    let renamed: Vec<PlSmallStr> = reserved.iter().map(|n| file_column(n)).collect();
+    Ok(plain.rename(reserved, renamed, true).with_row_index(ROW, Some(1)))
 }
 
 /// The file's columns, checked against what the mapping reads.
@@ -163,7 +206,7 @@ pub fn schema(source: &Source, file: &std::path::Path, lf: &mut LazyFrame) -> Re
         file: file.display().to_string(),
         message: e.to_string(),
     })?;
-    let available: Vec<&str> = schema.iter_names().map(|n| n.as_str()).filter(|n| !n.starts_with("__")).collect();
+    let available: Vec<&str> = schema.iter_names().filter_map(|n| written_name(n)).collect();
     let latest_by = match &source.duplicates {
         crate::plan::Duplicates::KeepLatest { by, at } => Some((by, at)),
         crate::plan::Duplicates::Reject => None,
@@ -171,7 +214,7 @@ pub fn schema(source: &Source, file: &std::path::Path, lf: &mut LazyFrame) -> Re
     let mapped = source.columns.iter().flat_map(|m| m.value.named_columns());
     let attributes = source.attributes.iter().map(|a| (&a.column, &a.at));
     for (name, at) in mapped.chain(latest_by).chain(attributes) {
-        if !schema.contains(name) {
+        if !schema.contains(&file_column(name)) {
             return Err(DataError::MissingColumn {
                 source_name: source.name.clone(),
                 file: file.display().to_string(),

@@ -1,0 +1,126 @@
+//! Exports as nightly jobs meet them (the intake issue): bare CRs that are data, columns named like the run's
+//! own, scheduler signals, a ceiling on quarantined rows, one file feeding two sources, and the rest of its
+//! findings, each through the real binary on small files.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use polars::prelude::*;
+
+use crate::common::*;
+
+fn deskpulse(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_deskpulse")).args(args).output().expect("binary runs")
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+/// Writes `pipeline.yaml` in `dir` and runs it into `dir/out`.
+fn run_in(dir: &Path, yaml: &str) -> Output {
+    std::fs::write(dir.join("pipeline.yaml"), yaml).unwrap();
+    let (pipeline, out) = (dir.join("pipeline.yaml"), dir.join("out"));
+    deskpulse(&["run", pipeline.to_str().unwrap(), "--out", out.to_str().unwrap()])
+}
+
+/// A pipeline over one tickets source reading `path`, with `extra` lines in the source, `columns` as its
+/// mapping and `by` as the one segment's dimensions.
+fn tickets_pipeline(path: &str, extra: &str, columns: &str, by: &str) -> String {
+    format!(
+        "name: intake\nsources:\n  t:\n    table: tickets\n    path: {path}\n{extra}    columns: {{ {columns} }}\n\
+         kpis: [ticket_volume]\nsegments:\n  all: {{ by: [{by}], grain: all }}\nmin_sample: 1\n"
+    )
+}
+
+/// `ticket_volume` of each row of `out/all.parquet`, with its dimensions' values joined by `/`.
+fn volumes(out: &Path, by: &[&str]) -> Vec<(String, f64)> {
+    let df = read_parquet(&out.join("all.parquet"));
+    let df = df.lazy().filter(col("kpi").eq(lit("ticket_volume"))).collect().unwrap();
+    let mut rows: Vec<(String, f64)> = (0..df.height())
+        .map(|i| {
+            let key: Vec<String> =
+                by.iter().map(|d| df.column(d).unwrap().str().unwrap().get(i).unwrap_or("∅").to_string()).collect();
+            (key.join("/"), df.column("value").unwrap().f64().unwrap().get(i).unwrap())
+        })
+        .collect();
+    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    rows
+}
+
+#[test]
+fn bare_crs_inside_fields_are_data_in_lf_and_crlf_files() {
+    for end in ["\n", "\r\n"] {
+        let dir = tempfile::tempdir().unwrap();
+        let lines = [
+            "id,created_at,subject",
+            "1,2026-01-05T09:00:00Z,\"line one\rline two\"",
+            "2,2026-01-05T10:00:00Z,plain",
+            // A tweet of a public support dataset: two bare CRs in an unquoted field.
+            "3,2026-01-05T11:00:00Z,tweet\r\rwith returns",
+            "4,2026-01-05T12:00:00Z,last",
+            "",
+        ];
+        std::fs::write(dir.path().join("cr.csv"), lines.join(end)).unwrap();
+        let yaml =
+            tickets_pipeline("cr.csv", "", "ticket_id: id, created_at: created_at, category: subject", "category");
+        let o = run_in(dir.path(), &yaml);
+        assert!(o.status.success(), "{end:?}: {}", text(&o));
+        let expected: Vec<(String, f64)> = ["last", "line one\rline two", "plain", "tweet\r\rwith returns"]
+            .iter()
+            .map(|c| (c.to_string(), 1.0))
+            .collect();
+        assert_eq!(volumes(&dir.path().join("out"), &["category"]), expected, "{end:?}");
+    }
+}
+
+#[test]
+fn a_cr_only_file_still_reads_its_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("cr.csv"), "id,created_at\r1,2026-01-05T09:00:00Z\r2,2026-01-06T09:00:00Z\r")
+        .unwrap();
+    let o = run_in(dir.path(), &tickets_pipeline("cr.csv", "", "ticket_id: id, created_at: created_at", ""));
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(volumes(&dir.path().join("out"), &[]), [(String::new(), 2.0)]);
+}
+
+#[test]
+fn an_exports_columns_named_like_the_runs_own_are_read_as_its_own() {
+    // CSV: `__row` and `__file` mapped, read by a source filter and by an `expr:` mapping.
+    let dir = tempfile::tempdir().unwrap();
+    let csv = "id,created_at,__row,__file\n1,2026-01-05T09:00:00Z,a,b\n2,2026-01-06T09:00:00Z,c,d\n\
+               3,2026-01-07T09:00:00Z,a,e\n";
+    std::fs::write(dir.path().join("t.csv"), csv).unwrap();
+    let columns = "ticket_id: id, created_at: created_at, channel: __row, category: { expr: \"__file || '-x'\" }";
+    let yaml = tickets_pipeline("t.csv", "    filter: \"__file <> 'd'\"\n", columns, "channel, category");
+    let o = run_in(dir.path(), &yaml);
+    assert!(o.status.success(), "{}", text(&o));
+    let expected = vec![("a/b-x".to_string(), 1.0), ("a/e-x".to_string(), 1.0)];
+    assert_eq!(volumes(&dir.path().join("out"), &["channel", "category"]), expected);
+
+    // Parquet: the same names, and a bad value still reported with its own row.
+    let dir = tempfile::tempdir().unwrap();
+    let mut df = df!(
+        "id" => ["1", "2", "3"],
+        "created_at" => ["2026-01-05T09:00:00Z", "2026-01-06T09:00:00Z", "not a time"],
+        "__row" => ["a", "c", "a"],
+        "__file" => ["b", "d", "e"],
+    )
+    .unwrap();
+    ParquetWriter::new(std::fs::File::create(dir.path().join("t.parquet")).unwrap()).finish(&mut df).unwrap();
+    let o = run_in(
+        dir.path(),
+        &tickets_pipeline("t.parquet", "", "ticket_id: id, created_at: created_at, channel: __row", "channel"),
+    );
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("row 3") && text(&o).contains("not a time"), "{}", text(&o));
+    let yaml = tickets_pipeline(
+        "t.parquet",
+        "    filter: \"__file <> 'e'\"\n",
+        "ticket_id: id, created_at: created_at, channel: __row",
+        "channel",
+    );
+    let o = run_in(dir.path(), &yaml);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(volumes(&dir.path().join("out"), &["channel"]), [("a".to_string(), 1.0), ("c".to_string(), 1.0)]);
+}
