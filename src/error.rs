@@ -36,6 +36,9 @@ pub enum Error {
     /// Command-line arguments that do not fit together.
     #[error("{0}")]
     Usage(String),
+    /// SIGTERM or SIGINT arrived: the run stopped, nothing was written (exit 128 + the signal).
+    #[error("stopped by {} (signal {signal}): nothing was written; the outputs and the store are as the last run left them", crate::exec::record::interrupt::signal_name(*signal))]
+    Interrupted { signal: i32 },
     /// A bug or an engine failure that the input does not explain.
     #[error("internal error: {0}")]
     Internal(String),
@@ -50,6 +53,7 @@ impl Error {
             Error::Locked { .. } => exit::LOCKED,
             Error::Cluster { .. } => exit::CLUSTER,
             Error::Internal(_) => exit::INTERNAL,
+            Error::Interrupted { signal } => 128 + signal,
         }
     }
 }

@@ -201,6 +201,8 @@ fn run_command(args: RunArgs, log_format: LogFormat) -> Result<(), Error> {
             message: "no output directory: pass --out DIR or set outputs.dir in the pipeline".into(),
         });
     };
+    // A scheduler's SIGTERM or a Ctrl-C stops the run as a failure does (exit 143 or 130), not half-way.
+    exec::interrupt::install().map_err(|e| Error::Internal(format!("cannot catch SIGTERM and SIGINT: {e}")))?;
     let observer = observe::observer(quiet);
     #[allow(unused_mut)]
     let mut options =

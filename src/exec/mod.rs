@@ -38,6 +38,7 @@ pub use aggregate::segment::OUTPUT_COLUMNS;
 #[cfg(feature = "ballista")]
 pub use cluster::from_store::{not_dropped, StoreRows, NOT_DROPPED, PARTS};
 pub use normalise::compile_sql;
+pub use record::interrupt;
 pub use record::timing::{Observe, StageHook};
 pub use record::{list as run_records, table as run_table, RunRecord};
 pub use run::{run, run_with, RunOptions, RunReport};

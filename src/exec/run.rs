@@ -15,7 +15,7 @@ use crate::exec::facts::{self, business, hold, threads};
 use crate::exec::judge::{self, quarantine, values};
 use crate::exec::outputs::review;
 use crate::exec::outputs::write::{self, check_no_empty_segment, merge_recomputed_periods, outputs_written, Merged};
-use crate::exec::record::{self, timing};
+use crate::exec::record::{self, interrupt, timing};
 use crate::exec::store::{self, id_index, parts, stage, touched};
 use crate::exec::{read, short, Staged};
 use crate::model::Table;
@@ -124,7 +124,11 @@ pub fn run_with(plan: &Plan, out_dir: &Path, options: &RunOptions) -> Result<Run
     let timer = timing::Timer::start(options.on_stage.clone());
     let started = jiff::Timestamp::now();
     let run_id = record::new_run_id(started);
+    let _disarm = Disarm;
     let lock = sink::lock::Lock::acquire(out_dir)?;
+    let ctx = record::Context { run_id: &run_id, started, plan, options, seconds: Vec::new(), total_seconds: 0.0 };
+    let cancelled = record::record(&ctx, &Err(Error::Interrupted { signal: 0 }));
+    interrupt::arm(out_dir.to_path_buf(), lock.path().to_path_buf(), cancelled);
     let mut result = run_in(plan, out_dir, options, &timer, &run_id).map_err(|e| as_disk_fault(out_dir, e));
     if let Ok(report) = &mut result {
         report.lock_taken_over = lock.took_over.clone();
@@ -147,6 +151,15 @@ pub fn run_with(plan: &Plan, out_dir: &Path, options: &RunOptions) -> Result<Run
     }
     drop(lock);
     result
+}
+
+/// Tells the watchdog that the run is over, however `run_with` returns (after its lock is released).
+struct Disarm;
+
+impl Drop for Disarm {
+    fn drop(&mut self) {
+        interrupt::disarm();
+    }
 }
 
 /// A full disk surfaces as whatever failed first: a write, or a read of a truncated staged file. Either is
@@ -191,11 +204,15 @@ fn run_in(
             // Files read again (a new modification time, the same bytes) are known by their new times.
             let manifest =
                 store::Manifest { files: staging.entries.clone(), last_run: Some(last), ..Default::default() };
+            let committing = interrupt::committing();
             store.commit(manifest, &staging.new_parts)?;
+            committing.done();
             return Ok(report);
         }
     }
+    interrupt::check()?;
     let judged = rows_judged(plan, &staging, &mut output, options, timer)?;
+    interrupt::check()?;
     let mut warnings = judged.warnings.clone();
     let mut staged = Staged::new(plan, threads::resolve(plan, judged.kept)?, None);
     #[cfg(feature = "ballista")]
@@ -214,7 +231,9 @@ fn run_in(
         let reads = parts::PartReads::new(staging.part_files.clone(), judged.copies, judged.orphans, &staging.read)?;
         staged.part_reads = Some(reads);
     }
+    interrupt::check()?;
     facts_computed(plan, &mut staged, &staging, &output)?;
+    interrupt::check()?;
     #[cfg(feature = "ballista")]
     rows_on_the_cluster(plan, &mut staged, judged.store_reads)?;
     id_index::forget();
@@ -237,9 +256,12 @@ fn run_in(
     output.keep_identical = !backfill;
     let outputs = outputs_written(plan, out_dir, &mut output, merged, &only, backfill.then_some(window), &store)?;
     timer.done("outputs written");
+    interrupt::check()?;
+    let committing = interrupt::committing();
     output.commit()?;
     timer.done("outputs committed");
     store_kept(plan, &mut store, &staging, &output, run_id, key, backfill)?;
+    committing.done();
     Ok(RunReport {
         rows: judged.rows,
         rejected: judged.rejected,
@@ -563,6 +585,7 @@ fn streamed_tables(
             .collect::<PolarsResult<Vec<_>>>()?;
         tables.push(segment::finish(seg, concat(parts, UnionArgs::default())?).collect()?);
         timer.done(&format!("segment {}", seg.name));
+        interrupt::check()?;
         timer.progress("segments", i as u64 + 1, total);
     }
     for extra in extras {

@@ -75,7 +75,7 @@ pub fn reading(sql: &Sql, available: &[&str], what: &str) -> Result<Vec<String>,
         }
         let help = match available.iter().find(|a| a.contains(' ') && a.split(' ').any(|w| w == name)) {
             Some(spaced) => quote_help(spaced),
-            None => crate::suggest::help(name, &available),
+            None => crate::suggest::help(name, available),
         };
         return Err(Diagnostic::new(
             format!("`{}` reads column `{name}`, which {what} does not have", sql.text),

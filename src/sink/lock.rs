@@ -57,6 +57,11 @@ pub fn host_name() -> String {
 }
 
 impl Lock {
+    /// The lock file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// Takes the lock of `dir` (created if missing), or fails with `Error::Locked` naming its holder.
     pub fn acquire(dir: &Path) -> Result<Lock, Error> {
         let fail = |e: std::io::Error| Error::Output { path: dir.to_path_buf(), message: e.to_string() };

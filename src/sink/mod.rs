@@ -417,6 +417,19 @@ fn remove_stale_work(dir: &Path) -> Result<Vec<PathBuf>, Error> {
     Ok(removed)
 }
 
+/// Removes this process's work folders in `dir` (a run stopped by a signal).
+pub fn remove_own_work(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let is_work = entry.file_name().to_str().is_some_and(|n| n.starts_with(WORK_PREFIX));
+        let owner = std::fs::read_to_string(path.join(OWNER_FILE)).ok().and_then(|t| t.trim().parse::<u32>().ok());
+        if is_work && owner == Some(std::process::id()) {
+            let _ = std::fs::remove_dir_all(&path);
+        }
+    }
+}
+
 /// Is there a process with this id (ours included)?
 pub(crate) fn process_alive(pid: u32) -> bool {
     let Ok(pid) = libc::pid_t::try_from(pid) else { return false };

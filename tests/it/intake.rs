@@ -124,3 +124,104 @@ fn an_exports_columns_named_like_the_runs_own_are_read_as_its_own() {
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(volumes(&dir.path().join("out"), &["channel"]), [("a".to_string(), 1.0), ("c".to_string(), 1.0)]);
 }
+
+/// The end of a generated dump's year.
+const AS_OF: &str = "2026-01-01";
+
+/// A generated dump of `tickets` tickets (with its message log), run once into `dir/out`: the outputs a
+/// stopped run must leave as they were.
+fn generated_and_run(dir: &Path, tickets: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let dump = dir.join("dump");
+    let o = deskpulse(&["generate", "--tickets", tickets, "--seed", "7", "--out", dump.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let (pipeline, out) = (dump.join("pipeline.yaml"), dir.join("out"));
+    let o =
+        deskpulse(&["run", pipeline.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet", "--as-of", AS_OF]);
+    assert!(o.status.success(), "{}", text(&o));
+    (pipeline, out)
+}
+
+/// Every file under `dir` but the run records, with its bytes.
+fn files_of(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap().flatten() {
+            let path = entry.path();
+            let name = path.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+            if name.starts_with("_runs") {
+                continue;
+            }
+            match path.is_dir() {
+                true => stack.push(path),
+                false => out.push((name, std::fs::read(&path).unwrap())),
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Starts a `--full` run of `pipeline` into `out`, waits until it works (its work folder exists), then
+/// sends `signals` 50 ms apart; returns the exit code.
+fn stopped_run(pipeline: &Path, out: &Path, signals: &[i32]) -> Option<i32> {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_deskpulse"))
+        .args([
+            "run",
+            pipeline.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--full",
+            "--quiet",
+            "--as-of",
+            AS_OF,
+        ])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let working = || {
+        std::fs::read_dir(out)
+            .unwrap()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with(".deskpulse-work"))
+    };
+    while !working() {
+        assert!(child.try_wait().unwrap().is_none(), "the run ended before it started working");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(child.try_wait().unwrap().is_none(), "the run ended before the signal: give it more tickets");
+    for signal in signals {
+        // SAFETY: sends a signal to our own child process.
+        unsafe { libc::kill(child.id() as i32, *signal) };
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    use std::os::unix::process::ExitStatusExt;
+    let status = child.wait().unwrap();
+    status.code().or(status.signal().map(|s| -s))
+}
+
+#[test]
+fn a_scheduler_signal_stops_the_run_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let (pipeline, out) = generated_and_run(dir.path(), "100000");
+    let before = files_of(&out);
+    // SIGTERM: the run stops at its next check; SIGINT twice: the second stops it at once.
+    for (signals, code) in [(vec![libc::SIGTERM], 143), (vec![libc::SIGINT, libc::SIGINT], 130)] {
+        assert_eq!(stopped_run(&pipeline, &out, &signals), Some(code), "{signals:?}");
+        let left: Vec<String> = std::fs::read_dir(&out)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(".deskpulse"))
+            .collect();
+        assert!(left.is_empty(), "{signals:?} left {left:?}");
+        assert!(files_of(&out) == before, "{signals:?}: the earlier outputs or the store changed");
+        let records = deskpulse::exec::run_records(&out).unwrap();
+        let last = records.last().unwrap();
+        assert_eq!((last.status.as_str(), last.exit_code), ("cancelled", code), "{signals:?}");
+    }
+    // The next run finds the store as the first run left it.
+    let o = deskpulse(&["run", pipeline.to_str().unwrap(), "--out", out.to_str().unwrap(), "--as-of", AS_OF]);
+    assert!(text(&o).contains("nothing changed since run"), "{}", text(&o));
+}

@@ -2,6 +2,7 @@
 //! person the morning after) can see what each run read, staged, computed and wrote, and how long each stage
 //! took. `deskpulse runs DIR` lists them.
 
+pub mod interrupt;
 pub(crate) mod timing;
 
 use std::path::Path;
@@ -108,6 +109,7 @@ pub fn record(ctx: &Context, result: &Result<RunReport, Error>) -> RunRecord {
         total_seconds: ctx.total_seconds,
     };
     match result {
+        Err(Error::Interrupted { signal }) => interrupt::cancelled(&mut r, *signal),
         Err(e) => {
             r.status = "failed".into();
             r.exit_code = e.exit_code();

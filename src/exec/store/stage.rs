@@ -323,6 +323,7 @@ fn write_parts(
         let how = if native { CsvRead::NativeNumbers } else { CsvRead::Text };
         let sink = |how| frames(some, how).and_then(|f| sink_all(plan, f, ParquetCompression::Lz4Raw));
         // Traced by file: where staging's time goes (a source whose mapping is slow to apply stands out).
+        crate::exec::interrupt::check()?;
         let names: Vec<String> = some.iter().map(|(s, f)| format!("{} {}", s.name, file_name(f))).collect();
         match crate::exec::record::timing::traced(&format!("staged {}", names.join(", ")), || sink(how)) {
             Ok(()) => {},
