@@ -21,6 +21,10 @@ use crate::catalog::{Definitions, KpiDefinition};
 use crate::model::{Column, ColumnType, Table};
 use crate::spec::Location;
 
+/// The share of a table's rows that may be quarantined when the pipeline does not say: a quarter of a call
+/// log without ids, quarantined silently, left every KPI covering three calls in four.
+pub const DEFAULT_MAX_REJECTED_SHARE: f64 = 0.05;
+
 #[derive(Debug)]
 pub struct Plan {
     pub name: String,
@@ -48,8 +52,9 @@ pub struct Plan {
     pub calendars: Vec<crate::calendar::Calendar>,
     /// Which calendar a ticket is measured on, most specific rule first.
     pub business_hours: Vec<CalendarRule>,
-    /// Fail when more than this share of a table's rows is quarantined.
-    pub max_rejected_share: Option<f64>,
+    /// Fail when more than this share of a table's rows is quarantined (`DEFAULT_MAX_REJECTED_SHARE` unless
+    /// the pipeline says).
+    pub max_rejected_share: f64,
     /// Succeed although a table keeps no rows or a segment has none.
     pub allow_empty: bool,
     pub review_sample: Option<ReviewSample>,
@@ -450,6 +455,13 @@ pub enum MappedValue {
         time: String,
         at: Location,
     },
+    /// An id hashed from these columns' values (`from: [a, b]`).
+    HashOf {
+        columns: Vec<String>,
+        at: Location,
+    },
+    /// An id naming the file and the data row (`from: row`).
+    FileRow,
 }
 
 impl MappedValue {
@@ -460,6 +472,8 @@ impl MappedValue {
             MappedValue::Constant(v) => format!("constant {v:?}"),
             MappedValue::Expr(sql) => format!("expr {}", sql.text),
             MappedValue::DateTime { date, time, .. } => format!("columns {date:?} and {time:?}"),
+            MappedValue::HashOf { columns, .. } => format!("a hash of columns {columns:?}"),
+            MappedValue::FileRow => "the file's name and row".into(),
         }
     }
 
@@ -468,7 +482,8 @@ impl MappedValue {
         match self {
             MappedValue::Column { name, at } => vec![(name, at)],
             MappedValue::DateTime { date, time, at } => vec![(date, at), (time, at)],
-            MappedValue::Constant(_) | MappedValue::Expr(_) => Vec::new(),
+            MappedValue::HashOf { columns, at } => columns.iter().map(|c| (c, at)).collect(),
+            MappedValue::Constant(_) | MappedValue::Expr(_) | MappedValue::FileRow => Vec::new(),
         }
     }
 }

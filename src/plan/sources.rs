@@ -348,13 +348,17 @@ fn column_mapping(
     })
 }
 
-/// Where a column's value comes from: one of `column`, `constant`, `expr`, or `date` with `time`.
+/// Where a column's value comes from: one of `column`, `constant`, `expr`, `from`, or `date` with `time`.
 fn check_mapped_value(
     column: &'static model::Column,
     detail: &mut crate::spec::ColumnDetail,
     at: Location,
     errs: &mut Vec<Diagnostic>,
 ) -> Option<MappedValue> {
+    if let Some(from) = detail.from.take() {
+        let alone = detail.column.is_none() && detail.constant.is_none() && detail.expr.is_none();
+        return check_id_from(column, from, alone && detail.date.is_none(), errs);
+    }
     match (detail.column.take(), detail.constant.take(), detail.expr.take(), detail.date.take(), detail.time.take()) {
         (Some(c), None, None, None, None) => Some(MappedValue::Column { name: c.value, at: c.at }),
         (None, Some(v), None, None, None) => Some(MappedValue::Constant(v.value)),
@@ -383,6 +387,37 @@ fn check_mapped_value(
             ));
             None
         },
+    }
+}
+
+/// `from:` builds a text column (an id) from columns of the export, or from the file and row.
+fn check_id_from(
+    column: &'static model::Column,
+    from: Located<crate::spec::IdFrom>,
+    alone: bool,
+    errs: &mut Vec<Diagnostic>,
+) -> Option<MappedValue> {
+    let fail = |errs: &mut Vec<Diagnostic>, message: String, help: &str| {
+        errs.push(Diagnostic::new(message, from.at).with_help(help.to_string()));
+        None
+    };
+    let example = "e.g. ticket_id: { from: [caller, started_at, agent] }, or { from: row } for the file's name and row";
+    if !alone {
+        return fail(
+            errs,
+            format!("`{}`: `from` builds the value alone, without `column`, `constant`, `expr` or `date`", column.name),
+            example,
+        );
+    }
+    if column.ty != ColumnType::Text {
+        return fail(errs, format!("`from` builds a text id, and `{}` is {}", column.name, column.ty.name()), example);
+    }
+    match from.value {
+        crate::spec::IdFrom::Columns(columns) if !columns.is_empty() => {
+            Some(MappedValue::HashOf { columns, at: from.at })
+        },
+        crate::spec::IdFrom::Keyword(k) if k == "row" => Some(MappedValue::FileRow),
+        _ => fail(errs, format!("`{}`: `from` is a list of columns or `row`", column.name), example),
     }
 }
 

@@ -345,6 +345,15 @@ pub struct CsvSpec {
     pub quote: Option<Located<String>>,
 }
 
+/// What an id built by the pipeline is made of (`from:`).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum IdFrom {
+    Columns(Vec<String>),
+    /// `row`: the file's name and the record's data row.
+    Keyword(String),
+}
+
 /// How a canonical column is filled: a source column name, or a transform.
 #[derive(Debug, Clone)]
 pub enum ColumnSpec {
@@ -371,6 +380,10 @@ pub struct ColumnDetail {
     /// The time-of-day column beside `date`.
     #[serde(default)]
     pub time: Option<Located<String>>,
+    /// An id built for an export that has none: `[column, …]` hashes those columns' values (a call's
+    /// caller, start and agent), `row` names the file and the row (`calls-2026-01.csv:17`).
+    #[serde(default)]
+    pub from: Option<Located<IdFrom>>,
     /// How a duration column is written: seconds (default), minutes, hours (numbers), hms (`00:06:12`,
     /// `6:12`) or iso8601 (`PT6M12S`); the canonical column holds seconds.
     #[serde(default)]

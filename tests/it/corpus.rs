@@ -95,7 +95,7 @@ fn data_pipeline(dir: &Path, case: &DataCase) -> std::path::PathBuf {
     let yaml = format!(
         "name: data_case\nsources:\n  t:\n    table: tickets\n    path: {}\n    on_error: {}\n    columns: {{ ticket_id: id, \
          created_at: created_at, resolved_at: solved_at, agent_id: assignee }}\nkpis: [ticket_volume]\nsegments:\n  s: \
-         {{ by: [], grain: all }}\nmin_sample: 1\n",
+         {{ by: [], grain: all }}\nmin_sample: 1\nmax_rejected_share: 1\n",
         data.display(),
         case.on_error
     );

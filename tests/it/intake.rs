@@ -225,3 +225,81 @@ fn a_scheduler_signal_stops_the_run_cleanly() {
     let o = deskpulse(&["run", pipeline.to_str().unwrap(), "--out", out.to_str().unwrap(), "--as-of", AS_OF]);
     assert!(text(&o).contains("nothing changed since run"), "{}", text(&o));
 }
+
+#[test]
+fn a_quarter_of_the_rows_quarantined_fails_the_run_by_default() {
+    // A call log whose second call has no id: 1 of 4 rows (25 %) would be quarantined as missing_id.
+    let dir = tempfile::tempdir().unwrap();
+    let csv = "id,created_at\n1,2026-01-05T09:00:00Z\n,2026-01-05T10:00:00Z\n3,2026-01-05T11:00:00Z\n4,2026-01-05T12:00:00Z\n";
+    std::fs::write(dir.path().join("calls.csv"), csv).unwrap();
+    let yaml = tickets_pipeline("calls.csv", "", "ticket_id: id, created_at: created_at", "");
+    let o = run_in(dir.path(), &yaml);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let t = text(&o);
+    assert!(
+        t.contains(
+            "1 of 4 tickets rows would be quarantined (25.00 %), more than max_rejected_share 5.00 %: missing_id: 1"
+        ),
+        "{t}"
+    );
+    assert!(!dir.path().join("out/all.parquet").exists(), "nothing is written");
+    // Declared, the same share passes; the quarantined row is in `_rejected/`.
+    let o = run_in(dir.path(), &format!("{yaml}max_rejected_share: 0.3\n"));
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(volumes(&dir.path().join("out"), &[]), [(String::new(), 3.0)]);
+    assert_eq!(read_parquet(&dir.path().join("out/_rejected/tickets.parquet")).height(), 1);
+}
+
+/// FNV-1a of eight zero bytes and `text`: the id `from: [..]` gives, computed here independently.
+fn fnv_id(text: &str) -> String {
+    let h = [0u8; 8]
+        .iter()
+        .chain(text.as_bytes())
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ *b as u64).wrapping_mul(0x100_0000_01b3));
+    format!("{h:016x}")
+}
+
+#[test]
+fn an_export_without_ids_gets_them_from_its_columns_or_its_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    // Calls 1 and 3 are the same call exported twice; call 2 has no caller.
+    let csv = "caller,started_at,agent\nA,2026-01-05T09:00:00Z,x\n,2026-01-05T10:00:00Z,y\nA,2026-01-05T09:00:00Z,x\n\
+               B,2026-01-05T11:00:00Z,x\n";
+    std::fs::write(dir.path().join("calls.csv"), csv).unwrap();
+    let ids_of = |out: &Path| -> Vec<String> {
+        let df = read_parquet(&out.join("tickets/tickets.parquet"));
+        let mut ids: Vec<String> =
+            df.column("ticket_id").unwrap().str().unwrap().iter().flatten().map(String::from).collect();
+        ids.sort();
+        ids
+    };
+    let columns = "ticket_id: { from: [caller, started_at, agent] }, created_at: started_at, agent_id: agent";
+    let yaml = format!(
+        "{}outputs: {{ tickets: true }}\nmax_rejected_share: 0.5\n",
+        tickets_pipeline("calls.csv", "", columns, "")
+    );
+    let o = run_in(dir.path(), &yaml);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("quarantined tickets: 2 rows (duplicate_id)"), "{}", text(&o));
+    let mut expected =
+        vec![fnv_id("\u{0}\u{1f}2026-01-05T10:00:00Z\u{1f}y"), fnv_id("B\u{1f}2026-01-05T11:00:00Z\u{1f}x")];
+    expected.sort();
+    assert_eq!(ids_of(&dir.path().join("out")), expected);
+
+    let columns = "ticket_id: { from: row }, created_at: started_at, agent_id: agent";
+    let yaml = format!("{}outputs: {{ tickets: true }}\n", tickets_pipeline("calls.csv", "", columns, ""));
+    let o = run_in(dir.path(), &yaml);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(ids_of(&dir.path().join("out")), ["calls.csv:1", "calls.csv:2", "calls.csv:3", "calls.csv:4"]);
+
+    // `from` builds a text id alone: on a timestamp, or beside `column`, it is a located pipeline error.
+    for (columns, message) in [
+        ("ticket_id: id, created_at: { from: [started_at] }", "`from` builds a text id, and `created_at` is timestamp"),
+        ("ticket_id: { from: rows }, created_at: started_at", "`ticket_id`: `from` is a list of columns or `row`"),
+        ("ticket_id: { from: [a], column: b }, created_at: started_at", "`from` builds the value alone"),
+    ] {
+        let o = run_in(dir.path(), &tickets_pipeline("calls.csv", "", columns, ""));
+        assert_eq!(o.status.code(), Some(2), "{columns}: {}", text(&o));
+        assert!(text(&o).contains(message) && text(&o).contains("pipeline.yaml:6:"), "{columns}: {}", text(&o));
+    }
+}

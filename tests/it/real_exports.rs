@@ -173,7 +173,8 @@ fn references_pipeline(messages_columns: &str, extra: &str) -> String {
          columns: {{ account_id: account, sector: sector }}\n  m:\n    table: messages\n    path: messages.csv\n{extra}    \
          columns: {{ {messages_columns} }}\n  s:\n    table: surveys\n    path: surveys.csv\n    columns: {{ survey_id: sid, ticket_id: ticket, \
          kind: {{ constant: csat }}, score: score, submitted_at: at }}\n\
-         kpis: [ticket_volume, next_reply_time, csat]\nsegments:\n  all: {{ by: [], grain: all }}\nmin_sample: 1\n"
+         kpis: [ticket_volume, next_reply_time, csat]\nsegments:\n  all: {{ by: [], grain: all }}\nmin_sample: 1\n\
+         max_rejected_share: 1\n"
     )
 }
 
@@ -265,7 +266,7 @@ fn a_run_whose_rows_are_all_quarantined_fails_unless_empty_is_allowed() {
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     assert!(text(&o).contains("none of the 2 tickets row(s) read is usable: negative_duration: 2"), "{}", text(&o));
     assert!(!out.join("all.parquet").exists());
-    std::fs::write(&pipeline, format!("{yaml}allow_empty: true\n")).unwrap();
+    std::fs::write(&pipeline, format!("{yaml}allow_empty: true\nmax_rejected_share: 1\n")).unwrap();
     let o = run(&pipeline, &out);
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("segment `all` has no rows"), "{}", text(&o));
@@ -288,7 +289,7 @@ fn a_segment_without_rows_fails_the_run() {
 fn resolved_before_the_first_response_is_a_negative_duration() {
     let csv = b"id,opened,first,solved\n1,2026-01-05 09:00:00,2026-01-05 11:00:00,2026-01-05 10:00:00\n2,2026-01-05 09:00:00,,\n";
     let yaml = "name: neg\nsources:\n  t: { table: tickets, path: t.csv, columns: { ticket_id: id, created_at: opened, first_response_at: first, resolved_at: solved } }\n\
-                kpis: [ticket_volume]\nsegments: { all: { by: [], grain: all } }\n";
+                kpis: [ticket_volume]\nsegments: { all: { by: [], grain: all } }\nmax_rejected_share: 0.5\n";
     let (dir, pipeline) = setup(&[("t.csv", csv)], yaml);
     let out = dir.path().join("out");
     assert!(run(&pipeline, &out).status.success());

@@ -136,7 +136,8 @@ pub(super) fn quarantine_report(
         if dropped > 0 {
             superseded.push((*table, dropped));
         }
-        if let Some(max) = plan.max_rejected_share {
+        {
+            let max = plan.max_rejected_share;
             let share = if *total == 0 { 0.0 } else { table_rejected as f64 / *total as f64 };
             if share > max {
                 return Err(DataError::TooManyRejected {

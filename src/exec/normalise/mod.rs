@@ -344,6 +344,13 @@ fn raw_value(
             (col(name.clone()), matches!(schema.get(&name), Some(DataType::String) | None))
         },
         MappedValue::Constant(v) => (lit(v.as_str()), true),
+        MappedValue::HashOf { columns, .. } => {
+            (crate::exec::hash::id_of(columns.iter().map(|c| col(file_column(c))).collect()), true)
+        },
+        MappedValue::FileRow => {
+            let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            (concat_str([lit(format!("{name}:")), col(ROW).cast(DataType::String)], "", false), true)
+        },
         MappedValue::DateTime { date, time, .. } => {
             let part = |c: &str| col(file_column(c)).cast(DataType::String).str().strip_chars(lit(NULL));
             (concat_str([part(date), part(time)], " ", false), true)

@@ -87,7 +87,8 @@ pub fn native_numbers(source: &Source) -> Vec<(String, DataType)> {
     for m in &source.columns {
         match &m.value {
             MappedValue::Expr(sql) => other_uses.extend(roots(sql)),
-            MappedValue::Constant(_) => {},
+            MappedValue::Constant(_) | MappedValue::FileRow => {},
+            MappedValue::HashOf { columns, .. } => other_uses.extend(columns.iter().cloned()),
             MappedValue::DateTime { date, time, .. } => other_uses.extend([date.clone(), time.clone()]),
             MappedValue::Column { name, .. } => {
                 let number = match m.canonical.ty {
