@@ -303,3 +303,70 @@ fn an_export_without_ids_gets_them_from_its_columns_or_its_rows() {
         assert!(text(&o).contains(message) && text(&o).contains("pipeline.yaml:6:"), "{columns}: {}", text(&o));
     }
 }
+
+#[test]
+fn a_file_feeding_two_sources_counts_its_records_once() {
+    // One message log split by role into two sources: one malformed record and one blank line in it.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("t.csv"), "id,created_at\n1,2026-01-05T08:00:00Z\n2,2026-01-05T08:00:00Z\n")
+        .unwrap();
+    let log = "ticket,at,role\n1,2026-01-05T09:00:00Z,customer\n\n1,2026-01-05T09:10:00Z,agent,extra\n\
+               2,2026-01-05T09:00:00Z,customer\n2,2026-01-05T09:20:00Z,agent\n";
+    std::fs::write(dir.path().join("log.csv"), log).unwrap();
+    let source = |name: &str, role: &str| {
+        format!(
+            "  {name}:\n    table: messages\n    path: log.csv\n    on_error: quarantine\n    filter: \"role = '{role}'\"\n    \
+             columns: {{ ticket_id: ticket, created_at: at, author_role: role }}\n"
+        )
+    };
+    let yaml = format!(
+        "name: two\nsources:\n  t: {{ table: tickets, path: t.csv, columns: {{ ticket_id: id, created_at: created_at }} }}\n\
+         {}{}kpis: [ticket_volume]\nsegments:\n  all: {{ by: [], grain: all }}\nmin_sample: 1\nmax_rejected_share: 0.5\n",
+        source("customers", "customer"),
+        source("agents", "agent")
+    );
+    let o = run_in(dir.path(), &yaml);
+    assert!(o.status.success(), "{}", text(&o));
+    let t = text(&o);
+    // 4 records and a malformed one: 2 customers', 1 agent's and the bad one, each once.
+    assert!(t.contains("read messages: 4 rows"), "{t}");
+    assert!(t.contains("quarantined messages: 1 rows (malformed_row)"), "{t}");
+    assert_eq!(t.matches("blank line(s) in").count(), 1, "{t}");
+    assert!(t.contains("skipped messages: 1 blank line(s)"), "{t}");
+    assert_eq!(read_parquet(&dir.path().join("out/_rejected/messages.parquet")).height(), 1);
+    let records = deskpulse::exec::run_records(&dir.path().join("out")).unwrap();
+    let messages = records[0].tables.iter().find(|c| c.table == "messages").unwrap();
+    assert_eq!((messages.read, messages.kept, messages.rejected), (4, 3, 1));
+}
+
+#[test]
+fn messages_of_an_unknown_author_role_are_quarantined_with_their_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("t.csv"), "id,created_at\n1,2026-01-05T08:00:00Z\n2,2026-01-05T08:00:00Z\n")
+        .unwrap();
+    // A log whose role column was exported as a boolean.
+    let log =
+        "ticket,at,role\n1,2026-01-05T09:00:00Z,true\n1,2026-01-05T09:10:00Z,false\n2,2026-01-05T09:00:00Z,customer\n\
+               2,2026-01-05T09:30:00Z,agent\n";
+    std::fs::write(dir.path().join("log.csv"), log).unwrap();
+    let yaml = "name: roles\nsources:\n  t: { table: tickets, path: t.csv, columns: { ticket_id: id, created_at: created_at } }\n  \
+                m: { table: messages, path: log.csv, columns: { ticket_id: ticket, created_at: at, author_role: role } }\n\
+                kpis: [ticket_volume, next_reply_time]\nsegments:\n  all: { by: [], grain: all }\nmin_sample: 1\n";
+    let o = run_in(dir.path(), yaml);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(
+        text(&o).contains("2 of 4 messages rows would be quarantined (50.00 %)")
+            && text(&o).contains("unknown_author_role: 2"),
+        "{}",
+        text(&o)
+    );
+    let o = run_in(dir.path(), &format!("{yaml}max_rejected_share: 0.5\n"));
+    assert!(o.status.success(), "{}", text(&o));
+    let rejected = read_parquet(&dir.path().join("out/_rejected/messages.parquet"));
+    let detail = rejected.column("detail").unwrap().str().unwrap().get(0).unwrap().to_string();
+    assert_eq!(detail, "author_role = true is none of customer, agent, bot, system");
+    // Ticket 2's customer message waited 30 minutes for its reply; ticket 1's messages count nowhere.
+    let df = read_parquet(&dir.path().join("out/all.parquet"));
+    let r = row(&df, &[], None, "next_reply_time", "mean");
+    assert_eq!((r.value, r.n), (1800.0, 1));
+}

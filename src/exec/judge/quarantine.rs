@@ -123,10 +123,27 @@ fn static_rules(plan: &Plan, table: Table) -> Vec<(Expr, &'static str, Expr)> {
             }
             out.push((col("bounces").gt(col("sessions")), "bounces_over_sessions", lit("more bounces than sessions")));
         },
-        Table::Messages | Table::ReplyWaits | Table::Spend | Table::TicketEvents => {},
+        Table::Messages => {
+            // A role the run does not know (`"true"`, `"end-user"`) would count neither as the customer's nor as
+            // an agent's: such messages are set aside with their own reason, not kept silently.
+            let mut roles: Vec<&str> = MESSAGE_ROLES.to_vec();
+            let extra = plan.definitions.agent_roles.iter().map(String::as_str).filter(|r| !MESSAGE_ROLES.contains(r));
+            roles.extend(extra);
+            let known = crate::exec::aggregate::compile::one_of(col("author_role"), &roles).fill_null(lit(true));
+            let detail = concat_str(
+                [lit("author_role = "), col("author_role"), lit(format!(" is none of {}", roles.join(", ")))],
+                "",
+                true,
+            );
+            out.push((known.not(), "unknown_author_role", detail));
+        },
+        Table::ReplyWaits | Table::Spend | Table::TicketEvents => {},
     }
     out
 }
+
+/// The message authors' roles the run knows (`definitions.messages.agent_roles` adds others).
+const MESSAGE_ROLES: [&str; 4] = ["customer", "agent", "bot", "system"];
 
 /// One file's rows (`lf`, normalised) with `reason` set on rows that break a static rule, and `detail` left
 /// empty: cheap comparisons, computed while the file is staged, so that the store holds them. The details,

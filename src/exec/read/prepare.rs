@@ -40,8 +40,8 @@ pub struct Prepared {
     /// By source and file: sources reading one file may read it differently (encoding, delimiter).
     files: BTreeMap<(String, PathBuf), PreparedFile>,
     pub malformed: Vec<MalformedRow>,
-    /// Blank lines skipped, per table and file.
-    pub blank_lines: Vec<(Table, String, u64)>,
+    /// Blank lines skipped, per source and file.
+    pub blank_lines: Vec<(String, String, u64)>,
     /// Files decoded from another encoding than UTF-8: file, encoding, sequences that could not be decoded.
     pub decoded: Vec<(String, &'static str, u64)>,
 }
@@ -85,7 +85,7 @@ pub fn prepare_files(jobs: &[(&Source, PathBuf)], scratch: &Path) -> Result<Prep
             prepared.decoded.push((name.clone(), from.name(), replaced));
         }
         if checked.shape.blank_lines > 0 {
-            prepared.blank_lines.push((source.table, name.clone(), checked.shape.blank_lines));
+            prepared.blank_lines.push((source.name.clone(), name.clone(), checked.shape.blank_lines));
         }
         for m in &checked.shape.malformed {
             prepared.malformed.push(MalformedRow {

@@ -24,8 +24,9 @@ use crate::plan::Source;
 
 const MANIFEST: &str = "manifest.json";
 const PARTS: &str = "parts";
-/// Bumped when the parts' layout changes; a store of another format is restaged.
-const FORMAT: u32 = 1;
+/// Bumped when the parts' layout or the rules marked in them while staging (`quarantine::static_rules`)
+/// change; a store of another format is restaged. 2: messages' unknown author roles.
+const FORMAT: u32 = 2;
 
 /// One input file as the store knows it.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

@@ -224,6 +224,7 @@ fn read_parts(
 ) -> Result<(), Error> {
     let mut by_table: BTreeMap<Table, Vec<LazyFrame>> = BTreeMap::new();
     let mut fresh: BTreeMap<Table, Vec<LazyFrame>> = BTreeMap::new();
+    let mut bad_records: std::collections::HashSet<(Table, &str, u64)> = std::collections::HashSet::new();
     for (input, entry) in inputs.iter().zip(entries) {
         let table = input.source.table;
         let part = match &input.reused {
@@ -241,7 +242,13 @@ fn read_parts(
         if input.reused.is_none() {
             fresh.entry(table).or_default().push(lf);
         }
+        // A file that feeds two sources of one table (split by a filter) holds each bad record and blank
+        // line once: they are counted and quarantined once.
+        let seen_file = staging.blank_lines.iter().any(|b| b.0 == table && b.1 == entry.path);
         for (row, detail) in &entry.malformed {
+            if !bad_records.insert((table, entry.path.as_str(), *row)) {
+                continue;
+            }
             staging.malformed.push(MalformedRow {
                 table,
                 source: entry.source.clone(),
@@ -250,7 +257,7 @@ fn read_parts(
                 detail: detail.clone(),
             });
         }
-        if entry.blank_lines > 0 {
+        if entry.blank_lines > 0 && !seen_file {
             staging.blank_lines.push((table, entry.path.clone(), entry.blank_lines));
         }
         if let Some((from, replaced)) = &entry.decoded_from {
@@ -367,8 +374,11 @@ fn new_entry(
         .map_err(|e| Error::Output { path: path.clone(), message: e.to_string() })?;
     let text = |c: &str| df.column(c).ok().and_then(|c| c.str().ok()?.get(0).map(str::to_string));
     let span = text("first").zip(text("last"));
-    let malformed = prepared.malformed.iter().filter(|m| m.file == name).map(|m| (m.row, m.detail.clone())).collect();
-    let blank_lines = prepared.blank_lines.iter().filter(|b| b.1 == name).map(|b| b.2).sum();
+    // This source's reading of the file: another source may read it too.
+    let own = |source: &str, file: &str| source == input.source.name && file == name;
+    let malformed =
+        prepared.malformed.iter().filter(|m| own(&m.source, &m.file)).map(|m| (m.row, m.detail.clone())).collect();
+    let blank_lines = prepared.blank_lines.iter().filter(|b| own(&b.0, &b.1)).map(|b| b.2).sum();
     let decoded_from = prepared.decoded.iter().find(|d| d.0 == name).map(|d| (d.1.to_string(), d.2));
     Ok(FileEntry {
         source: input.source.name.clone(),
