@@ -368,7 +368,9 @@ fn predicate_of(
 ) -> Option<expr::Expr> {
     let sql = Sql { text: p.value.clone(), at: p.at };
     let what = format!("the {table} table (its canonical columns and attributes)");
-    let parsed = super::sql::parse(&sql, text).and_then(|_| super::sql::reading(&sql, &schema.names(), &what));
+    let parsed = super::sql::parse(&sql, text)
+        .and_then(|_| super::sql::reading(&sql, &schema.names(), &what))
+        .and_then(|names| super::sql::text_compared_with_typed(&sql, &|c| schema.get(c).flatten()).map(|_| names));
     let names = match parsed {
         Ok(names) => names,
         Err(d) => {

@@ -6,7 +6,7 @@ mod definitions;
 mod metric;
 mod segments;
 mod sources;
-mod sql;
+pub mod sql;
 
 pub use crate::periods::Grain;
 pub use build::build;

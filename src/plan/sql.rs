@@ -12,6 +12,7 @@ use sqlparser::parser::{Parser, ParserOptions};
 use sqlparser::tokenizer::Token;
 
 use super::{Diagnostic, Sql};
+use crate::model::ColumnType;
 use crate::spec::Location;
 
 /// The column names the expression `sql` reads, or what is wrong with its syntax, at its place in the
@@ -39,6 +40,72 @@ pub fn parse(sql: &Sql, pipeline: &str) -> Result<Vec<String>, Diagnostic> {
             Err(Diagnostic::new(format!("invalid SQL `{}`: {text}", sql.text), at).with_help(help(&sql.text, text)))
         },
     }
+}
+
+/// A comparison of a boolean or number column with quoted text (`escalated = 'True'`, `score IN ('4', '5')`):
+/// a boolean is equal to no text but exactly `'true'` or `'false'` (the comparison keeps no row, silently), a
+/// number to no text at all (the engine fails at run time). `type_of` gives a column's
+/// type where it is known (canonical columns; a typed file's columns).
+pub fn text_compared_with_typed(sql: &Sql, type_of: &dyn Fn(&str) -> Option<ColumnType>) -> Result<(), Diagnostic> {
+    let options = ParserOptions { trailing_commas: true, ..Default::default() };
+    let Ok(e) =
+        Parser::new(&GenericDialect).with_options(options).try_with_sql(&sql.text).and_then(|mut p| p.parse_expr())
+    else {
+        return Ok(());
+    };
+    let column = |e: &SqlExpr| match e {
+        SqlExpr::Identifier(i) => Some(i.value.clone()),
+        SqlExpr::CompoundIdentifier(parts) => parts.last().map(|i| i.value.clone()),
+        _ => None,
+    };
+    let text = |e: &SqlExpr| match e {
+        SqlExpr::Value(v) => match &v.value {
+            sqlparser::ast::Value::SingleQuotedString(t) | sqlparser::ast::Value::DoubleQuotedString(t) => {
+                Some(t.clone())
+            },
+            _ => None,
+        },
+        _ => None,
+    };
+    let mut found: Option<(String, String, ColumnType)> = None;
+    let _ = visit_expressions(&e, |e| {
+        let pairs: Vec<(&SqlExpr, &SqlExpr)> = match e {
+            SqlExpr::BinaryOp { left, right, .. } => vec![(left, right), (right, left)],
+            SqlExpr::InList { expr, list, .. } => list.iter().map(|item| (expr.as_ref(), item)).collect(),
+            _ => Vec::new(),
+        };
+        for (c, t) in pairs {
+            let (Some(c), Some(t)) = (column(c), text(t)) else { continue };
+            match type_of(&c) {
+                // The engine reads exactly `'true'` and `'false'` as booleans.
+                Some(ColumnType::Boolean) if t == "true" || t == "false" => {},
+                Some(ty @ (ColumnType::Boolean | ColumnType::Integer | ColumnType::Float)) => {
+                    found = Some((c, t, ty));
+                    return ControlFlow::Break(());
+                },
+                _ => {},
+            }
+        }
+        ControlFlow::Continue(())
+    });
+    let Some((column, text, ty)) = found else { return Ok(()) };
+    let written = match ty {
+        ColumnType::Boolean => match text.trim().to_lowercase().as_str() {
+            "true" | "1" | "yes" | "t" | "y" => format!("{column} = true (or {column} alone)"),
+            "false" | "0" | "no" | "f" | "n" => format!("{column} = false (or NOT {column})"),
+            _ => format!("{column} = true or {column} = false"),
+        },
+        _ => format!("{column} = {}", text.trim()),
+    };
+    let outcome = match ty {
+        ColumnType::Boolean => "which is neither 'true' nor 'false': the comparison keeps no row",
+        _ => "which the engine cannot compare with a number",
+    };
+    Err(Diagnostic::new(
+        format!("`{}` compares `{column}`, a {} column, with the text '{text}', {outcome}", sql.text, ty.name()),
+        sql.at,
+    )
+    .with_help(format!("compare it with a {} without quotes: {written}", ty.name())))
 }
 
 /// The distinct column names an expression reads, in order of first appearance (`t.c` reads `c`).

@@ -370,3 +370,52 @@ fn messages_of_an_unknown_author_role_are_quarantined_with_their_reason() {
     let r = row(&df, &[], None, "next_reply_time", "mean");
     assert_eq!((r.value, r.n), (1800.0, 1));
 }
+
+#[test]
+fn a_boolean_or_number_compared_with_text_is_a_located_error_of_validate() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("t.csv"),
+        "id,created_at,esc\n1,2026-01-05T08:00:00Z,True\n2,2026-01-05T08:00:00Z,False\n",
+    )
+    .unwrap();
+    let mut df = df!("id" => ["1", "2"], "created_at" => ["2026-01-05T08:00:00Z", "2026-01-06T08:00:00Z"], "vip" => [true, false], "n" => [1.0, 2.0])
+        .unwrap();
+    ParquetWriter::new(std::fs::File::create(dir.path().join("t.parquet")).unwrap()).finish(&mut df).unwrap();
+    let validate = |yaml: &str, no_data: bool| {
+        std::fs::write(dir.path().join("pipeline.yaml"), yaml).unwrap();
+        let pipeline = dir.path().join("pipeline.yaml");
+        let mut args = vec!["validate", pipeline.to_str().unwrap()];
+        if no_data {
+            args.push("--no-data");
+        }
+        deskpulse(&args)
+    };
+    let csv = "name: b\nsources:\n  t: { table: tickets, path: t.csv, columns: { ticket_id: id, created_at: created_at, escalated: esc } }\n";
+    let tail = "kpis: [ticket_volume]\nsegments:\n  all: { by: [], grain: all }\n";
+    // A canonical boolean (the file's True/False read as one) compared with 'True': no data needed.
+    let o = validate(&format!("{csv}filters: {{ tickets: \"escalated = 'True'\" }}\n{tail}"), true);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("pipeline.yaml:4:21: `escalated = 'True'` compares `escalated`, a boolean column"),
+        "{}",
+        text(&o)
+    );
+    assert!(text(&o).contains("escalated = true (or escalated alone)"), "{}", text(&o));
+    // Exactly 'true' is read as the boolean: allowed; the same for a declared metric's `where` with a number.
+    assert!(validate(&format!("{csv}filters: {{ tickets: \"escalated = 'true'\" }}\n{tail}"), true).status.success());
+    let metric = "metrics:\n  slow: { count_of: tickets, where: \"handle_seconds > '600'\" }\n";
+    let o = validate(&format!("{csv}{metric}{tail}"), true);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("a number column, with the text '600', which the engine cannot compare"), "{}", text(&o));
+    // A Parquet file's boolean column in a source filter: found from the file's types.
+    let parquet = "name: b\nsources:\n  t:\n    table: tickets\n    path: t.parquet\n    filter: \"vip = 'True' OR n IN ('1', '2')\"\n    \
+                   columns: { ticket_id: id, created_at: created_at }\n";
+    let o = validate(&format!("{parquet}{tail}"), false);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("pipeline.yaml:6:13:") && text(&o).contains("compares `vip`, a boolean column"),
+        "{}",
+        text(&o)
+    );
+}

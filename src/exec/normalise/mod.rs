@@ -86,6 +86,13 @@ fn sql_on_file(s: &Sql, schema: &Schema, file: &std::path::Path) -> Result<Expr,
         .filter_map(|(n, t)| crate::exec::read::written_name(n).map(|w| Field::new(w.into(), t.clone())))
         .collect();
     let e = sql_on(s, &written, &file.display().to_string())?;
+    // A typed file's (Parquet, JSON) boolean and number columns; CSV columns are text here.
+    let type_of = |c: &str| match written.get(c) {
+        Some(DataType::Boolean) => Some(ColumnType::Boolean),
+        Some(t) if t.is_primitive_numeric() => Some(ColumnType::Float),
+        _ => None,
+    };
+    crate::plan::sql::text_compared_with_typed(s, &type_of)?;
     Ok(e.map_expr(|e| match e {
         Expr::Column(name) => Expr::Column(file_column(&name)),
         other => other,
