@@ -667,6 +667,12 @@ pub static CATALOG: &[KpiInfo] = &[
         "Mean, over tickets solved at least once, of the seconds from `created_at` to the first change of status to solved in their history (Zendesk's first resolution time; a reopened ticket keeps its first solve).",
         |_| history_measure("first_resolution_seconds"),
     ),
+    history_kpi(
+        "full_resolution_time",
+        "Full resolution time",
+        "Mean, over tickets solved at least once, of the seconds from `created_at` to the last change of status to solved in their history (Zendesk's full resolution time: a reopened ticket counts until its last solve).",
+        |_| history_measure("full_resolution_seconds"),
+    ),
     KpiInfo {
         name: "resolution_rate",
         title: "Resolution rate",

@@ -196,9 +196,9 @@ impl Plan {
         if (from_messages || table == Table::ReplyWaits) && has_messages {
             return true;
         }
-        // A ticket history counts reopens.
+        // A ticket history counts reopens and says when a ticket was solved.
         let has_history = self.sources_of(Table::TicketEvents).next().is_some();
-        if table == Table::Tickets && column == "reopens" && has_history {
+        if table == Table::Tickets && matches!(column, "reopens" | "resolved_at") && has_history {
             return true;
         }
         // Reply chains are tickets: their root's id and time.

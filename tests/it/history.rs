@@ -34,7 +34,8 @@ fn wait_hold_and_resolution_times_follow_the_status_history() {
                 e: { table: ticket_events, path: e.csv, columns: { ticket_id: ticket, at: at, field: field, value: value } }\n\
                 definitions:\n  history: { statuses: { \"Waiting on customer\": pending } }\n\
                 kpis:\n  - { name: requester_wait_time, stats: [mean] }\n  - { name: agent_wait_time, stats: [mean] }\n  \
-                - { name: on_hold_time, stats: [mean] }\n  - { name: first_resolution_time, stats: [mean, p90] }\n\
+                - { name: on_hold_time, stats: [mean] }\n  - { name: first_resolution_time, stats: [mean, p90] }\n  \
+                - { name: full_resolution_time, stats: [mean] }\n  - { name: resolution_time, stats: [mean] }\n\
                 segments: { all: { by: [], grain: all } }\nmin_sample: 1\noutputs: { tickets: true }\n";
     let path = dir.path().join("pipeline.yaml");
     std::fs::write(&path, yaml).unwrap();
@@ -52,6 +53,12 @@ fn wait_hold_and_resolution_times_follow_the_status_history() {
     assert_close(mean("agent_wait_time").value, (3600.0 + 1800.0) / 2.0, "agent wait");
     assert_close(mean("on_hold_time").value, (1800.0 + 0.0) / 2.0, "on hold");
     assert_close(mean("first_resolution_time").value, (10_800.0 + 3600.0) / 2.0, "first resolution");
+    assert_close(mean("full_resolution_time").value, (10_800.0 + 86_400.0) / 2.0, "full resolution");
+    // The ticket export has no solve time: the history's last solve fills `resolved_at` of the tickets
+    // solved at their last change, so resolution time is the full resolution time here.
+    let resolution = mean("resolution_time");
+    assert_eq!(resolution.n, 2, "ticket 3 is not resolved");
+    assert_close(resolution.value, (10_800.0 + 86_400.0) / 2.0, "resolution from the history");
     // p90 of 3,600 and 10,800: 3,600 + 0.9 × 7,200.
     assert_close(row(&df, &[], None, "first_resolution_time", "p90").value, 10_080.0, "first resolution p90");
     // `outputs.tickets`: one row per ticket with its measures; ticket 3, never solved, has none.

@@ -419,3 +419,40 @@ fn a_boolean_or_number_compared_with_text_is_a_located_error_of_validate() {
         text(&o)
     );
 }
+
+#[test]
+fn history_events_of_unknown_tickets_are_quarantined_and_a_reopened_ticket_is_not_resolved() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("t.csv"),
+        "id,opened,solved\n1,2026-01-05 09:00:00,\n2,2026-01-05 10:00:00,\n3,2026-01-05 11:00:00,2026-01-05 11:30:00\n",
+    )
+    .unwrap();
+    // Ticket 1 solved at 12:00; ticket 2 solved then reopened (open at its last change); ticket 3's export
+    // says 11:30 and its history 13:00: the export wins. Ticket 9 is no ticket read: its 2 events are orphans.
+    let events = "ticket,at,field,value\n1,2026-01-05 09:00:00,status,new\n1,2026-01-05 12:00:00,status,solved\n\
+                  2,2026-01-05 10:00:00,status,new\n2,2026-01-05 11:00:00,status,solved\n2,2026-01-05 12:00:00,status,open\n\
+                  3,2026-01-05 13:00:00,status,solved\n9,2026-01-05 09:00:00,status,new\n9,2026-01-05 10:00:00,status,solved\n";
+    std::fs::write(dir.path().join("e.csv"), events).unwrap();
+    let yaml = "name: history\nsources:\n  t: { table: tickets, path: t.csv, columns: { ticket_id: id, created_at: opened, resolved_at: solved } }\n  \
+                e: { table: ticket_events, path: e.csv, columns: { ticket_id: ticket, at: at, field: field, value: value } }\n\
+                kpis:\n  - { name: resolution_time, stats: [mean] }\n  - resolution_rate\n\
+                segments: { all: { by: [], grain: all } }\nmin_sample: 1\noutputs: { tickets: true }\n";
+    let o = run_in(dir.path(), yaml);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(
+        text(&o).contains("2 of 8 ticket_events rows would be quarantined (25.00 %)")
+            && text(&o).contains("orphan_ticket_id: 2"),
+        "{}",
+        text(&o)
+    );
+    let o = run_in(dir.path(), &format!("{yaml}max_rejected_share: 0.25\n"));
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("quarantined ticket_events: 2 rows (orphan_ticket_id)"), "{}", text(&o));
+    let df = read_parquet(&dir.path().join("out/all.parquet"));
+    let resolution = row(&df, &[], None, "resolution_time", "mean");
+    // Ticket 1: 3 h from the history; ticket 3: 30 min as exported; ticket 2 is open again.
+    assert_eq!(resolution.n, 2);
+    assert_close(resolution.value, (10_800.0 + 1_800.0) / 2.0, "resolution time");
+    assert_close(row(&df, &[], None, "resolution_rate", "value").value, 200.0 / 3.0, "resolution rate");
+}

@@ -156,7 +156,7 @@ pub fn needs_the_client(plan: &Plan, table: Table, seg: &Segment) -> Option<&'st
         _ if plan.has_threads() => "reply chains are resolved on the client",
         _ if !period.is_some_and(|p| matches!(p.ty, ColumnType::Timestamp | ColumnType::Date)) => "no period column",
         Table::Tickets if has(Table::Messages) => "tickets are completed from their messages",
-        Table::Tickets if has(Table::TicketEvents) => "reopens are counted from the ticket histories",
+        Table::Tickets if has(Table::TicketEvents) => "reopens and resolutions are read from the ticket histories",
         Table::Tickets if reads.contains(&"has_survey") && !has(Table::Surveys) => "no survey source",
         Table::Tickets
             if reads.contains(&"first_response_overdue")

@@ -22,17 +22,21 @@ pub(crate) fn derive(plan: &Plan, mut frames: BTreeMap<Table, LazyFrame>) -> BTr
         frames.insert(Table::ReplyWaits, waits);
         frames.insert(Table::Tickets, filled);
     }
-    // A ticket history counts the reopens a ticket export does not give.
+    // A ticket history counts the reopens a ticket export does not give, and says when a ticket the export
+    // leaves without `resolved_at` was solved: the export's own value wins.
     if let (Some(tickets), Some(events)) = (frames.get(&Table::Tickets), frames.get(&Table::TicketEvents)) {
+        let mut filled = tickets.clone();
         if !plan.sources_of(Table::Tickets).any(|s| s.columns.iter().any(|c| c.canonical.name == "reopens")) {
-            let counted = history::reopens(plan, events.clone());
-            let filled = tickets
-                .clone()
-                .left_join(counted, col("ticket_id"), col("ticket_id"))
+            filled = filled
+                .left_join(history::reopens(plan, events.clone()), col("ticket_id"), col("ticket_id"))
                 .with_column(col("__reopens").fill_null(col("reopens")).alias("reopens"))
                 .drop(cols(["__reopens"]));
-            frames.insert(Table::Tickets, filled);
         }
+        filled = filled
+            .left_join(history::solved(plan, events.clone()), col("ticket_id"), col("ticket_id"))
+            .with_column(col("resolved_at").fill_null(col("__solved_at")).alias("resolved_at"))
+            .drop(cols(["__solved_at"]));
+        frames.insert(Table::Tickets, filled);
     }
     if let Some(tickets) = frames.get_mut(&Table::Tickets) {
         *tickets = tickets.clone().with_columns(ticket_rules(plan));

@@ -118,6 +118,19 @@ fn status_changes(plan: &Plan, events: LazyFrame) -> LazyFrame {
     ])
 }
 
+/// `ticket_id` and `__solved_at`: the last change to solved of each ticket whose last change is to solved or
+/// closed (a ticket reopened since is not resolved). Changes of one instant count in the order read.
+pub fn solved(plan: &Plan, events: LazyFrame) -> LazyFrame {
+    let order = SortMultipleOptions::default().with_maintain_order(true);
+    let last = col("__status").last();
+    let done = last.clone().eq(lit("solved")).or(last.eq(lit("closed"))).fill_null(lit(false));
+    let last_solve = col("at").filter(col("__status").eq(lit("solved"))).max();
+    status_changes(plan, events).sort(["ticket_id", "at"], order).group_by([col("ticket_id")]).agg([when(done)
+        .then(last_solve)
+        .otherwise(lit(NULL).cast(crate::exec::col_dtype(crate::model::Table::TicketEvents, "at")))
+        .alias("__solved_at")])
+}
+
 /// `ticket_id` and `__reopens`: how many times a solved ticket went back to new, open, pending or hold.
 pub fn reopens(plan: &Plan, events: LazyFrame) -> LazyFrame {
     let order = SortMultipleOptions::default().with_maintain_order(true);

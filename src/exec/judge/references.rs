@@ -26,8 +26,9 @@ struct Reference {
     reason: &'static str,
 }
 
-const REFERENCES: [Reference; 3] = [
+const REFERENCES: [Reference; 4] = [
     Reference { from: Table::Messages, column: "ticket_id", to: Table::Tickets, reason: "orphan_ticket_id" },
+    Reference { from: Table::TicketEvents, column: "ticket_id", to: Table::Tickets, reason: "orphan_ticket_id" },
     Reference { from: Table::Surveys, column: "ticket_id", to: Table::Tickets, reason: "orphan_ticket_id" },
     Reference { from: Table::Tickets, column: "account_id", to: Table::Accounts, reason: "orphan_account_id" },
 ];
