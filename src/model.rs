@@ -92,6 +92,19 @@ impl Table {
         }
     }
 
+    /// The column that places a row of a KPI over this table in a period: the period column, and for the
+    /// tables only declared metrics measure, messages and history rows by their own instant, spend by its
+    /// month, accounts by the day they became customers.
+    pub fn event_column(self) -> Option<&'static str> {
+        self.period_column().or(match self {
+            Table::Messages => Some("created_at"),
+            Table::TicketEvents => Some("at"),
+            Table::Spend => Some("period"),
+            Table::Accounts => Some("customer_since"),
+            _ => None,
+        })
+    }
+
     /// The key other tables join on, when this table is the lookup side.
     pub fn key(self) -> &'static str {
         match self {
@@ -305,6 +318,14 @@ pub const DERIVED: &[(Table, &str)] = &[
     (Table::Tickets, "first_resolution_business_seconds"),
     (Table::Tickets, "full_resolution_business_seconds"),
 ];
+
+/// The type of a derived column: flags are booleans, the rest seconds.
+pub fn derived_type(column: &str) -> ColumnType {
+    match column {
+        "has_survey" | "first_response_overdue" => ColumnType::Boolean,
+        _ => ColumnType::Float,
+    }
+}
 
 pub fn is_derived(table: Table, column: &str) -> bool {
     DERIVED.contains(&(table, column))

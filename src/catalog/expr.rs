@@ -22,7 +22,7 @@ pub enum Expr {
     /// Membership in a list of text values.
     InList(Box<Expr>, Vec<String>),
     /// SQL from the pipeline (a metric's `where`, at `at`), checked against its table when the plan was
-    /// built; `columns` are the canonical columns it reads (attributes are not canonical).
+    /// built; `columns` are the canonical and derived columns it reads (attributes are not canonical).
     Sql {
         text: String,
         columns: Vec<&'static str>,

@@ -208,10 +208,16 @@ fn check_benchmarks(spec: Located<crate::spec::BenchmarksSpec>, base: &Path, err
 }
 
 fn check_window(spec: crate::spec::WindowSpec, errs: &mut Vec<Diagnostic>) -> Window {
+    let to_at = spec.to.as_ref().map(|t| t.at).unwrap_or_default();
     let window = Window { from: spec.from.and_then(|d| date(&d, errs)), to: spec.to.and_then(|d| date(&d, errs)) };
     if let (Some(from), Some(to)) = (window.from, window.to) {
         if from >= to {
-            errs.push(Diagnostic::new("the window's `from` must come before its `to`", Location::default()));
+            errs.push(
+                Diagnostic::new(format!("the window's `from` ({from}) must come before its `to` ({to})"), to_at)
+                    .with_help(
+                    "the window is [from, to): e.g. { from: 2026-01-01, to: 2026-07-01 } for the first half of 2026",
+                ),
+            );
         }
     }
     window

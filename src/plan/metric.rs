@@ -167,18 +167,25 @@ const ONE_MEASURE: &str =
     "give exactly one of share_of, count_of (a table), count_distinct_of, mean_of, sum_of (table.column), ratio \
      ([measure, measure])";
 
-/// The table a metric measures, by name: one with a period column, fed by a source.
+/// The table a metric measures, by name: one whose rows fall in periods (`Table::event_column`), fed by a
+/// source.
 fn event_table(plan: &Plan, metric: &str, table_name: &str, at: Location, errs: &mut Vec<Diagnostic>) -> Option<Table> {
-    let tables: Vec<&str> = Table::ALL.iter().filter(|t| t.period_column().is_some()).map(|t| t.name()).collect();
-    let Some(table) = Table::from_name(table_name).filter(|t| t.period_column().is_some()) else {
+    let measurable = |t: &Table| t.event_column().is_some();
+    let tables: Vec<&str> = Table::ALL.iter().filter(|t| measurable(t)).map(|t| t.name()).collect();
+    let Some(table) = Table::from_name(table_name).filter(measurable) else {
         errs.push(
-            Diagnostic::new(format!("metric `{metric}`: `{table_name}` is not a table with a period"), at)
+            Diagnostic::new(format!("metric `{metric}`: `{table_name}` is not a table a metric can measure"), at)
                 .with_help(suggest::help(table_name, &tables)),
         );
         return None;
     };
     if !super::build::fed(plan, table) {
         errs.push(Diagnostic::new(format!("metric `{metric}` needs the `{table}` table, but no source feeds it"), at));
+    } else if let Some(column) = table.event_column().filter(|c| !plan.has_column(table, c)) {
+        errs.push(Diagnostic::new(
+            format!("metric `{metric}` counts {table} in the period of their `{column}`, which no source maps"),
+            at,
+        ));
     }
     Some(table)
 }
@@ -348,6 +355,10 @@ impl Readable {
 pub fn readable_schema(plan: &Plan, table: Table) -> Readable {
     let mut columns: Vec<(String, Option<ColumnType>)> =
         table.columns().iter().map(|c| (c.name.to_string(), Some(c.ty))).collect();
+    // The derived columns the pipeline can give (SLA targets and verdicts, business and history seconds…).
+    for (_, name) in crate::model::DERIVED.iter().filter(|(t, c)| *t == table && derivable(plan, c)) {
+        columns.push((name.to_string(), Some(crate::model::derived_type(name))));
+    }
     for (name, ty) in plan.attributes(table) {
         let ty = ty.map(|t| t.column_type());
         match columns.iter_mut().find(|(n, _)| n == name) {
@@ -356,6 +367,23 @@ pub fn readable_schema(plan: &Plan, table: Table) -> Readable {
         }
     }
     Readable(columns)
+}
+
+/// Whether the pipeline declares what a derived column is computed from.
+fn derivable(plan: &Plan, column: &str) -> bool {
+    let fed = |t: Table| super::build::fed(plan, t);
+    let history = crate::model::DERIVED.iter().position(|d| d.1 == "requester_wait_seconds");
+    let is_history = |c: &str| crate::model::DERIVED.iter().skip(history.unwrap_or(usize::MAX)).any(|d| d.1 == c);
+    match column {
+        "has_survey" => fed(Table::Surveys),
+        "first_response_target" | "first_response_overdue" | "first_response_sla_seconds" => {
+            !plan.sla.first_response.is_empty()
+        },
+        "resolution_target" | "resolution_sla_seconds" => !plan.sla.resolution.is_empty(),
+        c if is_history(c) => fed(Table::TicketEvents),
+        "first_response_business_seconds" | "resolution_business_seconds" => !plan.business_hours.is_empty(),
+        _ => true,
+    }
 }
 
 /// A `where` that parses and reads only the table's columns, as a catalog expression.
@@ -378,6 +406,9 @@ fn predicate_of(
             return None;
         },
     };
-    let columns = names.iter().filter_map(|n| table.column(n.as_str()).map(|c| c.name)).collect::<Vec<&'static str>>();
+    // Canonical and derived columns by their static names: the segments compute the derived ones it reads.
+    let derived = |n: &str| crate::model::DERIVED.iter().find(|(t, c)| *t == table && *c == n).map(|(_, c)| *c);
+    let columns =
+        names.iter().filter_map(|n| table.column(n.as_str()).map(|c| c.name).or_else(|| derived(n))).collect();
     Some(expr::Expr::Sql { text: p.value.clone(), columns, at: p.at })
 }

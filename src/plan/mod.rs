@@ -154,6 +154,8 @@ impl Plan {
     pub fn uses_dimension(&self, column: &str) -> bool {
         self.segments.iter().any(|s| s.dimensions.contains(&column))
             || self.review_sample.as_ref().is_some_and(|r| r.per.contains(&column))
+            // The per-ticket table carries every dimension a ticket has (its responder among them).
+            || (self.per_ticket && column == "responder")
     }
 
     /// Is the canonical column filled by at least one source (or by a default)?

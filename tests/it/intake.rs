@@ -456,3 +456,117 @@ fn history_events_of_unknown_tickets_are_quarantined_and_a_reopened_ticket_is_no
     assert_close(resolution.value, (10_800.0 + 1_800.0) / 2.0, "resolution time");
     assert_close(row(&df, &[], None, "resolution_rate", "value").value, 200.0 / 3.0, "resolution rate");
 }
+
+/// Tickets, a message log, a history, spend and accounts over January and February 2026, for declared
+/// metrics over each table.
+fn metric_tables(dir: &Path, messages: &str) {
+    let files = [
+        ("t.csv", "id,created_at,first,channel\n1,2026-01-05T08:00:00Z,2026-01-05T08:30:00Z,chat\n2,2026-01-05T08:00:00Z,,chat\n3,2026-02-05T08:00:00Z,2026-02-05T10:00:00Z,chat\n"),
+        ("e.csv", "ticket,at,field,value\n1,2026-01-05T09:00:00Z,status,new\n1,2026-02-06T09:00:00Z,status,solved\n1,2026-02-06T09:00:00Z,priority,high\n"),
+        ("s.csv", "month,amount\n2026-01-01,100.5\n2026-02-01,50\n2026-02-15,25\n"),
+        ("a.csv", "id,since,sector\nA,2026-01-10,retail\nB,2026-02-10,retail\nC,2025-12-01,bank\nD,,bank\n"),
+    ];
+    for (name, text) in files {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+    let yaml = format!(
+        "name: metrics\nsources:\n  t: {{ table: tickets, path: t.csv, columns: {{ ticket_id: id, created_at: created_at, first_response_at: first, channel: channel }} }}\n  \
+         m: {{ table: messages, path: \"{messages}\", columns: {{ ticket_id: ticket, created_at: at, author_role: role, author_id: author }} }}\n  \
+         e: {{ table: ticket_events, path: e.csv, columns: {{ ticket_id: ticket, at: at, field: field, value: value }} }}\n  \
+         s: {{ table: spend, path: s.csv, columns: {{ period: month, amount: amount }} }}\n  \
+         a: {{ table: accounts, path: a.csv, columns: {{ account_id: id, customer_since: since, sector: sector }} }}\n\
+         sla:\n  first_response: [{{ channel: chat, target: 1h }}]\n\
+         metrics:\n  messages_in: {{ count_of: messages }}\n  status_changes: {{ count_of: ticket_events, where: \"field = 'status'\" }}\n  \
+         spent: {{ sum_of: spend.amount, unit: currency }}\n  new_accounts: {{ count_of: accounts }}\n  \
+         overdue: {{ count_of: tickets, where: \"first_response_overdue\" }}\n  \
+         late: {{ count_of: tickets, where: \"first_response_sla_seconds > first_response_target\" }}\n\
+         kpis: [messages_in, status_changes, spent, new_accounts, overdue, late]\nsegments:\n  month: {{ by: [], grain: month }}\n\
+         min_sample: 1\noutputs: {{ tickets: true }}\n"
+    );
+    std::fs::write(dir.join("pipeline.yaml"), yaml).unwrap();
+}
+
+#[test]
+fn declared_metrics_measure_every_table_the_docs_list_and_read_sla_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    // Ticket 1's customer message in January, its reply in February; ticket 3's pair in February.
+    let log = "ticket,at,role,author\n1,2026-01-05T08:10:00Z,customer,c\n1,2026-02-01T08:30:00Z,agent,alice\n\
+               3,2026-02-05T08:05:00Z,customer,d\n3,2026-02-05T10:00:00Z,agent,bob\n";
+    std::fs::write(dir.path().join("m.csv"), log).unwrap();
+    metric_tables(dir.path(), "m.csv");
+    let (pipeline, out) = (dir.path().join("pipeline.yaml"), dir.path().join("out"));
+    let o = deskpulse(&["run", pipeline.to_str().unwrap(), "--out", out.to_str().unwrap(), "--as-of", "2026-03-01"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let df = read_parquet(&out.join("month.parquet"));
+    let value = |kpi: &str, month: &str| {
+        let rows = df.clone().lazy().filter(col("kpi").eq(lit(kpi))).collect().unwrap();
+        let dates: Vec<String> = rows
+            .column("period_start")
+            .unwrap()
+            .cast(&DataType::String)
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .map(|d| d.unwrap_or("").to_string())
+            .collect();
+        dates.iter().position(|d| d == month).map(|i| rows.column("value").unwrap().f64().unwrap().get(i).unwrap())
+    };
+    // Messages by their own instant: 1 in January, 3 in February.
+    assert_eq!((value("messages_in", "2026-01-01"), value("messages_in", "2026-02-01")), (Some(1.0), Some(3.0)));
+    assert_eq!((value("status_changes", "2026-01-01"), value("status_changes", "2026-02-01")), (Some(1.0), Some(1.0)));
+    assert_eq!((value("spent", "2026-01-01"), value("spent", "2026-02-01")), (Some(100.5), Some(75.0)));
+    // Accounts by `customer_since`: C in December, A in January, B in February; D has none.
+    let accounts =
+        [value("new_accounts", "2025-12-01"), value("new_accounts", "2026-01-01"), value("new_accounts", "2026-02-01")];
+    assert_eq!(accounts, [Some(1.0), Some(1.0), Some(1.0)]);
+    // Ticket 2 (chat, never answered) is overdue at the as-of; ticket 3 answered after 2 h, over its 1 h target.
+    assert_eq!((value("overdue", "2026-01-01"), value("late", "2026-02-01")), (Some(1.0), Some(1.0)));
+    // The per-ticket table names each ticket's first responder.
+    let tickets = read_parquet(&out.join("tickets/tickets.parquet"));
+    let responders: Vec<Option<&str>> = tickets.column("responder").unwrap().str().unwrap().iter().collect();
+    assert_eq!(responders, [Some("alice"), None, Some("bob")]);
+}
+
+#[test]
+fn a_night_that_brings_messages_recomputes_their_own_periods_for_a_message_metric() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("log")).unwrap();
+    std::fs::write(dir.path().join("log/jan.csv"), "ticket,at,role,author\n1,2026-01-05T08:10:00Z,customer,c\n")
+        .unwrap();
+    metric_tables(dir.path(), "log/*.csv");
+    let pipeline = dir.path().join("pipeline.yaml");
+    let (night, full) = (dir.path().join("night"), dir.path().join("full"));
+    let run = |out: &Path, extra: &[&str]| {
+        let mut args = vec!["run", pipeline.to_str().unwrap(), "--out", out.to_str().unwrap(), "--as-of", "2026-03-01"];
+        args.extend(extra);
+        let o = deskpulse(&args);
+        assert!(o.status.success(), "{}", text(&o));
+    };
+    run(&night, &[]);
+    // February's file holds a reply to January's ticket 1: its own period is February.
+    std::fs::write(dir.path().join("log/feb.csv"), "ticket,at,role,author\n1,2026-02-01T08:30:00Z,agent,alice\n")
+        .unwrap();
+    run(&night, &[]);
+    run(&full, &["--full"]);
+    assert_eq!(std::fs::read(night.join("month.csv")).unwrap(), std::fs::read(full.join("month.csv")).unwrap());
+    assert!(String::from_utf8(std::fs::read(night.join("month.csv")).unwrap())
+        .unwrap()
+        .contains("2026-02-01,messages_in,value,1.0"));
+}
+
+#[test]
+fn a_reversed_window_is_refused_at_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = "name: w\nsources:\n  t: { table: tickets, path: t.csv, columns: { ticket_id: id, created_at: created_at } }\n\
+                filters:\n  window: { from: 2026-07-01, to: 2026-01-01 }\nkpis: [ticket_volume]\nsegments:\n  all: { by: [], grain: all }\n";
+    std::fs::write(dir.path().join("pipeline.yaml"), yaml).unwrap();
+    let o = deskpulse(&["validate", dir.path().join("pipeline.yaml").to_str().unwrap(), "--no-data"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o)
+            .contains("pipeline.yaml:5:35: the window's `from` (2026-07-01) must come before its `to` (2026-01-01)"),
+        "{}",
+        text(&o)
+    );
+}

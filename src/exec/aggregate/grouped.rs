@@ -79,7 +79,7 @@ pub(crate) fn reduced_from(
 #[cfg_attr(not(feature = "ballista"), allow(dead_code))]
 pub fn cluster_inputs(plan: &Plan, seg: &Segment, k: usize) -> (usize, usize) {
     let def = &plan.kpis[k];
-    let Some(period) = def.table.period_column() else { return (0, 0) };
+    let Some(period) = def.table.event_column() else { return (0, 0) };
     let mut aggs = compile::GroupAggs::for_sql();
     let days = crate::exec::aggregate::period_exprs::days_in_period(seg.grain, period, &plan.window);
     compile::aggregations(k, def, &days, &seg.dimensions, &mut aggs);

@@ -61,7 +61,7 @@ pub(crate) fn period_of(plan: &Plan, table: Table) -> &'static str {
     let by_ticket = plan.definitions.survey_period == crate::catalog::SurveyPeriod::TicketCreated;
     match table == Table::Surveys && by_ticket && plan.has_column(Table::Tickets, "created_at") {
         true => SURVEY_PERIOD,
-        false => table.period_column().expect("event KPIs are over tables with a period column"),
+        false => table.event_column().expect("KPIs are over tables with an event column"),
     }
 }
 

@@ -399,7 +399,7 @@ fn table_part(
         .copied()
         .filter(|k| plan.kpis[*k].table == table && !is_snapshot(plan, *k) && !is_quotient(plan, *k))
         .collect();
-    let period = table.period_column().expect("KPI tables have a period column");
+    let period = table.event_column().expect("KPI tables have an event column");
     let days = days_in_period(seg.grain, period, &plan.window);
     let mut aggs = group_aggs(staged);
     let mut folded: BTreeMap<(usize, usize), Vec<String>> = BTreeMap::new();

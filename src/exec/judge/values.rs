@@ -93,7 +93,15 @@ pub(crate) fn check_metric_sql(plan: &Plan, staged: &Staged) -> Result<(), Error
     for kpi in &plan.kpis {
         for (table, e) in kpi.sql() {
             let crate::catalog::expr::Expr::Sql { text, at, .. } = e else { continue };
-            let Ok(rows) = staged.scan(table) else { continue };
+            let Ok(mut rows) = staged.scan(table) else { continue };
+            // Derived columns (SLA verdicts, history seconds) are computed later, for the segments: typed here.
+            let schema = rows.collect_schema()?;
+            let derived: Vec<Expr> = crate::model::DERIVED
+                .iter()
+                .filter(|(t, c)| *t == table && !schema.contains(c))
+                .map(|(_, c)| lit(NULL).cast(normalise::dtype(crate::model::derived_type(c))).alias(*c))
+                .collect();
+            let rows = rows.with_columns(derived);
             let Err(err) = rows.limit(1_000).select([compile::expr(e).alias("__sql")]).collect() else { continue };
             let d = crate::plan::Diagnostic::new(
                 format!("`{text}` cannot be evaluated on the {table} table: {}", short(&err.to_string())),

@@ -42,8 +42,19 @@ pub fn per_ticket(plan: &Plan, staged: &Staged) -> Result<Option<LazyFrame>, Err
     if !plan.per_ticket {
         return Ok(None);
     }
-    const DIMENSIONS: [&str; 10] =
-        ["channel", "priority", "category", "status", "team", "agent_id", "account_id", "sector", "region", "tier"];
+    const DIMENSIONS: [&str; 11] = [
+        "channel",
+        "priority",
+        "category",
+        "status",
+        "team",
+        "agent_id",
+        "responder",
+        "account_id",
+        "sector",
+        "region",
+        "tier",
+    ];
     let dims: Vec<&'static str> =
         DIMENSIONS.into_iter().filter(|d| dimension_available(plan, Table::Tickets, d).is_ok()).collect();
     let seg = helper_segment("tickets", dims.clone(), Grain::All);

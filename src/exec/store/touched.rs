@@ -3,7 +3,8 @@
 //! file both count). Through them, the rows that share an id (copies settled together) and the surveys and
 //! tickets linked by `ticket_id` (attributes, `has_survey`) can change too: their days count. A changed
 //! message changes its ticket (first response, replies, responder, reply waits), and through it the
-//! ticket's surveys: a message counts in its ticket's days.
+//! ticket's surveys: a message counts in its ticket's days (and in its own, when a declared metric counts
+//! messages).
 //!
 //! Anything else changing falls back to recomputing everything: accounts, spend or help-center
 //! files (they reach every period through joins), the pipeline, `--as-of` where SLA judgements read it, or
@@ -59,7 +60,18 @@ pub fn periods_to_recompute(
     if changed.frames.contains_key(&Table::Messages) && plan.has_threads() {
         return Ok(None);
     }
-    let days = days_touched(staging, &changed, &bands)?;
+    let mut days = days_touched(staging, &changed, &bands)?;
+    // A declared metric over messages counts each in the period of its own instant too.
+    if let Some(messages) =
+        changed.frames.get(&Table::Messages).filter(|_| plan.kpis.iter().any(|k| k.table == Table::Messages))
+    {
+        let df = concat(messages.clone(), UnionArgs::default())?
+            .select([col("created_at").dt().date().cast(DataType::Int32).alias("__day")])
+            .filter(col("__day").is_not_null())
+            .unique(None, UniqueKeepStrategy::Any)
+            .collect()?;
+        days.extend(df.column("__day")?.i32()?.into_no_null_iter());
+    }
     // The last day any ticket or survey has, for the backlog's periods after a change.
     let last_day = staging
         .entries
