@@ -77,6 +77,10 @@ pub(crate) enum Command {
     Store {
         /// The output directory (its `_store`), or a store folder.
         dir: PathBuf,
+        /// Drop a retained file's rows (a file gone from a `retain: true` source), as listed by `store DIR`;
+        /// the next run recomputes every period. Repeat for several files.
+        #[arg(long, value_name = "PATH")]
+        forget: Vec<String>,
     },
     /// The runs recorded in an output directory (`DIR/_runs`), oldest first.
     Runs {

@@ -329,8 +329,15 @@ fn scorecard_command(
 fn execute(command: Command, log_format: LogFormat) -> Result<(), Error> {
     match command {
         Command::Run(args) => run_command(args, log_format)?,
-        Command::Store { dir } => {
-            let store = if dir.join("manifest.json").is_file() { dir } else { dir.join("_store") };
+        Command::Store { dir, forget } => {
+            let store = if dir.join("manifest.json").is_file() { dir.clone() } else { dir.join("_store") };
+            if !forget.is_empty() {
+                // Under the output directory's lock, as a run changes the store.
+                let _lock = deskpulse::sink::lock::Lock::acquire(&dir)?;
+                for path in exec::store::forget(&store, &forget)? {
+                    say!("forgot {path}: its rows leave the store; the next run recomputes every period");
+                }
+            }
             say_raw!("{}", exec::store::describe(&store)?);
         },
         Command::Runs { dir, format } => {

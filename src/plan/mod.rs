@@ -309,6 +309,8 @@ pub struct Source {
     pub quarantine_unreadable: bool,
     /// Keep rows whose references resolve nothing (`references: keep`) instead of quarantining them.
     pub keep_orphans: bool,
+    /// The rows of a file that disappears stay in the store (`retain: true`).
+    pub retain: bool,
     /// Messages in reply chains instead of tickets (`thread:`).
     pub thread: Option<Thread>,
     /// Extra source columns carried into the table (`attributes:`).

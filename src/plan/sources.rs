@@ -63,6 +63,7 @@ pub(super) fn source(
         duplicates,
         quarantine_unreadable,
         keep_orphans,
+        retain: spec.retain,
         thread,
         attributes,
     })

@@ -293,6 +293,10 @@ pub struct SourceSpec {
     /// `quarantine` (default: reasons `orphan_ticket_id`, `orphan_account_id`) or `keep` (kept and counted).
     #[serde(default)]
     pub references: Option<Located<String>>,
+    /// Keep the rows of a file that disappears (a rotating or incremental export) in the store: the manifest
+    /// marks it retained until `deskpulse store DIR --forget PATH` drops it.
+    #[serde(default)]
+    pub retain: bool,
     /// Messages without ticket ids (a tweet log): each message's id and the id it replies to. Conversations
     /// are the reply chains' roots; `ticket_id` is then the root's id, and each root is a ticket.
     #[serde(default)]

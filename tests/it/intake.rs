@@ -570,3 +570,121 @@ fn a_reversed_window_is_refused_at_its_line() {
         text(&o)
     );
 }
+
+/// Night `n`'s change feed: a few new tickets, and updates (a solve, a channel fix) of earlier ones, each
+/// with a later `updated_at` than any copy before it.
+fn change_feed(n: u32) -> String {
+    let mut csv = String::from("id,created_at,solved_at,via,updated_at\n");
+    let day = |d: u32| format!("2026-01-{:02}", (d % 28) + 1);
+    for k in 0..3 {
+        let id = n * 10 + k;
+        csv.push_str(&format!(
+            "{id},{}T0{k}:00:00Z,,{},{}T0{k}:00:00Z\n",
+            day(n),
+            ["email", "chat", "phone"][k as usize % 3],
+            day(n)
+        ));
+    }
+    if n >= 2 {
+        // Solve one of the night before's tickets.
+        let a = (n - 1) * 10;
+        csv.push_str(&format!("{a},{}T00:00:00Z,{}T12:00:00Z,email,{}T12:00:00Z\n", day(n - 1), day(n), day(n)));
+    }
+    if n >= 3 {
+        // Move one of two nights before to chat.
+        let b = (n - 2) * 10 + 1;
+        csv.push_str(&format!("{b},{}T01:00:00Z,,chat,{}T13:00:00Z\n", day(n - 2), day(n)));
+    }
+    csv
+}
+
+#[test]
+fn thirty_nights_of_a_rotating_change_feed_equal_one_run_over_every_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = "name: feed\nsources:\n  changes:\n    table: tickets\n    path: feed/t-*.csv\n    retain: true\n    \
+                    duplicates: keep_latest\n    latest_by: updated_at\n    \
+                    columns: { ticket_id: id, created_at: created_at, resolved_at: solved_at, channel: via }\n\
+                    kpis: [ticket_volume, resolution_rate, resolution_time, backlog]\n\
+                    segments:\n  by_channel: { by: [channel], grain: week }\n  all: { by: [], grain: month }\nmin_sample: 1\n";
+    let (nights, all) = (dir.path().join("nights"), dir.path().join("all"));
+    for d in [&nights, &all] {
+        std::fs::create_dir_all(d.join("feed")).unwrap();
+        std::fs::write(d.join("pipeline.yaml"), pipeline).unwrap();
+    }
+    let run = |d: &Path, extra: &[&str]| {
+        let (p, out) = (d.join("pipeline.yaml"), d.join("out"));
+        let mut args =
+            vec!["run", p.to_str().unwrap(), "--out", out.to_str().unwrap(), "--as-of", "2026-02-01", "--quiet"];
+        args.extend(extra);
+        let o = deskpulse(&args);
+        assert!(o.status.success(), "{}", text(&o));
+    };
+    for n in 1..=30 {
+        let name = format!("feed/t-{n:02}.csv");
+        std::fs::write(nights.join(&name), change_feed(n)).unwrap();
+        std::fs::write(all.join(&name), change_feed(n)).unwrap();
+        // The feed keeps three nights' files.
+        if n > 3 {
+            std::fs::remove_file(nights.join(format!("feed/t-{:02}.csv", n - 3))).unwrap();
+        }
+        run(&nights, &[]);
+    }
+    run(&all, &["--full"]);
+    assert_eq!(std::fs::read_dir(nights.join("feed")).unwrap().count(), 3);
+    for table in ["by_channel.csv", "all.csv"] {
+        let (a, b) = (
+            std::fs::read(nights.join("out").join(table)).unwrap(),
+            std::fs::read(all.join("out").join(table)).unwrap(),
+        );
+        assert!(a == b, "{table} after 30 nights differs from one run over every file");
+    }
+    // Every ticket once, in its latest copy: 3 new tickets a night.
+    let df = read_parquet(&nights.join("out/all.parquet"));
+    let volume: f64 = df
+        .clone()
+        .lazy()
+        .filter(col("kpi").eq(lit("ticket_volume")))
+        .collect()
+        .unwrap()
+        .column("value")
+        .unwrap()
+        .f64()
+        .unwrap()
+        .sum()
+        .unwrap();
+    assert_eq!(volume, 90.0);
+    let store = deskpulse(&["store", nights.join("out").to_str().unwrap()]);
+    assert_eq!(text(&store).matches("(retained: the file is gone)").count(), 27, "{}", text(&store));
+}
+
+#[test]
+fn a_retained_file_stays_until_it_is_forgotten() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("rot")).unwrap();
+    std::fs::write(dir.path().join("rot/t-01.csv"), "id,created_at\n1,2026-01-05T09:00:00Z\n2,2026-01-06T09:00:00Z\n")
+        .unwrap();
+    std::fs::write(dir.path().join("rot/t-02.csv"), "id,created_at\n3,2026-02-05T09:00:00Z\n").unwrap();
+    let yaml = tickets_pipeline("rot/t-*.csv", "    retain: true\n", "ticket_id: id, created_at: created_at", "");
+    assert!(run_in(dir.path(), &yaml).status.success());
+    std::fs::remove_file(dir.path().join("rot/t-01.csv")).unwrap();
+    std::fs::write(dir.path().join("rot/t-03.csv"), "id,created_at\n4,2026-03-05T09:00:00Z\n").unwrap();
+    let o = run_in(dir.path(), &yaml);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(volumes(&dir.path().join("out"), &[]), [(String::new(), 4.0)]);
+    let out = dir.path().join("out");
+    let listed = text(&deskpulse(&["store", out.to_str().unwrap()]));
+    assert!(listed.contains("rot/t-01.csv  (retained: the file is gone)"), "{listed}");
+    // Only retained files can be forgotten; then their rows are gone and every period is recomputed.
+    let o = deskpulse(&["store", out.to_str().unwrap(), "--forget", "t-02.csv"]);
+    assert_ne!(o.status.code(), Some(0));
+    assert!(text(&o).contains("is not retained"), "{}", text(&o));
+    let o = deskpulse(&["store", out.to_str().unwrap(), "--forget", "t-01.csv"]);
+    assert!(o.status.success() && text(&o).contains("forgot"), "{}", text(&o));
+    assert!(run_in(dir.path(), &yaml).status.success());
+    assert_eq!(volumes(&dir.path().join("out"), &[]), [(String::new(), 2.0)]);
+    // Without `retain`, a file that disappears takes its rows with it (as before).
+    std::fs::remove_file(dir.path().join("rot/t-02.csv")).unwrap();
+    let yaml = tickets_pipeline("rot/t-*.csv", "", "ticket_id: id, created_at: created_at", "");
+    assert!(run_in(dir.path(), &yaml).status.success());
+    assert_eq!(volumes(&dir.path().join("out"), &[]), [(String::new(), 1.0)]);
+}

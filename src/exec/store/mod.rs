@@ -53,6 +53,9 @@ pub struct FileEntry {
     /// The encoding the file was decoded from, when not UTF-8, and sequences that could not be decoded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decoded_from: Option<(String, u64)>,
+    /// The file is gone and its source says `retain: true`: its rows stay until `store --forget`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub retained: bool,
 }
 
 /// What the last run computed from, to recognise a run with nothing new.
@@ -141,6 +144,23 @@ impl Store {
         match std::fs::metadata(self.dir.join(&entry.part)) {
             Ok(m) if m.len() == entry.part_bytes => Reuse::Same(entry),
             _ => Reuse::Damaged,
+        }
+    }
+
+    /// Whether a retained file's part can still be read: staged under the source's present mapping, and on
+    /// disk as written.
+    pub fn reusable_retained(
+        &self,
+        plan: &crate::plan::Plan,
+        source: &Source,
+        entry: &FileEntry,
+    ) -> Result<(), &'static str> {
+        if !entry.part.contains(&source_fingerprint(plan, source)) {
+            return Err("was staged under another mapping of the source");
+        }
+        match std::fs::metadata(self.dir.join(&entry.part)) {
+            Ok(m) if m.len() == entry.part_bytes => Ok(()),
+            _ => Err("has a part that is missing or damaged"),
         }
     }
 
@@ -309,6 +329,42 @@ fn remove_temporary(dir: &Path) -> Result<(), Error> {
     Ok(())
 }
 
+/// Drops the retained files `paths` (as `describe` lists them, or their last components) from the store at
+/// `dir`: their entries leave the manifest (their parts are removed by the next commit), and the last run is
+/// forgotten, so that the next run recomputes every period. Returns the paths dropped.
+pub fn forget(dir: &Path, paths: &[String]) -> Result<Vec<String>, Error> {
+    let mut store = Store::open(dir)?;
+    if let Some(why) = &store.discarded {
+        return Err(store_error(dir, why));
+    }
+    let matches = |entry: &FileEntry, path: &str| entry.path == path || Path::new(&entry.path).ends_with(path);
+    let mut dropped = Vec::new();
+    for path in paths {
+        let found: Vec<&FileEntry> = store.manifest.files.iter().filter(|e| matches(e, path)).collect();
+        match found.iter().find(|e| !e.retained) {
+            _ if found.is_empty() => {
+                let retained: Vec<&str> =
+                    store.manifest.files.iter().filter(|e| e.retained).map(|e| e.path.as_str()).collect();
+                let listed = if retained.is_empty() { "none".to_string() } else { retained.join(", ") };
+                return Err(store_error(dir, format!("no file {path} in the store (retained files: {listed})")));
+            },
+            Some(e) => {
+                return Err(store_error(
+                    dir,
+                    format!("{} is not retained: its file is still read, so its rows would come back", e.path),
+                ))
+            },
+            None => dropped.extend(found.iter().map(|e| e.path.clone())),
+        }
+    }
+    let mut manifest = store.manifest.clone();
+    manifest.files.retain(|e| !dropped.contains(&e.path));
+    manifest.last_run = None;
+    store.commit(manifest, &[])?;
+    dropped.dedup();
+    Ok(dropped)
+}
+
 /// What `deskpulse store DIR` prints: per table, files, rows and bytes; then each file.
 pub fn describe(dir: &Path) -> Result<String, Error> {
     let store = Store::open(dir)?;
@@ -324,7 +380,8 @@ pub fn describe(dir: &Path) -> Result<String, Error> {
         t.1 += f.rows;
         t.2 += bytes;
         let span = f.span.as_ref().map(|(a, b)| format!("{a} .. {b}")).unwrap_or_else(|| "-".into());
-        lines.push(format!("  {:<10} {:>10} rows {:>10} bytes  {span}  {}", f.table, f.rows, bytes, f.path));
+        let retained = if f.retained { "  (retained: the file is gone)" } else { "" };
+        lines.push(format!("  {:<10} {:>10} rows {:>10} bytes  {span}  {}{retained}", f.table, f.rows, bytes, f.path));
     }
     let mut out = format!("store {} (deskpulse {})\n", dir.display(), store.manifest.deskpulse);
     for (table, (files, rows, bytes)) in &by_table {

@@ -173,7 +173,24 @@ fn list_inputs<'a>(plan: &'a Plan, store: &Store, full: bool) -> Result<(Vec<Inp
     let mut remapped: Vec<String> = Vec::new();
     let mut damaged = 0;
     for source in &plan.sources {
-        for file in read::files(source)? {
+        let retained = retained_entries(store, source);
+        let files = match read::files(source) {
+            // Every file rotated away: the retained ones are the source.
+            Err(_) if !retained.is_empty() => Vec::new(),
+            listed => listed?,
+        };
+        let listed: std::collections::HashSet<String> = files.iter().map(|f| f.display().to_string()).collect();
+        let first = inputs.len();
+        for entry in retained.into_iter().filter(|e| !listed.contains(&e.path)) {
+            let file = PathBuf::from(&entry.path);
+            match store.reusable_retained(plan, source, entry) {
+                Ok(()) => {},
+                Err(why) => return Err(gone(source, &file, why)),
+            }
+            let seen = store::FileSeen { size: entry.size, modified_ns: entry.modified_ns };
+            inputs.push(Input { source, file, seen, reused: Some(FileEntry { retained: true, ..entry.clone() }) });
+        }
+        for file in files {
             let seen = store::seen(&file).map_err(|e| unreadable(source, &file, e))?;
             let reused = match store.reusable(plan, source, &file, &seen) {
                 _ if full => None,
@@ -188,11 +205,36 @@ fn list_inputs<'a>(plan: &'a Plan, store: &Store, full: bool) -> Result<(Vec<Inp
                 },
                 store::Reuse::New | store::Reuse::Changed => None,
             };
-            inputs.push(Input { source, file, seen, reused });
+            inputs.push(Input { source, file, seen, reused: reused.map(|e| FileEntry { retained: false, ..e }) });
         }
+        // Retained files among the listed ones, in path order, as a run over all of them reads them.
+        inputs[first..].sort_by(|a, b| a.file.cmp(&b.file));
     }
     remapped.dedup();
     Ok((inputs, remapped, damaged))
+}
+
+/// The store's entries of `source`'s files, when the source retains files that disappear.
+fn retained_entries<'s>(store: &'s Store, source: &Source) -> Vec<&'s FileEntry> {
+    match source.retain {
+        true => store.manifest.files.iter().filter(|e| e.source == source.name).collect(),
+        false => Vec::new(),
+    }
+}
+
+/// A retained file whose part cannot be read as the pipeline now maps it: the file is gone, so it cannot be
+/// staged again.
+fn gone(source: &Source, file: &Path, why: &str) -> Error {
+    crate::error::DataError::Unreadable {
+        source_name: source.name.clone(),
+        file: file.display().to_string(),
+        message: format!(
+            "a retained file (gone from the source's folder) {why}, and it cannot be staged again: put the file \
+             back, or drop its rows with `deskpulse store DIR --forget {}`",
+            file.display()
+        ),
+    }
+    .into()
 }
 
 /// A file that changed while it was read (an export still being written) fails the run.
@@ -394,6 +436,7 @@ fn new_entry(
         malformed,
         span,
         decoded_from,
+        retained: false,
     })
 }
 
