@@ -220,6 +220,7 @@ const TICKETS: &[Column] = &[
         true,
         "who answered first (e.g. the brand's account); from messages, the author of the first public agent reply",
     ),
+    col("instance", Text, Null, true, "the helpdesk instance the ticket comes from (a source's `instance:`)"),
 ];
 
 const SURVEYS: &[Column] = &[
@@ -231,6 +232,7 @@ const SURVEYS: &[Column] = &[
     col("score", Float, Required, false, "the answer on the kind's scale"),
     col("submitted_at", Timestamp, Required, false, "when it was answered; places the answer in a period"),
     col("comment", Text, Null, false, "free text"),
+    col("instance", Text, Null, true, "the helpdesk instance; falls back to the ticket's"),
 ];
 
 const ACCOUNTS: &[Column] = &[
@@ -249,6 +251,7 @@ const ACCOUNTS: &[Column] = &[
         true,
         "the marketing channel that won the account; matches spend.channel for CAC by channel",
     ),
+    col("instance", Text, Null, true, "the instance (CRM or helpdesk) the account comes from"),
 ];
 
 const KB_ARTICLES: &[Column] = &[
@@ -276,6 +279,7 @@ const MESSAGES: &[Column] = &[
     col("author_role", Text, Required, false, "customer, agent, bot or system (map vendor roles onto these)"),
     col("author_id", Text, Null, false, "who wrote it"),
     col("is_public", Boolean, Bool(true), false, "false for internal notes"),
+    col("instance", Text, Null, false, "the helpdesk instance"),
 ];
 
 const TICKET_EVENTS: &[Column] = &[
@@ -283,6 +287,7 @@ const TICKET_EVENTS: &[Column] = &[
     col("at", Timestamp, Required, false, "when it changed"),
     col("field", Text, Required, false, "the field that changed (`status` for the wait and hold measures)"),
     col("value", Text, Null, false, "its new value (a status: new, open, pending, hold, solved, closed)"),
+    col("instance", Text, Null, false, "the helpdesk instance"),
 ];
 
 const REPLY_WAITS: &[Column] = &[
@@ -333,7 +338,7 @@ pub fn is_derived(table: Table, column: &str) -> bool {
 
 /// Ticket attributes a survey inherits through `ticket_id` when it has none of its own.
 pub const SURVEY_FROM_TICKET: &[&str] =
-    &["channel", "priority", "category", "team", "status", "agent_id", "account_id"];
+    &["channel", "priority", "category", "team", "status", "agent_id", "account_id", "instance"];
 
 /// Account attributes any table with an `account_id` inherits.
 pub const FROM_ACCOUNT: &[&str] = &["sector", "region", "tier"];

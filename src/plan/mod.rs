@@ -151,6 +151,18 @@ impl Plan {
     }
 
     /// Is this ticket column a dimension of some segment or of the review sample's strata?
+    /// Whether an id column of a source's rows is qualified by its instance (`eu:1`): the source has an
+    /// instance and so does a source of the table the id is the key of.
+    pub fn qualifies(&self, source: &Source, column: &str) -> bool {
+        let keyed = match column {
+            "ticket_id" => Table::Tickets,
+            "survey_id" => Table::Surveys,
+            "account_id" => Table::Accounts,
+            _ => return false,
+        };
+        source.instance.is_some() && self.sources_of(keyed).any(|s| s.instance.is_some())
+    }
+
     pub fn uses_dimension(&self, column: &str) -> bool {
         self.segments.iter().any(|s| s.dimensions.contains(&column))
             || self.review_sample.as_ref().is_some_and(|r| r.per.contains(&column))
@@ -201,6 +213,9 @@ impl Plan {
         // A ticket history counts reopens and says when a ticket was solved.
         let has_history = self.sources_of(Table::TicketEvents).next().is_some();
         if table == Table::Tickets && matches!(column, "reopens" | "resolved_at") && has_history {
+            return true;
+        }
+        if column == "instance" && self.sources_of(table).any(|s| s.instance.is_some()) {
             return true;
         }
         // Reply chains are tickets: their root's id and time.
@@ -311,6 +326,8 @@ pub struct Source {
     pub keep_orphans: bool,
     /// The rows of a file that disappears stay in the store (`retain: true`).
     pub retain: bool,
+    /// The helpdesk instance the rows come from (`instance:`).
+    pub instance: Option<String>,
     /// Messages in reply chains instead of tickets (`thread:`).
     pub thread: Option<Thread>,
     /// Extra source columns carried into the table (`attributes:`).

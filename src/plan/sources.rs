@@ -64,9 +64,22 @@ pub(super) fn source(
         quarantine_unreadable,
         keep_orphans,
         retain: spec.retain,
+        instance: check_instance(spec.instance, errs),
         thread,
         attributes,
     })
+}
+
+/// An instance name qualifies ids (`eu:1`): a word without `:`.
+fn check_instance(instance: Option<Located<String>>, errs: &mut Vec<Diagnostic>) -> Option<String> {
+    let instance = instance?;
+    if instance.value.trim().is_empty() || instance.value.contains(':') {
+        errs.push(
+            Diagnostic::new(format!("instance `{}` must be a name without `:`", instance.value), instance.at)
+                .with_help("e.g. instance: eu"),
+        );
+    }
+    Some(instance.value)
 }
 
 /// The source's `format:`, or the one its path's extension names.

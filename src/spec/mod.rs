@@ -297,6 +297,10 @@ pub struct SourceSpec {
     /// marks it retained until `deskpulse store DIR --forget PATH` drops it.
     #[serde(default)]
     pub retain: bool,
+    /// The helpdesk instance the source's rows come from (two Zendesk accounts of one company): ids are
+    /// unique per instance, references resolve within it, and `instance` is a dimension.
+    #[serde(default)]
+    pub instance: Option<Located<String>>,
     /// Messages without ticket ids (a tweet log): each message's id and the id it replies to. Conversations
     /// are the reply chains' roots; `ticket_id` is then the root's id, and each root is a ticket.
     #[serde(default)]

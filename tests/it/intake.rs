@@ -688,3 +688,54 @@ fn a_retained_file_stays_until_it_is_forgotten() {
     assert!(run_in(dir.path(), &yaml).status.success());
     assert_eq!(volumes(&dir.path().join("out"), &[]), [(String::new(), 1.0)]);
 }
+
+#[test]
+fn two_instances_with_overlapping_ids_are_two_sets_of_tickets() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = [
+        ("eu.csv", "id,created_at\n1,2026-01-05T09:00:00Z\n2,2026-01-06T09:00:00Z\n3,2026-01-07T09:00:00Z\n"),
+        ("us.csv", "id,created_at\n1,2026-01-05T10:00:00Z\n2,2026-01-06T10:00:00Z\n"),
+        // eu's ticket 1 rated 5; us's tickets 1 and 2 rated 1 and 2; a us rating of ticket 3, which only eu has.
+        ("eu-ratings.csv", "ticket,score,at\n1,5,2026-01-05T12:00:00Z\n"),
+        (
+            "us-ratings.csv",
+            "ticket,score,at\n1,1,2026-01-05T12:00:00Z\n2,2,2026-01-06T12:00:00Z\n3,4,2026-01-07T12:00:00Z\n",
+        ),
+    ];
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    let survey = |name: &str| {
+        format!(
+            "  {name}-r: {{ table: surveys, path: {name}-ratings.csv, instance: {name}, columns: {{ ticket_id: ticket, score: score, \
+             submitted_at: at, kind: {{ constant: csat }} }} }}\n"
+        )
+    };
+    let yaml = format!(
+        "name: instances\nsources:\n  eu: {{ table: tickets, path: eu.csv, instance: eu, columns: {{ ticket_id: id, created_at: created_at }} }}\n  \
+         us: {{ table: tickets, path: us.csv, instance: us, columns: {{ ticket_id: id, created_at: created_at }} }}\n{}{}\
+         kpis: [ticket_volume, csat]\nsegments:\n  all: {{ by: [], grain: all }}\n  by_instance: {{ by: [instance], grain: all }}\n\
+         min_sample: 1\nmax_rejected_share: 0.5\noutputs: {{ tickets: true }}\n",
+        survey("eu"),
+        survey("us")
+    );
+    let o = run_in(dir.path(), &yaml);
+    assert!(o.status.success(), "{}", text(&o));
+    // us's rating of ticket 3 resolves nothing within us: quarantined, not joined to eu's ticket 3.
+    assert!(text(&o).contains("quarantined surveys: 1 rows (orphan_ticket_id)"), "{}", text(&o));
+    let out = dir.path().join("out");
+    assert_eq!(volumes(&out, &[]), [(String::new(), 5.0)]);
+    let df = read_parquet(&out.join("by_instance.parquet"));
+    let by = |instance: &str, kpi: &str, stat: &str| row(&df, &[("instance", Some(instance))], None, kpi, stat);
+    assert_eq!((by("eu", "ticket_volume", "value").value, by("us", "ticket_volume", "value").value), (3.0, 2.0));
+    assert_eq!((by("eu", "csat", "mean").value, by("us", "csat", "mean").value), (5.0, 1.5));
+    let tickets = read_parquet(&out.join("tickets/tickets.parquet"));
+    let ids: Vec<&str> = tickets.column("ticket_id").unwrap().str().unwrap().iter().flatten().collect();
+    let instances: Vec<&str> = tickets.column("instance").unwrap().str().unwrap().iter().flatten().collect();
+    assert_eq!(ids, ["eu:1", "us:1", "eu:2", "us:2", "eu:3"]);
+    assert_eq!(instances, ["eu", "us", "eu", "us", "eu"]);
+    // A name with `:` would make qualified ids ambiguous.
+    let o = run_in(dir.path(), &yaml.replacen("instance: eu,", "instance: \"e:u\",", 1));
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("instance `e:u` must be a name without `:`"), "{}", text(&o));
+}

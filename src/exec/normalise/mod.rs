@@ -128,6 +128,9 @@ pub fn normalise(
     for column in source.table.columns() {
         let mapping = source.columns.iter().find(|m| m.canonical.name == column.name);
         let (typed, bad_raw) = match mapping {
+            None if column.name == "instance" && source.instance.is_some() => {
+                (lit(source.instance.clone().unwrap_or_default()), None)
+            },
             None => (default_value(column), None),
             Some(m) => {
                 let (raw, is_text) = raw_value(m, schema, file, column.ty).map_err(|d| plan_error(plan, d))?;
@@ -180,6 +183,11 @@ pub fn normalise(
         if column.ty == ColumnType::Timestamp {
             typed_so_far.push((column.name, typed.clone()));
         }
+        // Ids are unique per instance: `eu:1` and `us:1` are two tickets, and references resolve within one.
+        let typed = match (plan.qualifies(source, column.name), &source.instance) {
+            (true, Some(instance)) => concat_str([lit(format!("{instance}:")), typed], "", false),
+            _ => typed,
+        };
         exprs.push(typed.alias(column.name));
     }
     for (name, declared) in plan.attributes(source.table) {

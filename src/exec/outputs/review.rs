@@ -42,7 +42,8 @@ pub fn per_ticket(plan: &Plan, staged: &Staged) -> Result<Option<LazyFrame>, Err
     if !plan.per_ticket {
         return Ok(None);
     }
-    const DIMENSIONS: [&str; 11] = [
+    const DIMENSIONS: [&str; 12] = [
+        "instance",
         "channel",
         "priority",
         "category",
