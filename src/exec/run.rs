@@ -150,6 +150,8 @@ pub fn run_with(plan: &Plan, out_dir: &Path, options: &RunOptions) -> Result<Run
         crate::report::write(out_dir, &out_dir.join(name))?;
     }
     drop(lock);
+    // Fetched objects were in the run's work folder, now gone.
+    crate::exec::read::remote::forget_copies();
     result
 }
 

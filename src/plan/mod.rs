@@ -21,6 +21,13 @@ use crate::catalog::{Definitions, KpiDefinition};
 use crate::model::{Column, ColumnType, Table};
 use crate::spec::Location;
 
+/// Whether a source's path is an object store URL (`s3://`, `gs://`, `az://`, `https://`…) rather than a
+/// local path.
+pub fn is_url(path: &str) -> bool {
+    const SCHEMES: [&str; 9] = ["s3", "s3a", "gs", "gcs", "az", "azure", "abfs", "abfss", "https"];
+    path.split_once("://").is_some_and(|(scheme, _)| SCHEMES.contains(&scheme) || scheme == "http")
+}
+
 /// The share of a table's rows that may be quarantined when the pipeline does not say: a quarter of a call
 /// log without ids, quarantined silently, left every KPI covering three calls in four.
 pub const DEFAULT_MAX_REJECTED_SHARE: f64 = 0.05;

@@ -45,7 +45,11 @@ pub(super) fn source(
     }
     let thread = spec.thread.map(|t| Thread { id: t.value.id.value, in_reply_to: t.value.in_reply_to.value, at: t.at });
     check_thread_and_required(&name, table, thread.as_ref(), &columns, at, errs);
-    let pattern = base.join(&spec.path.value).to_string_lossy().into_owned();
+    // Object store URLs are kept as written; local paths are relative to the pipeline's folder.
+    let pattern = match super::is_url(&spec.path.value) {
+        true => spec.path.value.clone(),
+        false => base.join(&spec.path.value).to_string_lossy().into_owned(),
+    };
     let filter = spec.filter.map(|f| Sql { text: f.value, at: f.at });
     let duplicates = check_duplicates(&name, spec.duplicates.as_ref(), spec.latest_by, at, errs);
     let quarantine_unreadable = check_choice(spec.on_error.as_ref(), "on_error", ["fail", "quarantine"], errs);

@@ -739,3 +739,139 @@ fn two_instances_with_overlapping_ids_are_two_sets_of_tickets() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("instance `e:u` must be a name without `:`"), "{}", text(&o));
 }
+
+/// A local S3-compatible server (moto, from the Python registry: `.ci/run` installs it and names its
+/// `moto_server` in `DESKPULSE_MOTO`) on a free loopback port, stopped when dropped.
+struct S3Server {
+    child: std::process::Child,
+    endpoint: String,
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl S3Server {
+    /// `None` (the test is skipped, saying so) without moto, unless `DESKPULSE_REQUIRE_S3` is set, as CI does.
+    fn start() -> Option<S3Server> {
+        let default = std::env::var("HOME").map(|h| format!("{h}/.cache/deskpulse-examples/venv/bin/moto_server"));
+        let moto = std::env::var("DESKPULSE_MOTO").ok().or(default.ok()).filter(|m| Path::new(m).is_file());
+        let Some(moto) = moto else {
+            assert!(
+                std::env::var_os("DESKPULSE_REQUIRE_S3").is_none(),
+                "DESKPULSE_REQUIRE_S3 is set but moto_server is missing"
+            );
+            eprintln!("skipped: no moto_server (pip install 'moto[server]'; DESKPULSE_MOTO=path)");
+            return None;
+        };
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new(moto)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let server = S3Server { child, endpoint: format!("http://127.0.0.1:{port}") };
+        for _ in 0..150 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Some(server);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("moto_server did not answer on port {port}");
+    }
+
+    /// A plain HTTP PUT (the local server takes unsigned requests): a bucket, or an object's bytes.
+    fn put(&self, path: &str, body: &[u8]) {
+        use std::io::{Read, Write};
+        let host = self.endpoint.trim_start_matches("http://");
+        let mut stream = std::net::TcpStream::connect(host).unwrap();
+        let head = format!(
+            "PUT {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).unwrap();
+        stream.write_all(body).unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "PUT {path}: {answer}");
+    }
+
+    /// `deskpulse ARGS` with the endpoint and test credentials in the environment, as a scheduler sets them.
+    fn deskpulse(&self, args: &[&str], endpoint: Option<&str>) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_deskpulse"))
+            .args(args)
+            .env("AWS_ENDPOINT_URL", endpoint.unwrap_or(&self.endpoint))
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ALLOW_HTTP", "true")
+            .output()
+            .unwrap()
+    }
+}
+
+#[test]
+fn tickets_read_from_an_s3_bucket_and_staged_again_only_when_new() {
+    let Some(s3) = S3Server::start() else { return };
+    s3.put("/exports", b"");
+    s3.put(
+        "/exports/helpdesk/tickets-2026-01.csv",
+        b"id,created_at\n1,2026-01-05T09:00:00Z\n2,2026-01-06T09:00:00Z\n3,2026-01-07T09:00:00Z\n",
+    );
+    s3.put("/exports/helpdesk/tickets-2026-02.csv", b"id,created_at\n4,2026-02-05T09:00:00Z\n5,2026-02-06T09:00:00Z\n");
+    s3.put("/exports/other/tickets-2026-01.csv", b"id,created_at\n9,2026-01-05T09:00:00Z\n");
+    let dir = tempfile::tempdir().unwrap();
+    let write = |path: &str| {
+        let yaml = tickets_pipeline(path, "", "ticket_id: id, created_at: created_at", "");
+        std::fs::write(dir.path().join("pipeline.yaml"), yaml).unwrap();
+    };
+    write("s3://exports/helpdesk/tickets-*.csv");
+    let (pipeline, out) = (dir.path().join("pipeline.yaml"), dir.path().join("out"));
+    let run = |endpoint: Option<&str>| {
+        s3.deskpulse(&["run", pipeline.to_str().unwrap(), "--out", out.to_str().unwrap()], endpoint)
+    };
+    let o = run(None);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("2 file(s) staged, 0 reused"), "{}", text(&o));
+    assert_eq!(volumes(&out, &[]), [(String::new(), 5.0)]);
+    // A new object is staged alone; nothing new keeps the outputs.
+    s3.put("/exports/helpdesk/tickets-2026-03.csv", b"id,created_at\n6,2026-03-05T09:00:00Z\n");
+    let o = run(None);
+    assert!(o.status.success() && text(&o).contains("1 file(s) staged, 2 reused"), "{}", text(&o));
+    assert_eq!(volumes(&out, &[]), [(String::new(), 6.0)]);
+    let o = run(None);
+    assert!(text(&o).contains("nothing changed since run"), "{}", text(&o));
+    let listed = text(&s3.deskpulse(&["store", out.to_str().unwrap()], None));
+    assert!(listed.contains("s3://exports/helpdesk/tickets-2026-03.csv"), "{listed}");
+    // A bad value is reported with the object's URL and row.
+    s3.put("/exports/helpdesk/tickets-2026-04.csv", b"id,created_at\n7,not a time\n");
+    let o = run(None);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(
+        text(&o).contains("s3://exports/helpdesk/tickets-2026-04.csv") && text(&o).contains("not a time"),
+        "{}",
+        text(&o)
+    );
+    // A missing bucket and an unreachable endpoint: exit 3 naming the path and the cause, before any work.
+    let fresh = dir.path().join("fresh");
+    write("s3://no-such-bucket/helpdesk/*.csv");
+    let o = s3.deskpulse(&["run", pipeline.to_str().unwrap(), "--out", fresh.to_str().unwrap()], None);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(
+        text(&o).contains("s3://no-such-bucket/helpdesk/*.csv") && text(&o).to_lowercase().contains("bucket"),
+        "{}",
+        text(&o)
+    );
+    assert!(!fresh.join("all.parquet").exists());
+    write("s3://exports/helpdesk/tickets-*.csv");
+    let started = std::time::Instant::now();
+    let o = s3
+        .deskpulse(&["run", pipeline.to_str().unwrap(), "--out", fresh.to_str().unwrap()], Some("http://127.0.0.1:9"));
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("s3://exports/helpdesk/tickets-*.csv"), "{}", text(&o));
+    assert!(started.elapsed().as_secs() < 60, "an unreachable endpoint took {:?}", started.elapsed());
+}

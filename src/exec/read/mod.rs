@@ -4,6 +4,7 @@
 
 pub(crate) mod csv_shape;
 pub(crate) mod prepare;
+pub(crate) mod remote;
 pub(crate) mod transcode;
 
 use std::path::PathBuf;
@@ -51,6 +52,10 @@ pub fn files(source: &Source) -> Result<Vec<PathBuf>, DataError> {
         pattern: source.pattern.clone(),
         at: source.pattern_at,
     };
+    if remote::is_remote(&source.pattern) {
+        let objects = remote::list(source)?;
+        return if objects.is_empty() { Err(no_files()) } else { Ok(objects) };
+    }
     let mut files: Vec<PathBuf> =
         glob::glob(&source.pattern).map_err(|_| no_files())?.filter_map(Result::ok).filter(|p| p.is_file()).collect();
     files.sort();

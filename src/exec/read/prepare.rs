@@ -50,7 +50,11 @@ impl Prepared {
     /// How `source` reads `file` (as listed by `read::files`).
     pub fn file(&self, source: &Source, file: &Path) -> PreparedFile {
         let key = (source.name.clone(), file.to_path_buf());
-        self.files.get(&key).cloned().unwrap_or(PreparedFile { read_from: file.to_path_buf(), rewritten: false })
+        self.files.get(&key).cloned().unwrap_or_else(|| {
+            // Not checked (Parquet, JSON): the file itself, or an object's local copy.
+            let read_from = super::remote::local(file).unwrap_or_else(|_| file.to_path_buf());
+            PreparedFile { read_from, rewritten: false }
+        })
     }
 }
 
@@ -97,7 +101,10 @@ pub fn prepare_files(jobs: &[(&Source, PathBuf)], scratch: &Path) -> Result<Prep
             });
         }
         let rewritten = checked.with_rows;
-        let read_from = checked.rewritten_to.unwrap_or_else(|| file.clone());
+        let read_from = match checked.rewritten_to {
+            Some(copy) => copy,
+            None => super::remote::local(&file)?,
+        };
         prepared.files.insert((source.name.clone(), file), PreparedFile { read_from, rewritten });
     }
     Ok(prepared)
@@ -117,7 +124,8 @@ fn check_file(source: &Source, file: &Path, target: &Path) -> Result<Checked, Er
         file: file.display().to_string(),
         message,
     };
-    let handle = std::fs::File::open(file).map_err(|e| unreadable(e.to_string()))?;
+    let local = super::remote::local(file)?;
+    let handle = std::fs::File::open(&local).map_err(|e| unreadable(e.to_string()))?;
     let len = handle.metadata().map_err(|e| unreadable(e.to_string()))?.len();
     if len == 0 {
         return Err(unreadable("the file is empty: it has not even a header row".into()).into());

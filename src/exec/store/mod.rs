@@ -225,6 +225,10 @@ pub struct FileSeen {
 }
 
 pub fn seen(file: &Path) -> std::io::Result<FileSeen> {
+    // An object: as listed (its modification time, not its copy's).
+    if let Some((size, modified_ns)) = crate::exec::read::remote::seen(file) {
+        return Ok(FileSeen { size, modified_ns });
+    }
     let meta = std::fs::metadata(file)?;
     let modified_ns = meta
         .modified()
@@ -237,7 +241,8 @@ pub fn seen(file: &Path) -> std::io::Result<FileSeen> {
 
 /// xxh3-128 of a file's bytes, as hex.
 pub fn content_hash(file: &Path) -> std::io::Result<String> {
-    let handle = std::fs::File::open(file)?;
+    let local = crate::exec::read::remote::local(file).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let handle = std::fs::File::open(local)?;
     if handle.metadata()?.len() == 0 {
         return Ok(format!("{:032x}", xxhash_rust::xxh3::xxh3_128(&[])));
     }

@@ -116,6 +116,10 @@ pub fn stage(
     let (inputs, remapped, damaged) = list_inputs(plan, store, full)?;
     let new: Vec<(&Source, PathBuf)> =
         inputs.iter().filter(|i| i.reused.is_none()).map(|i| (i.source, i.file.clone())).collect();
+    // Objects to stage are fetched first, all at once, into the run's work folder.
+    let objects: Vec<PathBuf> =
+        new.iter().filter(|(s, _)| read::remote::is_remote(&s.pattern)).map(|(_, f)| f.clone()).collect();
+    crate::exec::record::timing::traced("objects fetched", || read::remote::fetch(&objects, &scratch.join("objects")))?;
     let prepared =
         crate::exec::record::timing::traced("files checked (prepare)", || prepare::prepare_files(&new, scratch))?;
     let hashes: Vec<Result<String, Error>> = crate::exec::record::timing::traced("content hashes", || {
