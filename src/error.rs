@@ -100,8 +100,8 @@ pub enum DataError {
         examples: Vec<BadValue>,
         at: Location,
     },
-    #[error("{rejected} of {total} {table} rows would be quarantined ({:.2} %), more than max_rejected_share {:.2} %: {}; nothing was written. If such a share is expected, raise `max_rejected_share` at the pipeline's top level (default 5 %), e.g. `max_rejected_share: 0.3`", 100.0 * *rejected as f64 / *total as f64, 100.0 * max, reasons.iter().map(|(r, n)| format!("{r}: {n}")).collect::<Vec<_>>().join(", "))]
-    TooManyRejected { table: String, rejected: u64, total: u64, max: f64, reasons: Vec<(String, u64)> },
+    #[error("{rejected} of {total} {table} rows would be quarantined ({:.2} %), more than max_rejected_share {:.2} %{}: {}; nothing was written. If such a share is expected, raise `max_rejected_share` at the pipeline's top level, e.g. `max_rejected_share: 0.3`", 100.0 * *rejected as f64 / *total as f64, 100.0 * max, if *declared { "" } else { " (the default, which counts the rows' own faults, not orphan references)" }, reasons.iter().map(|(r, n)| format!("{r}: {n}")).collect::<Vec<_>>().join(", "))]
+    TooManyRejected { table: String, rejected: u64, total: u64, max: f64, declared: bool, reasons: Vec<(String, u64)> },
     #[error("{what}")]
     NotFound { what: String },
     #[error("{what}; nothing was written")]

@@ -55,9 +55,7 @@ pub fn build(spec: PipelineSpec, path: &Path, text: String, settings: RunSetting
     let report = report.and_then(|r| report_of(r, &mut errs));
     let calendars: Vec<_> = calendars.into_iter().filter_map(|(n, c)| calendar(n, c, &mut errs)).collect();
     let business_hours = calendar_rules(&calendars, business_hours, &mut errs);
-    let max_rejected_share = max_rejected_share
-        .map(|share| check_max_rejected_share(share, &mut errs))
-        .unwrap_or(super::DEFAULT_MAX_REJECTED_SHARE);
+    let max_rejected_share = max_rejected_share.map(|share| check_max_rejected_share(share, &mut errs));
 
     let mut plan = Plan {
         name,

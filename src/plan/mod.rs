@@ -28,8 +28,10 @@ pub fn is_url(path: &str) -> bool {
     path.split_once("://").is_some_and(|(scheme, _)| SCHEMES.contains(&scheme) || scheme == "http")
 }
 
-/// The share of a table's rows that may be quarantined when the pipeline does not say: a quarter of a call
-/// log without ids, quarantined silently, left every KPI covering three calls in four.
+/// The share of a table's rows that may be quarantined for faults of their own (no id, unreadable values…)
+/// when the pipeline does not say: a quarter of a call log without ids, quarantined silently, left every KPI
+/// covering three calls in four. References that resolve nothing do not count towards it: in incremental
+/// exports a message or an answer often arrives before its ticket, and joins it on the run that brings it.
 pub const DEFAULT_MAX_REJECTED_SHARE: f64 = 0.05;
 
 #[derive(Debug)]
@@ -59,9 +61,9 @@ pub struct Plan {
     pub calendars: Vec<crate::calendar::Calendar>,
     /// Which calendar a ticket is measured on, most specific rule first.
     pub business_hours: Vec<CalendarRule>,
-    /// Fail when more than this share of a table's rows is quarantined (`DEFAULT_MAX_REJECTED_SHARE` unless
-    /// the pipeline says).
-    pub max_rejected_share: f64,
+    /// Fail when more than this share of a table's rows is quarantined, when the pipeline says; else
+    /// `DEFAULT_MAX_REJECTED_SHARE` of the rows quarantined for faults of their own.
+    pub max_rejected_share: Option<f64>,
     /// Succeed although a table keeps no rows or a segment has none.
     pub allow_empty: bool,
     pub review_sample: Option<ReviewSample>,

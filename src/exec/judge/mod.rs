@@ -136,19 +136,20 @@ pub(super) fn quarantine_report(
         if dropped > 0 {
             superseded.push((*table, dropped));
         }
-        {
-            let max = plan.max_rejected_share;
-            let share = if *total == 0 { 0.0 } else { table_rejected as f64 / *total as f64 };
-            if share > max {
-                return Err(DataError::TooManyRejected {
-                    table: table.to_string(),
-                    rejected: table_rejected,
-                    total: *total,
-                    max,
-                    reasons: rejected.iter().filter(|r| r.0 == *table).map(|r| (r.1.clone(), r.2)).collect(),
-                }
-                .into());
-            }
+        // Declared, the ceiling counts every reason; by default, the rows' own faults only.
+        let counts = |r: &&(Table, String, u64)| {
+            r.0 == *table && (plan.max_rejected_share.is_some() || !r.1.starts_with("orphan_"))
+        };
+        let reasons: Vec<(String, u64)> = rejected.iter().filter(counts).map(|r| (r.1.clone(), r.2)).collect();
+        let counted: u64 = reasons.iter().map(|r| r.1).sum();
+        let max = plan.max_rejected_share.unwrap_or(crate::plan::DEFAULT_MAX_REJECTED_SHARE);
+        let share = if *total == 0 { 0.0 } else { counted as f64 / *total as f64 };
+        if share > max {
+            let table = table.to_string();
+            let declared = plan.max_rejected_share.is_some();
+            return Err(
+                DataError::TooManyRejected { table, rejected: counted, total: *total, max, declared, reasons }.into()
+            );
         }
     }
     Ok((rejected, superseded))
