@@ -20,10 +20,13 @@ pub enum Table {
     /// A ticket's history: one row per change of a field (status changes from an audit log or a
     /// ticket-metric-events export); fills the tickets' wait, hold and resolution measures.
     TicketEvents,
+    /// Derived from tickets, messages and the history, never fed by a source: one row per SLA instance
+    /// (a ticket's first reply, each next reply, each update interval, its waits and its resolution).
+    SlaInstances,
 }
 
 impl Table {
-    pub const ALL: [Table; 8] = [
+    pub const ALL: [Table; 9] = [
         Table::Tickets,
         Table::Surveys,
         Table::Accounts,
@@ -32,16 +35,17 @@ impl Table {
         Table::Spend,
         Table::KbArticles,
         Table::TicketEvents,
+        Table::SlaInstances,
     ];
 
     /// Computed by deskpulse from other tables; no source may feed it.
     pub fn is_derived(self) -> bool {
-        self == Table::ReplyWaits
+        matches!(self, Table::ReplyWaits | Table::SlaInstances)
     }
 
     /// Takes the attributes of its ticket (channel, team…) through `ticket_id`.
     pub fn inherits_ticket(self) -> bool {
-        matches!(self, Table::Surveys | Table::ReplyWaits)
+        matches!(self, Table::Surveys | Table::ReplyWaits | Table::SlaInstances)
     }
 
     pub fn name(self) -> &'static str {
@@ -54,6 +58,7 @@ impl Table {
             Table::Spend => "spend",
             Table::KbArticles => "kb_articles",
             Table::TicketEvents => "ticket_events",
+            Table::SlaInstances => "sla_instances",
         }
     }
 
@@ -71,6 +76,7 @@ impl Table {
             Table::Spend => SPEND,
             Table::KbArticles => KB_ARTICLES,
             Table::TicketEvents => TICKET_EVENTS,
+            Table::SlaInstances => SLA_INSTANCES,
         }
     }
 
@@ -85,8 +91,8 @@ impl Table {
             Table::Surveys => Some("submitted_at"),
             // Accounts are measured at period boundaries; spend carries its month as a date.
             Table::Accounts | Table::Messages | Table::Spend | Table::TicketEvents => None,
-            // A wait belongs to the period of its ticket.
-            Table::ReplyWaits => Some("created_at"),
+            // A wait and an SLA instance belong to the period of their ticket.
+            Table::ReplyWaits | Table::SlaInstances => Some("created_at"),
             // A date: the day (or first day of the period) the statistics cover.
             Table::KbArticles => Some("date"),
         }
@@ -112,7 +118,7 @@ impl Table {
             Table::Surveys => "survey_id",
             Table::Accounts => "account_id",
             Table::Messages => "message_id",
-            Table::ReplyWaits => "ticket_id",
+            Table::ReplyWaits | Table::SlaInstances => "ticket_id",
             Table::Spend => "period",
             Table::KbArticles => "article_id",
             Table::TicketEvents => "ticket_id",
@@ -297,6 +303,26 @@ const REPLY_WAITS: &[Column] = &[
     col("answered_at", Timestamp, Required, false, "the public agent message that ended it"),
 ];
 
+const SLA_INSTANCES: &[Column] = &[
+    col("ticket_id", Text, Required, false, "the ticket"),
+    col("created_at", Timestamp, Required, false, "the ticket's opening; places the instance in a period"),
+    col(
+        "metric",
+        Text,
+        Required,
+        false,
+        "first_response, next_reply, periodic_update, pausable_update, requester_wait, agent_work or resolution",
+    ),
+    col("sla_instance", Integer, Required, false, "1, 2, … within the ticket and metric (`instance` in `DIR/sla`)"),
+    col("target_seconds", Float, Required, false, "the target of the ticket's rule, on its clock"),
+    col("elapsed_seconds", Float, Required, false, "time counted on the rule's clock, up to fulfilment or as-of"),
+    col("breached", Boolean, Required, false, "the counted time exceeded the target"),
+    col("breach_at", Timestamp, Null, false, "the instant the counted time reached the target (breaches only)"),
+    col("started_at", Timestamp, Required, false, "when the instance started"),
+    col("fulfilled_at", Timestamp, Null, false, "when it was fulfilled; null while it runs at as-of"),
+    col("clock", Text, Required, false, "calendar or business"),
+];
+
 /// Columns computed from other tables through the model's joins, never mapped.
 pub const DERIVED: &[(Table, &str)] = &[
     (Table::Tickets, "has_survey"),
@@ -336,6 +362,59 @@ pub fn is_derived(table: Table, column: &str) -> bool {
     DERIVED.contains(&(table, column))
 }
 
+/// An SLA metric, as Zendesk defines it (`sla:` in the pipeline; `docs/pipeline-format.md`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SlaMetric {
+    /// From the ticket's opening to the first public agent comment.
+    FirstResponse,
+    /// From each customer comment after an agent's public reply to the next public agent comment.
+    NextReply,
+    /// Between public agent comments.
+    PeriodicUpdate,
+    /// Between public agent comments, paused while the ticket is pending.
+    PausableUpdate,
+    /// Time in new, open and on-hold, from the opening to the solve.
+    RequesterWait,
+    /// Time in new and open, from the opening to the solve.
+    AgentWork,
+    /// From the opening to the resolution.
+    Resolution,
+}
+
+impl SlaMetric {
+    pub const ALL: [SlaMetric; 7] = [
+        SlaMetric::FirstResponse,
+        SlaMetric::NextReply,
+        SlaMetric::PeriodicUpdate,
+        SlaMetric::PausableUpdate,
+        SlaMetric::RequesterWait,
+        SlaMetric::AgentWork,
+        SlaMetric::Resolution,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SlaMetric::FirstResponse => "first_response",
+            SlaMetric::NextReply => "next_reply",
+            SlaMetric::PeriodicUpdate => "periodic_update",
+            SlaMetric::PausableUpdate => "pausable_update",
+            SlaMetric::RequesterWait => "requester_wait",
+            SlaMetric::AgentWork => "agent_work",
+            SlaMetric::Resolution => "resolution",
+        }
+    }
+
+    /// Measured between comments: needs a message log.
+    pub fn needs_messages(self) -> bool {
+        matches!(self, SlaMetric::NextReply | SlaMetric::PeriodicUpdate | SlaMetric::PausableUpdate)
+    }
+
+    /// Paused by the ticket's statuses: needs a ticket history.
+    pub fn needs_history(self) -> bool {
+        matches!(self, SlaMetric::PausableUpdate | SlaMetric::RequesterWait | SlaMetric::AgentWork)
+    }
+}
+
 /// Ticket attributes a survey inherits through `ticket_id` when it has none of its own.
 pub const SURVEY_FROM_TICKET: &[&str] =
     &["channel", "priority", "category", "team", "status", "agent_id", "account_id", "instance"];
@@ -348,7 +427,7 @@ pub fn dimensions_of(table: Table) -> Vec<&'static str> {
     let own = table.columns().iter().filter(|c| c.dimension).map(|c| c.name);
     let mut dims: Vec<&'static str> = match table {
         Table::Tickets => own.chain(FROM_ACCOUNT.iter().copied()).collect(),
-        Table::Surveys | Table::ReplyWaits => {
+        Table::Surveys | Table::ReplyWaits | Table::SlaInstances => {
             own.chain(SURVEY_FROM_TICKET.iter().copied()).chain(FROM_ACCOUNT.iter().copied()).collect()
         },
         Table::Accounts | Table::Messages | Table::KbArticles | Table::TicketEvents => own.collect(),

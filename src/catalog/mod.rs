@@ -4,7 +4,7 @@
 
 pub mod expr;
 
-use crate::model::Table;
+use crate::model::{SlaMetric, Table};
 use expr::{col, text, Expr};
 use serde::Serialize;
 
@@ -421,15 +421,14 @@ fn business_measure(measure: &Expr) -> Option<&'static str> {
 /// A pipeline section a KPI needs declared.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Section {
-    SlaFirstResponse,
-    SlaResolution,
+    /// Rules for an SLA metric.
+    Sla(crate::model::SlaMetric),
 }
 
 impl Section {
-    pub fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> String {
         match self {
-            Section::SlaFirstResponse => "sla.first_response",
-            Section::SlaResolution => "sla.resolution",
+            Section::Sla(metric) => format!("sla.{}", metric.name()),
         }
     }
 }
@@ -555,6 +554,50 @@ fn net_score_kpi(k: SurveyKind) -> (Option<Expr>, Vec<StatDef>) {
 
 fn one(stat: &str, unit: Unit, aggregate: Aggregate) -> StatDef {
     StatDef { stat: stat.to_string(), unit, aggregate }
+}
+
+/// SLA instances judged: fulfilled, or breached while still running at the as-of instant (one still within
+/// its target is not judged yet).
+fn sla_judged() -> Expr {
+    Expr::Or(vec![col("fulfilled_at").is_not_null(), col("breached")])
+}
+
+/// A metric's SLA instances judged, and the share met.
+fn attainment_of(metric: SlaMetric) -> (Option<Expr>, Vec<StatDef>) {
+    let met = Expr::Not(Box::new(col("breached")));
+    (
+        Some(col("metric").eq(text(metric.name())).and(sla_judged())),
+        vec![one("value", Unit::Percent, Aggregate::Share { when: met })],
+    )
+}
+
+/// A catalog entry for the attainment of an SLA metric measured per instance (`DIR/sla`).
+macro_rules! sla_attainment_entry {
+    ($name:literal, $title:literal, $metric:ident, $definition:expr) => {
+        KpiInfo {
+            name: $name,
+            title: $title,
+            table: Table::SlaInstances,
+            direction: Direction::HigherIsBetter,
+            unit: Unit::Percent,
+            inputs: &[],
+            definition: concat!(
+                $definition,
+                " Met: the time counted on the rule's clock (calendar, or the ticket's business hours for \
+                 `clock: business`) is within (≤) the target. Judged: fulfilled, or breached while still running \
+                 at the run's as-of instant; an instance placed in its ticket's period."
+            ),
+            options: concat!(
+                "`sla.",
+                stringify!($metric),
+                "` rules (most specific match of channel, priority and group); `deskpulse run --as-of`."
+            ),
+            default_stats: &[],
+            lookups: &[],
+            config: &[Section::Sla(SlaMetric::$metric)],
+            build: |_| attainment_of(SlaMetric::$metric),
+        }
+    };
 }
 
 fn resolved() -> Expr {
@@ -1159,7 +1202,7 @@ pub static CATALOG: &[KpiInfo] = &[
                   response and the target in the ticket's business hours); `deskpulse run --as-of`.",
         default_stats: &[],
         lookups: &[],
-        config: &[Section::SlaFirstResponse],
+        config: &[Section::Sla(SlaMetric::FirstResponse)],
         build: |_| {
             let target = col("first_response_target");
             let answered = col("first_response_at").is_not_null();
@@ -1188,7 +1231,7 @@ pub static CATALOG: &[KpiInfo] = &[
                   ticket's business hours).",
         default_stats: &[],
         lookups: &[],
-        config: &[Section::SlaResolution],
+        config: &[Section::Sla(SlaMetric::Resolution)],
         build: |_| {
             let target = col("resolution_target");
             (
@@ -1200,6 +1243,58 @@ pub static CATALOG: &[KpiInfo] = &[
                 )],
             )
         },
+    },
+    sla_attainment_entry!(
+        "next_reply_sla_attainment",
+        "Next reply SLA attainment",
+        NextReply,
+        "Next-reply SLA instances met / instances judged × 100. An instance starts at the first customer comment \
+         after a public agent reply (not the ticket's opening comment) and is fulfilled by the next public agent \
+         comment; more customer comments meanwhile do not restart it."
+    ),
+    sla_attainment_entry!(
+        "periodic_update_sla_attainment",
+        "Periodic update SLA attainment",
+        PeriodicUpdate,
+        "Periodic-update SLA instances met / instances judged × 100. An instance runs from each public agent \
+         comment to the next."
+    ),
+    sla_attainment_entry!(
+        "pausable_update_sla_attainment",
+        "Pausable update SLA attainment",
+        PausableUpdate,
+        "Pausable-update SLA instances met / instances judged × 100. An instance runs from each public agent \
+         comment to the next, not counting the time the ticket is pending (from the ticket history)."
+    ),
+    sla_attainment_entry!(
+        "requester_wait_sla_attainment",
+        "Requester wait SLA attainment",
+        RequesterWait,
+        "Tickets whose requester wait (time in new, open and on-hold, from the opening to the resolution, from \
+         the ticket history) stayed within the target / tickets judged × 100."
+    ),
+    sla_attainment_entry!(
+        "agent_work_sla_attainment",
+        "Agent work SLA attainment",
+        AgentWork,
+        "Tickets whose agent work time (time in new and open, from the opening to the resolution, from the \
+         ticket history) stayed within the target / tickets judged × 100."
+    ),
+    KpiInfo {
+        name: "sla_breaches",
+        title: "SLA breaches",
+        table: Table::SlaInstances,
+        direction: Direction::LowerIsBetter,
+        unit: Unit::Count,
+        inputs: &[],
+        definition: "Breached SLA instances of every declared metric (see `DIR/sla`): the sum over the instances \
+                     judged (fulfilled, or breached while running at the as-of instant), which `n` counts. An \
+                     instance is breached when the time counted on its rule's clock exceeds the target.",
+        options: "`sla.<metric>` rules; `deskpulse run --as-of`.",
+        default_stats: &[],
+        lookups: &[],
+        config: &[],
+        build: |_| (Some(sla_judged()), vec![one("value", Unit::Count, Aggregate::Sum(col("breached")))]),
     },
     KpiInfo {
         name: "next_reply_time",

@@ -450,6 +450,11 @@ fn facts_computed(
         timing::traced("small tables held", || hold::hold_small_tables(staged, &staging.rows()))?;
     }
     timing::traced("facts computed", || facts::compute_once(plan, staged, output.work_dir()))?;
+    if facts::sla::needed(plan) {
+        let instances = timing::traced("SLA instances", || facts::sla::instances(plan, staged))?;
+        staged.frames.insert(Table::SlaInstances, instances.lazy());
+        staged.held.push(Table::SlaInstances);
+    }
     staged.answers =
         timing::traced("answers with their tickets", || rows::answers_with_tickets(plan, staged, output.work_dir()))?;
     staged.answered = timing::traced("answered tickets", || rows::answered_tickets(plan, staged))?;
@@ -501,6 +506,7 @@ fn segments_computed(
         ("review_sample", review::review_sample(plan, staged)?),
         ("follow_up", review::follow_up(plan, staged)?),
         ("tickets", review::per_ticket(plan, staged)?),
+        ("sla", crate::exec::outputs::sla::sla_table(plan, staged)?),
     ] {
         if let Some(frame) = frame {
             names.push(format!("{name}/{name}"));
@@ -628,7 +634,7 @@ fn business_clock(plan: &Plan, frames: &BTreeMap<Table, LazyFrame>) -> Result<bu
 /// plausible range, and the as-of instant where SLA judgements of unanswered tickets read it.
 fn inputs_key(plan: &Plan, entries: &[store::FileEntry]) -> String {
     let mut text = format!("{}\n{}\n{:?}\n", env!("CARGO_PKG_VERSION"), plan.pipeline_text, plan.plausible_range());
-    if !plan.sla.first_response.is_empty() {
+    if plan.sla.judges_as_of() {
         text.push_str(&format!("as_of {}\n", plan.as_of));
     }
     for e in entries {

@@ -47,10 +47,7 @@ pub fn build(spec: PipelineSpec, path: &Path, text: String, settings: RunSetting
     let plausible = plausible_of(definitions.plausible.as_ref(), &mut errs);
     let definitions = definitions_of(definitions, &mut errs);
     let min_sample = min_sample.map(|m| m.value).unwrap_or(DEFAULT_MIN_SAMPLE);
-    let sla = Sla {
-        first_response: sla_rules(sla.first_response, &mut errs),
-        resolution: sla_rules(sla.resolution, &mut errs),
-    };
+    let sla = super::sla::sla_of(sla, &mut errs);
     let layout = check_layout(outputs.layout.as_ref(), &mut errs);
     let report = report.and_then(|r| report_of(r, &mut errs));
     let calendars: Vec<_> = calendars.into_iter().filter_map(|(n, c)| calendar(n, c, &mut errs)).collect();
@@ -74,6 +71,8 @@ pub fn build(spec: PipelineSpec, path: &Path, text: String, settings: RunSetting
         layout,
         formats: Vec::new(),
         per_ticket: outputs.tickets,
+        sla_table: outputs.sla,
+        replies_table: outputs.replies,
         calendars,
         business_hours,
         max_rejected_share,
@@ -86,6 +85,7 @@ pub fn build(spec: PipelineSpec, path: &Path, text: String, settings: RunSetting
         report,
     };
     check_business_sla(&plan, &mut errs);
+    super::sla::check_sla_inputs(&plan, &mut errs);
     check_something_to_compute(&kpis, &segments, &mut errs);
 
     let declared = super::metric::metrics_of(&plan, &text, metrics, &mut errs);
@@ -161,8 +161,7 @@ fn check_max_rejected_share(share: Located<f64>, errs: &mut Vec<Diagnostic>) -> 
 }
 
 fn check_business_sla(plan: &Plan, errs: &mut Vec<Diagnostic>) {
-    let business_sla = plan.sla.first_response.iter().chain(&plan.sla.resolution).any(|r| r.business);
-    if business_sla && plan.business_hours.is_empty() {
+    if plan.sla.any_business() && plan.business_hours.is_empty() {
         errs.push(
             Diagnostic::new(
                 "SLA rules with `clock: business` need `calendars` and `business_hours`",
@@ -344,10 +343,15 @@ fn check_stats(
 }
 
 fn check_sla_sections(plan: &Plan, info: &catalog::KpiInfo, at: Location, errs: &mut Vec<Diagnostic>) {
+    if info.table == Table::SlaInstances && info.config.is_empty() && !plan.sla.judges_as_of() {
+        errs.push(
+            Diagnostic::new(format!("KPI `{}` counts SLA instances, but `sla` declares no targets", info.name), at)
+                .with_help("e.g. sla: { next_reply: [{ priority: urgent, target: 1h }] }"),
+        );
+    }
     for section in info.config {
         let declared = match section {
-            catalog::Section::SlaFirstResponse => !plan.sla.first_response.is_empty(),
-            catalog::Section::SlaResolution => !plan.sla.resolution.is_empty(),
+            catalog::Section::Sla(metric) => !plan.sla.rules(*metric).is_empty(),
         };
         if !declared {
             errs.push(
@@ -522,37 +526,6 @@ fn calendar_rules(
         })
         .collect();
     out.sort_by_key(|r| std::cmp::Reverse(2 * usize::from(r.channel.is_some()) + usize::from(r.team.is_some())));
-    out
-}
-
-fn sla_rules(rules: Vec<Located<crate::spec::SlaRuleSpec>>, errs: &mut Vec<Diagnostic>) -> Vec<SlaRule> {
-    let mut out: Vec<SlaRule> = rules
-        .into_iter()
-        .filter_map(|r| {
-            let Some(target_seconds) = parse_duration(&r.target) else {
-                errs.push(
-                    Diagnostic::new(format!("`{}` is not a duration", r.target.value), r.target.at)
-                        .with_help("write it as 60s, 2m, 4h, 2d or a number of seconds"),
-                );
-                return None;
-            };
-            let business = match &r.clock {
-                None => false,
-                Some(c) if c.as_str() == "wall" => false,
-                Some(c) if c.as_str() == "business" => true,
-                Some(c) => {
-                    errs.push(
-                        Diagnostic::new(format!("unknown clock `{}`", c.value), c.at)
-                            .with_help(suggest::help(c, &["wall", "business"])),
-                    );
-                    false
-                },
-            };
-            Some(SlaRule { channel: r.value.channel, priority: r.value.priority, target_seconds, business })
-        })
-        .collect();
-    // Most specific first; the sort is stable, so declaration order breaks ties.
-    out.sort_by_key(|r| std::cmp::Reverse(2 * usize::from(r.channel.is_some()) + usize::from(r.priority.is_some())));
     out
 }
 

@@ -5,6 +5,7 @@ mod build;
 mod definitions;
 mod metric;
 mod segments;
+mod sla;
 mod sources;
 pub mod sql;
 
@@ -12,6 +13,7 @@ pub use crate::periods::Grain;
 pub use build::build;
 pub use metric::{readable_schema, Readable, DECLARED};
 pub(crate) use segments::dimension_available;
+pub use sla::{Sla, SlaRule};
 pub use sql::{parse as parse_sql, reading as sql_reading};
 
 use std::fmt;
@@ -58,6 +60,10 @@ pub struct Plan {
     pub formats: Vec<OutputFormat>,
     /// Also write one row per ticket with its measures (`outputs.tickets`).
     pub per_ticket: bool,
+    /// Also write one row per SLA instance (`outputs.sla`).
+    pub sla_table: bool,
+    /// Also write one row per public agent reply (`outputs.replies`).
+    pub replies_table: bool,
     pub calendars: Vec<crate::calendar::Calendar>,
     /// Which calendar a ticket is measured on, most specific rule first.
     pub business_hours: Vec<CalendarRule>,
@@ -218,6 +224,9 @@ impl Plan {
             table == Table::Tickets && matches!(column, "first_response_at" | "agent_replies" | "responder");
         if (from_messages || table == Table::ReplyWaits) && has_messages {
             return true;
+        }
+        if table == Table::SlaInstances {
+            return self.sla.judges_as_of();
         }
         // A ticket history counts reopens and says when a ticket was solved.
         let has_history = self.sources_of(Table::TicketEvents).next().is_some();
@@ -545,22 +554,6 @@ pub struct Segment {
     /// Declared KPIs that apply to the segment's dimensions but that it cannot compute (CAC by week), and
     /// why: the run warns about them.
     pub left_out: Vec<(String, String)>,
-}
-
-/// SLA rules, most specific first (channel and priority, channel, priority, any).
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Sla {
-    pub first_response: Vec<SlaRule>,
-    pub resolution: Vec<SlaRule>,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct SlaRule {
-    pub channel: Option<String>,
-    pub priority: Option<String>,
-    pub target_seconds: f64,
-    /// The target counts business seconds (the ticket's calendar) instead of elapsed seconds.
-    pub business: bool,
 }
 
 /// `60s`, `2m`, `90min`, `4h`, `2d` or a bare number of seconds.

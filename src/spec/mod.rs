@@ -652,6 +652,23 @@ pub struct SlaSpec {
     /// Targets for the first response; the most specific matching rule applies.
     #[serde(default)]
     pub first_response: Vec<Located<SlaRuleSpec>>,
+    /// Targets for each next reply: from a customer comment after an agent's public reply to the next
+    /// public agent comment (needs a message log).
+    #[serde(default)]
+    pub next_reply: Vec<Located<SlaRuleSpec>>,
+    /// Targets for the time between public agent comments (needs a message log).
+    #[serde(default)]
+    pub periodic_update: Vec<Located<SlaRuleSpec>>,
+    /// Targets for the time between public agent comments, paused while the ticket is pending (needs a
+    /// message log and a ticket history).
+    #[serde(default)]
+    pub pausable_update: Vec<Located<SlaRuleSpec>>,
+    /// Targets for the time in new, open and on-hold before the solve (needs a ticket history).
+    #[serde(default)]
+    pub requester_wait: Vec<Located<SlaRuleSpec>>,
+    /// Targets for the time in new and open before the solve (needs a ticket history).
+    #[serde(default)]
+    pub agent_work: Vec<Located<SlaRuleSpec>>,
     /// Targets for resolution.
     #[serde(default)]
     pub resolution: Vec<Located<SlaRuleSpec>>,
@@ -666,9 +683,12 @@ pub struct SlaRuleSpec {
     /// Priority the rule applies to (any when omitted).
     #[serde(default)]
     pub priority: Option<String>,
+    /// Group the rule applies to: the ticket's `team` (any when omitted).
+    #[serde(default)]
+    pub group: Option<String>,
     /// A duration: `60s`, `2m`, `4h`, `2d` (a day is 24 hours) or a number of seconds.
     pub target: Located<String>,
-    /// `wall` (default) or `business`: the target counts only the hours the ticket's calendar is open
+    /// `calendar` (default; `wall` is the same) or `business`: the target counts only the hours the ticket's calendar is open
     /// (`24h` with `business` is 24 business hours).
     #[serde(default)]
     pub clock: Option<Located<String>>,
@@ -718,6 +738,14 @@ pub struct OutputsSpec {
     /// durations (first response, resolution, and the history measures when `ticket_events` is fed).
     #[serde(default)]
     pub tickets: bool,
+    /// `true` also writes `DIR/sla/`: one row per ticket, SLA metric and instance (target, elapsed time,
+    /// breach and its instant, start and fulfilment, clock) with the ticket's dimensions.
+    #[serde(default)]
+    pub sla: bool,
+    /// `true` also writes `DIR/replies/`: one row per public agent reply with its author, the wait it ended
+    /// and its SLA instance, so that a notebook can credit replies to their authors.
+    #[serde(default)]
+    pub replies: bool,
 }
 
 /// The JSON Schema of the pipeline format (`deskpulse schema`).

@@ -467,6 +467,9 @@ pub(crate) fn rule_matches(rule: &crate::plan::SlaRule) -> Expr {
     if let Some(p) = &rule.priority {
         matches = matches.and(col("priority").eq(lit(p.as_str())));
     }
+    if let Some(g) = &rule.group {
+        matches = matches.and(col("team").eq(lit(g.as_str())));
+    }
     matches.fill_null(lit(false))
 }
 

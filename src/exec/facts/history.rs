@@ -105,7 +105,7 @@ fn on_clock(clock: Option<&BusinessClock>, lf: LazyFrame, column: &str) -> (Lazy
 }
 
 /// The status changes (`ticket_id`, `at`, `__status`), vendor names mapped onto Zendesk's, in lower case.
-fn status_changes(plan: &Plan, events: LazyFrame) -> LazyFrame {
+pub(crate) fn status_changes(plan: &Plan, events: LazyFrame) -> LazyFrame {
     let lower = col("value").str().strip_chars(lit(NULL)).str().to_lowercase();
     let mut status = lower.clone();
     for (from, to) in plan.definitions.history_statuses.iter().rev() {

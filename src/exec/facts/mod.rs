@@ -10,6 +10,7 @@ pub(crate) mod business;
 pub(crate) mod derive;
 pub(crate) mod history;
 pub(crate) mod hold;
+pub(crate) mod sla;
 pub(crate) mod threads;
 
 use std::path::Path;

@@ -27,7 +27,12 @@ pub fn id_column(table: Table) -> Option<&'static str> {
         Table::Tickets => Some("ticket_id"),
         Table::Surveys => Some("survey_id"),
         Table::Accounts => Some("account_id"),
-        Table::Messages | Table::ReplyWaits | Table::Spend | Table::KbArticles | Table::TicketEvents => None,
+        Table::Messages
+        | Table::ReplyWaits
+        | Table::SlaInstances
+        | Table::Spend
+        | Table::KbArticles
+        | Table::TicketEvents => None,
     }
 }
 
@@ -137,7 +142,7 @@ fn static_rules(plan: &Plan, table: Table) -> Vec<(Expr, &'static str, Expr)> {
             );
             out.push((known.not(), "unknown_author_role", detail));
         },
-        Table::ReplyWaits | Table::Spend | Table::TicketEvents => {},
+        Table::ReplyWaits | Table::SlaInstances | Table::Spend | Table::TicketEvents => {},
     }
     out
 }

@@ -66,6 +66,7 @@ pub fn per_ticket(plan: &Plan, staged: &Staged) -> Result<Option<LazyFrame>, Err
     columns.extend(dims.iter().map(|d| col(*d).cast(DataType::String)));
     columns.extend([
         col("reopens"),
+        col("agent_replies"),
         seconds("created_at", "first_response_at").alias("first_response_seconds"),
         seconds("created_at", "resolved_at").alias("resolution_seconds"),
     ]);

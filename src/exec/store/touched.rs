@@ -29,7 +29,7 @@ pub fn settings(plan: &Plan) -> (String, String, Option<String>) {
     let pipeline = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(plan.pipeline_text.as_bytes()));
     let (from, to) = plan.plausible_range();
     let plausible = format!("{from}/{to}");
-    let as_of = (!plan.sla.first_response.is_empty()).then(|| plan.as_of.to_string());
+    let as_of = plan.sla.judges_as_of().then(|| plan.as_of.to_string());
     (pipeline, plausible, as_of)
 }
 

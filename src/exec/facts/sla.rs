@@ -1,0 +1,630 @@
+//! SLA instances (`Table::SlaInstances`), as Zendesk defines its SLA metrics: each ticket's comments and
+//! status history walked once, in Rust, on the calendar or business clock of the ticket's rule. A frame of
+//! tickets, one of comments and one of status changes are collected; the walk is `ticket_instances`, a pure
+//! function over plain values that the unit tests below hold to hand-worked figures.
+//!
+//! - `first_response`: from the opening to the ticket's first response (`first_response_at`: the first public
+//!   agent comment after the opening, so an agent's opening comment does not count).
+//! - `next_reply`: from the first customer comment after a public agent reply (not the opening comment) to
+//!   the next public agent comment; more customer comments meanwhile do not restart it.
+//! - `periodic_update`: from each public agent comment to the next; `pausable_update` the same, not counting
+//!   the time the ticket is pending.
+//! - `requester_wait`: the time in new, open and on-hold; `agent_work`: in new and open; both from the
+//!   opening to the resolution. Before its first status change a ticket is new.
+//! - `resolution`: from the opening to the resolution.
+//!
+//! An instance is fulfilled by its end; the ticket's resolution fulfils an instance still running then, and
+//! comments after the resolution start none. One still running at the run's as-of instant is judged then:
+//! breached once its counted time is past the target. Breached means counted time > target; `breach_at` is
+//! the instant the counted time reached the target.
+
+use polars::prelude::*;
+
+use crate::calendar::Interval;
+use crate::error::Error;
+use crate::exec::facts::{business, derive, history};
+use crate::exec::{read, Staged};
+use crate::model::{SlaMetric, Table};
+use crate::plan::Plan;
+
+/// A ticket as the walk needs it: instants in epoch milliseconds.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct TicketTimes {
+    pub created: i64,
+    pub resolved: Option<i64>,
+    pub first_response: Option<i64>,
+    /// Index into the calendars' intervals; `None` measures around the clock.
+    pub calendar: Option<usize>,
+    /// Per metric (`SlaMetric::ALL` order): the target in milliseconds and whether it counts business time.
+    pub rules: [Option<(i64, bool)>; 7],
+}
+
+/// A public agent comment or a customer comment, in the order of the log.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Comment {
+    Agent(i64),
+    Customer(i64),
+}
+
+/// A ticket's status from an instant on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Status {
+    New,
+    Open,
+    Pending,
+    Hold,
+    Solved,
+    Closed,
+    Other,
+}
+
+impl Status {
+    fn of(name: &str) -> Status {
+        match name {
+            "new" => Status::New,
+            "open" => Status::Open,
+            "pending" => Status::Pending,
+            "hold" | "on-hold" | "on_hold" => Status::Hold,
+            "solved" => Status::Solved,
+            "closed" => Status::Closed,
+            _ => Status::Other,
+        }
+    }
+}
+
+/// One SLA instance of a ticket.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Instance {
+    pub metric: SlaMetric,
+    /// 1, 2, … within the ticket and metric.
+    pub number: u32,
+    pub target_ms: i64,
+    pub elapsed_ms: i64,
+    pub breached: bool,
+    pub breach_at: Option<i64>,
+    pub started: i64,
+    pub fulfilled: Option<i64>,
+    pub business: bool,
+}
+
+/// Every SLA instance of one ticket. `comments` and `statuses` are the ticket's, in time order (statuses
+/// already mapped); `calendars` the open intervals of each calendar; `as_of` judges instances still running.
+pub(crate) fn ticket_instances(
+    t: &TicketTimes,
+    comments: &[Comment],
+    statuses: &[(i64, Status)],
+    calendars: &[Vec<Interval>],
+    as_of: i64,
+) -> Vec<Instance> {
+    let mut out = Vec::new();
+    let mut spans: Vec<(SlaMetric, i64, Option<i64>)> = Vec::new();
+    let after_opening = |at: i64| at > t.created;
+    // Comments after the resolution start nothing: the ticket is solved.
+    let before_resolution = |at: i64| t.resolved.is_none_or(|r| at < r);
+    for metric in SlaMetric::ALL {
+        spans.clear();
+        match metric {
+            SlaMetric::FirstResponse => spans.push((metric, t.created, t.first_response)),
+            SlaMetric::Resolution | SlaMetric::RequesterWait | SlaMetric::AgentWork => {
+                spans.push((metric, t.created, t.resolved))
+            },
+            SlaMetric::NextReply => {
+                let (mut replied, mut waiting) = (false, None);
+                for c in comments {
+                    match *c {
+                        Comment::Customer(at) if replied && waiting.is_none() && before_resolution(at) => {
+                            waiting = Some(at)
+                        },
+                        Comment::Agent(at) if after_opening(at) => {
+                            if let Some(since) = waiting.take() {
+                                spans.push((metric, since, Some(at)));
+                            }
+                            replied = true;
+                        },
+                        _ => {},
+                    }
+                }
+                if let Some(since) = waiting {
+                    spans.push((metric, since, None));
+                }
+            },
+            SlaMetric::PeriodicUpdate | SlaMetric::PausableUpdate => {
+                let mut last = None;
+                for c in comments {
+                    if let Comment::Agent(at) = *c {
+                        if at < t.created || !before_resolution(at) {
+                            continue;
+                        }
+                        if let Some(since) = last {
+                            spans.push((metric, since, Some(at)));
+                        }
+                        last = Some(at);
+                    }
+                }
+                if let Some(since) = last {
+                    spans.push((metric, since, None));
+                }
+            },
+        }
+        let Some((target_ms, business)) = t.rules[metric as usize] else { continue };
+        let open = match (business, t.calendar) {
+            (true, Some(c)) => Some(calendars[c].as_slice()),
+            _ => None,
+        };
+        for (number, (metric, start, end)) in spans.iter().enumerate() {
+            // The resolution fulfils what still runs then.
+            let fulfilled = end.or(t.resolved.filter(|r| *r >= *start));
+            let until = fulfilled.unwrap_or(as_of.max(*start));
+            let (elapsed_ms, breach_at) = match metric {
+                SlaMetric::RequesterWait => {
+                    let pieces =
+                        counting(statuses, *start, until, |s| matches!(s, Status::New | Status::Open | Status::Hold));
+                    counted(pieces, open, target_ms)
+                },
+                SlaMetric::AgentWork => {
+                    let pieces = counting(statuses, *start, until, |s| matches!(s, Status::New | Status::Open));
+                    counted(pieces, open, target_ms)
+                },
+                SlaMetric::PausableUpdate => {
+                    counted(counting(statuses, *start, until, |s| s != Status::Pending), open, target_ms)
+                },
+                _ => counted(vec![(*start, until)], open, target_ms),
+            };
+            out.push(Instance {
+                metric: *metric,
+                number: number as u32 + 1,
+                target_ms,
+                elapsed_ms,
+                breached: breach_at.is_some(),
+                breach_at,
+                started: *start,
+                fulfilled,
+                business: open.is_some(),
+            });
+        }
+    }
+    out
+}
+
+/// The pieces of `[from, until)` during which the ticket's status `counts`; a ticket is new before its first
+/// change.
+fn counting(statuses: &[(i64, Status)], from: i64, until: i64, counts: impl Fn(Status) -> bool) -> Vec<(i64, i64)> {
+    let mut out = Vec::new();
+    let mut status = Status::New;
+    let mut since = i64::MIN;
+    for &(at, next) in statuses.iter().chain(std::iter::once(&(i64::MAX, Status::Other))) {
+        let (a, b) = (since.max(from), at.min(until));
+        if a < b && counts(status) {
+            match out.last_mut() {
+                Some((_, end)) if *end == a => *end = b,
+                _ => out.push((a, b)),
+            }
+        }
+        if at >= until {
+            break;
+        }
+        (status, since) = (next, at);
+    }
+    out
+}
+
+/// The milliseconds counted over `pieces` (sorted, disjoint), within the calendar's `open` intervals when
+/// given, and the instant the count passed `target_ms` if it did.
+fn counted(pieces: Vec<(i64, i64)>, open: Option<&[Interval]>, target_ms: i64) -> (i64, Option<i64>) {
+    let mut total = 0i64;
+    let mut breach = None;
+    let mut add = |a: i64, b: i64| {
+        let len = b - a;
+        if breach.is_none() && total + len > target_ms {
+            breach = Some(a + (target_ms - total).max(0));
+        }
+        total += len;
+    };
+    for (a, b) in pieces {
+        match open {
+            None => add(a, b),
+            Some(intervals) => {
+                let first = intervals.partition_point(|iv| iv.end_ms <= a);
+                for iv in intervals[first..].iter().take_while(|iv| iv.start_ms < b) {
+                    let (s, e) = (a.max(iv.start_ms), b.min(iv.end_ms));
+                    if s < e {
+                        add(s, e);
+                    }
+                }
+            },
+        }
+    }
+    (total, breach)
+}
+
+/// The run needs SLA instances: a segment's KPI reads them, or `outputs.sla` or `outputs.replies` writes them.
+pub(crate) fn needed(plan: &Plan) -> bool {
+    plan.sla.judges_as_of()
+        && (plan.sla_table
+            || plan.replies_table
+            || plan.segments.iter().any(|s| s.kpis.iter().any(|k| plan.kpis[*k].table == Table::SlaInstances)))
+}
+
+const MS: DataType = DataType::Datetime(TimeUnit::Milliseconds, None);
+
+fn millis(c: &str) -> Expr {
+    col(c).cast(MS).dt().timestamp(TimeUnit::Milliseconds)
+}
+
+/// The SLA instances of every ticket `staged` gives, as the rows of `Table::SlaInstances` (with the
+/// ticket's `ticket_id` and `created_at` as typed there).
+pub(crate) fn instances(plan: &Plan, staged: &Staged) -> Result<DataFrame, Error> {
+    let calendars: Vec<&str> = plan.calendars.iter().map(|c| c.name.as_str()).collect();
+    let calendar = match plan.business_hours.is_empty() {
+        true => lit(NULL).cast(DataType::String),
+        false => business::calendar_of(plan),
+    };
+    let mut columns = vec![
+        col("ticket_id"),
+        col("created_at"),
+        millis("created_at").alias("__created"),
+        millis("resolved_at").alias("__resolved"),
+        millis("first_response_at").alias("__first_response"),
+        calendar.alias(business::CALENDAR),
+    ];
+    for metric in SlaMetric::ALL {
+        let rules = plan.sla.rules(metric);
+        columns.push(crate::exec::aggregate::rows::sla_target(rules).alias(format!("__target_{}", metric.name())));
+        columns.push(crate::exec::aggregate::rows::sla_business(rules).alias(format!("__business_{}", metric.name())));
+    }
+    let mut tickets = staged.scan(Table::Tickets)?;
+    // The pipeline's ticket filter leaves a ticket's instances out with it.
+    for (_, sql) in plan.table_filters.iter().filter(|(t, _)| *t == Table::Tickets) {
+        let what = "the tickets table (filters read canonical columns and attributes)";
+        let schema = crate::exec::normalise::readable_schema(plan, Table::Tickets);
+        let keep = crate::exec::normalise::sql_on(sql, &schema, what)
+            .map_err(|d| crate::exec::normalise::plan_error(plan, d))?;
+        tickets = tickets.filter(keep.fill_null(lit(false)));
+    }
+    let tickets = tickets
+        .select(columns)
+        .sort(["ticket_id"], SortMultipleOptions::default())
+        .collect_with_engine(Engine::Streaming)?
+        .unwrap_single();
+    let declared = plan.sla.declared();
+    let comments = match declared.iter().any(|m| m.needs_messages()) {
+        true => Some(comments(plan, staged)?),
+        false => None,
+    };
+    let statuses = match declared.iter().any(|m| m.needs_history()) {
+        true => Some(status_changes(plan, staged)?),
+        false => None,
+    };
+    let times = ticket_times(&tickets, &calendars)?;
+    let (lo, hi) = span(&times, plan.as_of.as_millisecond());
+    let intervals: Vec<Vec<Interval>> = plan.calendars.iter().map(|c| c.intervals(lo, hi)).collect();
+    let ids = tickets.column("ticket_id")?.cast(&DataType::String)?;
+    let ids = ids.str()?;
+    let as_of = plan.as_of.as_millisecond();
+    let mut comment_rows = comments.as_ref().map(|c| ByTicket::new(&c.0)).transpose()?;
+    let mut status_rows = statuses.as_ref().map(|s| ByTicket::new(&s.0)).transpose()?;
+    let (mut rows, mut found) = (Vec::new(), Vec::new());
+    for (i, t) in times.iter().enumerate() {
+        let id = ids.get(i).unwrap_or_default();
+        let these: Vec<Comment> = match (&mut comment_rows, &comments) {
+            (Some(by), Some((_, kinds))) => by.rows_of(id).map(|r| kinds[r]).collect(),
+            _ => Vec::new(),
+        };
+        let changes: Vec<(i64, Status)> = match (&mut status_rows, &statuses) {
+            (Some(by), Some((_, changes))) => by.rows_of(id).map(|r| changes[r]).collect(),
+            _ => Vec::new(),
+        };
+        for instance in ticket_instances(t, &these, &changes, &intervals, as_of) {
+            rows.push(i as IdxSize);
+            found.push(instance);
+        }
+    }
+    instances_frame(&tickets, rows, found)
+}
+
+/// Rows of a frame sorted by `ticket_id`, walked ticket by ticket in the same order as the sorted tickets.
+struct ByTicket<'a> {
+    ids: &'a StringChunked,
+    next: usize,
+}
+
+impl<'a> ByTicket<'a> {
+    fn new(frame: &'a DataFrame) -> PolarsResult<ByTicket<'a>> {
+        Ok(ByTicket { ids: frame.column("ticket_id")?.str()?, next: 0 })
+    }
+
+    /// The rows of ticket `id`; ids are visited in ascending order, and rows of tickets not asked for are
+    /// skipped (orphans are quarantined before, but a filter may leave a ticket out).
+    fn rows_of(&mut self, id: &str) -> std::ops::Range<usize> {
+        while self.next < self.ids.len() && self.ids.get(self.next).unwrap_or_default() < id {
+            self.next += 1;
+        }
+        let start = self.next;
+        while self.next < self.ids.len() && self.ids.get(self.next).unwrap_or_default() == id {
+            self.next += 1;
+        }
+        start..self.next
+    }
+}
+
+fn ticket_times(tickets: &DataFrame, calendars: &[&str]) -> PolarsResult<Vec<TicketTimes>> {
+    let i64s = |name: &str| -> PolarsResult<Vec<Option<i64>>> { Ok(tickets.column(name)?.i64()?.iter().collect()) };
+    let (created, resolved, first) = (i64s("__created")?, i64s("__resolved")?, i64s("__first_response")?);
+    let calendar: Vec<Option<usize>> = tickets
+        .column(business::CALENDAR)?
+        .str()?
+        .iter()
+        .map(|c| c.and_then(|c| calendars.iter().position(|n| *n == c)))
+        .collect();
+    // Per metric: each ticket's target (seconds) and whether it counts business time.
+    type Targets = (Vec<Option<f64>>, Vec<Option<bool>>);
+    let mut rules: Vec<Targets> = Vec::new();
+    for metric in SlaMetric::ALL {
+        let target = tickets.column(&format!("__target_{}", metric.name()))?.f64()?.iter().collect();
+        let business = tickets.column(&format!("__business_{}", metric.name()))?.bool()?.iter().collect();
+        rules.push((target, business));
+    }
+    Ok((0..tickets.height())
+        .map(|i| TicketTimes {
+            created: created[i].unwrap_or_default(),
+            resolved: resolved[i],
+            first_response: first[i],
+            calendar: calendar[i],
+            rules: std::array::from_fn(|m| {
+                let (targets, business) = &rules[m];
+                targets[i].map(|t| ((t * 1000.0).round() as i64, business[i].unwrap_or(false)))
+            }),
+        })
+        .collect())
+}
+
+/// The days the calendars must cover: from the first opening to the last instant or the as-of, with a day
+/// each side for zones far from UTC.
+fn span(times: &[TicketTimes], as_of: i64) -> (jiff::civil::Date, jiff::civil::Date) {
+    let lo = times.iter().map(|t| t.created).min().unwrap_or(as_of);
+    let hi =
+        times.iter().flat_map(|t| [Some(t.created), t.resolved, t.first_response]).flatten().max().unwrap_or(as_of);
+    let day = |ms: i64| {
+        jiff::Timestamp::from_millisecond(ms)
+            .map(|t| t.to_zoned(jiff::tz::TimeZone::UTC).date())
+            .unwrap_or(jiff::civil::date(1970, 1, 1))
+    };
+    let (lo, hi) = (day(lo.min(as_of)), day(hi.max(as_of)));
+    (lo.yesterday().unwrap_or(lo), hi.tomorrow().unwrap_or(hi).tomorrow().unwrap_or(hi))
+}
+
+/// Public agent comments and customer comments (bots, system messages and internal notes left out), sorted
+/// by ticket, then instant, then the order of the export.
+fn comments(plan: &Plan, staged: &Staged) -> Result<(DataFrame, Vec<Comment>), Error> {
+    let agent = derive::by_agent(plan);
+    let customer = col("author_role").eq(lit("customer")).fill_null(lit(false));
+    let frame = staged
+        .scan(Table::Messages)?
+        .filter(agent.clone().or(customer))
+        .select([
+            col("ticket_id").cast(DataType::String),
+            millis("created_at").alias("__at"),
+            agent.alias("__agent"),
+            col(read::FILE),
+            col(read::ROW),
+        ])
+        .filter(col("__at").is_not_null())
+        .sort(["ticket_id", "__at", read::FILE, read::ROW], SortMultipleOptions::default())
+        .collect_with_engine(Engine::Streaming)?
+        .unwrap_single();
+    let at = frame.column("__at")?.i64()?;
+    let agent = frame.column("__agent")?.bool()?;
+    let kinds = at
+        .iter()
+        .zip(agent.iter())
+        .map(|(at, agent)| match agent {
+            Some(true) => Comment::Agent(at.unwrap_or_default()),
+            _ => Comment::Customer(at.unwrap_or_default()),
+        })
+        .collect();
+    Ok((frame, kinds))
+}
+
+/// The history's status changes (vendor names mapped), sorted by ticket and instant, changes of one instant
+/// in the order read.
+fn status_changes(plan: &Plan, staged: &Staged) -> Result<(DataFrame, Vec<(i64, Status)>), Error> {
+    let order = SortMultipleOptions::default().with_maintain_order(true);
+    let frame = history::status_changes(plan, staged.scan(Table::TicketEvents)?)
+        .select([col("ticket_id").cast(DataType::String), millis("at").alias("__at"), col("__status")])
+        .filter(col("__at").is_not_null())
+        .sort(["ticket_id", "__at"], order)
+        .collect_with_engine(Engine::Streaming)?
+        .unwrap_single();
+    let at = frame.column("__at")?.i64()?;
+    let status = frame.column("__status")?.str()?;
+    let changes = at
+        .iter()
+        .zip(status.iter())
+        .map(|(at, s)| (at.unwrap_or_default(), Status::of(s.unwrap_or_default())))
+        .collect();
+    Ok((frame, changes))
+}
+
+/// The instances as rows: the ticket's `ticket_id` and `created_at` (taken at `rows`), then the instance.
+fn instances_frame(tickets: &DataFrame, rows: Vec<IdxSize>, found: Vec<Instance>) -> Result<DataFrame, Error> {
+    let idx = IdxCa::from_vec("idx".into(), rows);
+    let mut out = tickets.select(["ticket_id", "created_at"])?.take(&idx)?;
+    let seconds = |ms: i64| ms as f64 / 1000.0;
+    let instant = |name: &str, values: Vec<Option<i64>>| -> PolarsResult<Column> {
+        Int64Chunked::from_iter_options(name.into(), values.into_iter()).into_series().cast(&MS).map(Column::from)
+    };
+    let columns = vec![
+        Column::new("metric".into(), found.iter().map(|f| f.metric.name()).collect::<Vec<_>>()),
+        Column::new("sla_instance".into(), found.iter().map(|f| f.number as i64).collect::<Vec<_>>()),
+        Column::new("target_seconds".into(), found.iter().map(|f| seconds(f.target_ms)).collect::<Vec<_>>()),
+        Column::new("elapsed_seconds".into(), found.iter().map(|f| seconds(f.elapsed_ms)).collect::<Vec<_>>()),
+        Column::new("breached".into(), found.iter().map(|f| f.breached).collect::<Vec<_>>()),
+        instant("breach_at", found.iter().map(|f| f.breach_at).collect())?,
+        instant("started_at", found.iter().map(|f| Some(f.started)).collect())?,
+        instant("fulfilled_at", found.iter().map(|f| f.fulfilled).collect())?,
+        Column::new(
+            "clock".into(),
+            found.iter().map(|f| if f.business { "business" } else { "calendar" }).collect::<Vec<_>>(),
+        ),
+    ];
+    for c in columns {
+        out.with_column(c)?;
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const H: i64 = 3_600_000;
+    const M: i64 = 60_000;
+
+    fn ticket(created: i64, resolved: Option<i64>, first: Option<i64>) -> TicketTimes {
+        TicketTimes { created, resolved, first_response: first, ..Default::default() }
+    }
+
+    fn with(mut t: TicketTimes, metric: SlaMetric, target_ms: i64) -> TicketTimes {
+        t.rules[metric as usize] = Some((target_ms, false));
+        t
+    }
+
+    fn of(found: &[Instance], metric: SlaMetric) -> Vec<(i64, i64, Option<i64>, Option<i64>)> {
+        found
+            .iter()
+            .filter(|i| i.metric == metric)
+            .map(|i| (i.started, i.elapsed_ms, i.breach_at, i.fulfilled))
+            .collect()
+    }
+
+    #[test]
+    fn next_replies_start_after_an_agent_reply_and_end_at_the_next() {
+        // 09:00 customer (the opening), 09:30 agent, 10:00 and 10:10 customer, 11:00 agent, 11:20 customer,
+        // 11:40 agent; a 30 min target.
+        let t = with(ticket(9 * H, Some(12 * H), Some(9 * H + 30 * M)), SlaMetric::NextReply, 30 * M);
+        let c = [
+            Comment::Customer(9 * H),
+            Comment::Agent(9 * H + 30 * M),
+            Comment::Customer(10 * H),
+            Comment::Customer(10 * H + 10 * M),
+            Comment::Agent(11 * H),
+            Comment::Customer(11 * H + 20 * M),
+            Comment::Agent(11 * H + 40 * M),
+        ];
+        let found = ticket_instances(&t, &c, &[], &[], 100 * H);
+        assert_eq!(
+            of(&found, SlaMetric::NextReply),
+            vec![
+                (10 * H, H, Some(10 * H + 30 * M), Some(11 * H)),
+                (11 * H + 20 * M, 20 * M, None, Some(11 * H + 40 * M)),
+            ]
+        );
+        assert_eq!(found.iter().map(|i| i.number).collect::<Vec<_>>(), [1, 2]);
+    }
+
+    #[test]
+    fn an_agent_created_ticket_waits_for_the_second_agent_comment() {
+        // The agent opens the ticket publicly at 09:00; the customer answers at 09:10; the agent at 10:00.
+        let t = with(ticket(9 * H, None, Some(10 * H)), SlaMetric::NextReply, 30 * M);
+        let t = with(t, SlaMetric::FirstResponse, 30 * M);
+        let c = [Comment::Agent(9 * H), Comment::Customer(9 * H + 10 * M), Comment::Agent(10 * H)];
+        let found = ticket_instances(&t, &c, &[], &[], 100 * H);
+        // The first reply is the 10:00 comment (an hour, breached at 09:30); no next reply started.
+        assert_eq!(of(&found, SlaMetric::FirstResponse), vec![(9 * H, H, Some(9 * H + 30 * M), Some(10 * H))]);
+        assert!(of(&found, SlaMetric::NextReply).is_empty());
+    }
+
+    #[test]
+    fn a_running_instance_is_judged_at_as_of_and_a_resolution_fulfils_it() {
+        let c = [Comment::Customer(9 * H), Comment::Agent(10 * H), Comment::Customer(11 * H)];
+        // Unresolved: the 11:00 wait runs; at 11:20 it is within its 30 min, at 12:00 breached at 11:30.
+        let t = with(ticket(9 * H, None, Some(10 * H)), SlaMetric::NextReply, 30 * M);
+        assert_eq!(
+            of(&ticket_instances(&t, &c, &[], &[], 11 * H + 20 * M), SlaMetric::NextReply),
+            vec![(11 * H, 20 * M, None, None)]
+        );
+        assert_eq!(
+            of(&ticket_instances(&t, &c, &[], &[], 12 * H), SlaMetric::NextReply),
+            vec![(11 * H, H, Some(11 * H + 30 * M), None)]
+        );
+        // Solved at 11:10: the wait is fulfilled then, 10 minutes.
+        let solved = with(ticket(9 * H, Some(11 * H + 10 * M), Some(10 * H)), SlaMetric::NextReply, 30 * M);
+        assert_eq!(
+            of(&ticket_instances(&solved, &c, &[], &[], 100 * H), SlaMetric::NextReply),
+            vec![(11 * H, 10 * M, None, Some(11 * H + 10 * M))]
+        );
+    }
+
+    #[test]
+    fn pausable_update_stops_while_pending_and_periodic_does_not() {
+        // Agent comments at 10:00 and 14:00; pending from 11:00 to 13:00; a 3 h target.
+        let t = with(ticket(9 * H, Some(15 * H), Some(10 * H)), SlaMetric::PausableUpdate, 3 * H);
+        let t = with(t, SlaMetric::PeriodicUpdate, 3 * H);
+        let c = [Comment::Customer(9 * H), Comment::Agent(10 * H), Comment::Agent(14 * H)];
+        let s = [(9 * H, Status::New), (10 * H, Status::Open), (11 * H, Status::Pending), (13 * H, Status::Open)];
+        let found = ticket_instances(&t, &c, &s, &[], 100 * H);
+        // 10:00-14:00 less 2 h pending = 2 h, met; then 14:00 to the solve at 15:00.
+        assert_eq!(
+            of(&found, SlaMetric::PausableUpdate),
+            vec![(10 * H, 2 * H, None, Some(14 * H)), (14 * H, H, None, Some(15 * H))]
+        );
+        assert_eq!(of(&found, SlaMetric::PeriodicUpdate)[0], (10 * H, 4 * H, Some(13 * H), Some(14 * H)));
+    }
+
+    #[test]
+    fn requester_wait_counts_new_open_and_hold_and_agent_work_new_and_open() {
+        // new 09:00, open 09:30, pending 10:00, hold 11:00, open 12:00, solved 13:00, reopened (open) 14:00,
+        // solved 15:00: requester wait 0.5+0.5+1+1+1 = 4 h; agent work 0.5+0.5+1+1 = 3 h.
+        let s = [
+            (9 * H, Status::New),
+            (9 * H + 30 * M, Status::Open),
+            (10 * H, Status::Pending),
+            (11 * H, Status::Hold),
+            (12 * H, Status::Open),
+            (13 * H, Status::Solved),
+            (14 * H, Status::Open),
+            (15 * H, Status::Solved),
+        ];
+        let t = with(ticket(9 * H, Some(15 * H), None), SlaMetric::RequesterWait, 3 * H + 30 * M);
+        let t = with(t, SlaMetric::AgentWork, 3 * H);
+        let found = ticket_instances(&t, &[], &s, &[], 100 * H);
+        // The 3.5 h of requester wait are reached at 14:30 (3 h counted by 13:00).
+        assert_eq!(of(&found, SlaMetric::RequesterWait), vec![(9 * H, 4 * H, Some(14 * H + 30 * M), Some(15 * H))]);
+        assert_eq!(of(&found, SlaMetric::AgentWork), vec![(9 * H, 3 * H, None, Some(15 * H))]);
+    }
+
+    #[test]
+    fn business_time_skips_the_weekend_and_the_breach_falls_on_monday() {
+        // Office hours Mon-Fri 09:00-17:00 UTC. Friday 2026-01-09 16:00 to Monday 2026-01-12 10:00 is 2
+        // business hours; a 90 min target is breached on Monday at 09:30.
+        let cal = crate::calendar::Calendar {
+            name: "office".into(),
+            zone: jiff::tz::TimeZone::UTC,
+            spans: [jiff::civil::Weekday::Monday, jiff::civil::Weekday::Friday]
+                .into_iter()
+                .map(|weekday| crate::calendar::Span {
+                    weekday,
+                    start: jiff::civil::time(9, 0, 0, 0),
+                    end: jiff::civil::time(17, 0, 0, 0),
+                })
+                .collect(),
+            holidays: Vec::new(),
+        };
+        let intervals = cal.intervals(jiff::civil::date(2026, 1, 8), jiff::civil::date(2026, 1, 13));
+        let ms = |s: &str| s.parse::<jiff::Timestamp>().unwrap().as_millisecond();
+        let mut t = ticket(ms("2026-01-09T16:00:00Z"), None, Some(ms("2026-01-12T10:00:00Z")));
+        t.calendar = Some(0);
+        t.rules[SlaMetric::FirstResponse as usize] = Some((90 * M, true));
+        let found = ticket_instances(&t, &[], &[], &[intervals], ms("2026-02-01T00:00:00Z"));
+        assert_eq!(
+            of(&found, SlaMetric::FirstResponse),
+            vec![(
+                ms("2026-01-09T16:00:00Z"),
+                2 * H,
+                Some(ms("2026-01-12T09:30:00Z")),
+                Some(ms("2026-01-12T10:00:00Z"))
+            )]
+        );
+        assert!(found[0].business);
+    }
+}
