@@ -348,12 +348,21 @@ pub const DERIVED: &[(Table, &str)] = &[
     (Table::Tickets, "on_hold_business_seconds"),
     (Table::Tickets, "first_resolution_business_seconds"),
     (Table::Tickets, "full_resolution_business_seconds"),
+    // Zendesk's agent work time (new and open), and the assignments, from the history too.
+    (Table::Tickets, "agent_work_seconds"),
+    (Table::Tickets, "agent_work_business_seconds"),
+    (Table::Tickets, "assignee_stations"),
+    (Table::Tickets, "group_stations"),
+    (Table::Tickets, "reassignments"),
+    (Table::Tickets, "first_assignment_to_resolution_seconds"),
+    (Table::Tickets, "last_assignment_to_resolution_seconds"),
 ];
 
 /// The type of a derived column: flags are booleans, the rest seconds.
 pub fn derived_type(column: &str) -> ColumnType {
     match column {
         "has_survey" | "first_response_overdue" => ColumnType::Boolean,
+        "assignee_stations" | "group_stations" | "reassignments" => ColumnType::Integer,
         _ => ColumnType::Float,
     }
 }

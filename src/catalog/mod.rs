@@ -400,8 +400,9 @@ const BUSINESS_MEASURES: [(&str, &str); 2] =
     [("first_response_at", "first_response_business_seconds"), ("resolved_at", "resolution_business_seconds")];
 
 /// History measures (`ticket_events`) and the derived column holding each in business seconds.
-const HISTORY_BUSINESS_MEASURES: [(&str, &str); 5] = [
+const HISTORY_BUSINESS_MEASURES: [(&str, &str); 6] = [
     ("requester_wait_seconds", "requester_wait_business_seconds"),
+    ("agent_work_seconds", "agent_work_business_seconds"),
     ("agent_wait_seconds", "agent_wait_business_seconds"),
     ("on_hold_seconds", "on_hold_business_seconds"),
     ("first_resolution_seconds", "first_resolution_business_seconds"),
@@ -571,6 +572,33 @@ fn attainment_of(metric: SlaMetric) -> (Option<Expr>, Vec<StatDef>) {
     )
 }
 
+/// A catalog entry for a share of resolved tickets by their number of public agent replies.
+macro_rules! touch_kpi {
+    ($name:literal, $title:literal, $direction:ident, $definition:expr, $touches:expr) => {
+        KpiInfo {
+            name: $name,
+            title: $title,
+            table: Table::Tickets,
+            direction: Direction::$direction,
+            unit: Unit::Percent,
+            inputs: &["resolved_at", "agent_replies"],
+            definition: $definition,
+            options: "`definitions.messages.agent_roles` (with a message log, `agent_replies` counts public agent \
+                      comments).",
+            default_stats: &[],
+            lookups: &[],
+            config: &[],
+            build: |_| {
+                let touches: fn(Expr) -> Expr = $touches;
+                (
+                    Some(resolved().and(col("agent_replies").is_not_null())),
+                    vec![one("value", Unit::Percent, Aggregate::Share { when: touches(col("agent_replies")) })],
+                )
+            },
+        }
+    };
+}
+
 /// A catalog entry for the attainment of an SLA metric measured per instance (`DIR/sla`).
 macro_rules! sla_attainment_entry {
     ($name:literal, $title:literal, $metric:ident, $definition:expr) => {
@@ -703,6 +731,12 @@ pub static CATALOG: &[KpiInfo] = &[
         "On-hold time",
         "Mean, over tickets solved at least once, of the seconds their status history spent in hold (waiting on a third party) before the last solve (Zendesk's on-hold time).",
         |_| history_measure("on_hold_seconds"),
+    ),
+    history_kpi(
+        "agent_work_time",
+        "Agent work time",
+        "Mean, over tickets solved at least once, of the seconds their status history spent in new or open before the last solve (Zendesk's agent work time: the time the ticket waits on an agent, not counting pending and on-hold).",
+        |_| history_measure("agent_work_seconds"),
     ),
     history_kpi(
         "first_resolution_time",
@@ -910,6 +944,89 @@ pub static CATALOG: &[KpiInfo] = &[
             (
                 Some(resolved().and(col("agent_replies").is_not_null())),
                 vec![one("value", Unit::Count, Aggregate::Mean(col("agent_replies")))],
+            )
+        },
+    },
+    touch_kpi!(
+        "one_touch_resolution_rate",
+        "One-touch resolution rate",
+        HigherIsBetter,
+        "Resolved tickets with exactly one public agent reply / resolved tickets with `agent_replies` × 100 \
+         (Zendesk's one-touch tickets; zero-touch tickets count in the denominator only).",
+        |r| r.eq(Expr::Int(1))
+    ),
+    touch_kpi!(
+        "two_touch_resolution_rate",
+        "Two-touch resolution rate",
+        Neutral,
+        "Resolved tickets with exactly two public agent replies / resolved tickets with `agent_replies` × 100.",
+        |r| r.eq(Expr::Int(2))
+    ),
+    touch_kpi!(
+        "multi_touch_resolution_rate",
+        "Multi-touch resolution rate",
+        LowerIsBetter,
+        "Resolved tickets with more than two public agent replies / resolved tickets with `agent_replies` × 100.",
+        |r| r.gt(Expr::Int(2))
+    ),
+    KpiInfo {
+        name: "reassignment_rate",
+        title: "Reassignment rate",
+        table: Table::Tickets,
+        direction: Direction::LowerIsBetter,
+        unit: Unit::Percent,
+        inputs: &[],
+        definition: "Tickets reassigned at least once (their assignee changed from one agent to another in the \
+                     history, `reassignments` > 0) / tickets the history assigns (`assignee_stations` > 0) × 100.",
+        options: "Assignee changes are history rows whose `field` is assignee, assignee_id, agent, agent_id or owner \
+                  (any case); an empty value unassigns.",
+        default_stats: &[],
+        lookups: &[(Table::TicketEvents, "value")],
+        config: &[],
+        build: |_| {
+            (
+                Some(col("assignee_stations").gt(Expr::Int(0))),
+                vec![one("value", Unit::Percent, Aggregate::Share { when: col("reassignments").gt(Expr::Int(0)) })],
+            )
+        },
+    },
+    KpiInfo {
+        name: "assignee_stations",
+        title: "Assignee stations",
+        table: Table::Tickets,
+        direction: Direction::LowerIsBetter,
+        unit: Unit::Count,
+        inputs: &[],
+        definition: "Mean number of distinct assignees a ticket had in its history (Zendesk's assignee stations), \
+                     over tickets the history assigns.",
+        options: "Assignee changes as for `reassignment_rate`.",
+        default_stats: &[],
+        lookups: &[(Table::TicketEvents, "value")],
+        config: &[],
+        build: |_| {
+            (
+                Some(col("assignee_stations").gt(Expr::Int(0))),
+                vec![one("value", Unit::Count, Aggregate::Mean(col("assignee_stations")))],
+            )
+        },
+    },
+    KpiInfo {
+        name: "group_stations",
+        title: "Group stations",
+        table: Table::Tickets,
+        direction: Direction::LowerIsBetter,
+        unit: Unit::Count,
+        inputs: &[],
+        definition: "Mean number of distinct groups a ticket went through in its history (Zendesk's group \
+                     stations), over tickets the history puts in a group.",
+        options: "Group changes are history rows whose `field` is group, group_id, team or team_id (any case).",
+        default_stats: &[],
+        lookups: &[(Table::TicketEvents, "value")],
+        config: &[],
+        build: |_| {
+            (
+                Some(col("group_stations").gt(Expr::Int(0))),
+                vec![one("value", Unit::Count, Aggregate::Mean(col("group_stations")))],
             )
         },
     },

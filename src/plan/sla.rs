@@ -139,8 +139,8 @@ pub(super) fn check_sla_inputs(plan: &super::Plan, errs: &mut Vec<Diagnostic>) {
     let has = |t: Table| plan.sources_of(t).next().is_some();
     for (metric, at) in &plan.sla.declared_at {
         let missing = match () {
-            _ if metric.needs_messages() && !has(Table::Messages) => Some(("messages", "its comments")),
-            _ if metric.needs_history() && !has(Table::TicketEvents) => Some(("ticket_events", "its status history")),
+            _ if metric.needs_messages() && !has(Table::Messages) => Some(("messages", "comments")),
+            _ if metric.needs_history() && !has(Table::TicketEvents) => Some(("ticket_events", "status history")),
             _ => None,
         };
         if let Some((table, what)) = missing {

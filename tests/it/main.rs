@@ -31,6 +31,7 @@ mod quarantine;
 mod real_exports;
 mod report;
 mod review;
+mod sla;
 mod snapshot;
 mod survey_period;
 mod variants;

@@ -13,10 +13,11 @@ fn first_response_and_replies_come_from_public_agent_messages() {
     // messages: no response.
     let frt = row(&df, &[], jan, "first_response_time", "mean");
     assert_eq!((frt.value, frt.n), (1_350.0, 2));
-    // Public agent messages: M1 09:10 and 09:30, M2 10:00 and 10:35; both resolved: 4 / 2.
-    assert_eq!(row(&df, &[], jan, "exchanges_per_resolution", "value").value, 2.0);
-    // Two replies each: neither is a first-contact resolution.
-    assert_eq!(row(&df, &[], jan, "fcr_rate", "value").value, 0.0);
+    // Public agent replies: M1 09:10 and 09:30, M2 10:35 (its 10:00 message opened the ticket, which Zendesk
+    // does not count as a reply for agent-created tickets); both resolved: 3 / 2.
+    assert_eq!(row(&df, &[], jan, "exchanges_per_resolution", "value").value, 1.5);
+    // M1's two replies are not a first-contact resolution; M2's one reply is (no reopen): 1 of 2.
+    assert_eq!(row(&df, &[], jan, "fcr_rate", "value").value, 50.0);
 }
 
 #[test]

@@ -143,10 +143,21 @@ pub(crate) fn enriched_with(
             .join(answered, [col("ticket_id")], [col("ticket_id")], lookup_join())
             .with_column(col("has_survey").fill_null(lit(false)));
     }
-    if table == Table::Tickets && reads.iter().any(|c| crate::exec::facts::history::MEASURES.contains(c)) {
+    // A source's attribute of the same name wins over a derived column.
+    let attributes = plan.attributes(table);
+    let derived_read = |names: &[&str]| {
+        reads.iter().any(|c| names.contains(c) && !attributes.iter().any(|(a, _)| a == c))
+            && plan.sources_of(Table::TicketEvents).next().is_some()
+    };
+    if table == Table::Tickets && derived_read(&crate::exec::facts::history::MEASURES) {
         let events = staged.scan(Table::TicketEvents)?;
         let measures =
             crate::exec::facts::history::durations(plan, events, staged.scan(Table::Tickets)?, staged.clock.as_ref());
+        lf = lf.join(measures, [col("ticket_id")], [col("ticket_id")], lookup_join());
+    }
+    if table == Table::Tickets && derived_read(&crate::exec::facts::history::ASSIGNMENT_MEASURES) {
+        let events = staged.scan(Table::TicketEvents)?;
+        let measures = crate::exec::facts::history::assignments(events, staged.scan(Table::Tickets)?);
         lf = lf.join(measures, [col("ticket_id")], [col("ticket_id")], lookup_join());
     }
     if table == Table::Tickets {

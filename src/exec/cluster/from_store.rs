@@ -153,6 +153,7 @@ pub fn needs_the_client(plan: &Plan, table: Table, seg: &Segment) -> Option<&'st
     Some(match table {
         Table::Surveys => "answers take their tickets' columns, a join on the client",
         Table::ReplyWaits => "waits are derived from the messages",
+        Table::SlaInstances => "SLA instances are walked ticket by ticket on the client",
         _ if plan.has_threads() => "reply chains are resolved on the client",
         _ if !period.is_some_and(|p| matches!(p.ty, ColumnType::Timestamp | ColumnType::Date)) => "no period column",
         Table::Tickets if has(Table::Messages) => "tickets are completed from their messages",
@@ -165,7 +166,14 @@ pub fn needs_the_client(plan: &Plan, table: Table, seg: &Segment) -> Option<&'st
         {
             "business calendars"
         },
-        Table::Tickets if reads.iter().any(|c| crate::exec::facts::history::MEASURES.contains(c)) => "ticket histories",
+        Table::Tickets
+            if reads.iter().any(|c| {
+                crate::exec::facts::history::MEASURES.contains(c)
+                    || crate::exec::facts::history::ASSIGNMENT_MEASURES.contains(c)
+            }) =>
+        {
+            "ticket histories"
+        },
         Table::Tickets if !plan.business_hours.is_empty() && reads.iter().any(|c| BUSINESS.contains(c)) => {
             "business calendars"
         },

@@ -104,7 +104,7 @@ fn wait_bounds(when_agent: Expr) -> Vec<Expr> {
 }
 
 /// Tickets' `first_response_at` (first public agent message after the ticket opened) and `agent_replies`
-/// (public agent messages), from the conversation log, where the ticket export has none.
+/// (public agent messages after the opening), from the conversation log, where the ticket export has none.
 pub(crate) fn from_messages(plan: &Plan, tickets: LazyFrame, messages: LazyFrame) -> LazyFrame {
     let opened = tickets.clone().select([col("ticket_id"), col("created_at").alias("__opened")]);
     let replies = messages
@@ -115,7 +115,8 @@ pub(crate) fn from_messages(plan: &Plan, tickets: LazyFrame, messages: LazyFrame
         .group_by([col("ticket_id")])
         .agg([
             col("created_at").filter(col("created_at").gt(col("__opened"))).min().alias("__first_reply"),
-            len().cast(DataType::Int64).alias("__replies"),
+            // An agent's comment opening the ticket is not a reply (Zendesk's agent-created tickets).
+            col("created_at").gt(col("__opened")).fill_null(lit(true)).sum().cast(DataType::Int64).alias("__replies"),
         ]);
     let tickets = tickets.left_join(replies, col("ticket_id"), col("ticket_id"));
     let tickets = match plan.uses_dimension("responder") {

@@ -1,7 +1,9 @@
 //! Ticket histories (`ticket_events`): Zendesk's ticket-metric definitions from the status changes. Each status
 //! lasts from its change to the next one. Over tickets solved at least once, and up to their last solve:
 //! requester wait is the time in new, open and hold; agent wait the time in pending; on hold the time in hold;
-//! first and full resolution run from the ticket's creation to its first and its last solve. Other vendors'
+//! agent work the time in new and open; first and full resolution run from the ticket's creation to its first
+//! and its last solve. Assignments (`assignments`): changes of the assignee and group fields give the
+//! stations, reassignments and the times from assignment to resolution. Other vendors'
 //! statuses are mapped onto these (`definitions.history.statuses`).
 
 use polars::prelude::*;
@@ -10,15 +12,17 @@ use crate::exec::facts::business::{self, BusinessClock};
 use crate::plan::Plan;
 
 /// The per-ticket measures, as derived ticket columns: elapsed seconds, then the same in business seconds.
-pub const MEASURES: [&str; 10] = [
+pub const MEASURES: [&str; 12] = [
     "requester_wait_seconds",
     "agent_wait_seconds",
     "on_hold_seconds",
+    "agent_work_seconds",
     "first_resolution_seconds",
     "full_resolution_seconds",
     "requester_wait_business_seconds",
     "agent_wait_business_seconds",
     "on_hold_business_seconds",
+    "agent_work_business_seconds",
     "first_resolution_business_seconds",
     "full_resolution_business_seconds",
 ];
@@ -90,8 +94,12 @@ pub fn durations(plan: &Plan, events: LazyFrame, tickets: LazyFrame, clock: Opti
 }
 
 /// Zendesk's waits: each the time spent in these statuses before the last solve.
-const WAITS: [(&str, &[&str]); 3] =
-    [("requester_wait", &["new", "open", "hold"]), ("agent_wait", &["pending"]), ("on_hold", &["hold"])];
+const WAITS: [(&str, &[&str]); 4] = [
+    ("requester_wait", &["new", "open", "hold"]),
+    ("agent_wait", &["pending"]),
+    ("on_hold", &["hold"]),
+    ("agent_work", &["new", "open"]),
+];
 
 /// `lf` with `__b_<column>`: the business milliseconds counted at timestamp `column` on the clock of the
 /// row's `CALENDAR`, or the elapsed milliseconds (the timestamp itself) for rows without a calendar and runs
@@ -144,4 +152,78 @@ pub fn reopens(plan: &Plan, events: LazyFrame) -> LazyFrame {
         .with_column(reopened.alias("__reopened"))
         .group_by([col("ticket_id")])
         .agg([col("__reopened").sum().cast(DataType::Int64).alias("__reopens")])
+}
+
+/// The per-ticket assignment measures (Zendesk's ticket metrics), as derived ticket columns.
+pub const ASSIGNMENT_MEASURES: [&str; 5] = [
+    "assignee_stations",
+    "group_stations",
+    "reassignments",
+    "first_assignment_to_resolution_seconds",
+    "last_assignment_to_resolution_seconds",
+];
+
+/// History fields (case-insensitive) whose changes set the ticket's assignee, and its group.
+pub const ASSIGNEE_FIELDS: [&str; 5] = ["assignee", "assignee_id", "agent", "agent_id", "owner"];
+pub const GROUP_FIELDS: [&str; 4] = ["group", "group_id", "team", "team_id"];
+
+/// `ticket_id` and the assignment measures, from the history's assignee and group changes (a change to an
+/// empty value unassigns). Assignee and group stations: the distinct assignees and groups a ticket had;
+/// reassignments: changes from one assignee to another (the first assignment is not one); first and last
+/// assignment to resolution: seconds from the first change to an assignee, and from the last change to a
+/// new assignee, to the ticket's `resolved_at` (null while unresolved). Tickets with no such change have
+/// no measures.
+pub fn assignments(events: LazyFrame, tickets: LazyFrame) -> LazyFrame {
+    let order = SortMultipleOptions::default().with_maintain_order(true);
+    let field = col("field").str().to_lowercase();
+    let in_list =
+        |names: &[&str]| names.iter().map(|n| field.clone().eq(lit(*n))).reduce(|a, b| a.or(b)).expect("names");
+    let value = col("value").str().strip_chars(lit(NULL));
+    let value = when(value.clone().eq(lit(""))).then(lit(NULL).cast(DataType::String)).otherwise(value);
+    let prev = col("__prev");
+    let changed = col("__value").is_not_null().and(prev.clone().is_null().or(col("__value").neq(prev.clone())));
+    let assignees = events
+        .clone()
+        .filter(in_list(&ASSIGNEE_FIELDS).fill_null(lit(false)))
+        .select([col("ticket_id"), col("at"), value.clone().alias("__value")])
+        .sort(["ticket_id", "at"], order)
+        .with_column(
+            col("__value").shift(lit(1)).over([col("ticket_id")]).expect("window over a column").alias("__prev"),
+        )
+        .group_by([col("ticket_id")])
+        .agg([
+            col("__value").drop_nulls().n_unique().cast(DataType::Int64).alias("assignee_stations"),
+            col("__value")
+                .is_not_null()
+                .and(prev.clone().is_not_null())
+                .and(col("__value").neq(prev.clone()))
+                .fill_null(lit(false))
+                .sum()
+                .cast(DataType::Int64)
+                .alias("reassignments"),
+            col("at").filter(col("__value").is_not_null()).min().alias("__first_assigned"),
+            col("at").filter(changed.fill_null(lit(false))).max().alias("__last_assigned"),
+        ]);
+    let groups = events
+        .filter(in_list(&GROUP_FIELDS).fill_null(lit(false)))
+        .select([col("ticket_id"), value.alias("__value")])
+        .group_by([col("ticket_id")])
+        .agg([col("__value").drop_nulls().n_unique().cast(DataType::Int64).alias("group_stations")]);
+    let to_resolution = |from: &str| {
+        (col("resolved_at").cast(DataType::Int64) - col(from).cast(DataType::Int64)).cast(DataType::Float64)
+            / lit(1000.0)
+    };
+    let resolved = tickets.select([col("ticket_id"), col("resolved_at")]);
+    let args = JoinArgs::new(JoinType::Full).with_coalesce(JoinCoalesce::CoalesceColumns);
+    assignees
+        .join(groups, [col("ticket_id")], [col("ticket_id")], args)
+        .left_join(resolved, col("ticket_id"), col("ticket_id"))
+        .select([
+            col("ticket_id"),
+            col("assignee_stations").fill_null(lit(0i64)),
+            col("group_stations").fill_null(lit(0i64)),
+            col("reassignments").fill_null(lit(0i64)),
+            to_resolution("__first_assigned").alias("first_assignment_to_resolution_seconds"),
+            to_resolution("__last_assigned").alias("last_assignment_to_resolution_seconds"),
+        ])
 }

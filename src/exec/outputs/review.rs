@@ -75,6 +75,10 @@ pub fn per_ticket(plan: &Plan, staged: &Staged) -> Result<Option<LazyFrame>, Err
             crate::exec::facts::history::durations(plan, events, staged.scan(Table::Tickets)?, staged.clock.as_ref());
         tickets = tickets.left_join(measures, col("ticket_id"), col("ticket_id"));
         columns.extend(crate::exec::facts::history::MEASURES.iter().map(|m| col(*m)));
+        let assignments =
+            crate::exec::facts::history::assignments(staged.scan(Table::TicketEvents)?, staged.scan(Table::Tickets)?);
+        tickets = tickets.left_join(assignments, col("ticket_id"), col("ticket_id"));
+        columns.extend(crate::exec::facts::history::ASSIGNMENT_MEASURES.iter().map(|m| col(*m)));
     }
     let order = SortMultipleOptions::default().with_maintain_order(true);
     Ok(Some(tickets.select(columns).sort(["created_at", "ticket_id"], order)))

@@ -1,0 +1,318 @@
+//! Zendesk-grade SLAs and ticket metrics on three tickets worked out by hand: a ticket across a weekend and
+//! the spring DST change on a business clock, with a private note, a pending spell, a reassignment and a
+//! group rule; an agent-created chat ticket still open at the as-of instant; a quick one-touch ticket.
+//!
+//! Paris office Monday to Friday 09:00–18:00 (email); chat around the clock. As of 2026-04-01 00:00 UTC.
+//!
+//! T1 email/high/g1, opened Fri 27 March 16:00 UTC (17:00 CET). Customer 16:00; private note 16:30; agent
+//! Mon 30 March 08:00 UTC (10:00 CEST); customer 09:00; agent 12:00; solved 13:00. History: new 16:00, open
+//! 16:05, pending Mon 08:00, open 09:00, solved 13:00; assignee a1 16:05, a2 Mon 08:30, a1 10:00; group g1.
+//! T2 chat/normal/g2, opened by an agent's public comment Mon 30 March 10:00; customer 10:20; agent 10:50;
+//! customer 11:00, unanswered; not solved; no history.
+//! T3 email/high/g2, Tue 31 March 08:00 (10:00 CEST); agent 08:30; solved 09:00. History: new 08:00, open
+//! 08:10, solved 09:00; assignee a3 08:10.
+
+use std::path::Path;
+use std::process::Command;
+
+use polars::prelude::*;
+
+use crate::common::*;
+
+const HOUR: f64 = 3600.0;
+
+const TICKETS: &str = "id,created,solved,status,priority,via,group\n\
+1,2026-03-27T16:00:00Z,2026-03-30T13:00:00Z,solved,high,email,g1\n\
+2,2026-03-30T10:00:00Z,,open,normal,chat,g2\n\
+3,2026-03-31T08:00:00Z,2026-03-31T09:00:00Z,solved,high,email,g2\n";
+
+const MESSAGES: &str = "ticket,at,role,public\n\
+1,2026-03-27T16:00:00Z,customer,true\n1,2026-03-27T16:30:00Z,agent,false\n1,2026-03-30T08:00:00Z,agent,true\n\
+1,2026-03-30T09:00:00Z,customer,true\n1,2026-03-30T12:00:00Z,agent,true\n\
+2,2026-03-30T10:00:00Z,agent,true\n2,2026-03-30T10:20:00Z,customer,true\n2,2026-03-30T10:50:00Z,agent,true\n\
+2,2026-03-30T11:00:00Z,customer,true\n\
+3,2026-03-31T08:00:00Z,customer,true\n3,2026-03-31T08:30:00Z,agent,true\n";
+
+const EVENTS: &str = "ticket,at,field,value\n\
+1,2026-03-27T16:00:00Z,status,new\n1,2026-03-27T16:05:00Z,status,open\n1,2026-03-27T16:05:00Z,assignee_id,a1\n\
+1,2026-03-27T16:05:00Z,group_id,g1\n1,2026-03-30T08:00:00Z,status,pending\n1,2026-03-30T08:30:00Z,assignee_id,a2\n\
+1,2026-03-30T09:00:00Z,status,open\n1,2026-03-30T10:00:00Z,assignee_id,a1\n1,2026-03-30T13:00:00Z,status,solved\n\
+3,2026-03-31T08:00:00Z,status,new\n3,2026-03-31T08:10:00Z,status,open\n3,2026-03-31T08:10:00Z,assignee_id,a3\n\
+3,2026-03-31T09:00:00Z,status,solved\n";
+
+const PIPELINE: &str = r#"name: sla
+sources:
+  t:
+    table: tickets
+    path: tickets.csv
+    columns: { ticket_id: id, created_at: created, resolved_at: solved, status: status, priority: priority, channel: via, team: group }
+  m:
+    table: messages
+    path: messages*.csv
+    columns: { ticket_id: ticket, created_at: at, author_role: role, is_public: public }
+  e:
+    table: ticket_events
+    path: events.csv
+    columns: { ticket_id: ticket, at: at, field: field, value: value }
+calendars:
+  paris: { time_zone: Europe/Paris, hours: { mon-fri: "09:00-18:00" } }
+business_hours:
+  - { channel: email, calendar: paris }
+sla:
+  first_response:
+    - { channel: email, target: 90m, clock: business }
+    - { channel: chat, target: 15m }
+  next_reply: [{ target: 2h }]
+  periodic_update: [{ target: 4h }]
+  pausable_update: [{ target: 4h }]
+  requester_wait: [{ target: 24h }]
+  agent_work: [{ target: 72h }]
+  resolution:
+    - { target: 3d }
+    - { group: g1, target: 68h }
+kpis:
+  - sla_attainment
+  - next_reply_sla_attainment
+  - periodic_update_sla_attainment
+  - pausable_update_sla_attainment
+  - requester_wait_sla_attainment
+  - agent_work_sla_attainment
+  - resolution_sla_attainment
+  - sla_breaches
+  - one_touch_resolution_rate
+  - two_touch_resolution_rate
+  - multi_touch_resolution_rate
+  - reassignment_rate
+  - assignee_stations
+  - { name: agent_work_time, stats: [mean] }
+segments:
+  all: { by: [], grain: all }
+outputs: { sla: true, tickets: true }
+min_sample: 1
+"#;
+
+fn written(dir: &Path) {
+    for (name, text) in
+        [("tickets.csv", TICKETS), ("messages.csv", MESSAGES), ("events.csv", EVENTS), ("p.yaml", PIPELINE)]
+    {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+}
+
+fn run(dir: &Path, out: &Path, extra: &[&str]) {
+    let o = Command::new(env!("CARGO_BIN_EXE_deskpulse"))
+        .args(["run", dir.join("p.yaml").to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .args(["--as-of", "2026-04-01T00:00:00Z"])
+        .args(extra)
+        .output()
+        .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(o.status.success(), "{text}");
+}
+
+/// (elapsed seconds, breached, breach_at, fulfilled_at, clock) of a ticket's metric instance.
+fn instance(
+    sla: &DataFrame,
+    ticket: &str,
+    metric: &str,
+    n: i64,
+) -> (f64, bool, Option<String>, Option<String>, String) {
+    let found = sla
+        .clone()
+        .lazy()
+        .filter(col("ticket_id").eq(lit(ticket)).and(col("metric").eq(lit(metric))).and(col("instance").eq(lit(n))))
+        .select([
+            col("elapsed_seconds"),
+            col("breached"),
+            col("breach_at").dt().to_string("%Y-%m-%dT%H:%M"),
+            col("fulfilled_at").dt().to_string("%Y-%m-%dT%H:%M"),
+            col("clock"),
+        ])
+        .collect()
+        .unwrap();
+    assert_eq!(found.height(), 1, "{ticket} {metric} #{n}: {found}");
+    let text = |c: &str| found.column(c).unwrap().str().unwrap().get(0).map(str::to_string);
+    (
+        found.column("elapsed_seconds").unwrap().f64().unwrap().get(0).unwrap(),
+        found.column("breached").unwrap().bool().unwrap().get(0).unwrap(),
+        text("breach_at"),
+        text("fulfilled_at"),
+        text("clock").unwrap(),
+    )
+}
+
+fn at(s: &str) -> Option<String> {
+    Some(s.to_string())
+}
+
+#[test]
+fn every_sla_metric_with_its_breach_instant_worked_out_by_hand() {
+    let dir = tempfile::tempdir().unwrap();
+    written(dir.path());
+    let out = dir.path().join("out");
+    run(dir.path(), &out, &[]);
+    let sla = read_parquet(&out.join("sla/sla.parquet"));
+    // T1's first reply, on the Paris clock: Fri 17:00–18:00 CET and Mon 09:00–10:00 CEST (the private note
+    // does not count): 2 business hours against 90 minutes, breached Monday 09:30 CEST = 07:30 UTC.
+    assert_eq!(
+        instance(&sla, "1", "first_response", 1),
+        (2.0 * HOUR, true, at("2026-03-30T07:30"), at("2026-03-30T08:00"), "business".into())
+    );
+    // T2 was opened by the agent: its first reply is the 10:50 comment, 50 minutes against 15, breached 10:15.
+    assert_eq!(
+        instance(&sla, "2", "first_response", 1),
+        (3000.0, true, at("2026-03-30T10:15"), at("2026-03-30T10:50"), "calendar".into())
+    );
+    assert_eq!(instance(&sla, "3", "first_response", 1).0, 1800.0);
+    // Next replies: T1 customer 09:00 → agent 12:00, 3 h against 2 h (breached 11:00). T2's 10:20 comment
+    // answers the agent's opening comment, so no next reply starts; its 11:00 comment is still unanswered at
+    // as-of: 37 h, breached at 13:00, not fulfilled.
+    assert_eq!(
+        instance(&sla, "1", "next_reply", 1),
+        (3.0 * HOUR, true, at("2026-03-30T11:00"), at("2026-03-30T12:00"), "calendar".into())
+    );
+    assert_eq!(
+        instance(&sla, "2", "next_reply", 1),
+        (37.0 * HOUR, true, at("2026-03-30T13:00"), None, "calendar".into())
+    );
+    let count = |ticket: &str, metric: &str| {
+        sla.clone()
+            .lazy()
+            .filter(col("ticket_id").eq(lit(ticket)).and(col("metric").eq(lit(metric))))
+            .collect()
+            .unwrap()
+            .height()
+    };
+    assert_eq!((count("1", "next_reply"), count("2", "next_reply"), count("3", "next_reply")), (1, 1, 0));
+    // Periodic updates of T1: 08:00 → 12:00 exactly the 4 h target (met), 12:00 → the solve at 13:00. The
+    // pausable one leaves out the pending hour 08:00–09:00: 3 h.
+    assert_eq!(
+        instance(&sla, "1", "periodic_update", 1),
+        (4.0 * HOUR, false, None, at("2026-03-30T12:00"), "calendar".into())
+    );
+    assert_eq!(instance(&sla, "1", "periodic_update", 2).0, HOUR);
+    assert_eq!(instance(&sla, "1", "pausable_update", 1).0, 3.0 * HOUR);
+    // T2: its opening comment 10:00 → 10:50, then 10:50 → as-of, 37 h 10 min, breached at 14:50.
+    assert_eq!(instance(&sla, "2", "periodic_update", 1).0, 50.0 * 60.0);
+    assert_eq!(
+        instance(&sla, "2", "periodic_update", 2),
+        (37.0 * HOUR + 600.0, true, at("2026-03-30T14:50"), None, "calendar".into())
+    );
+    // Requester wait of T1: new 5 min + open Fri 16:05 → Mon 08:00 (63 h 55) + open 09:00 → 13:00 (4 h) = 68 h;
+    // the 24 h were used by Saturday 16:00. Agent work (new and open) the same 68 h, within 72 h.
+    assert_eq!(
+        instance(&sla, "1", "requester_wait", 1),
+        (68.0 * HOUR, true, at("2026-03-28T16:00"), at("2026-03-30T13:00"), "calendar".into())
+    );
+    assert_eq!(
+        instance(&sla, "1", "agent_work", 1),
+        (68.0 * HOUR, false, None, at("2026-03-30T13:00"), "calendar".into())
+    );
+    // T2 has no history: new all along, 38 h by as-of: requester wait breached (Tuesday 10:00), agent work
+    // still within 72 h and not judged yet.
+    assert_eq!(
+        instance(&sla, "2", "requester_wait", 1),
+        (38.0 * HOUR, true, at("2026-03-31T10:00"), None, "calendar".into())
+    );
+    assert_eq!(instance(&sla, "2", "agent_work", 1), (38.0 * HOUR, false, None, None, "calendar".into()));
+    // Resolution: T1 is in group g1, whose rule (68 h) is more specific than the catch-all 3 d: 69 h,
+    // breached Monday 12:00.
+    assert_eq!(
+        instance(&sla, "1", "resolution", 1),
+        (69.0 * HOUR, true, at("2026-03-30T12:00"), at("2026-03-30T13:00"), "calendar".into())
+    );
+    let target = sla
+        .clone()
+        .lazy()
+        .filter(col("ticket_id").eq(lit("3")).and(col("metric").eq(lit("resolution"))))
+        .collect()
+        .unwrap();
+    assert_eq!(target.column("target_seconds").unwrap().f64().unwrap().get(0), Some(3.0 * 24.0 * HOUR));
+
+    let all = read_parquet(&out.join("all.parquet"));
+    let value = |kpi: &str| {
+        let r = row(&all, &[], None, kpi, "value");
+        (r.value, r.numerator, r.denominator)
+    };
+    // First response per ticket (the catalog's `sla_attainment`): only T3 within its target.
+    assert_eq!(value("sla_attainment"), (100.0 / 3.0, Some(1.0), Some(3.0)));
+    // Next reply: T1 breached, T2 breached while running: 0 of 2.
+    assert_eq!(value("next_reply_sla_attainment"), (0.0, Some(0.0), Some(2.0)));
+    // Periodic and pausable: T1 2 met, T2 1 met and 1 breached, T3 (08:30 → solve 09:00) met: 4 of 5.
+    assert_eq!(value("periodic_update_sla_attainment"), (80.0, Some(4.0), Some(5.0)));
+    assert_eq!(value("pausable_update_sla_attainment"), (80.0, Some(4.0), Some(5.0)));
+    // Requester wait: T1 and T2 breached, T3 (1 h) met. Agent work: T1 and T3 met, T2 not judged yet.
+    assert_eq!(value("requester_wait_sla_attainment"), (100.0 / 3.0, Some(1.0), Some(3.0)));
+    assert_eq!(value("agent_work_sla_attainment"), (100.0, Some(2.0), Some(2.0)));
+    // Resolution over resolved tickets: T1 breached its group's 68 h, T3 met.
+    assert_eq!(value("resolution_sla_attainment"), (50.0, Some(1.0), Some(2.0)));
+    // Breaches among the judged instances: first response 2 (of 3), next reply 2 (of 2), periodic 1 (of 5),
+    // pausable 1 (of 5), requester wait 2 (of 3), agent work 0 (of 2), resolution 1 (of 2: T2 still runs).
+    let breaches = row(&all, &[], None, "sla_breaches", "value");
+    assert_eq!((breaches.value, breaches.n), (9.0, 22));
+
+    // Ticket metrics. Public agent replies: T1 2 (the private note is not one), T2 1 (its opening comment is
+    // not a reply), T3 1. Resolved T1 two-touch, T3 one-touch.
+    assert_eq!(value("one_touch_resolution_rate"), (50.0, Some(1.0), Some(2.0)));
+    assert_eq!(value("two_touch_resolution_rate"), (50.0, Some(1.0), Some(2.0)));
+    assert_eq!(value("multi_touch_resolution_rate"), (0.0, Some(0.0), Some(2.0)));
+    // T1 went a1 → a2 → a1 (2 stations, 2 reassignments); T3 a3 only.
+    assert_eq!(value("reassignment_rate"), (50.0, Some(1.0), Some(2.0)));
+    assert_eq!(value("assignee_stations").0, 1.5);
+    // Agent work time over solved tickets: T1 68 h, T3 1 h.
+    assert_close(row(&all, &[], None, "agent_work_time", "mean").value, (68.0 + 1.0) * HOUR / 2.0, "agent work");
+
+    let tickets = read_parquet(&out.join("tickets/tickets.parquet"));
+    let ints = |c: &str| -> Vec<Option<i64>> { tickets.column(c).unwrap().i64().unwrap().iter().collect() };
+    let floats = |c: &str| -> Vec<Option<f64>> { tickets.column(c).unwrap().f64().unwrap().iter().collect() };
+    assert_eq!(ints("agent_replies"), [Some(2), Some(1), Some(1)]);
+    assert_eq!(ints("assignee_stations"), [Some(2), None, Some(1)]);
+    assert_eq!(ints("group_stations"), [Some(1), None, Some(0)]);
+    assert_eq!(ints("reassignments"), [Some(2), None, Some(0)]);
+    // T1: first assigned Fri 16:05 → solved Mon 13:00 = 68 h 55 min; last assigned (a1 again) Mon 10:00 → 3 h.
+    assert_eq!(
+        floats("first_assignment_to_resolution_seconds"),
+        [Some(68.0 * HOUR + 55.0 * 60.0), None, Some(50.0 * 60.0)]
+    );
+    assert_eq!(floats("last_assignment_to_resolution_seconds"), [Some(3.0 * HOUR), None, Some(50.0 * 60.0)]);
+    assert_eq!(floats("agent_work_seconds"), [Some(68.0 * HOUR), None, Some(HOUR)]);
+}
+
+#[test]
+fn a_night_that_answers_a_wait_equals_a_full_run() {
+    let dir = tempfile::tempdir().unwrap();
+    written(dir.path());
+    let out = dir.path().join("out");
+    run(dir.path(), &out, &[]);
+    // The agent answers T2's 11:00 comment on Tuesday at 09:00: its next reply is fulfilled (22 h, breached).
+    std::fs::write(dir.path().join("messages-2.csv"), "ticket,at,role,public\n2,2026-03-31T09:00:00Z,agent,true\n")
+        .unwrap();
+    run(dir.path(), &out, &[]);
+    let sla = read_parquet(&out.join("sla/sla.parquet"));
+    assert_eq!(
+        instance(&sla, "2", "next_reply", 1),
+        (22.0 * HOUR, true, at("2026-03-30T13:00"), at("2026-03-31T09:00"), "calendar".into())
+    );
+    let full = dir.path().join("full");
+    run(dir.path(), &full, &["--full"]);
+    assert_same_tables(&full, &out, 3);
+}
+
+#[test]
+fn sla_metrics_without_their_tables_are_located_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = "name: x\nsources:\n  t: { table: tickets, path: t.csv, columns: { ticket_id: id, created_at: c } }\n\
+                sla:\n  next_reply: [{ target: 1h }]\n  agent_work: [{ target: 1h }]\n\
+                kpis: [ticket_volume, sla_breaches]\nsegments: { all: { by: [], grain: all } }\n";
+    std::fs::write(dir.path().join("p.yaml"), yaml).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_deskpulse"))
+        .args(["validate", dir.path().join("p.yaml").to_str().unwrap(), "--no-data"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stderr).to_string() + &String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(2), "{text}");
+    assert!(text.contains("`sla.next_reply` measures a ticket's comments"), "{text}");
+    assert!(text.contains("`sla.agent_work` measures a ticket's status history"), "{text}");
+    assert!(text.contains("no source feeds the `messages` table") && text.contains(":5:"), "{text}");
+    assert!(text.contains("no source feeds the `ticket_events` table") && text.contains(":6:"), "{text}");
+}
