@@ -227,6 +227,14 @@ const TICKETS: &[Column] = &[
         "who answered first (e.g. the brand's account); from messages, the author of the first public agent reply",
     ),
     col("instance", Text, Null, true, "the helpdesk instance the ticket comes from (a source's `instance:`)"),
+    col(
+        "solver",
+        Text,
+        Null,
+        true,
+        "the assignee when the ticket was solved: from the history's last assignee change up to `resolved_at`, else \
+         `agent_id`; empty while unresolved",
+    ),
 ];
 
 const SURVEYS: &[Column] = &[
@@ -426,7 +434,7 @@ impl SlaMetric {
 
 /// Ticket attributes a survey inherits through `ticket_id` when it has none of its own.
 pub const SURVEY_FROM_TICKET: &[&str] =
-    &["channel", "priority", "category", "team", "status", "agent_id", "account_id", "instance"];
+    &["channel", "priority", "category", "team", "status", "agent_id", "account_id", "instance", "responder", "solver"];
 
 /// Account attributes any table with an `account_id` inherits.
 pub const FROM_ACCOUNT: &[&str] = &["sector", "region", "tier"];

@@ -507,6 +507,7 @@ fn segments_computed(
         ("follow_up", review::follow_up(plan, staged)?),
         ("tickets", review::per_ticket(plan, staged)?),
         ("sla", crate::exec::outputs::sla::sla_table(plan, staged)?),
+        ("replies", crate::exec::outputs::replies::replies_table(plan, staged)?),
     ] {
         if let Some(frame) = frame {
             names.push(format!("{name}/{name}"));

@@ -182,7 +182,7 @@ impl Plan {
         self.segments.iter().any(|s| s.dimensions.contains(&column))
             || self.review_sample.as_ref().is_some_and(|r| r.per.contains(&column))
             // The per-ticket table carries every dimension a ticket has (its responder among them).
-            || (self.per_ticket && column == "responder")
+            || (self.per_ticket && matches!(column, "responder" | "solver"))
     }
 
     /// Is the canonical column filled by at least one source (or by a default)?
@@ -230,6 +230,10 @@ impl Plan {
         }
         // A ticket history counts reopens and says when a ticket was solved.
         let has_history = self.sources_of(Table::TicketEvents).next().is_some();
+        // Who solved a ticket: the history's assignee then, else the ticket's agent.
+        if table == Table::Tickets && column == "solver" && (has_history || self.has_column(table, "agent_id")) {
+            return true;
+        }
         if table == Table::Tickets && matches!(column, "reopens" | "resolved_at") && has_history {
             return true;
         }

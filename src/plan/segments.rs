@@ -251,6 +251,7 @@ pub(super) fn segment(
             ),
         }
     }
+    credited(&spec, &mut dimensions, errs);
     let mut kpis = Vec::new();
     let mut left_out = Vec::new();
     let mut unsplittable = Unsplittable::default();
@@ -350,5 +351,39 @@ impl Unsplittable {
             };
             Diagnostic::new(format!("segment `{segment}`: {which} {why}"), at)
         })
+    }
+}
+
+/// The agent rules a segment may credit tickets by, and the ticket column each reads.
+const CREDITS: [(&str, &str); 3] =
+    [("ticket_agent", "agent_id"), ("first_responder", "responder"), ("solver", "solver")];
+
+/// A segment's `credit:` applied: `agent_id` among its dimensions becomes the column of the chosen rule.
+fn credited(spec: &crate::spec::SegmentSpec, dimensions: &mut [&'static str], errs: &mut Vec<Diagnostic>) {
+    let Some(credit) = &spec.credit else { return };
+    let names: Vec<&str> = CREDITS.iter().map(|(n, _)| *n).collect();
+    let Some((_, column)) = CREDITS.iter().find(|(n, _)| *n == credit.as_str()) else {
+        let help = match credit.as_str() {
+            "time_weighted" => "time-weighted credit is not built: `outputs.replies` gives each reply's author to \
+                                weigh in a notebook; rules: ticket_agent, first_responder, solver"
+                .to_string(),
+            _ => suggest::help(credit, &names),
+        };
+        errs.push(Diagnostic::new(format!("unknown credit rule `{}`", credit.value), credit.at).with_help(help));
+        return;
+    };
+    if *column != "agent_id" && dimensions.contains(column) {
+        errs.push(Diagnostic::new(
+            format!("`credit: {}` splits by `{column}`, which `by` lists already", credit.value),
+            credit.at,
+        ));
+        return;
+    }
+    match dimensions.iter_mut().find(|d| **d == "agent_id") {
+        Some(d) => *d = column,
+        None => errs.push(
+            Diagnostic::new("`credit` chooses the agent of a segment by `agent_id`, and this one has none", credit.at)
+                .with_help("add `agent_id` to `by`"),
+        ),
     }
 }

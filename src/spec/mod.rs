@@ -551,6 +551,11 @@ pub struct SegmentSpec {
     /// Only these KPIs (default: every KPI of the pipeline that the dimensions allow).
     #[serde(default)]
     pub kpis: Option<Vec<Located<String>>>,
+    /// Which agent a segment by `agent_id` credits each ticket to: `ticket_agent` (default, the ticket's
+    /// `agent_id`), `first_responder` (the author of the first public agent reply; the column is `responder`)
+    /// or `solver` (the assignee when the ticket was solved; the column is `solver`).
+    #[serde(default)]
+    pub credit: Option<Located<String>>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]

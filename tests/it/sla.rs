@@ -21,17 +21,17 @@ use crate::common::*;
 
 const HOUR: f64 = 3600.0;
 
-const TICKETS: &str = "id,created,solved,status,priority,via,group\n\
-1,2026-03-27T16:00:00Z,2026-03-30T13:00:00Z,solved,high,email,g1\n\
-2,2026-03-30T10:00:00Z,,open,normal,chat,g2\n\
-3,2026-03-31T08:00:00Z,2026-03-31T09:00:00Z,solved,high,email,g2\n";
+const TICKETS: &str = "id,created,solved,status,priority,via,group,agent\n\
+1,2026-03-27T16:00:00Z,2026-03-30T13:00:00Z,solved,high,email,g1,a2\n\
+2,2026-03-30T10:00:00Z,,open,normal,chat,g2,a2\n\
+3,2026-03-31T08:00:00Z,2026-03-31T09:00:00Z,solved,high,email,g2,\n";
 
-const MESSAGES: &str = "ticket,at,role,public\n\
-1,2026-03-27T16:00:00Z,customer,true\n1,2026-03-27T16:30:00Z,agent,false\n1,2026-03-30T08:00:00Z,agent,true\n\
-1,2026-03-30T09:00:00Z,customer,true\n1,2026-03-30T12:00:00Z,agent,true\n\
-2,2026-03-30T10:00:00Z,agent,true\n2,2026-03-30T10:20:00Z,customer,true\n2,2026-03-30T10:50:00Z,agent,true\n\
-2,2026-03-30T11:00:00Z,customer,true\n\
-3,2026-03-31T08:00:00Z,customer,true\n3,2026-03-31T08:30:00Z,agent,true\n";
+const MESSAGES: &str = "ticket,at,role,public,author\n\
+1,2026-03-27T16:00:00Z,customer,true,c1\n1,2026-03-27T16:30:00Z,agent,false,ann\n1,2026-03-30T08:00:00Z,agent,true,ann\n\
+1,2026-03-30T09:00:00Z,customer,true,c1\n1,2026-03-30T12:00:00Z,agent,true,bob\n\
+2,2026-03-30T10:00:00Z,agent,true,bob\n2,2026-03-30T10:20:00Z,customer,true,c2\n2,2026-03-30T10:50:00Z,agent,true,cy\n\
+2,2026-03-30T11:00:00Z,customer,true,c2\n\
+3,2026-03-31T08:00:00Z,customer,true,c3\n3,2026-03-31T08:30:00Z,agent,true,ann\n";
 
 const EVENTS: &str = "ticket,at,field,value\n\
 1,2026-03-27T16:00:00Z,status,new\n1,2026-03-27T16:05:00Z,status,open\n1,2026-03-27T16:05:00Z,assignee_id,a1\n\
@@ -45,11 +45,11 @@ sources:
   t:
     table: tickets
     path: tickets.csv
-    columns: { ticket_id: id, created_at: created, resolved_at: solved, status: status, priority: priority, channel: via, team: group }
+    columns: { ticket_id: id, created_at: created, resolved_at: solved, status: status, priority: priority, channel: via, team: group, agent_id: agent }
   m:
     table: messages
     path: messages*.csv
-    columns: { ticket_id: ticket, created_at: at, author_role: role, is_public: public }
+    columns: { ticket_id: ticket, created_at: at, author_role: role, is_public: public, author_id: author }
   e:
     table: ticket_events
     path: events.csv
@@ -71,6 +71,7 @@ sla:
     - { target: 3d }
     - { group: g1, target: 68h }
 kpis:
+  - ticket_volume
   - sla_attainment
   - next_reply_sla_attainment
   - periodic_update_sla_attainment
@@ -87,7 +88,9 @@ kpis:
   - { name: agent_work_time, stats: [mean] }
 segments:
   all: { by: [], grain: all }
-outputs: { sla: true, tickets: true }
+  by_solver: { by: [agent_id], grain: all, credit: solver, kpis: [ticket_volume, one_touch_resolution_rate] }
+  by_responder: { by: [agent_id], grain: all, credit: first_responder, kpis: [ticket_volume, next_reply_sla_attainment] }
+outputs: { sla: true, tickets: true, replies: true }
 min_sample: 1
 "#;
 
@@ -276,6 +279,55 @@ fn every_sla_metric_with_its_breach_instant_worked_out_by_hand() {
     );
     assert_eq!(floats("last_assignment_to_resolution_seconds"), [Some(3.0 * HOUR), None, Some(50.0 * 60.0)]);
     assert_eq!(floats("agent_work_seconds"), [Some(68.0 * HOUR), None, Some(HOUR)]);
+    let texts = |c: &str| -> Vec<Option<String>> {
+        tickets.column(c).unwrap().str().unwrap().iter().map(|v| v.map(str::to_string)).collect()
+    };
+    // The export's agent of T1 is a2, but a1 held it when it was solved; T3's export has no agent, the
+    // history says a3; T2 is not solved.
+    assert_eq!(texts("solver"), [Some("a1".into()), None, Some("a3".into())]);
+    assert_eq!(texts("responder"), [Some("ann".into()), Some("cy".into()), Some("ann".into())]);
+
+    // Credit rules: by the solver (the column is `solver`), by the first responder (`responder`).
+    let by_solver = read_parquet(&out.join("by_solver.parquet"));
+    let volume = |df: &DataFrame, column: &str, who: Option<&str>| {
+        row(df, &[(column, who)], None, "ticket_volume", "value").value
+    };
+    assert_eq!((volume(&by_solver, "solver", Some("a1")), volume(&by_solver, "solver", Some("a3"))), (1.0, 1.0));
+    assert_eq!(volume(&by_solver, "solver", None), 1.0);
+    assert_eq!(row(&by_solver, &[("solver", Some("a1"))], None, "one_touch_resolution_rate", "value").value, 0.0);
+    assert_eq!(row(&by_solver, &[("solver", Some("a3"))], None, "one_touch_resolution_rate", "value").value, 100.0);
+    let by_responder = read_parquet(&out.join("by_responder.parquet"));
+    assert_eq!(
+        (volume(&by_responder, "responder", Some("ann")), volume(&by_responder, "responder", Some("cy"))),
+        (2.0, 1.0)
+    );
+    // Next-reply instances credited to the ticket's first responder: ann's T1 and cy's T2, both breached.
+    let cy = row(&by_responder, &[("responder", Some("cy"))], None, "next_reply_sla_attainment", "value");
+    assert_eq!((cy.value, cy.denominator), (0.0, Some(1.0)));
+
+    // One row per public agent reply: the ticket's rows count its `agent_replies`, and its first reply's wait
+    // is its first response time (T1: Friday 16:00 to Monday 08:00, 64 h).
+    let replies = read_parquet(&out.join("replies/replies.parquet"));
+    let cols = |c: &str| -> Vec<Option<String>> {
+        replies
+            .column(c)
+            .unwrap()
+            .cast(&DataType::String)
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .map(|v| v.map(str::to_string))
+            .collect()
+    };
+    let some = |v: &[&str]| -> Vec<Option<String>> { v.iter().map(|s| Some(s.to_string())).collect() };
+    assert_eq!(cols("ticket_id"), some(&["1", "1", "2", "3"]));
+    assert_eq!(cols("author_id"), some(&["ann", "bob", "cy", "ann"]));
+    let waits: Vec<Option<f64>> = replies.column("wait_seconds").unwrap().f64().unwrap().iter().collect();
+    assert_eq!(waits, [Some(64.0 * HOUR), Some(3.0 * HOUR), Some(3000.0), Some(1800.0)]);
+    assert_eq!(floats("first_response_seconds"), [Some(64.0 * HOUR), Some(3000.0), Some(1800.0)]);
+    assert_eq!(cols("sla_metric"), some(&["first_response", "next_reply", "first_response", "first_response"]));
+    assert_eq!(cols("sla_breached"), some(&["true", "true", "true", "false"]));
 }
 
 #[test]
@@ -285,8 +337,11 @@ fn a_night_that_answers_a_wait_equals_a_full_run() {
     let out = dir.path().join("out");
     run(dir.path(), &out, &[]);
     // The agent answers T2's 11:00 comment on Tuesday at 09:00: its next reply is fulfilled (22 h, breached).
-    std::fs::write(dir.path().join("messages-2.csv"), "ticket,at,role,public\n2,2026-03-31T09:00:00Z,agent,true\n")
-        .unwrap();
+    std::fs::write(
+        dir.path().join("messages-2.csv"),
+        "ticket,at,role,public,author\n2,2026-03-31T09:00:00Z,agent,true,ann\n",
+    )
+    .unwrap();
     run(dir.path(), &out, &[]);
     let sla = read_parquet(&out.join("sla/sla.parquet"));
     assert_eq!(
@@ -315,4 +370,22 @@ fn sla_metrics_without_their_tables_are_located_errors() {
     assert!(text.contains("`sla.agent_work` measures a ticket's status history"), "{text}");
     assert!(text.contains("no source feeds the `messages` table") && text.contains(":5:"), "{text}");
     assert!(text.contains("no source feeds the `ticket_events` table") && text.contains(":6:"), "{text}");
+}
+
+#[test]
+fn a_credit_rule_is_checked_at_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = "name: x\nsources:\n  t: { table: tickets, path: t.csv, columns: { ticket_id: id, created_at: c, agent_id: a } }\n\
+                kpis: [ticket_volume]\nsegments:\n  weighted: { by: [agent_id], grain: all, credit: time_weighted }\n  \
+                channels: { by: [channel], grain: all, credit: solver }\n";
+    std::fs::write(dir.path().join("p.yaml"), yaml).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_deskpulse"))
+        .args(["validate", dir.path().join("p.yaml").to_str().unwrap(), "--no-data"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stderr).to_string() + &String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(2), "{text}");
+    assert!(text.contains("unknown credit rule `time_weighted`") && text.contains(":6:"), "{text}");
+    assert!(text.contains("`outputs.replies`"), "{text}");
+    assert!(text.contains("a segment by `agent_id`, and this one has none") && text.contains(":7:"), "{text}");
 }

@@ -41,6 +41,12 @@ pub(crate) fn derive(plan: &Plan, mut frames: BTreeMap<Table, LazyFrame>) -> BTr
     if let Some(tickets) = frames.get_mut(&Table::Tickets) {
         *tickets = tickets.clone().with_columns(ticket_rules(plan));
     }
+    let own_solver = plan.sources_of(Table::Tickets).any(|s| s.columns.iter().any(|c| c.canonical.name == "solver"));
+    if plan.uses_dimension("solver") && !own_solver {
+        if let Some(tickets) = frames.get(&Table::Tickets) {
+            frames.insert(Table::Tickets, with_solver(tickets.clone(), frames.get(&Table::TicketEvents).cloned()));
+        }
+    }
     frames
 }
 
@@ -169,4 +175,26 @@ pub(crate) fn ticket_rules(plan: &Plan) -> Vec<Expr> {
         when(col("closed_at").is_null()).then(col("resolved_at")).otherwise(col("closed_at")).alias("closed_at"),
         resolved_at.alias("resolved_at"),
     ]
+}
+
+/// Tickets with `solver`: who held a resolved ticket when it was solved, from the history's assignee changes,
+/// else the ticket's `agent_id`; null while unresolved.
+fn with_solver(tickets: LazyFrame, events: Option<LazyFrame>) -> LazyFrame {
+    let resolved = col("resolved_at").is_not_null();
+    let none = || lit(NULL).cast(DataType::String);
+    let (tickets, from_history) = match events {
+        Some(events) => {
+            let solvers = history::solvers(events, tickets.clone().filter(resolved.clone()));
+            (tickets.left_join(solvers, col("ticket_id"), col("ticket_id")), col("__solver"))
+        },
+        None => (tickets.with_column(none().alias("__solver")), col("__solver")),
+    };
+    tickets
+        .with_column(
+            when(resolved)
+                .then(from_history.fill_null(col("agent_id").cast(DataType::String)))
+                .otherwise(none())
+                .alias("solver"),
+        )
+        .drop(cols(["__solver"]))
 }

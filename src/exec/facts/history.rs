@@ -227,3 +227,21 @@ pub fn assignments(events: LazyFrame, tickets: LazyFrame) -> LazyFrame {
             to_resolution("__last_assigned").alias("last_assignment_to_resolution_seconds"),
         ])
 }
+
+/// `ticket_id` and `__solver`: the assignee in force at each resolved ticket's `resolved_at` (the last
+/// assignee change at or before it; an empty value unassigns). Changes of one instant count in the order read.
+pub fn solvers(events: LazyFrame, resolved: LazyFrame) -> LazyFrame {
+    let order = SortMultipleOptions::default().with_maintain_order(true);
+    let field = col("field").str().to_lowercase();
+    let assignee = ASSIGNEE_FIELDS.iter().map(|n| field.clone().eq(lit(*n))).reduce(|a, b| a.or(b)).expect("names");
+    let value = col("value").str().strip_chars(lit(NULL));
+    let value = when(value.clone().eq(lit(""))).then(lit(NULL).cast(DataType::String)).otherwise(value);
+    events
+        .filter(assignee.fill_null(lit(false)))
+        .select([col("ticket_id"), col("at"), value.alias("__value")])
+        .inner_join(resolved.select([col("ticket_id"), col("resolved_at")]), col("ticket_id"), col("ticket_id"))
+        .filter(col("at").lt_eq(col("resolved_at")))
+        .sort(["ticket_id", "at"], order)
+        .group_by([col("ticket_id")])
+        .agg([col("__value").last().alias("__solver")])
+}

@@ -22,7 +22,7 @@ fn hold_bytes() -> u64 {
 }
 
 /// Replaces the frames of the tables read (`rows` per table) by their rows in memory when they all fit in
-/// `HOLD_BYTES`: the canonical and derived columns, and the file each row came from; not the values as
+/// `HOLD_BYTES`: the canonical and derived columns, and the file and row each row came from; not the values as
 /// written nor the other bookkeeping columns, which no segment reads. All or none: a run that streams its
 /// largest table gains little from holding the others, and its memory stays that of streaming.
 pub(crate) fn hold_small_tables(staged: &mut Staged, rows: &BTreeMap<Table, u64>) -> Result<(), Error> {
@@ -46,13 +46,16 @@ pub(crate) fn hold_small_tables(staged: &mut Staged, rows: &BTreeMap<Table, u64>
     Ok(())
 }
 
-/// The columns of `frame` that segments read: the canonical and derived ones, and the file a row came from;
-/// not the values as written nor the other bookkeeping columns.
+/// The columns of `frame` that segments read: the canonical and derived ones, and the file and row a row came
+/// from; not the values as written nor the other bookkeeping columns.
 pub(crate) fn read_by_segments(frame: &mut LazyFrame) -> PolarsResult<Vec<Expr>> {
     Ok(frame
         .collect_schema()?
         .iter_names()
-        .filter(|name| !name.starts_with("__") || name.as_str() == crate::exec::read::FILE)
+        .filter(|name| {
+            // The file and row keep the export's order, which orders the messages of one instant.
+            !name.starts_with("__") || [crate::exec::read::FILE, crate::exec::read::ROW].contains(&name.as_str())
+        })
         .map(|name| col(name.clone()))
         .collect())
 }

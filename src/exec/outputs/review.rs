@@ -42,7 +42,7 @@ pub fn per_ticket(plan: &Plan, staged: &Staged) -> Result<Option<LazyFrame>, Err
     if !plan.per_ticket {
         return Ok(None);
     }
-    const DIMENSIONS: [&str; 12] = [
+    const DIMENSIONS: [&str; 13] = [
         "instance",
         "channel",
         "priority",
@@ -51,6 +51,7 @@ pub fn per_ticket(plan: &Plan, staged: &Staged) -> Result<Option<LazyFrame>, Err
         "team",
         "agent_id",
         "responder",
+        "solver",
         "account_id",
         "sector",
         "region",

@@ -25,8 +25,9 @@ use crate::plan::Source;
 const MANIFEST: &str = "manifest.json";
 const PARTS: &str = "parts";
 /// Bumped when the parts' layout or the rules marked in them while staging (`quarantine::static_rules`)
-/// change; a store of another format is restaged. 2: messages' unknown author roles; 3: the `instance` column.
-const FORMAT: u32 = 3;
+/// change; a store of another format is restaged. 2: messages' unknown author roles; 3: the `instance` column;
+/// 4: the tickets' `solver` column.
+const FORMAT: u32 = 4;
 
 /// One input file as the store knows it.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
