@@ -22,26 +22,37 @@ macro_rules! file {
 pub const PRESETS: &[Preset] = &[
     Preset {
         name: "zendesk",
-        about: "Zendesk Support's ticket CSV export (with its satisfaction score)",
+        about: "Zendesk Support's ticket CSV export (with its satisfaction score), comments and field history",
         files: &[
             file!("zendesk", "pipeline.yaml"),
             file!("zendesk", "data/tickets-2026-01.csv"),
             file!("zendesk", "data/tickets-2026-02.csv"),
+            file!("zendesk", "data/ticket_comments.csv"),
+            file!("zendesk", "data/ticket_field_history.csv"),
         ],
     },
     Preset {
         name: "freshdesk",
-        about: "Freshdesk's ticket export",
-        files: &[file!("freshdesk", "pipeline.yaml"), file!("freshdesk", "data/tickets.csv")],
+        about: "Freshdesk's ticket export and conversations",
+        files: &[
+            file!("freshdesk", "pipeline.yaml"),
+            file!("freshdesk", "data/tickets.csv"),
+            file!("freshdesk", "data/conversations.csv"),
+        ],
     },
     Preset {
         name: "zammad",
-        about: "Zammad's tickets from its REST API",
-        files: &[file!("zammad", "pipeline.yaml"), file!("zammad", "data/tickets.csv")],
+        about: "Zammad's tickets, articles and history from its REST API",
+        files: &[
+            file!("zammad", "pipeline.yaml"),
+            file!("zammad", "data/tickets.csv"),
+            file!("zammad", "data/articles.csv"),
+            file!("zammad", "data/history.csv"),
+        ],
     },
     Preset {
         name: "servicenow",
-        about: "ServiceNow incidents, as an audit log or a list export",
+        about: "ServiceNow incidents, as an audit log (also read as their history) or a list export",
         files: &[file!("servicenow", "pipeline.yaml"), file!("servicenow", "data/incident_event_log.csv")],
     },
     Preset {

@@ -386,6 +386,29 @@ fn every_preset_runs_on_its_sample_and_zendesks_figures_are_right() {
             );
             let csat = row(&df, &email, Some("2026-01-01"), "csat", "value");
             assert_eq!((csat.numerator, csat.denominator), (Some(1.0), Some(2.0)));
+            // From the comments and the field history, Billing (101, 103, 105, 107): next replies 101 (10:30 →
+            // the next day 16:40, past 8 h), 103 (16:10 → the admin's 10:00 the next day, past 8 h; the 16:30
+            // note is private; 15:00 → 17:00 met): 1 of 3. Breaches among the judged instances: those 2 of 10
+            // (4 first replies within 8 h, 3 next replies, 3 requester waits within 2 d; 107's still runs,
+            // pending since 15:11 after 4 h of wait). 103 went from Tom Leroy to Léa Martin: 1 of 4 reassigned.
+            let team = read_parquet(&out.join("team_all.parquet"));
+            let billing = [("team", Some("Billing"))];
+            let next = row(&team, &billing, None, "next_reply_sla_attainment", "value");
+            assert_eq!((next.numerator, next.denominator), (Some(1.0), Some(3.0)));
+            let breaches = row(&team, &billing, None, "sla_breaches", "value");
+            assert_eq!((breaches.value, breaches.n), (2.0, 10));
+            let reassigned = row(&team, &billing, None, "reassignment_rate", "value");
+            assert_eq!((reassigned.numerator, reassigned.denominator), (Some(1.0), Some(4.0)));
+            // Credited to the solver: Léa Martin held 101, 103 and 105 when they were solved.
+            let solver = read_parquet(&out.join("solver_all.parquet"));
+            assert_eq!(row(&solver, &[("solver", Some("Léa Martin"))], None, "ticket_volume", "value").value, 3.0);
+        }
+        if preset == "freshdesk" {
+            // Conversations, Paiement: ticket 4 waits 12:05 → 12:10 (300 s), ticket 5 09:30 → 10:00 and 10:30 →
+            // 11:00 (1,800 s each): mean 1,300 s.
+            let group = read_parquet(&out.join("group_all.parquet"));
+            let paiement = row(&group, &[("team", Some("Paiement"))], None, "next_reply_time", "mean");
+            assert_eq!((paiement.value, paiement.n), (1300.0, 3));
         }
     }
     // Presets never overwrite.
