@@ -292,6 +292,19 @@ pub struct Definitions {
     pub history_statuses: Vec<(String, String)>,
     /// Which period a survey answer counts in.
     pub survey_period: SurveyPeriod,
+    /// Which calendar an SLA instance counts on when the history changes a ticket's schedule.
+    pub schedule_rule: ScheduleRule,
+}
+
+/// When a ticket's business schedule changes during an SLA instance (history rows with `field: schedule`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScheduleRule {
+    /// Zendesk's: the schedule in force when the instance is fulfilled (or judged at as-of) counts for all of it.
+    #[default]
+    AtCompletion,
+    /// Each stretch of the instance on the schedule in force during it.
+    PerSchedule,
 }
 
 /// A kind of survey answer and the cut-offs its KPIs, quarantine, follow-up list and benchmarks read.
@@ -378,6 +391,7 @@ impl Default for Definitions {
             clv_relationship_years: None,
             history_statuses: Vec::new(),
             survey_period: SurveyPeriod::Submitted,
+            schedule_rule: ScheduleRule::AtCompletion,
         }
     }
 }

@@ -70,7 +70,24 @@ pub(super) fn definitions_of(spec: crate::spec::DefinitionsSpec, errs: &mut Vec<
             },
         };
     }
-    if let Some(statuses) = spec.history.and_then(|h| h.statuses) {
+    let (statuses, schedule) = match spec.history {
+        Some(h) => (h.statuses, h.schedule),
+        None => (None, None),
+    };
+    if let Some(rule) = schedule {
+        d.schedule_rule = match rule.as_str() {
+            "at_completion" => catalog::ScheduleRule::AtCompletion,
+            "per_schedule" => catalog::ScheduleRule::PerSchedule,
+            other => {
+                errs.push(
+                    Diagnostic::new(format!("unknown schedule rule `{other}`"), rule.at)
+                        .with_help(suggest::help(other, &["at_completion", "per_schedule"])),
+                );
+                catalog::ScheduleRule::AtCompletion
+            },
+        };
+    }
+    if let Some(statuses) = statuses {
         const ZENDESK: [&str; 6] = ["new", "open", "pending", "hold", "solved", "closed"];
         for (from, to) in statuses.value {
             if !ZENDESK.contains(&to.as_str()) {

@@ -321,6 +321,11 @@ pub struct HistorySpec {
     /// Vendor status → new, open, pending, hold, solved or closed (unlisted statuses are taken as written).
     #[serde(default)]
     pub statuses: Option<Located<IndexMap<String, String>>>,
+    /// Which business calendar an SLA instance counts on when history rows with `field: schedule` change a
+    /// ticket's calendar: `at_completion` (default, Zendesk's rule: the schedule in force when the instance is
+    /// fulfilled or judged, for its whole time) or `per_schedule` (each stretch on the schedule then in force).
+    #[serde(default)]
+    pub schedule: Option<Located<String>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -389,3 +389,65 @@ fn a_credit_rule_is_checked_at_its_line() {
     assert!(text.contains("`outputs.replies`"), "{text}");
     assert!(text.contains("a segment by `agent_id`, and this one has none") && text.contains(":7:"), "{text}");
 }
+
+/// A ticket's schedule changes in its history: calendars "early" (08:00–12:00 UTC) and "late" (12:00–20:00 UTC),
+/// Monday 5 January 2026. The ticket opens at 09:00 on early, its schedule moves to late at 11:00, the agent
+/// answers at 14:00; the first-reply target is 3 business hours.
+#[test]
+fn a_schedule_change_counts_at_completion_by_default_or_per_schedule() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("t.csv"),
+        "id,created,replied,via\n1,2026-01-05T09:00:00Z,2026-01-05T14:00:00Z,email\n",
+    )
+    .unwrap();
+    let events = |schedule: &str| format!("ticket,at,field,value\n1,2026-01-05T11:00:00Z,schedule,{schedule}\n");
+    std::fs::write(dir.path().join("e.csv"), events("late")).unwrap();
+    let pipeline = |rule: &str| {
+        format!(
+            "name: schedules\nsources:\n  t: {{ table: tickets, path: t.csv, columns: {{ ticket_id: id, created_at: created, first_response_at: replied, channel: via }} }}\n  \
+             e: {{ table: ticket_events, path: e.csv, columns: {{ ticket_id: ticket, at: at, field: field, value: value }} }}\n\
+             calendars:\n  early: {{ time_zone: UTC, hours: {{ mon-fri: \"08:00-12:00\" }} }}\n  late: {{ time_zone: UTC, hours: {{ mon-fri: \"12:00-20:00\" }} }}\n\
+             business_hours: [{{ channel: email, calendar: early }}]\n{rule}\
+             sla:\n  first_response: [{{ target: 3h, clock: business }}]\n\
+             kpis: [ticket_volume, sla_breaches]\nsegments: {{ all: {{ by: [], grain: all }} }}\noutputs: {{ sla: true }}\nmin_sample: 1\n"
+        )
+    };
+    let run_with = |rule: &str, out: &str| {
+        std::fs::write(dir.path().join("p.yaml"), pipeline(rule)).unwrap();
+        let out = dir.path().join(out);
+        let o = Command::new(env!("CARGO_BIN_EXE_deskpulse"))
+            .args(["run", dir.path().join("p.yaml").to_str().unwrap(), "--out", out.to_str().unwrap()])
+            .args(["--as-of", "2026-02-01"])
+            .output()
+            .unwrap();
+        (o, out)
+    };
+    // Zendesk's rule: the schedule in force at the reply (late) counts for the whole wait: 12:00–14:00, met.
+    let (o, out) = run_with("", "zendesk");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let sla = read_parquet(&out.join("sla/sla.parquet"));
+    assert_eq!(
+        instance(&sla, "1", "first_response", 1),
+        (2.0 * HOUR, false, None, at("2026-01-05T14:00"), "business".into())
+    );
+    // Per schedule: 09:00–11:00 on early, 12:00–14:00 on late: 4 h, the 3 h reached at 13:00.
+    let (o, out) = run_with("definitions: { history: { schedule: per_schedule } }\n", "split");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let sla = read_parquet(&out.join("sla/sla.parquet"));
+    assert_eq!(
+        instance(&sla, "1", "first_response", 1),
+        (4.0 * HOUR, true, at("2026-01-05T13:00"), at("2026-01-05T14:00"), "business".into())
+    );
+    // The rule in force is recorded with the other definitions in the Parquet metadata.
+    let bytes = std::fs::read(out.join("all.parquet")).unwrap();
+    let needle = b"\"schedule_rule\":\"per_schedule\"";
+    assert!(bytes.windows(needle.len()).any(|w| w == needle), "the schedule rule is not in the metadata");
+    // A schedule the pipeline does not declare stops the run, naming the file, the ticket and the calendars.
+    std::fs::write(dir.path().join("e.csv"), events("night shift")).unwrap();
+    let (o, out) = run_with("", "unknown");
+    let text = String::from_utf8_lossy(&o.stderr).to_string() + &String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(3), "{text}");
+    assert!(text.contains("e.csv") && text.contains("`night shift`") && text.contains("early, late"), "{text}");
+    assert!(!out.join("all.csv").exists());
+}

@@ -21,7 +21,8 @@
 use polars::prelude::*;
 
 use crate::calendar::Interval;
-use crate::error::Error;
+use crate::catalog::ScheduleRule;
+use crate::error::{DataError, Error};
 use crate::exec::facts::{business, derive, history};
 use crate::exec::{read, Staged};
 use crate::model::{SlaMetric, Table};
@@ -37,6 +38,8 @@ pub(crate) struct TicketTimes {
     pub calendar: Option<usize>,
     /// Per metric (`SlaMetric::ALL` order): the target in milliseconds and whether it counts business time.
     pub rules: [Option<(i64, bool)>; 7],
+    /// Schedule changes from the history, in time order: from this instant on, this calendar.
+    pub schedules: Vec<(i64, usize)>,
 }
 
 /// A public agent comment or a customer comment, in the order of the log.
@@ -94,6 +97,7 @@ pub(crate) fn ticket_instances(
     comments: &[Comment],
     statuses: &[(i64, Status)],
     calendars: &[Vec<Interval>],
+    rule: ScheduleRule,
     as_of: i64,
 ) -> Vec<Instance> {
     let mut out = Vec::new();
@@ -147,29 +151,22 @@ pub(crate) fn ticket_instances(
             },
         }
         let Some((target_ms, business)) = t.rules[metric as usize] else { continue };
-        let open = match (business, t.calendar) {
-            (true, Some(c)) => Some(calendars[c].as_slice()),
-            _ => None,
-        };
         for (number, (metric, start, end)) in spans.iter().enumerate() {
             // The resolution fulfils what still runs then.
             let fulfilled = end.or(t.resolved.filter(|r| *r >= *start));
             let until = fulfilled.unwrap_or(as_of.max(*start));
-            let (elapsed_ms, breach_at) = match metric {
+            let pieces = match metric {
                 SlaMetric::RequesterWait => {
-                    let pieces =
-                        counting(statuses, *start, until, |s| matches!(s, Status::New | Status::Open | Status::Hold));
-                    counted(pieces, open, target_ms)
+                    counting(statuses, *start, until, |s| matches!(s, Status::New | Status::Open | Status::Hold))
                 },
-                SlaMetric::AgentWork => {
-                    let pieces = counting(statuses, *start, until, |s| matches!(s, Status::New | Status::Open));
-                    counted(pieces, open, target_ms)
-                },
-                SlaMetric::PausableUpdate => {
-                    counted(counting(statuses, *start, until, |s| s != Status::Pending), open, target_ms)
-                },
-                _ => counted(vec![(*start, until)], open, target_ms),
+                SlaMetric::AgentWork => counting(statuses, *start, until, |s| matches!(s, Status::New | Status::Open)),
+                SlaMetric::PausableUpdate => counting(statuses, *start, until, |s| s != Status::Pending),
+                _ => vec![(*start, until)],
             };
+            let clock = Clock { default: t.calendar, schedules: &t.schedules, rule, calendars };
+            let pieces = if business { clock.on_calendars(pieces, until) } else { clock.around(pieces) };
+            let on_business = pieces.iter().any(|(_, _, open)| open.is_some());
+            let (elapsed_ms, breach_at) = counted(pieces, target_ms);
             out.push(Instance {
                 metric: *metric,
                 number: number as u32 + 1,
@@ -179,7 +176,7 @@ pub(crate) fn ticket_instances(
                 breach_at,
                 started: *start,
                 fulfilled,
-                business: open.is_some(),
+                business: on_business,
             });
         }
     }
@@ -208,9 +205,63 @@ fn counting(statuses: &[(i64, Status)], from: i64, until: i64, counts: impl Fn(S
     out
 }
 
-/// The milliseconds counted over `pieces` (sorted, disjoint), within the calendar's `open` intervals when
-/// given, and the instant the count passed `target_ms` if it did.
-fn counted(pieces: Vec<(i64, i64)>, open: Option<&[Interval]>, target_ms: i64) -> (i64, Option<i64>) {
+/// A ticket's business calendars over time: its `business_hours` calendar, then the schedules its history
+/// changes it to.
+struct Clock<'a> {
+    default: Option<usize>,
+    schedules: &'a [(i64, usize)],
+    rule: ScheduleRule,
+    calendars: &'a [Vec<Interval>],
+}
+
+type Piece<'a> = (i64, i64, Option<&'a [Interval]>);
+
+impl<'a> Clock<'a> {
+    /// The calendar in force at `at`: the last schedule change at or before it, else the default.
+    fn at(&self, at: i64) -> Option<usize> {
+        let changed = self.schedules.partition_point(|(when, _)| *when <= at);
+        match changed {
+            0 => self.default,
+            n => Some(self.schedules[n - 1].1),
+        }
+    }
+
+    fn intervals(&self, calendar: Option<usize>) -> Option<&'a [Interval]> {
+        calendar.map(|c| self.calendars[c].as_slice())
+    }
+
+    /// Pieces measured around the clock.
+    fn around(&self, pieces: Vec<(i64, i64)>) -> Vec<Piece<'a>> {
+        pieces.into_iter().map(|(a, b)| (a, b, None)).collect()
+    }
+
+    /// Pieces on the business calendar the rule gives: the one in force at `until` for all of them
+    /// (`AtCompletion`), or each stretch on the one then in force (`PerSchedule`).
+    fn on_calendars(&self, pieces: Vec<(i64, i64)>, until: i64) -> Vec<Piece<'a>> {
+        match self.rule {
+            ScheduleRule::AtCompletion => {
+                let open = self.intervals(self.at(until));
+                pieces.into_iter().map(|(a, b)| (a, b, open)).collect()
+            },
+            ScheduleRule::PerSchedule => {
+                let mut out = Vec::new();
+                for (a, b) in pieces {
+                    let cuts = self.schedules.iter().map(|(when, _)| *when).filter(|when| a < *when && *when < b);
+                    let mut from = a;
+                    for cut in cuts.chain(std::iter::once(b)) {
+                        out.push((from, cut, self.intervals(self.at(from))));
+                        from = cut;
+                    }
+                }
+                out
+            },
+        }
+    }
+}
+
+/// The milliseconds counted over `pieces` (sorted, disjoint), each within its calendar's open intervals when it
+/// has one, and the instant the count passed `target_ms` if it did.
+fn counted(pieces: Vec<Piece<'_>>, target_ms: i64) -> (i64, Option<i64>) {
     let mut total = 0i64;
     let mut breach = None;
     let mut add = |a: i64, b: i64| {
@@ -220,7 +271,7 @@ fn counted(pieces: Vec<(i64, i64)>, open: Option<&[Interval]>, target_ms: i64) -
         }
         total += len;
     };
-    for (a, b) in pieces {
+    for (a, b, open) in pieces {
         match open {
             None => add(a, b),
             Some(intervals) => {
@@ -295,12 +346,19 @@ pub(crate) fn instances(plan: &Plan, staged: &Staged) -> Result<DataFrame, Error
         true => Some(status_changes(plan, staged)?),
         false => None,
     };
-    let times = ticket_times(&tickets, &calendars)?;
+    let mut times = ticket_times(&tickets, &calendars)?;
     let (lo, hi) = span(&times, plan.as_of.as_millisecond());
     let intervals: Vec<Vec<Interval>> = plan.calendars.iter().map(|c| c.intervals(lo, hi)).collect();
     let ids = tickets.column("ticket_id")?.cast(&DataType::String)?;
     let ids = ids.str()?;
     let as_of = plan.as_of.as_millisecond();
+    if let Some((frame, changes)) = schedule_changes(staged, &calendars)? {
+        let mut by = ByTicket::new(&frame)?;
+        for (i, t) in times.iter_mut().enumerate() {
+            t.schedules = by.rows_of(ids.get(i).unwrap_or_default()).map(|r| changes[r]).collect();
+        }
+    }
+    let rule = plan.definitions.schedule_rule;
     let mut comment_rows = comments.as_ref().map(|c| ByTicket::new(&c.0)).transpose()?;
     let mut status_rows = statuses.as_ref().map(|s| ByTicket::new(&s.0)).transpose()?;
     let (mut rows, mut found) = (Vec::new(), Vec::new());
@@ -314,7 +372,7 @@ pub(crate) fn instances(plan: &Plan, staged: &Staged) -> Result<DataFrame, Error
             (Some(by), Some((_, changes))) => by.rows_of(id).map(|r| changes[r]).collect(),
             _ => Vec::new(),
         };
-        for instance in ticket_instances(t, &these, &changes, &intervals, as_of) {
+        for instance in ticket_instances(t, &these, &changes, &intervals, rule, as_of) {
             rows.push(i as IdxSize);
             found.push(instance);
         }
@@ -374,6 +432,7 @@ fn ticket_times(tickets: &DataFrame, calendars: &[&str]) -> PolarsResult<Vec<Tic
                 let (targets, business) = &rules[m];
                 targets[i].map(|t| ((t * 1000.0).round() as i64, business[i].unwrap_or(false)))
             }),
+            schedules: Vec::new(),
         })
         .collect())
 }
@@ -445,6 +504,54 @@ fn status_changes(plan: &Plan, staged: &Staged) -> Result<(DataFrame, Vec<(i64, 
     Ok((frame, changes))
 }
 
+/// Rows sorted by ticket, and each row's instant and calendar.
+type ScheduleChanges = (DataFrame, Vec<(i64, usize)>);
+
+/// History rows that change a ticket's schedule (`field` schedule or schedule_id, any case; the value names
+/// one of the pipeline's calendars), sorted by ticket and instant. `None` without a history or calendars.
+fn schedule_changes(staged: &Staged, calendars: &[&str]) -> Result<Option<ScheduleChanges>, Error> {
+    let Ok(events) = staged.scan(Table::TicketEvents) else { return Ok(None) };
+    if calendars.is_empty() {
+        return Ok(None);
+    }
+    let field = col("field").str().to_lowercase();
+    let order = SortMultipleOptions::default().with_maintain_order(true);
+    let frame = events
+        .filter(field.clone().eq(lit("schedule")).or(field.eq(lit("schedule_id"))).fill_null(lit(false)))
+        .select([
+            col("ticket_id").cast(DataType::String),
+            millis("at").alias("__at"),
+            col("value").str().strip_chars(lit(NULL)).alias("__schedule"),
+            col(read::FILE),
+        ])
+        .filter(col("__at").is_not_null().and(col("__schedule").is_not_null()))
+        .sort(["ticket_id", "__at"], order)
+        .collect_with_engine(Engine::Streaming)?
+        .unwrap_single();
+    if frame.height() == 0 {
+        return Ok(None);
+    }
+    let at = frame.column("__at")?.i64()?;
+    let names = frame.column("__schedule")?.str()?;
+    let mut changes = Vec::with_capacity(frame.height());
+    for (i, (at, name)) in at.iter().zip(names.iter()).enumerate() {
+        let name = name.unwrap_or_default();
+        let Some(calendar) = calendars.iter().position(|c| *c == name) else {
+            let ticket = frame.column("ticket_id")?.str()?.get(i).unwrap_or_default().to_string();
+            let file = frame.column(read::FILE)?.str().ok().and_then(|f| f.get(i)).unwrap_or_default().to_string();
+            return Err(DataError::NotFound {
+                what: format!(
+                    "{file}: ticket {ticket} changes its schedule to `{name}`, which is none of the pipeline's calendars ({}); name the calendars as the history does",
+                    calendars.join(", ")
+                ),
+            }
+            .into());
+        };
+        changes.push((at.unwrap_or_default(), calendar));
+    }
+    Ok(Some((frame, changes)))
+}
+
 /// The instances as rows: the ticket's `ticket_id` and `created_at` (taken at `rows`), then the instance.
 fn instances_frame(tickets: &DataFrame, rows: Vec<IdxSize>, found: Vec<Instance>) -> Result<DataFrame, Error> {
     let idx = IdxCa::from_vec("idx".into(), rows);
@@ -511,7 +618,7 @@ mod tests {
             Comment::Customer(11 * H + 20 * M),
             Comment::Agent(11 * H + 40 * M),
         ];
-        let found = ticket_instances(&t, &c, &[], &[], 100 * H);
+        let found = ticket_instances(&t, &c, &[], &[], ScheduleRule::AtCompletion, 100 * H);
         assert_eq!(
             of(&found, SlaMetric::NextReply),
             vec![
@@ -528,7 +635,7 @@ mod tests {
         let t = with(ticket(9 * H, None, Some(10 * H)), SlaMetric::NextReply, 30 * M);
         let t = with(t, SlaMetric::FirstResponse, 30 * M);
         let c = [Comment::Agent(9 * H), Comment::Customer(9 * H + 10 * M), Comment::Agent(10 * H)];
-        let found = ticket_instances(&t, &c, &[], &[], 100 * H);
+        let found = ticket_instances(&t, &c, &[], &[], ScheduleRule::AtCompletion, 100 * H);
         // The first reply is the 10:00 comment (an hour, breached at 09:30); no next reply started.
         assert_eq!(of(&found, SlaMetric::FirstResponse), vec![(9 * H, H, Some(9 * H + 30 * M), Some(10 * H))]);
         assert!(of(&found, SlaMetric::NextReply).is_empty());
@@ -540,17 +647,17 @@ mod tests {
         // Unresolved: the 11:00 wait runs; at 11:20 it is within its 30 min, at 12:00 breached at 11:30.
         let t = with(ticket(9 * H, None, Some(10 * H)), SlaMetric::NextReply, 30 * M);
         assert_eq!(
-            of(&ticket_instances(&t, &c, &[], &[], 11 * H + 20 * M), SlaMetric::NextReply),
+            of(&ticket_instances(&t, &c, &[], &[], ScheduleRule::AtCompletion, 11 * H + 20 * M), SlaMetric::NextReply),
             vec![(11 * H, 20 * M, None, None)]
         );
         assert_eq!(
-            of(&ticket_instances(&t, &c, &[], &[], 12 * H), SlaMetric::NextReply),
+            of(&ticket_instances(&t, &c, &[], &[], ScheduleRule::AtCompletion, 12 * H), SlaMetric::NextReply),
             vec![(11 * H, H, Some(11 * H + 30 * M), None)]
         );
         // Solved at 11:10: the wait is fulfilled then, 10 minutes.
         let solved = with(ticket(9 * H, Some(11 * H + 10 * M), Some(10 * H)), SlaMetric::NextReply, 30 * M);
         assert_eq!(
-            of(&ticket_instances(&solved, &c, &[], &[], 100 * H), SlaMetric::NextReply),
+            of(&ticket_instances(&solved, &c, &[], &[], ScheduleRule::AtCompletion, 100 * H), SlaMetric::NextReply),
             vec![(11 * H, 10 * M, None, Some(11 * H + 10 * M))]
         );
     }
@@ -562,7 +669,7 @@ mod tests {
         let t = with(t, SlaMetric::PeriodicUpdate, 3 * H);
         let c = [Comment::Customer(9 * H), Comment::Agent(10 * H), Comment::Agent(14 * H)];
         let s = [(9 * H, Status::New), (10 * H, Status::Open), (11 * H, Status::Pending), (13 * H, Status::Open)];
-        let found = ticket_instances(&t, &c, &s, &[], 100 * H);
+        let found = ticket_instances(&t, &c, &s, &[], ScheduleRule::AtCompletion, 100 * H);
         // 10:00-14:00 less 2 h pending = 2 h, met; then 14:00 to the solve at 15:00.
         assert_eq!(
             of(&found, SlaMetric::PausableUpdate),
@@ -587,10 +694,31 @@ mod tests {
         ];
         let t = with(ticket(9 * H, Some(15 * H), None), SlaMetric::RequesterWait, 3 * H + 30 * M);
         let t = with(t, SlaMetric::AgentWork, 3 * H);
-        let found = ticket_instances(&t, &[], &s, &[], 100 * H);
+        let found = ticket_instances(&t, &[], &s, &[], ScheduleRule::AtCompletion, 100 * H);
         // The 3.5 h of requester wait are reached at 14:30 (3 h counted by 13:00).
         assert_eq!(of(&found, SlaMetric::RequesterWait), vec![(9 * H, 4 * H, Some(14 * H + 30 * M), Some(15 * H))]);
         assert_eq!(of(&found, SlaMetric::AgentWork), vec![(9 * H, 3 * H, None, Some(15 * H))]);
+    }
+
+    #[test]
+    fn a_schedule_change_counts_by_the_rule_chosen() {
+        // Two calendars in UTC, Monday 5 January 2026: "early" 08:00-12:00, "late" 12:00-20:00. The ticket opens
+        // at 09:00 on early, moves to late at 11:00, and is answered at 14:00; a 3 h business target.
+        let day = |h: i64| {
+            jiff::civil::date(2026, 1, 5).to_zoned(jiff::tz::TimeZone::UTC).unwrap().timestamp().as_millisecond()
+                + h * H
+        };
+        let one = |from: i64, to: i64| vec![Interval { start_ms: day(from), end_ms: day(to), before_ms: 0 }];
+        let calendars = [one(8, 12), one(12, 20)];
+        let mut t = ticket(day(9), None, Some(day(14)));
+        t.calendar = Some(0);
+        t.schedules = vec![(day(11), 1)];
+        t.rules[SlaMetric::FirstResponse as usize] = Some((3 * H, true));
+        let at = |rule| of(&ticket_instances(&t, &[], &[], &calendars, rule, day(48)), SlaMetric::FirstResponse);
+        // Zendesk's rule: the schedule at the reply (late) for the whole wait: 12:00-14:00, 2 h, met.
+        assert_eq!(at(ScheduleRule::AtCompletion), vec![(day(9), 2 * H, None, Some(day(14)))]);
+        // Per schedule: 09:00-11:00 on early (2 h), then 12:00-14:00 on late (2 h): 4 h, the 3 h reached at 13:00.
+        assert_eq!(at(ScheduleRule::PerSchedule), vec![(day(9), 4 * H, Some(day(13)), Some(day(14)))]);
     }
 
     #[test]
@@ -615,7 +743,8 @@ mod tests {
         let mut t = ticket(ms("2026-01-09T16:00:00Z"), None, Some(ms("2026-01-12T10:00:00Z")));
         t.calendar = Some(0);
         t.rules[SlaMetric::FirstResponse as usize] = Some((90 * M, true));
-        let found = ticket_instances(&t, &[], &[], &[intervals], ms("2026-02-01T00:00:00Z"));
+        let found =
+            ticket_instances(&t, &[], &[], &[intervals], ScheduleRule::AtCompletion, ms("2026-02-01T00:00:00Z"));
         assert_eq!(
             of(&found, SlaMetric::FirstResponse),
             vec![(
