@@ -451,3 +451,48 @@ fn a_schedule_change_counts_at_completion_by_default_or_per_schedule() {
     assert!(text.contains("e.csv") && text.contains("`night shift`") && text.contains("early, late"), "{text}");
     assert!(!out.join("all.csv").exists());
 }
+
+/// Ids read as whole numbers sort 9 before 10, their text "10" before "9": tickets, comments and history are
+/// walked in one order all the same.
+#[test]
+fn whole_number_ids_find_their_comments() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("t.csv"), "id,created\n9.0,2026-01-05T09:00:00Z\n10.0,2026-01-05T09:00:00Z\n")
+        .unwrap();
+    let messages = "ticket,at,role\n9,2026-01-05T09:00:00Z,customer\n9,2026-01-05T09:10:00Z,agent\n9,2026-01-05T09:20:00Z,customer\n\
+                    9,2026-01-05T09:50:00Z,agent\n10,2026-01-05T09:00:00Z,customer\n10,2026-01-05T10:00:00Z,agent\n";
+    std::fs::write(dir.path().join("m.csv"), messages).unwrap();
+    let yaml = "name: ids\nsources:\n  t: { table: tickets, path: t.csv, columns: { ticket_id: { column: id, integer: true }, created_at: created } }\n  \
+                m: { table: messages, path: m.csv, columns: { ticket_id: { column: ticket, integer: true }, created_at: at, author_role: role } }\n\
+                sla: { first_response: [{ target: 30m }], next_reply: [{ target: 20m }] }\n\
+                kpis: [ticket_volume, next_reply_sla_attainment]\nsegments: { all: { by: [], grain: all } }\noutputs: { sla: true }\nmin_sample: 1\n";
+    std::fs::write(dir.path().join("p.yaml"), yaml).unwrap();
+    let out = dir.path().join("out");
+    let o = Command::new(env!("CARGO_BIN_EXE_deskpulse"))
+        .args([
+            "run",
+            dir.path().join("p.yaml").to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--as-of",
+            "2026-02-01",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let sla = read_parquet(&out.join("sla/sla.parquet"));
+    // Ticket 9: first reply 10 min (met), next reply 09:20 → 09:50, 30 min past 20 (breached 09:40).
+    assert_eq!(
+        instance(&sla, "9", "first_response", 1),
+        (600.0, false, None, at("2026-01-05T09:10"), "calendar".into())
+    );
+    assert_eq!(
+        instance(&sla, "9", "next_reply", 1),
+        (1800.0, true, at("2026-01-05T09:40"), at("2026-01-05T09:50"), "calendar".into())
+    );
+    // Ticket 10: first reply an hour, breached at 09:30.
+    assert_eq!(
+        instance(&sla, "10", "first_response", 1),
+        (3600.0, true, at("2026-01-05T09:30"), at("2026-01-05T10:00"), "calendar".into())
+    );
+}

@@ -19,11 +19,13 @@
 //! the instant the counted time reached the target.
 
 use polars::prelude::*;
+use rayon::prelude::*;
 
 use crate::calendar::Interval;
 use crate::catalog::ScheduleRule;
 use crate::error::{DataError, Error};
 use crate::exec::facts::{business, derive, history};
+use crate::exec::record::timing::traced;
 use crate::exec::{read, Staged};
 use crate::model::{SlaMetric, Table};
 use crate::plan::Plan;
@@ -296,6 +298,9 @@ pub(crate) fn needed(plan: &Plan) -> bool {
             || plan.segments.iter().any(|s| s.kpis.iter().any(|k| plan.kpis[*k].table == Table::SlaInstances)))
 }
 
+/// The ticket id as text: tickets, comments and history rows are sorted and walked by it.
+const KEY: &str = "__key";
+
 const MS: DataType = DataType::Datetime(TimeUnit::Milliseconds, None);
 
 fn millis(c: &str) -> Expr {
@@ -332,14 +337,15 @@ pub(crate) fn instances(plan: &Plan, staged: &Staged) -> Result<DataFrame, Error
             .map_err(|d| crate::exec::normalise::plan_error(plan, d))?;
         tickets = tickets.filter(keep.fill_null(lit(false)));
     }
-    let tickets = tickets
-        .select(columns)
-        .sort(["ticket_id"], SortMultipleOptions::default())
-        .collect_with_engine(Engine::Streaming)?
-        .unwrap_single();
+    // Sorted by the id as text, the order the comments and history are walked in (ids may be whole numbers).
+    columns.push(col("ticket_id").cast(DataType::String).alias(KEY));
+    let tickets = traced("SLA: tickets", || {
+        tickets.select(columns).sort([KEY], SortMultipleOptions::default()).collect_with_engine(Engine::Streaming)
+    })?
+    .unwrap_single();
     let declared = plan.sla.declared();
     let comments = match declared.iter().any(|m| m.needs_messages()) {
-        true => Some(comments(plan, staged)?),
+        true => Some(traced("SLA: comments", || comments(plan, staged))?),
         false => None,
     };
     let statuses = match declared.iter().any(|m| m.needs_history()) {
@@ -349,60 +355,74 @@ pub(crate) fn instances(plan: &Plan, staged: &Staged) -> Result<DataFrame, Error
     let mut times = ticket_times(&tickets, &calendars)?;
     let (lo, hi) = span(&times, plan.as_of.as_millisecond());
     let intervals: Vec<Vec<Interval>> = plan.calendars.iter().map(|c| c.intervals(lo, hi)).collect();
-    let ids = tickets.column("ticket_id")?.cast(&DataType::String)?;
-    let ids = ids.str()?;
+    let ids = keys(&tickets)?;
     let as_of = plan.as_of.as_millisecond();
     if let Some((frame, changes)) = schedule_changes(staged, &calendars)? {
-        let mut by = ByTicket::new(&frame)?;
-        for (i, t) in times.iter_mut().enumerate() {
-            t.schedules = by.rows_of(ids.get(i).unwrap_or_default()).map(|r| changes[r]).collect();
+        let of = keys(&frame)?;
+        let mut next = 0;
+        for (id, t) in ids.iter().zip(times.iter_mut()) {
+            t.schedules = rows_of(&of, &mut next, id).map(|r| changes[r]).collect();
         }
     }
     let rule = plan.definitions.schedule_rule;
-    let mut comment_rows = comments.as_ref().map(|c| ByTicket::new(&c.0)).transpose()?;
-    let mut status_rows = statuses.as_ref().map(|s| ByTicket::new(&s.0)).transpose()?;
-    let (mut rows, mut found) = (Vec::new(), Vec::new());
-    for (i, t) in times.iter().enumerate() {
-        let id = ids.get(i).unwrap_or_default();
-        let these: Vec<Comment> = match (&mut comment_rows, &comments) {
-            (Some(by), Some((_, kinds))) => by.rows_of(id).map(|r| kinds[r]).collect(),
-            _ => Vec::new(),
-        };
-        let changes: Vec<(i64, Status)> = match (&mut status_rows, &statuses) {
-            (Some(by), Some((_, changes))) => by.rows_of(id).map(|r| changes[r]).collect(),
-            _ => Vec::new(),
-        };
-        for instance in ticket_instances(t, &these, &changes, &intervals, rule, as_of) {
-            rows.push(i as IdxSize);
-            found.push(instance);
-        }
+    let comment_ids = comments.as_ref().map(|(frame, _)| keys(frame)).transpose()?.unwrap_or_default();
+    let status_ids = statuses.as_ref().map(|(frame, _)| keys(frame)).transpose()?.unwrap_or_default();
+    let kinds = comments.as_ref().map(|(_, kinds)| kinds.as_slice()).unwrap_or_default();
+    let changes = statuses.as_ref().map(|(_, changes)| changes.as_slice()).unwrap_or_default();
+    // Tickets walked in chunks on every core: each chunk finds where its comments and history start.
+    let chunk = ids.len().div_ceil(rayon::current_num_threads() * 8).max(1);
+    let walk = std::time::Instant::now();
+    let parts: Vec<(Vec<IdxSize>, Vec<Instance>)> = (0..ids.len())
+        .step_by(chunk)
+        .collect::<Vec<_>>()
+        .into_par_iter()
+        .map(|from| {
+            let to = (from + chunk).min(ids.len());
+            let (mut next_comment, mut next_status) = match ids.get(from) {
+                Some(first) => (comment_ids.partition_point(|c| c < first), status_ids.partition_point(|c| c < first)),
+                None => (0, 0),
+            };
+            let (mut rows, mut found) = (Vec::new(), Vec::new());
+            for i in from..to {
+                let these: Vec<Comment> = rows_of(&comment_ids, &mut next_comment, ids[i]).map(|r| kinds[r]).collect();
+                let history: Vec<(i64, Status)> =
+                    rows_of(&status_ids, &mut next_status, ids[i]).map(|r| changes[r]).collect();
+                for instance in ticket_instances(&times[i], &these, &history, &intervals, rule, as_of) {
+                    rows.push(i as IdxSize);
+                    found.push(instance);
+                }
+            }
+            (rows, found)
+        })
+        .collect();
+    let (rows, found): (Vec<IdxSize>, Vec<Instance>) =
+        parts.into_iter().fold((Vec::new(), Vec::new()), |(mut rows, mut found), (r, f)| {
+            rows.extend(r);
+            found.extend(f);
+            (rows, found)
+        });
+    if std::env::var_os("DESKPULSE_TRACE").is_some() {
+        eprintln!("    step {:.2} s: SLA: walk", walk.elapsed().as_secs_f64());
     }
-    instances_frame(&tickets, rows, found)
+    traced("SLA: frame", || instances_frame(&tickets, rows, found))
 }
 
-/// Rows of a frame sorted by `ticket_id`, walked ticket by ticket in the same order as the sorted tickets.
-struct ByTicket<'a> {
-    ids: &'a StringChunked,
-    next: usize,
+/// The text ids (`KEY`) of a frame sorted by them.
+fn keys(frame: &DataFrame) -> PolarsResult<Vec<&str>> {
+    Ok(frame.column(KEY)?.str()?.iter().map(Option::unwrap_or_default).collect())
 }
 
-impl<'a> ByTicket<'a> {
-    fn new(frame: &'a DataFrame) -> PolarsResult<ByTicket<'a>> {
-        Ok(ByTicket { ids: frame.column("ticket_id")?.str()?, next: 0 })
+/// The rows of ticket `id` in `ids` (sorted) from `next` on, which moves past them; ids are asked for in
+/// ascending order, and rows of ids not asked for are skipped (a filter may leave a ticket out).
+fn rows_of(ids: &[&str], next: &mut usize, id: &str) -> std::ops::Range<usize> {
+    while *next < ids.len() && ids[*next] < id {
+        *next += 1;
     }
-
-    /// The rows of ticket `id`; ids are visited in ascending order, and rows of tickets not asked for are
-    /// skipped (orphans are quarantined before, but a filter may leave a ticket out).
-    fn rows_of(&mut self, id: &str) -> std::ops::Range<usize> {
-        while self.next < self.ids.len() && self.ids.get(self.next).unwrap_or_default() < id {
-            self.next += 1;
-        }
-        let start = self.next;
-        while self.next < self.ids.len() && self.ids.get(self.next).unwrap_or_default() == id {
-            self.next += 1;
-        }
-        start..self.next
+    let start = *next;
+    while *next < ids.len() && ids[*next] == id {
+        *next += 1;
     }
+    start..*next
 }
 
 fn ticket_times(tickets: &DataFrame, calendars: &[&str]) -> PolarsResult<Vec<TicketTimes>> {
@@ -461,14 +481,14 @@ fn comments(plan: &Plan, staged: &Staged) -> Result<(DataFrame, Vec<Comment>), E
         .scan(Table::Messages)?
         .filter(agent.clone().or(customer))
         .select([
-            col("ticket_id").cast(DataType::String),
+            col("ticket_id").cast(DataType::String).alias(KEY),
             millis("created_at").alias("__at"),
             agent.alias("__agent"),
             col(read::FILE),
             col(read::ROW),
         ])
         .filter(col("__at").is_not_null())
-        .sort(["ticket_id", "__at", read::FILE, read::ROW], SortMultipleOptions::default())
+        .sort([KEY, "__at", read::FILE, read::ROW], SortMultipleOptions::default())
         .collect_with_engine(Engine::Streaming)?
         .unwrap_single();
     let at = frame.column("__at")?.i64()?;
@@ -489,9 +509,9 @@ fn comments(plan: &Plan, staged: &Staged) -> Result<(DataFrame, Vec<Comment>), E
 fn status_changes(plan: &Plan, staged: &Staged) -> Result<(DataFrame, Vec<(i64, Status)>), Error> {
     let order = SortMultipleOptions::default().with_maintain_order(true);
     let frame = history::status_changes(plan, staged.scan(Table::TicketEvents)?)
-        .select([col("ticket_id").cast(DataType::String), millis("at").alias("__at"), col("__status")])
+        .select([col("ticket_id").cast(DataType::String).alias(KEY), millis("at").alias("__at"), col("__status")])
         .filter(col("__at").is_not_null())
-        .sort(["ticket_id", "__at"], order)
+        .sort([KEY, "__at"], order)
         .collect_with_engine(Engine::Streaming)?
         .unwrap_single();
     let at = frame.column("__at")?.i64()?;
@@ -519,13 +539,13 @@ fn schedule_changes(staged: &Staged, calendars: &[&str]) -> Result<Option<Schedu
     let frame = events
         .filter(field.clone().eq(lit("schedule")).or(field.eq(lit("schedule_id"))).fill_null(lit(false)))
         .select([
-            col("ticket_id").cast(DataType::String),
+            col("ticket_id").cast(DataType::String).alias(KEY),
             millis("at").alias("__at"),
             col("value").str().strip_chars(lit(NULL)).alias("__schedule"),
             col(read::FILE),
         ])
         .filter(col("__at").is_not_null().and(col("__schedule").is_not_null()))
-        .sort(["ticket_id", "__at"], order)
+        .sort([KEY, "__at"], order)
         .collect_with_engine(Engine::Streaming)?
         .unwrap_single();
     if frame.height() == 0 {
@@ -537,7 +557,7 @@ fn schedule_changes(staged: &Staged, calendars: &[&str]) -> Result<Option<Schedu
     for (i, (at, name)) in at.iter().zip(names.iter()).enumerate() {
         let name = name.unwrap_or_default();
         let Some(calendar) = calendars.iter().position(|c| *c == name) else {
-            let ticket = frame.column("ticket_id")?.str()?.get(i).unwrap_or_default().to_string();
+            let ticket = frame.column(KEY)?.str()?.get(i).unwrap_or_default().to_string();
             let file = frame.column(read::FILE)?.str().ok().and_then(|f| f.get(i)).unwrap_or_default().to_string();
             return Err(DataError::NotFound {
                 what: format!(
