@@ -6,7 +6,7 @@
 #   messages arrive, a night that brings one new day of tickets with their messages (new files) and
 #   re-exports December, and a `--full` run on the same files beside it.
 # Prints wall time and peak RSS of each, and checks that the incremental outputs equal the full run's.
-# Usage: benches/nightly.sh [TICKETS] [YEARS] [LAYOUT]   (default 1000000, 3 and single; the issue's figure is
+# Usage: [SLA=1] benches/nightly.sh [TICKETS] [YEARS] [LAYOUT]   (default 1000000, 3 and single; the issue's figure is
 # 10000000; LAYOUT hive writes one folder per period, so a night rewrites only the periods it recomputes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,6 +46,11 @@ if [ ! -f "$dump/pipeline-full.yaml" ]; then
   mv "$dump/zendesk/monthly-$LAST-12.csv" "$dump/zendesk/messages-monthly-$LAST-12.csv" "$dump/held/"
 fi
 sed "s/^outputs:/outputs:\n  layout: $LAYOUT/" "$dump/pipeline-full.yaml" > "$dump/pipeline-$LAYOUT.yaml"
+# SLA=1: with every SLA metric the message log gives and their KPIs (benches/with_sla.awk).
+if [ "${SLA:-0}" = 1 ]; then
+  awk -f benches/with_sla.awk "$dump/pipeline-$LAYOUT.yaml" > "$dump/pipeline-$LAYOUT-sla.yaml"
+  mv "$dump/pipeline-$LAYOUT-sla.yaml" "$dump/pipeline-$LAYOUT.yaml"
+fi
 rm -f "$dump/zendesk/"*"-$LAST-12"*.csv
 out=$BENCH_DIR/nightly-out; full=$BENCH_DIR/nightly-full
 rm -rf "$out" "$full"

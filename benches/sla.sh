@@ -25,14 +25,7 @@ dump=$BENCH_DIR/tickets-$N
 [ -f "$dump/pipeline.yaml" ] || "$BIN" generate --tickets "$N" --seed 1 --out "$dump" >/dev/null
 asof=$(sed -n 's/.*window: { from: [^,]*, to: \([0-9-]*\) }.*/\1/p' "$dump/pipeline.yaml")
 # The generated pipeline with every SLA metric a message log gives, their KPIs, and the SLA and reply tables.
-awk '
-  /^sla:/ { print; print "  next_reply:\n    - { channel: chat, target: 2m }\n    - { priority: urgent, target: 1h }\n    - { target: 8h }";
-            print "  periodic_update:\n    - { target: 1d }"; next }
-  /^kpis:/ { print; print "  - next_reply_sla_attainment\n  - periodic_update_sla_attainment\n  - sla_breaches"; next }
-  /^outputs:/ { print "outputs:\n  sla: true\n  replies: true"; skip = 1; next }
-  skip && /^[^ ]/ { skip = 0 }
-  skip && /^  (sla|replies|tickets):/ { next }
-  { print }' "$dump/pipeline.yaml" > "$dump/pipeline-sla.yaml"
+awk -v tables=1 -f benches/with_sla.awk "$dump/pipeline.yaml" > "$dump/pipeline-sla.yaml"
 grep -q "^outputs:" "$dump/pipeline-sla.yaml" || printf 'outputs:\n  sla: true\n  replies: true\n' >> "$dump/pipeline-sla.yaml"
 "$BIN" validate "$dump/pipeline-sla.yaml" --no-data >/dev/null
 echo "== $N tickets: the whole catalog with the message log, as of $asof"

@@ -364,6 +364,7 @@ pub const DERIVED: &[(Table, &str)] = &[
     (Table::Tickets, "reassignments"),
     (Table::Tickets, "first_assignment_to_resolution_seconds"),
     (Table::Tickets, "last_assignment_to_resolution_seconds"),
+    (Table::Tickets, "unassigned_seconds"),
 ];
 
 /// The type of a derived column: flags are booleans, the rest seconds.

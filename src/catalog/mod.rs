@@ -1620,6 +1620,34 @@ pub fn markdown(docs: &[KpiDoc]) -> String {
             md.push_str(&format!("  - `{f}`\n"));
         }
     }
+    md.push_str(&derived_columns_markdown());
+    md
+}
+
+/// The columns the per-instance SLA KPIs read (`sla_instances`, written as `DIR/sla`) and the ticket columns
+/// derived from the message log and the history, with what each holds.
+fn derived_columns_markdown() -> String {
+    let mut md = String::from(
+        "\n## Columns of the SLA instances\n\nThe per-instance SLA KPIs count rows of `sla_instances`, one per \
+         ticket, SLA metric and instance (`outputs.sla` writes them as `DIR/sla`, where `sla_instance` is \
+         `instance`); see docs/pipeline-format.md for when each metric's instances start and end.\n\n\
+         | column | type | meaning |\n|---|---|---|\n",
+    );
+    for c in Table::SlaInstances.columns() {
+        md.push_str(&format!("| `{}` | {} | {} |\n", c.name, c.ty.name(), c.doc));
+    }
+    md.push_str(
+        "\n## Ticket columns from the log and the history\n\n| column | meaning |\n|---|---|\n\
+         | `agent_replies` | public agent comments after the opening (an agent's opening comment is not a reply) |\n\
+         | `responder` | the author of the first public agent reply after the opening |\n\
+         | `solver` | the assignee when the ticket was solved: the history's last assignee change up to `resolved_at`, else `agent_id`; empty while unresolved |\n\
+         | `agent_work_seconds` | time in new and open before the last solve |\n\
+         | `assignee_stations`, `group_stations` | distinct assignees and groups the history gives the ticket |\n\
+         | `reassignments` | changes from one assignee to another (the first assignment is not one) |\n\
+         | `first_assignment_to_resolution_seconds` | from the first change to an assignee to `resolved_at` |\n\
+         | `last_assignment_to_resolution_seconds` | from the last change to a new assignee to `resolved_at` |\n\
+         | `unassigned_seconds` | time without an assignee up to `resolved_at`: from the opening to the first assignee change, and after a change that empties it |\n",
+    );
     md
 }
 

@@ -279,6 +279,8 @@ fn every_sla_metric_with_its_breach_instant_worked_out_by_hand() {
     );
     assert_eq!(floats("last_assignment_to_resolution_seconds"), [Some(3.0 * HOUR), None, Some(50.0 * 60.0)]);
     assert_eq!(floats("agent_work_seconds"), [Some(68.0 * HOUR), None, Some(HOUR)]);
+    // Unassigned from the opening to the first assignment: T1 16:00 → 16:05, T3 08:00 → 08:10.
+    assert_eq!(floats("unassigned_seconds"), [Some(300.0), None, Some(600.0)]);
     let texts = |c: &str| -> Vec<Option<String>> {
         tickets.column(c).unwrap().str().unwrap().iter().map(|v| v.map(str::to_string)).collect()
     };
@@ -495,4 +497,54 @@ fn whole_number_ids_find_their_comments() {
         instance(&sla, "10", "first_response", 1),
         (3600.0, true, at("2026-01-05T09:30"), at("2026-01-05T10:00"), "calendar".into())
     );
+}
+
+/// A night that brings January's tickets walks only the tickets of the parts its touched periods read, and
+/// gives what a full run gives (without `outputs.sla`, which lists every instance).
+#[test]
+fn a_night_walks_only_the_touched_tickets_and_equals_a_full_run() {
+    let dir = tempfile::tempdir().unwrap();
+    written(dir.path());
+    let monthly = PIPELINE
+        .replace("grain: all", "grain: month")
+        .replace(
+            "  all: { by: [], grain: month }",
+            "  all: { by: [], grain: month }\n  monthly: { by: [channel], grain: month }",
+        )
+        .replace("outputs: { sla: true, tickets: true, replies: true }", "outputs: { tickets: true }")
+        .replace("path: tickets.csv", "path: tickets*.csv");
+    std::fs::write(dir.path().join("p.yaml"), monthly).unwrap();
+    let out = dir.path().join("out");
+    run(dir.path(), &out, &[]);
+    // January: an email ticket answered in 3 business hours (Paris: 09:00 → 12:00 CET), a next reply missed.
+    std::fs::write(
+        dir.path().join("tickets-jan.csv"),
+        "id,created,solved,status,priority,via,group,agent\n4,2026-01-07T08:00:00Z,2026-01-07T16:00:00Z,solved,high,email,g1,a1\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("messages-jan.csv"),
+        "ticket,at,role,public,author\n4,2026-01-07T08:00:00Z,customer,true,c4\n4,2026-01-07T11:00:00Z,agent,true,ann\n\
+         4,2026-01-07T11:30:00Z,customer,true,c4\n4,2026-01-07T15:00:00Z,agent,true,ann\n",
+    )
+    .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_deskpulse"))
+        .args(["run", dir.path().join("p.yaml").to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .args(["--as-of", "2026-04-01T00:00:00Z"])
+        .env("DESKPULSE_TRACE", "1")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{text}");
+    // Only January's ticket is walked: the parts the touched month reads hold it alone.
+    assert!(text.contains("SLA: walk of 1 tickets"), "{text}");
+    let full = dir.path().join("full");
+    run(dir.path(), &full, &["--full"]);
+    assert_same_tables(&full, &out, 3);
+    let monthly = read_parquet(&out.join("monthly.parquet"));
+    let jan = [("channel", Some("email"))];
+    // Ticket 4's next reply 11:30 → 15:00 is 3.5 h against 2 h: 0 of 1; its first reply 3 business hours > 90 min.
+    let next = row(&monthly, &jan, Some("2026-01-01"), "next_reply_sla_attainment", "value");
+    assert_eq!((next.value, next.denominator), (0.0, Some(1.0)));
+    assert_eq!(row(&monthly, &jan, Some("2026-01-01"), "sla_attainment", "value").value, 0.0);
 }

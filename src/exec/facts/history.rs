@@ -155,12 +155,13 @@ pub fn reopens(plan: &Plan, events: LazyFrame) -> LazyFrame {
 }
 
 /// The per-ticket assignment measures (Zendesk's ticket metrics), as derived ticket columns.
-pub const ASSIGNMENT_MEASURES: [&str; 5] = [
+pub const ASSIGNMENT_MEASURES: [&str; 6] = [
     "assignee_stations",
     "group_stations",
     "reassignments",
     "first_assignment_to_resolution_seconds",
     "last_assignment_to_resolution_seconds",
+    "unassigned_seconds",
 ];
 
 /// History fields (case-insensitive) whose changes set the ticket's assignee, and its group.
@@ -171,8 +172,9 @@ pub const GROUP_FIELDS: [&str; 4] = ["group", "group_id", "team", "team_id"];
 /// empty value unassigns). Assignee and group stations: the distinct assignees and groups a ticket had;
 /// reassignments: changes from one assignee to another (the first assignment is not one); first and last
 /// assignment to resolution: seconds from the first change to an assignee, and from the last change to a
-/// new assignee, to the ticket's `resolved_at` (null while unresolved). Tickets with no such change have
-/// no measures.
+/// new assignee, to the ticket's `resolved_at` (null while unresolved); unassigned: the seconds up to
+/// `resolved_at` without an assignee (from the opening to the first change, and after a change that empties
+/// it). Tickets with no such change have no measures.
 pub fn assignments(events: LazyFrame, tickets: LazyFrame) -> LazyFrame {
     let order = SortMultipleOptions::default().with_maintain_order(true);
     let field = col("field").str().to_lowercase();
@@ -182,16 +184,36 @@ pub fn assignments(events: LazyFrame, tickets: LazyFrame) -> LazyFrame {
     let value = when(value.clone().eq(lit(""))).then(lit(NULL).cast(DataType::String)).otherwise(value);
     let prev = col("__prev");
     let changed = col("__value").is_not_null().and(prev.clone().is_null().or(col("__value").neq(prev.clone())));
+    let window = |e: Expr| e.over([col("ticket_id")]).expect("window over a column");
+    let ms = |c: &str| col(c).cast(DataType::Int64);
+    let times = tickets.clone().select([col("ticket_id"), col("created_at"), col("resolved_at")]);
+    // Unassigned: from the opening to the first change, and while a change left it empty, up to the resolution.
+    let end = ms("__next").fill_null(ms("resolved_at"));
+    let end = when(end.clone().lt(ms("resolved_at"))).then(end).otherwise(ms("resolved_at"));
+    let empty_piece =
+        when(col("__value").is_null().and(end.clone().gt(ms("at")))).then(end - ms("at")).otherwise(lit(0i64));
     let assignees = events
         .clone()
         .filter(in_list(&ASSIGNEE_FIELDS).fill_null(lit(false)))
         .select([col("ticket_id"), col("at"), value.clone().alias("__value")])
         .sort(["ticket_id", "at"], order)
-        .with_column(
-            col("__value").shift(lit(1)).over([col("ticket_id")]).expect("window over a column").alias("__prev"),
-        )
+        .with_columns([
+            window(col("__value").shift(lit(1))).alias("__prev"),
+            window(col("at").shift(lit(-1))).alias("__next"),
+        ])
+        .inner_join(times, col("ticket_id"), col("ticket_id"))
         .group_by([col("ticket_id")])
         .agg([
+            when(col("resolved_at").first().is_null())
+                .then(lit(NULL).cast(DataType::Float64))
+                .otherwise(
+                    (empty_piece.sum()
+                        + (ms("at").min().clip_max(ms("resolved_at").first()) - ms("created_at").first())
+                            .clip_min(lit(0i64)))
+                    .cast(DataType::Float64)
+                        / lit(1000.0),
+                )
+                .alias("unassigned_seconds"),
             col("__value").drop_nulls().n_unique().cast(DataType::Int64).alias("assignee_stations"),
             col("__value")
                 .is_not_null()
@@ -225,6 +247,7 @@ pub fn assignments(events: LazyFrame, tickets: LazyFrame) -> LazyFrame {
             col("reassignments").fill_null(lit(0i64)),
             to_resolution("__first_assigned").alias("first_assignment_to_resolution_seconds"),
             to_resolution("__last_assigned").alias("last_assignment_to_resolution_seconds"),
+            col("unassigned_seconds"),
         ])
 }
 

@@ -328,7 +328,17 @@ pub(crate) fn instances(plan: &Plan, staged: &Staged) -> Result<DataFrame, Error
         columns.push(crate::exec::aggregate::rows::sla_target(rules).alias(format!("__target_{}", metric.name())));
         columns.push(crate::exec::aggregate::rows::sla_business(rules).alias(format!("__business_{}", metric.name())));
     }
-    let mut tickets = staged.scan(Table::Tickets)?;
+    // A night whose KPIs read the instances (and no table for people lists them all) walks only the tickets
+    // of the store parts its touched periods read, as the facts stage derives them (`facts::night`).
+    // Segments a night computes whole (no period of their own to merge) read every instance.
+    let readers = || plan.segments.iter().filter(|s| s.kpis.iter().any(|k| plan.kpis[*k].table == Table::SlaInstances));
+    let partial = !staged.only.is_empty() && readers().all(|s| staged.only.contains_key(&s.name));
+    let night = (partial && !plan.sla_table && !plan.replies_table).then(|| touched(plan, staged));
+    let mut tickets = match night {
+        Some(Some((from, to))) => staged.scan_within(plan, Table::Tickets, from, to)?,
+        Some(None) => staged.scan(Table::Tickets)?.filter(lit(false)),
+        None => staged.scan(Table::Tickets)?,
+    };
     // The pipeline's ticket filter leaves a ticket's instances out with it.
     for (_, sql) in plan.table_filters.iter().filter(|(t, _)| *t == Table::Tickets) {
         let what = "the tickets table (filters read canonical columns and attributes)";
@@ -344,12 +354,17 @@ pub(crate) fn instances(plan: &Plan, staged: &Staged) -> Result<DataFrame, Error
     })?
     .unwrap_single();
     let declared = plan.sla.declared();
+    // Only the walked tickets' comments and history rows.
+    let walked = match night {
+        Some(_) => Some(tickets.column("ticket_id")?.as_materialized_series().clone().into_frame().lazy()),
+        None => None,
+    };
     let comments = match declared.iter().any(|m| m.needs_messages()) {
-        true => Some(traced("SLA: comments", || comments(plan, staged))?),
+        true => Some(traced("SLA: comments", || comments(plan, staged, walked.clone()))?),
         false => None,
     };
     let statuses = match declared.iter().any(|m| m.needs_history()) {
-        true => Some(status_changes(plan, staged)?),
+        true => Some(status_changes(plan, staged, walked.clone())?),
         false => None,
     };
     let mut times = ticket_times(&tickets, &calendars)?;
@@ -402,9 +417,24 @@ pub(crate) fn instances(plan: &Plan, staged: &Staged) -> Result<DataFrame, Error
             (rows, found)
         });
     if std::env::var_os("DESKPULSE_TRACE").is_some() {
-        eprintln!("    step {:.2} s: SLA: walk", walk.elapsed().as_secs_f64());
+        eprintln!("    step {:.2} s: SLA: walk of {} tickets", walk.elapsed().as_secs_f64(), ids.len());
     }
     traced("SLA: frame", || instances_frame(&tickets, rows, found))
+}
+
+/// `rows` of the tickets `of` lists (`ticket_id`), or all of them.
+fn of_tickets(rows: LazyFrame, of: Option<LazyFrame>) -> LazyFrame {
+    match of {
+        Some(ids) => rows.join(ids, [col("ticket_id")], [col("ticket_id")], JoinArgs::new(JoinType::Semi)),
+        None => rows,
+    }
+}
+
+/// The span of days the night's touched periods cover, over every segment (`None`: none touched).
+fn touched(plan: &Plan, staged: &Staged) -> Option<(jiff::civil::Date, jiff::civil::Date)> {
+    let spans: Vec<_> =
+        plan.segments.iter().filter_map(|seg| crate::exec::aggregate::rows::touched_span(seg, staged)).collect();
+    Some((spans.iter().map(|s| s.0).min()?, spans.iter().map(|s| s.1).max()?))
 }
 
 /// The text ids (`KEY`) of a frame sorted by them.
@@ -474,11 +504,10 @@ fn span(times: &[TicketTimes], as_of: i64) -> (jiff::civil::Date, jiff::civil::D
 
 /// Public agent comments and customer comments (bots, system messages and internal notes left out), sorted
 /// by ticket, then instant, then the order of the export.
-fn comments(plan: &Plan, staged: &Staged) -> Result<(DataFrame, Vec<Comment>), Error> {
+fn comments(plan: &Plan, staged: &Staged, of: Option<LazyFrame>) -> Result<(DataFrame, Vec<Comment>), Error> {
     let agent = derive::by_agent(plan);
     let customer = col("author_role").eq(lit("customer")).fill_null(lit(false));
-    let frame = staged
-        .scan(Table::Messages)?
+    let frame = of_tickets(staged.scan(Table::Messages)?, of)
         .filter(agent.clone().or(customer))
         .select([
             col("ticket_id").cast(DataType::String).alias(KEY),
@@ -506,9 +535,13 @@ fn comments(plan: &Plan, staged: &Staged) -> Result<(DataFrame, Vec<Comment>), E
 
 /// The history's status changes (vendor names mapped), sorted by ticket and instant, changes of one instant
 /// in the order read.
-fn status_changes(plan: &Plan, staged: &Staged) -> Result<(DataFrame, Vec<(i64, Status)>), Error> {
+fn status_changes(
+    plan: &Plan,
+    staged: &Staged,
+    of: Option<LazyFrame>,
+) -> Result<(DataFrame, Vec<(i64, Status)>), Error> {
     let order = SortMultipleOptions::default().with_maintain_order(true);
-    let frame = history::status_changes(plan, staged.scan(Table::TicketEvents)?)
+    let frame = history::status_changes(plan, of_tickets(staged.scan(Table::TicketEvents)?, of))
         .select([col("ticket_id").cast(DataType::String).alias(KEY), millis("at").alias("__at"), col("__status")])
         .filter(col("__at").is_not_null())
         .sort([KEY, "__at"], order)
