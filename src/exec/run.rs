@@ -452,6 +452,7 @@ fn facts_computed(
     timing::traced("facts computed", || facts::compute_once(plan, staged, output.work_dir()))?;
     if facts::sla::needed(plan) {
         let instances = timing::traced("SLA instances", || facts::sla::instances(plan, staged))?;
+        let instances = facts::sla::kept_columns(plan, instances)?;
         staged.frames.insert(Table::SlaInstances, instances.lazy());
         staged.held.push(Table::SlaInstances);
     }

@@ -301,6 +301,21 @@ pub(crate) fn needed(plan: &Plan) -> bool {
 /// The ticket id as text: tickets, comments and history rows are sorted and walked by it.
 const KEY: &str = "__key";
 
+/// The instances' columns the run reads: all of them for the SLA and reply tables, else the key, the period
+/// and what the KPIs over the instances read (the rest would be held for nothing).
+pub(crate) fn kept_columns(plan: &Plan, instances: DataFrame) -> PolarsResult<DataFrame> {
+    if plan.sla_table || plan.replies_table {
+        return Ok(instances);
+    }
+    let mut keep = vec!["ticket_id", "created_at"];
+    for k in plan.kpis.iter().filter(|k| k.table == Table::SlaInstances) {
+        keep.extend(k.columns().into_iter().filter(|c| Table::SlaInstances.column(c).is_some()));
+    }
+    keep.sort();
+    keep.dedup();
+    instances.select(keep)
+}
+
 const MS: DataType = DataType::Datetime(TimeUnit::Milliseconds, None);
 
 fn millis(c: &str) -> Expr {
@@ -387,7 +402,8 @@ pub(crate) fn instances(plan: &Plan, staged: &Staged) -> Result<DataFrame, Error
     // Tickets walked in chunks on every core: each chunk finds where its comments and history start.
     let chunk = ids.len().div_ceil(rayon::current_num_threads() * 8).max(1);
     let walk = std::time::Instant::now();
-    let parts: Vec<(Vec<IdxSize>, Vec<Instance>)> = (0..ids.len())
+    // Each chunk's instances become rows at once, so that no chunk's list outlives it.
+    let parts: Vec<DataFrame> = (0..ids.len())
         .step_by(chunk)
         .collect::<Vec<_>>()
         .into_par_iter()
@@ -407,19 +423,23 @@ pub(crate) fn instances(plan: &Plan, staged: &Staged) -> Result<DataFrame, Error
                     found.push(instance);
                 }
             }
-            (rows, found)
+            instances_frame(&tickets, rows, found)
         })
-        .collect();
-    let (rows, found): (Vec<IdxSize>, Vec<Instance>) =
-        parts.into_iter().fold((Vec::new(), Vec::new()), |(mut rows, mut found), (r, f)| {
-            rows.extend(r);
-            found.extend(f);
-            (rows, found)
-        });
+        .collect::<Result<_, _>>()?;
     if std::env::var_os("DESKPULSE_TRACE").is_some() {
         eprintln!("    step {:.2} s: SLA: walk of {} tickets", walk.elapsed().as_secs_f64(), ids.len());
     }
-    traced("SLA: frame", || instances_frame(&tickets, rows, found))
+    match parts.is_empty() {
+        true => instances_frame(&tickets, Vec::new(), Vec::new()),
+        false => {
+            let mut all = parts.into_iter();
+            let mut out = all.next().expect("not empty");
+            for part in all {
+                out.vstack_mut_owned(part)?;
+            }
+            Ok(out)
+        },
+    }
 }
 
 /// `rows` of the tickets `of` lists (`ticket_id`), or all of them.
@@ -518,6 +538,7 @@ fn comments(plan: &Plan, staged: &Staged, of: Option<LazyFrame>) -> Result<(Data
         ])
         .filter(col("__at").is_not_null())
         .sort([KEY, "__at", read::FILE, read::ROW], SortMultipleOptions::default())
+        .select([col(KEY), col("__at"), col("__agent")])
         .collect_with_engine(Engine::Streaming)?
         .unwrap_single();
     let at = frame.column("__at")?.i64()?;
