@@ -36,12 +36,8 @@ fn helper_segment(name: &str, dimensions: Vec<&'static str>, grain: Grain) -> Se
     Segment { name: name.to_string(), dimensions, grain, kpis: Vec::new(), left_out: Vec::new() }
 }
 
-/// One row per ticket of the window (`outputs.tickets`): its id, times and dimensions, and the durations the
-/// KPIs measure, for notebooks and BI drill-down.
-pub fn per_ticket(plan: &Plan, staged: &Staged) -> Result<Option<LazyFrame>, Error> {
-    if !plan.per_ticket {
-        return Ok(None);
-    }
+/// The ticket dimensions the tables for people carry, those the pipeline has.
+pub(crate) fn ticket_dimensions(plan: &Plan) -> Vec<&'static str> {
     const DIMENSIONS: [&str; 13] = [
         "instance",
         "channel",
@@ -57,8 +53,16 @@ pub fn per_ticket(plan: &Plan, staged: &Staged) -> Result<Option<LazyFrame>, Err
         "region",
         "tier",
     ];
-    let dims: Vec<&'static str> =
-        DIMENSIONS.into_iter().filter(|d| dimension_available(plan, Table::Tickets, d).is_ok()).collect();
+    DIMENSIONS.into_iter().filter(|d| dimension_available(plan, Table::Tickets, d).is_ok()).collect()
+}
+
+/// One row per ticket of the window (`outputs.tickets`): its id, times and dimensions, and the durations the
+/// KPIs measure, for notebooks and BI drill-down.
+pub fn per_ticket(plan: &Plan, staged: &Staged) -> Result<Option<LazyFrame>, Error> {
+    if !plan.per_ticket {
+        return Ok(None);
+    }
+    let dims = ticket_dimensions(plan);
     let seg = helper_segment("tickets", dims.clone(), Grain::All);
     let tickets = window_filter(plan, staged.scan(Table::Tickets)?, "created_at");
     let mut tickets = enriched(plan, Table::Tickets, &seg, staged, tickets)?;

@@ -7,22 +7,7 @@ use crate::error::Error;
 use crate::exec::aggregate::rows::{enriched, window_filter};
 use crate::exec::Staged;
 use crate::model::Table;
-use crate::plan::{dimension_available, Grain, Plan, Segment};
-
-/// The ticket dimensions the SLA table carries, those the pipeline has.
-const DIMENSIONS: [&str; 11] = [
-    "channel",
-    "priority",
-    "category",
-    "status",
-    "team",
-    "agent_id",
-    "responder",
-    "account_id",
-    "sector",
-    "region",
-    "tier",
-];
+use crate::plan::{Grain, Plan, Segment};
 
 /// `DIR/sla`: the instances of the window's tickets, in ticket, metric and instance order. `instance` is the
 /// instance's number; the helpdesk instance a ticket comes from (`instance:` on its source) is
@@ -31,12 +16,7 @@ pub fn sla_table(plan: &Plan, staged: &Staged) -> Result<Option<LazyFrame>, Erro
     if !plan.sla_table {
         return Ok(None);
     }
-    let mut dims: Vec<&'static str> =
-        DIMENSIONS.into_iter().filter(|d| dimension_available(plan, Table::Tickets, d).is_ok()).collect();
-    let helpdesk_instance = dimension_available(plan, Table::Tickets, "instance").is_ok();
-    if helpdesk_instance {
-        dims.push("instance");
-    }
+    let dims = crate::exec::outputs::review::ticket_dimensions(plan);
     let seg = Segment {
         name: "sla".into(),
         dimensions: dims.clone(),
