@@ -53,6 +53,9 @@ pub(crate) struct RunArgs {
     /// Stage every input file again, ignoring what the store holds (the store is rewritten).
     #[arg(long)]
     pub(crate) full: bool,
+    /// Exit 8 when the run raises an alert (`alerts:` in the pipeline); the outputs are written all the same.
+    #[arg(long)]
+    pub(crate) fail_on_alert: bool,
     /// Backfill: recompute the periods that start on or after this day (YYYY-MM-DD), and replace only
     /// those in the outputs.
     #[arg(long, value_parser = parse_date)]

@@ -16,6 +16,10 @@ pub mod exit {
     pub const LOCKED: i32 = 5;
     /// The distributed engine's cluster cannot be reached, or failed a query (`--engine ballista`).
     pub const CLUSTER: i32 = 6;
+    /// An expectation of severity `error` failed: nothing was written.
+    pub const EXPECTATION: i32 = 7;
+    /// `--fail-on-alert` and an alert was raised (the outputs were written).
+    pub const ALERT: i32 = 8;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +43,12 @@ pub enum Error {
     /// SIGTERM or SIGINT arrived: the run stopped, nothing was written (exit 128 + the signal).
     #[error("stopped by {} (signal {signal}): nothing was written; the outputs and the store are as the last run left them", crate::exec::record::interrupt::signal_name(*signal))]
     Interrupted { signal: i32 },
+    /// Expectations of severity `error` failed on the rows as read: nothing was written.
+    #[error("{} expectation(s) failed: {}; nothing was written (failing rows under {})", failed.len(), failed.join("; "), dir.display())]
+    Expectations { failed: Vec<String>, dir: PathBuf },
+    /// `--fail-on-alert`: the run wrote its outputs and raised alerts.
+    #[error("{count} alert(s) raised: see {} (--fail-on-alert)", table.display())]
+    Alerts { count: usize, table: PathBuf },
     /// A bug or an engine failure that the input does not explain.
     #[error("internal error: {0}")]
     Internal(String),
@@ -54,6 +64,8 @@ impl Error {
             Error::Cluster { .. } => exit::CLUSTER,
             Error::Internal(_) => exit::INTERNAL,
             Error::Interrupted { signal } => 128 + signal,
+            Error::Expectations { .. } => exit::EXPECTATION,
+            Error::Alerts { .. } => exit::ALERT,
         }
     }
 }

@@ -181,8 +181,21 @@ fn without_ballista() -> Error {
 
 /// `deskpulse run`: the plan built for the command line's settings, run, and its report printed.
 fn run_command(args: RunArgs, log_format: LogFormat) -> Result<(), Error> {
-    let RunArgs { pipeline, out, as_of, engine, cluster, exchange, hand_over_rows, full, from, to, quiet, no_restage } =
-        args;
+    let RunArgs {
+        pipeline,
+        out,
+        as_of,
+        engine,
+        cluster,
+        exchange,
+        hand_over_rows,
+        full,
+        fail_on_alert,
+        from,
+        to,
+        quiet,
+        no_restage,
+    } = args;
     if cluster.is_some() != (engine == EngineArg::Ballista) {
         return Err(Error::Usage("--engine ballista and --cluster df://HOST:PORT go together".into()));
     }
@@ -231,6 +244,9 @@ fn run_command(args: RunArgs, log_format: LogFormat) -> Result<(), Error> {
     );
     if !quiet {
         print_report(&report, &out);
+    }
+    if fail_on_alert && report.alerts > 0 {
+        return Err(Error::Alerts { count: report.alerts, table: out.join("alerts.csv") });
     }
     Ok(())
 }

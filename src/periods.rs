@@ -27,6 +27,28 @@ pub fn next_start(grain: Grain, start: Date) -> Date {
     start.checked_add(step).unwrap_or(Date::MAX)
 }
 
+/// The start of the period before the one starting on `start` (`All` has none).
+pub fn previous_start(grain: Grain, start: Date) -> Option<Date> {
+    let step = match grain {
+        Grain::All => return None,
+        Grain::Day => 1.day(),
+        Grain::Week => 1.week(),
+        Grain::Month => 1.month(),
+        Grain::Quarter => 3.months(),
+        Grain::Year => 1.year(),
+    };
+    start.checked_sub(step).ok()
+}
+
+/// The start of the same period a year earlier: 52 weeks for weeks (the same weekday), a year otherwise.
+pub fn year_ago_start(grain: Grain, start: Date) -> Option<Date> {
+    match grain {
+        Grain::All => None,
+        Grain::Week => start.checked_sub(52.weeks()).ok(),
+        _ => start.checked_sub(1.year()).ok(),
+    }
+}
+
 /// The `[start, end)` periods covering `[from, to)`; for `All`, the single period `[from, to)`.
 pub fn periods(grain: Grain, from: Date, to: Date) -> Vec<(Date, Date)> {
     if grain == Grain::All {

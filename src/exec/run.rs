@@ -51,6 +51,8 @@ pub struct RunReport {
     pub damaged_parts: usize,
     /// Segments recomputed only for the periods new data touched: how many periods each (the others, whole).
     pub periods_recomputed: BTreeMap<String, usize>,
+    /// Alerts raised (rows of `DIR/alerts`).
+    pub alerts: usize,
     /// The run that wrote the outputs, when nothing has changed since: the outputs were kept as they were.
     pub unchanged_since: Option<String>,
     pub run_id: String,
@@ -213,7 +215,7 @@ fn run_in(
         }
     }
     interrupt::check()?;
-    let judged = rows_judged(plan, &staging, &mut output, options, timer)?;
+    let judged = rows_judged(plan, out_dir, &staging, &mut output, options, timer)?;
     interrupt::check()?;
     let mut warnings = judged.warnings.clone();
     let mut staged = Staged::new(plan, threads::resolve(plan, judged.kept)?, None);
@@ -243,7 +245,14 @@ fn run_in(
     let single = plan.layout == crate::plan::Layout::Single;
     let mut merged = Merged::default();
     for (name, df) in names.into_iter().zip(tables) {
-        let df = merge_recomputed_periods(out_dir, &name, df, only.get(&name).filter(|_| single), &mut merged)?;
+        let mut df = merge_recomputed_periods(out_dir, &name, df, only.get(&name).filter(|_| single), &mut merged)?;
+        if let Some(seg) = plan.segments.iter().find(|s| s.name == name) {
+            df = crate::exec::outputs::watch::watched(plan, seg, df)?;
+            // A recomputed period changes the next period's comparison: no earlier line stands as it was.
+            if !seg.compare.is_empty() {
+                merged.earlier_rows.remove(&name);
+            }
+        }
         merged.tables.push((name, df));
     }
     check_no_empty_segment(plan, out_dir, &merged.tables, &only, backfill, &mut warnings)?;
@@ -253,6 +262,14 @@ fn run_in(
             merged.earlier_rows.extend(table.earlier_rows.map(|rows| (name.clone(), rows)));
             merged.tables.push((name, table.table));
         }
+    }
+    let named: Vec<(String, DataFrame)> =
+        plan.segments.iter().filter_map(|seg| merged.tables.iter().find(|(n, _)| *n == seg.name).cloned()).collect();
+    let mut alerts = 0;
+    if let Some(table) = crate::exec::outputs::alerts::alerts(plan, &named)? {
+        alerts = table.height();
+        warnings.extend(alert_lines(&table)?);
+        merged.tables.push(("alerts".into(), table));
     }
     let window = options.window_days();
     output.keep_identical = !backfill;
@@ -277,6 +294,7 @@ fn run_in(
         remapped: staging.remapped.clone(),
         damaged_parts: staging.damaged,
         periods_recomputed: only.iter().map(|(s, d)| (s.clone(), d.len())).collect(),
+        alerts,
         unchanged_since: None,
         run_id: run_id.to_string(),
         lock_taken_over: None,
@@ -343,6 +361,7 @@ struct Judged {
 /// staged table is the only copy: the rejected rows are split off it, the kept ones read with a filter.
 fn rows_judged(
     plan: &Plan,
+    out_dir: &Path,
     staging: &stage::Staging,
     output: &mut sink::Output,
     options: &RunOptions,
@@ -360,6 +379,10 @@ fn rows_judged(
         rejected_paths.insert(*table, output.reserve(&format!("_rejected/{table}.parquet"))?);
     }
     let verdicts = judge::verdicts(plan, staging, &|what| trace(what))?;
+    let expectations_dir = out_dir.join("_expectations");
+    let outcomes = timing::traced("expectations judged", || {
+        judge::expectations::judge(plan, &verdicts.judged, &expectations_dir)
+    })?;
     let mut warnings: Vec<String> = plan.segments.iter().filter_map(left_out_warning).collect();
     let nowhere: Vec<&str> = (0..plan.kpis.len())
         .filter(|i| !plan.segments.iter().any(|s| s.kpis.contains(i)))
@@ -369,6 +392,14 @@ fn rows_judged(
         warnings.push(format!("no segment computes {}: their dimensions or grains do not fit", nowhere.join(", ")));
     }
     warnings.extend(verdicts.unresolved.iter().map(|(_, w)| w.clone()));
+    let (errors, warns): (Vec<_>, Vec<_>) = outcomes.iter().filter(|(_, o)| !o.passed).partition(|(_, o)| o.error);
+    warnings.extend(warns.iter().map(|(t, o)| o.line(*t)));
+    if !errors.is_empty() {
+        return Err(Error::Expectations {
+            failed: errors.iter().map(|(t, o)| o.line(*t)).collect(),
+            dir: expectations_dir,
+        });
+    }
     trace("references checked");
     judge::write_rejected(plan, staging, &verdicts, &rejected_paths)?;
     #[cfg(feature = "ballista")]
@@ -431,8 +462,15 @@ fn periods_to_recompute(
         // A segment no new row reaches (the night's rows all quarantined) is computed whole: it has no
         // period of its own to merge.
         .filter(|(name, days)| {
+            // With `hive`, a night writes only its periods' partitions: a segment that compares periods is
+            // computed whole, so that the next periods' comparisons follow.
+            let comparing =
+                |s: &crate::plan::Segment| !s.compare.is_empty() && plan.layout == crate::plan::Layout::Hive;
             !days.is_empty()
-                && plan.segments.iter().any(|s| s.name == *name && write::earlier_output_whole(out_dir, last, s))
+                && plan
+                    .segments
+                    .iter()
+                    .any(|s| s.name == *name && !comparing(s) && write::earlier_output_whole(out_dir, last, s))
         })
         .collect())
 }
@@ -531,6 +569,37 @@ fn segments_computed(
     };
     timer.done("segments computed");
     Ok((names, tables))
+}
+
+/// One warning line per alert (the first 20, then how many more).
+fn alert_lines(table: &DataFrame) -> PolarsResult<Vec<String>> {
+    let text = |c: &str| -> PolarsResult<Vec<String>> {
+        Ok(table.column(c)?.cast(&DataType::String)?.str()?.iter().map(|v| v.unwrap_or_default().to_string()).collect())
+    };
+    let (segment, dims, period, kpi, stat, direction) =
+        (text("segment")?, text("dimensions")?, text("period_start")?, text("kpi")?, text("stat")?, text("direction")?);
+    let value = table.column("value")?.f64()?;
+    let (low, high) = (table.column("expected_low")?.f64()?, table.column("expected_high")?.f64()?);
+    let mut out: Vec<String> = (0..table.height().min(20))
+        .map(|i| {
+            let dims = if dims[i].is_empty() { String::new() } else { format!(" ({})", dims[i]) };
+            format!(
+                "alert: {} {} {}{dims} on {}: {} is {} the expected {:.1}–{:.1}",
+                segment[i],
+                kpi[i],
+                stat[i],
+                period[i],
+                value.get(i).map(|v| format!("{v:.1}")).unwrap_or_default(),
+                direction[i],
+                low.get(i).unwrap_or_default(),
+                high.get(i).unwrap_or_default()
+            )
+        })
+        .collect();
+    if table.height() > 20 {
+        out.push(format!("alert: {} more in alerts.csv", table.height() - 20));
+    }
+    Ok(out)
 }
 
 /// The store's manifest committed with the files staged and this run as the last one, so the next night
@@ -679,6 +748,7 @@ fn unchanged_report(
         remapped: Vec::new(),
         damaged_parts: staging.damaged,
         periods_recomputed: BTreeMap::new(),
+        alerts: 0,
         unchanged_since: Some(last.run_id.clone()),
         run_id: run_id.to_string(),
         lock_taken_over: None,

@@ -39,6 +39,8 @@ pub fn build(spec: PipelineSpec, path: &Path, text: String, settings: RunSetting
         review_sample,
         follow_up,
         benchmarks,
+        alerts,
+        expectations,
         metrics,
         report,
     } = spec;
@@ -83,6 +85,9 @@ pub fn build(spec: PipelineSpec, path: &Path, text: String, settings: RunSetting
         engine: settings.engine,
         plausible,
         report,
+        targets: Vec::new(),
+        alerts: Vec::new(),
+        expectations: Vec::new(),
     };
     check_business_sla(&plan, &mut errs);
     super::sla::check_sla_inputs(&plan, &mut errs);
@@ -100,9 +105,14 @@ pub fn build(spec: PipelineSpec, path: &Path, text: String, settings: RunSetting
     let declared = super::metric::metrics_of(&plan, &text, metrics, &mut errs);
     for entry in kpis.iter() {
         if let Some(def) = check_kpi(&plan, &declared, entry, min_sample, &mut errs) {
+            plan.targets.extend(super::watch::target_of(entry, &def, &mut errs));
             plan.kpis.push(def);
         }
     }
+    if let Some(alerts) = alerts {
+        plan.alerts = super::watch::alerts_of(&plan, alerts, &mut errs);
+    }
+    plan.expectations = super::expectations::expectations_of(&plan, expectations, &mut errs);
     plan.review_sample = review_sample.and_then(|r| review_sample_of(&plan, r, &mut errs));
     plan.follow_up = follow_up.and_then(|f| follow_up_of(&plan, f, &mut errs));
     plan.benchmarks = benchmarks.map(|b| check_benchmarks(b, &base, &mut errs));
@@ -121,6 +131,7 @@ pub fn build(spec: PipelineSpec, path: &Path, text: String, settings: RunSetting
     }
     plan.formats = check_formats(outputs.formats, &mut errs);
     errs.extend(sql_errors(&plan, &text));
+    errs.extend(super::expectations::sql_errors(&plan, &text));
 
     if errs.is_empty() {
         plan.pipeline_text = text;

@@ -3,18 +3,22 @@
 
 mod build;
 mod definitions;
+mod expectations;
 mod metric;
 mod segments;
 mod sla;
 mod sources;
 pub mod sql;
+mod watch;
 
 pub use crate::periods::Grain;
 pub use build::build;
+pub use expectations::{Check, Expectation};
 pub use metric::{readable_schema, Readable, DECLARED};
 pub(crate) use segments::dimension_available;
 pub use sla::{Sla, SlaRule};
 pub use sql::{parse as parse_sql, reading as sql_reading};
+pub use watch::{Comparison, Target};
 
 use std::fmt;
 use std::path::PathBuf;
@@ -82,6 +86,12 @@ pub struct Plan {
     pub plausible: Window,
     /// The HTML report written at the end of a run, relative to the output directory.
     pub report: Option<PathBuf>,
+    /// The KPIs' targets (`target:` on a KPI entry).
+    pub targets: Vec<Target>,
+    /// The KPIs alerts watch (`alerts.kpis`); empty without `alerts`.
+    pub alerts: Vec<String>,
+    /// Checks on the rows as read (`expectations:`).
+    pub expectations: Vec<Expectation>,
 }
 
 /// What a run's command line decides about the plan, given when the plan is built (a validated plan is
@@ -558,6 +568,8 @@ pub struct Segment {
     /// Declared KPIs that apply to the segment's dimensions but that it cannot compute (CAC by week), and
     /// why: the run warns about them.
     pub left_out: Vec<(String, String)>,
+    /// Earlier periods each row is compared with (`compare:`).
+    pub compare: Vec<Comparison>,
 }
 
 /// `60s`, `2m`, `90min`, `4h`, `2d` or a bare number of seconds.

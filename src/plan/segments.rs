@@ -325,7 +325,8 @@ pub(super) fn segment(
         },
     }
     errs.extend(unsplittable.diagnostics(&name));
-    Some(Segment { name: name.value, dimensions, grain: grain?, kpis, left_out })
+    let compare = super::watch::comparisons_of(spec.compare.as_ref(), errs);
+    Some(Segment { name: name.value, dimensions, grain: grain?, kpis, left_out, compare })
 }
 
 /// KPIs of a segment that cannot be split as asked, grouped by reason: one wrong dimension is one

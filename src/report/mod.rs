@@ -25,7 +25,12 @@ pub(crate) struct Row {
     pub kpi: String,
     pub stat: String,
     pub value: f64,
+    /// The row's unit (`seconds`, `percent`, `count`…), as the table says.
+    pub unit: String,
     pub low_sample: bool,
+    /// The KPI's target and whether the row meets it (`target:` on the KPI).
+    pub target: Option<f64>,
+    pub target_met: Option<bool>,
     /// Benchmark tables: the confidence interval, the published reference, the peers' quartiles.
     pub interval: Option<(f64, f64)>,
     pub reference: Option<f64>,
@@ -52,7 +57,8 @@ pub fn render(dir: &Path) -> Result<String, Error> {
     }
     let benchmarks = read_tables(&dir.join("benchmarks")).unwrap_or_default();
     let run = crate::exec::run_records(dir).ok().and_then(|mut r| r.pop());
-    Ok(page::page(&tables, &benchmarks, run.as_ref()))
+    let alerts = alerts(dir);
+    Ok(page::page(&tables, &benchmarks, run.as_ref(), &alerts))
 }
 
 /// Writes the report of the run in `dir` to `out`: to a temporary file beside it first, so that a failed write
@@ -88,11 +94,61 @@ fn read_tables(dir: &Path) -> Result<Vec<Table>, Error> {
         } else {
             continue;
         };
-        if df.column("kpi").is_ok() && df.column(crate::exec::OUTPUT_COLUMNS[0]).is_ok() {
+        // KPI tables (not the alerts, which have a `kpi` column too).
+        if df.column("kpi").is_ok()
+            && df.column(crate::exec::OUTPUT_COLUMNS[0]).is_ok()
+            && df.column("low_sample").is_ok()
+        {
             tables.push(table(name, &df)?);
         }
     }
     Ok(tables)
+}
+
+/// The run's alerts (`DIR/alerts.parquet`), as lines for people: segment, dimensions, period, KPI, value and
+/// the expected range.
+pub(crate) struct Alert {
+    pub segment: String,
+    pub dimensions: String,
+    pub period: String,
+    pub kpi: String,
+    pub stat: String,
+    pub value: f64,
+    pub low: f64,
+    pub high: f64,
+    pub above: bool,
+}
+
+fn alerts(dir: &Path) -> Vec<Alert> {
+    let Ok(df) = read_parquet(&dir.join("alerts.parquet")) else { return Vec::new() };
+    let text = |c: &str| -> Vec<String> {
+        df.column(c)
+            .and_then(|s| s.cast(&DataType::String))
+            .map(|s| s.str().map(|s| s.iter().map(|v| v.unwrap_or_default().to_string()).collect()).unwrap_or_default())
+            .unwrap_or_default()
+    };
+    let number = |c: &str| -> Vec<f64> {
+        df.column(c)
+            .and_then(|s| s.cast(&DataType::Float64))
+            .map(|s| s.f64().map(|s| s.iter().map(|v| v.unwrap_or(f64::NAN)).collect()).unwrap_or_default())
+            .unwrap_or_default()
+    };
+    let (segment, dims, period, kpi, stat, direction) =
+        (text("segment"), text("dimensions"), text("period_start"), text("kpi"), text("stat"), text("direction"));
+    let (value, low, high) = (number("value"), number("expected_low"), number("expected_high"));
+    (0..df.height().min(segment.len()).min(value.len()).min(low.len()).min(high.len()))
+        .map(|i| Alert {
+            segment: segment[i].clone(),
+            dimensions: dims.get(i).cloned().unwrap_or_default(),
+            period: period.get(i).cloned().unwrap_or_default(),
+            kpi: kpi.get(i).cloned().unwrap_or_default(),
+            stat: stat.get(i).cloned().unwrap_or_default(),
+            value: value[i],
+            low: low[i],
+            high: high[i],
+            above: direction.get(i).is_some_and(|d| d == "above"),
+        })
+        .collect()
 }
 
 fn read_parquet(path: &Path) -> PolarsResult<DataFrame> {
@@ -116,6 +172,15 @@ fn table(name: String, df: &DataFrame) -> PolarsResult<Table> {
     let dim_values: Vec<Vec<Option<String>>> = dims.iter().map(|d| text(d)).collect::<PolarsResult<_>>()?;
     let (period, kpi, stat) = (text("period_start")?, text("kpi")?, text("stat")?);
     let value = number("value")?;
+    let unit = match df.column("unit") {
+        Ok(_) => text("unit")?,
+        Err(_) => vec![None; df.height()],
+    };
+    let target = number("target")?;
+    let target_met: Vec<Option<bool>> = match df.column("target_met") {
+        Ok(c) => c.bool()?.iter().collect(),
+        Err(_) => vec![None; df.height()],
+    };
     let low: Vec<Option<bool>> = df.column("low_sample")?.bool()?.iter().collect();
     let (ci_low, ci_high, reference) = (number("ci_low")?, number("ci_high")?, number("reference")?);
     let (p25, median, p75) = (number("peer_p25")?, number("peer_median")?, number("peer_p75")?);
@@ -128,7 +193,10 @@ fn table(name: String, df: &DataFrame) -> PolarsResult<Table> {
             kpi: kpi[i].clone().unwrap_or_default(),
             stat: stat[i].clone().unwrap_or_default(),
             value: v,
+            unit: unit[i].clone().unwrap_or_default(),
             low_sample: low[i].unwrap_or(false),
+            target: target[i],
+            target_met: target_met[i],
             interval: ci_low[i].zip(ci_high[i]),
             reference: reference[i],
             peers: match (p25[i], median[i], p75[i]) {

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use super::svg::{self, escape, Bar, Series};
-use super::{Row, Table};
+use super::{Alert, Row, Table};
 use crate::catalog::{self, Direction};
 use crate::exec::RunRecord;
 
@@ -17,7 +17,13 @@ const RANKED: usize = 5;
 /// KPIs ranked in the top and bottom lists, with their stat.
 const HEADLINES: [(&str, &str); 4] =
     [("csat", "value"), ("first_response_time", "median"), ("resolution_rate", "value"), ("fcr_rate", "value")];
-const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:820px;color:#222}\
+const STYLE: &str =
+    "body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:820px;padding:0 12px;color:#222}\
+svg{max-width:100%;height:auto}.tiles{display:flex;flex-wrap:wrap;gap:10px}\
+.tile{flex:1 1 170px;border:1px solid #ddd;border-radius:6px;padding:10px 12px}\
+.tile .name{font-size:12px;color:#555}.tile .figure{font-size:24px;font-weight:600}\
+.tile .change,.tile .goal{font-size:12px;color:#555}.good{color:#1a7f37}.bad{color:#c62828}\
+.watch li{margin:4px 0;overflow-wrap:anywhere}footer,p{overflow-wrap:anywhere}.watch .bad{font-weight:600}\
 h1{font-size:22px}h2{font-size:17px;margin-top:32px}.note{color:#666;font-size:12px}\
 svg .grid{stroke:#e4e4e4}svg .tick,svg .unit,svg .legend,svg .label{font-size:11px;fill:#444}\
 svg .line{fill:none;stroke-width:2}svg .bar{fill:#6b9bd2}svg .bar.flagged{fill:#c9c9c9}\
@@ -26,11 +32,14 @@ table{border-collapse:collapse;margin:8px 0}td,th{padding:3px 10px;border-bottom
 td.num{text-align:right;font-variant-numeric:tabular-nums}tr.low td{color:#888;font-style:italic}\
 footer{margin-top:40px;border-top:1px solid #ccc;padding-top:8px;font-size:12px;color:#555}";
 
-pub(super) fn page(tables: &[Table], benchmarks: &[Table], run: Option<&RunRecord>) -> String {
+pub(super) fn page(tables: &[Table], benchmarks: &[Table], run: Option<&RunRecord>, alerts: &[Alert]) -> String {
     let plan = run.and_then(|r| crate::load_plan(std::path::Path::new(&r.pipeline)).ok());
     let title = plan.as_ref().map(|p| p.name.clone()).unwrap_or_else(|| "deskpulse".into());
     let mut body = format!("<h1>{} — support KPIs</h1>", escape(&title));
+    // What needs a look first: failed expectations and alerts, then the headline figures, then the charts.
     let sections = [
+        watch_list(alerts, run),
+        headline(tables, run),
         volume(tables),
         over_time(tables, "first_response_time", &["median", "p90"], "First response time"),
         over_time(tables, "csat", &["value"], "CSAT"),
@@ -43,10 +52,207 @@ pub(super) fn page(tables: &[Table], benchmarks: &[Table], run: Option<&RunRecor
     }
     body.push_str(&footer(run, plan.as_ref()));
     format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{} — deskpulse report</title>\
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{} — deskpulse report</title>\
          <style>{STYLE}</style></head><body>{body}</body></html>\n",
         escape(&title)
     )
+}
+
+/// A KPI as people say it: the catalog's title ("First response time"), else its name in words.
+pub(super) fn kpi_title(kpi: &str) -> String {
+    match catalog::lookup(kpi) {
+        Some(info) => info.title.to_string(),
+        None => {
+            let words = kpi.replace('_', " ");
+            let mut chars = words.chars();
+            chars.next().map(|c| c.to_uppercase().collect::<String>() + chars.as_str()).unwrap_or_default()
+        },
+    }
+}
+
+/// A chart's title: the KPI as people say it, and the statistic when it is not the KPI's single value.
+fn chart_title(kpi: &str, stat: &str) -> String {
+    let stat = match stat {
+        "value" => return kpi_title(kpi),
+        "mean" => "average",
+        "p90" => "90th percentile",
+        "p75" => "75th percentile",
+        "p95" => "95th percentile",
+        "p99" => "99th percentile",
+        other => other,
+    };
+    format!("{} ({stat})", kpi_title(kpi))
+}
+
+/// A figure in the units people read: durations as 45 s, 30 min, 4.2 h, 2.1 d; shares as 87.5 %; counts
+/// with thousands separators.
+pub(super) fn human(value: f64, unit: &str) -> String {
+    if !value.is_finite() {
+        return "–".into();
+    }
+    let trim = |x: f64, decimals: usize| {
+        let text = format!("{x:.decimals$}");
+        match text.contains('.') {
+            true => text.trim_end_matches('0').trim_end_matches('.').to_string(),
+            false => text,
+        }
+    };
+    match unit {
+        "seconds" => {
+            let a = value.abs();
+            match a {
+                _ if a < 60.0 => format!("{} s", trim(value, 0)),
+                _ if a < 3600.0 => format!("{} min", trim(value / 60.0, if a < 600.0 { 1 } else { 0 })),
+                _ if a < 86_400.0 => format!("{} h", trim(value / 3600.0, 1)),
+                _ => format!("{} d", trim(value / 86_400.0, 1)),
+            }
+        },
+        "percent" => format!("{} %", trim(value, 1)),
+        "count" if value.fract() == 0.0 => {
+            let digits = format!("{}", value.abs() as u64);
+            let mut out = String::new();
+            for (i, c) in digits.chars().enumerate() {
+                if i > 0 && (digits.len() - i) % 3 == 0 {
+                    out.push(',');
+                }
+                out.push(c);
+            }
+            if value < 0.0 {
+                out.insert(0, '-');
+            }
+            out
+        },
+        _ => trim(value, 2),
+    }
+}
+
+/// Failed expectations and alerts, first: what someone should look at before reading any figure.
+fn watch_list(alerts: &[Alert], run: Option<&RunRecord>) -> Option<String> {
+    let expectations: Vec<&String> =
+        run.map(|r| r.warnings.iter().filter(|w| w.starts_with("expectation")).collect()).unwrap_or_default();
+    if alerts.is_empty() && expectations.is_empty() {
+        return None;
+    }
+    let mut items = String::new();
+    for w in expectations {
+        let _ = write!(items, "<li class=\"bad\">Data check: {}</li>", escape(w));
+    }
+    for a in alerts.iter().take(20) {
+        let unit = catalog::lookup(&a.kpi).map(|k| k.unit.as_str()).unwrap_or_default();
+        let unit = if a.stat == "value" || unit == "seconds" { unit } else { "" };
+        let dims = if a.dimensions.is_empty() { String::new() } else { format!(" ({})", a.dimensions) };
+        let _ = write!(
+            items,
+            "<li><span class=\"bad\">Alert</span>: {} {}{} on {}: {}, {} the expected {} to {} ({})</li>",
+            escape(&chart_title(&a.kpi, &a.stat)),
+            escape(&a.segment),
+            escape(&dims),
+            escape(&a.period),
+            human(a.value, unit),
+            if a.above { "above" } else { "below" },
+            human(a.low.max(0.0), unit),
+            human(a.high, unit),
+            if a.above { "higher than usual" } else { "lower than usual" }
+        );
+    }
+    if alerts.len() > 20 {
+        let _ = write!(items, "<li>{} more alerts in alerts.csv</li>", alerts.len() - 20);
+    }
+    Some(format!("<section class=\"watch\"><h2>Needs a look</h2><ul>{items}</ul></section>"))
+}
+
+/// The headline tiles: each KPI of the table with the fewest dimensions, in its latest complete period (the
+/// last one if it ended by the run's as-of date), with its change against the period before and its target.
+fn headline(tables: &[Table], run: Option<&RunRecord>) -> Option<String> {
+    let table = tables.iter().filter(|t| periods(t).len() >= 2).min_by_key(|t| t.dims.len())?;
+    let periods = periods(table);
+    let as_of = run.map(|r| r.as_of.get(..10).unwrap_or_default().to_string()).unwrap_or_default();
+    // A period is complete when the next one has started by the as-of date.
+    let n = periods.len();
+    let step = date_days(&periods[n - 1]).zip(date_days(&periods[n - 2])).map(|(a, b)| a - b);
+    let last_end = date_days(&periods[n - 1]).zip(step).map(|(d, s)| d + s);
+    let complete = match (last_end, date_days(&as_of)) {
+        (Some(end), Some(as_of)) => end <= as_of,
+        _ => true,
+    };
+    let (period, before) = match complete {
+        true => (&periods[n - 1], Some(&periods[n - 2])),
+        false => (&periods[n - 2], (n >= 3).then(|| &periods[n - 3])),
+    };
+    let group = table.rows.iter().filter(|r| r.period.as_ref() == Some(period)).map(|r| r.label()).next()?;
+    let mut tiles = String::new();
+    let mut shown: Vec<&str> = Vec::new();
+    for r in table.rows.iter().filter(|r| r.period.as_ref() == Some(period) && r.label() == group) {
+        if shown.contains(&r.kpi.as_str()) || r.kpi.ends_with("_mix") {
+            continue;
+        }
+        shown.push(&r.kpi);
+        let previous = before.and_then(|b| {
+            table
+                .rows
+                .iter()
+                .find(|p| p.period.as_ref() == Some(b) && p.kpi == r.kpi && p.stat == r.stat && p.label() == group)
+        });
+        let direction = catalog::lookup(&r.kpi).map(|k| k.direction).unwrap_or(Direction::Neutral);
+        let change = previous.map(|p| {
+            let delta = r.value - p.value;
+            let better = match direction {
+                Direction::HigherIsBetter => delta > 0.0,
+                Direction::LowerIsBetter => delta < 0.0,
+                Direction::Neutral => false,
+            };
+            let worse = delta != 0.0 && direction != Direction::Neutral && !better;
+            let class = if better {
+                "good"
+            } else if worse {
+                "bad"
+            } else {
+                ""
+            };
+            let pct = if p.value != 0.0 { format!(", {:+.1} %", 100.0 * delta / p.value.abs()) } else { String::new() };
+            let sign = if delta >= 0.0 { "+" } else { "−" };
+            format!(
+                "<div class=\"change {class}\">{sign}{}{pct} vs {}</div>",
+                human(delta.abs(), &r.unit),
+                escape(before.map(String::as_str).unwrap_or_default())
+            )
+        });
+        let goal = r.target.map(|t| {
+            let (class, word) = match r.target_met {
+                Some(true) => ("good", "met"),
+                _ => ("bad", "missed"),
+            };
+            format!("<div class=\"goal {class}\">target {}: {word}</div>", human(t, &r.unit))
+        });
+        let _ = write!(
+            tiles,
+            "<div class=\"tile\"><div class=\"name\">{}</div><div class=\"figure\">{}</div>{}{}</div>",
+            escape(&chart_title(&r.kpi, &r.stat)),
+            human(r.value, &r.unit),
+            change.unwrap_or_default(),
+            goal.unwrap_or_default()
+        );
+    }
+    let note =
+        format!("{period}, the latest complete period of {} ({group}); changes against the period before.", table.name);
+    Some(format!(
+        "<section><h2>Headlines</h2><p class=\"note\">{}</p><div class=\"tiles\">{tiles}</div></section>",
+        escape(&note)
+    ))
+}
+
+/// A table's periods, in order.
+fn periods(table: &Table) -> Vec<String> {
+    let mut p: Vec<String> = table.rows.iter().filter_map(|r| r.period.clone()).collect();
+    p.sort();
+    p.dedup();
+    p
+}
+
+/// Days since the epoch of a `YYYY-MM-DD` date.
+fn date_days(text: &str) -> Option<i64> {
+    text.get(..10)?.parse::<jiff::civil::Date>().ok().map(crate::periods::epoch_days)
 }
 
 fn has(table: &Table, kpi: &str) -> bool {
@@ -169,7 +375,7 @@ fn against_reference(benchmarks: &[Table]) -> Option<String> {
                 flagged: r.low_sample,
             })
             .collect();
-        let title = format!("{kpi} {stat}");
+        let title = chart_title(&kpi, &stat);
         let _ = write!(charts, "<h3>{}</h3>{}", escape(&title), svg::bar_chart(&title, &unit_of(&kpi), &bars));
     }
     let note = format!(
@@ -204,7 +410,7 @@ fn against_peers(benchmarks: &[Table]) -> Option<String> {
                 flagged: false,
             })
             .collect();
-        let title = format!("{kpi} {stat}");
+        let title = chart_title(&kpi, &stat);
         let _ = write!(charts, "<h3>{}</h3>{}", escape(&title), svg::bar_chart(&title, &unit_of(&kpi), &bars));
     }
     let note = format!(

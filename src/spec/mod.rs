@@ -63,6 +63,14 @@ pub struct PipelineSpec {
     /// Survey answers that need a human, per period (`DIR/follow_up/`).
     #[serde(default)]
     pub follow_up: Option<Located<FollowUpSpec>>,
+    /// Periods whose value leaves the range the series' own trailing periods predict (`DIR/alerts`).
+    #[serde(default)]
+    pub alerts: Option<Located<AlertsSpec>>,
+    /// Checks on the rows as read and mapped, before quarantine: a failed `error` expectation stops the run
+    /// (exit 7) before any output is replaced; a failed `warn` one is printed and recorded. Failing rows go
+    /// to `DIR/_expectations/<name>.parquet`.
+    #[serde(default)]
+    pub expectations: Vec<Located<ExpectationSpec>>,
     /// Sector benchmarks (`DIR/benchmarks/`): reference figures, and peer distributions for segments by
     /// account.
     #[serde(default)]
@@ -477,6 +485,102 @@ pub struct KpiEntry {
     pub stats: Option<Located<Vec<String>>>,
     pub min_sample: Option<Located<u64>>,
     pub clock: Option<Located<String>>,
+    pub target: Option<Located<TargetSpec>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectationSpec {
+    /// Its name in messages, the run record and `DIR/_expectations/<name>.parquet` (default: table, column
+    /// and check).
+    #[serde(default)]
+    pub name: Option<Located<String>>,
+    /// The canonical table whose rows it checks.
+    pub table: Located<String>,
+    /// The column it checks (a canonical column or an attribute).
+    #[serde(default)]
+    pub column: Option<Located<String>>,
+    /// Every row has a value in `column`.
+    #[serde(default)]
+    pub not_null: bool,
+    /// `true`: no two rows share `column`'s value; or a list of columns no two rows share together.
+    #[serde(default)]
+    pub unique: Option<Located<UniqueSpec>>,
+    /// `column`'s values (when set) are among these.
+    #[serde(default)]
+    pub accepted_values: Option<Located<Vec<String>>>,
+    /// `column`'s values (when set) lie within these bounds.
+    #[serde(default)]
+    pub range: Option<Located<RangeSpec>>,
+    /// `column`'s values (when set) are found in another table's column: `{ to: accounts, field: account_id }`.
+    #[serde(default)]
+    pub relationships: Option<Located<RelationshipSpec>>,
+    /// The newest value of `column` (a timestamp) is within this duration of the run's as-of instant.
+    #[serde(default)]
+    pub freshness: Option<Located<String>>,
+    /// The table's row count lies within bounds.
+    #[serde(default)]
+    pub row_count: Option<Located<RowCountSpec>>,
+    /// A SQL predicate over the table's columns every row satisfies (a row where it is null passes), e.g.
+    /// `resolved_at >= created_at`.
+    #[serde(default)]
+    pub expr: Option<Located<String>>,
+    /// `error` (default): a failure stops the run with exit 7; `warn`: it is printed and recorded.
+    #[serde(default)]
+    pub severity: Option<Located<String>>,
+    /// Failures tolerated: a share of the rows (below 1, e.g. 0.01) or a count (1 or more).
+    #[serde(default)]
+    pub tolerate: Option<Located<f64>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum UniqueSpec {
+    Column(bool),
+    Columns(Vec<String>),
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RangeSpec {
+    #[serde(default)]
+    pub min: Option<f64>,
+    #[serde(default)]
+    pub max: Option<f64>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RelationshipSpec {
+    /// The table referred to.
+    pub to: String,
+    /// Its column (default: the checked column's name).
+    #[serde(default)]
+    pub field: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RowCountSpec {
+    #[serde(default)]
+    pub min: Option<u64>,
+    #[serde(default)]
+    pub max: Option<u64>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AlertsSpec {
+    /// The KPIs to watch (each segment's rows of them, every stat).
+    pub kpis: Vec<Located<String>>,
+}
+
+/// A KPI's target: a number in the KPI's unit, or a duration written as text (`30m`, `4h`).
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum TargetSpec {
+    Number(f64),
+    Text(String),
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -494,6 +598,10 @@ struct KpiEntryMap {
     /// Overrides the pipeline's `min_sample` for this KPI.
     #[serde(default)]
     min_sample: Option<Located<u64>>,
+    /// The figure the KPI should reach, in its unit: a number (`85` for 85 %), or a duration for durations
+    /// (`1h`). Outputs gain `target` and `target_met` (at or better than the target, by the KPI's direction).
+    #[serde(default)]
+    target: Option<Located<TargetSpec>>,
     /// first_response_time, resolution_time: `wall` (default, elapsed seconds) or `business` (seconds while
     /// the ticket's business calendar is open).
     #[serde(default)]
@@ -515,6 +623,7 @@ impl<'de> Deserialize<'de> for KpiEntry {
                     stats: None,
                     min_sample: None,
                     clock: None,
+                    target: None,
                 })
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<KpiEntry, A::Error> {
@@ -525,6 +634,7 @@ impl<'de> Deserialize<'de> for KpiEntry {
                     stats: m.stats,
                     min_sample: m.min_sample,
                     clock: m.clock,
+                    target: m.target,
                 })
             }
         }
@@ -556,6 +666,11 @@ pub struct SegmentSpec {
     /// Only these KPIs (default: every KPI of the pipeline that the dimensions allow).
     #[serde(default)]
     pub kpis: Option<Vec<Located<String>>>,
+    /// Columns comparing each row with the same row of an earlier period of this table: `previous` adds
+    /// `previous_value`, `change` and `change_pct`; `year_ago` adds `year_ago_value`, `year_ago_change` and
+    /// `year_ago_change_pct`.
+    #[serde(default)]
+    pub compare: Option<Located<Vec<String>>>,
     /// Which agent a segment by `agent_id` credits each ticket to: `ticket_agent` (default, the ticket's
     /// `agent_id`), `first_responder` (the author of the first public agent reply; the column is `responder`)
     /// or `solver` (the assignee when the ticket was solved; the column is `solver`).

@@ -128,8 +128,11 @@ fn the_sample_report_renders_in_chromium_with_the_runs_numbers() {
     let last = with_reference.column("period_start").unwrap().cast(&DataType::String).unwrap();
     let last = last.str().unwrap().iter().flatten().max().unwrap().to_string();
     let bars = elements(&dom, "rect");
-    let csat_bars: Vec<_> =
-        dom.split("<h3>csat value</h3>").nth(1).map(|s| elements(&s[..s.find("</svg>").unwrap()], "rect")).unwrap();
+    let csat_bars: Vec<_> = dom
+        .split("<h3>Customer satisfaction (CSAT)</h3>")
+        .nth(1)
+        .map(|s| elements(&s[..s.find("</svg>").unwrap()], "rect"))
+        .unwrap();
     assert!(!csat_bars.is_empty(), "CSAT against its reference");
     for b in &csat_bars {
         let r = row(&sectors, &[("sector", Some(b["data-label"].as_str()))], Some(last.as_str()), "csat", "value");
@@ -218,4 +221,91 @@ fn the_report_reads_either_layout() {
     let single = marks("single");
     assert!(single.len() > 5, "{single:?}");
     assert_eq!(marks("hive"), single);
+}
+
+/// A report a manager reads in a minute, at a laptop's 1280 px and a phone's 390 px: the alerts and the failed
+/// data checks first, then headline tiles in people's words and units whose figures are the run's, with the
+/// change against the period before and the target.
+#[test]
+fn the_headlines_read_back_at_laptop_and_phone_widths() {
+    let Some(browser) = chromium() else {
+        let required = std::env::var_os("DESKPULSE_REQUIRE_BROWSER").is_some();
+        assert!(!required, "the report test needs Chromium here (.ci/run installs it)");
+        eprintln!("skipped: no chromium on this machine (.ci/run installs it)");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    // 70 days of 10 tickets a day answered in 30 min, 100 on 2026-02-10; a ticket of priority `asap`.
+    let mut csv = String::from("id,created,first_reply,priority\n");
+    let mut n = 0;
+    for day in 0..70 {
+        let date = jiff::civil::date(2026, 1, 1).checked_add(jiff::Span::new().days(day)).unwrap();
+        for k in 0..(if date == jiff::civil::date(2026, 2, 10) { 100 } else { 10 }) {
+            n += 1;
+            let at = date.at(8, 0, 0, 0).checked_add(jiff::Span::new().minutes(k)).unwrap();
+            let reply = at.checked_add(jiff::Span::new().minutes(30)).unwrap();
+            let priority = if n == 7 { "asap" } else { "normal" };
+            csv.push_str(&format!("{n},{at}Z,{reply}Z,{priority}\n"));
+        }
+    }
+    std::fs::write(tmp.path().join("t.csv"), csv).unwrap();
+    let yaml = "name: desk\nsources:\n  t: { table: tickets, path: t.csv, columns: { ticket_id: id, created_at: created, first_response_at: first_reply, priority: priority } }\n\
+                expectations:\n  - { table: tickets, column: priority, accepted_values: [low, normal, high, urgent], severity: warn }\n\
+                kpis:\n  - ticket_volume\n  - { name: first_response_time, stats: [median], target: 1h }\n\
+                segments:\n  daily: { by: [], grain: day, compare: [previous] }\n  monthly: { by: [], grain: month, compare: [previous] }\n\
+                alerts: { kpis: [ticket_volume] }\nreport: report.html\nmin_sample: 1\n";
+    std::fs::write(tmp.path().join("p.yaml"), yaml).unwrap();
+    let out = tmp.path().join("out");
+    deskpulse(&[
+        "run",
+        tmp.path().join("p.yaml").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--as-of",
+        "2026-03-12",
+        "-q",
+    ]);
+    let page = out.join("report.html");
+    let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("report");
+    std::fs::create_dir_all(&shots).unwrap();
+    for (width, name) in [(1280, "headlines-1280.png"), (390, "headlines-390.png")] {
+        let shot = shots.join(name);
+        let _ = std::fs::remove_file(&shot);
+        let size = format!("--window-size={width},2400");
+        let drawn = headless(&browser, &page, &[&size, &format!("--screenshot={}", shot.display())]);
+        assert!(
+            std::fs::metadata(&shot).map(|m| m.len() > 10_000).unwrap_or(false),
+            "a {width} px screenshot: {drawn:?}"
+        );
+    }
+    let dumped = headless(&browser, &page, &["--window-size=390,2400", "--dump-dom"]);
+    let dom = String::from_utf8(dumped.stdout).unwrap();
+    // What needs a look comes first: the data check on `asap`, then the alert on 10 February's 100 tickets.
+    let watch = dom.find("Needs a look").expect("a watch list");
+    assert!(watch < dom.find("Headlines").expect("headlines"), "the watch list comes first");
+    assert!(
+        dom.contains("Data check: expectation `tickets_priority_accepted_values` (warn)") && dom.contains("'asap'")
+    );
+    assert!(
+        dom.contains("Ticket volume daily on 2026-02-10: 100, above the expected"),
+        "{}",
+        &dom[watch..watch + 1500]
+    );
+    // Headlines: the latest complete day, 2026-03-11 (as of the 12th): 10 tickets, unchanged; the first
+    // response median 30 min, a 1 h target met.
+    let tiles = &dom[dom.find("Headlines").unwrap()..];
+    assert!(tiles.contains("2026-03-11, the latest complete period of daily"), "{}", &tiles[..600]);
+    assert!(
+        tiles.contains("<div class=\"name\">Ticket volume</div><div class=\"figure\">10</div>"),
+        "{}",
+        &tiles[..900]
+    );
+    assert!(
+        tiles.contains("First response time (median)</div><div class=\"figure\">30 min</div>"),
+        "{}",
+        &tiles[..900]
+    );
+    assert!(tiles.contains("target 1 h: met"), "{}", &tiles[..900]);
+    // The page fits a phone: nothing wider than the viewport but the charts, which scale down.
+    assert!(dom.contains("width=device-width") && dom.contains("svg{max-width:100%"));
 }

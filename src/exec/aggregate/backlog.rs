@@ -90,6 +90,7 @@ fn running_totals(
         grain: seg.grain,
         kpis: Vec::new(),
         left_out: Vec::new(),
+        compare: Vec::new(),
     };
     let tickets = enriched(plan, Table::Tickets, &dimensions, staged, tickets)?;
     // String dimensions, as the output (and so the carried totals) has them.

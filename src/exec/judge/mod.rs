@@ -2,6 +2,7 @@
 //! (`verdicts`); the quarantined rows written to `_rejected/` (`write_rejected`) and counted by reason
 //! (`quarantine_report`).
 
+pub(crate) mod expectations;
 pub(crate) mod quarantine;
 pub(crate) mod references;
 pub(crate) mod values;

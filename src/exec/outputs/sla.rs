@@ -23,6 +23,7 @@ pub fn sla_table(plan: &Plan, staged: &Staged) -> Result<Option<LazyFrame>, Erro
         grain: Grain::All,
         kpis: Vec::new(),
         left_out: Vec::new(),
+        compare: Vec::new(),
     };
     let rows = window_filter(plan, staged.scan(Table::SlaInstances)?, "created_at");
     let rows = enriched(plan, Table::SlaInstances, &seg, staged, rows)?;

@@ -32,10 +32,12 @@ pub(crate) fn earlier_table(out_dir: &Path, name: &str) -> Result<Option<DataFra
         return Ok(None);
     }
     let file = std::fs::File::open(&path).map_err(|e| Error::Output { path: path.clone(), message: e.to_string() })?;
-    ParquetReader::new(file).finish().map(Some).map_err(|e| Error::Output {
+    let table = ParquetReader::new(file).finish().map_err(|e| Error::Output {
         path,
         message: format!("cannot read the earlier output to merge the backfill into: {e}"),
-    })
+    })?;
+    // Targets and comparisons are added again to the merged table.
+    Ok(Some(crate::exec::outputs::watch::stripped(table)?))
 }
 
 /// The peer and reference comparisons of the segments' tables (`named`, in the order of the segments). A
@@ -157,8 +159,10 @@ pub(crate) fn outputs_written(
                 })?;
                 (df.height(), paths)
             },
-            (Some(_), crate::plan::Layout::Single, Some((from, to))) if is_segment => {
-                let mut merged = sink::merge_window(earlier_table(out_dir, &name)?, df, from, to)?;
+            (Some(seg), crate::plan::Layout::Single, Some((from, to))) if is_segment => {
+                let fresh = crate::exec::outputs::watch::stripped(df)?;
+                let merged = sink::merge_window(earlier_table(out_dir, &name)?, fresh, from, to)?;
+                let mut merged = crate::exec::outputs::watch::watched(plan, seg, merged)?;
                 (merged.height(), output.write_table(&name, &mut merged, &plan.formats, &metadata)?)
             },
             _ => {

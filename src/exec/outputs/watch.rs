@@ -1,0 +1,120 @@
+//! What a run watches in its segments' tables, once they are merged (a night's recomputed periods with the
+//! kept ones): each row's target and whether it is met, and its comparison with the same row of an earlier
+//! period (`compare:`). Computed on the whole merged table, so that a recomputed period changes the next
+//! period's comparison.
+
+use polars::prelude::*;
+
+use crate::catalog::Direction;
+use crate::exec::aggregate::period_exprs::PERIOD;
+use crate::plan::{Comparison, Plan, Segment};
+
+/// The columns this stage adds, which a merge strips from the earlier table before adding them again.
+pub(crate) const COLUMNS: [&str; 8] = [
+    "target",
+    "target_met",
+    "previous_value",
+    "change",
+    "change_pct",
+    "year_ago_value",
+    "year_ago_change",
+    "year_ago_change_pct",
+];
+
+/// `df` without the columns this stage adds.
+pub(crate) fn stripped(df: DataFrame) -> PolarsResult<DataFrame> {
+    let present: Vec<PlSmallStr> =
+        df.get_column_names().into_iter().filter(|c| COLUMNS.contains(&c.as_str())).cloned().collect();
+    match present.is_empty() {
+        true => Ok(df),
+        false => Ok(df.drop_many(present)),
+    }
+}
+
+/// A segment's table with its targets (when the pipeline declares any) and its comparisons.
+pub(crate) fn watched(plan: &Plan, seg: &Segment, df: DataFrame) -> PolarsResult<DataFrame> {
+    let mut df = stripped(df)?;
+    if !plan.targets.is_empty() {
+        df = df.lazy().with_columns(targets(plan)).collect()?;
+    }
+    for comparison in &seg.compare {
+        df = compared(seg, df, *comparison)?;
+    }
+    Ok(df)
+}
+
+/// `target` for the rows of a KPI with a target, in the KPI's own unit (a duration KPI's mean or percentile;
+/// not a share it also reports), and `target_met`: at or better than it by the KPI's direction.
+fn targets(plan: &Plan) -> [Expr; 2] {
+    let mut target = lit(NULL).cast(DataType::Float64);
+    let mut met = lit(NULL).cast(DataType::Boolean);
+    for t in &plan.targets {
+        let Some(def) = plan.kpis.iter().find(|k| k.name == t.kpi) else { continue };
+        let unit = def.stats.first().map(|s| s.unit.as_str()).unwrap_or_default();
+        let rows = col("kpi").eq(lit(t.kpi.as_str())).and(col("unit").eq(lit(unit)));
+        let reached = match t.direction {
+            Direction::LowerIsBetter => col("value").lt_eq(lit(t.value)),
+            _ => col("value").gt_eq(lit(t.value)),
+        };
+        target = when(rows.clone()).then(lit(t.value)).otherwise(target);
+        met = when(rows).then(reached).otherwise(met);
+    }
+    [target.alias("target"), met.alias("target_met")]
+}
+
+/// `df` with the value of the same row (dimensions, KPI, stat) in the earlier period, the change and the
+/// change in percent of the earlier value's size (null when it is 0 or missing).
+fn compared(seg: &Segment, df: DataFrame, comparison: Comparison) -> PolarsResult<DataFrame> {
+    let value = comparison.value_column();
+    let (change, change_pct) = comparison.change_columns();
+    let grain = seg.grain;
+    // Each period start's earlier period, found on the calendar (a missing period has no row to compare).
+    let starts = df.column(PERIOD)?.cast(&DataType::Int32)?;
+    let mut distinct: Vec<i32> = starts.i32()?.iter().flatten().collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let earlier: Vec<Option<i32>> = distinct
+        .iter()
+        .map(|d| {
+            let start = crate::periods::from_epoch_days(*d as i64);
+            let before = match comparison {
+                Comparison::Previous => crate::periods::previous_start(grain, start),
+                Comparison::YearAgo => crate::periods::year_ago_start(grain, start),
+            };
+            before.map(|b| crate::periods::epoch_days(b) as i32)
+        })
+        .collect();
+    let map = df!("__start" => distinct, "__earlier" => earlier)?;
+    let mut keys: Vec<Expr> = seg.dimensions.iter().map(|d| col(*d)).collect();
+    keys.extend([col("kpi"), col("stat")]);
+    let mut right_keys = keys.clone();
+    keys.push(col("__earlier"));
+    right_keys.push(col("__start"));
+    let rows = df.clone().lazy().select(
+        keys[..keys.len() - 1]
+            .iter()
+            .cloned()
+            .chain([col(PERIOD).cast(DataType::Int32).alias("__start"), col("value").alias(value)])
+            .collect::<Vec<_>>(),
+    );
+    let mut args = JoinArgs::new(JoinType::Left);
+    args.nulls_equal = true;
+    args.maintain_order = MaintainOrderJoin::Left;
+    let mut map_args = JoinArgs::new(JoinType::Left);
+    map_args.maintain_order = MaintainOrderJoin::Left;
+    let out = df
+        .lazy()
+        .with_column(col(PERIOD).cast(DataType::Int32).alias("__start_of_row"))
+        .join(map.lazy(), [col("__start_of_row")], [col("__start")], map_args)
+        .join(rows, keys, right_keys, args)
+        .with_columns([
+            (col("value") - col(value)).alias(change),
+            when(col(value).neq(lit(0.0)))
+                .then((col("value") - col(value)) / col(value).abs() * lit(100.0))
+                .otherwise(lit(NULL).cast(DataType::Float64))
+                .alias(change_pct),
+        ])
+        .drop(cols(["__start_of_row", "__earlier"]))
+        .collect()?;
+    Ok(out)
+}

@@ -1,0 +1,116 @@
+//! Planning what a run watches in its KPIs: each KPI's target (in its unit), the comparisons a segment adds
+//! (previous period, a year ago) and the KPIs alerts watch. No engine here.
+
+use crate::catalog::{Direction, KpiDefinition};
+use crate::spec::{AlertsSpec, KpiEntry, Located, TargetSpec};
+use crate::suggest;
+
+use super::{parse_duration, Diagnostic, Plan};
+
+/// A KPI's target: the figure its stats in the KPI's own unit should reach, and which way is better.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Target {
+    pub kpi: String,
+    pub value: f64,
+    pub direction: Direction,
+}
+
+/// An earlier period a segment's rows are compared with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Comparison {
+    Previous,
+    YearAgo,
+}
+
+impl Comparison {
+    pub const NAMES: [&'static str; 2] = ["previous", "year_ago"];
+
+    /// The prefix of its columns: `previous_value`, `change`, `change_pct`; `year_ago_value`, ….
+    pub fn value_column(self) -> &'static str {
+        match self {
+            Comparison::Previous => "previous_value",
+            Comparison::YearAgo => "year_ago_value",
+        }
+    }
+
+    pub fn change_columns(self) -> (&'static str, &'static str) {
+        match self {
+            Comparison::Previous => ("change", "change_pct"),
+            Comparison::YearAgo => ("year_ago_change", "year_ago_change_pct"),
+        }
+    }
+}
+
+/// A KPI entry's `target`, checked: a number, or a duration for KPIs measured in seconds.
+pub(super) fn target_of(entry: &KpiEntry, def: &KpiDefinition, errs: &mut Vec<Diagnostic>) -> Option<Target> {
+    let target = entry.target.as_ref()?;
+    let seconds = def.stats.first().is_some_and(|s| s.unit == crate::catalog::Unit::Seconds);
+    let value = match &target.value {
+        TargetSpec::Number(n) => Some(*n),
+        TargetSpec::Text(t) if seconds => parse_duration(t),
+        TargetSpec::Text(t) => t.trim().trim_end_matches('%').trim().parse().ok(),
+    };
+    let Some(value) = value.filter(|v| v.is_finite()) else {
+        let help = if seconds { "a duration such as 30m, 4h or 1d, or seconds" } else { "a number in the KPI's unit" };
+        errs.push(
+            Diagnostic::new(format!("KPI `{}`: target {:?} is not a figure", def.name, target.value), target.at)
+                .with_help(help),
+        );
+        return None;
+    };
+    if def.direction == Direction::Neutral {
+        errs.push(
+            Diagnostic::new(
+                format!("KPI `{}` has no better direction, so a target cannot be met", def.name),
+                target.at,
+            )
+            .with_help("targets fit KPIs where higher or lower is better (`deskpulse kpis`)"),
+        );
+        return None;
+    }
+    Some(Target { kpi: def.name.clone(), value, direction: def.direction })
+}
+
+/// A segment's `compare:` list.
+pub(super) fn comparisons_of(spec: Option<&Located<Vec<String>>>, errs: &mut Vec<Diagnostic>) -> Vec<Comparison> {
+    let Some(list) = spec else { return Vec::new() };
+    let mut out = Vec::new();
+    for name in &list.value {
+        let found = match name.as_str() {
+            "previous" => Some(Comparison::Previous),
+            "year_ago" => Some(Comparison::YearAgo),
+            _ => None,
+        };
+        match found {
+            Some(c) if !out.contains(&c) => out.push(c),
+            Some(_) => errs.push(Diagnostic::new(format!("`{name}` is listed twice in `compare`"), list.at)),
+            None => errs.push(
+                Diagnostic::new(format!("unknown comparison `{name}`"), list.at)
+                    .with_help(suggest::help(name, &Comparison::NAMES)),
+            ),
+        }
+    }
+    out
+}
+
+/// The KPIs `alerts` watches, each one the pipeline declares.
+pub(super) fn alerts_of(plan: &Plan, spec: Located<AlertsSpec>, errs: &mut Vec<Diagnostic>) -> Vec<String> {
+    let declared: Vec<&str> = plan.kpis.iter().map(|k| k.name.as_str()).collect();
+    let mut out = Vec::new();
+    for k in &spec.value.kpis {
+        if declared.contains(&k.as_str()) {
+            out.push(k.value.clone());
+        } else {
+            errs.push(
+                Diagnostic::new(format!("`alerts` watches KPI `{}`, which `kpis:` does not declare", k.value), k.at)
+                    .with_help(suggest::help(k, &declared)),
+            );
+        }
+    }
+    if out.is_empty() && errs.is_empty() {
+        errs.push(
+            Diagnostic::new("`alerts` lists no KPI", spec.at).with_help("e.g. alerts: { kpis: [ticket_volume] }"),
+        );
+    }
+    out
+}
