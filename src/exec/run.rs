@@ -249,7 +249,7 @@ fn run_in(
         if let Some(seg) = plan.segments.iter().find(|s| s.name == name) {
             df = crate::exec::outputs::watch::watched(plan, seg, df)?;
             // A recomputed period changes the next period's comparison: no earlier line stands as it was.
-            if !seg.compare.is_empty() {
+            if !seg.compare.is_empty() || seg.fill_zero {
                 merged.earlier_rows.remove(&name);
             }
         }
@@ -462,10 +462,11 @@ fn periods_to_recompute(
         // A segment no new row reaches (the night's rows all quarantined) is computed whole: it has no
         // period of its own to merge.
         .filter(|(name, days)| {
-            // With `hive`, a night writes only its periods' partitions: a segment that compares periods is
-            // computed whole, so that the next periods' comparisons follow.
-            let comparing =
-                |s: &crate::plan::Segment| !s.compare.is_empty() && plan.layout == crate::plan::Layout::Hive;
+            // With `hive`, a night writes only its periods' partitions: a segment that compares periods (or
+            // fills them) is computed whole, so that the next periods' comparisons follow.
+            let comparing = |s: &crate::plan::Segment| {
+                (!s.compare.is_empty() || s.fill_zero) && plan.layout == crate::plan::Layout::Hive
+            };
             !days.is_empty()
                 && plan
                     .segments

@@ -570,6 +570,8 @@ pub struct Segment {
     pub left_out: Vec<(String, String)>,
     /// Earlier periods each row is compared with (`compare:`).
     pub compare: Vec<Comparison>,
+    /// Count KPIs get zero rows for the periods without events (`fill: zero`).
+    pub fill_zero: bool,
 }
 
 /// `60s`, `2m`, `90min`, `4h`, `2d` or a bare number of seconds.

@@ -326,7 +326,15 @@ pub(super) fn segment(
     }
     errs.extend(unsplittable.diagnostics(&name));
     let compare = super::watch::comparisons_of(spec.compare.as_ref(), errs);
-    Some(Segment { name: name.value, dimensions, grain: grain?, kpis, left_out, compare })
+    let fill_zero = match spec.fill.as_ref().map(|f| (f.as_str(), f.at)) {
+        None => false,
+        Some(("zero", _)) => true,
+        Some((other, at)) => {
+            errs.push(Diagnostic::new(format!("unknown fill `{other}`"), at).with_help("the one fill is `zero`"));
+            false
+        },
+    };
+    Some(Segment { name: name.value, dimensions, grain: grain?, kpis, left_out, compare, fill_zero })
 }
 
 /// KPIs of a segment that cannot be split as asked, grouped by reason: one wrong dimension is one

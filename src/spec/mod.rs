@@ -671,6 +671,10 @@ pub struct SegmentSpec {
     /// `year_ago_change_pct`.
     #[serde(default)]
     pub compare: Option<Located<Vec<String>>>,
+    /// `zero`: count KPIs (ticket volume…) get a row with 0 for each period between the table's first and last
+    /// in which a group of dimension values has no event, instead of no row.
+    #[serde(default)]
+    pub fill: Option<Located<String>>,
     /// Which agent a segment by `agent_id` credits each ticket to: `ticket_agent` (default, the ticket's
     /// `agent_id`), `first_responder` (the author of the first public agent reply; the column is `responder`)
     /// or `solver` (the assignee when the ticket was solved; the column is `solver`).

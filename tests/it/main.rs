@@ -35,3 +35,4 @@ mod sla;
 mod snapshot;
 mod survey_period;
 mod variants;
+mod watch;

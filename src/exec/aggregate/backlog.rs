@@ -91,6 +91,7 @@ fn running_totals(
         kpis: Vec::new(),
         left_out: Vec::new(),
         compare: Vec::new(),
+        fill_zero: false,
     };
     let tickets = enriched(plan, Table::Tickets, &dimensions, staged, tickets)?;
     // String dimensions, as the output (and so the carried totals) has them.

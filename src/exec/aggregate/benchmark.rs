@@ -466,6 +466,7 @@ mod tests {
             kpis: Vec::new(),
             left_out: Vec::new(),
             compare: Vec::new(),
+            fill_zero: false,
         };
         let ranked = peers(&b, &seg, df.lazy()).unwrap().sort([ROW], Default::default()).collect().unwrap();
         let ranks: Vec<Option<f64>> = ranked.column("percentile_rank").unwrap().f64().unwrap().iter().collect();

@@ -309,8 +309,15 @@ pub fn reducing_segments(plan: &Plan) -> Vec<(Table, Segment, usize)> {
             push_new(&mut kpis, own.iter().copied());
         }
         let grain = segments[0].0.grain;
-        let wide =
-            Segment { name: format!("__{table}"), dimensions, grain, kpis, left_out: Vec::new(), compare: Vec::new() };
+        let wide = Segment {
+            name: format!("__{table}"),
+            dimensions,
+            grain,
+            kpis,
+            left_out: Vec::new(),
+            compare: Vec::new(),
+            fill_zero: false,
+        };
         out.push((table, wide, segments.len()));
     }
     out

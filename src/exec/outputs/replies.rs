@@ -96,6 +96,7 @@ pub fn replies_table(plan: &Plan, staged: &Staged) -> Result<Option<LazyFrame>, 
         kpis: Vec::new(),
         left_out: Vec::new(),
         compare: Vec::new(),
+        fill_zero: false,
     };
     // The ticket's opening places the reply in the window, as it places its waits.
     let rows = rows.with_column(col("__opened").alias("created_at"));

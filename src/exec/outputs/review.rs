@@ -33,7 +33,15 @@ fn seconds(start: &str, end: &str) -> Expr {
 }
 
 fn helper_segment(name: &str, dimensions: Vec<&'static str>, grain: Grain) -> Segment {
-    Segment { name: name.to_string(), dimensions, grain, kpis: Vec::new(), left_out: Vec::new(), compare: Vec::new() }
+    Segment {
+        name: name.to_string(),
+        dimensions,
+        grain,
+        kpis: Vec::new(),
+        left_out: Vec::new(),
+        compare: Vec::new(),
+        fill_zero: false,
+    }
 }
 
 /// The ticket dimensions the tables for people carry, those the pipeline has.

@@ -24,6 +24,7 @@ pub fn sla_table(plan: &Plan, staged: &Staged) -> Result<Option<LazyFrame>, Erro
         kpis: Vec::new(),
         left_out: Vec::new(),
         compare: Vec::new(),
+        fill_zero: false,
     };
     let rows = window_filter(plan, staged.scan(Table::SlaInstances)?, "created_at");
     let rows = enriched(plan, Table::SlaInstances, &seg, staged, rows)?;

@@ -34,6 +34,9 @@ pub(crate) fn stripped(df: DataFrame) -> PolarsResult<DataFrame> {
 /// A segment's table with its targets (when the pipeline declares any) and its comparisons.
 pub(crate) fn watched(plan: &Plan, seg: &Segment, df: DataFrame) -> PolarsResult<DataFrame> {
     let mut df = stripped(df)?;
+    if seg.fill_zero {
+        df = zero_filled(plan, seg, df)?;
+    }
     if !plan.targets.is_empty() {
         df = df.lazy().with_columns(targets(plan)).collect()?;
     }
@@ -41,6 +44,82 @@ pub(crate) fn watched(plan: &Plan, seg: &Segment, df: DataFrame) -> PolarsResult
         df = compared(seg, df, *comparison)?;
     }
     Ok(df)
+}
+
+/// `df` with a zero row for each count KPI (a row count: ticket volume…), group of dimension values and period
+/// between the table's first and last period where it has none, sorted as the segment's tables are
+/// (dimensions, period, KPI in declaration order).
+fn zero_filled(plan: &Plan, seg: &Segment, df: DataFrame) -> PolarsResult<DataFrame> {
+    use crate::catalog::Aggregate;
+    let counted: Vec<&str> = seg
+        .kpis
+        .iter()
+        .map(|k| &plan.kpis[*k])
+        .filter(|k| matches!(k.stats.as_slice(), [s] if s.aggregate == Aggregate::Count))
+        .map(|k| k.name.as_str())
+        .collect();
+    if counted.is_empty() || seg.grain == crate::periods::Grain::All || df.height() == 0 {
+        return Ok(df);
+    }
+    let days = df.column(PERIOD)?.cast(&DataType::Int32)?;
+    let (Some(first), Some(last)) = (days.i32()?.min(), days.i32()?.max()) else { return Ok(df) };
+    let mut starts = Vec::new();
+    let mut at = crate::periods::from_epoch_days(first as i64);
+    while crate::periods::epoch_days(at) <= last as i64 {
+        starts.push(crate::periods::epoch_days(at) as i32);
+        at = crate::periods::next_start(seg.grain, at);
+    }
+    let dims: Vec<Expr> = seg.dimensions.iter().map(|d| col(*d)).collect();
+    let groups = match dims.is_empty() {
+        true => df!("__one" => [1i32])?.lazy(),
+        false => df.clone().lazy().select(dims.clone()).unique_stable(None, UniqueKeepStrategy::First),
+    };
+    let grid =
+        groups.cross_join(df!("__day" => starts)?.lazy(), None).cross_join(df!("kpi" => counted.clone())?.lazy(), None);
+    let mut keys = dims.clone();
+    keys.extend([col("__day"), col("kpi")]);
+    let mut present = dims.clone();
+    present.extend([col(PERIOD).cast(DataType::Int32).alias("__day"), col("kpi")]);
+    let mut args = JoinArgs::new(JoinType::Anti);
+    args.nulls_equal = true;
+    let schema = df.schema().clone();
+    let missing = grid
+        .join(df.clone().lazy().select(present), keys.clone(), keys, args)
+        .select(
+            schema
+                .iter_names()
+                .map(|name| match name.as_str() {
+                    n if n == PERIOD => col("__day").cast(DataType::Date).alias(PERIOD),
+                    "kpi" => col("kpi"),
+                    "stat" => lit("value").alias("stat"),
+                    "value" => lit(0.0).cast(DataType::Float64).alias("value"),
+                    "unit" => lit("count").alias("unit"),
+                    "n" => lit(0i64).cast(DataType::Int64).alias("n"),
+                    "low_sample" => lit(false).alias("low_sample"),
+                    n if seg.dimensions.contains(&n) => col(n),
+                    n => lit(NULL).cast(schema.get(n).cloned().unwrap_or(DataType::Float64)).alias(n),
+                })
+                .collect::<Vec<_>>(),
+        )
+        .collect()?;
+    if missing.height() == 0 {
+        return Ok(df);
+    }
+    let mut all = df.vstack(&missing)?;
+    all.rechunk_mut();
+    // The segment's order: dimensions, period, KPI in declaration order, then the stats as they were.
+    let order: Vec<&str> = plan.kpis.iter().map(|k| k.name.as_str()).collect();
+    let mut rank = lit(order.len() as u32);
+    for (i, name) in order.iter().enumerate().rev() {
+        rank = when(col("kpi").eq(lit(*name))).then(lit(i as u32)).otherwise(rank);
+    }
+    let mut by: Vec<PlSmallStr> = seg.dimensions.iter().map(|d| PlSmallStr::from(*d)).collect();
+    by.extend([PlSmallStr::from(PERIOD), PlSmallStr::from("__rank")]);
+    all.lazy()
+        .with_column(rank.alias("__rank"))
+        .sort(by, SortMultipleOptions::default().with_nulls_last(true).with_maintain_order(true))
+        .drop(cols(["__rank"]))
+        .collect()
 }
 
 /// `target` for the rows of a KPI with a target, in the KPI's own unit (a duration KPI's mean or percentile;

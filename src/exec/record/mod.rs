@@ -211,6 +211,16 @@ pub fn table(records: &[RunRecord]) -> String {
             (None, true) => "nothing changed: outputs kept".into(),
             (None, false) => format!("{} output(s)", r.outputs.len()),
         };
+        // What the run watched: alerts raised and expectations that failed as warnings.
+        let count = |prefix: &str| r.warnings.iter().filter(|w| w.starts_with(prefix)).count();
+        let mut note = note;
+        let (alerts, expectations) = (count("alert: "), count("expectation `"));
+        if alerts > 0 {
+            note.push_str(&format!("; {alerts} alert line(s)"));
+        }
+        if expectations > 0 {
+            note.push_str(&format!("; {expectations} expectation(s) failed (warn)"));
+        }
         out.push_str(&format!(
             "{:<34} {:<7} {:>6} {:>6} {:>12} {:>8.2}  {note}\n",
             r.run_id, r.status, r.files_staged, r.files_reused, read, r.total_seconds
