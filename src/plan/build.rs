@@ -105,7 +105,7 @@ pub fn build(spec: PipelineSpec, path: &Path, text: String, settings: RunSetting
     let declared = super::metric::metrics_of(&plan, &text, metrics, &mut errs);
     for entry in kpis.iter() {
         if let Some(def) = check_kpi(&plan, &declared, entry, min_sample, &mut errs) {
-            plan.targets.extend(super::watch::target_of(entry, &def, &mut errs));
+            plan.targets.extend(super::watch::targets_of(entry, &def, &mut errs));
             plan.kpis.push(def);
         }
     }

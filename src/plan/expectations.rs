@@ -35,9 +35,11 @@ pub enum Check {
     },
     /// The newest value within this many seconds of as-of.
     Freshness(String, f64),
+    /// Bounds, and the largest change (a share) against the last successful run's rows read.
     RowCount {
         min: Option<u64>,
         max: Option<u64>,
+        max_change: Option<f64>,
     },
     /// Rows where the predicate is false fail.
     Expr(Sql),
@@ -171,7 +173,10 @@ fn expectation(plan: &Plan, spec: Located<ExpectationSpec>, errs: &mut Vec<Diagn
         }
     }
     if let Some(r) = &s.row_count {
-        checks.push(Some(Check::RowCount { min: r.min, max: r.max }));
+        if r.min.is_none() && r.max.is_none() && r.max_change.is_none() {
+            errs.push(Diagnostic::new("`row_count` needs `min`, `max` or `max_change`", r.at));
+        }
+        checks.push(Some(Check::RowCount { min: r.min, max: r.max, max_change: r.max_change }));
     }
     if let Some(e) = &s.expr {
         checks.push(Some(Check::Expr(Sql { text: e.value.clone(), at: e.at })));

@@ -13,6 +13,10 @@ pub struct Target {
     pub kpi: String,
     pub value: f64,
     pub direction: Direction,
+    /// From this period start on (a dated target), else always.
+    pub from: Option<jiff::civil::Date>,
+    /// For rows with these dimension values only.
+    pub when: Vec<(String, String)>,
 }
 
 /// An earlier period a segment's rows are compared with.
@@ -41,34 +45,70 @@ impl Comparison {
     }
 }
 
-/// A KPI entry's `target`, checked: a number, or a duration for KPIs measured in seconds.
-pub(super) fn target_of(entry: &KpiEntry, def: &KpiDefinition, errs: &mut Vec<Diagnostic>) -> Option<Target> {
-    let target = entry.target.as_ref()?;
+/// A KPI entry's `target` and `targets`, checked: numbers, or durations for KPIs measured in seconds; the
+/// later entries win where they apply.
+pub(super) fn targets_of(entry: &KpiEntry, def: &KpiDefinition, errs: &mut Vec<Diagnostic>) -> Vec<Target> {
+    let mut out = Vec::new();
     let seconds = def.stats.first().is_some_and(|s| s.unit == crate::catalog::Unit::Seconds);
-    let value = match &target.value {
-        TargetSpec::Number(n) => Some(*n),
-        TargetSpec::Text(t) if seconds => parse_duration(t),
-        TargetSpec::Text(t) => t.trim().trim_end_matches('%').trim().parse().ok(),
+    let figure = |spec: &TargetSpec, at, errs: &mut Vec<Diagnostic>| -> Option<f64> {
+        let value = match spec {
+            TargetSpec::Number(n) => Some(*n),
+            TargetSpec::Text(t) if seconds => parse_duration(t),
+            TargetSpec::Text(t) => t.trim().trim_end_matches('%').trim().parse().ok(),
+        };
+        let value = value.filter(|v: &f64| v.is_finite());
+        if value.is_none() {
+            let help =
+                if seconds { "a duration such as 30m, 4h or 1d, or seconds" } else { "a number in the KPI's unit" };
+            errs.push(
+                Diagnostic::new(format!("KPI `{}`: target {spec:?} is not a figure", def.name), at).with_help(help),
+            );
+        }
+        value
     };
-    let Some(value) = value.filter(|v| v.is_finite()) else {
-        let help = if seconds { "a duration such as 30m, 4h or 1d, or seconds" } else { "a number in the KPI's unit" };
-        errs.push(
-            Diagnostic::new(format!("KPI `{}`: target {:?} is not a figure", def.name, target.value), target.at)
-                .with_help(help),
-        );
-        return None;
-    };
+    let any = entry.target.as_ref().map(|t| t.at).or(entry.targets.as_ref().map(|t| t.at));
+    let Some(at) = any else { return out };
     if def.direction == Direction::Neutral {
         errs.push(
-            Diagnostic::new(
-                format!("KPI `{}` has no better direction, so a target cannot be met", def.name),
-                target.at,
-            )
-            .with_help("targets fit KPIs where higher or lower is better (`deskpulse kpis`)"),
+            Diagnostic::new(format!("KPI `{}` has no better direction, so a target cannot be met", def.name), at)
+                .with_help("targets fit KPIs where higher or lower is better (`deskpulse kpis`)"),
         );
-        return None;
+        return out;
     }
-    Some(Target { kpi: def.name.clone(), value, direction: def.direction })
+    let target = |value, from, when| Target { kpi: def.name.clone(), value, direction: def.direction, from, when };
+    if let Some(t) = &entry.target {
+        out.extend(figure(&t.value, t.at, errs).map(|v| target(v, None, Vec::new())));
+    }
+    if let Some(rules) = &entry.targets {
+        let dims = crate::model::all_dimensions();
+        for r in &rules.value {
+            let from = match &r.from {
+                None => None,
+                Some(d) => match d.parse::<jiff::civil::Date>() {
+                    Ok(d) => Some(d),
+                    Err(_) => {
+                        errs.push(
+                            Diagnostic::new(format!("`{d}` is not a date"), rules.at)
+                                .with_help("write it as YYYY-MM-DD"),
+                        );
+                        continue;
+                    },
+                },
+            };
+            let mut when = Vec::new();
+            for (dim, value) in &r.when {
+                if !dims.contains(&dim.as_str()) {
+                    errs.push(
+                        Diagnostic::new(format!("a target's `when` names `{dim}`, which is not a dimension"), rules.at)
+                            .with_help(suggest::help(dim, &dims)),
+                    );
+                }
+                when.push((dim.clone(), value.clone()));
+            }
+            out.extend(figure(&r.target, rules.at, errs).map(|v| target(v, from, when)));
+        }
+    }
+    out
 }
 
 /// A segment's `compare:` list.

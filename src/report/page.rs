@@ -85,46 +85,9 @@ fn chart_title(kpi: &str, stat: &str) -> String {
     format!("{} ({stat})", kpi_title(kpi))
 }
 
-/// A figure in the units people read: durations as 45 s, 30 min, 4.2 h, 2.1 d; shares as 87.5 %; counts
-/// with thousands separators.
+/// A figure in the units people read (`svg::human`).
 pub(super) fn human(value: f64, unit: &str) -> String {
-    if !value.is_finite() {
-        return "–".into();
-    }
-    let trim = |x: f64, decimals: usize| {
-        let text = format!("{x:.decimals$}");
-        match text.contains('.') {
-            true => text.trim_end_matches('0').trim_end_matches('.').to_string(),
-            false => text,
-        }
-    };
-    match unit {
-        "seconds" => {
-            let a = value.abs();
-            match a {
-                _ if a < 60.0 => format!("{} s", trim(value, 0)),
-                _ if a < 3600.0 => format!("{} min", trim(value / 60.0, if a < 600.0 { 1 } else { 0 })),
-                _ if a < 86_400.0 => format!("{} h", trim(value / 3600.0, 1)),
-                _ => format!("{} d", trim(value / 86_400.0, 1)),
-            }
-        },
-        "percent" => format!("{} %", trim(value, 1)),
-        "count" if value.fract() == 0.0 => {
-            let digits = format!("{}", value.abs() as u64);
-            let mut out = String::new();
-            for (i, c) in digits.chars().enumerate() {
-                if i > 0 && (digits.len() - i) % 3 == 0 {
-                    out.push(',');
-                }
-                out.push(c);
-            }
-            if value < 0.0 {
-                out.insert(0, '-');
-            }
-            out
-        },
-        _ => trim(value, 2),
-    }
+    svg::human(value, unit)
 }
 
 /// Failed expectations and alerts, first: what someone should look at before reading any figure.

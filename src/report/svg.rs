@@ -28,6 +28,48 @@ pub fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
 }
 
+/// A figure in the units people read: durations as 45 s, 30 min, 4.2 h, 2.1 d; shares as 87.5 %; counts with
+/// thousands separators; other figures with up to two decimals.
+pub fn human(value: f64, unit: &str) -> String {
+    if !value.is_finite() {
+        return "–".into();
+    }
+    let trim = |x: f64, decimals: usize| {
+        let text = format!("{x:.decimals$}");
+        match text.contains('.') {
+            true => text.trim_end_matches('0').trim_end_matches('.').to_string(),
+            false => text,
+        }
+    };
+    match unit {
+        "seconds" => {
+            let a = value.abs();
+            match a {
+                _ if a < 60.0 => format!("{} s", trim(value, 0)),
+                _ if a < 3600.0 => format!("{} min", trim(value / 60.0, if a < 600.0 { 1 } else { 0 })),
+                _ if a < 86_400.0 => format!("{} h", trim(value / 3600.0, 1)),
+                _ => format!("{} d", trim(value / 86_400.0, 1)),
+            }
+        },
+        "percent" => format!("{} %", trim(value, 1)),
+        "count" if value.fract() == 0.0 => {
+            let digits = format!("{}", value.abs() as u64);
+            let mut out = String::new();
+            for (i, c) in digits.chars().enumerate() {
+                if i > 0 && (digits.len() - i) % 3 == 0 {
+                    out.push(',');
+                }
+                out.push(c);
+            }
+            if value < 0.0 {
+                out.insert(0, '-');
+            }
+            out
+        },
+        _ => trim(value, 2),
+    }
+}
+
 /// A figure for a person: thousands as `12.3k`, small numbers with up to two decimals.
 pub fn short(v: f64) -> String {
     let a = v.abs();
@@ -38,6 +80,22 @@ pub fn short(v: f64) -> String {
     } else {
         format!("{v:.2}").trim_end_matches('0').trim_end_matches('.').to_string()
     }
+}
+
+/// How an axis in `unit` reads: durations in the unit their size calls for (seconds, minutes, hours, days),
+/// as (seconds per shown unit, the unit's name); other units as they are.
+fn axis_unit(unit: &str, hi: f64) -> (f64, String) {
+    match unit {
+        "seconds" if hi >= 2.0 * 86_400.0 => (86_400.0, "days".into()),
+        "seconds" if hi >= 2.0 * 3600.0 => (3600.0, "hours".into()),
+        "seconds" if hi >= 120.0 => (60.0, "minutes".into()),
+        _ => (1.0, unit.to_string()),
+    }
+}
+
+/// Round ticks covering `[lo, hi]` in the unit shown (`scale` seconds each), as raw values.
+fn scaled_ticks(lo: f64, hi: f64, scale: f64) -> Vec<f64> {
+    ticks(lo / scale, hi / scale).into_iter().map(|t| t * scale).collect()
 }
 
 /// About five round steps covering `[lo, hi]`.
@@ -72,7 +130,8 @@ pub fn line_chart(title: &str, unit: &str, series: &[Series]) -> String {
     };
     let y_of = |y: f64| top + plot_h * (1.0 - (y - lo) / (hi - lo));
     let mut svg = open(title, height);
-    axis_y(&mut svg, &ticks(lo, hi), unit, left, WIDTH - right, &y_of);
+    let (scale, shown_unit) = axis_unit(unit, hi);
+    axis_y(&mut svg, &scaled_ticks(lo, hi, scale), scale, &shown_unit, left, WIDTH - right, &y_of);
     // Every label if they fit, else about ten.
     let every = xs.len().div_ceil(10).max(1);
     for x in xs.iter().step_by(every) {
@@ -102,7 +161,7 @@ pub fn line_chart(title: &str, unit: &str, series: &[Series]) -> String {
                 y_of(*y),
                 escape(x),
                 escape(x),
-                short(*y)
+                human(*y, unit)
             );
         }
         // The legend: four a row, two rows.
@@ -130,14 +189,15 @@ pub fn bar_chart(title: &str, unit: &str, bars: &[Bar]) -> String {
     let plot_w = WIDTH - left - right;
     let x_of = |v: f64| left + plot_w * (v - lo) / (hi - lo);
     let mut svg = open(title, height);
-    for t in ticks(lo, hi) {
+    let (scale, shown_unit) = axis_unit(unit, hi);
+    for t in scaled_ticks(lo, hi, scale) {
         let x = x_of(t);
         let _ = write!(
             svg,
             r#"<line class="grid" x1="{x:.1}" y1="{top:.1}" x2="{x:.1}" y2="{:.1}"/><text class="tick" x="{x:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
             height - bottom,
             height - bottom + 14.0,
-            short(t)
+            short(t / scale)
         );
     }
     let _ = write!(
@@ -145,7 +205,7 @@ pub fn bar_chart(title: &str, unit: &str, bars: &[Bar]) -> String {
         r#"<text class="unit" x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
         WIDTH - right,
         height - 4.0,
-        escape(unit)
+        escape(&shown_unit)
     );
     for (i, b) in bars.iter().enumerate() {
         let y = top + i as f64 * row;
@@ -162,7 +222,7 @@ pub fn bar_chart(title: &str, unit: &str, bars: &[Bar]) -> String {
             (x1 - x0).max(0.5),
             row - 6.0,
             b.value,
-            short(b.value)
+            human(b.value, unit)
         );
         if let Some((l, h)) = b.interval {
             let mid = y + row / 2.0;
@@ -202,7 +262,7 @@ fn open(title: &str, height: f64) -> String {
     )
 }
 
-fn axis_y(svg: &mut String, ticks: &[f64], unit: &str, x0: f64, x1: f64, y_of: &dyn Fn(f64) -> f64) {
+fn axis_y(svg: &mut String, ticks: &[f64], scale: f64, unit: &str, x0: f64, x1: f64, y_of: &dyn Fn(f64) -> f64) {
     for t in ticks {
         let y = y_of(*t);
         let _ = write!(
@@ -210,7 +270,7 @@ fn axis_y(svg: &mut String, ticks: &[f64], unit: &str, x0: f64, x1: f64, y_of: &
             r#"<line class="grid" x1="{x0:.1}" y1="{y:.1}" x2="{x1:.1}" y2="{y:.1}"/><text class="tick" x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
             x0 - 6.0,
             y + 4.0,
-            short(*t)
+            short(*t / scale)
         );
     }
     let _ = write!(svg, r#"<text class="unit" x="4" y="12">{}</text>"#, escape(unit));
@@ -247,6 +307,17 @@ mod tests {
         assert_eq!(svg.matches(r#"class="interval""#).count(), 1);
         assert!(svg.contains(r#"data-reference="90""#));
         assert!(svg.contains("bar flagged") && svg.contains("b *"));
+    }
+
+    #[test]
+    fn human_figures() {
+        assert_eq!(human(1800.0, "seconds"), "30 min");
+        assert_eq!(human(15_120.0, "seconds"), "4.2 h");
+        assert_eq!(human(181_440.0, "seconds"), "2.1 d");
+        assert_eq!(human(45.0, "seconds"), "45 s");
+        assert_eq!(human(87.5, "percent"), "87.5 %");
+        assert_eq!(human(1234.0, "count"), "1,234");
+        assert_eq!(axis_unit("seconds", 800_000.0).1, "days");
     }
 
     #[test]

@@ -486,6 +486,19 @@ pub struct KpiEntry {
     pub min_sample: Option<Located<u64>>,
     pub clock: Option<Located<String>>,
     pub target: Option<Located<TargetSpec>>,
+    pub targets: Option<Located<Vec<TargetRuleSpec>>>,
+}
+
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TargetRuleSpec {
+    /// The first day (YYYY-MM-DD) of the periods it applies to.
+    #[serde(default)]
+    pub from: Option<String>,
+    /// Dimension values the rows it applies to have, e.g. `{ channel: chat }`.
+    #[serde(default)]
+    pub when: IndexMap<String, String>,
+    pub target: TargetSpec,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -566,6 +579,9 @@ pub struct RowCountSpec {
     pub min: Option<u64>,
     #[serde(default)]
     pub max: Option<u64>,
+    /// The largest change against the last successful run's count of rows read, as a share (0.5: ±50 %).
+    #[serde(default)]
+    pub max_change: Option<f64>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -602,6 +618,10 @@ struct KpiEntryMap {
     /// (`1h`). Outputs gain `target` and `target_met` (at or better than the target, by the KPI's direction).
     #[serde(default)]
     target: Option<Located<TargetSpec>>,
+    /// Targets that apply from a date (`from: 2026-07-01`) or to some dimension values (`when: { channel:
+    /// chat }`), over `target`: the last matching entry wins.
+    #[serde(default)]
+    targets: Option<Located<Vec<TargetRuleSpec>>>,
     /// first_response_time, resolution_time: `wall` (default, elapsed seconds) or `business` (seconds while
     /// the ticket's business calendar is open).
     #[serde(default)]
@@ -624,6 +644,7 @@ impl<'de> Deserialize<'de> for KpiEntry {
                     min_sample: None,
                     clock: None,
                     target: None,
+                    targets: None,
                 })
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<KpiEntry, A::Error> {
@@ -635,6 +656,7 @@ impl<'de> Deserialize<'de> for KpiEntry {
                     min_sample: m.min_sample,
                     clock: m.clock,
                     target: m.target,
+                    targets: m.targets,
                 })
             }
         }

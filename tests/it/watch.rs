@@ -35,9 +35,10 @@ const TICKETS_2026: &str = "id,created,first_reply,solved,via\n\
 fn pipeline(layout: &str) -> String {
     format!(
         "name: watch\nsources:\n  t: {{ table: tickets, path: tickets-*.csv, columns: {{ ticket_id: id, created_at: created, first_response_at: first_reply, resolved_at: solved, channel: via }} }}\n\
-         kpis:\n  - ticket_volume\n  - {{ name: resolution_rate, target: 60 }}\n  - {{ name: first_response_time, stats: [median], target: 1h }}\n\
+         kpis:\n  - ticket_volume\n  - {{ name: resolution_rate, target: 60, targets: [{{ from: 2026-01-01, target: 80 }}] }}\n  \
+         - {{ name: first_response_time, stats: [median], target: 1h, targets: [{{ when: {{ channel: chat }}, target: 15m }}] }}\n\
          segments:\n  monthly: {{ by: [], grain: month, compare: [previous, year_ago], fill: zero }}\n  \
-         by_channel: {{ by: [channel], grain: month, compare: [previous], kpis: [ticket_volume] }}\n\
+         by_channel: {{ by: [channel], grain: month, compare: [previous], kpis: [ticket_volume, first_response_time] }}\n\
          outputs: {{ layout: {layout} }}\nmin_sample: 1\n"
     )
 }
@@ -116,7 +117,8 @@ fn targets_and_comparisons_with_earlier_periods_worked_out_by_hand() {
     assert_eq!(met("2025-01-01", "resolution_rate").2, Some(true));
     assert_eq!(met("2025-03-01", "resolution_rate"), (Some(50.0), Some(60.0), Some(false)));
     assert_eq!(met("2025-04-01", "resolution_rate").2, Some(false));
-    assert_eq!(met("2026-01-01", "resolution_rate"), (Some(75.0), Some(60.0), Some(true)));
+    // From 2026 the resolution target is 80 %: January's 75 % misses it.
+    assert_eq!(met("2026-01-01", "resolution_rate"), (Some(75.0), Some(80.0), Some(false)));
     // First response median (lower is better) against 1 h: 30 min met; March (20 and 150 min) 85 min missed.
     assert_eq!(met("2025-01-01", "first_response_time"), (Some(1800.0), Some(3600.0), Some(true)));
     assert_eq!(met("2025-03-01", "first_response_time"), (Some(5100.0), Some(3600.0), Some(false)));
@@ -133,7 +135,29 @@ fn targets_and_comparisons_with_earlier_periods_worked_out_by_hand() {
         compared(&by, &[("channel", None)], "2025-04-01", "ticket_volume"),
         [Some(1.0), Some(1.0), Some(0.0), Some(0.0)]
     );
-    assert!(by.column("target").is_ok(), "targets are columns of every table of a pipeline that has one");
+    // Chat's first replies have their own 15 min target where the table is split by channel: January's 10
+    // min meets it, March's 20 min does not; email keeps the hour (January: 30 and 120 min, median 75 min).
+    let frt = |channel: &str, period: &str| -> (Option<f64>, Option<f64>, Option<bool>) {
+        let r = by
+            .clone()
+            .lazy()
+            .filter(
+                col("kpi")
+                    .eq(lit("first_response_time"))
+                    .and(col("channel").eq(lit(channel)))
+                    .and(col("period_start").cast(DataType::String).eq(lit(period))),
+            )
+            .collect()
+            .unwrap();
+        (
+            r.column("value").unwrap().f64().unwrap().get(0),
+            r.column("target").unwrap().f64().unwrap().get(0),
+            r.column("target_met").unwrap().bool().unwrap().get(0),
+        )
+    };
+    assert_eq!(frt("chat", "2025-01-01"), (Some(600.0), Some(900.0), Some(true)));
+    assert_eq!(frt("chat", "2025-03-01"), (Some(1200.0), Some(900.0), Some(false)));
+    assert_eq!(frt("email", "2025-01-01"), (Some(4500.0), Some(3600.0), Some(false)));
 }
 
 #[test]
@@ -296,4 +320,34 @@ fn an_alert_exits_8_with_fail_on_alert_and_the_outputs_are_written() {
     let alerts = read_csv_text(&out.join("alerts.csv"));
     assert_eq!(alerts.height(), 1, "{alerts}");
     assert!(out.join("daily.csv").is_file(), "the outputs are written");
+}
+
+#[test]
+fn a_row_count_that_jumps_against_the_last_run_is_flagged() {
+    let dir = tempfile::tempdir().unwrap();
+    let rows = |n: usize| {
+        let mut csv = String::from("id,created\n");
+        for i in 0..n {
+            csv.push_str(&format!("{i},2026-01-0{}T09:00:00Z\n", 1 + i % 9));
+        }
+        csv
+    };
+    std::fs::write(dir.path().join("t.csv"), rows(10)).unwrap();
+    let yaml =
+        "name: c\nsources:\n  t: { table: tickets, path: t.csv, columns: { ticket_id: id, created_at: created } }\n\
+                expectations:\n  - { table: tickets, row_count: { max_change: 0.5 }, severity: warn }\n\
+                kpis: [ticket_volume]\nsegments: { all: { by: [], grain: all } }\nmin_sample: 1\n";
+    std::fs::write(dir.path().join("p.yaml"), yaml).unwrap();
+    let out = dir.path().join("out");
+    let p = dir.path().join("p.yaml");
+    let args = ["run", p.to_str().unwrap(), "--out", out.to_str().unwrap()];
+    // No earlier run: nothing to compare with. Then 14 rows against 10 (+40 %): within; then 30 (+114 %): flagged.
+    let o = deskpulse(&args);
+    assert!(o.status.success() && !text(&o).contains("tickets_row_count"), "{}", text(&o));
+    std::fs::write(dir.path().join("t.csv"), rows(14)).unwrap();
+    let o = deskpulse(&args);
+    assert!(o.status.success() && !text(&o).contains("tickets_row_count"), "{}", text(&o));
+    std::fs::write(dir.path().join("t.csv"), rows(30)).unwrap();
+    let o = deskpulse(&args);
+    assert!(text(&o).contains("expectation `tickets_row_count` (warn) failed on 1 of 30 tickets rows"), "{}", text(&o));
 }

@@ -55,7 +55,8 @@ pub(crate) fn judge(
     for e in &plan.expectations {
         let Some(rows) = judged.get(&e.table) else { continue };
         let total = count(rows.clone())?;
-        let (failed, failing) = match failing(plan, e, rows, judged)? {
+        let out_dir = dir.parent().unwrap_or(dir);
+        let (failed, failing) = match failing(plan, e, rows, judged, out_dir)? {
             Failing::Rows(lf) => {
                 let lf = lf.cache();
                 (count(lf.clone())?, Some(lf))
@@ -88,11 +89,19 @@ fn count(lf: LazyFrame) -> PolarsResult<u64> {
     Ok(df.column("n")?.u64()?.get(0).unwrap_or(0))
 }
 
+/// The rows of `table` the last successful run in `out_dir` read, from its run record.
+fn last_count(out_dir: &Path, table: Table) -> Option<u64> {
+    let records = crate::exec::run_records(out_dir).ok()?;
+    let last = records.iter().rev().find(|r| r.status == "ok" && !r.tables.is_empty())?;
+    last.tables.iter().find(|t| t.table == table.name()).map(|t| t.read)
+}
+
 fn failing(
     plan: &Plan,
     e: &Expectation,
     rows: &LazyFrame,
     judged: &BTreeMap<Table, LazyFrame>,
+    out_dir: &Path,
 ) -> Result<Failing, Error> {
     let rows = rows.clone();
     Ok(match &e.check {
@@ -157,9 +166,13 @@ fn failing(
             let limit = plan.as_of.as_millisecond() - (seconds * 1000.0) as i64;
             Failing::Whole(newest.is_none_or(|n| n < limit))
         },
-        Check::RowCount { min, max } => {
+        Check::RowCount { min, max, max_change } => {
             let n = count(rows)?;
-            Failing::Whole(min.is_some_and(|m| n < m) || max.is_some_and(|m| n > m))
+            let changed = max_change.zip(last_count(out_dir, e.table)).is_some_and(|(share, last)| {
+                let change = (n as f64 - last as f64).abs() / (last as f64).max(1.0);
+                change > share
+            });
+            Failing::Whole(min.is_some_and(|m| n < m) || max.is_some_and(|m| n > m) || changed)
         },
         Check::Expr(sql) => {
             let what = format!("the {} table (expectations read canonical columns and attributes)", e.table);

@@ -38,7 +38,7 @@ pub(crate) fn watched(plan: &Plan, seg: &Segment, df: DataFrame) -> PolarsResult
         df = zero_filled(plan, seg, df)?;
     }
     if !plan.targets.is_empty() {
-        df = df.lazy().with_columns(targets(plan)).collect()?;
+        df = df.lazy().with_columns(targets(plan, seg)).collect()?;
     }
     for comparison in &seg.compare {
         df = compared(seg, df, *comparison)?;
@@ -124,13 +124,25 @@ fn zero_filled(plan: &Plan, seg: &Segment, df: DataFrame) -> PolarsResult<DataFr
 
 /// `target` for the rows of a KPI with a target, in the KPI's own unit (a duration KPI's mean or percentile;
 /// not a share it also reports), and `target_met`: at or better than it by the KPI's direction.
-fn targets(plan: &Plan) -> [Expr; 2] {
+fn targets(plan: &Plan, seg: &Segment) -> [Expr; 2] {
     let mut target = lit(NULL).cast(DataType::Float64);
     let mut met = lit(NULL).cast(DataType::Boolean);
+    // Applied in order, each over the ones before where it applies: the last matching entry wins.
     for t in &plan.targets {
         let Some(def) = plan.kpis.iter().find(|k| k.name == t.kpi) else { continue };
+        // A target for some dimension values applies to the tables split by those dimensions.
+        if !t.when.iter().all(|(d, _)| seg.dimensions.contains(&d.as_str())) {
+            continue;
+        }
         let unit = def.stats.first().map(|s| s.unit.as_str()).unwrap_or_default();
-        let rows = col("kpi").eq(lit(t.kpi.as_str())).and(col("unit").eq(lit(unit)));
+        let mut rows = col("kpi").eq(lit(t.kpi.as_str())).and(col("unit").eq(lit(unit)));
+        if let Some(from) = t.from {
+            rows = rows.and(col(PERIOD).gt_eq(lit(crate::periods::epoch_days(from) as i32).cast(DataType::Date)));
+        }
+        for (d, v) in &t.when {
+            rows = rows.and(col(d.as_str()).eq(lit(v.as_str())));
+        }
+        let rows = rows.fill_null(lit(false));
         let reached = match t.direction {
             Direction::LowerIsBetter => col("value").lt_eq(lit(t.value)),
             _ => col("value").gt_eq(lit(t.value)),
