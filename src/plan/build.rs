@@ -476,12 +476,7 @@ fn sql_errors(plan: &Plan, text: &str) -> Vec<Diagnostic> {
         }
     }
     for (table, sql) in &plan.table_filters {
-        let what = format!("the {table} table (filters read canonical columns and attributes)");
-        let readable = super::readable_schema(plan, *table);
-        let parsed = super::sql::parse(sql, text)
-            .and_then(|_| super::sql::reading(sql, &readable.names(), &what))
-            .and_then(|_| super::sql::text_compared_with_typed(sql, &|c| readable.get(c).flatten()));
-        if let Err(d) = parsed {
+        if let Err(d) = super::sql::checked_on(plan, *table, sql, text, "filters") {
             out.push(d);
         }
     }

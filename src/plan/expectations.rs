@@ -251,12 +251,7 @@ pub(super) fn sql_errors(plan: &Plan, text: &str) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for e in &plan.expectations {
         let Check::Expr(sql) = &e.check else { continue };
-        let readable = super::readable_schema(plan, e.table);
-        let what = format!("the {} table (expectations read canonical columns and attributes)", e.table);
-        let parsed = super::sql::parse(sql, text)
-            .and_then(|_| super::sql::reading(sql, &readable.names(), &what))
-            .and_then(|_| super::sql::text_compared_with_typed(sql, &|c| readable.get(c).flatten()));
-        if let Err(d) = parsed {
+        if let Err(d) = super::sql::checked_on(plan, e.table, sql, text, "expectations") {
             out.push(d);
         }
     }

@@ -128,6 +128,23 @@ fn columns_read(e: &SqlExpr) -> Vec<String> {
 /// `sql` parsed, every column it reads among `available` (a table's or a file's columns), or what is wrong
 /// with it: a column it lacks is reported at the SQL's line with the closest one. `what` names the columns'
 /// owner for the message ("the tickets table", a file's path).
+/// A predicate over `table`'s rows (a filter's, an expectation's) parsed, reading only columns the table can
+/// hold, and comparing no typed column with text.
+pub(super) fn checked_on(
+    plan: &super::Plan,
+    table: crate::model::Table,
+    sql: &Sql,
+    text: &str,
+    what: &str,
+) -> Result<(), Diagnostic> {
+    let readable = super::readable_schema(plan, table);
+    let what = format!("the {table} table ({what} read canonical columns and attributes)");
+    parse(sql, text)
+        .and_then(|_| reading(sql, &readable.names(), &what))
+        .and_then(|_| text_compared_with_typed(sql, &|c| readable.get(c).flatten()))
+        .map(|_| ())
+}
+
 pub fn reading(sql: &Sql, available: &[&str], what: &str) -> Result<Vec<String>, Diagnostic> {
     let quote_help = |c: &str| format!("a column name with spaces must be double-quoted in SQL: \"{c}\"");
     let unquoted_spaced =

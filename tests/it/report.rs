@@ -20,6 +20,17 @@ fn chromium() -> Option<PathBuf> {
     })
 }
 
+/// Chromium, or `None` (the test is skipped) on a machine without it; CI requires it.
+fn chromium_or_skip() -> Option<PathBuf> {
+    let found = chromium();
+    if found.is_none() {
+        let required = std::env::var_os("DESKPULSE_REQUIRE_BROWSER").is_some();
+        assert!(!required, "the report test needs Chromium here (.ci/run installs it)");
+        eprintln!("skipped: no chromium on this machine (.ci/run installs it)");
+    }
+    found
+}
+
 /// Headless Chromium with the flags this machine's closed network needs, on `page`.
 fn headless(browser: &Path, page: &Path, extra: &[&str]) -> std::process::Output {
     let profile = tempfile::tempdir().unwrap();
@@ -58,12 +69,7 @@ fn value(attrs: &BTreeMap<String, String>) -> f64 {
 
 #[test]
 fn the_sample_report_renders_in_chromium_with_the_runs_numbers() {
-    let Some(browser) = chromium() else {
-        let required = std::env::var_os("DESKPULSE_REQUIRE_BROWSER").is_some();
-        assert!(!required, "the report test needs Chromium here (.ci/run installs it)");
-        eprintln!("skipped: no chromium on this machine (.ci/run installs it)");
-        return;
-    };
+    let Some(browser) = chromium_or_skip() else { return };
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
     let pipeline = root().join("pipelines/support_kpis.yaml");
@@ -228,12 +234,7 @@ fn the_report_reads_either_layout() {
 /// change against the period before and the target.
 #[test]
 fn the_headlines_read_back_at_laptop_and_phone_widths() {
-    let Some(browser) = chromium() else {
-        let required = std::env::var_os("DESKPULSE_REQUIRE_BROWSER").is_some();
-        assert!(!required, "the report test needs Chromium here (.ci/run installs it)");
-        eprintln!("skipped: no chromium on this machine (.ci/run installs it)");
-        return;
-    };
+    let Some(browser) = chromium_or_skip() else { return };
     let tmp = tempfile::tempdir().unwrap();
     // 70 days of 10 tickets a day answered in 30 min, 100 on 2026-02-10; a ticket of priority `asap`.
     let mut csv = String::from("id,created,first_reply,priority\n");
