@@ -396,7 +396,13 @@ fn rankings(tables: &[Table]) -> Option<String> {
             Direction::LowerIsBetter => a.value.total_cmp(&b.value),
             _ => b.value.total_cmp(&a.value),
         });
-        let _ = write!(out, "<h3>{kpi} {stat} — {} by {}, {period}</h3>", escape(&table.name), table.dims.join(" × "));
+        let _ = write!(
+            out,
+            "<h3>{} — {} by {}, {period}</h3>",
+            escape(&chart_title(kpi, stat)),
+            escape(&table.name),
+            table.dims.join(" × ")
+        );
         out.push_str("<table><tr><th></th><th>segment</th><th>value</th></tr>");
         let n = rows.len();
         let ends: Vec<(usize, &&Row)> =
@@ -411,7 +417,7 @@ fn rankings(tables: &[Table]) -> Option<String> {
                 r.value,
                 i + 1,
                 escape(&r.label()),
-                svg::short(r.value)
+                svg::human(r.value, &r.unit)
             );
         }
         out.push_str("</table>");
