@@ -53,6 +53,8 @@ pub struct RunReport {
     pub periods_recomputed: BTreeMap<String, usize>,
     /// Alerts raised (rows of `DIR/alerts`).
     pub alerts: usize,
+    /// Every expectation's result.
+    pub expectations: Vec<record::ExpectationResult>,
     /// The run that wrote the outputs, when nothing has changed since: the outputs were kept as they were.
     pub unchanged_since: Option<String>,
     pub run_id: String,
@@ -295,6 +297,7 @@ fn run_in(
         damaged_parts: staging.damaged,
         periods_recomputed: only.iter().map(|(s, d)| (s.clone(), d.len())).collect(),
         alerts,
+        expectations: judged.expectations.clone(),
         unchanged_since: None,
         run_id: run_id.to_string(),
         lock_taken_over: None,
@@ -348,6 +351,7 @@ struct Judged {
     rejected: Vec<(Table, String, u64)>,
     superseded: Vec<(Table, u64)>,
     warnings: Vec<String>,
+    expectations: Vec<record::ExpectationResult>,
     /// Every table's kept rows.
     kept: BTreeMap<Table, LazyFrame>,
     copies: BTreeMap<Table, quarantine::CopyVerdicts>,
@@ -422,11 +426,23 @@ fn rows_judged(
     let (rejected, superseded) =
         judge::quarantine_report(plan, &rows, &kept, &may_supersede, &rejected_paths, &unresolved)?;
     trace("quarantine counted");
+    let expectations = outcomes
+        .iter()
+        .map(|(t, o)| record::ExpectationResult {
+            name: o.name.clone(),
+            table: t.to_string(),
+            severity: if o.error { "error" } else { "warn" }.into(),
+            failed: o.failed,
+            rows: o.rows,
+            passed: o.passed,
+        })
+        .collect();
     Ok(Judged {
         rows,
         rejected,
         superseded,
         warnings,
+        expectations,
         kept,
         copies,
         orphans,
@@ -750,6 +766,7 @@ fn unchanged_report(
         damaged_parts: staging.damaged,
         periods_recomputed: BTreeMap::new(),
         alerts: 0,
+        expectations: Vec::new(),
         unchanged_since: Some(last.run_id.clone()),
         run_id: run_id.to_string(),
         lock_taken_over: None,

@@ -254,9 +254,20 @@ fn expectations_count_the_rows_as_read_and_keep_the_failing_ones() {
     assert_eq!(lines, [Some(2), Some(3)]);
     let bad = read_parquet(&out.join("_expectations/solved_after_opening.parquet"));
     assert_eq!(bad.column("ticket_id").unwrap().cast(&DataType::String).unwrap().str().unwrap().get(0), Some("6"));
-    // The warnings are in the run record.
-    let record = std::fs::read_dir(out.join("_runs")).unwrap().next().unwrap().unwrap().path();
-    assert!(std::fs::read_to_string(record).unwrap().contains("tickets_priority_accepted_values"));
+    // Every result is in the run record, and `deskpulse runs` sums them up.
+    let o = deskpulse(&["runs", out.to_str().unwrap(), "--format", "json"]);
+    let runs: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let results = runs[0]["expectations"].as_array().unwrap();
+    assert_eq!(results.len(), 9);
+    let unique = results.iter().find(|r| r["name"] == "tickets_ticket_id_unique").unwrap();
+    assert_eq!(
+        (unique["failed"].as_u64(), unique["rows"].as_u64(), unique["passed"].as_bool()),
+        (Some(2), Some(7), Some(false))
+    );
+    let tolerated = results.iter().find(|r| r["name"] == "tolerated").unwrap();
+    assert_eq!((tolerated["failed"].as_u64(), tolerated["passed"].as_bool()), (Some(2), Some(true)));
+    let table = text(&deskpulse(&["runs", out.to_str().unwrap()]));
+    assert!(table.contains("expectations: 1 passed, 8 failed"), "{table}");
 }
 
 #[test]

@@ -62,8 +62,26 @@ pub struct RunRecord {
     pub notes: Vec<String>,
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// Every expectation's result (a run stopped by a failed `error` one says so in `error`).
+    #[serde(default)]
+    pub expectations: Vec<ExpectationResult>,
+    /// Alerts raised (rows of `DIR/alerts`).
+    #[serde(default)]
+    pub alerts: usize,
     pub seconds: Vec<(String, f64)>,
     pub total_seconds: f64,
+}
+
+/// What one expectation found on the rows as read.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ExpectationResult {
+    pub name: String,
+    pub table: String,
+    /// `error` or `warn`.
+    pub severity: String,
+    pub failed: u64,
+    pub rows: u64,
+    pub passed: bool,
 }
 
 /// A sortable id: the start time (UTC, to the millisecond) and the process id.
@@ -105,6 +123,8 @@ pub fn record(ctx: &Context, result: &Result<RunReport, Error>) -> RunRecord {
         outputs: Vec::new(),
         notes: Vec::new(),
         warnings: Vec::new(),
+        expectations: Vec::new(),
+        alerts: 0,
         seconds: ctx.seconds.clone(),
         total_seconds: ctx.total_seconds,
     };
@@ -121,6 +141,8 @@ pub fn record(ctx: &Context, result: &Result<RunReport, Error>) -> RunRecord {
             r.unchanged = report.unchanged_since.is_some();
             r.notes = report.notes.clone();
             r.warnings = report.warnings.clone();
+            r.expectations = report.expectations.clone();
+            r.alerts = report.alerts;
             for (table, read) in &report.rows {
                 let rejected: u64 = report.rejected.iter().filter(|x| x.0 == *table).map(|x| x.2).sum();
                 let superseded: u64 = report.superseded.iter().filter(|x| x.0 == *table).map(|x| x.1).sum();
@@ -212,14 +234,13 @@ pub fn table(records: &[RunRecord]) -> String {
             (None, false) => format!("{} output(s)", r.outputs.len()),
         };
         // What the run watched: alerts raised and expectations that failed as warnings.
-        let count = |prefix: &str| r.warnings.iter().filter(|w| w.starts_with(prefix)).count();
         let mut note = note;
-        let (alerts, expectations) = (count("alert: "), count("expectation `"));
-        if alerts > 0 {
-            note.push_str(&format!("; {alerts} alert line(s)"));
+        let failed = r.expectations.iter().filter(|e| !e.passed).count();
+        if r.alerts > 0 {
+            note.push_str(&format!("; {} alert(s)", r.alerts));
         }
-        if expectations > 0 {
-            note.push_str(&format!("; {expectations} expectation(s) failed (warn)"));
+        if !r.expectations.is_empty() {
+            note.push_str(&format!("; expectations: {} passed, {failed} failed", r.expectations.len() - failed));
         }
         out.push_str(&format!(
             "{:<34} {:<7} {:>6} {:>6} {:>12} {:>8.2}  {note}\n",
