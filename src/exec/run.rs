@@ -247,14 +247,8 @@ fn run_in(
     let single = plan.layout == crate::plan::Layout::Single;
     let mut merged = Merged::default();
     for (name, df) in names.into_iter().zip(tables) {
-        let mut df = merge_recomputed_periods(out_dir, &name, df, only.get(&name).filter(|_| single), &mut merged)?;
-        if let Some(seg) = plan.segments.iter().find(|s| s.name == name) {
-            df = crate::exec::outputs::watch::watched(plan, seg, df)?;
-            // A recomputed period changes the next period's comparison: no earlier line stands as it was.
-            if !seg.compare.is_empty() || seg.fill_zero {
-                merged.earlier_rows.remove(&name);
-            }
-        }
+        let df = merge_recomputed_periods(out_dir, &name, df, only.get(&name).filter(|_| single), &mut merged)?;
+        let df = crate::exec::outputs::watch::watched_table(plan, &name, df, &mut merged)?;
         merged.tables.push((name, df));
     }
     check_no_empty_segment(plan, out_dir, &merged.tables, &only, backfill, &mut warnings)?;
@@ -265,14 +259,7 @@ fn run_in(
             merged.tables.push((name, table.table));
         }
     }
-    let named: Vec<(String, DataFrame)> =
-        plan.segments.iter().filter_map(|seg| merged.tables.iter().find(|(n, _)| *n == seg.name).cloned()).collect();
-    let mut alerts = 0;
-    if let Some(table) = crate::exec::outputs::alerts::alerts(plan, &named)? {
-        alerts = table.height();
-        warnings.extend(alert_lines(&table)?);
-        merged.tables.push(("alerts".into(), table));
-    }
+    let alerts = crate::exec::outputs::alerts::with_alerts(plan, &mut merged, &mut warnings)?;
     let window = options.window_days();
     output.keep_identical = !backfill;
     let outputs = outputs_written(plan, out_dir, &mut output, merged, &only, backfill.then_some(window), &store)?;
@@ -586,37 +573,6 @@ fn segments_computed(
     };
     timer.done("segments computed");
     Ok((names, tables))
-}
-
-/// One warning line per alert (the first 20, then how many more).
-fn alert_lines(table: &DataFrame) -> PolarsResult<Vec<String>> {
-    let text = |c: &str| -> PolarsResult<Vec<String>> {
-        Ok(table.column(c)?.cast(&DataType::String)?.str()?.iter().map(|v| v.unwrap_or_default().to_string()).collect())
-    };
-    let (segment, dims, period, kpi, stat, direction) =
-        (text("segment")?, text("dimensions")?, text("period_start")?, text("kpi")?, text("stat")?, text("direction")?);
-    let value = table.column("value")?.f64()?;
-    let (low, high) = (table.column("expected_low")?.f64()?, table.column("expected_high")?.f64()?);
-    let mut out: Vec<String> = (0..table.height().min(20))
-        .map(|i| {
-            let dims = if dims[i].is_empty() { String::new() } else { format!(" ({})", dims[i]) };
-            format!(
-                "alert: {} {} {}{dims} on {}: {} is {} the expected {:.1}–{:.1}",
-                segment[i],
-                kpi[i],
-                stat[i],
-                period[i],
-                value.get(i).map(|v| format!("{v:.1}")).unwrap_or_default(),
-                direction[i],
-                low.get(i).unwrap_or_default(),
-                high.get(i).unwrap_or_default()
-            )
-        })
-        .collect();
-    if table.height() > 20 {
-        out.push(format!("alert: {} more in alerts.csv", table.height() - 20));
-    }
-    Ok(out)
 }
 
 /// The store's manifest committed with the files staged and this run as the last one, so the next night

@@ -85,11 +85,6 @@ fn chart_title(kpi: &str, stat: &str) -> String {
     format!("{} ({stat})", kpi_title(kpi))
 }
 
-/// A figure in the units people read (`svg::human`).
-pub(super) fn human(value: f64, unit: &str) -> String {
-    svg::human(value, unit)
-}
-
 /// Failed expectations and alerts, first: what someone should look at before reading any figure.
 fn watch_list(alerts: &[Alert], run: Option<&RunRecord>) -> Option<String> {
     let expectations: Vec<&String> =
@@ -112,10 +107,10 @@ fn watch_list(alerts: &[Alert], run: Option<&RunRecord>) -> Option<String> {
             escape(&a.segment),
             escape(&dims),
             escape(&a.period),
-            human(a.value, unit),
+            svg::human(a.value, unit),
             if a.above { "above" } else { "below" },
-            human(a.low.max(0.0), unit),
-            human(a.high, unit),
+            svg::human(a.low.max(0.0), unit),
+            svg::human(a.high, unit),
             if a.above { "higher than usual" } else { "lower than usual" }
         );
     }
@@ -177,7 +172,7 @@ fn headline(tables: &[Table], run: Option<&RunRecord>) -> Option<String> {
             let sign = if delta >= 0.0 { "+" } else { "−" };
             format!(
                 "<div class=\"change {class}\">{sign}{}{pct} vs {}</div>",
-                human(delta.abs(), &r.unit),
+                svg::human(delta.abs(), &r.unit),
                 escape(before.map(String::as_str).unwrap_or_default())
             )
         });
@@ -186,13 +181,13 @@ fn headline(tables: &[Table], run: Option<&RunRecord>) -> Option<String> {
                 Some(true) => ("good", "met"),
                 _ => ("bad", "missed"),
             };
-            format!("<div class=\"goal {class}\">target {}: {word}</div>", human(t, &r.unit))
+            format!("<div class=\"goal {class}\">target {}: {word}</div>", svg::human(t, &r.unit))
         });
         let _ = write!(
             tiles,
             "<div class=\"tile\"><div class=\"name\">{}</div><div class=\"figure\">{}</div>{}{}</div>",
             escape(&chart_title(&r.kpi, &r.stat)),
-            human(r.value, &r.unit),
+            svg::human(r.value, &r.unit),
             change.unwrap_or_default(),
             goal.unwrap_or_default()
         );

@@ -3,9 +3,15 @@
 
 mod load;
 mod located;
+mod sla;
+mod watch;
 
 pub use load::{load, parse, LoadError};
 pub use located::{Located, Location};
+pub use sla::{SlaRuleSpec, SlaSpec};
+pub use watch::{
+    AlertsSpec, ExpectationSpec, RangeSpec, RelationshipSpec, RowCountSpec, TargetRuleSpec, TargetSpec, UniqueSpec,
+};
 
 use std::fmt;
 
@@ -489,116 +495,6 @@ pub struct KpiEntry {
     pub targets: Option<Located<Vec<TargetRuleSpec>>>,
 }
 
-#[derive(Clone, Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TargetRuleSpec {
-    /// The first day (YYYY-MM-DD) of the periods it applies to.
-    #[serde(default)]
-    pub from: Option<String>,
-    /// Dimension values the rows it applies to have, e.g. `{ channel: chat }`.
-    #[serde(default)]
-    pub when: IndexMap<String, String>,
-    pub target: TargetSpec,
-}
-
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ExpectationSpec {
-    /// Its name in messages, the run record and `DIR/_expectations/<name>.parquet` (default: table, column
-    /// and check).
-    #[serde(default)]
-    pub name: Option<Located<String>>,
-    /// The canonical table whose rows it checks.
-    pub table: Located<String>,
-    /// The column it checks (a canonical column or an attribute).
-    #[serde(default)]
-    pub column: Option<Located<String>>,
-    /// Every row has a value in `column`.
-    #[serde(default)]
-    pub not_null: bool,
-    /// `true`: no two rows share `column`'s value; or a list of columns no two rows share together.
-    #[serde(default)]
-    pub unique: Option<Located<UniqueSpec>>,
-    /// `column`'s values (when set) are among these.
-    #[serde(default)]
-    pub accepted_values: Option<Located<Vec<String>>>,
-    /// `column`'s values (when set) lie within these bounds.
-    #[serde(default)]
-    pub range: Option<Located<RangeSpec>>,
-    /// `column`'s values (when set) are found in another table's column: `{ to: accounts, field: account_id }`.
-    #[serde(default)]
-    pub relationships: Option<Located<RelationshipSpec>>,
-    /// The newest value of `column` (a timestamp) is within this duration of the run's as-of instant.
-    #[serde(default)]
-    pub freshness: Option<Located<String>>,
-    /// The table's row count lies within bounds.
-    #[serde(default)]
-    pub row_count: Option<Located<RowCountSpec>>,
-    /// A SQL predicate over the table's columns every row satisfies (a row where it is null passes), e.g.
-    /// `resolved_at >= created_at`.
-    #[serde(default)]
-    pub expr: Option<Located<String>>,
-    /// `error` (default): a failure stops the run with exit 7; `warn`: it is printed and recorded.
-    #[serde(default)]
-    pub severity: Option<Located<String>>,
-    /// Failures tolerated: a share of the rows (below 1, e.g. 0.01) or a count (1 or more).
-    #[serde(default)]
-    pub tolerate: Option<Located<f64>>,
-}
-
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(untagged)]
-pub enum UniqueSpec {
-    Column(bool),
-    Columns(Vec<String>),
-}
-
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RangeSpec {
-    #[serde(default)]
-    pub min: Option<f64>,
-    #[serde(default)]
-    pub max: Option<f64>,
-}
-
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RelationshipSpec {
-    /// The table referred to.
-    pub to: String,
-    /// Its column (default: the checked column's name).
-    #[serde(default)]
-    pub field: Option<String>,
-}
-
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RowCountSpec {
-    #[serde(default)]
-    pub min: Option<u64>,
-    #[serde(default)]
-    pub max: Option<u64>,
-    /// The largest change against the last successful run's count of rows read, as a share (0.5: ±50 %).
-    #[serde(default)]
-    pub max_change: Option<f64>,
-}
-
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AlertsSpec {
-    /// The KPIs to watch (each segment's rows of them, every stat).
-    pub kpis: Vec<Located<String>>,
-}
-
-/// A KPI's target: a number in the KPI's unit, or a duration written as text (`30m`, `4h`).
-#[derive(Clone, Debug, Deserialize, JsonSchema)]
-#[serde(untagged)]
-pub enum TargetSpec {
-    Number(f64),
-    Text(String),
-}
-
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct KpiEntryMap {
@@ -795,54 +691,6 @@ pub struct ScaleSpec {
     /// CES: lowest "easy" score (default 6).
     #[serde(default)]
     pub easy_min: Option<Located<f64>>,
-}
-
-#[derive(Debug, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SlaSpec {
-    /// Targets for the first response; the most specific matching rule applies.
-    #[serde(default)]
-    pub first_response: Vec<Located<SlaRuleSpec>>,
-    /// Targets for each next reply: from a customer comment after an agent's public reply to the next
-    /// public agent comment (needs a message log).
-    #[serde(default)]
-    pub next_reply: Vec<Located<SlaRuleSpec>>,
-    /// Targets for the time between public agent comments (needs a message log).
-    #[serde(default)]
-    pub periodic_update: Vec<Located<SlaRuleSpec>>,
-    /// Targets for the time between public agent comments, paused while the ticket is pending (needs a
-    /// message log and a ticket history).
-    #[serde(default)]
-    pub pausable_update: Vec<Located<SlaRuleSpec>>,
-    /// Targets for the time in new, open and on-hold before the solve (needs a ticket history).
-    #[serde(default)]
-    pub requester_wait: Vec<Located<SlaRuleSpec>>,
-    /// Targets for the time in new and open before the solve (needs a ticket history).
-    #[serde(default)]
-    pub agent_work: Vec<Located<SlaRuleSpec>>,
-    /// Targets for resolution.
-    #[serde(default)]
-    pub resolution: Vec<Located<SlaRuleSpec>>,
-}
-
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SlaRuleSpec {
-    /// Channel the rule applies to (any when omitted).
-    #[serde(default)]
-    pub channel: Option<String>,
-    /// Priority the rule applies to (any when omitted).
-    #[serde(default)]
-    pub priority: Option<String>,
-    /// Group the rule applies to: the ticket's `team` (any when omitted).
-    #[serde(default)]
-    pub group: Option<String>,
-    /// A duration: `60s`, `2m`, `4h`, `2d` (a day is 24 hours) or a number of seconds.
-    pub target: Located<String>,
-    /// `calendar` (default; `wall` is the same) or `business`: the target counts only the hours the ticket's calendar is open
-    /// (`24h` with `business` is 24 business hours).
-    #[serde(default)]
-    pub clock: Option<Located<String>>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]

@@ -168,6 +168,16 @@ pub const ASSIGNMENT_MEASURES: [&str; 6] = [
 pub const ASSIGNEE_FIELDS: [&str; 5] = ["assignee", "assignee_id", "agent", "agent_id", "owner"];
 pub const GROUP_FIELDS: [&str; 4] = ["group", "group_id", "team", "team_id"];
 
+/// The history's changes of one of `fields` (any case): `ticket_id`, `at` and the new value `__value` (trimmed;
+/// empty is null, which unassigns).
+fn changes_of(events: LazyFrame, fields: &[&str]) -> LazyFrame {
+    let field = col("field").str().to_lowercase();
+    let named = fields.iter().map(|n| field.clone().eq(lit(*n))).reduce(|a, b| a.or(b)).expect("field names");
+    let value = col("value").str().strip_chars(lit(NULL));
+    let value = when(value.clone().eq(lit(""))).then(lit(NULL).cast(DataType::String)).otherwise(value);
+    events.filter(named.fill_null(lit(false))).select([col("ticket_id"), col("at"), value.alias("__value")])
+}
+
 /// `ticket_id` and the assignment measures, from the history's assignee and group changes (a change to an
 /// empty value unassigns). Assignee and group stations: the distinct assignees and groups a ticket had;
 /// reassignments: changes from one assignee to another (the first assignment is not one); first and last
@@ -177,11 +187,6 @@ pub const GROUP_FIELDS: [&str; 4] = ["group", "group_id", "team", "team_id"];
 /// it). Tickets with no such change have no measures.
 pub fn assignments(events: LazyFrame, tickets: LazyFrame) -> LazyFrame {
     let order = SortMultipleOptions::default().with_maintain_order(true);
-    let field = col("field").str().to_lowercase();
-    let in_list =
-        |names: &[&str]| names.iter().map(|n| field.clone().eq(lit(*n))).reduce(|a, b| a.or(b)).expect("names");
-    let value = col("value").str().strip_chars(lit(NULL));
-    let value = when(value.clone().eq(lit(""))).then(lit(NULL).cast(DataType::String)).otherwise(value);
     let prev = col("__prev");
     let changed = col("__value").is_not_null().and(prev.clone().is_null().or(col("__value").neq(prev.clone())));
     let window = |e: Expr| e.over([col("ticket_id")]).expect("window over a column");
@@ -192,10 +197,7 @@ pub fn assignments(events: LazyFrame, tickets: LazyFrame) -> LazyFrame {
     let end = when(end.clone().lt(ms("resolved_at"))).then(end).otherwise(ms("resolved_at"));
     let empty_piece =
         when(col("__value").is_null().and(end.clone().gt(ms("at")))).then(end - ms("at")).otherwise(lit(0i64));
-    let assignees = events
-        .clone()
-        .filter(in_list(&ASSIGNEE_FIELDS).fill_null(lit(false)))
-        .select([col("ticket_id"), col("at"), value.clone().alias("__value")])
+    let assignees = changes_of(events.clone(), &ASSIGNEE_FIELDS)
         .sort(["ticket_id", "at"], order)
         .with_columns([
             window(col("__value").shift(lit(1))).alias("__prev"),
@@ -226,11 +228,11 @@ pub fn assignments(events: LazyFrame, tickets: LazyFrame) -> LazyFrame {
             col("at").filter(col("__value").is_not_null()).min().alias("__first_assigned"),
             col("at").filter(changed.fill_null(lit(false))).max().alias("__last_assigned"),
         ]);
-    let groups = events
-        .filter(in_list(&GROUP_FIELDS).fill_null(lit(false)))
-        .select([col("ticket_id"), value.alias("__value")])
-        .group_by([col("ticket_id")])
-        .agg([col("__value").drop_nulls().n_unique().cast(DataType::Int64).alias("group_stations")]);
+    let groups = changes_of(events, &GROUP_FIELDS).group_by([col("ticket_id")]).agg([col("__value")
+        .drop_nulls()
+        .n_unique()
+        .cast(DataType::Int64)
+        .alias("group_stations")]);
     let to_resolution = |from: &str| {
         (col("resolved_at").cast(DataType::Int64) - col(from).cast(DataType::Int64)).cast(DataType::Float64)
             / lit(1000.0)
@@ -255,13 +257,7 @@ pub fn assignments(events: LazyFrame, tickets: LazyFrame) -> LazyFrame {
 /// assignee change at or before it; an empty value unassigns). Changes of one instant count in the order read.
 pub fn solvers(events: LazyFrame, resolved: LazyFrame) -> LazyFrame {
     let order = SortMultipleOptions::default().with_maintain_order(true);
-    let field = col("field").str().to_lowercase();
-    let assignee = ASSIGNEE_FIELDS.iter().map(|n| field.clone().eq(lit(*n))).reduce(|a, b| a.or(b)).expect("names");
-    let value = col("value").str().strip_chars(lit(NULL));
-    let value = when(value.clone().eq(lit(""))).then(lit(NULL).cast(DataType::String)).otherwise(value);
-    events
-        .filter(assignee.fill_null(lit(false)))
-        .select([col("ticket_id"), col("at"), value.alias("__value")])
+    changes_of(events, &ASSIGNEE_FIELDS)
         .inner_join(resolved.select([col("ticket_id"), col("resolved_at")]), col("ticket_id"), col("ticket_id"))
         .filter(col("at").lt_eq(col("resolved_at")))
         .sort(["ticket_id", "at"], order)

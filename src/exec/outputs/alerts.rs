@@ -65,6 +65,52 @@ pub(crate) fn detect(points: &[(i32, f64)], grain: Grain, counts: bool) -> Vec<F
     out
 }
 
+/// The alerts of the run's segment tables, added to `merged` as `alerts` and to `warnings` as lines: how many.
+pub(crate) fn with_alerts(
+    plan: &Plan,
+    merged: &mut crate::exec::outputs::write::Merged,
+    warnings: &mut Vec<String>,
+) -> PolarsResult<usize> {
+    let named: Vec<(String, DataFrame)> =
+        plan.segments.iter().filter_map(|seg| merged.tables.iter().find(|(n, _)| *n == seg.name).cloned()).collect();
+    let Some(table) = alerts(plan, &named)? else { return Ok(0) };
+    let count = table.height();
+    warnings.extend(alert_lines(&table)?);
+    merged.tables.push(("alerts".into(), table));
+    Ok(count)
+}
+
+/// One warning line per alert (the first 20, then how many more).
+fn alert_lines(table: &DataFrame) -> PolarsResult<Vec<String>> {
+    let text = |c: &str| -> PolarsResult<Vec<String>> {
+        Ok(table.column(c)?.cast(&DataType::String)?.str()?.iter().map(|v| v.unwrap_or_default().to_string()).collect())
+    };
+    let (segment, dims, period, kpi, stat, direction) =
+        (text("segment")?, text("dimensions")?, text("period_start")?, text("kpi")?, text("stat")?, text("direction")?);
+    let value = table.column("value")?.f64()?;
+    let (low, high) = (table.column("expected_low")?.f64()?, table.column("expected_high")?.f64()?);
+    let mut out: Vec<String> = (0..table.height().min(20))
+        .map(|i| {
+            let dims = if dims[i].is_empty() { String::new() } else { format!(" ({})", dims[i]) };
+            format!(
+                "alert: {} {} {}{dims} on {}: {} is {} the expected {:.1}–{:.1}",
+                segment[i],
+                kpi[i],
+                stat[i],
+                period[i],
+                value.get(i).map(|v| format!("{v:.1}")).unwrap_or_default(),
+                direction[i],
+                low.get(i).unwrap_or_default(),
+                high.get(i).unwrap_or_default()
+            )
+        })
+        .collect();
+    if table.height() > 20 {
+        out.push(format!("alert: {} more in alerts.csv", table.height() - 20));
+    }
+    Ok(out)
+}
+
 /// The alerts of every segment table (`named`, in the order of the segments) on the KPIs `alerts` watches.
 pub(crate) fn alerts(plan: &Plan, named: &[(String, DataFrame)]) -> PolarsResult<Option<DataFrame>> {
     if plan.alerts.is_empty() {

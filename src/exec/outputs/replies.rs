@@ -9,7 +9,7 @@ use crate::exec::aggregate::rows::{enriched, window_filter};
 use crate::exec::facts::derive::by_agent;
 use crate::exec::{read, Staged};
 use crate::model::{SlaMetric, Table};
-use crate::plan::{dimension_available, Grain, Plan, Segment};
+use crate::plan::{dimension_available, Grain, Plan};
 
 const DIMENSIONS: [&str; 6] = ["channel", "priority", "category", "team", "agent_id", "instance"];
 
@@ -89,15 +89,7 @@ pub fn replies_table(plan: &Plan, staged: &Staged) -> Result<Option<LazyFrame>, 
     }
     let dims: Vec<&'static str> =
         DIMENSIONS.into_iter().filter(|d| dimension_available(plan, Table::Tickets, d).is_ok()).collect();
-    let seg = Segment {
-        name: "replies".into(),
-        dimensions: dims.clone(),
-        grain: Grain::All,
-        kpis: Vec::new(),
-        left_out: Vec::new(),
-        compare: Vec::new(),
-        fill_zero: false,
-    };
+    let seg = crate::exec::outputs::review::helper_segment("replies", dims.clone(), Grain::All);
     // The ticket's opening places the reply in the window, as it places its waits.
     let rows = rows.with_column(col("__opened").alias("created_at"));
     let rows = enriched(plan, Table::ReplyWaits, &seg, staged, window_filter(plan, rows, "created_at"))?;

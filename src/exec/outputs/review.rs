@@ -32,7 +32,8 @@ fn seconds(start: &str, end: &str) -> Expr {
     (col(end) - col(start)).dt().total_milliseconds(false).cast(DataType::Float64) / lit(1000.0)
 }
 
-fn helper_segment(name: &str, dimensions: Vec<&'static str>, grain: Grain) -> Segment {
+/// A segment for a table for people: its dimensions and grain, no KPI.
+pub(crate) fn helper_segment(name: &str, dimensions: Vec<&'static str>, grain: Grain) -> Segment {
     Segment {
         name: name.to_string(),
         dimensions,

@@ -7,7 +7,7 @@ use crate::error::Error;
 use crate::exec::aggregate::rows::{enriched, window_filter};
 use crate::exec::Staged;
 use crate::model::Table;
-use crate::plan::{Grain, Plan, Segment};
+use crate::plan::{Grain, Plan};
 
 /// `DIR/sla`: the instances of the window's tickets, in ticket, metric and instance order. `instance` is the
 /// instance's number; the helpdesk instance a ticket comes from (`instance:` on its source) is
@@ -17,15 +17,7 @@ pub fn sla_table(plan: &Plan, staged: &Staged) -> Result<Option<LazyFrame>, Erro
         return Ok(None);
     }
     let dims = crate::exec::outputs::review::ticket_dimensions(plan);
-    let seg = Segment {
-        name: "sla".into(),
-        dimensions: dims.clone(),
-        grain: Grain::All,
-        kpis: Vec::new(),
-        left_out: Vec::new(),
-        compare: Vec::new(),
-        fill_zero: false,
-    };
+    let seg = crate::exec::outputs::review::helper_segment("sla", dims.clone(), Grain::All);
     let rows = window_filter(plan, staged.scan(Table::SlaInstances)?, "created_at");
     let rows = enriched(plan, Table::SlaInstances, &seg, staged, rows)?;
     let mut columns: Vec<Expr> = vec![

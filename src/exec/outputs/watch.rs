@@ -31,6 +31,21 @@ pub(crate) fn stripped(df: DataFrame) -> PolarsResult<DataFrame> {
     }
 }
 
+/// A merged output table with what the run watches in it, when it is a segment's: a recomputed period changes
+/// the next period's comparison (and zero rows are added), so no earlier CSV line stands as it was there.
+pub(crate) fn watched_table(
+    plan: &Plan,
+    name: &str,
+    df: DataFrame,
+    merged: &mut crate::exec::outputs::write::Merged,
+) -> PolarsResult<DataFrame> {
+    let Some(seg) = plan.segments.iter().find(|s| s.name == name) else { return Ok(df) };
+    if !seg.compare.is_empty() || seg.fill_zero {
+        merged.earlier_rows.remove(name);
+    }
+    watched(plan, seg, df)
+}
+
 /// A segment's table with its targets (when the pipeline declares any) and its comparisons.
 pub(crate) fn watched(plan: &Plan, seg: &Segment, df: DataFrame) -> PolarsResult<DataFrame> {
     let mut df = stripped(df)?;
