@@ -247,7 +247,10 @@ fn run_in(
     let single = plan.layout == crate::plan::Layout::Single;
     let mut merged = Merged::default();
     for (name, df) in names.into_iter().zip(tables) {
-        let df = merge_recomputed_periods(out_dir, &name, df, only.get(&name).filter(|_| single), &mut merged)?;
+        let df = match backfill {
+            true => write::merge_backfill_window(plan, out_dir, &name, df, options.window_days())?,
+            false => merge_recomputed_periods(out_dir, &name, df, only.get(&name).filter(|_| single), &mut merged)?,
+        };
         let df = crate::exec::outputs::watch::watched_table(plan, &name, df, &mut merged)?;
         merged.tables.push((name, df));
     }
@@ -466,9 +469,9 @@ fn periods_to_recompute(
         // period of its own to merge.
         .filter(|(name, days)| {
             // With `hive`, a night writes only its periods' partitions: a segment that compares periods (or
-            // fills them) is computed whole, so that the next periods' comparisons follow.
+            // fills them, or is watched for alerts) is computed whole, so that the next periods' follow.
             let comparing = |s: &crate::plan::Segment| {
-                (!s.compare.is_empty() || s.fill_zero) && plan.layout == crate::plan::Layout::Hive
+                crate::exec::outputs::watch::needs_history(plan, s) && plan.layout == crate::plan::Layout::Hive
             };
             !days.is_empty()
                 && plan

@@ -180,6 +180,93 @@ fn a_night_that_brings_a_new_year_changes_the_comparisons_as_a_full_run_does() {
     }
 }
 
+/// A backfill of January 2025 with a late January ticket (and a 2026 one it must leave out): the window's
+/// periods are recomputed, and the periods after it compare with the new January, in both layouts. By hand:
+/// January 2025 had 3 tickets, now 4; February 2025 (zero-filled) compares with 4: −4, −100 %; January 2026
+/// keeps its 4 tickets (the late 2026 ticket lies outside the window) and its year-ago figure is now 4.
+#[test]
+fn a_backfill_changes_the_comparisons_after_its_window_in_both_layouts() {
+    for layout in ["single", "hive"] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("tickets-2025.csv"), TICKETS_2025).unwrap();
+        std::fs::write(dir.path().join("tickets-2026.csv"), TICKETS_2026).unwrap();
+        std::fs::write(dir.path().join("p.yaml"), pipeline(layout)).unwrap();
+        let out = dir.path().join("out");
+        run(dir.path(), &out, &[]);
+        std::fs::write(
+            dir.path().join("tickets-late.csv"),
+            "id,created,first_reply,solved,via\n\
+             11,2025-01-25T09:00:00Z,2025-01-25T09:30:00Z,,email\n\
+             12,2026-01-25T09:00:00Z,2026-01-25T09:30:00Z,,email\n",
+        )
+        .unwrap();
+        run(dir.path(), &out, &["--from", "2025-01-01", "--to", "2025-02-01"]);
+        let monthly = match layout {
+            "single" => read_parquet(&out.join("monthly.parquet")),
+            _ => {
+                let df = deskpulse::sink::read_partitioned(&out.join("monthly")).unwrap().unwrap();
+                df.lazy().with_column(col("period_start").cast(DataType::Date)).collect().unwrap()
+            },
+        };
+        assert_eq!(compared(&monthly, &[], "2025-01-01", "ticket_volume"), [Some(4.0), None, None, None], "{layout}");
+        assert_eq!(
+            compared(&monthly, &[], "2025-02-01", "ticket_volume"),
+            [Some(0.0), Some(4.0), Some(-4.0), Some(-100.0)],
+            "{layout}"
+        );
+        let january_2026 = monthly
+            .clone()
+            .lazy()
+            .filter(
+                col("kpi")
+                    .eq(lit("ticket_volume"))
+                    .and(col("period_start").cast(DataType::String).eq(lit("2026-01-01"))),
+            )
+            .collect()
+            .unwrap();
+        let f = |c: &str| january_2026.column(c).unwrap().f64().unwrap().get(0);
+        assert_eq!(
+            [f("value"), f("year_ago_value"), f("year_ago_change")],
+            [Some(4.0), Some(4.0), Some(0.0)],
+            "{layout}"
+        );
+    }
+}
+
+/// A night in the `hive` layout that brings the days of a spike: the alerts read the whole daily series (the
+/// days kept on disk as history), as a full run does.
+#[test]
+fn a_hive_night_judges_its_alerts_on_the_whole_series() {
+    let dir = tempfile::tempdir().unwrap();
+    let days = |range: std::ops::Range<i64>| {
+        let mut csv = String::from("id,created\n");
+        for day in range {
+            let date = jiff::civil::date(2026, 1, 1).checked_add(jiff::Span::new().days(day)).unwrap();
+            for k in 0..(if day == 45 { 60 } else { 10 }) {
+                let at = date.at(8, 0, 0, 0).checked_add(jiff::Span::new().minutes(k)).unwrap();
+                csv.push_str(&format!("{day}-{k},{at}Z\n"));
+            }
+        }
+        csv
+    };
+    std::fs::write(dir.path().join("t-1.csv"), days(0..40)).unwrap();
+    let yaml =
+        "name: a\nsources:\n  t: { table: tickets, path: t-*.csv, columns: { ticket_id: id, created_at: created } }\n\
+                kpis: [ticket_volume]\nsegments: { daily: { by: [], grain: day } }\nalerts: { kpis: [ticket_volume] }\n\
+                outputs: { layout: hive }\nmin_sample: 1\n";
+    std::fs::write(dir.path().join("p.yaml"), yaml).unwrap();
+    let out = dir.path().join("out");
+    run(dir.path(), &out, &[]);
+    std::fs::write(dir.path().join("t-2.csv"), days(40..60)).unwrap();
+    run(dir.path(), &out, &[]);
+    let alerts = read_csv_text(&out.join("alerts.csv"));
+    assert_eq!(alerts.height(), 1, "{alerts}");
+    assert_eq!(alerts.column("period_start").unwrap().str().unwrap().get(0), Some("2026-02-15"));
+    let full = dir.path().join("full");
+    run(dir.path(), &full, &["--full"]);
+    assert_same_tables(&full, &out, 2);
+}
+
 /// Tickets #1–#6 and two accounts. #3 has priority `asap`, #4 no channel, #5 a negative handle time and account
 /// A9 (no such account), #6 is solved before it was opened; #2 is written twice.
 const CHECKED: &str = "id,created,solved,priority,via,account,handle\n\

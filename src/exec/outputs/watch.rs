@@ -31,6 +31,14 @@ pub(crate) fn stripped(df: DataFrame) -> PolarsResult<DataFrame> {
     }
 }
 
+/// Whether a segment's rows depend on its other periods (comparisons, zero rows, alerts on its series): a
+/// night or a backfill that recomputes some periods must then read or compute its whole table.
+pub(crate) fn needs_history(plan: &Plan, seg: &Segment) -> bool {
+    let alerted = seg.grain != crate::periods::Grain::All
+        && seg.kpis.iter().any(|k| plan.alerts.iter().any(|a| *a == plan.kpis[*k].name));
+    !seg.compare.is_empty() || seg.fill_zero || alerted
+}
+
 /// A merged output table with what the run watches in it, when it is a segment's: a recomputed period changes
 /// the next period's comparison (and zero rows are added), so no earlier CSV line stands as it was there.
 pub(crate) fn watched_table(

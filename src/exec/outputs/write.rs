@@ -101,6 +101,47 @@ pub(crate) fn merge_recomputed_periods(
     Ok(table.table)
 }
 
+/// A backfill's segment table: the periods starting in its window as recomputed (`fresh`), the others as the
+/// last run wrote them, so that benchmarks, comparisons and alerts read the table the backfill leaves. With
+/// `hive`, only a segment whose rows depend on its other periods (`watch::needs_history`) is read back: the
+/// others' partitions outside the window stay on disk as they are.
+pub(crate) fn merge_backfill_window(
+    plan: &Plan,
+    out_dir: &Path,
+    name: &str,
+    fresh: DataFrame,
+    (from, to): (Option<i32>, Option<i32>),
+) -> Result<DataFrame, Error> {
+    let Some(seg) = plan.segments.iter().find(|s| s.name == name) else { return Ok(fresh) };
+    let earlier = match plan.layout {
+        crate::plan::Layout::Single => earlier_table(out_dir, name)?,
+        crate::plan::Layout::Hive if crate::exec::outputs::watch::needs_history(plan, seg) => {
+            earlier_partitions(out_dir, name, &fresh)?
+        },
+        crate::plan::Layout::Hive => return Ok(fresh),
+    };
+    let fresh = crate::exec::outputs::watch::stripped(fresh)?;
+    Ok(timing::traced(&format!("merge {name}"), || sink::merge_window(earlier, fresh, from, to))?)
+}
+
+/// A `hive` segment's partitions as the last run wrote them, in the columns and types of `like` (the
+/// recomputed table), without what the watch stage adds.
+fn earlier_partitions(out_dir: &Path, name: &str, like: &DataFrame) -> Result<Option<DataFrame>, Error> {
+    let dir = out_dir.join(name);
+    let unreadable = |e: PolarsError| Error::Output {
+        path: dir.clone(),
+        message: format!("cannot read the earlier partitions to merge the backfill into: {e}"),
+    };
+    let Some(earlier) = sink::read_partitioned(&dir).map_err(unreadable)? else { return Ok(None) };
+    let earlier = crate::exec::outputs::watch::stripped(earlier)?;
+    let columns: Vec<Expr> = crate::exec::outputs::watch::stripped(like.clone())?
+        .schema()
+        .iter()
+        .map(|(c, dtype)| col(c.clone()).cast(dtype.clone()))
+        .collect();
+    Ok(Some(earlier.lazy().select(columns).collect().map_err(unreadable)?))
+}
+
 /// A segment with no row fails the run (unless `allow_empty`): no kept row falls in it.
 pub(crate) fn check_no_empty_segment(
     plan: &Plan,
@@ -149,7 +190,11 @@ pub(crate) fn outputs_written(
         let is_segment = of_segment.is_some_and(|s| s.name == name);
         let (rows, paths) = match (of_segment, plan.layout, window) {
             (Some(seg), crate::plan::Layout::Hive, _) => {
+                let whole = is_segment && crate::exec::outputs::watch::needs_history(plan, seg);
                 let which = match (only.get(&seg.name), window) {
+                    // A backfill merged such a segment's window into its whole table: the later periods'
+                    // comparisons changed with it.
+                    (_, Some(_)) if whole => sink::Partitions::All,
                     (_, Some((from, to))) => sink::Partitions::Window(from, to),
                     (Some(days), None) => sink::Partitions::Days(days.iter().copied().collect()),
                     (None, None) => sink::Partitions::All,
@@ -158,12 +203,6 @@ pub(crate) fn outputs_written(
                     output.write_partitioned(&name, &df, &plan.formats, &metadata, &which)
                 })?;
                 (df.height(), paths)
-            },
-            (Some(seg), crate::plan::Layout::Single, Some((from, to))) if is_segment => {
-                let fresh = crate::exec::outputs::watch::stripped(df)?;
-                let merged = sink::merge_window(earlier_table(out_dir, &name)?, fresh, from, to)?;
-                let mut merged = crate::exec::outputs::watch::watched(plan, seg, merged)?;
-                (merged.height(), output.write_table(&name, &mut merged, &plan.formats, &metadata)?)
             },
             _ => {
                 let digests = store.manifest.last_run.as_ref().map(|l| &l.digests);
