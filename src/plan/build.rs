@@ -217,10 +217,21 @@ fn check_benchmarks(spec: Located<crate::spec::BenchmarksSpec>, base: &Path, err
         let at = spec.min_peers.as_ref().map(|m| m.at).unwrap_or(spec.at);
         errs.push(Diagnostic::new("`min_peers` must be at least 2: a rank needs someone to be ranked against", at));
     }
+    if let (Some(sector), None) = (&spec.sector, &spec.reference) {
+        errs.push(
+            Diagnostic::new(
+                format!("`sector: {}` compares with a reference table, and `benchmarks` names none", sector.value),
+                sector.at,
+            )
+            .with_help("add `reference: FILE` (a CSV of published figures, see docs/benchmarks.md)"),
+        );
+    }
     Benchmarks {
         reference: spec.reference.as_ref().map(|r| base.join(&r.value)),
         reference_at: spec.reference.as_ref().map(|r| r.at).unwrap_or(spec.at),
         min_peers,
+        sector: spec.sector.as_ref().map(|s| s.value.clone()),
+        sector_at: spec.sector.as_ref().map(|s| s.at).unwrap_or(spec.at),
     }
 }
 

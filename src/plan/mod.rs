@@ -122,6 +122,9 @@ pub struct Benchmarks {
     pub reference: Option<PathBuf>,
     pub reference_at: Location,
     pub min_peers: u64,
+    /// The data's own sector (`sector:`): segments not split by sector are compared with its reference.
+    pub sector: Option<String>,
+    pub sector_at: Location,
 }
 
 /// The weekly quality review's draw: `size` tickets per stratum (`per` × period).

@@ -35,6 +35,10 @@ pub(crate) struct Row {
     pub interval: Option<(f64, f64)>,
     pub reference: Option<f64>,
     pub peers: Option<(f64, f64, f64)>,
+    /// Benchmark tables: `better`, `worse` or `on_par` against the reference, and the sector whose
+    /// reference a table not split by sector is compared with (`benchmarks.sector`).
+    pub verdict: Option<String>,
+    pub reference_sector: Option<String>,
 }
 
 impl Row {
@@ -172,15 +176,17 @@ fn table(name: String, df: &DataFrame) -> PolarsResult<Table> {
     let dim_values: Vec<Vec<Option<String>>> = dims.iter().map(|d| text(d)).collect::<PolarsResult<_>>()?;
     let (period, kpi, stat) = (text("period_start")?, text("kpi")?, text("stat")?);
     let value = number("value")?;
-    let unit = match df.column("unit") {
-        Ok(_) => text("unit")?,
-        Err(_) => vec![None; df.height()],
+    let optional_text = |c: &str| match df.column(c) {
+        Ok(_) => text(c),
+        Err(_) => Ok(vec![None; df.height()]),
     };
+    let unit = optional_text("unit")?;
     let target = number("target")?;
     let target_met: Vec<Option<bool>> = match df.column("target_met") {
         Ok(c) => c.bool()?.iter().collect(),
         Err(_) => vec![None; df.height()],
     };
+    let (verdict, reference_sector) = (optional_text("verdict")?, optional_text("reference_sector")?);
     let low: Vec<Option<bool>> = df.column("low_sample")?.bool()?.iter().collect();
     let (ci_low, ci_high, reference) = (number("ci_low")?, number("ci_high")?, number("reference")?);
     let (p25, median, p75) = (number("peer_p25")?, number("peer_median")?, number("peer_p75")?);
@@ -203,6 +209,8 @@ fn table(name: String, df: &DataFrame) -> PolarsResult<Table> {
                 (Some(a), Some(b), Some(c)) => Some((a, b, c)),
                 _ => None,
             },
+            verdict: verdict[i].clone(),
+            reference_sector: reference_sector[i].clone(),
         });
     }
     Ok(Table { name, dims, rows })

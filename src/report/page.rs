@@ -22,7 +22,8 @@ const STYLE: &str =
 svg{max-width:100%;height:auto}.tiles{display:flex;flex-wrap:wrap;gap:10px}\
 .tile{flex:1 1 170px;border:1px solid #ddd;border-radius:6px;padding:10px 12px}\
 .tile .name{font-size:12px;color:#555}.tile .figure{font-size:24px;font-weight:600}\
-.tile .change,.tile .goal{font-size:12px;color:#555}.good{color:#1a7f37}.bad{color:#c62828}\
+.tile .change,.tile .goal,.tile .sector{font-size:12px;color:#555}.good,.tile .good{color:#1a7f37}\
+.bad,.tile .bad{color:#c62828}\
 .watch li{margin:4px 0;overflow-wrap:anywhere}footer,p{overflow-wrap:anywhere}.watch .bad{font-weight:600}\
 h1{font-size:22px}h2{font-size:17px;margin-top:32px}.note{color:#666;font-size:12px}\
 svg .grid{stroke:#e4e4e4}svg .tick,svg .unit,svg .legend,svg .label{font-size:11px;fill:#444}\
@@ -39,7 +40,7 @@ pub(super) fn page(tables: &[Table], benchmarks: &[Table], run: Option<&RunRecor
     // What needs a look first: failed expectations and alerts, then the headline figures, then the charts.
     let sections = [
         watch_list(alerts, run),
-        headline(tables, run),
+        headline(tables, benchmarks, run),
         volume(tables),
         over_time(tables, "first_response_time", &["median", "p90"], "First response time"),
         over_time(tables, "csat", &["value"], "CSAT"),
@@ -121,15 +122,15 @@ fn watch_list(alerts: &[Alert], run: Option<&RunRecord>) -> Option<String> {
 }
 
 /// The headline tiles: each KPI of the table with the fewest dimensions, in its latest complete period (the
-/// last one if it ended by the run's as-of date), with its change against the period before and its target.
-fn headline(tables: &[Table], run: Option<&RunRecord>) -> Option<String> {
+/// last one if it ended by the run's as-of date), with its change against the period before, its target and
+/// its place against the sector.
+fn headline(tables: &[Table], benchmarks: &[Table], run: Option<&RunRecord>) -> Option<String> {
     let table = tables.iter().filter(|t| periods(t).len() >= 2).min_by_key(|t| t.dims.len())?;
     let periods = periods(table);
     let as_of = run.map(|r| r.as_of.get(..10).unwrap_or_default().to_string()).unwrap_or_default();
     // A period is complete when the next one has started by the as-of date.
     let n = periods.len();
-    let step = date_days(&periods[n - 1]).zip(date_days(&periods[n - 2])).map(|(a, b)| a - b);
-    let last_end = date_days(&periods[n - 1]).zip(step).map(|(d, s)| d + s);
+    let last_end = period_end(&periods[n - 2], &periods[n - 1]);
     let complete = match (last_end, date_days(&as_of)) {
         (Some(end), Some(as_of)) => end <= as_of,
         _ => true,
@@ -168,11 +169,18 @@ fn headline(tables: &[Table], run: Option<&RunRecord>) -> Option<String> {
             } else {
                 ""
             };
-            let pct = if p.value != 0.0 { format!(", {:+.1} %", 100.0 * delta / p.value.abs()) } else { String::new() };
-            let sign = if delta >= 0.0 { "+" } else { "−" };
+            let sign = |x: f64| if x >= 0.0 { "+" } else { "−" };
+            // A rate moves by percentage points; a relative change of a rate reads as a second rate.
+            let moved = match r.unit.as_str() {
+                "percent" => format!("{}{:.1} pts", sign(delta), delta.abs()),
+                _ if p.value != 0.0 => {
+                    let pct = 100.0 * delta / p.value.abs();
+                    format!("{}{}, {}{:.1} %", sign(delta), svg::human(delta.abs(), &r.unit), sign(pct), pct.abs())
+                },
+                _ => format!("{}{}", sign(delta), svg::human(delta.abs(), &r.unit)),
+            };
             format!(
-                "<div class=\"change {class}\">{sign}{}{pct} vs {}</div>",
-                svg::human(delta.abs(), &r.unit),
+                "<div class=\"change {class}\">{moved} vs {}</div>",
                 escape(before.map(String::as_str).unwrap_or_default())
             )
         });
@@ -185,11 +193,12 @@ fn headline(tables: &[Table], run: Option<&RunRecord>) -> Option<String> {
         });
         let _ = write!(
             tiles,
-            "<div class=\"tile\"><div class=\"name\">{}</div><div class=\"figure\">{}</div>{}{}</div>",
+            "<div class=\"tile\"><div class=\"name\">{}</div><div class=\"figure\">{}</div>{}{}{}</div>",
             escape(&chart_title(&r.kpi, &r.stat)),
             svg::human(r.value, &r.unit),
             change.unwrap_or_default(),
-            goal.unwrap_or_default()
+            goal.unwrap_or_default(),
+            against_sector(&table.name, r, benchmarks).unwrap_or_default()
         );
     }
     let note =
@@ -200,12 +209,68 @@ fn headline(tables: &[Table], run: Option<&RunRecord>) -> Option<String> {
     ))
 }
 
+/// A headline row's place against the sector: the reference figure of the pipeline's own sector for the same
+/// row (`benchmarks.sector`: `benchmarks/<table>`), else how the sectors fare against their references in the
+/// same period (a benchmark table split by sector alone), naming the worse ones when they are few.
+fn against_sector(table: &str, r: &Row, benchmarks: &[Table]) -> Option<String> {
+    let same = |b: &Row| b.period == r.period && b.kpi == r.kpi && b.stat == r.stat;
+    let own = benchmarks
+        .iter()
+        .find(|b| b.name == table)
+        .and_then(|b| b.rows.iter().find(|b| same(b) && b.label() == r.label() && b.reference.is_some()));
+    if let Some(b) = own {
+        let (class, word) = match b.verdict.as_deref() {
+            Some("better") => ("good", ": better"),
+            Some("worse") => ("bad", ": worse"),
+            Some("on_par") => ("", ": on par"),
+            _ => ("", ""),
+        };
+        let sector = b.reference_sector.as_deref().unwrap_or("sector");
+        let figure = svg::human(b.reference.expect("filtered"), &b.unit);
+        return Some(format!("<div class=\"sector {class}\">{} reference {figure}{word}</div>", escape(sector)));
+    }
+    let by_sector = benchmarks.iter().find(|b| b.dims == ["sector"] && b.rows.iter().any(&same))?;
+    let judged: Vec<&Row> = by_sector.rows.iter().filter(|b| same(b) && b.verdict.is_some()).collect();
+    if judged.is_empty() {
+        return None;
+    }
+    // "2 worse (Retail, Telecommunications), 1 on par": the counts that are not zero, worse first.
+    let parts: Vec<String> = [("worse", "worse"), ("on_par", "on par"), ("better", "better")]
+        .into_iter()
+        .filter_map(|(verdict, words)| {
+            let sectors: Vec<String> =
+                judged.iter().filter(|b| b.verdict.as_deref() == Some(verdict)).map(|b| b.label()).collect();
+            match sectors.len() {
+                0 => None,
+                1..=3 if verdict == "worse" => Some(format!("{} {words} ({})", sectors.len(), sectors.join(", "))),
+                n => Some(format!("{n} {words}")),
+            }
+        })
+        .collect();
+    Some(format!("<div class=\"sector\">sectors vs reference: {}</div>", escape(&parts.join(", "))))
+}
+
 /// A table's periods, in order.
 fn periods(table: &Table) -> Vec<String> {
     let mut p: Vec<String> = table.rows.iter().filter_map(|r| r.period.clone()).collect();
     p.sort();
     p.dedup();
     p
+}
+
+/// The day after the period starting `last` ends (days since the epoch), from the step between it and the
+/// period before (`before`): whole months for months, quarters and years (which differ in days), else days.
+fn period_end(before: &str, last: &str) -> Option<i64> {
+    let (b, l) =
+        (before.get(..10)?.parse::<jiff::civil::Date>().ok()?, last.get(..10)?.parse::<jiff::civil::Date>().ok()?);
+    let months = (l.year() as i32 * 12 + l.month() as i32) - (b.year() as i32 * 12 + b.month() as i32);
+    let end = match (b.day(), l.day()) {
+        (1, 1) if months >= 1 => l.checked_add(jiff::Span::new().months(months)).ok()?,
+        _ => {
+            l.checked_add(jiff::Span::new().days(crate::periods::epoch_days(l) - crate::periods::epoch_days(b))).ok()?
+        },
+    };
+    Some(crate::periods::epoch_days(end))
 }
 
 /// Days since the epoch of a `YYYY-MM-DD` date.
@@ -495,4 +560,21 @@ fn footer(run: Option<&RunRecord>, plan: Option<&crate::plan::Plan>) -> String {
     }
     f.push_str("<p>KPI definitions: docs/kpis.md. Drawn by deskpulse report.</p></footer>");
     f
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The end of the last period, as its next one's first day: a 30-day June after a 31-day May ends on
+    /// 1 July (not 2 July, May's 31 days on), a quarter after three months, a week after 7 days.
+    #[test]
+    fn a_period_ends_where_the_next_one_starts() {
+        let day = |d: &str| date_days(d).unwrap();
+        assert_eq!(period_end("2026-05-01", "2026-06-01"), Some(day("2026-07-01")));
+        assert_eq!(period_end("2026-01-01", "2026-04-01"), Some(day("2026-07-01")));
+        assert_eq!(period_end("2025-01-01", "2026-01-01"), Some(day("2027-01-01")));
+        assert_eq!(period_end("2026-02-23", "2026-03-02"), Some(day("2026-03-09")));
+        assert_eq!(period_end("2026-01-31", "2026-02-01"), Some(day("2026-02-02")));
+    }
 }

@@ -193,6 +193,10 @@ pub struct BenchmarksSpec {
     /// Peer sets smaller than this get no distribution (default 5).
     #[serde(default)]
     pub min_peers: Option<Located<u64>>,
+    /// The sector of the support the data describe (spelled as in the reference): segments not split by
+    /// sector are then compared with its reference figures too.
+    #[serde(default)]
+    pub sector: Option<Located<String>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

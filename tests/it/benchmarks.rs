@@ -205,3 +205,140 @@ fn scorecard_reads_hive_benchmark_tables() {
         assert_eq!(card(hive.path(), account), card(single.path(), account), "{account}");
     }
 }
+
+/// The fixture's January, and a February of 10 Retail tickets (two per account, none resolved or escalated)
+/// and 2 Software tickets (both resolved), in a pipeline with an overall segment; `sector:` names the data's
+/// own sector when given.
+fn with_february(own_sector: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = root().join("tests/fixtures/benchmarks");
+    for file in ["accounts.csv", "surveys.csv", "reference.csv"] {
+        std::fs::copy(fixture.join(file), dir.path().join(file)).unwrap();
+    }
+    let mut tickets = std::fs::read_to_string(fixture.join("tickets.csv")).unwrap();
+    for (i, account) in ["R1", "R2", "R3", "R4", "R5"].iter().flat_map(|a| [a, a]).enumerate() {
+        tickets.push_str(&format!("F{i},2026-02-{:02}T09:00:00Z,,{account},false\n", i + 2));
+    }
+    tickets.push_str("F10,2026-02-20T09:00:00Z,2026-02-20T12:00:00Z,S1,false\n");
+    tickets.push_str("F11,2026-02-21T09:00:00Z,2026-02-21T12:00:00Z,S1,false\n");
+    std::fs::write(dir.path().join("tickets.csv"), tickets).unwrap();
+    let pipeline = std::fs::read_to_string(fixture.join("pipeline.yaml"))
+        .unwrap()
+        .replace("segments:\n", "segments:\n  overall_month: { by: [], grain: month }\n")
+        .replace("  min_peers: 3\n", &format!("  min_peers: 3\n{own_sector}"));
+    std::fs::write(dir.path().join("pipeline.yaml"), pipeline).unwrap();
+    let (p, out) = (dir.path().join("pipeline.yaml"), dir.path().join("out"));
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_deskpulse"))
+        .args(["run", p.to_str().unwrap(), "--out", out.to_str().unwrap(), "--as-of", "2026-03-01", "-q"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let report = dir.path().join("report.html");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_deskpulse"))
+        .args(["report", out.to_str().unwrap(), "--out", report.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    dir
+}
+
+/// The headline tile of a KPI, as the report writes it, to the end of its last line.
+fn tile(report: &str, title: &str) -> String {
+    let start = report.find(&format!("<div class=\"name\">{title}</div>")).unwrap_or_else(|| panic!("{title}"));
+    let end = report[start..].find("</div></div>").unwrap();
+    report[start..start + end].to_string()
+}
+
+/// `benchmarks.sector` compares the segments not split by sector with the data's own sector's figures, and
+/// the headline tiles say where they stand. By hand, overall: January resolves 13 of 21 (61.9 %), February 2
+/// of 12 (16.7 %: Wilson 4.7–44.8 %, the Retail median 60 outside: worse); February escalates 0 of 12 (Wilson
+/// upper bound 24.3 %, the Retail 80 outside, lower is better: better); January's NPS 50 ± 84.9 holds 28.4.
+#[test]
+fn the_pipelines_own_sector_places_its_overall_figures() {
+    let dir = with_february("  sector: Retail\n");
+    let b = read_parquet(&dir.path().join("out/benchmarks/overall_month.parquet"));
+    let row = |period: &str, kpi: &str, column: &str| {
+        let r = b
+            .clone()
+            .lazy()
+            .filter(
+                col("kpi")
+                    .eq(lit(kpi))
+                    .and(col("stat").eq(lit("value")))
+                    .and(col("period_start").cast(DataType::String).eq(lit(period))),
+            )
+            .collect()
+            .unwrap();
+        assert_eq!(r.height(), 1, "{r}");
+        r.column(column).unwrap().cast(&DataType::String).unwrap().str().unwrap().get(0).map(str::to_string)
+    };
+    assert_close(row("2026-01-01", "resolution_rate", "value").unwrap().parse().unwrap(), 1300.0 / 21.0, "January");
+    assert_eq!(row("2026-01-01", "resolution_rate", "reference").as_deref(), Some("60.0"));
+    assert_eq!(row("2026-01-01", "resolution_rate", "reference_sector").as_deref(), Some("Retail"));
+    assert_eq!(row("2026-01-01", "resolution_rate", "verdict").as_deref(), Some("on_par"));
+    let (low, high) = wilson_roots(2.0, 12.0);
+    assert_close(row("2026-02-01", "resolution_rate", "ci_low").unwrap().parse().unwrap(), 100.0 * low, "low");
+    assert_close(row("2026-02-01", "resolution_rate", "ci_high").unwrap().parse().unwrap(), 100.0 * high, "high");
+    assert_eq!(row("2026-02-01", "resolution_rate", "verdict").as_deref(), Some("worse"));
+    assert_eq!(row("2026-02-01", "escalation_rate", "verdict").as_deref(), Some("better"));
+    assert_eq!(row("2026-01-01", "nps", "verdict").as_deref(), Some("on_par"));
+    // The headline tiles: February, the latest complete month as of 1 March.
+    let report = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    let resolution = tile(&report, "Resolution rate");
+    assert!(resolution.contains("<div class=\"figure\">16.7 %</div>"), "{resolution}");
+    assert!(resolution.contains("−45.2 pts vs 2026-01-01"), "{resolution}");
+    assert!(resolution.contains("<div class=\"sector bad\">Retail reference 60 %: worse"), "{resolution}");
+    let escalation = tile(&report, "Escalation rate");
+    assert!(escalation.contains("<div class=\"sector good\">Retail reference 80 %: better"), "{escalation}");
+}
+
+/// Without `sector:`, a tile says how the sectors fare against their references in the same period. February:
+/// Retail resolves 0 of 10 (Wilson upper bound 27.8 % < 60: worse), Software 2 of 2 (Wilson 34.2–100 % holds
+/// its mean of 50: on par); Retail escalates 0 of 10 against 80 (better), Software has no escalation figure.
+#[test]
+fn a_headline_tile_counts_the_sectors_against_their_references() {
+    let dir = with_february("");
+    assert!(!dir.path().join("out/benchmarks/overall_month.parquet").exists());
+    let report = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    let resolution = tile(&report, "Resolution rate");
+    assert!(resolution.contains("sectors vs reference: 1 worse (Retail), 1 on par"), "{resolution}");
+    let escalation = tile(&report, "Escalation rate");
+    assert!(escalation.contains("sectors vs reference: 1 better"), "{escalation}");
+}
+
+/// `sector:` needs a reference table, and a sector the table has figures for.
+#[test]
+fn an_own_sector_is_checked_against_the_reference() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = root().join("tests/fixtures/benchmarks");
+    for file in ["accounts.csv", "surveys.csv", "reference.csv", "tickets.csv"] {
+        std::fs::copy(fixture.join(file), dir.path().join(file)).unwrap();
+    }
+    let pipeline = std::fs::read_to_string(fixture.join("pipeline.yaml")).unwrap();
+    let p = dir.path().join("pipeline.yaml");
+    let deskpulse =
+        |args: &[&str]| std::process::Command::new(env!("CARGO_BIN_EXE_deskpulse")).args(args).output().unwrap();
+    let both = |o: &std::process::Output| {
+        format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    };
+    std::fs::write(&p, pipeline.replace("  reference: reference.csv\n", "  sector: Retail\n")).unwrap();
+    let o = deskpulse(&["validate", p.to_str().unwrap(), "--no-data"]);
+    assert!(
+        !o.status.success() && both(&o).contains("`sector: Retail` compares with a reference table"),
+        "{}",
+        both(&o)
+    );
+    assert!(both(&o).contains(":19:"), "the line of `sector`: {}", both(&o));
+    std::fs::write(&p, pipeline.replace("  min_peers: 3\n", "  min_peers: 3\n  sector: Grocery\n")).unwrap();
+    let out = dir.path().join("out");
+    let o = deskpulse(&["run", p.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert!(!o.status.success(), "{}", both(&o));
+    assert!(
+        both(&o).contains("reference.csv")
+            && both(&o).contains("no figure for sector `Grocery`")
+            && both(&o).contains("its sectors: Retail, Software"),
+        "{}",
+        both(&o)
+    );
+    assert!(!out.join("sector_month.parquet").exists(), "nothing written");
+}

@@ -449,3 +449,47 @@ fn a_row_count_that_jumps_against_the_last_run_is_flagged() {
     let o = deskpulse(&args);
     assert!(text(&o).contains("expectation `tickets_row_count` (warn) failed on 1 of 30 tickets rows"), "{}", text(&o));
 }
+
+/// Alerts watch the pipeline's own metrics as they do catalog KPIs. 60 days of 10 tickets, 2 of them escalated,
+/// but 8 on 15 February. By hand, for that day: the same weekday's 8 weeks before all had 2 escalations (MAD 0),
+/// so a count's range is 2 ± 3√2 = −2.24…6.24 and 8 is above it; the share, 20 % each of those days, has the
+/// floor of ± 10 % of the median: 18…22, and 80 % is above it.
+#[test]
+fn alerts_watch_declared_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("id,created,escalated\n");
+    for day in 0..60 {
+        let date = jiff::civil::date(2026, 1, 1).checked_add(jiff::Span::new().days(day)).unwrap();
+        for k in 0..10 {
+            let at = date.at(8, 0, 0, 0).checked_add(jiff::Span::new().minutes(k)).unwrap();
+            let escalated = k < if day == 45 { 8 } else { 2 };
+            csv.push_str(&format!("{day}-{k},{at}Z,{escalated}\n"));
+        }
+    }
+    std::fs::write(dir.path().join("t.csv"), csv).unwrap();
+    let yaml = "name: a\nsources:\n  t: { table: tickets, path: t.csv, columns: { ticket_id: id, created_at: created, escalated: escalated } }\n\
+                metrics:\n  escalations: { count_of: tickets, where: \"escalated\" }\n  \
+                escalated_share: { share_of: tickets, where: \"escalated\", direction: lower }\n\
+                kpis: [ticket_volume, escalations, escalated_share]\nsegments: { daily: { by: [], grain: day } }\n\
+                alerts: { kpis: [escalations, escalated_share] }\nmin_sample: 1\n";
+    std::fs::write(dir.path().join("p.yaml"), yaml).unwrap();
+    let out = dir.path().join("out");
+    run(dir.path(), &out, &[]);
+    let alerts = read_parquet(&out.join("alerts.parquet"));
+    let alerts = alerts.sort(["kpi"], SortMultipleOptions::default()).unwrap();
+    assert_eq!(alerts.height(), 2, "{alerts}");
+    let text = |c: &str| -> Vec<String> {
+        let s = alerts.column(c).unwrap().cast(&DataType::String).unwrap();
+        s.str().unwrap().iter().map(|v| v.unwrap_or_default().to_string()).collect()
+    };
+    let number = |c: &str| -> Vec<f64> { alerts.column(c).unwrap().f64().unwrap().iter().flatten().collect() };
+    assert_eq!(text("kpi"), ["escalated_share", "escalations"]);
+    assert_eq!(text("period_start"), ["2026-02-15", "2026-02-15"]);
+    assert_eq!(text("direction"), ["above", "above"]);
+    assert_eq!(number("value"), [80.0, 8.0]);
+    let (low, high) = (number("expected_low"), number("expected_high"));
+    assert_close(low[0], 18.0, "share low");
+    assert_close(high[0], 22.0, "share high");
+    assert_close(low[1], 2.0 - 3.0 * 2f64.sqrt(), "count low");
+    assert_close(high[1], 2.0 + 3.0 * 2f64.sqrt(), "count high");
+}

@@ -84,6 +84,17 @@ pub fn reference_table(b: &Benchmarks) -> Result<Option<LazyFrame>, Error> {
             bad.height()
         )));
     }
+    if let Some(own) = &b.sector {
+        let sectors = lf.clone().select([col("sector").unique_stable()]).collect()?;
+        let sectors: Vec<&str> = sectors.column("sector")?.str()?.iter().flatten().collect();
+        if !sectors.contains(&own.as_str()) {
+            return Err(unreadable(format!(
+                "no figure for sector `{own}` (benchmarks.sector, line {}); its sectors: {}",
+                b.sector_at.line,
+                sectors.join(", ")
+            )));
+        }
+    }
     Ok(Some(lf))
 }
 
@@ -113,7 +124,8 @@ fn is_proportion(plan: &Plan) -> Expr {
     e
 }
 
-/// The segment's table with the benchmark columns, or `None` for a segment without a sector.
+/// The segment's table with the benchmark columns, or `None` for a segment without a sector (unless the
+/// pipeline names its own: `benchmarks.sector`, whose figures every row is then compared with).
 pub fn benchmark(
     plan: &Plan,
     b: &Benchmarks,
@@ -121,7 +133,8 @@ pub fn benchmark(
     table: &DataFrame,
     reference: Option<LazyFrame>,
 ) -> Result<Option<LazyFrame>, Error> {
-    if !seg.dimensions.contains(&"sector") {
+    let own_sector = b.sector.as_deref().filter(|_| !seg.dimensions.contains(&"sector"));
+    if !seg.dimensions.contains(&"sector") && own_sector.is_none() {
         return Ok(None);
     }
     let dims: Vec<Expr> = seg.dimensions.iter().map(|d| col(*d)).collect();
@@ -151,12 +164,18 @@ pub fn benchmark(
 
     // Reference figures: the median when published, else the mean.
     // Without a reference table the reference columns are there, empty.
-    lf = match reference {
-        Some(r) => {
+    lf = match (reference, own_sector) {
+        (Some(r), Some(own)) => {
+            let keys = [col("kpi"), col("stat")];
+            let r = r.filter(col("sector").eq(lit(own))).drop(cols(["sector"]));
+            lf.join(r, keys.clone(), keys, JoinArgs::new(JoinType::Left))
+                .with_column(lit(own).alias("reference_sector"))
+        },
+        (Some(r), None) => {
             let keys = [col("sector"), col("kpi"), col("stat")];
             lf.join(r, keys.clone(), keys, JoinArgs::new(JoinType::Left))
         },
-        None => lf.with_columns(
+        (None, _) => lf.with_columns(
             ["ref_p25", "ref_median", "ref_p75", "ref_mean"]
                 .map(|c| null_f().alias(c))
                 .into_iter()
@@ -458,7 +477,13 @@ mod tests {
             "direction" => vec!["higher"; n],
         )
         .unwrap();
-        let b = Benchmarks { reference: None, reference_at: Default::default(), min_peers: 5 };
+        let b = Benchmarks {
+            reference: None,
+            reference_at: Default::default(),
+            min_peers: 5,
+            sector: None,
+            sector_at: Default::default(),
+        };
         let seg = Segment {
             name: "account_month".into(),
             dimensions: vec!["sector", "account_id"],
