@@ -3,6 +3,7 @@
 //! (`DIR/*.parquet`), the benchmark tables (`DIR/benchmarks/`) and the newest run record (`DIR/_runs/`), and
 //! the pipeline that record names, for its definitions.
 
+mod headline;
 mod page;
 pub mod svg;
 

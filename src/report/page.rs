@@ -20,16 +20,15 @@ const HEADLINES: [(&str, &str); 4] =
 const STYLE: &str =
     "body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:820px;padding:0 12px;color:#222}\
 svg{max-width:100%;height:auto}.tiles{display:flex;flex-wrap:wrap;gap:10px}\
-.tile{flex:1 1 170px;border:1px solid #ddd;border-radius:6px;padding:10px 12px}\
+.tile{flex:1 1 150px;border:1px solid #ddd;border-radius:6px;padding:10px 12px}\
 .tile .name{font-size:12px;color:#555}.tile .figure{font-size:24px;font-weight:600}\
-.tile .change,.tile .goal,.tile .sector{font-size:12px;color:#555}.good,.tile .good{color:#1a7f37}\
-.bad,.tile .bad{color:#c62828}\
+.change,.goal,.sector{font-size:12px;color:#555}.good{color:#1a7f37}.bad{color:#c62828}\
 .watch li{margin:4px 0;overflow-wrap:anywhere}footer,p{overflow-wrap:anywhere}.watch .bad{font-weight:600}\
 h1{font-size:22px}h2{font-size:17px;margin-top:32px}.note{color:#666;font-size:12px}\
 svg .grid{stroke:#e4e4e4}svg .tick,svg .unit,svg .legend,svg .label{font-size:11px;fill:#444}\
 svg .line{fill:none;stroke-width:2}svg .bar{fill:#6b9bd2}svg .bar.flagged{fill:#c9c9c9}\
 svg .interval{stroke:#222;stroke-width:1.5}svg .reference{stroke:#d62728;stroke-width:3}\
-table{border-collapse:collapse;margin:8px 0}td,th{padding:3px 10px;border-bottom:1px solid #eee;text-align:left}\
+table{border-collapse:collapse;margin:8px 0}table.others{width:100%;margin-top:14px}td,th{padding:3px 10px;border-bottom:1px solid #eee;text-align:left}\
 td.num{text-align:right;font-variant-numeric:tabular-nums}tr.low td{color:#888;font-style:italic}\
 footer{margin-top:40px;border-top:1px solid #ccc;padding-top:8px;font-size:12px;color:#555}";
 
@@ -40,7 +39,7 @@ pub(super) fn page(tables: &[Table], benchmarks: &[Table], run: Option<&RunRecor
     // What needs a look first: failed expectations and alerts, then the headline figures, then the charts.
     let sections = [
         watch_list(alerts, run),
-        headline(tables, benchmarks, run),
+        super::headline::headline(tables, benchmarks, alerts, run, plan.as_ref()),
         volume(tables),
         over_time(tables, "first_response_time", &["median", "p90"], "First response time"),
         over_time(tables, "csat", &["value"], "CSAT"),
@@ -73,7 +72,7 @@ pub(super) fn kpi_title(kpi: &str) -> String {
 }
 
 /// A chart's title: the KPI as people say it, and the statistic when it is not the KPI's single value.
-fn chart_title(kpi: &str, stat: &str) -> String {
+pub(super) fn chart_title(kpi: &str, stat: &str) -> String {
     let stat = match stat {
         "value" => return kpi_title(kpi),
         "mean" => "average",
@@ -119,163 +118,6 @@ fn watch_list(alerts: &[Alert], run: Option<&RunRecord>) -> Option<String> {
         let _ = write!(items, "<li>{} more alerts in alerts.csv</li>", alerts.len() - 20);
     }
     Some(format!("<section class=\"watch\"><h2>Needs a look</h2><ul>{items}</ul></section>"))
-}
-
-/// The headline tiles: each KPI of the table with the fewest dimensions, in its latest complete period (the
-/// last one if it ended by the run's as-of date), with its change against the period before, its target and
-/// its place against the sector.
-fn headline(tables: &[Table], benchmarks: &[Table], run: Option<&RunRecord>) -> Option<String> {
-    let table = tables.iter().filter(|t| periods(t).len() >= 2).min_by_key(|t| t.dims.len())?;
-    let periods = periods(table);
-    let as_of = run.map(|r| r.as_of.get(..10).unwrap_or_default().to_string()).unwrap_or_default();
-    // A period is complete when the next one has started by the as-of date.
-    let n = periods.len();
-    let last_end = period_end(&periods[n - 2], &periods[n - 1]);
-    let complete = match (last_end, date_days(&as_of)) {
-        (Some(end), Some(as_of)) => end <= as_of,
-        _ => true,
-    };
-    let (period, before) = match complete {
-        true => (&periods[n - 1], Some(&periods[n - 2])),
-        false => (&periods[n - 2], (n >= 3).then(|| &periods[n - 3])),
-    };
-    let group = table.rows.iter().filter(|r| r.period.as_ref() == Some(period)).map(|r| r.label()).next()?;
-    let mut tiles = String::new();
-    let mut shown: Vec<&str> = Vec::new();
-    for r in table.rows.iter().filter(|r| r.period.as_ref() == Some(period) && r.label() == group) {
-        if shown.contains(&r.kpi.as_str()) || r.kpi.ends_with("_mix") {
-            continue;
-        }
-        shown.push(&r.kpi);
-        let previous = before.and_then(|b| {
-            table
-                .rows
-                .iter()
-                .find(|p| p.period.as_ref() == Some(b) && p.kpi == r.kpi && p.stat == r.stat && p.label() == group)
-        });
-        let direction = catalog::lookup(&r.kpi).map(|k| k.direction).unwrap_or(Direction::Neutral);
-        let change = previous.map(|p| {
-            let delta = r.value - p.value;
-            let better = match direction {
-                Direction::HigherIsBetter => delta > 0.0,
-                Direction::LowerIsBetter => delta < 0.0,
-                Direction::Neutral => false,
-            };
-            let worse = delta != 0.0 && direction != Direction::Neutral && !better;
-            let class = if better {
-                "good"
-            } else if worse {
-                "bad"
-            } else {
-                ""
-            };
-            let sign = |x: f64| if x >= 0.0 { "+" } else { "−" };
-            // A rate moves by percentage points; a relative change of a rate reads as a second rate.
-            let moved = match r.unit.as_str() {
-                "percent" => format!("{}{:.1} pts", sign(delta), delta.abs()),
-                _ if p.value != 0.0 => {
-                    let pct = 100.0 * delta / p.value.abs();
-                    format!("{}{}, {}{:.1} %", sign(delta), svg::human(delta.abs(), &r.unit), sign(pct), pct.abs())
-                },
-                _ => format!("{}{}", sign(delta), svg::human(delta.abs(), &r.unit)),
-            };
-            format!(
-                "<div class=\"change {class}\">{moved} vs {}</div>",
-                escape(before.map(String::as_str).unwrap_or_default())
-            )
-        });
-        let goal = r.target.map(|t| {
-            let (class, word) = match r.target_met {
-                Some(true) => ("good", "met"),
-                _ => ("bad", "missed"),
-            };
-            format!("<div class=\"goal {class}\">target {}: {word}</div>", svg::human(t, &r.unit))
-        });
-        let _ = write!(
-            tiles,
-            "<div class=\"tile\"><div class=\"name\">{}</div><div class=\"figure\">{}</div>{}{}{}</div>",
-            escape(&chart_title(&r.kpi, &r.stat)),
-            svg::human(r.value, &r.unit),
-            change.unwrap_or_default(),
-            goal.unwrap_or_default(),
-            against_sector(&table.name, r, benchmarks).unwrap_or_default()
-        );
-    }
-    let note =
-        format!("{period}, the latest complete period of {} ({group}); changes against the period before.", table.name);
-    Some(format!(
-        "<section><h2>Headlines</h2><p class=\"note\">{}</p><div class=\"tiles\">{tiles}</div></section>",
-        escape(&note)
-    ))
-}
-
-/// A headline row's place against the sector: the reference figure of the pipeline's own sector for the same
-/// row (`benchmarks.sector`: `benchmarks/<table>`), else how the sectors fare against their references in the
-/// same period (a benchmark table split by sector alone), naming the worse ones when they are few.
-fn against_sector(table: &str, r: &Row, benchmarks: &[Table]) -> Option<String> {
-    let same = |b: &Row| b.period == r.period && b.kpi == r.kpi && b.stat == r.stat;
-    let own = benchmarks
-        .iter()
-        .find(|b| b.name == table)
-        .and_then(|b| b.rows.iter().find(|b| same(b) && b.label() == r.label() && b.reference.is_some()));
-    if let Some(b) = own {
-        let (class, word) = match b.verdict.as_deref() {
-            Some("better") => ("good", ": better"),
-            Some("worse") => ("bad", ": worse"),
-            Some("on_par") => ("", ": on par"),
-            _ => ("", ""),
-        };
-        let sector = b.reference_sector.as_deref().unwrap_or("sector");
-        let figure = svg::human(b.reference.expect("filtered"), &b.unit);
-        return Some(format!("<div class=\"sector {class}\">{} reference {figure}{word}</div>", escape(sector)));
-    }
-    let by_sector = benchmarks.iter().find(|b| b.dims == ["sector"] && b.rows.iter().any(&same))?;
-    let judged: Vec<&Row> = by_sector.rows.iter().filter(|b| same(b) && b.verdict.is_some()).collect();
-    if judged.is_empty() {
-        return None;
-    }
-    // "2 worse (Retail, Telecommunications), 1 on par": the counts that are not zero, worse first.
-    let parts: Vec<String> = [("worse", "worse"), ("on_par", "on par"), ("better", "better")]
-        .into_iter()
-        .filter_map(|(verdict, words)| {
-            let sectors: Vec<String> =
-                judged.iter().filter(|b| b.verdict.as_deref() == Some(verdict)).map(|b| b.label()).collect();
-            match sectors.len() {
-                0 => None,
-                1..=3 if verdict == "worse" => Some(format!("{} {words} ({})", sectors.len(), sectors.join(", "))),
-                n => Some(format!("{n} {words}")),
-            }
-        })
-        .collect();
-    Some(format!("<div class=\"sector\">sectors vs reference: {}</div>", escape(&parts.join(", "))))
-}
-
-/// A table's periods, in order.
-fn periods(table: &Table) -> Vec<String> {
-    let mut p: Vec<String> = table.rows.iter().filter_map(|r| r.period.clone()).collect();
-    p.sort();
-    p.dedup();
-    p
-}
-
-/// The day after the period starting `last` ends (days since the epoch), from the step between it and the
-/// period before (`before`): whole months for months, quarters and years (which differ in days), else days.
-fn period_end(before: &str, last: &str) -> Option<i64> {
-    let (b, l) =
-        (before.get(..10)?.parse::<jiff::civil::Date>().ok()?, last.get(..10)?.parse::<jiff::civil::Date>().ok()?);
-    let months = (l.year() as i32 * 12 + l.month() as i32) - (b.year() as i32 * 12 + b.month() as i32);
-    let end = match (b.day(), l.day()) {
-        (1, 1) if months >= 1 => l.checked_add(jiff::Span::new().months(months)).ok()?,
-        _ => {
-            l.checked_add(jiff::Span::new().days(crate::periods::epoch_days(l) - crate::periods::epoch_days(b))).ok()?
-        },
-    };
-    Some(crate::periods::epoch_days(end))
-}
-
-/// Days since the epoch of a `YYYY-MM-DD` date.
-fn date_days(text: &str) -> Option<i64> {
-    text.get(..10)?.parse::<jiff::civil::Date>().ok().map(crate::periods::epoch_days)
 }
 
 fn has(table: &Table, kpi: &str) -> bool {
@@ -560,21 +402,4 @@ fn footer(run: Option<&RunRecord>, plan: Option<&crate::plan::Plan>) -> String {
     }
     f.push_str("<p>KPI definitions: docs/kpis.md. Drawn by deskpulse report.</p></footer>");
     f
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The end of the last period, as its next one's first day: a 30-day June after a 31-day May ends on
-    /// 1 July (not 2 July, May's 31 days on), a quarter after three months, a week after 7 days.
-    #[test]
-    fn a_period_ends_where_the_next_one_starts() {
-        let day = |d: &str| date_days(d).unwrap();
-        assert_eq!(period_end("2026-05-01", "2026-06-01"), Some(day("2026-07-01")));
-        assert_eq!(period_end("2026-01-01", "2026-04-01"), Some(day("2026-07-01")));
-        assert_eq!(period_end("2025-01-01", "2026-01-01"), Some(day("2027-01-01")));
-        assert_eq!(period_end("2026-02-23", "2026-03-02"), Some(day("2026-03-09")));
-        assert_eq!(period_end("2026-01-31", "2026-02-01"), Some(day("2026-02-02")));
-    }
 }

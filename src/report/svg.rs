@@ -52,22 +52,27 @@ pub fn human(value: f64, unit: &str) -> String {
             }
         },
         "percent" => format!("{} %", trim(value, 1)),
-        "count" if value.fract() == 0.0 => {
-            let digits = format!("{}", value.abs() as u64);
-            let mut out = String::new();
-            for (i, c) in digits.chars().enumerate() {
-                if i > 0 && (digits.len() - i) % 3 == 0 {
-                    out.push(',');
-                }
-                out.push(c);
-            }
-            if value < 0.0 {
-                out.insert(0, '-');
-            }
-            out
-        },
+        "count" if value.fract() == 0.0 => grouped(value),
+        // Money and large figures: whole units, in thousands; cents only below 100.
+        _ if value.abs() >= 100.0 && (unit == "currency" || value.abs() >= 10_000.0) => grouped(value.round()),
         _ => trim(value, 2),
     }
+}
+
+/// A whole number with thousands separators: 545,542.
+fn grouped(value: f64) -> String {
+    let digits = format!("{}", value.abs() as u64);
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if value < 0.0 {
+        out.insert(0, '-');
+    }
+    out
 }
 
 /// A figure for a person: thousands as `12.3k`, small numbers with up to two decimals.
@@ -317,6 +322,10 @@ mod tests {
         assert_eq!(human(45.0, "seconds"), "45 s");
         assert_eq!(human(87.5, "percent"), "87.5 %");
         assert_eq!(human(1234.0, "count"), "1,234");
+        assert_eq!(human(545_541.56, "currency"), "545,542");
+        assert_eq!(human(96.5, "currency"), "96.5");
+        assert_eq!(human(12_345.678, "ratio"), "12,346");
+        assert_eq!(human(-0.13, "ratio"), "-0.13");
         assert_eq!(axis_unit("seconds", 800_000.0).1, "days");
     }
 

@@ -146,6 +146,49 @@ fn the_sample_report_renders_in_chromium_with_the_runs_numbers() {
     }
     assert!(bars.len() > csat_bars.len());
 
+    // Headlines: June 2026 (complete by the as-of, 1 July), eight tiles, the other KPIs in a table below.
+    let headlines = &dom[dom.find("<h2>Headlines</h2>").unwrap()..];
+    let headlines = &headlines[..headlines.find("</section>").unwrap()];
+    assert!(headlines.contains("June 2026, the latest complete period of overall_month"), "{}", &headlines[..300]);
+    assert_eq!(headlines.matches("class=\"tile\"").count(), 8);
+    assert!(headlines.contains("<th>Other KPIs</th>"));
+    // CSAT's tile counts June's sectors by their verdict in benchmarks/sector_month, the worse ones named.
+    let june = sectors
+        .clone()
+        .lazy()
+        .filter(
+            col("period_start")
+                .cast(DataType::String)
+                .eq(lit("2026-06-01"))
+                .and(col("kpi").eq(lit("csat")))
+                .and(col("stat").eq(lit("value")))
+                .and(col("verdict").is_not_null()),
+        )
+        .collect()
+        .unwrap();
+    let verdicts: Vec<(String, String)> = june
+        .column("sector")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .zip(june.column("verdict").unwrap().str().unwrap().iter())
+        .map(|(s, v)| (s.unwrap().to_string(), v.unwrap().to_string()))
+        .collect();
+    let mut parts = Vec::new();
+    for (verdict, words) in [("worse", "worse"), ("on_par", "on par"), ("better", "better")] {
+        let named: Vec<&str> = verdicts.iter().filter(|(_, v)| v == verdict).map(|(s, _)| s.as_str()).collect();
+        match named.len() {
+            0 => {},
+            1..=3 if verdict == "worse" => parts.push(format!("{} worse ({})", named.len(), named.join(", "))),
+            n => parts.push(format!("{n} {words}")),
+        }
+    }
+    assert!(!parts.is_empty(), "June has CSAT verdicts");
+    let expected = format!("sectors vs reference: {}", parts.join(", "));
+    let csat_tile = &headlines[headlines.find("Customer satisfaction (CSAT)</div>").unwrap()..];
+    assert!(csat_tile[..csat_tile.find("</div></div>").unwrap()].contains(&expected), "{expected}: {csat_tile}");
+
     // The rankings: the best CSAT is the highest value of the ranked table's last period, low samples marked.
     let ranked: Vec<_> =
         elements(&dom, "tr").into_iter().filter(|t| t.get("data-kpi").map(String::as_str) == Some("csat")).collect();
@@ -292,10 +335,10 @@ fn the_headlines_read_back_at_laptop_and_phone_widths() {
         "{}",
         &dom[watch..watch + 1500]
     );
-    // Headlines: the latest complete day, 2026-03-11 (as of the 12th): 10 tickets, unchanged; the first
+    // Headlines: the latest complete day, 11 March 2026 (as of the 12th): 10 tickets, unchanged; the first
     // response median 30 min, a 1 h target met.
     let tiles = &dom[dom.find("Headlines").unwrap()..];
-    assert!(tiles.contains("2026-03-11, the latest complete period of daily"), "{}", &tiles[..600]);
+    assert!(tiles.contains("11 Mar 2026, the latest complete period of daily"), "{}", &tiles[..600]);
     assert!(
         tiles.contains("<div class=\"name\">Ticket volume</div><div class=\"figure\">10</div>"),
         "{}",
