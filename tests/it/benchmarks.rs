@@ -342,3 +342,50 @@ fn an_own_sector_is_checked_against_the_reference() {
     );
     assert!(!out.join("sector_month.parquet").exists(), "nothing written");
 }
+
+/// A night that brings February keeps the own-sector benchmark tables as a full run writes them: January's
+/// rows kept, February's compared with the Retail figures.
+#[test]
+fn a_night_keeps_the_own_sector_tables_as_a_full_run_writes_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = root().join("tests/fixtures/benchmarks");
+    for file in ["accounts.csv", "surveys.csv", "reference.csv"] {
+        std::fs::copy(fixture.join(file), dir.path().join(file)).unwrap();
+    }
+    std::fs::copy(fixture.join("tickets.csv"), dir.path().join("tickets-01.csv")).unwrap();
+    let pipeline = std::fs::read_to_string(fixture.join("pipeline.yaml"))
+        .unwrap()
+        .replace("path: tickets.csv", "path: tickets-*.csv")
+        .replace("segments:\n", "segments:\n  overall_month: { by: [], grain: month }\n")
+        .replace("  min_peers: 3\n", "  min_peers: 3\n  sector: Retail\n");
+    let p = dir.path().join("pipeline.yaml");
+    std::fs::write(&p, pipeline).unwrap();
+    let run = |out: &std::path::Path, extra: &[&str]| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_deskpulse"))
+            .args(["run", p.to_str().unwrap(), "--out", out.to_str().unwrap(), "--as-of", "2026-03-01", "-q"])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    let out = dir.path().join("out");
+    run(&out, &[]);
+    std::fs::write(
+        dir.path().join("tickets-02.csv"),
+        "id,created,solved,account,escalated\nF1,2026-02-03T09:00:00Z,,R1,true\nF2,2026-02-04T09:00:00Z,2026-02-04T12:00:00Z,S1,false\n",
+    )
+    .unwrap();
+    run(&out, &[]);
+    let full = dir.path().join("full");
+    run(&full, &["--full"]);
+    assert_same_tables(&full, &out, 6);
+    let b = read_csv_text(&out.join("benchmarks/overall_month.csv"));
+    let february = b
+        .lazy()
+        .filter(col("period_start").eq(lit("2026-02-01")).and(col("kpi").eq(lit("escalation_rate"))))
+        .collect()
+        .unwrap();
+    // 1 of 2 escalated: 50 % against the Retail 80.
+    assert_eq!(february.column("value").unwrap().str().unwrap().get(0), Some("50.0"));
+    assert_eq!(february.column("reference").unwrap().str().unwrap().get(0), Some("80.0"));
+}
