@@ -149,6 +149,74 @@ impl Output {
         Ok(finals)
     }
 
+    /// Writes a table given in slices (`next` yields them in order, at least one, then `None`) to a file per
+    /// format, a slice at a time, so that the table is never held whole: the same CSV as `write_table`
+    /// writes, and a Parquet file whose row groups follow the slices. Returns the rows and the final paths.
+    pub fn write_slices(
+        &mut self,
+        name: &str,
+        next: &mut dyn FnMut() -> Result<Option<DataFrame>, Error>,
+        formats: &[OutputFormat],
+        metadata: &[(String, String)],
+    ) -> Result<(usize, Vec<PathBuf>), Error> {
+        let work = self.work.path().join("out");
+        let file_name = |format: &OutputFormat| format!("{name}.{}", format.extension());
+        let paths: Vec<PathBuf> = formats.iter().map(|f| work.join(file_name(f))).collect();
+        let Some(first) = next()? else {
+            return Err(Error::Internal(format!("the table {name} came without a slice")));
+        };
+        let schema = first.schema().clone();
+        let mut files: Vec<Hashing<File>> =
+            paths.iter().map(|p| create_file(p).map(Hashing::new)).collect::<Result<_, _>>()?;
+        let mut rows = 0;
+        let mut failed: Option<(usize, PolarsError)> = None;
+        {
+            let mut writers: Vec<SliceWriter<'_>> = Vec::new();
+            for (file, format) in files.iter_mut().zip(formats) {
+                writers.push(match format {
+                    OutputFormat::Parquet => SliceWriter::Parquet(Box::new(
+                        ParquetWriter::new(file)
+                            .with_compression(ParquetCompression::Zstd(None))
+                            .with_key_value_metadata(Some(KeyValueMetadata::from_static(metadata.to_vec())))
+                            .batched(&schema)?,
+                    )),
+                    OutputFormat::Csv => SliceWriter::Csv(csv_writer(file).batched(&schema)?),
+                });
+            }
+            let mut slice = Some(first);
+            while let Some(mut df) = slice {
+                rows += df.height();
+                df.align_chunks_par();
+                // The formats of a slice are written side by side, as `write_merged` writes a table's.
+                let written: Vec<PolarsResult<()>> = std::thread::scope(|scope| {
+                    let df = &df;
+                    let jobs: Vec<_> = writers.iter_mut().map(|w| scope.spawn(move || w.write(df))).collect();
+                    jobs.into_iter().map(|j| j.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
+                });
+                failed = written.into_iter().enumerate().find_map(|(i, r)| r.err().map(|e| (i, e)));
+                if failed.is_some() {
+                    break;
+                }
+                slice = next()?;
+            }
+            if failed.is_none() {
+                failed = writers.iter_mut().enumerate().find_map(|(i, w)| w.finish().err().map(|e| (i, e)));
+            }
+        }
+        if let Some((i, e)) = failed {
+            return Err(files[i].error(&paths[i], e));
+        }
+        let mut finals = Vec::new();
+        for ((file, path), format) in files.into_iter().zip(&paths).zip(formats) {
+            file.inner.sync_all().map_err(|e| output_error(path, e))?;
+            let file_name = file_name(format);
+            finals.push(self.dir.join(&file_name));
+            self.digests.insert(file_name.clone(), hex(file.hasher.digest()));
+            self.written.push(PathBuf::from(file_name));
+        }
+        Ok((rows, finals))
+    }
+
     /// Moves every written file into the output directory (each rename is atomic). The work folder stays
     /// until the `Output` is dropped.
     pub fn commit(&mut self) -> Result<(), Error> {
@@ -310,9 +378,23 @@ fn partition_value(start: Option<i32>) -> String {
 
 /// Do both files exist with the same bytes?
 fn same_bytes(a: &Path, b: &Path) -> bool {
-    match (std::fs::metadata(a), std::fs::metadata(b)) {
-        (Ok(ma), Ok(mb)) if ma.len() == mb.len() => std::fs::read(a).ok() == std::fs::read(b).ok(),
-        _ => false,
+    use std::io::Read;
+    let (Ok(ma), Ok(mb)) = (std::fs::metadata(a), std::fs::metadata(b)) else { return false };
+    let (Ok(fa), Ok(fb)) = (File::open(a), File::open(b)) else { return false };
+    if ma.len() != mb.len() {
+        return false;
+    }
+    // A block at a time: an output can be larger than the memory left.
+    let (mut fa, mut fb) = (std::io::BufReader::new(fa), std::io::BufReader::new(fb));
+    let (mut ba, mut bb) = (vec![0u8; 1 << 16], vec![0u8; 1 << 16]);
+    loop {
+        let Ok(n) = fa.read(&mut ba) else { return false };
+        if n == 0 {
+            return true;
+        }
+        if fb.read_exact(&mut bb[..n]).is_err() || ba[..n] != bb[..n] {
+            return false;
+        }
     }
 }
 
@@ -355,6 +437,32 @@ impl<W: Write> Write for Hashing<W> {
 
     fn flush(&mut self) -> std::io::Result<()> {
         self.inner.flush()
+    }
+}
+
+/// An output file written slice by slice (`Output::write_slices`).
+enum SliceWriter<'a> {
+    Parquet(Box<polars::io::parquet::write::BatchedWriter<&'a mut Hashing<File>>>),
+    Csv(polars::io::csv::write::BatchedWriter<&'a mut Hashing<File>>),
+}
+
+impl SliceWriter<'_> {
+    /// Writes `df`, whose chunks are aligned.
+    fn write(&mut self, df: &DataFrame) -> PolarsResult<()> {
+        match self {
+            // Row groups of at most the size `ParquetWriter::finish` gives a whole table.
+            SliceWriter::Parquet(w) => {
+                w.write_batch(polars::frame::chunk_df_for_writing(&mut df.clone(), 512 * 512)?.as_ref())
+            },
+            SliceWriter::Csv(w) => w.write_batch(df),
+        }
+    }
+
+    fn finish(&mut self) -> PolarsResult<()> {
+        match self {
+            SliceWriter::Parquet(w) => w.finish().map(|_| ()),
+            SliceWriter::Csv(w) => w.finish(),
+        }
     }
 }
 
@@ -489,6 +597,24 @@ mod tests {
     use super::merge::merge_by_sorting;
     use super::splice::{record_starts, write_spliced_csv};
     use super::*;
+
+    /// Files are compared a block at a time: equal, a difference past the first block, another length.
+    #[test]
+    fn same_bytes_compares_whole_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let bytes: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        let (a, b, c, d) = (dir.path().join("a"), dir.path().join("b"), dir.path().join("c"), dir.path().join("d"));
+        std::fs::write(&a, &bytes).unwrap();
+        std::fs::write(&b, &bytes).unwrap();
+        let mut other = bytes.clone();
+        other[150_000] ^= 1;
+        std::fs::write(&c, &other).unwrap();
+        std::fs::write(&d, &bytes[..199_999]).unwrap();
+        assert!(same_bytes(&a, &b));
+        assert!(!same_bytes(&a, &c));
+        assert!(!same_bytes(&a, &d));
+        assert!(!same_bytes(&a, &dir.path().join("missing")));
+    }
 
     #[test]
     fn a_line_end_inside_quotes_does_not_end_a_record() {

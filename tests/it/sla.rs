@@ -548,3 +548,61 @@ fn a_night_walks_only_the_touched_tickets_and_equals_a_full_run() {
     assert_eq!((next.value, next.denominator), (0.0, Some(1.0)));
     assert_eq!(row(&monthly, &jan, Some("2026-01-01"), "sla_attainment", "value").value, 0.0);
 }
+
+/// The SLA table is written a slice of `created_at` at a time; in slices of one instance (three slices, one
+/// per ticket's creation instant) it is the table written whole, byte for byte and row for row.
+#[test]
+fn the_sla_table_written_in_slices_is_the_table_written_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    written(dir.path());
+    let (whole, sliced) = (dir.path().join("whole"), dir.path().join("sliced"));
+    run(dir.path(), &whole, &[]);
+    let o = Command::new(env!("CARGO_BIN_EXE_deskpulse"))
+        .args(["run", dir.path().join("p.yaml").to_str().unwrap(), "--out", sliced.to_str().unwrap()])
+        .args(["--as-of", "2026-04-01T00:00:00Z"])
+        .env("DESKPULSE_SLICE_ROWS", "1")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let csv = |d: &Path| std::fs::read_to_string(d.join("sla/sla.csv")).unwrap();
+    assert_eq!(csv(&whole), csv(&sliced));
+    assert!(csv(&whole).lines().count() > 10, "{}", csv(&whole));
+    let (a, b) = (read_parquet(&whole.join("sla/sla.parquet")), read_parquet(&sliced.join("sla/sla.parquet")));
+    assert!(a.equals_missing(&b), "{a}\n{b}");
+}
+
+/// Two agent replies in the same second, a customer comment between them in the export: a row each, each
+/// with its own wait (10:06 → 10:07, 60 s; 10:07 → 10:07, 0 s) and its own next-reply instance, not every
+/// pairing of the instant's waits and instances.
+#[test]
+fn two_replies_in_the_same_second_are_a_row_each() {
+    let dir = tempfile::tempdir().unwrap();
+    written(dir.path());
+    let tickets = format!("{TICKETS}4,2026-03-31T10:00:00Z,,open,normal,chat,g2,a2\n");
+    std::fs::write(dir.path().join("tickets.csv"), tickets).unwrap();
+    std::fs::write(
+        dir.path().join("messages-ties.csv"),
+        "ticket,at,role,public,author\n4,2026-03-31T10:00:00Z,customer,true,c4\n4,2026-03-31T10:05:00Z,agent,true,ann\n\
+         4,2026-03-31T10:06:00Z,customer,true,c4\n4,2026-03-31T10:07:00Z,agent,true,ann\n\
+         4,2026-03-31T10:07:00Z,customer,true,c4\n4,2026-03-31T10:07:00Z,agent,true,bob\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    run(dir.path(), &out, &[]);
+    let replies = read_parquet(&out.join("replies/replies.parquet"))
+        .lazy()
+        .filter(col("ticket_id").eq(lit("4")))
+        .sort(["reply"], SortMultipleOptions::default())
+        .collect()
+        .unwrap();
+    let reply: Vec<Option<i64>> = replies.column("reply").unwrap().i64().unwrap().iter().collect();
+    assert_eq!(reply, [Some(1), Some(2), Some(3)], "{replies}");
+    let waits: Vec<Option<f64>> = replies.column("wait_seconds").unwrap().f64().unwrap().iter().collect();
+    assert_eq!(waits, [Some(300.0), Some(60.0), Some(0.0)], "{replies}");
+    let instances: Vec<Option<i64>> = replies.column("sla_instance").unwrap().i64().unwrap().iter().collect();
+    let metrics = replies.column("sla_metric").unwrap().str().unwrap().clone();
+    assert_eq!(metrics.get(0), Some("first_response"), "{replies}");
+    assert_eq!(metrics.get(1), Some("next_reply"), "{replies}");
+    assert_eq!(metrics.get(2), Some("next_reply"), "{replies}");
+    assert!(instances[1].is_some() && instances[2].is_some() && instances[1] != instances[2], "{replies}");
+}

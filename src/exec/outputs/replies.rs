@@ -17,6 +17,23 @@ fn seconds(start: &str, end: &str) -> Expr {
     (col(end) - col(start)).dt().total_milliseconds(false).cast(DataType::Float64) / lit(1000.0)
 }
 
+/// Replies, waits and SLA instances are matched on their ticket, their instant and their rank at that
+/// instant: two replies written in the same second end one wait and fulfil one instance each (a join on the
+/// instant alone would pair each with both).
+const NTH: &str = "__nth_at_instant";
+
+/// The row's rank among the rows of the same `keys` (0, 1…) in a frame sorted by them: its distance from
+/// where their run of rows starts (linear, where a window over the keys would hash every row).
+fn nth_at(keys: [&str; 2]) -> Expr {
+    let row = int_range(lit(0i64), len(), 1, DataType::Int64);
+    let starts = keys.map(|k| col(k).neq_missing(col(k).shift(lit(1))));
+    let start = when(starts[0].clone().or(starts[1].clone()))
+        .then(row.clone())
+        .otherwise(lit(NULL).cast(DataType::Int64))
+        .fill_null_with_strategy(FillNullStrategy::Forward(FillNullLimit::None));
+    (row - start).alias(NTH)
+}
+
 /// `DIR/replies`: every public agent comment after its ticket's opening (an agent's opening comment is not a
 /// reply), numbered within the ticket in time order (then the export's order). `waiting_since`: the
 /// ticket's opening for the first reply, else the first customer comment since the reply before (null when
@@ -39,20 +56,25 @@ pub fn replies_table(plan: &Plan, staged: &Staged) -> Result<Option<LazyFrame>, 
         .inner_join(opened, col("ticket_id"), col("ticket_id"))
         .filter(col("replied_at").gt(col("__opened")))
         .sort(["ticket_id", "replied_at", read::FILE, read::ROW], SortMultipleOptions::default())
-        .with_column(
+        .with_columns([
             (col("ticket_id")
                 .cum_count(false)
                 .over([col("ticket_id")])
                 .expect("window over a column")
                 .cast(DataType::Int64))
             .alias("reply"),
-        );
-    let waits = staged.scan(Table::ReplyWaits)?.select([col("ticket_id"), col("waiting_since"), col("answered_at")]);
+            nth_at(["ticket_id", "replied_at"]),
+        ]);
+    let waits = staged
+        .scan(Table::ReplyWaits)?
+        .select([col("ticket_id"), col("waiting_since"), col("answered_at")])
+        .sort(["ticket_id", "answered_at", "waiting_since"], SortMultipleOptions::default())
+        .with_column(nth_at(["ticket_id", "answered_at"]));
     let mut rows = replies
         .join(
             waits,
-            [col("ticket_id"), col("replied_at")],
-            [col("ticket_id"), col("answered_at")],
+            [col("ticket_id"), col("replied_at"), col(NTH)],
+            [col("ticket_id"), col("answered_at"), col(NTH)],
             JoinArgs::new(JoinType::Left),
         )
         .with_column(
@@ -72,17 +94,21 @@ pub fn replies_table(plan: &Plan, staged: &Staged) -> Result<Option<LazyFrame>, 
     ];
     if let Ok(instances) = staged.scan(Table::SlaInstances) {
         let fulfilled = [SlaMetric::FirstResponse, SlaMetric::NextReply].map(|m| col("metric").eq(lit(m.name())));
-        let instances = instances.filter(fulfilled[0].clone().or(fulfilled[1].clone())).select([
-            col("ticket_id"),
-            col("fulfilled_at"),
-            col("metric").alias("sla_metric"),
-            col("sla_instance"),
-            col("breached").alias("sla_breached"),
-        ]);
+        let instances = instances
+            .filter(fulfilled[0].clone().or(fulfilled[1].clone()))
+            .select([
+                col("ticket_id"),
+                col("fulfilled_at"),
+                col("metric").alias("sla_metric"),
+                col("sla_instance"),
+                col("breached").alias("sla_breached"),
+            ])
+            .sort(["ticket_id", "fulfilled_at", "sla_metric", "sla_instance"], SortMultipleOptions::default())
+            .with_column(nth_at(["ticket_id", "fulfilled_at"]));
         rows = rows.join(
             instances,
-            [col("ticket_id"), col("replied_at")],
-            [col("ticket_id"), col("fulfilled_at")],
+            [col("ticket_id"), col("replied_at"), col(NTH)],
+            [col("ticket_id"), col("fulfilled_at"), col(NTH)],
             JoinArgs::new(JoinType::Left),
         );
         columns.extend([col("sla_metric"), col("sla_instance"), col("sla_breached")]);

@@ -82,6 +82,8 @@ pub(crate) fn benchmark_tables(
 pub(crate) struct Merged {
     pub(crate) tables: Vec<(String, DataFrame)>,
     pub(crate) earlier_rows: BTreeMap<String, IdxCa>,
+    /// Tables computed and written a slice at a time, as they are written (the SLA table).
+    pub(crate) sliced: Vec<(String, Vec<LazyFrame>)>,
 }
 
 /// A table recomputed for some periods (`days`), merged into the one the last run wrote. With `hive`, the
@@ -183,7 +185,7 @@ pub(crate) fn outputs_written(
 ) -> Result<Vec<(String, usize, Vec<PathBuf>)>, Error> {
     let metadata = sink::metadata(plan);
     let mut outputs = Vec::new();
-    let Merged { tables, earlier_rows } = merged;
+    let Merged { tables, earlier_rows, sliced } = merged;
     for (name, mut df) in tables {
         // A segment's table or its benchmark table: both are partitioned by period with `hive`.
         let of_segment = plan.segments.iter().find(|s| s.name == name || benchmark::output_name(s) == name);
@@ -216,6 +218,17 @@ pub(crate) fn outputs_written(
                 (df.height(), paths)
             },
         };
+        outputs.push((name, rows, paths));
+    }
+    for (name, slices) in sliced {
+        let mut slices = slices.into_iter();
+        let mut next = || -> Result<Option<DataFrame>, Error> {
+            let Some(slice) = slices.next() else { return Ok(None) };
+            Ok(Some(slice.collect_with_engine(Engine::Streaming)?.unwrap_single()))
+        };
+        let (rows, paths) = timing::traced(&format!("write {name}"), || {
+            output.write_slices(&name, &mut next, &plan.formats, &metadata)
+        })?;
         outputs.push((name, rows, paths));
     }
     Ok(outputs)

@@ -140,9 +140,9 @@ fn run_in(
     #[cfg(feature = "ballista")]
     rows_on_the_cluster(plan, &mut staged, judged.store_reads)?;
     id_index::forget();
-    let (names, tables) = segments_computed(plan, &staged, timer)?;
+    let segments::Computed { names, tables, sliced } = segments_computed(plan, &staged, timer)?;
     let single = plan.layout == crate::plan::Layout::Single;
-    let mut merged = Merged::default();
+    let mut merged = Merged { sliced, ..Default::default() };
     for (name, df) in names.into_iter().zip(tables) {
         let df = match backfill {
             true => write::merge_backfill_window(plan, out_dir, &name, df, options.window_days())?,

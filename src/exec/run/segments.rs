@@ -9,20 +9,27 @@ use crate::exec::record::{interrupt, timing};
 use crate::exec::Staged;
 use crate::plan::{EngineChoice, Plan};
 
-/// Every segment's table, then the tables for people (review sample, follow-up list, per-ticket table),
-/// with their output names.
-pub(super) fn segments_computed(
-    plan: &Plan,
-    staged: &Staged,
-    timer: &timing::Timer,
-) -> Result<(Vec<String>, Vec<DataFrame>), Error> {
+/// The tables a run computes before writing them: every segment's, then the tables for people (review
+/// sample, follow-up list, per-ticket table, replies), with their output names; and the tables written a
+/// slice at a time as the outputs are written (`sliced`: the SLA table), not computed here.
+pub(super) struct Computed {
+    pub names: Vec<String>,
+    pub tables: Vec<DataFrame>,
+    pub sliced: Vec<(String, Vec<LazyFrame>)>,
+}
+
+/// Every segment's table, then the tables for people, with their output names.
+pub(super) fn segments_computed(plan: &Plan, staged: &Staged, timer: &timing::Timer) -> Result<Computed, Error> {
     let mut names: Vec<String> = plan.segments.iter().map(|s| s.name.clone()).collect();
     let mut extras = Vec::new();
+    let sliced = match crate::exec::outputs::sla::sla_table(plan, staged)? {
+        Some(slices) => vec![("sla/sla".to_string(), slices)],
+        None => Vec::new(),
+    };
     for (name, frame) in [
         ("review_sample", review::review_sample(plan, staged)?),
         ("follow_up", review::follow_up(plan, staged)?),
         ("tickets", review::per_ticket(plan, staged)?),
-        ("sla", crate::exec::outputs::sla::sla_table(plan, staged)?),
         ("replies", crate::exec::outputs::replies::replies_table(plan, staged)?),
     ] {
         if let Some(frame) = frame {
@@ -45,7 +52,7 @@ pub(super) fn segments_computed(
         },
     };
     timer.done("segments computed");
-    Ok((names, tables))
+    Ok(Computed { names, tables, sliced })
 }
 
 /// The segments' tables (then `extras`) on the streaming engine, one aggregation at a time, so that the
