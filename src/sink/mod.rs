@@ -2,16 +2,18 @@
 //! into a work folder inside the output directory and renamed into place only once every table is done, so
 //! a failed run leaves no half-written file and keeps the previous outputs.
 
+mod file;
 pub mod lock;
 mod merge;
+mod slices;
 mod splice;
 
 pub use merge::{merge_periods, merge_window, Merged};
 pub use splice::EarlierCsv;
 
+use file::{same_bytes, write_file};
+
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
@@ -141,80 +143,18 @@ impl Output {
         });
         let mut finals = Vec::new();
         for (format, digest) in formats.iter().zip(digests) {
-            let file_name = file_name(format);
-            finals.push(self.dir.join(&file_name));
-            self.digests.insert(file_name.clone(), digest?);
-            self.written.push(PathBuf::from(file_name));
+            finals.push(self.written_file(file_name(format), digest?));
         }
         Ok(finals)
     }
 
-    /// Writes a table given in slices (`next` yields them in order, at least one, then `None`) to a file per
-    /// format, a slice at a time, so that the table is never held whole: the same CSV as `write_table`
-    /// writes, and a Parquet file whose row groups follow the slices. Returns the rows and the final paths.
-    pub fn write_slices(
-        &mut self,
-        name: &str,
-        next: &mut dyn FnMut() -> Result<Option<DataFrame>, Error>,
-        formats: &[OutputFormat],
-        metadata: &[(String, String)],
-    ) -> Result<(usize, Vec<PathBuf>), Error> {
-        let work = self.work.path().join("out");
-        let file_name = |format: &OutputFormat| format!("{name}.{}", format.extension());
-        let paths: Vec<PathBuf> = formats.iter().map(|f| work.join(file_name(f))).collect();
-        let Some(first) = next()? else {
-            return Err(Error::Internal(format!("the table {name} came without a slice")));
-        };
-        let schema = first.schema().clone();
-        let mut files: Vec<Hashing<File>> =
-            paths.iter().map(|p| create_file(p).map(Hashing::new)).collect::<Result<_, _>>()?;
-        let mut rows = 0;
-        let mut failed: Option<(usize, PolarsError)> = None;
-        {
-            let mut writers: Vec<SliceWriter<'_>> = Vec::new();
-            for (file, format) in files.iter_mut().zip(formats) {
-                writers.push(match format {
-                    OutputFormat::Parquet => SliceWriter::Parquet(Box::new(
-                        ParquetWriter::new(file)
-                            .with_compression(ParquetCompression::Zstd(None))
-                            .with_key_value_metadata(Some(KeyValueMetadata::from_static(metadata.to_vec())))
-                            .batched(&schema)?,
-                    )),
-                    OutputFormat::Csv => SliceWriter::Csv(csv_writer(file).batched(&schema)?),
-                });
-            }
-            let mut slice = Some(first);
-            while let Some(mut df) = slice {
-                rows += df.height();
-                df.align_chunks_par();
-                // The formats of a slice are written side by side, as `write_merged` writes a table's.
-                let written: Vec<PolarsResult<()>> = std::thread::scope(|scope| {
-                    let df = &df;
-                    let jobs: Vec<_> = writers.iter_mut().map(|w| scope.spawn(move || w.write(df))).collect();
-                    jobs.into_iter().map(|j| j.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
-                });
-                failed = written.into_iter().enumerate().find_map(|(i, r)| r.err().map(|e| (i, e)));
-                if failed.is_some() {
-                    break;
-                }
-                slice = next()?;
-            }
-            if failed.is_none() {
-                failed = writers.iter_mut().enumerate().find_map(|(i, w)| w.finish().err().map(|e| (i, e)));
-            }
-        }
-        if let Some((i, e)) = failed {
-            return Err(files[i].error(&paths[i], e));
-        }
-        let mut finals = Vec::new();
-        for ((file, path), format) in files.into_iter().zip(&paths).zip(formats) {
-            file.inner.sync_all().map_err(|e| output_error(path, e))?;
-            let file_name = file_name(format);
-            finals.push(self.dir.join(&file_name));
-            self.digests.insert(file_name.clone(), hex(file.hasher.digest()));
-            self.written.push(PathBuf::from(file_name));
-        }
-        Ok((rows, finals))
+    /// Records a file written into the work folder (`file_name`, relative to the output directory) with its
+    /// hash, for `commit` to move it into place; returns the final path it will have.
+    pub(super) fn written_file(&mut self, file_name: String, digest: String) -> PathBuf {
+        let final_path = self.dir.join(&file_name);
+        self.digests.insert(file_name.clone(), digest);
+        self.written.push(PathBuf::from(file_name));
+        final_path
     }
 
     /// Moves every written file into the output directory (each rename is atomic). The work folder stays
@@ -374,133 +314,6 @@ fn partition_value(start: Option<i32>) -> String {
         Some(d) => crate::periods::from_epoch_days(d as i64).to_string(),
         None => DEFAULT_PARTITION.into(),
     }
-}
-
-/// Do both files exist with the same bytes?
-fn same_bytes(a: &Path, b: &Path) -> bool {
-    use std::io::Read;
-    let (Ok(ma), Ok(mb)) = (std::fs::metadata(a), std::fs::metadata(b)) else { return false };
-    let (Ok(fa), Ok(fb)) = (File::open(a), File::open(b)) else { return false };
-    if ma.len() != mb.len() {
-        return false;
-    }
-    // A block at a time: an output can be larger than the memory left.
-    let (mut fa, mut fb) = (std::io::BufReader::new(fa), std::io::BufReader::new(fb));
-    let (mut ba, mut bb) = (vec![0u8; 1 << 16], vec![0u8; 1 << 16]);
-    loop {
-        let Ok(n) = fa.read(&mut ba) else { return false };
-        if n == 0 {
-            return true;
-        }
-        if fb.read_exact(&mut bb[..n]).is_err() || ba[..n] != bb[..n] {
-            return false;
-        }
-    }
-}
-
-/// A file hash as the manifest records it.
-fn hex(digest: u64) -> String {
-    format!("{digest:016x}")
-}
-
-/// A writer that hashes what goes through it: the digest of an output file without reading it again. It
-/// keeps the first write error, which a format's writer may report only as its own failure (Parquet's: an
-/// "invalid thrift" on a full disk).
-struct Hashing<W> {
-    inner: W,
-    hasher: xxhash_rust::xxh3::Xxh3,
-    failed: Option<String>,
-}
-
-impl<W> Hashing<W> {
-    fn new(inner: W) -> Self {
-        Hashing { inner, hasher: xxhash_rust::xxh3::Xxh3::new(), failed: None }
-    }
-
-    /// An error of writing the file at `path`, told by the cause the writer met when there was one.
-    fn error(&self, path: &Path, e: impl std::fmt::Display) -> Error {
-        match &self.failed {
-            Some(cause) => output_error(path, cause),
-            None => output_error(path, e),
-        }
-    }
-}
-
-impl<W: Write> Write for Hashing<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf).inspect_err(|e| {
-            self.failed.get_or_insert_with(|| e.to_string());
-        })?;
-        self.hasher.update(&buf[..n]);
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
-}
-
-/// An output file written slice by slice (`Output::write_slices`).
-enum SliceWriter<'a> {
-    Parquet(Box<polars::io::parquet::write::BatchedWriter<&'a mut Hashing<File>>>),
-    Csv(polars::io::csv::write::BatchedWriter<&'a mut Hashing<File>>),
-}
-
-impl SliceWriter<'_> {
-    /// Writes `df`, whose chunks are aligned.
-    fn write(&mut self, df: &DataFrame) -> PolarsResult<()> {
-        match self {
-            // Row groups of at most the size `ParquetWriter::finish` gives a whole table.
-            SliceWriter::Parquet(w) => {
-                w.write_batch(polars::frame::chunk_df_for_writing(&mut df.clone(), 512 * 512)?.as_ref())
-            },
-            SliceWriter::Csv(w) => w.write_batch(df),
-        }
-    }
-
-    fn finish(&mut self) -> PolarsResult<()> {
-        match self {
-            SliceWriter::Parquet(w) => w.finish().map(|_| ()),
-            SliceWriter::Csv(w) => w.finish(),
-        }
-    }
-}
-
-/// The CSV writer of every output, so that a line formatted alone is the line of a whole table.
-fn csv_writer<W: Write>(w: W) -> CsvWriter<W> {
-    CsvWriter::new(w).include_header(true).with_date_format(Some("%Y-%m-%d".into()))
-}
-
-/// Creates `path` and the folders above it.
-fn create_file(path: &Path) -> Result<File, Error> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| output_error(parent, e))?;
-    }
-    File::create(path).map_err(|e| output_error(path, e))
-}
-
-/// Writes `df` to `path` in `format`, synced to disk; returns the file's hash.
-fn write_file(
-    path: &Path,
-    df: &mut DataFrame,
-    format: OutputFormat,
-    metadata: &[(String, String)],
-) -> Result<String, Error> {
-    let mut file = Hashing::new(create_file(path)?);
-    match format {
-        OutputFormat::Parquet => {
-            ParquetWriter::new(&mut file)
-                .with_compression(ParquetCompression::Zstd(None))
-                .with_key_value_metadata(Some(KeyValueMetadata::from_static(metadata.to_vec())))
-                .finish(df)
-                .map_err(|e| file.error(path, e))?;
-        },
-        OutputFormat::Csv => {
-            csv_writer(&mut file).finish(df).map_err(|e| file.error(path, e))?;
-        },
-    }
-    file.inner.sync_all().map_err(|e| output_error(path, e))?;
-    Ok(hex(file.hasher.digest()))
 }
 
 /// Removes the work folders in `dir` whose run is no longer alive: a killed run cannot clean up after

@@ -8,7 +8,8 @@ use std::path::Path;
 
 use polars::prelude::*;
 
-use super::{create_file, csv_writer, hex, output_error, Hashing};
+use super::file::{create_file, csv_writer, hex, Hashing};
+use super::output_error;
 use crate::error::Error;
 
 /// The CSV a previous run wrote for a table, when it is the file that run recorded and the table's Parquet

@@ -206,6 +206,25 @@ fn scorecard_reads_hive_benchmark_tables() {
     }
 }
 
+/// The binary with `args`: its output.
+fn deskpulse(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_deskpulse")).args(args).output().unwrap()
+}
+
+/// The binary with `args`, which must succeed.
+fn succeeds(args: &[&str]) {
+    let o = deskpulse(args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// `deskpulse run PIPELINE --out OUT` as of 1 March 2026, then `extra`, which must succeed.
+fn run_pipeline(pipeline: &std::path::Path, out: &std::path::Path, extra: &[&str]) {
+    let mut args = vec!["run", pipeline.to_str().unwrap(), "--out", out.to_str().unwrap(), "--as-of", "2026-03-01"];
+    args.push("-q");
+    args.extend(extra);
+    succeeds(&args);
+}
+
 /// The fixture's January, and a February of 10 Retail tickets (two per account, none resolved or escalated)
 /// and 2 Software tickets (both resolved), in a pipeline with an overall segment; `sector:` names the data's
 /// own sector when given.
@@ -227,18 +246,10 @@ fn with_february(own_sector: &str) -> tempfile::TempDir {
         .replace("segments:\n", "segments:\n  overall_month: { by: [], grain: month }\n")
         .replace("  min_peers: 3\n", &format!("  min_peers: 3\n{own_sector}"));
     std::fs::write(dir.path().join("pipeline.yaml"), pipeline).unwrap();
-    let (p, out) = (dir.path().join("pipeline.yaml"), dir.path().join("out"));
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_deskpulse"))
-        .args(["run", p.to_str().unwrap(), "--out", out.to_str().unwrap(), "--as-of", "2026-03-01", "-q"])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = dir.path().join("out");
+    run_pipeline(&dir.path().join("pipeline.yaml"), &out, &[]);
     let report = dir.path().join("report.html");
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_deskpulse"))
-        .args(["report", out.to_str().unwrap(), "--out", report.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    succeeds(&["report", out.to_str().unwrap(), "--out", report.to_str().unwrap()]);
     dir
 }
 
@@ -316,8 +327,6 @@ fn an_own_sector_is_checked_against_the_reference() {
     }
     let pipeline = std::fs::read_to_string(fixture.join("pipeline.yaml")).unwrap();
     let p = dir.path().join("pipeline.yaml");
-    let deskpulse =
-        |args: &[&str]| std::process::Command::new(env!("CARGO_BIN_EXE_deskpulse")).args(args).output().unwrap();
     let both = |o: &std::process::Output| {
         format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
     };
@@ -360,14 +369,7 @@ fn a_night_keeps_the_own_sector_tables_as_a_full_run_writes_them() {
         .replace("  min_peers: 3\n", "  min_peers: 3\n  sector: Retail\n");
     let p = dir.path().join("pipeline.yaml");
     std::fs::write(&p, pipeline).unwrap();
-    let run = |out: &std::path::Path, extra: &[&str]| {
-        let o = std::process::Command::new(env!("CARGO_BIN_EXE_deskpulse"))
-            .args(["run", p.to_str().unwrap(), "--out", out.to_str().unwrap(), "--as-of", "2026-03-01", "-q"])
-            .args(extra)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    };
+    let run = |out: &std::path::Path, extra: &[&str]| run_pipeline(&p, out, extra);
     let out = dir.path().join("out");
     run(&out, &[]);
     std::fs::write(

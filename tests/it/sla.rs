@@ -103,10 +103,16 @@ fn written(dir: &Path) {
 }
 
 fn run(dir: &Path, out: &Path, extra: &[&str]) {
+    run_with_env(dir, out, extra, &[]);
+}
+
+/// `run`, with environment variables set.
+fn run_with_env(dir: &Path, out: &Path, extra: &[&str], env: &[(&str, &str)]) {
     let o = Command::new(env!("CARGO_BIN_EXE_deskpulse"))
         .args(["run", dir.join("p.yaml").to_str().unwrap(), "--out", out.to_str().unwrap()])
         .args(["--as-of", "2026-04-01T00:00:00Z"])
         .args(extra)
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
@@ -557,13 +563,7 @@ fn the_sla_table_written_in_slices_is_the_table_written_whole() {
     written(dir.path());
     let (whole, sliced) = (dir.path().join("whole"), dir.path().join("sliced"));
     run(dir.path(), &whole, &[]);
-    let o = Command::new(env!("CARGO_BIN_EXE_deskpulse"))
-        .args(["run", dir.path().join("p.yaml").to_str().unwrap(), "--out", sliced.to_str().unwrap()])
-        .args(["--as-of", "2026-04-01T00:00:00Z"])
-        .env("DESKPULSE_SLICE_ROWS", "1")
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    run_with_env(dir.path(), &sliced, &[], &[("DESKPULSE_SLICE_ROWS", "1")]);
     let csv = |d: &Path| std::fs::read_to_string(d.join("sla/sla.csv")).unwrap();
     assert_eq!(csv(&whole), csv(&sliced));
     assert!(csv(&whole).lines().count() > 10, "{}", csv(&whole));

@@ -26,17 +26,14 @@ pub fn sla_table(plan: &Plan, staged: &Staged) -> Result<Option<Vec<LazyFrame>>,
     let created = || col("created_at").cast(DataType::Int64);
     let mut slices = Vec::with_capacity(bounds.len() + 1);
     for i in 0..=bounds.len() {
-        let mut within = match i {
-            0 => lit(true),
-            _ => created().gt_eq(lit(bounds[i - 1])),
-        };
-        if let Some(b) = bounds.get(i) {
-            within = within.and(created().lt(lit(*b)));
-        }
-        // Rows without a creation instant sort first: they belong to the first slice.
-        let within = match i {
-            0 => within.fill_null(lit(false)).or(created().is_null()),
-            _ => within.fill_null(lit(false)),
+        let lower = (i > 0).then(|| created().gt_eq(lit(bounds[i - 1])));
+        let upper = bounds.get(i).map(|b| created().lt(lit(*b)));
+        let within = match (lower, upper) {
+            (None, None) => lit(true),
+            // Rows without a creation instant sort first: they belong to the first slice.
+            (None, Some(upper)) => upper.fill_null(lit(true)),
+            (Some(lower), None) => lower,
+            (Some(lower), Some(upper)) => lower.and(upper),
         };
         let rows = staged.scan(Table::SlaInstances)?.filter(within);
         slices.push(slice(plan, staged, rows)?);
@@ -64,7 +61,8 @@ fn created_bounds(staged: &Staged, slice_rows: usize) -> Result<Vec<i64>, Error>
     Ok(bounds)
 }
 
-/// One slice of the table: `rows` (instances) with their ticket's dimensions, sorted.
+/// One slice of the table: `rows` (instances) with their ticket's dimensions, sorted. Each slice joins the
+/// tickets again; on 1M tickets the slices took the wall time the whole table took (BENCHMARKS.md).
 fn slice(plan: &Plan, staged: &Staged, rows: LazyFrame) -> Result<LazyFrame, Error> {
     let dims = crate::exec::outputs::review::ticket_dimensions(plan);
     let seg = crate::exec::outputs::review::helper_segment("sla", dims.clone(), Grain::All);
