@@ -91,15 +91,6 @@ pub fn build(spec: PipelineSpec, path: &Path, text: String, settings: RunSetting
     };
     check_business_sla(&plan, &mut errs);
     super::sla::check_sla_inputs(&plan, &mut errs);
-    if plan.replies_table && !fed(&plan, Table::Messages) {
-        errs.push(
-            Diagnostic::new(
-                "`outputs.replies` lists agent replies, but no source feeds the messages table",
-                Location::default(),
-            )
-            .with_help("add a source with `table: messages`, or remove `outputs.replies`"),
-        );
-    }
     check_something_to_compute(&kpis, &segments, &mut errs);
 
     let declared = super::metric::metrics_of(&plan, &text, metrics, &mut errs);

@@ -97,6 +97,29 @@ fn expectation(plan: &Plan, spec: Located<ExpectationSpec>, errs: &mut Vec<Diagn
         errs.push(Diagnostic::new(format!("expectation on `{table}`, which no source feeds"), s.table.at));
         return None;
     }
+    let check = the_check(plan, table, &s, at, errs)?;
+    let error = severity_is_error(&s, errs);
+    let tolerate = match &s.tolerate {
+        Some(t) if t.value < 0.0 || !t.value.is_finite() => {
+            errs.push(Diagnostic::new("`tolerate` is a share below 1 or a count of rows", t.at));
+            0.0
+        },
+        Some(t) => t.value,
+        None => 0.0,
+    };
+    let name = name_of(&s, table, &check, errs)?;
+    Some(Expectation { name, table, check, error, tolerate, at })
+}
+
+/// The one check an expectation makes, its columns checked against the table's.
+fn the_check(
+    plan: &Plan,
+    table: Table,
+    s: &ExpectationSpec,
+    at: Location,
+    errs: &mut Vec<Diagnostic>,
+) -> Option<Check> {
+    let tables: Vec<&str> = Table::ALL.iter().filter(|t| !t.is_derived()).map(|t| t.name()).collect();
     let readable = super::readable_schema(plan, table);
     let names = readable.names();
     let known = |c: &Located<String>, errs: &mut Vec<Diagnostic>| -> Option<String> {
@@ -197,7 +220,12 @@ fn expectation(plan: &Plan, spec: Located<ExpectationSpec>, errs: &mut Vec<Diagn
         }
         return None;
     };
-    let error = match s.severity.as_ref().map(|s| s.as_str()) {
+    Some(check)
+}
+
+/// `severity`: error (the default) or warn.
+fn severity_is_error(s: &ExpectationSpec, errs: &mut Vec<Diagnostic>) -> bool {
+    match s.severity.as_ref().map(|s| s.as_str()) {
         None | Some("error") => true,
         Some("warn") => false,
         Some(other) => {
@@ -208,28 +236,24 @@ fn expectation(plan: &Plan, spec: Located<ExpectationSpec>, errs: &mut Vec<Diagn
             );
             true
         },
-    };
-    let tolerate = match &s.tolerate {
-        Some(t) if t.value < 0.0 || !t.value.is_finite() => {
-            errs.push(Diagnostic::new("`tolerate` is a share below 1 or a count of rows", t.at));
-            0.0
-        },
-        Some(t) => t.value,
-        None => 0.0,
-    };
-    let name = match &s.name {
+    }
+}
+
+/// The expectation's `name`, else `<table>_<column>_<kind>`.
+fn name_of(s: &ExpectationSpec, table: Table, check: &Check, errs: &mut Vec<Diagnostic>) -> Option<String> {
+    match &s.name {
         Some(n) if n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') && !n.is_empty() => {
-            n.value.clone()
+            Some(n.value.clone())
         },
         Some(n) => {
             errs.push(Diagnostic::new(
                 format!("expectation name `{}` must use letters, digits, `_` or `-`", n.value),
                 n.at,
             ));
-            return None;
+            None
         },
         None => {
-            let column = match &check {
+            let column = match check {
                 Check::Unique(cols) => cols.join("_"),
                 Check::NotNull(c)
                 | Check::AcceptedValues(c, _)
@@ -240,10 +264,9 @@ fn expectation(plan: &Plan, spec: Located<ExpectationSpec>, errs: &mut Vec<Diagn
             };
             let parts: Vec<&str> =
                 [table.name(), column.as_str(), check.kind()].into_iter().filter(|p| !p.is_empty()).collect();
-            parts.join("_")
+            Some(parts.join("_"))
         },
-    };
-    Some(Expectation { name, table, check, error, tolerate, at })
+    }
 }
 
 /// The expectations' SQL, parsed and resolved against their tables' columns.

@@ -326,14 +326,7 @@ pub(super) fn segment(
     }
     errs.extend(unsplittable.diagnostics(&name));
     let compare = super::watch::comparisons_of(spec.compare.as_ref(), errs);
-    let fill_zero = match spec.fill.as_ref().map(|f| (f.as_str(), f.at)) {
-        None => false,
-        Some(("zero", _)) => true,
-        Some((other, at)) => {
-            errs.push(Diagnostic::new(format!("unknown fill `{other}`"), at).with_help("the one fill is `zero`"));
-            false
-        },
-    };
+    let fill_zero = super::watch::fills_zero(spec.fill.as_ref(), errs);
     Some(Segment { name: name.value, dimensions, grain: grain?, kpis, left_out, compare, fill_zero })
 }
 

@@ -133,7 +133,8 @@ fn sla_rules(rules: Vec<Located<SlaRuleSpec>>, errs: &mut Vec<Diagnostic>) -> Ve
     out
 }
 
-/// Each declared metric's tables: comments need a message log, pauses a ticket history.
+/// Each declared metric's tables: comments need a message log, pauses a ticket history (and the replies table a
+/// message log).
 pub(super) fn check_sla_inputs(plan: &super::Plan, errs: &mut Vec<Diagnostic>) {
     use crate::model::Table;
     let has = |t: Table| plan.sources_of(t).next().is_some();
@@ -152,6 +153,15 @@ pub(super) fn check_sla_inputs(plan: &super::Plan, errs: &mut Vec<Diagnostic>) {
                 .with_help(format!("add a source with `table: {table}`, or remove `sla.{}`", metric.name())),
             );
         }
+    }
+    if plan.replies_table && !super::build::fed(plan, Table::Messages) {
+        errs.push(
+            Diagnostic::new(
+                "`outputs.replies` lists agent replies, but no source feeds the messages table",
+                super::Location::default(),
+            )
+            .with_help("add a source with `table: messages`, or remove `outputs.replies`"),
+        );
     }
     let grouped = SlaMetric::ALL.iter().any(|m| plan.sla.rules(*m).iter().any(|r| r.group.is_some()));
     if grouped && !plan.has_column(Table::Tickets, "team") {

@@ -111,6 +111,18 @@ pub(super) fn targets_of(entry: &KpiEntry, def: &KpiDefinition, errs: &mut Vec<D
     out
 }
 
+/// A segment's `fill:`: `zero` writes zero rows for count KPIs.
+pub(super) fn fills_zero(spec: Option<&Located<String>>, errs: &mut Vec<Diagnostic>) -> bool {
+    match spec.map(|f| (f.as_str(), f.at)) {
+        None => false,
+        Some(("zero", _)) => true,
+        Some((other, at)) => {
+            errs.push(Diagnostic::new(format!("unknown fill `{other}`"), at).with_help("the one fill is `zero`"));
+            false
+        },
+    }
+}
+
 /// A segment's `compare:` list.
 pub(super) fn comparisons_of(spec: Option<&Located<Vec<String>>>, errs: &mut Vec<Diagnostic>) -> Vec<Comparison> {
     let Some(list) = spec else { return Vec::new() };
